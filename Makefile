@@ -1,0 +1,40 @@
+# The two commands: `make run` and `make test`. Everything else is what they need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app portal
+export FLASK_APP := portal
+
+.PHONY: run test test-browser install vendor translations db serve clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+static/vendor/htmx.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+vendor: static/vendor/htmx.min.js
+
+translations: install
+	$(PY) -m babel.messages.frontend compile -d portal/translations -f -q
+
+db: install translations
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo --if-empty
+
+run: install vendor db
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+# The whole suite. TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test runs it on PostgreSQL.
+test: install vendor translations
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor instance

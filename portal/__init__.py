@@ -1,0 +1,74 @@
+"""Yishi (议事): community deliberation and participation portal."""
+from pathlib import Path
+
+from flask import Flask
+
+from portal.config import INSTANCE_DIR, Config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config=None) -> Flask:
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+                instance_path=str(INSTANCE_DIR))
+    app.config.from_object(config if config is not None else Config())
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    configure_proxy(app)
+    configure_extensions(app)
+    configure_blueprints(app)
+    from portal import web
+    web.init_app(app)
+    from portal import cli
+    cli.init_app(app)
+    return app
+
+
+def configure_proxy(app: Flask) -> None:
+    hops = app.config.get("PROXY_HOPS", 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
+
+def configure_extensions(app: Flask) -> None:
+    from portal import i18n
+    from portal.extensions import babel, csrf, db, htmx, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, default_translation_directories="translations")
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    from flask_babel import lazy_gettext as _l
+    login_manager.login_message = _l("Please sign in to see this page.")
+
+    from portal.auth.models import User
+
+    @login_manager.user_loader
+    def load_user(user_id):
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.is_active else None
+
+    import_models()
+
+
+def import_models() -> None:
+    """Every model module, so metadata (and Alembic) sees all tables."""
+    import portal.audit.models  # noqa: F401
+    import portal.auth.models  # noqa: F401
+    import portal.committees.models  # noqa: F401
+    import portal.notifications.models  # noqa: F401
+    import portal.places.models  # noqa: F401
+
+
+def configure_blueprints(app: Flask) -> None:
+    from portal.audit import bp as audit_bp
+    from portal.auth import bp as auth_bp
+    from portal.home import bp as home_bp
+    from portal.notifications import bp as notifications_bp
+
+    for bp in (home_bp, auth_bp, audit_bp, notifications_bp):
+        app.register_blueprint(bp)

@@ -1,0 +1,73 @@
+"""Accounts, sign-in attempts and password resets."""
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint
+
+from portal.clock import UTCDateTime, utcnow
+from portal.extensions import db
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user"
+    __table_args__ = (
+        CheckConstraint("email IS NOT NULL OR phone IS NOT NULL", name="has_login"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String(254), unique=True)
+    phone = db.Column(db.String(11), unique=True)
+    display_name = db.Column(db.String(80), nullable=False)
+    password_hash = db.Column(db.String(255), nullable=False)
+    locale = db.Column(db.String(8))
+    large_text = db.Column(db.Boolean, nullable=False, default=False)
+    is_admin = db.Column(db.Boolean, nullable=False, default=False)
+    is_active_account = db.Column(db.Boolean, nullable=False, default=True)
+    consented_at = db.Column(UTCDateTime, nullable=False)
+    # Set when a committee member registered this person at the counter; the consent was given in person.
+    registered_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    consent_in_person = db.Column(db.Boolean, nullable=False, default=False)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    password_changed_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    last_login_at = db.Column(UTCDateTime)
+
+    registered_by = db.relationship("User", remote_side=[id])
+
+    @property
+    def is_active(self):
+        return self.is_active_account
+
+    @property
+    def login_name(self) -> str:
+        return self.email or self.phone
+
+    def __repr__(self):
+        return f"<User {self.id} {self.display_name}>"
+
+
+class LoginAttempt(db.Model):
+    """One failed sign-in; counted per account and per client address to lock out guessing."""
+
+    __tablename__ = "login_attempt"
+
+    id = db.Column(db.Integer, primary_key=True)
+    account = db.Column(db.String(254), nullable=False, index=True)
+    ip = db.Column(db.String(45), nullable=False, index=True)
+    at = db.Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class PasswordReset(db.Model):
+    """A single-use reset: an e-mailed link (kind 'link') or a code handed over in person (kind 'code')."""
+
+    __tablename__ = "password_reset"
+    __table_args__ = (CheckConstraint("kind IN ('link', 'code')", name="kind"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False, index=True)
+    kind = db.Column(db.String(8), nullable=False)
+    code_hash = db.Column(db.String(255))
+    issued_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = db.Column(UTCDateTime, nullable=False)
+    used_at = db.Column(UTCDateTime)
+
+    user = db.relationship("User", foreign_keys=[user_id])
+    issued_by = db.relationship("User", foreign_keys=[issued_by_id])

@@ -1,0 +1,87 @@
+"""Who a person is where: roles come from memberships that are current today."""
+from datetime import date
+
+from sqlalchemy import or_
+
+from portal.clock import utcnow
+from portal.committees.models import COMMITTEE_KINDS, Organization, OrgMembership
+from portal.extensions import db
+from portal.places.models import Community, Ownership, Owner, Residency
+
+
+def today() -> date:
+    return utcnow().date()
+
+
+def _current(model, on: date | None = None):
+    on = on or today()
+    return (model.start_date <= on) & or_(model.end_date.is_(None), model.end_date >= on)
+
+
+def memberships(user, kinds=None):
+    """The person's current organization memberships, optionally of some kinds."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    query = (db.select(OrgMembership).join(Organization)
+             .where(OrgMembership.user_id == user.id, _current(OrgMembership)))
+    if kinds:
+        query = query.where(Organization.kind.in_(kinds))
+    return db.session.scalars(query).all()
+
+
+def organizations(user, kinds=None) -> list[Organization]:
+    return [m.organization for m in memberships(user, kinds)]
+
+
+def is_member_of(user, organization) -> bool:
+    return any(m.organization_id == organization.id for m in memberships(user))
+
+
+def committee_community_ids(user) -> set[int]:
+    return {o.community_id for o in organizations(user, COMMITTEE_KINDS)}
+
+
+def is_committee_member(user, community) -> bool:
+    return community is not None and community.id in committee_community_ids(user)
+
+
+def is_property_staff(user, community) -> bool:
+    return community is not None and any(
+        o.community_id == community.id for o in organizations(user, ("property_company",)))
+
+
+def official_sub_district_ids(user) -> set[int]:
+    return {o.sub_district_id for o in organizations(user, ("subdistrict_office",))}
+
+
+def is_official_of(user, sub_district) -> bool:
+    return sub_district is not None and sub_district.id in official_sub_district_ids(user)
+
+
+def is_verified_resident(user, community) -> bool:
+    if not getattr(user, "is_authenticated", False) or community is None:
+        return False
+    return db.session.scalar(db.select(Residency.id).where(
+        Residency.user_id == user.id, Residency.community_id == community.id,
+        Residency.status == "verified").limit(1)) is not None
+
+
+def is_owner_in(user, community) -> bool:
+    if not getattr(user, "is_authenticated", False) or community is None:
+        return False
+    return db.session.scalar(db.select(Ownership.id).join(Owner).where(
+        Owner.user_id == user.id, Owner.community_id == community.id, _current(Ownership)).limit(1)) is not None
+
+
+def communities_of(user) -> list[Community]:
+    """Communities the person belongs to in any way: resident, committee, company, or official."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    ids = {r.community_id for r in db.session.scalars(db.select(Residency).where(
+        Residency.user_id == user.id, Residency.status.in_(("pending", "verified"))))}
+    for org in organizations(user):
+        if org.community_id:
+            ids.add(org.community_id)
+    sub_districts = official_sub_district_ids(user)
+    query = db.select(Community).where(or_(Community.id.in_(ids), Community.sub_district_id.in_(sub_districts)))
+    return db.session.scalars(query.order_by(Community.name)).all()

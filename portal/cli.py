@@ -1,0 +1,52 @@
+"""Commands: `flask --app portal seed-demo | create-admin | run-due`."""
+import click
+from flask import Flask
+
+from portal.extensions import db
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(create_admin)
+    app.cli.add_command(run_due_command)
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has accounts.")
+def seed_demo(if_empty):
+    """Fill the database with a believable demo sub-district (idempotent)."""
+    from portal.auth.models import User
+    from portal.demo import seed
+    if if_empty and db.session.scalar(db.select(User.id).limit(1)) is not None:
+        click.echo("Database already has data; demo not seeded.")
+        return
+    summary = seed()
+    db.session.commit()
+    for line in summary:
+        click.echo(line)
+
+
+@click.command("create-admin")
+@click.option("--login", "login", required=True, help="E-mail address or mainland mobile number.")
+@click.option("--name", "display_name", required=True)
+@click.password_option()
+def create_admin(login, display_name, password):
+    """Create a platform administrator account."""
+    from portal.auth import services
+    from portal.errors import DomainError
+    login = services.normalize_login(login)
+    kwargs = {"phone": login} if services.is_phone(login) else {"email": login}
+    try:
+        user = services.create_user(display_name=display_name, password=password, is_admin=True, **kwargs)
+    except DomainError as error:
+        raise click.ClickException(str(error.message)) from None
+    db.session.commit()
+    click.echo(f"Admin {user.display_name} created (account {user.id}).")
+
+
+@click.command("run-due")
+def run_due_command():
+    """Apply every time-driven step whose time has come (idempotent; run from cron every minute)."""
+    from portal.due import run_due
+    for name, count in run_due().items():
+        click.echo(f"{name}: {count}")

@@ -1,0 +1,68 @@
+"""Home page, health check, and the language and text-size switches every page carries."""
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from portal.extensions import db
+from portal.i18n import LANGUAGE_COOKIE
+from portal.web import public
+
+bp = Blueprint("home", __name__)
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+@bp.get("/")
+@public
+def index():
+    return render_template("home.html")
+
+
+@bp.get("/healthz")
+@public
+def healthz():
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # any failure to reach the database is "not healthy", whatever the driver raises
+        db.session.rollback()
+        current_app.logger.exception("health check: database did not answer")
+        return jsonify(status="error", database="unavailable"), 503
+    return jsonify(status="ok", database="ok")
+
+
+def _back():
+    target = request.form.get("next") or request.referrer or ""
+    # Only paths on this site: never bounce a visitor to another host.
+    if not target.startswith("/") or target.startswith("//"):
+        from urllib.parse import urlsplit
+        parts = urlsplit(target)
+        target = parts.path + (f"?{parts.query}" if parts.query else "") if parts.path.startswith("/") else ""
+    return redirect(target or url_for("home.index"))
+
+
+@bp.post("/language")
+@public
+def set_language():
+    from portal.auth.services import update_preferences
+    language = request.form.get("language")
+    if language not in current_app.config["LANGUAGES"]:
+        return _back()
+    if current_user.is_authenticated:
+        update_preferences(current_user, locale=language)
+        db.session.commit()
+    response = _back()
+    response.set_cookie(LANGUAGE_COOKIE, language, max_age=ONE_YEAR, samesite="Lax", httponly=True)
+    return response
+
+
+@bp.post("/text-size")
+@public
+def set_text_size():
+    from portal.auth.services import update_preferences
+    large = request.form.get("large") == "1"
+    if current_user.is_authenticated:
+        update_preferences(current_user, large_text=large)
+        db.session.commit()
+    response = _back()
+    response.set_cookie("large_text", "1" if large else "0", max_age=ONE_YEAR, samesite="Lax", httponly=True)
+    return response

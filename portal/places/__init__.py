@@ -1,0 +1,1 @@
+"""Sub-districts, communities, buildings, households, owners and residents."""

@@ -1,0 +1,135 @@
+"""Places and who lives there: sub-districts, communities, buildings, households, owners, residents."""
+from sqlalchemy import CheckConstraint, UniqueConstraint
+
+from portal.clock import UTCDateTime, utcnow
+from portal.extensions import db
+
+
+class SubDistrict(db.Model):
+    __tablename__ = "sub_district"
+
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(120), nullable=False)
+    slug = db.Column(db.String(64), nullable=False, unique=True)
+
+    communities = db.relationship("Community", back_populates="sub_district", order_by="Community.name")
+
+
+class Community(db.Model):
+    __tablename__ = "community"
+
+    id = db.Column(db.Integer, primary_key=True)
+    sub_district_id = db.Column(db.Integer, db.ForeignKey("sub_district.id"), nullable=False, index=True)
+    name = db.Column(db.String(120), nullable=False)
+    slug = db.Column(db.String(64), nullable=False, unique=True)
+    time_zone = db.Column(db.String(64), nullable=False, default="Asia/Shanghai")
+    postcode = db.Column(db.String(6))
+    members_only = db.Column(db.Boolean, nullable=False, default=False)
+
+    sub_district = db.relationship("SubDistrict", back_populates="communities")
+    buildings = db.relationship("Building", back_populates="community", order_by="Building.code")
+
+
+class Building(db.Model):
+    __tablename__ = "building"
+    __table_args__ = (UniqueConstraint("community_id", "code"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False, index=True)
+    name = db.Column(db.String(120), nullable=False)
+    code = db.Column(db.String(16), nullable=False)
+
+    community = db.relationship("Community", back_populates="buildings")
+    households = db.relationship("Household", back_populates="building",
+                                 order_by="(Household.entrance, Household.room)")
+
+
+class Household(db.Model):
+    """A unit: building, entrance, room, and its exclusive area in m² (exact decimal)."""
+
+    __tablename__ = "household"
+    __table_args__ = (
+        UniqueConstraint("building_id", "entrance", "room"),
+        CheckConstraint("area_m2 > 0", name="area_positive"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    building_id = db.Column(db.Integer, db.ForeignKey("building.id"), nullable=False, index=True)
+    entrance = db.Column(db.String(16), nullable=False, default="")
+    room = db.Column(db.String(16), nullable=False)
+    area_m2 = db.Column(db.Numeric(10, 2), nullable=False)
+
+    building = db.relationship("Building", back_populates="households")
+    ownerships = db.relationship("Ownership", back_populates="household", order_by="Ownership.start_date")
+
+    @property
+    def community(self):
+        return self.building.community
+
+
+class Owner(db.Model):
+    """An owner as the register knows them: a person (name, phone) or the developer.
+
+    A register phone is not proof of identity, so `user_id` is set only when a committee
+    member confirms that an account is this owner."""
+
+    __tablename__ = "owner"
+
+    id = db.Column(db.Integer, primary_key=True)
+    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False, index=True)
+    name = db.Column(db.String(80), nullable=False)
+    phone = db.Column(db.String(11), index=True)
+    is_developer = db.Column(db.Boolean, nullable=False, default=False)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"), index=True)
+    confirmed_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    confirmed_at = db.Column(UTCDateTime)
+
+    community = db.relationship("Community")
+    user = db.relationship("User", foreign_keys=[user_id])
+    ownerships = db.relationship("Ownership", back_populates="owner")
+
+
+class Ownership(db.Model):
+    """One owner's holding of one unit over a period; a sale ends it and starts another, never deletes."""
+
+    __tablename__ = "ownership"
+    __table_args__ = (CheckConstraint("end_date IS NULL OR end_date >= start_date", name="period"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    household_id = db.Column(db.Integer, db.ForeignKey("household.id"), nullable=False, index=True)
+    owner_id = db.Column(db.Integer, db.ForeignKey("owner.id"), nullable=False, index=True)
+    start_date = db.Column(db.Date, nullable=False)
+    end_date = db.Column(db.Date)
+
+    household = db.relationship("Household", back_populates="ownerships")
+    owner = db.relationship("Owner", back_populates="ownerships")
+
+
+RESIDENCY_STATES = ("pending", "verified", "rejected", "ended")
+
+
+class Residency(db.Model):
+    """A person's claim to live in a unit of a community, verified by its committee."""
+
+    __tablename__ = "residency"
+    __table_args__ = (CheckConstraint(
+        "status IN ('pending', 'verified', 'rejected', 'ended')", name="status"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False, index=True)
+    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False, index=True)
+    household_id = db.Column(db.Integer, db.ForeignKey("household.id"), index=True)
+    status = db.Column(db.String(16), nullable=False, default="pending")
+    is_adult = db.Column(db.Boolean, nullable=False, default=True)
+    claimed_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    decided_at = db.Column(UTCDateTime)
+    decided_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    reason = db.Column(db.String(500))
+    ended_at = db.Column(UTCDateTime)
+    ended_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+
+    user = db.relationship("User", foreign_keys=[user_id])
+    community = db.relationship("Community")
+    household = db.relationship("Household")
+    decided_by = db.relationship("User", foreign_keys=[decided_by_id])
+    ended_by = db.relationship("User", foreign_keys=[ended_by_id])

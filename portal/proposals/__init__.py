@@ -1,0 +1,1 @@
+"""Proposals and deliberation (议题): collecting supports, consultation, moderation. Built in its own issue."""

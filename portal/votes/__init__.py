@@ -1,0 +1,1 @@
+"""Ballots, tallies and receipts (表决). Built in its own issue."""

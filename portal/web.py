@@ -1,0 +1,160 @@
+"""What every request gets: deny-by-default sign-in, security headers, error pages, template helpers."""
+from flask import Flask, g, jsonify, make_response, render_template, request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from portal.extensions import login_manager
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'self'; object-src 'none'"
+)
+
+ERROR_TEXT = {
+    400: (_l("Bad request"), _l("The request could not be understood. Please go back and try again.")),
+    403: (_l("Not allowed"), _l("You do not have permission to do this.")),
+    404: (_l("Page not found"), _l("This page does not exist or has been moved.")),
+    405: (_l("Not allowed"), _l("This address does not accept that kind of request.")),
+    413: (_l("Too large"), _l("What you sent is too large. Please send something smaller.")),
+    429: (_l("Too many requests"), _l("Please wait a moment and try again.")),
+    500: (_l("Something went wrong"), _l("An error occurred on our side. It has been logged; please try again later.")),
+}
+
+
+def public(view):
+    """Mark a view as open to visitors who are not signed in; every other view requires sign-in."""
+    view.is_public = True
+    return view
+
+
+def init_app(app: Flask) -> None:
+    secure_cookies(app)
+    app.before_request(require_login_unless_public)
+    app.after_request(set_security_headers)
+    app.register_error_handler(CSRFError, csrf_error)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)
+    app.context_processor(template_helpers)
+    app.add_template_filter(datetime_local)
+    app.add_template_filter(relative_time)
+
+
+def require_login_unless_public():
+    if request.endpoint is None or request.endpoint == "static":
+        return None
+    from flask import current_app
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "is_public", False):
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+def set_security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Permissions-Policy"] = "camera=(self), geolocation=(self), microphone=()"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    # Pages differ by person and language: never let a shared cache hand them to someone else.
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Cache-Control", "private, no-cache")
+        response.vary.add("Cookie")
+        response.vary.add("Accept-Language")
+    return response
+
+
+def secure_cookies(app: Flask) -> None:
+    """Cookies are Secure when the portal is served over https."""
+    if app.config["PORTAL_BASE_URL"].startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+
+
+def csrf_error(error):
+    # An htmx request with a stale token: reload the page for a fresh one rather than leave a dead button.
+    if getattr(request, "htmx", False):
+        response = make_response("", 400)
+        response.headers["HX-Refresh"] = "true"
+        return response
+    return error_page(400, _l("Your form expired"),
+                      _l("The page was open too long or was sent from elsewhere. Please reload it and try again."))
+
+
+def http_error(error: HTTPException):
+    if error.code is None or error.code < 400:
+        return error
+    title, text = ERROR_TEXT.get(error.code, (error.name, error.description))
+    return error_page(error.code, title, text)
+
+
+def unexpected_error(error):
+    from flask import current_app
+
+    from portal.extensions import db
+    if isinstance(error, HTTPException):
+        return http_error(error)
+    db.session.rollback()
+    current_app.logger.exception("Unhandled error on %s", request.path)
+    if current_app.testing and current_app.config.get("PROPAGATE_EXCEPTIONS", True):
+        raise error
+    title, text = ERROR_TEXT[500]
+    return error_page(500, title, text)
+
+
+def error_page(code: int, title, text):
+    if request.path.startswith("/healthz") or request.accept_mimetypes.best == "application/json":
+        return jsonify(error=str(title)), code
+    return render_template("error.html", code=code, title=title, text=text), code
+
+
+def template_helpers():
+    from portal.auth import permissions
+    from portal.i18n import HTML_LANG
+    from portal.notifications.services import unread_count
+
+    locale = str(get_locale() or "en")
+    large_text = bool(current_user.is_authenticated and current_user.large_text) or \
+        request.cookies.get("large_text") == "1"
+    if "unread" not in g:
+        g.unread = unread_count(current_user) if current_user.is_authenticated else 0
+    return {
+        "can": permissions,
+        "html_lang": HTML_LANG.get(locale, locale),
+        "current_locale": locale,
+        "large_text": large_text,
+        "unread_notifications": g.unread,
+    }
+
+
+def htmx_or_page(partial: str, page: str, **context):
+    """Render only the partial for an htmx request, the whole page otherwise (the page includes the partial)."""
+    return render_template(partial if getattr(request, "htmx", False) else page, **context)
+
+
+def datetime_local(value, zone: str | None = None) -> str:
+    """An absolute time in the community's zone (the portal default when none is given)."""
+    from flask import current_app
+    from flask_babel import format_datetime
+
+    from portal.clock import in_zone
+    if value is None:
+        return ""
+    local = in_zone(value, zone or current_app.config["DEFAULT_TIME_ZONE"])
+    return format_datetime(local.replace(tzinfo=None), "medium", rebase=False) + local.strftime(" %Z")
+
+
+def relative_time(value) -> str:
+    from flask_babel import format_timedelta
+
+    from portal.clock import utcnow
+    if value is None:
+        return ""
+    return format_timedelta(value - utcnow(), granularity="minute", add_direction=True)

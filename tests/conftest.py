@@ -1,0 +1,70 @@
+"""Fixtures: one app per test session (SQLite in memory, or PostgreSQL with TEST_DATABASE_URL), every
+table emptied after each test, and a client that can sign in as anyone."""
+import os
+import tempfile
+
+import pytest
+
+os.environ.setdefault("PORTAL_INSTANCE_DIR", tempfile.mkdtemp(prefix="yishi-test-instance-"))
+
+from portal import create_app  # noqa: E402
+from portal.config import TestConfig  # noqa: E402
+from portal.extensions import db  # noqa: E402
+from tests.factories import DEFAULT_PASSWORD  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = create_app(TestConfig())
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request, app):
+    if "browser" in request.keywords:
+        yield
+        return
+    with app.app_context():
+        yield
+        db.session.rollback()
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, user_or_login, password=DEFAULT_PASSWORD, remember=False):
+        login = getattr(user_or_login, "login_name", user_or_login)
+        data = {"login": login, "password": password}
+        if remember:
+            data["remember"] = "y"
+        return self.client.post("/login", data=data)
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
