@@ -37,3 +37,27 @@ def logout():
     logout_user()
     flash(_("You have signed out."), "info")
     return redirect(url_for("home.index"))
+
+
+# Placeholders so every page renders while the account pages are being written; replaced in full.
+@bp.route("/register", methods=["GET", "POST"])
+@public
+def register():
+    return render_template("error.html", code=501, title="Register", text="Coming soon"), 501
+
+
+@bp.get("/account")
+def profile():
+    return render_template("error.html", code=501, title="Account", text="Coming soon"), 501
+
+
+@bp.get("/privacy")
+@public
+def privacy():
+    return render_template("error.html", code=501, title="Privacy", text="Coming soon"), 501
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@public
+def forgot_password():
+    return render_template("error.html", code=501, title="Forgot", text="Coming soon"), 501
