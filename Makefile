@@ -4,8 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app portal
 export FLASK_APP := portal
+PYTEST_ARGS ?=
 
-.PHONY: run test test-browser install vendor translations db serve clean
+.PHONY: run test install vendor translations db clean migration extract
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +35,16 @@ run: install vendor db
 
 # The whole suite. TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test runs it on PostgreSQL.
 test: install vendor translations
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance
+
+# A new Alembic revision from the models: make migration m="what changed"
+migration: install
+	$(FLASK) db migrate -m "$(m)"
+
+# Pull new strings into the Chinese catalogue (then translate them).
+extract: install
+	$(PY) -m babel.messages.frontend extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot --no-location --omit-header -w 120 .
+	$(PY) -m babel.messages.frontend update -i portal/translations/messages.pot -d portal/translations -l zh --no-fuzzy-matching -w 120

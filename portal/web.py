@@ -1,5 +1,5 @@
 """What every request gets: deny-by-default sign-in, security headers, error pages, template helpers."""
-from flask import Flask, g, jsonify, make_response, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -123,20 +123,18 @@ def template_helpers():
     locale = str(get_locale() or "en")
     large_text = bool(current_user.is_authenticated and current_user.large_text) or \
         request.cookies.get("large_text") == "1"
-    if "unread" not in g:
-        g.unread = unread_count(current_user) if current_user.is_authenticated else 0
     return {
         "can": permissions,
         "html_lang": HTML_LANG.get(locale, locale),
         "current_locale": locale,
         "large_text": large_text,
-        "unread_notifications": g.unread,
+        "unread_notifications": unread_count(current_user) if current_user.is_authenticated else 0,
     }
 
 
-def htmx_or_page(partial: str, page: str, **context):
+def htmx_or_page(partial: str, full_page: str, **context):
     """Render only the partial for an htmx request, the whole page otherwise (the page includes the partial)."""
-    return render_template(partial if getattr(request, "htmx", False) else page, **context)
+    return render_template(partial if getattr(request, "htmx", False) else full_page, **context)
 
 
 def datetime_local(value, zone: str | None = None) -> str:

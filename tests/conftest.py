@@ -55,14 +55,16 @@ class Auth:
         self.client = client
 
     def login(self, user_or_login, password=DEFAULT_PASSWORD, remember=False):
+        from tests.csrf import csrf_token
         login = getattr(user_or_login, "login_name", user_or_login)
-        data = {"login": login, "password": password}
+        data = {"login": login, "password": password, "csrf_token": csrf_token(self.client, "/login")}
         if remember:
             data["remember"] = "y"
         return self.client.post("/login", data=data)
 
     def logout(self):
-        return self.client.post("/logout")
+        from tests.csrf import csrf_token
+        return self.client.post("/logout", data={"csrf_token": csrf_token(self.client, "/")})
 
 
 @pytest.fixture

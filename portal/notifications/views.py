@@ -22,8 +22,8 @@ def unread_count():
 def mark_read(notification_id):
     services.mark_read(current_user, notification_id)
     db.session.commit()
-    page = services.inbox(current_user, page=request.args.get("page", 1, type=int))
     if request.htmx:
+        page = services.inbox(current_user, page=request.args.get("page", 1, type=int))
         return htmx_or_page("notifications/_list.html", "notifications/index.html", page=page, services=services)
     return redirect(url_for("notifications.index"))
 
