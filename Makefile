@@ -24,7 +24,7 @@ static/vendor/htmx.min.js: package.json package-lock.json
 vendor: static/vendor/htmx.min.js
 
 translations: install
-	$(PY) -m babel.messages.frontend compile -d portal/translations -f -q
+	$(PY) -m babel.messages.frontend compile -d portal/translations --statistics
 
 db: install translations
 	$(FLASK) db upgrade

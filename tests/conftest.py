@@ -4,6 +4,7 @@ import os
 import tempfile
 
 import pytest
+from flask.testing import FlaskClient
 
 os.environ.setdefault("PORTAL_INSTANCE_DIR", tempfile.mkdtemp(prefix="yishi-test-instance-"))
 
@@ -13,9 +14,19 @@ from portal.extensions import db  # noqa: E402
 from tests.factories import DEFAULT_PASSWORD  # noqa: E402
 
 
+class RequestIsolatedClient(FlaskClient):
+    """Each request runs in its own app context, as in production: the test's own context (and its `g`,
+    its database session, Flask-Login's cached user, Flask-Babel's cached locale) does not leak into it."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app():
     app = create_app(TestConfig())
+    app.test_client_class = RequestIsolatedClient
     with app.app_context():
         db.drop_all()
         db.create_all()
