@@ -120,6 +120,9 @@ def template_helpers():
     from portal.i18n import HTML_LANG
     from portal.notifications.services import unread_count
 
+    from flask import has_request_context
+    if not has_request_context():  # e-mails and other renders outside a request
+        return {"can": permissions}
     locale = str(get_locale() or "en")
     large_text = bool(current_user.is_authenticated and current_user.large_text) or \
         request.cookies.get("large_text") == "1"

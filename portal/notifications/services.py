@@ -11,10 +11,11 @@ from portal.notifications.models import Notification
 EVENTS: dict[str, dict] = {}
 
 
-def register_event(event: str, message, link=None) -> None:
+def register_event(event: str, message, link=None, *, email: bool = False) -> None:
     """Areas declare their events once at import: `message` is a lazy_gettext string with %(name)s
-    placeholders filled from the payload; `link(notification)` returns the page it points at."""
-    EVENTS[event] = {"message": message, "link": link}
+    placeholders filled from the payload; `link(notification)` returns the page it points at;
+    `email` sends it by e-mail at once to recipients who have an address (portal.notifications.mail)."""
+    EVENTS[event] = {"message": message, "link": link, "email": email}
 
 
 def notify(recipients, event: str, obj=None, **payload) -> list[Notification]:
