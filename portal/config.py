@@ -72,3 +72,5 @@ class TestConfig(Config):
         self.SQLALCHEMY_DATABASE_URI = _database_url(url)
         self.PORTAL_BASE_URL = "https://yishi.test"
         self.SERVER_NAME = None
+        # Nothing listens here, so a test only talks SMTP through the `smtp_inbox` fixture.
+        self.MAIL_SERVER, self.MAIL_PORT = "127.0.0.1", 9

@@ -22,3 +22,9 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 htmx = Htmx()
+
+
+def unproxied(obj):
+    """The object behind a context-local proxy such as `current_user`, or `obj` itself."""
+    unwrap = getattr(obj, "_get_current_object", None)
+    return unwrap() if unwrap is not None else obj

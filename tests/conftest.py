@@ -1,9 +1,12 @@
 """Fixtures: one app per test session (SQLite in memory, or PostgreSQL with TEST_DATABASE_URL), every
 table emptied after each test, and a client that can sign in as anyone."""
 import os
+import socket
 import tempfile
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Message
 from flask.testing import FlaskClient
 
 os.environ.setdefault("PORTAL_INSTANCE_DIR", tempfile.mkdtemp(prefix="yishi-test-instance-"))
@@ -81,3 +84,32 @@ class Auth:
 @pytest.fixture
 def auth(client):
     return Auth(client)
+
+
+# --- A real SMTP server for the e-mail channel -------------------------------------------------
+
+class Inbox(Message):
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def handle_message(self, message):
+        self.messages.append(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_inbox(app):
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    saved = {k: app.config[k] for k in ("MAIL_SERVER", "MAIL_PORT")}
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
+    yield inbox
+    app.config.update(saved)
+    controller.stop()

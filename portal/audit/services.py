@@ -1,9 +1,10 @@
 """Writing the audit log. Services call `record` inside the transaction of the change they make."""
 from portal.audit.models import AuditEntry
-from portal.extensions import db
+from portal.extensions import db, unproxied
 
 
 def record(actor, action: str, obj=None, *, on_behalf_of=None, subject_user=None, **details) -> AuditEntry:
+    obj = unproxied(obj)
     entry = AuditEntry(
         actor_id=getattr(actor, "id", None),
         on_behalf_of_id=getattr(on_behalf_of, "id", None),

@@ -23,9 +23,135 @@ def can_issue_reset_code(user, target) -> bool:
         return False
     if user.is_admin:
         return True
+    if target.is_admin:
+        return False  # a committee member must never be able to take over an administrator's account
     from portal.extensions import db
     from portal.places.models import Residency
     community_ids = roles.committee_community_ids(user)
     return db.session.scalar(db.select(Residency.id).where(
         Residency.user_id == target.id, Residency.community_id.in_(community_ids),
         Residency.status.in_(("pending", "verified"))).limit(1)) is not None
+
+
+# --- residents and organizations ---
+# Committee members of a community verify its residents and see their phone numbers; officials (the
+# sub-district office) read every community of their own sub-district with phones masked; property
+# staff and departments do neither. Nothing here crosses from one community, or sub-district, to another.
+
+def _open_residency_community_ids(person) -> set[int]:
+    from portal.extensions import db
+    from portal.places.models import OPEN_RESIDENCY_STATES, Residency
+    return set(db.session.scalars(db.select(Residency.community_id).where(
+        Residency.user_id == person.id, Residency.status.in_(OPEN_RESIDENCY_STATES))))
+
+
+def can_manage_organizations(user) -> bool:
+    """Create organizations: admins only."""
+    return is_admin(user)
+
+
+def can_manage_members(user, organization) -> bool:
+    """Add and end memberships: admins for any organization, a current chair for their own."""
+    if not _signed_in(user) or organization is None:
+        return False
+    if user.is_admin:
+        return True
+    return any(m.organization_id == organization.id and m.title == "chair" for m in roles.memberships(user))
+
+
+def can_verify_residents(user, community) -> bool:
+    """See pending claims, verify or reject them, confirm owners: committee members of that community."""
+    return _signed_in(user) and roles.is_committee_member(user, community)
+
+
+def can_register_on_behalf(user, community) -> bool:
+    return can_verify_residents(user, community)
+
+
+def can_view_residents(user, community) -> bool:
+    """Read a community's residents (masked phones): its committee, officials of its sub-district, admins."""
+    if not _signed_in(user) or community is None:
+        return False
+    return user.is_admin or roles.is_committee_member(user, community) or \
+        community.sub_district_id in roles.official_sub_district_ids(user)
+
+
+def can_see_full_phone(user, person) -> bool:
+    """The person themself, admins, and committee members of a community the person has a pending or
+    verified residency in. Everyone else sees the number masked."""
+    if not _signed_in(user) or person is None:
+        return False
+    if user.id == person.id or user.is_admin:
+        return True
+    return bool(roles.committee_community_ids(user) & _open_residency_community_ids(person))
+
+
+def can_end_residency(user, residency) -> bool:
+    """Moving out: the resident themself, or a committee member of the residency's community."""
+    if not _signed_in(user) or residency is None:
+        return False
+    return user.id == residency.user_id or roles.is_committee_member(user, residency.community)
+
+
+def can_see_residency(user, residency) -> bool:
+    """A resident sees only their own claims; the community's committee, its officials and admins see all."""
+    if not _signed_in(user) or residency is None:
+        return False
+    return user.id == residency.user_id or can_view_residents(user, residency.community)
+
+
+def can_act_for(user, person) -> bool:
+    """Act on a resident's behalf: a committee member of a community the resident lives in (or has claimed
+    a unit in), when the resident was registered in person at the counter or has agreed to it."""
+    if not _signed_in(user) or person is None or user.id == person.id or not person.is_active:
+        return False
+    from portal.extensions import db
+    from portal.places.models import OPEN_RESIDENCY_STATES, Residency
+    shared = roles.committee_community_ids(user) & _open_residency_community_ids(person)
+    if not shared:
+        return False
+    if person.consent_in_person:
+        return True
+    return db.session.scalar(db.select(Residency.id).where(
+        Residency.user_id == person.id, Residency.community_id.in_(shared),
+        Residency.status.in_(OPEN_RESIDENCY_STATES), Residency.act_for_consent_at.is_not(None)).limit(1)) is not None
+
+
+# --- places ---
+
+def can_manage_places(user) -> bool:
+    """Create and edit sub-districts and communities: admins only."""
+    return is_admin(user)
+
+
+def can_edit_community(user, community) -> bool:
+    return is_admin(user) and community is not None
+
+
+def can_edit_register(user, community) -> bool:
+    """A community's buildings, households and owners: admins and the community's committee members."""
+    if not _signed_in(user) or community is None:
+        return False
+    return user.is_admin or roles.is_committee_member(user, community)
+
+
+def can_view_register(user, community) -> bool:
+    """The household register names owners and their phones: only those who keep it."""
+    return can_edit_register(user, community)
+
+
+def can_import_register(user, community) -> bool:
+    return can_edit_register(user, community)
+
+
+def can_view_community(user, community) -> bool:
+    """Anyone, unless the community is members only: then its residents, owners, organizations' members,
+    the sub-district's officials and admins."""
+    if community is None:
+        return False
+    if not community.members_only:
+        return True
+    if not _signed_in(user):
+        return False
+    return (user.is_admin or any(c.id == community.id for c in roles.communities_of(user))
+            or roles.is_owner_in(user, community))

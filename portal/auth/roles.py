@@ -1,16 +1,20 @@
-"""Who a person is where: roles come from memberships that are current today."""
+"""Who a person is where: roles come from memberships that are current today.
+
+"Today" is a local date: a community's own for its ownerships, the portal's default zone for memberships
+(whose organizations may span a sub-district). Membership end dates are the last day served (inclusive);
+ownership end dates are handover days (exclusive), see `Ownership.held_on`."""
 from datetime import date
 
 from sqlalchemy import or_
 
-from portal.clock import utcnow
+from portal.clock import local_today
 from portal.committees.models import COMMITTEE_KINDS, Organization, OrgMembership
 from portal.extensions import db
 from portal.places.models import Community, Ownership, Owner, Residency
 
 
 def today() -> date:
-    return utcnow().date()
+    return local_today()
 
 
 def _current(model, on: date | None = None):
@@ -70,7 +74,8 @@ def is_owner_in(user, community) -> bool:
     if not getattr(user, "is_authenticated", False) or community is None:
         return False
     return db.session.scalar(db.select(Ownership.id).join(Owner).where(
-        Owner.user_id == user.id, Owner.community_id == community.id, _current(Ownership)).limit(1)) is not None
+        Owner.user_id == user.id, Owner.community_id == community.id,
+        Ownership.held_on(local_today(community.time_zone))).limit(1)) is not None
 
 
 def communities_of(user) -> list[Community]:
@@ -85,3 +90,8 @@ def communities_of(user) -> list[Community]:
     sub_districts = official_sub_district_ids(user)
     query = db.select(Community).where(or_(Community.id.in_(ids), Community.sub_district_id.in_(sub_districts)))
     return db.session.scalars(query.order_by(Community.name)).all()
+
+
+def current_clause(model, on: date | None = None):
+    """The SQL condition "current on this day" for any model with start_date and end_date columns."""
+    return _current(model, on)

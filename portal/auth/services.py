@@ -1,15 +1,26 @@
 """Accounts: creating them, passwords, sign-in with lock-out, preferences."""
+import hashlib
+import hmac
+import math
 import re
+import secrets
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext as _ln
+from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import func
 
 from portal.audit.services import record
-from portal.auth.models import User
+from portal.auth import permissions
+from portal.auth.models import LoginAttempt, PasswordReset, User
 from portal.clock import utcnow
-from portal.errors import DomainError
-from portal.extensions import db
+from portal.errors import DomainError, NotAllowed
+from portal.extensions import db, unproxied
+from portal.notifications.services import notify, register_event
 
 _hasher = PasswordHasher()
 
@@ -60,6 +71,7 @@ def mask_phone(phone: str | None) -> str:
 
 
 def update_preferences(user: User, *, locale=None, large_text=None) -> None:
+    user = unproxied(user)
     changed = {}
     if locale is not None and locale != user.locale:
         user.locale = locale
@@ -96,4 +108,339 @@ def create_user(*, display_name: str, password: str, email: str | None = None, p
     db.session.flush()
     record(registered_by or user, "account.register", user, subject_user=user,
            on_behalf_of=user if registered_by else None)
+    return user
+
+
+# --- Registration -----------------------------------------------------------------------------------
+
+def parse_login(login: str) -> tuple[str, str]:
+    """("phone", "13812345678") or ("email", "a@example.org") from what a person typed in the one
+    login field; DomainError on that field when it is neither."""
+    value = normalize_login(login)
+    if not value:
+        raise DomainError(_l("Enter a mobile number or an e-mail address."), "login")
+    if "@" not in value and re.fullmatch(r"[\d\s+\-()]+", value):
+        if not is_phone(value):
+            raise DomainError(_l("Enter a mainland mobile number: 11 digits starting with 1."), "login")
+        return "phone", value
+    if not EMAIL_RE.match(value):
+        raise DomainError(_l("Enter a mainland mobile number (11 digits starting with 1) or an e-mail address."),
+                          "login")
+    return "email", value
+
+
+def register_account(*, login: str, display_name: str, password: str, locale: str | None = None) -> User:
+    """A person registering themself with a mobile number or an e-mail address in one field.
+    The consent they gave on the form is recorded as the account's creation time."""
+    kind, value = parse_login(login)
+    return create_user(display_name=display_name, password=password, locale=locale, **{kind: value})
+
+
+# --- Sign-in and lock-out ---------------------------------------------------------------------------
+
+class LockedOut(DomainError):
+    """Too many failed sign-ins for this account or from this address; `until` says when it lifts."""
+
+    def __init__(self, until: datetime, now: datetime):
+        minutes = max(1, math.ceil((until - now).total_seconds() / 60))
+        super().__init__(_ln("Too many unsuccessful tries. For your safety, signing in is paused: "
+                             "please try again in about %(num)d minute.",
+                             "Too many unsuccessful tries. For your safety, signing in is paused: "
+                             "please try again in about %(num)d minutes.", minutes), "login")
+        self.until = until
+
+
+def _lockout_settings() -> tuple[int, timedelta]:
+    config = current_app.config
+    return config["LOGIN_FAILURE_LIMIT"], timedelta(minutes=config["LOGIN_WINDOW_MINUTES"])
+
+
+def _tripped_until(column, value: str, now: datetime) -> datetime | None:
+    """When the lock on this account or address lifts, or None when there is none.
+
+    `limit` failures within `window` lock further tries for `window` from the failure that tripped
+    it. Tries refused while locked are not recorded, so a lock cannot be stretched forever."""
+    limit, window = _lockout_settings()
+    times = sorted(db.session.scalars(
+        db.select(LoginAttempt.at).where(column == value, LoginAttempt.at > now - 2 * window)
+        .order_by(LoginAttempt.at.desc()).limit(10 * limit)))
+    until = None
+    for i in range(limit - 1, len(times)):
+        if times[i] - times[i - limit + 1] <= window:
+            candidate = times[i] + window
+            until = candidate if until is None or candidate > until else until
+    return until if until is not None and until > now else None
+
+
+def account_key(login: str) -> str:
+    """What failures are counted against: the account's own login name when it exists, else what was typed."""
+    user = find_by_login(login)
+    return user.login_name if user is not None else normalize_login(login)
+
+
+def check_lockout(login: str, ip: str, now: datetime | None = None) -> None:
+    """Raise LockedOut while this account, or this client address, is locked."""
+    now = now or utcnow()
+    key = account_key(login)
+    untils = [u for u in (_tripped_until(LoginAttempt.account, key, now),
+                          _tripped_until(LoginAttempt.ip, ip, now)) if u is not None]
+    if untils:
+        raise LockedOut(max(untils), now)
+
+
+def record_failed_login(login: str, ip: str, user: User | None = None, now: datetime | None = None,
+                        reason: str = "password") -> None:
+    now = now or utcnow()
+    db.session.add(LoginAttempt(account=account_key(login)[:254], ip=ip[:45], at=now))
+    # Only known accounts are named in the audit log: what was typed may be a mistyped password.
+    record(None, "account.login_failed", user, subject_user=user, ip=ip, reason=reason)
+
+
+def clear_failed_logins(user: User) -> None:
+    db.session.execute(db.delete(LoginAttempt).where(LoginAttempt.account == user.login_name))
+
+
+def authenticate(login: str, password: str, ip: str, now: datetime | None = None) -> User:
+    """The account for these credentials, or DomainError on the `login` field.
+
+    Every outcome is written (failure count, audit entry): the caller commits whether this returns
+    or raises. A locked account refuses even the right password."""
+    now = now or utcnow()
+    user = find_by_login(login)
+    try:
+        check_lockout(login, ip, now)
+    except LockedOut:
+        record(None, "account.login_locked", user, subject_user=user, ip=ip)
+        raise
+    if user is None:
+        _waste_a_hash_check(password)
+    if user is None or not user.is_active or not check_password(user, password):
+        record_failed_login(login, ip, user, now)
+        db.session.flush()
+        check_lockout(login, ip, now)
+        raise DomainError(_l("The mobile number, e-mail or password is not right."), "login")
+    clear_failed_logins(user)
+    user.last_login_at = now
+    record(user, "account.login", user, subject_user=user, ip=ip)
+    return user
+
+
+_DUMMY_HASH = None
+
+
+def _waste_a_hash_check(password: str) -> None:
+    """Take as long for an unknown account as for a known one, so timing does not tell which exist."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("not a real password")
+    try:
+        _hasher.verify(_DUMMY_HASH, password or "")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        pass
+
+
+def session_stamp(user: User) -> str:
+    """A fingerprint of the account's password generation: sessions and remember-me cookies carry it,
+    and one that no longer matches (the password changed since) is signed out."""
+    key = current_app.config["SECRET_KEY"].encode()
+    changed = round(user.password_changed_at.timestamp() * 1_000_000)
+    message = f"{user.id}:{changed}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+
+# --- Account page -----------------------------------------------------------------------------------
+
+def update_profile(actor: User, user: User, *, display_name: str, locale: str | None, large_text: bool) -> None:
+    actor, user = unproxied(actor), unproxied(user)
+    if actor is None or actor.id != user.id:
+        raise NotAllowed(_l("You can only change your own account."))
+    display_name = (display_name or "").strip()
+    if not display_name:
+        raise DomainError(_l("Enter the name others will see."), "display_name")
+    if locale not in (None, *current_app.config["LANGUAGES"]):
+        raise DomainError(_l("Choose a language from the list."), "locale")
+    if display_name != user.display_name:
+        record(actor, "account.display_name", user, subject_user=user, old=user.display_name, new=display_name)
+        user.display_name = display_name
+    update_preferences(user, locale=locale, large_text=large_text)
+
+
+def _set_password(user: User, password: str, now: datetime) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise DomainError(_l("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH), "password")
+    user.password_hash = hash_password(password)
+    user.password_changed_at = now
+    # A reset link or code still lying around must not undo the change.
+    db.session.execute(db.update(PasswordReset).where(
+        PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None),
+        PasswordReset.expires_at > now).values(expires_at=now))
+    clear_failed_logins(user)
+    notify([user], "password_changed", user)
+
+
+def change_password(actor: User, user: User, *, current_password: str, new_password: str,
+                    now: datetime | None = None) -> None:
+    """The signed-in person changes their own password; other sessions are signed out by the new stamp."""
+    now = now or utcnow()
+    actor, user = unproxied(actor), unproxied(user)
+    if actor is None or actor.id != user.id:
+        raise NotAllowed(_l("You can only change your own password."))
+    if not check_password(user, current_password or ""):
+        raise DomainError(_l("This is not your current password."), "current_password")
+    _set_password(user, new_password, now)
+    record(actor, "account.password_changed", user, subject_user=user)
+
+
+# --- Password recovery ------------------------------------------------------------------------------
+
+RESET_LINK_LIFETIME = timedelta(minutes=30)
+RESET_CODE_LIFETIME = timedelta(hours=24)
+RESET_LINKS_PER_LIFETIME = 3
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed by hand
+CODE_LENGTH = 8
+RESET_SALT = "password-reset"
+
+register_event("password_reset_link",
+               _l("You asked to reset your password. Open this link within 30 minutes to choose a new one: "
+                  "%(url)s — if it was not you, ignore this message."),
+               link=lambda n: n.payload.get("url"), email=True)
+register_event("password_changed",
+               _l("Your password was changed. If this was not you, contact your residents' committee "
+                  "or an administrator at once."))
+register_event("password_reset_code_issued",
+               _l("%(issuer)s issued a password reset code for your account. If you did not ask for one, "
+                  "contact your residents' committee."))
+
+
+def absolute_url(endpoint: str, **values) -> str:
+    """A link for outside the portal (e-mail, QR code): the configured base URL, never the request's Host."""
+    path = current_app.url_map.bind("portal.invalid").build(endpoint, values)
+    return current_app.config["PORTAL_BASE_URL"].rstrip("/") + path
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RESET_SALT)
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def request_password_reset(login: str, now: datetime | None = None) -> PasswordReset | None:
+    """Send a reset link to an e-mail account. Returns the reset, or None when nothing was sent;
+    callers must show the same message either way so the page does not reveal who has an account."""
+    now = now or utcnow()
+    user = find_by_login(login)
+    if user is None or not user.is_active or not user.email:
+        return None
+    recent = db.session.scalar(db.select(func.count(PasswordReset.id)).where(
+        PasswordReset.user_id == user.id, PasswordReset.kind == "link",
+        PasswordReset.created_at > now - RESET_LINK_LIFETIME))
+    if recent >= RESET_LINKS_PER_LIFETIME:
+        return None  # enough links are already on their way; do not let anyone flood a mailbox
+    nonce = secrets.token_urlsafe(16)
+    reset = PasswordReset(user=user, kind="link", code_hash=_digest(nonce), created_at=now,
+                          expires_at=now + RESET_LINK_LIFETIME)
+    db.session.add(reset)
+    db.session.flush()
+    token = _reset_serializer().dumps({"id": reset.id, "n": nonce})
+    notify([user], "password_reset_link", user, url=absolute_url("auth.reset_password", token=token))
+    record(None, "account.reset_link_sent", user, subject_user=user)
+    return reset
+
+
+_BAD_LINK = _l("This reset link is not valid: it has expired, was already used, or was copied incompletely. "
+               "Please ask for a new one.")
+
+
+def reset_for_token(token: str, now: datetime | None = None) -> PasswordReset:
+    """The open reset a link stands for, or DomainError when the link is expired, used or altered."""
+    now = now or utcnow()
+    try:
+        data = _reset_serializer().loads(token, max_age=int(RESET_LINK_LIFETIME.total_seconds()))
+        reset = db.session.get(PasswordReset, int(data["id"]))
+        nonce = str(data["n"])
+    except (BadData, KeyError, TypeError, ValueError):
+        raise DomainError(_BAD_LINK) from None
+    if (reset is None or reset.kind != "link" or reset.used_at is not None or reset.expires_at <= now
+            or not hmac.compare_digest(reset.code_hash or "", _digest(nonce))):
+        raise DomainError(_BAD_LINK)
+    return reset
+
+
+def reset_password_with_link(token: str, new_password: str, now: datetime | None = None) -> User:
+    now = now or utcnow()
+    reset = reset_for_token(token, now)
+    user = reset.user
+    _set_password(user, new_password, now)
+    reset.used_at = now
+    record(user, "account.password_reset", user, subject_user=user, method="link")
+    return user
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalize_code(code: str) -> str:
+    return re.sub(r"[\s-]", "", code or "").upper()
+
+
+def issue_reset_code(issuer: User, target: User, now: datetime | None = None) -> str:
+    """A one-time code a committee member or admin hands to a person who cannot receive e-mail.
+    Only its hash is kept; earlier open codes for the person stop working."""
+    now = now or utcnow()
+    issuer = unproxied(issuer)
+    if not permissions.can_issue_reset_code(issuer, target):
+        raise NotAllowed(_l("Only a committee member of this person's community, or an administrator, "
+                            "can issue a reset code."))
+    if target.is_admin and not issuer.is_admin:
+        # Whoever issues a code could use it: an administrator's account is reset only by another one.
+        raise NotAllowed(_l("Only another administrator can issue a reset code for an administrator."))
+    db.session.execute(db.update(PasswordReset).where(
+        PasswordReset.user_id == target.id, PasswordReset.kind == "code", PasswordReset.used_at.is_(None),
+        PasswordReset.expires_at > now).values(expires_at=now))
+    code = _new_code()
+    reset = PasswordReset(user=target, kind="code", code_hash=hash_password(code), issued_by=issuer,
+                          created_at=now, expires_at=now + RESET_CODE_LIFETIME)
+    db.session.add(reset)
+    db.session.flush()
+    record(issuer, "account.reset_code_issued", target, subject_user=target, reset_id=reset.id)
+    notify([target], "password_reset_code_issued", target, issuer=issuer.display_name)
+    return code
+
+
+_BAD_CODE = _l("This code is not right, has expired or was already used. Check it, or ask your "
+               "committee for a new one.")
+
+
+def reset_password_with_code(login: str, code: str, new_password: str, ip: str,
+                             now: datetime | None = None) -> User:
+    """Set a new password with a handed-over code. A wrong code counts as a failed sign-in, so codes
+    cannot be guessed faster than passwords."""
+    now = now or utcnow()
+    check_lockout(login, ip, now)
+    if len(new_password or "") < MIN_PASSWORD_LENGTH:
+        raise DomainError(_l("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH), "password")
+    user = find_by_login(login)
+    code = normalize_code(code)
+    reset = None
+    if user is not None and len(code) == CODE_LENGTH:
+        for candidate in db.session.scalars(db.select(PasswordReset).where(
+                PasswordReset.user_id == user.id, PasswordReset.kind == "code",
+                PasswordReset.used_at.is_(None), PasswordReset.expires_at > now)):
+            try:
+                _hasher.verify(candidate.code_hash, code)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                continue
+            reset = candidate
+            break
+    else:
+        _waste_a_hash_check(code)
+    if reset is None or not user.is_active:
+        record_failed_login(login, ip, user, now, reason="reset_code")
+        raise DomainError(_BAD_CODE, "code")
+    _set_password(user, new_password, now)
+    reset.used_at = now
+    record(user, "account.password_reset", user, subject_user=user, method="code", issued_by=reset.issued_by_id)
     return user

@@ -1,63 +1,306 @@
-from flask import flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+"""Account pages: register, sign in and out, the account page, and password recovery.
 
-from portal.auth import bp, services
-from portal.auth.forms import LoginForm
+Each view parses its form, checks who may act, calls a service and renders; a DomainError from the
+service becomes a message on the field it names."""
+import hmac
+
+from flask import (abort, current_app, flash, g, make_response, redirect, render_template, request, session,
+                   url_for)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user, user_loaded_from_cookie
+from sqlalchemy.exc import IntegrityError
+
+from portal.auth import bp, permissions, services
+from portal.auth.forms import (ChangePasswordForm, ForgotPasswordForm, IssueResetCodeForm, LoginForm, ProfileForm,
+                               RegisterForm, ResetPasswordForm, ResetWithCodeForm)
+from portal.auth.models import User
+from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
+from portal.i18n import LANGUAGE_COOKIE
+from portal.notifications import mail
 from portal.web import public
 
+ONE_YEAR = 365 * 24 * 3600
+# The password generation a session was started under; see services.session_stamp.
+SESSION_STAMP = "_auth_stamp"
+# The same for a remember-me cookie, which Flask-Login signs but does not tie to the password.
+REMEMBER_STAMP_COOKIE = "remember_stamp"
+
+
+# --- Sessions tied to the password ------------------------------------------------------------------
+
+def start_session(user: User, remember: bool = False) -> None:
+    login_user(user, remember=remember)
+    stamp = services.session_stamp(user)
+    session[SESSION_STAMP] = stamp
+    g.remember_stamp = stamp if remember else None
+
+
+def _refresh_stamp(user: User) -> None:
+    """After this session changed the password: keep this session (and its remember cookie) signed in."""
+    stamp = services.session_stamp(user)
+    session[SESSION_STAMP] = stamp
+    if request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")):
+        g.remember_stamp = stamp
+
+
+@user_loaded_from_cookie.connect
+def _note_cookie_login(sender, user=None, **extra):
+    g.signed_in_by_cookie = True
+
+
+@bp.before_app_request
+def end_sessions_from_before_a_password_change():
+    if request.endpoint == "static" or not current_user.is_authenticated:
+        return
+    expected = services.session_stamp(current_user)
+    if g.pop("signed_in_by_cookie", False):
+        presented = request.cookies.get(REMEMBER_STAMP_COOKIE, "")
+    else:
+        presented = session.get(SESSION_STAMP)
+        if presented is None:
+            # Started by login_user elsewhere in this server; the session cookie is ours, so adopt it.
+            session[SESSION_STAMP] = expected
+            return
+    if hmac.compare_digest(presented, expected):
+        session[SESSION_STAMP] = expected
+        return
+    logout_user()
+    session.pop(SESSION_STAMP, None)
+    g.remember_stamp = ""
+    flash(_("Your password was changed, so please sign in again."), "info")
+
+
+@bp.after_app_request
+def keep_remember_stamp_cookie(response):
+    stamp = g.pop("remember_stamp", None)
+    if stamp:
+        config = current_app.config
+        duration = config.get("REMEMBER_COOKIE_DURATION")
+        max_age = int(duration.total_seconds()) if duration is not None else ONE_YEAR
+        response.set_cookie(REMEMBER_STAMP_COOKIE, stamp, max_age=max_age, httponly=True, samesite="Lax",
+                            secure=bool(config.get("REMEMBER_COOKIE_SECURE")))
+    elif stamp == "":
+        response.delete_cookie(REMEMBER_STAMP_COOKIE)
+    return response
+
+
+# --- Helpers for views ------------------------------------------------------------------------------
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only a path on this site, never another host (`//host`, `/\\host`)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
     return url_for("home.index")
+
+
+def _client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def show_error(form, error: DomainError) -> None:
+    """Put a service's message on the field it names, or above the form when it names none."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+def _no_store(response):
+    # Pages holding a reset token or a fresh code must not stay in any cache or history snapshot.
+    response = make_response(response)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _after_register_url() -> str:
+    if "residents.claim" in current_app.view_functions:
+        return url_for("residents.claim")
+    return url_for("home.index")
+
+
+# --- Registration, sign-in, sign-out ----------------------------------------------------------------
+
+@bp.route("/register", methods=["GET", "POST"])
+@public
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = services.register_account(login=form.login.data, display_name=form.display_name.data,
+                                             password=form.password.data, locale=str(get_locale() or "") or None)
+        except DomainError as error:
+            db.session.rollback()
+            show_error(form, error)
+        except IntegrityError:
+            # Two registrations with the same login at the same instant: the unique index decides.
+            db.session.rollback()
+            show_error(form, DomainError(_("An account with this login already exists."), "login"))
+        else:
+            db.session.commit()
+            start_session(user)
+            flash(_("Welcome, %(name)s. Your account is ready.", name=user.display_name), "success")
+            return redirect(_after_register_url())
+    return render_template("auth/register.html", form=form)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("home.index"))
+        return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.find_by_login(form.login.data)
-        if user is not None and user.is_active and services.check_password(user, form.password.data):
-            user.last_login_at = services.utcnow()
+        try:
+            user = services.authenticate(form.login.data, form.password.data, _client_ip())
+        except DomainError as error:
+            db.session.commit()  # the failure is counted toward lock-out even though sign-in is refused
+            show_error(form, error)
+        else:
             db.session.commit()
-            login_user(user, remember=form.remember.data)
+            start_session(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
-        form.login.errors.append(_("The mobile number, e-mail or password is not right."))
     return render_template("auth/login.html", form=form)
 
 
 @bp.post("/logout")
-@login_required
 def logout():
     logout_user()
+    session.pop(SESSION_STAMP, None)
+    g.remember_stamp = ""
     flash(_("You have signed out."), "info")
     return redirect(url_for("home.index"))
-
-
-# Placeholders so every page renders while the account pages are being written; replaced in full.
-@bp.route("/register", methods=["GET", "POST"])
-@public
-def register():
-    return render_template("error.html", code=501, title="Register", text="Coming soon"), 501
-
-
-@bp.get("/account")
-def profile():
-    return render_template("error.html", code=501, title="Account", text="Coming soon"), 501
 
 
 @bp.get("/privacy")
 @public
 def privacy():
-    return render_template("error.html", code=501, title="Privacy", text="Coming soon"), 501
+    return render_template("auth/privacy.html")
 
+
+# --- The account page -------------------------------------------------------------------------------
+
+@bp.route("/account", methods=["GET", "POST"])
+def profile():
+    me = current_user._get_current_object()
+    form = ProfileForm(obj=current_user)
+    if request.method == "GET":
+        form.locale.data = current_user.locale or str(get_locale() or "en")
+    if form.validate_on_submit():
+        try:
+            services.update_profile(me, me, display_name=form.display_name.data,
+                                    locale=form.locale.data, large_text=form.large_text.data)
+        except DomainError as error:
+            db.session.rollback()
+            show_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Your account is saved."), "success")
+            response = redirect(url_for("auth.profile"))
+            # The header switches read these cookies too; keep them in step with the account.
+            response.set_cookie(LANGUAGE_COOKIE, current_user.locale, max_age=ONE_YEAR, samesite="Lax",
+                                httponly=True)
+            response.set_cookie("large_text", "1" if current_user.large_text else "0", max_age=ONE_YEAR,
+                                samesite="Lax", httponly=True)
+            return response
+    return render_template("auth/profile.html", form=form, masked_phone=services.mask_phone(current_user.phone))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password():
+    me = current_user._get_current_object()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(me, me, current_password=form.current_password.data,
+                                     new_password=form.password.data)
+        except DomainError as error:
+            db.session.rollback()
+            show_error(form, error)
+        else:
+            db.session.commit()
+            _refresh_stamp(me)
+            flash(_("Your password is changed. You are signed out everywhere else."), "success")
+            return redirect(url_for("auth.profile"))
+    return render_template("auth/change_password.html", form=form)
+
+
+# --- Password recovery ------------------------------------------------------------------------------
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
 @public
 def forgot_password():
-    return render_template("error.html", code=501, title="Forgot", text="Coming soon"), 501
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        reset = services.request_password_reset(form.login.data)
+        db.session.commit()
+        if reset is not None:
+            # Straight away rather than at the next `run-due`: the link only lives 30 minutes.
+            mail.send_pending(recipient_id=reset.user_id)
+        # The same page whatever happened, so it cannot be used to find out who has an account.
+        return render_template("auth/forgot_password_sent.html")
+    return render_template("auth/forgot_password.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@public
+def reset_password(token):
+    try:
+        services.reset_for_token(token)
+    except DomainError as error:
+        return _no_store(render_template("auth/reset_invalid.html", message=error.message))
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password_with_link(token, form.password.data)
+        except DomainError as error:
+            db.session.rollback()
+            if error.field is None:
+                return _no_store(render_template("auth/reset_invalid.html", message=error.message))
+            show_error(form, error)
+        else:
+            db.session.commit()
+            logout_user()
+            flash(_("Your new password is set. Please sign in with it."), "success")
+            return redirect(url_for("auth.login"))
+    return _no_store(render_template("auth/reset_password.html", form=form))
+
+
+@bp.route("/reset-code", methods=["GET", "POST"])
+@public
+def reset_with_code():
+    form = ResetWithCodeForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password_with_code(form.login.data, form.code.data, form.password.data, _client_ip())
+        except DomainError as error:
+            db.session.commit()  # a wrong code is counted toward lock-out
+            show_error(form, error)
+        else:
+            db.session.commit()
+            logout_user()
+            flash(_("Your new password is set. Please sign in with it."), "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/reset_with_code.html", form=form)
+
+
+@bp.route("/users/<int:user_id>/reset-code", methods=["GET", "POST"])
+def issue_reset_code(user_id):
+    target = db.get_or_404(User, user_id)
+    if not permissions.can_issue_reset_code(current_user, target):
+        abort(403)
+    form = IssueResetCodeForm()
+    if form.validate_on_submit():
+        try:
+            code = services.issue_reset_code(current_user._get_current_object(), target)
+        except NotAllowed:
+            db.session.rollback()
+            abort(403)
+        db.session.commit()
+        return _no_store(render_template("auth/reset_code_issued.html", target=target, code=code,
+                                         hours=int(services.RESET_CODE_LIFETIME.total_seconds() // 3600)))
+    return render_template("auth/issue_reset_code.html", form=form, target=target)

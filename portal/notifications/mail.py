@@ -56,9 +56,13 @@ def _connect() -> smtplib.SMTP:
     return smtp
 
 
-def send_pending(limit: int = 200) -> int:
-    """Send what is waiting; returns how many went out. Leaves the rest for the next run on failure."""
-    rows = db.session.scalars(_pending_query().limit(limit)).all()
+def send_pending(limit: int = 200, *, recipient_id: int | None = None) -> int:
+    """Send what is waiting (for one recipient, if given); returns how many went out.
+    Leaves the rest for the next run on failure."""
+    query = _pending_query()
+    if recipient_id is not None:
+        query = query.where(Notification.recipient_id == recipient_id)
+    rows = db.session.scalars(query.limit(limit)).all()
     if not rows:
         return 0
     sent = 0

@@ -4,7 +4,7 @@ in-app list now, e-mail later) read the outbox."""
 from sqlalchemy import func
 
 from portal.clock import utcnow
-from portal.extensions import db
+from portal.extensions import db, unproxied
 from portal.notifications.models import Notification
 
 # event name -> message (a lazy translatable string formatted with the payload) and link builder.
@@ -21,6 +21,7 @@ def register_event(event: str, message, link=None, *, email: bool = False) -> No
 def notify(recipients, event: str, obj=None, **payload) -> list[Notification]:
     if event not in EVENTS:
         raise ValueError(f"unregistered notification event {event!r}")
+    obj = unproxied(obj)
     seen = set()
     rows = []
     for person in recipients:

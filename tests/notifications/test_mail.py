@@ -1,45 +1,14 @@
 """The e-mail channel speaks real SMTP to a local aiosmtpd server."""
-import socket
-
-import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db
 from portal.notifications import mail, services
 from portal.notifications.models import Notification
+from tests.conftest import free_port
 from tests.factories import gen_user
 
 services.register_event("test_mail_event", _l("Your reset link: %(url)s"), email=True)
 services.register_event("test_in_app_only", _l("Only in the app"))
-
-
-class Inbox(Message):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def handle_message(self, message):
-        self.messages.append(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_inbox(app):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    saved = {k: app.config[k] for k in ("MAIL_SERVER", "MAIL_PORT")}
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
-    yield inbox
-    app.config.update(saved)
-    controller.stop()
 
 
 def test_email_events_go_out_once_in_the_recipients_language(smtp_inbox):
@@ -71,7 +40,7 @@ def test_unreachable_server_leaves_rows_for_the_next_run(app):
     services.notify([wang], "test_mail_event", url="https://yishi.test/y")
     db.session.commit()
     saved = app.config["MAIL_PORT"], app.config["MAIL_SERVER"]
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=_free_port())
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())
     try:
         assert mail.send_pending() == 0
     finally:
