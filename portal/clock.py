@@ -1,5 +1,5 @@
 """Time: stored in UTC, shown in the community's time zone."""
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime
@@ -29,5 +29,13 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=timezone.utc)
 
 
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
+
 def in_zone(value: datetime, zone: str) -> datetime:
     return value.astimezone(ZoneInfo(zone))
+
+
+def local_today(zone: str | None = None) -> date:
+    """Today's date in a time zone (a community's; else the portal's default): what people mean by "today"."""
+    return utcnow().astimezone(ZoneInfo(zone or DEFAULT_TIME_ZONE)).date()

@@ -1,5 +1,5 @@
 """Places and who lives there: sub-districts, communities, buildings, households, owners, residents."""
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, or_, text
 
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
@@ -74,6 +74,13 @@ class Owner(db.Model):
     member confirms that an account is this owner."""
 
     __tablename__ = "owner"
+    __table_args__ = (
+        # Same phone in one community = the same owner, so one buyer's units count as one person.
+        UniqueConstraint("community_id", "phone"),
+        # All of a developer's unsold units together count as one owner.
+        Index("uq_owner_developer_per_community", "community_id", unique=True,
+              sqlite_where=text("is_developer"), postgresql_where=text("is_developer")),
+    )
 
     id = db.Column(db.Integer, primary_key=True)
     community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False, index=True)
@@ -90,10 +97,18 @@ class Owner(db.Model):
 
 
 class Ownership(db.Model):
-    """One owner's holding of one unit over a period; a sale ends it and starts another, never deletes."""
+    """One owner's holding of one unit over a period; a sale ends it and starts another, never deletes.
+
+    `end_date` is the handover day: the day a sale or register change took effect, which is also the
+    `start_date` of the next owners. Co-owners are ownerships of one unit started together."""
 
     __tablename__ = "ownership"
-    __table_args__ = (CheckConstraint("end_date IS NULL OR end_date >= start_date", name="period"),)
+    __table_args__ = (
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="period"),
+        # One open holding per owner per unit; overlaps between different owners are refused by the service.
+        Index("uq_ownership_open", "household_id", "owner_id", unique=True,
+              sqlite_where=text("end_date IS NULL"), postgresql_where=text("end_date IS NULL")),
+    )
 
     id = db.Column(db.Integer, primary_key=True)
     household_id = db.Column(db.Integer, db.ForeignKey("household.id"), nullable=False, index=True)
@@ -104,16 +119,33 @@ class Ownership(db.Model):
     household = db.relationship("Household", back_populates="ownerships")
     owner = db.relationship("Owner", back_populates="ownerships")
 
+    @classmethod
+    def held_on(cls, day):
+        """SQL condition: held on `day` (the handover day belongs to the new owners)."""
+        return (cls.start_date <= day) & or_(cls.end_date.is_(None), cls.end_date > day)
+
+    def is_held_on(self, day) -> bool:
+        return self.start_date <= day and (self.end_date is None or self.end_date > day)
+
 
 RESIDENCY_STATES = ("pending", "verified", "rejected", "ended")
+OPEN_RESIDENCY_STATES = ("pending", "verified")
 
 
 class Residency(db.Model):
-    """A person's claim to live in a unit of a community, verified by its committee."""
+    """A person's claim to live in a unit of a community, verified by its committee.
+
+    Moving out ends a residency (status "ended", with who and when); rows are never deleted, so the
+    history of who lived where, and past electorates, stay true."""
 
     __tablename__ = "residency"
-    __table_args__ = (CheckConstraint(
-        "status IN ('pending', 'verified', 'rejected', 'ended')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'verified', 'rejected', 'ended')", name="status"),
+        # One open claim per person and unit: a second click or a second tab cannot claim twice.
+        db.Index("uq_residency_open_claim", "user_id", "household_id", unique=True,
+                 sqlite_where=db.text("status IN ('pending', 'verified')"),
+                 postgresql_where=db.text("status IN ('pending', 'verified')")),
+    )
 
     id = db.Column(db.Integer, primary_key=True)
     user_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False, index=True)
@@ -127,9 +159,15 @@ class Residency(db.Model):
     reason = db.Column(db.String(500))
     ended_at = db.Column(UTCDateTime)
     ended_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    # When the resident agreed that the community's committee members may act for them (NULL: not agreed).
+    act_for_consent_at = db.Column(UTCDateTime)
 
     user = db.relationship("User", foreign_keys=[user_id])
     community = db.relationship("Community")
     household = db.relationship("Household")
     decided_by = db.relationship("User", foreign_keys=[decided_by_id])
     ended_by = db.relationship("User", foreign_keys=[ended_by_id])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_RESIDENCY_STATES

@@ -1,0 +1,75 @@
+"""Forms for places and the register. They check shape only; the rules live in services."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from portal.errors import DomainError
+from portal.places.importer import parse_area
+
+REQUIRED = _l("This field is required.")
+
+
+def valid_area(form, field):
+    """Checked here too, so a wrong area shows together with the form's other mistakes."""
+    try:
+        parse_area(field.data)
+    except DomainError as error:
+        raise ValidationError(str(error.message)) from None
+
+
+class SubDistrictForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    slug = StringField(_l("Short name for addresses"), validators=[DataRequired(REQUIRED), Length(max=64)],
+                       render_kw={"autocapitalize": "none", "spellcheck": "false"})
+
+
+class CommunityForm(FlaskForm):
+    sub_district_id = SelectField(_l("Sub-district"), coerce=int, validators=[DataRequired(REQUIRED)])
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    slug = StringField(_l("Short name for addresses"), validators=[DataRequired(REQUIRED), Length(max=64)],
+                       render_kw={"autocapitalize": "none", "spellcheck": "false"})
+    time_zone = StringField(_l("Time zone"), default="Asia/Shanghai", validators=[Length(max=64)],
+                            render_kw={"autocapitalize": "none", "spellcheck": "false"})
+    postcode = StringField(_l("Postcode"), validators=[DataRequired(REQUIRED), Length(max=6)],
+                           render_kw={"inputmode": "numeric", "autocomplete": "postal-code"})
+    members_only = BooleanField(_l("Members only: only signed-in members of the community see its pages"))
+
+
+class BuildingForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    code = StringField(_l("Code"), validators=[DataRequired(REQUIRED), Length(max=16)],
+                       render_kw={"autocapitalize": "characters", "spellcheck": "false"})
+
+
+class HouseholdForm(FlaskForm):
+    building_id = SelectField(_l("Building"), coerce=int, validators=[DataRequired(REQUIRED)])
+    entrance = StringField(_l("Entrance"), validators=[DataRequired(REQUIRED), Length(max=16)])
+    room = StringField(_l("Room"), validators=[DataRequired(REQUIRED), Length(max=16)])
+    area_m2 = StringField(_l("Exclusive area (m²)"), validators=[DataRequired(REQUIRED), Length(max=20), valid_area],
+                          render_kw={"inputmode": "decimal"})
+    owners = TextAreaField(_l("Owners"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 3})
+
+
+class HouseholdEditForm(FlaskForm):
+    entrance = StringField(_l("Entrance"), validators=[DataRequired(REQUIRED), Length(max=16)])
+    room = StringField(_l("Room"), validators=[DataRequired(REQUIRED), Length(max=16)])
+    area_m2 = StringField(_l("Exclusive area (m²)"), validators=[DataRequired(REQUIRED), Length(max=20), valid_area],
+                          render_kw={"inputmode": "decimal"})
+
+
+class TransferForm(FlaskForm):
+    owners = TextAreaField(_l("New owners"), validators=[DataRequired(REQUIRED), Length(max=2000)],
+                           render_kw={"rows": 3})
+    on_date = DateField(_l("Date of the change"), validators=[DataRequired(_l("Enter a date."))])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("Register file (CSV or Excel .xlsx)"), validators=[FileRequired(_l("Choose a file."))],
+                     render_kw={"accept": ".csv,.xlsx,text/csv,"
+                                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+
+
+class ConfirmForm(FlaskForm):
+    """Only the CSRF token: the rows to apply are kept on the server."""
