@@ -1,0 +1,87 @@
+"""Demo organizations: committees and a property company per community, the sub-district office and two
+departments, each with members. Idempotent; runs after the places demo and skips what is missing."""
+from datetime import timedelta
+
+from portal.auth.models import User
+from portal.clock import utcnow
+from portal.committees.models import Organization, OrgMembership
+from portal.demo import ensure_user
+from portal.extensions import db
+from portal.places.models import Community, SubDistrict
+
+SUB_DISTRICT_SLUG = "wangjing"
+COMMUNITY_SLUGS = ("huajiadi", "nanhu", "wanghualu")
+
+# Per community: the memorable logins of its chair, a committee member, the homeowners' committee chair,
+# a deliberation council member and property staff. Huajiadi's are the ones the README lists.
+COMMUNITY_PEOPLE = {
+    "huajiadi": {"chair": ("13800000010", "王主任 Wang (chair)"), "member": ("13800000011", "李委员 Li"),
+                 "hoa_chair": ("13800000012", "赵主任 Zhao"), "council": ("13800000013", "孙代表 Sun"),
+                 "property": ("13800000020", "周经理 Zhou (property)")},
+    "nanhu": {"chair": ("13800000110", "陈主任 Chen (chair)"), "member": ("13800000111", "刘委员 Liu"),
+              "hoa_chair": ("13800000112", "黄主任 Huang"), "council": ("13800000113", "吴代表 Wu"),
+              "property": ("13800000120", "郑经理 Zheng (property)")},
+    "wanghualu": {"chair": ("13800000210", "杨主任 Yang (chair)"), "member": ("13800000211", "徐委员 Xu"),
+                  "hoa_chair": ("13800000212", "马主任 Ma"), "council": ("13800000213", "朱代表 Zhu"),
+                  "property": ("13800000220", "胡经理 Hu (property)")},
+}
+OFFICIALS = [("13800000030", "高科长 Gao (official)", "chair"), ("13800000031", "林干事 Lin (official)", "staff")]
+DEPARTMENTS = [("urban", "城管科 Urban management", "13800000040", "罗队员 Luo (urban management)"),
+               ("housing", "住建科 Housing", "13800000041", "梁干事 Liang (housing)")]
+
+
+def ensure_organization(kind, name, *, community=None, sub_district=None) -> Organization:
+    query = db.select(Organization).where(Organization.kind == kind, Organization.name == name)
+    query = query.where(Organization.community_id == community.id) if community else \
+        query.where(Organization.sub_district_id == sub_district.id)
+    org = db.session.scalar(query)
+    if org is None:
+        org = Organization(kind=kind, name=name, community=community, sub_district=sub_district)
+        db.session.add(org)
+        db.session.flush()
+    return org
+
+
+def ensure_member(org, user: User, title: str, days_ago: int = 400) -> OrgMembership:
+    membership = db.session.scalar(db.select(OrgMembership).where(
+        OrgMembership.organization_id == org.id, OrgMembership.user_id == user.id))
+    if membership is None:
+        membership = OrgMembership(organization=org, user=user, title=title,
+                                   start_date=utcnow().date() - timedelta(days=days_ago))
+        db.session.add(membership)
+        db.session.flush()
+    return membership
+
+
+def seed_organizations() -> list[str]:
+    lines = []
+    for slug in COMMUNITY_SLUGS:
+        community = db.session.scalar(db.select(Community).where(Community.slug == slug))
+        if community is None:
+            continue
+        people = {role: ensure_user(login, name) for role, (login, name) in COMMUNITY_PEOPLE[slug].items()}
+        rc = ensure_organization("residents_committee", f"{community.name}居委会", community=community)
+        ensure_member(rc, people["chair"], "chair")
+        ensure_member(rc, people["member"], "member")
+        hoa = ensure_organization("homeowners_committee", f"{community.name}业委会", community=community)
+        ensure_member(hoa, people["hoa_chair"], "chair")
+        council = ensure_organization("deliberation_council", f"{community.name}议事会", community=community)
+        ensure_member(council, people["chair"], "chair")
+        ensure_member(council, people["council"], "member")
+        company = ensure_organization("property_company", f"{community.name}物业服务中心", community=community)
+        ensure_member(company, people["property"], "staff")
+        login = COMMUNITY_PEOPLE[slug]
+        lines.append(f"{community.name}: residents' committee chair {login['chair'][0]}, member {login['member'][0]}; "
+                     f"homeowners' committee chair {login['hoa_chair'][0]}; council member {login['council'][0]}; "
+                     f"property staff {login['property'][0]}")
+    sub_district = db.session.scalar(db.select(SubDistrict).where(SubDistrict.slug == SUB_DISTRICT_SLUG))
+    if sub_district is not None:
+        office = ensure_organization("subdistrict_office", f"{sub_district.name}办事处", sub_district=sub_district)
+        for login, name, title in OFFICIALS:
+            ensure_member(office, ensure_user(login, name), title)
+        for _key, org_name, login, name in DEPARTMENTS:
+            ensure_member(ensure_organization("department", org_name, sub_district=sub_district),
+                          ensure_user(login, name), "staff")
+        lines.append(f"{sub_district.name}: officials {OFFICIALS[0][0]} (office chair), {OFFICIALS[1][0]}; "
+                     f"urban management staff {DEPARTMENTS[0][2]}; housing staff {DEPARTMENTS[1][2]}")
+    return lines

@@ -1,0 +1,7 @@
+"""Residents: claims and verification, owners confirmed, registering and acting for residents at the
+counter, and who sees phone numbers."""
+from flask import Blueprint
+
+bp = Blueprint("residents", __name__)
+
+from portal.residents import acting, views  # noqa: E402,F401
