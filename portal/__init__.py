@@ -67,8 +67,11 @@ def import_models() -> None:
 def configure_blueprints(app: Flask) -> None:
     from portal.audit import bp as audit_bp
     from portal.auth import bp as auth_bp
+    from portal.committees import bp as committees_bp
     from portal.home import bp as home_bp
     from portal.notifications import bp as notifications_bp
+    from portal.places import bp as places_bp
+    from portal.residents import bp as residents_bp
 
-    for bp in (home_bp, auth_bp, audit_bp, notifications_bp):
+    for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp):
         app.register_blueprint(bp)

@@ -22,9 +22,14 @@ def ensure_user(login: str, display_name: str, *, is_admin=False, locale=None) -
 
 
 def seed() -> list[str]:
+    """Each area's demo in dependency order: places first, then the people who live and serve there."""
+    from portal.places.demo import seed_places
+    from portal.residents.demo import seed_people
     lines = []
     for login, name, is_admin in DEMO_ACCOUNTS:
         ensure_user(login, name, is_admin=is_admin)
     db.session.flush()
+    lines += seed_places()
+    lines += seed_people()
     lines.append(f"accounts: {db.session.query(User).count()} (password for all demo accounts: {DEMO_PASSWORD})")
     return lines

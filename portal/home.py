@@ -15,7 +15,13 @@ ONE_YEAR = 365 * 24 * 3600
 @bp.get("/")
 @public
 def index():
-    return render_template("home.html")
+    communities = residencies = ()
+    if current_user.is_authenticated:
+        from portal.auth import roles
+        from portal.residents.services import residencies_of
+        communities = roles.communities_of(current_user)
+        residencies = [r for r in residencies_of(current_user) if r.is_open]
+    return render_template("home.html", communities=communities, residencies=residencies)
 
 
 @bp.get("/healthz")
