@@ -1,0 +1,52 @@
+"""Screenshots of each page, and the check every page must pass on a phone: no sideways scrolling.
+
+`capture(page, "login")` saves tests/browser/screenshots/login.png (git-ignored) and notes the page in
+`overflowing` when it is wider than the phone; the conftest fails the test at its end with every such
+page, so one too-wide page does not hide what the rest of a flow would show. With
+UPDATE_DOCS_SCREENSHOTS=1 in the environment, `capture(page, "login", docs="login")` also writes
+docs/screen-login.png: one phone screen (390×844 at scale 1), reduced to 256 colours so it stays small.
+"""
+import io
+import os
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+DOCS = ROOT / "docs"
+PHONE_WIDTH = 390
+
+overflowing: list[str] = []
+
+
+def horizontal_overflow(page, width: int = PHONE_WIDTH) -> str | None:
+    """Why the page scrolls sideways at this width, or None when it fits."""
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    if scroll_width > width:
+        culprits = page.evaluate(
+            """(width) => [...document.querySelectorAll('body *')]
+                 .filter(e => e.getBoundingClientRect().right > width + 0.5)
+                 .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''))""",
+            width)
+        return f"{page.url} is {scroll_width}px wide at {width}px; wider: {culprits}"
+    return None
+
+
+def capture(page, name: str, docs: str | None = None) -> Path:
+    problem = horizontal_overflow(page)
+    if problem:
+        overflowing.append(f"{name}: {problem}")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if docs and os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
+        write_docs_screenshot(page.screenshot(full_page=False), DOCS / f"screen-{docs}.png")
+    return path
+
+
+def write_docs_screenshot(png: bytes, target: Path) -> None:
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    if image.width > PHONE_WIDTH:
+        image = image.resize((PHONE_WIDTH, round(image.height * PHONE_WIDTH / image.width)), Image.LANCZOS)
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
