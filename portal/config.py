@@ -63,8 +63,9 @@ class Config:
 
 
 class TestConfig(Config):
-    __test__ = False  # not a pytest test class, whatever its name
     """The suite's settings: TEST_DATABASE_URL picks PostgreSQL, else a throwaway SQLite file."""
+
+    __test__ = False  # not a pytest test class, whatever its name
 
     def __init__(self, database_url: str | None = None):
         super().__init__()
