@@ -292,3 +292,33 @@ def test_the_community_select_asks_htmx_for_its_units(client, auth, world):
     html = client.get("/claim").get_data(as_text=True)
     assert 'hx-get="/claim/units"' in html and 'hx-target="#unit-field"' in html
     assert '<label class="label" for="community">' in html
+
+
+# --- Where each role finds its work ---------------------------------------------------------------------
+
+def test_the_community_page_gives_its_committee_the_pending_claims(client, auth, world):
+    gen_residency(world.resident, household=world.hx, status="pending")
+    db.session.commit()
+    auth.login(world.member_x)
+    html = client.get("/c/x").get_data(as_text=True)
+    assert 'href="/c/x/residents/pending"' in html and '<span class="count">1</span>' in html
+    assert "X residents&#39; committee" in html
+
+
+def test_the_community_page_shows_residents_no_committee_tools(client, auth, world):
+    gen_residency(world.resident, household=world.hx, status="verified")
+    db.session.commit()
+    auth.login(world.resident)
+    html = client.get("/c/x").get_data(as_text=True)
+    assert "/residents/pending" not in html and "/register/import" not in html
+
+
+def test_home_lists_an_officials_communities_of_their_own_sub_district_only(client, auth, world):
+    auth.login(world.official_a)
+    html = client.get("/").get_data(as_text=True)
+    assert 'href="/c/x"' in html and 'href="/c/y"' in html and 'href="/c/z"' not in html
+
+
+def test_home_asks_a_newcomer_to_claim_their_home(client, auth, world):
+    auth.login(world.stranger)
+    assert 'href="/claim"' in client.get("/").get_data(as_text=True)
