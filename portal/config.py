@@ -76,3 +76,5 @@ class TestConfig(Config):
         self.SERVER_NAME = None
         # Nothing listens here, so a test only talks SMTP through the `smtp_inbox` fixture.
         self.MAIL_SERVER, self.MAIL_PORT = "127.0.0.1", 9
+        # Cheap hashing for throwaway test passwords; production keeps argon2-cffi's defaults.
+        self.ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}

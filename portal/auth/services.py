@@ -22,7 +22,16 @@ from portal.errors import DomainError, NotAllowed
 from portal.extensions import db, unproxied
 from portal.notifications.services import notify, register_event
 
-_hasher = PasswordHasher()
+_hashers: dict[tuple, PasswordHasher] = {}
+
+
+def _hasher() -> PasswordHasher:
+    """Argon2id with the configured cost (argon2-cffi's recommended defaults unless ARGON2_PARAMS says
+    otherwise: the test suite makes it cheap, since it hashes thousands of throwaway passwords)."""
+    params = tuple(sorted((current_app.config.get("ARGON2_PARAMS") or {}).items()))
+    if params not in _hashers:
+        _hashers[params] = PasswordHasher(**dict(params))
+    return _hashers[params]
 
 PHONE_RE = re.compile(r"^1\d{10}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -30,16 +39,16 @@ MIN_PASSWORD_LENGTH = 8
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def check_password(user: User, password: str) -> bool:
     try:
-        _hasher.verify(user.password_hash, password)
+        _hasher().verify(user.password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher().hash(password)
     return True
 
 
@@ -225,16 +234,17 @@ def authenticate(login: str, password: str, ip: str, now: datetime | None = None
     return user
 
 
-_DUMMY_HASH = None
+_dummy_hashes: dict[int, str] = {}
 
 
 def _waste_a_hash_check(password: str) -> None:
     """Take as long for an unknown account as for a known one, so timing does not tell which exist."""
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        _DUMMY_HASH = _hasher.hash("not a real password")
+    hasher = _hasher()
+    if id(hasher) not in _dummy_hashes:
+        _dummy_hashes[id(hasher)] = hasher.hash("not a real password")
+    dummy = _dummy_hashes[id(hasher)]
     try:
-        _hasher.verify(_DUMMY_HASH, password or "")
+        hasher.verify(dummy, password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         pass
 
@@ -430,7 +440,7 @@ def reset_password_with_code(login: str, code: str, new_password: str, ip: str,
                 PasswordReset.user_id == user.id, PasswordReset.kind == "code",
                 PasswordReset.used_at.is_(None), PasswordReset.expires_at > now)):
             try:
-                _hasher.verify(candidate.code_hash, code)
+                _hasher().verify(candidate.code_hash, code)
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 continue
             reset = candidate

@@ -385,3 +385,11 @@ def test_a_code_for_one_person_does_not_reset_another(neighbourhood):
     with pytest.raises(DomainError):
         services.reset_password_with_code(other.phone, code, "brand new password", IP)
     assert db.session.get(User, other.id).password_hash == other.password_hash
+
+
+def test_passwords_are_argon2id_and_only_the_suite_lowers_the_cost():
+    from portal.config import Config
+    assert not hasattr(Config, "ARGON2_PARAMS")  # production: argon2-cffi's recommended parameters
+    person = gen_user(password="a long enough password")
+    assert person.password_hash.startswith("$argon2id$")
+    assert "a long enough password" not in person.password_hash
