@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
     app.context_processor(template_helpers)
     app.add_template_filter(datetime_local)
     app.add_template_filter(relative_time)
+    app.add_template_filter(mask_phone)
 
 
 def require_login_unless_public():
@@ -159,3 +160,9 @@ def relative_time(value) -> str:
     if value is None:
         return ""
     return format_timedelta(value - utcnow(), granularity="minute", add_direction=True)
+
+
+def mask_phone(phone):
+    """138****5678: how a phone number shows to anyone but the person, their committee and admins."""
+    from portal.auth.services import mask_phone as masked
+    return masked(phone)

@@ -345,8 +345,3 @@ def confirm_import(slug, token):
             added=len(result.added), changed=len(result.changed), unchanged=len(result.unchanged)), "success")
     return redirect(url_for("places.register", slug=community.slug))
 
-
-@bp.app_template_filter("masked_phone")
-def masked_phone(phone):
-    from portal.auth.services import mask_phone
-    return mask_phone(phone)

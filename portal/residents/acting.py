@@ -54,8 +54,3 @@ def stop() -> None:
 def residents_helpers():
     return {"acting_for": g.get("acting_for"), "phone_for": services.phone_for, "unit_label": services.unit_label}
 
-
-@bp.app_template_filter("mask_phone")
-def mask_phone_filter(phone):
-    from portal.auth.services import mask_phone
-    return mask_phone(phone)
