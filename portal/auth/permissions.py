@@ -155,3 +155,84 @@ def can_view_community(user, community) -> bool:
         return False
     return (user.is_admin or any(c.id == community.id for c in roles.communities_of(user))
             or roles.is_owner_in(user, community))
+
+
+# --- issues ---
+# Verified residents report and support; the organization handling an issue (or the one it is handed to),
+# the sub-district's officials and admins handle it; the reporter rates it. Who reported is for handlers,
+# the reporter and admins (the public sees a name only when the reporter chose so). Photos of a rejected
+# issue are hidden from the public.
+
+def _issue_handler_org_ids(issue) -> set[int]:
+    return {i for i in (issue.handling_org_id, issue.handover_org_id) if i}
+
+
+def can_report_issue(user, community) -> bool:
+    return _signed_in(user) and community is not None and roles.is_verified_resident(user, community)
+
+
+def can_handle_issue(user, issue) -> bool:
+    """Current members of the handling organization or of the one it is handed to, officials of the issue's
+    sub-district, admins."""
+    if not _signed_in(user) or issue is None:
+        return False
+    if user.is_admin:
+        return True
+    orgs = roles.organizations(user)
+    org_ids = _issue_handler_org_ids(issue)
+    return any(o.id in org_ids or (o.kind == "subdistrict_office"
+                                   and o.sub_district_id == issue.community.sub_district_id) for o in orgs)
+
+
+def can_accept_handover(user, issue) -> bool:
+    """Taking over a handed-over issue: members of the receiving organization, and admins."""
+    if not _signed_in(user) or issue is None or issue.handover_org_id is None or issue.status not in (
+            "submitted", "accepted", "in_progress", "reopened"):
+        return False
+    return user.is_admin or any(o.id == issue.handover_org_id for o in roles.organizations(user))
+
+
+def can_view_issue(user, issue) -> bool:
+    """As the community's pages (members-only communities stay closed), and always for its handlers."""
+    if issue is None:
+        return False
+    return can_view_community(user, issue.community) or can_handle_issue(user, issue)
+
+
+def can_rate_issue(user, issue) -> bool:
+    """The reporter, once per resolution."""
+    if not _signed_in(user) or issue is None or issue.reporter_id != user.id or issue.status != "resolved":
+        return False
+    return issue.rated_at is None or (issue.resolved_at is not None and issue.rated_at < issue.resolved_at)
+
+
+def can_see_reporter(user, issue) -> bool:
+    if not _signed_in(user) or issue is None:
+        return False
+    return user.is_admin or (issue.reporter_id is not None and issue.reporter_id == user.id) or \
+        can_handle_issue(user, issue)
+
+
+def can_see_issue_photos(user, issue) -> bool:
+    if not can_view_issue(user, issue):
+        return False
+    if issue.status != "rejected":
+        return True
+    return can_see_reporter(user, issue)
+
+
+def can_manage_issue_categories(user, community) -> bool:
+    return is_admin(user) and community is not None
+
+
+def can_support_issue(user, issue) -> bool:
+    """"Me too": verified residents of the community, on an open issue they did not report."""
+    if not _signed_in(user) or issue is None or issue.status not in ("submitted", "accepted", "in_progress",
+                                                                     "reopened"):
+        return False
+    return issue.reporter_id != user.id and roles.is_verified_resident(user, issue.community)
+
+
+def can_escalate_issue(user, issue) -> bool:
+    """Turn an issue that needs a community decision into a proposal: the community's committee members."""
+    return _signed_in(user) and issue is not None and roles.is_committee_member(user, issue.community)

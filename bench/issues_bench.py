@@ -1,0 +1,298 @@
+"""Timing the issues area at the size of a large community: 20,000 open issues and 200,000 supports.
+
+Run by hand, never by the test suite (see bench/README.md):
+
+    .venv/bin/python bench/issues_bench.py                      # a throwaway SQLite file
+    .venv/bin/python bench/issues_bench.py --database-url postgresql://postgres@127.0.0.1:5432/test_b
+
+It DROPS AND RECREATES every table of the database it is given, fills it with bulk inserts, then measures
+(a) "similar open issues" for realistic Chinese and English titles and (b) the server time and SQL
+statement count of the issue list and detail pages, signed in as a resident."""
+import argparse
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+# The app keeps a generated secret key in its instance folder: a throwaway one, removed at exit.
+if "PORTAL_INSTANCE_DIR" not in os.environ:
+    _instance = tempfile.TemporaryDirectory(prefix="yishi-bench-instance-")
+    os.environ["PORTAL_INSTANCE_DIR"] = _instance.name
+
+from sqlalchemy import event, insert, text  # noqa: E402
+
+from portal import create_app  # noqa: E402
+from portal.config import TestConfig  # noqa: E402
+from portal.extensions import db  # noqa: E402
+
+PASSWORD = "bench password 42"
+CHUNK = 5000
+
+ZH_THINGS = ["电梯", "楼道灯", "水管", "暖气", "垃圾桶", "车位", "门禁", "绿化带", "下水道", "路灯", "健身器材",
+             "消防通道", "单元门", "窨井盖", "监控", "充电桩", "外墙", "屋顶", "自行车棚", "快递柜"]
+ZH_PROBLEMS = ["坏了", "又坏了", "漏水", "不亮", "没人清运", "被占用", "太吵", "堵了", "不热", "脱落",
+               "有异味", "松动", "停用好几天了", "一直没人修", "存在安全隐患", "需要维修"]
+ZH_PLACES = ["{b}号楼", "{b}号楼{u}单元", "小区东门", "小区南门", "地下车库", "{b}号楼前", ""]
+EN_THINGS = ["lift", "stairwell light", "water pipe", "heating", "rubbish bin", "parking space", "entry gate",
+             "street light", "drain", "bicycle shed", "charging point", "roof", "front door", "playground"]
+EN_PROBLEMS = ["is broken", "is broken again", "is leaking", "does not work", "not collected for days",
+               "is blocked", "is too noisy", "has been out for a week", "needs repair", "is dangerous"]
+EN_PLACES = ["in building {b}", "at the east gate", "near unit {u} of building {b}", "in the car park", ""]
+
+
+def title(rng: random.Random) -> str:
+    b, u = rng.randint(1, 40), rng.randint(1, 6)
+    if rng.random() < 0.7:
+        place = rng.choice(ZH_PLACES).format(b=b, u=u)
+        return f"{place}{rng.choice(ZH_THINGS)}{rng.choice(ZH_PROBLEMS)}"
+    place = rng.choice(EN_PLACES).format(b=b, u=u)
+    return " ".join(filter(None, [f"The {rng.choice(EN_THINGS)}", place, rng.choice(EN_PROBLEMS)]))
+
+
+def chunks(rows, size=CHUNK):
+    for i in range(0, len(rows), size):
+        yield rows[i:i + size]
+
+
+def bulk(model, rows):
+    for part in chunks(rows):
+        db.session.execute(insert(model), part)
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def build(n_issues, n_supports, n_users, rng):
+    """One community, its buildings and residents, and the issues: bulk inserts, no ORM objects per row."""
+    from portal.auth.models import User
+    from portal.auth.services import hash_password
+    from portal.clock import utcnow
+    from portal.committees.models import Organization
+    from portal.issues import similar
+    from portal.issues.models import (DEADLINE_CLASSES, OPEN_STATES, Issue, IssueCategory, IssueEvent,
+                                      IssueSupport, IssueTerm)
+    from portal.places.models import Building, Community, Household, Residency, SubDistrict
+
+    now = utcnow()
+    sd = SubDistrict(name="Bench sub-district", slug="bench-sd")
+    community = Community(sub_district=sd, name="Bench community", slug="bench")
+    db.session.add_all([sd, community])
+    db.session.flush()
+    org = Organization(kind="property_company", community=community, name="Bench property company")
+    db.session.add(org)
+    buildings = [Building(community=community, code=str(n), name=f"Building {n}") for n in range(1, 41)]
+    db.session.add_all(buildings)
+    db.session.flush()
+    categories = []
+    for code, deadline_class in [("lift", "emergency"), ("water", "utilities"), ("heating", "utilities"),
+                                 ("rubbish", "ordinary"), ("parking", "ordinary"), ("facilities", "complex")]:
+        respond, resolve = DEADLINE_CLASSES[deadline_class]
+        categories.append(IssueCategory(community=community, code=code, name=code.title(),
+                                        deadline_class=deadline_class, respond_hours=respond,
+                                        resolve_hours=resolve, default_org=org))
+    db.session.add_all(categories)
+    db.session.flush()
+
+    password_hash = hash_password(PASSWORD)
+    bulk(User, [{"display_name": f"Resident {n}", "email": f"resident{n}@bench.test", "password_hash": password_hash,
+                 "consented_at": now, "created_at": now, "password_changed_at": now} for n in range(n_users)])
+    user_ids = list(db.session.scalars(db.select(User.id).order_by(User.id)))
+    bulk(Household, [{"building_id": buildings[n % len(buildings)].id, "entrance": "1", "room": f"{n:04d}",
+                      "area_m2": 88} for n in range(n_users)])
+    household_ids = list(db.session.scalars(db.select(Household.id).order_by(Household.id)))
+    bulk(Residency, [{"user_id": u, "community_id": community.id, "household_id": h, "status": "verified",
+                      "claimed_at": now, "decided_at": now} for u, h in zip(user_ids, household_ids)])
+
+    issues = []
+    for n in range(n_issues):
+        category = rng.choice(categories)
+        submitted = now - timedelta(minutes=rng.randint(10, 60 * 24 * 60))
+        status = rng.choice(OPEN_STATES)
+        respond_by = submitted + timedelta(hours=category.respond_hours)
+        resolve_by = submitted + timedelta(hours=category.resolve_hours)
+        issues.append({
+            "community_id": community.id, "category_id": category.id, "title": title(rng), "description": "",
+            "building_id": rng.choice(buildings).id, "reporter_id": rng.choice(user_ids), "source": "portal",
+            "status": status, "first_response_at": None if status == "submitted" else submitted + timedelta(hours=1),
+            "handling_org_id": org.id, "submitted_at": submitted,
+            "respond_by": respond_by, "resolve_by": resolve_by,
+            # As if run-due had already warned about every deadline that has passed.
+            "respond_warned": 2 if respond_by < now else 0, "resolve_warned": 2 if resolve_by < now else 0,
+            "support_count": 0,
+        })
+    bulk(Issue, issues)
+    rows = db.session.execute(db.select(Issue.id, Issue.title, Issue.reporter_id, Issue.submitted_at)
+                              .order_by(Issue.id)).all()
+    bulk(IssueEvent, [{"issue_id": r.id, "kind": "reported", "actor_id": r.reporter_id, "is_public": True,
+                       "at": r.submitted_at, "details": {}} for r in rows])
+    bulk(IssueTerm, [{"issue_id": r.id, "community_id": community.id, "term": term}
+                     for r in rows for term in sorted(similar.terms(r.title))])
+
+    # Supports: a few issues gather many, most a handful (a Pareto tail), scaled to n_supports in all.
+    weights = [rng.paretovariate(1.2) for _ in rows]
+    scale = n_supports / sum(weights)
+    counts = [min(len(user_ids), int(w * scale)) for w in weights]
+    for i in rng.sample(range(len(rows)), k=len(rows)):
+        if sum(counts) >= n_supports:
+            break
+        counts[i] = min(len(user_ids), counts[i] + n_supports - sum(counts))
+    supports = []
+    for r, k in zip(rows, counts):
+        supports.extend({"issue_id": r.id, "user_id": u, "created_at": now} for u in rng.sample(user_ids, k))
+    bulk(IssueSupport, supports)
+    for part in chunks([{"i": r.id, "n": k} for r, k in zip(rows, counts) if k]):
+        db.session.execute(text("UPDATE issue SET support_count = :n WHERE id = :i"), part)
+    db.session.commit()
+    return community, user_ids[0], len(rows), len(supports)
+
+
+def analyze():
+    with db.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+
+
+class StatementCounter:
+    def __init__(self, engine):
+        self.count = 0
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *args):
+        self.count += 1
+
+
+def time_similar(community, n_queries, rng):
+    from portal.issues import similar
+    times, found = [], []
+    for _ in range(n_queries):
+        text_ = title(rng)
+        start = time.perf_counter()
+        result = similar.similar_open_issues(community, text_)
+        times.append((time.perf_counter() - start) * 1000)
+        found.append(len(result))
+        db.session.rollback()
+    return times, found
+
+
+def sign_in(client, login):
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+    response = client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code in (302, 303), f"sign-in failed: {response.status_code}"
+
+
+def time_pages(app, community_slug, resident_email, issue_ids, n_requests, rng):
+    # Requests run outside any app context of ours, each in its own, as in production: nothing is
+    # cached in a shared session between them.
+    client = app.test_client()
+    sign_in(client, resident_email)
+    with app.app_context():
+        counter = StatementCounter(db.engine)
+    pages = {
+        "GET /c/<slug>/issues": lambda: f"/c/{community_slug}/issues",
+        "GET /c/<slug>/issues?sort=supported": lambda: f"/c/{community_slug}/issues?sort=supported",
+        "GET /c/<slug>/issues?sort=due": lambda: f"/c/{community_slug}/issues?sort=due",
+        "GET /c/<slug>/issues/<id>": lambda: f"/c/{community_slug}/issues/{rng.choice(issue_ids)}",
+    }
+    results = {}
+    for label, path in pages.items():
+        client.get(path())  # warm caches (templates, translations)
+        times, statements = [], []
+        for _ in range(n_requests):
+            counter.count = 0
+            start = time.perf_counter()
+            response = client.get(path())
+            times.append((time.perf_counter() - start) * 1000)
+            statements.append(counter.count)
+            if response.status_code != 200:
+                raise SystemExit(f"{label}: {response.status_code} for {response.request.path}\n"
+                                 f"{response.get_data(as_text=True)[:2000]}")
+        results[label] = (times, statements)
+    return results
+
+
+def views_built(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    return {"issues.index", "issues.detail"} <= endpoints
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="a THROWAWAY database (all its tables are dropped); "
+                                               "default: a temporary SQLite file")
+    parser.add_argument("--issues", type=int, default=20_000)
+    parser.add_argument("--supports", type=int, default=200_000)
+    parser.add_argument("--users", type=int, default=2_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--keep", action="store_true", help="leave the data in place afterwards (for EXPLAIN)")
+    args = parser.parse_args(argv)
+
+    tmp = None
+    url = args.database_url
+    if not url:
+        tmp = tempfile.NamedTemporaryFile(prefix="yishi-bench-", suffix=".sqlite3", delete=False)
+        url = f"sqlite:///{tmp.name}"
+    elif url.rstrip("/").rsplit("/", 1)[-1] in ("test", "yishi", "portal"):
+        parser.error("refusing to drop the tables of what looks like a shared or real database")
+
+    app = create_app(TestConfig(url))
+    rng = random.Random(args.seed)
+    with app.app_context():
+        print(f"database: {db.engine.url.render_as_string(hide_password=True)}")
+        db.drop_all()
+        db.create_all()
+        start = time.perf_counter()
+        community, resident_id, n_issues, n_supports = build(args.issues, args.supports, args.users, rng)
+        analyze()
+        print(f"built {n_issues:,} open issues, {n_supports:,} supports, {args.users:,} residents "
+              f"in {time.perf_counter() - start:.1f} s")
+        from portal.auth.models import User
+        from portal.issues.models import Issue
+        resident_email = db.session.get(User, resident_id).email
+        issue_ids = list(db.session.scalars(db.select(Issue.id)))
+        slug = community.slug
+
+        rows = []
+        times, found = time_similar(community, args.queries, rng)
+        rows.append((f"similar_open_issues ({args.queries} titles)", times, None))
+        print(f"similar: {statistics.mean(found):.1f} issues found per title on average, "
+              f"{sum(1 for n in found if n == 0)} titles found none")
+        db.session.remove()
+
+    if views_built(app):
+        results = time_pages(app, slug, resident_email, issue_ids, args.requests, rng)
+        for label, (times, statements) in results.items():
+            rows.append((f"{label} ({args.requests} requests)", times, statements))
+    else:
+        print("views not built yet: skipping the page timings")
+
+    print()
+    print(f"{'measure':<58} {'median ms':>10} {'p95 ms':>8} {'SQL/request':>12}")
+    for label, times, statements in rows:
+        sql = "" if statements is None else (f"{min(statements)}" if min(statements) == max(statements)
+                                              else f"{min(statements)}–{max(statements)}")
+        print(f"{label:<58} {statistics.median(times):>10.1f} {percentile(times, 95):>8.1f} {sql:>12}")
+
+    if args.keep:
+        print(f"\nkept: {url}")
+        return
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+    if tmp:
+        os.unlink(tmp.name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""Issues, their categories and deadlines, supports ("me too"), timeline, photos and search terms.
+
+Lifecycle (DESIGN §3): submitted → accepted → in_progress → resolved → closed, plus rejected, duplicate
+(merged into another issue) and reopened (after a dissatisfied rating, once; back to the same handler)."""
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+
+from portal.clock import UTCDateTime, utcnow
+from portal.extensions import db
+
+STATES = ("submitted", "accepted", "in_progress", "resolved", "closed", "rejected", "duplicate", "reopened")
+OPEN_STATES = ("submitted", "accepted", "in_progress", "reopened")
+STATE_LABELS = {
+    "submitted": _l("Submitted"),
+    "accepted": _l("Accepted"),
+    "in_progress": _l("In progress"),
+    "resolved": _l("Resolved"),
+    "closed": _l("Closed"),
+    "rejected": _l("Rejected"),
+    "duplicate": _l("Duplicate"),
+    "reopened": _l("Reopened"),
+}
+
+# Deadline classes after the 12345 hotline practice: (respond within hours, resolve within hours).
+DEADLINE_CLASSES = {
+    "emergency": (2, 24),
+    "utilities": (24, 24),
+    "ordinary": (24, 7 * 24),
+    "complex": (24, 15 * 24),
+}
+DEADLINE_CLASS_LABELS = {
+    "emergency": _l("Emergency"),
+    "utilities": _l("Utilities (water, power, gas, heating)"),
+    "ordinary": _l("Ordinary"),
+    "complex": _l("Complex"),
+}
+
+SATISFACTION = ("satisfied", "basically_satisfied", "dissatisfied")
+SATISFACTION_LABELS = {
+    "satisfied": _l("Satisfied"),
+    "basically_satisfied": _l("Basically satisfied"),
+    "dissatisfied": _l("Dissatisfied"),
+}
+
+MAX_PHOTOS = 6
+TITLE_MAX = 120
+DESCRIPTION_MAX = 4000
+
+
+class IssueCategory(db.Model):
+    """A community's kind of problem. `code` is stable: once an issue uses it, it never changes."""
+
+    __tablename__ = "issue_category"
+    __table_args__ = (
+        UniqueConstraint("community_id", "code"),
+        CheckConstraint("respond_hours > 0 AND resolve_hours >= respond_hours", name="deadlines"),
+        CheckConstraint("deadline_class IN ('emergency', 'utilities', 'ordinary', 'complex')", name="deadline_class"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False, index=True)
+    code = db.Column(db.String(32), nullable=False)
+    name = db.Column(db.String(80), nullable=False)
+    deadline_class = db.Column(db.String(16), nullable=False, default="ordinary")
+    respond_hours = db.Column(db.Integer, nullable=False)
+    resolve_hours = db.Column(db.Integer, nullable=False)
+    # Who receives new issues of this kind: the property company, the residents' committee, or a department.
+    default_org_id = db.Column(db.Integer, db.ForeignKey("organization.id"))
+    is_active = db.Column(db.Boolean, nullable=False, default=True)
+
+    community = db.relationship("Community")
+    default_org = db.relationship("Organization")
+
+    def __repr__(self):
+        return f"<IssueCategory {self.code}>"
+
+
+class Issue(db.Model):
+    __tablename__ = "issue"
+    __table_args__ = (
+        CheckConstraint("status IN ('submitted', 'accepted', 'in_progress', 'resolved', 'closed', 'rejected', "
+                        "'duplicate', 'reopened')", name="status"),
+        CheckConstraint("reporter_id IS NOT NULL OR reporter_name IS NOT NULL", name="has_reporter"),
+        CheckConstraint("rating_satisfaction IS NULL OR rating_satisfaction IN "
+                        "('satisfied', 'basically_satisfied', 'dissatisfied')", name="satisfaction"),
+        # The community list pages by (submitted_at, id) and filters by status.
+        Index("ix_issue_community_submitted", "community_id", "submitted_at", "id"),
+        Index("ix_issue_community_status", "community_id", "status"),
+        # "Most supported first" without sorting every issue of the community.
+        Index("ix_issue_community_support", "community_id", "support_count", "id"),
+        Index("ix_issue_handling_org_status", "handling_org_id", "status"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False)
+    category_id = db.Column(db.Integer, db.ForeignKey("issue_category.id"), nullable=False, index=True)
+    title = db.Column(db.String(TITLE_MAX), nullable=False)
+    description = db.Column(db.Text, nullable=False, default="")
+    # Where: a building of the community, optionally a unit, a free-text spot, a WGS-84 point.
+    building_id = db.Column(db.Integer, db.ForeignKey("building.id"), index=True)
+    household_id = db.Column(db.Integer, db.ForeignKey("household.id"))
+    location_text = db.Column(db.String(120))
+    latitude = db.Column(db.Numeric(9, 6))
+    longitude = db.Column(db.Numeric(9, 6))
+    # Who: a resident's account, or (from the city hotline) contact fields only handlers see.
+    reporter_id = db.Column(db.Integer, db.ForeignKey("user.id"), index=True)
+    reporter_name = db.Column(db.String(80))
+    reporter_phone = db.Column(db.String(20))
+    source = db.Column(db.String(16), nullable=False, default="portal")
+    show_name = db.Column(db.Boolean, nullable=False, default=False)
+
+    status = db.Column(db.String(16), nullable=False, default="submitted")
+    # The organization accountable now (首接负责: the first receiver until another accepts a handover).
+    handling_org_id = db.Column(db.Integer, db.ForeignKey("organization.id"))
+    # A handover waiting for the receiving organization to accept it.
+    handover_org_id = db.Column(db.Integer, db.ForeignKey("organization.id"))
+    duplicate_of_id = db.Column(db.Integer, db.ForeignKey("issue.id"))
+
+    submitted_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    respond_by = db.Column(UTCDateTime, nullable=False)
+    resolve_by = db.Column(UTCDateTime, nullable=False)
+    first_response_at = db.Column(UTCDateTime)
+    resolved_at = db.Column(UTCDateTime)
+    closed_at = db.Column(UTCDateTime)
+    # Deadline warnings sent so far (0 none, 1 at 75 %, 2 at the deadline), so run-due warns once.
+    respond_warned = db.Column(db.SmallInteger, nullable=False, default=0)
+    resolve_warned = db.Column(db.SmallInteger, nullable=False, default=0)
+    reopen_count = db.Column(db.SmallInteger, nullable=False, default=0)
+    support_count = db.Column(db.Integer, nullable=False, default=0)
+
+    # The reporter's answer after resolution: the three rates of DESIGN §4 are computed from these.
+    rated_at = db.Column(UTCDateTime)
+    rating_resolved = db.Column(db.Boolean)
+    rating_satisfaction = db.Column(db.String(24))
+    rating_comment = db.Column(db.String(500))
+
+    community = db.relationship("Community")
+    category = db.relationship("IssueCategory")
+    building = db.relationship("Building")
+    household = db.relationship("Household")
+    reporter = db.relationship("User", foreign_keys=[reporter_id])
+    handling_org = db.relationship("Organization", foreign_keys=[handling_org_id])
+    handover_org = db.relationship("Organization", foreign_keys=[handover_org_id])
+    duplicate_of = db.relationship("Issue", remote_side=[id])
+    events = db.relationship("IssueEvent", back_populates="issue", order_by="IssueEvent.id")
+    photos = db.relationship("IssuePhoto", back_populates="issue", order_by="IssuePhoto.id")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATES
+
+    @property
+    def status_label(self):
+        return STATE_LABELS.get(self.status, self.status)
+
+    def __repr__(self):
+        return f"<Issue {self.id} {self.status}>"
+
+
+class IssueSupport(db.Model):
+    """"Me too": one per person per issue, enforced here as well as in the service."""
+
+    __tablename__ = "issue_support"
+    __table_args__ = (UniqueConstraint("issue_id", "user_id"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    issue_id = db.Column(db.Integer, db.ForeignKey("issue.id"), nullable=False)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False, index=True)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class IssueEvent(db.Model):
+    """One step on an issue's timeline: who, when, what. Public entries are what the reporter and the
+    public see; internal notes between handlers are not public."""
+
+    __tablename__ = "issue_event"
+
+    id = db.Column(db.Integer, primary_key=True)
+    issue_id = db.Column(db.Integer, db.ForeignKey("issue.id"), nullable=False, index=True)
+    kind = db.Column(db.String(24), nullable=False)
+    actor_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    on_behalf_of_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    organization_id = db.Column(db.Integer, db.ForeignKey("organization.id"))
+    body = db.Column(db.Text)
+    is_public = db.Column(db.Boolean, nullable=False, default=True)
+    at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    details = db.Column(db.JSON, nullable=False, default=dict)
+
+    issue = db.relationship("Issue", back_populates="events")
+    actor = db.relationship("User", foreign_keys=[actor_id])
+    on_behalf_of = db.relationship("User", foreign_keys=[on_behalf_of_id])
+    organization = db.relationship("Organization")
+    photos = db.relationship("IssuePhoto", back_populates="event", order_by="IssuePhoto.id")
+
+
+class IssuePhoto(db.Model):
+    """A re-encoded photo (metadata stripped) stored as `<key>-1600.jpg` and `<key>-400.jpg` under
+    UPLOAD_DIR/issues/. The uploaded bytes themselves are never kept or served."""
+
+    __tablename__ = "issue_photo"
+
+    id = db.Column(db.Integer, primary_key=True)
+    issue_id = db.Column(db.Integer, db.ForeignKey("issue.id"), nullable=False, index=True)
+    event_id = db.Column(db.Integer, db.ForeignKey("issue_event.id"))
+    uploaded_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    key = db.Column(db.String(64), nullable=False, unique=True)
+    width = db.Column(db.Integer, nullable=False)
+    height = db.Column(db.Integer, nullable=False)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+    issue = db.relationship("Issue", back_populates="photos")
+    event = db.relationship("IssueEvent", back_populates="photos")
+
+
+class IssueTerm(db.Model):
+    """The words (English) and character bigrams (Chinese) of an issue's title, for "similar issues"
+    lookups by index instead of scanning every title."""
+
+    __tablename__ = "issue_term"
+    __table_args__ = (
+        UniqueConstraint("issue_id", "term"),
+        Index("ix_issue_term_community_term", "community_id", "term"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    issue_id = db.Column(db.Integer, db.ForeignKey("issue.id"), nullable=False)
+    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False)
+    term = db.Column(db.String(32), nullable=False)
