@@ -60,6 +60,7 @@ def import_models() -> None:
     import portal.audit.models  # noqa: F401
     import portal.auth.models  # noqa: F401
     import portal.committees.models  # noqa: F401
+    import portal.issues.models  # noqa: F401
     import portal.notifications.models  # noqa: F401
     import portal.places.models  # noqa: F401
 
@@ -69,9 +70,11 @@ def configure_blueprints(app: Flask) -> None:
     from portal.auth import bp as auth_bp
     from portal.committees import bp as committees_bp
     from portal.home import bp as home_bp
+    from portal.issues import bp as issues_bp
     from portal.notifications import bp as notifications_bp
     from portal.places import bp as places_bp
     from portal.residents import bp as residents_bp
 
-    for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp):
+    for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp,
+               issues_bp):
         app.register_blueprint(bp)

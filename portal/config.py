@@ -48,6 +48,7 @@ class Config:
     # A 10 MB form is refused with 413 before it is read; photo uploads raise their own limit later.
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     MAX_FORM_MEMORY_SIZE = 8 * 1024 * 1024
+    MAX_PHOTO_REQUEST_LENGTH = 6 * 15 * 1024 * 1024 + 1024 * 1024  # views marked `accepts_photos` only
     WTF_CSRF_TIME_LIMIT = None  # tokens last as long as the session
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

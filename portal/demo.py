@@ -23,6 +23,7 @@ def ensure_user(login: str, display_name: str, *, is_admin=False, locale=None) -
 
 def seed() -> list[str]:
     """Each area's demo in dependency order: places first, then the people who live and serve there."""
+    from portal.issues.demo import seed_issues
     from portal.places.demo import seed_places
     from portal.residents.demo import seed_people
     lines = []
@@ -31,5 +32,6 @@ def seed() -> list[str]:
     db.session.flush()
     lines += seed_places()
     lines += seed_people()
+    lines += seed_issues()
     lines.append(f"accounts: {db.session.query(User).count()} (password for all demo accounts: {DEMO_PASSWORD})")
     return lines

@@ -1,5 +1,5 @@
 """What every request gets: deny-by-default sign-in, security headers, error pages, template helpers."""
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -31,8 +31,23 @@ def public(view):
     return view
 
 
+def accepts_photos(view):
+    """Mark a view whose form carries phone photos: its request body may reach MAX_PHOTO_REQUEST_LENGTH
+    (several photos of up to 15 MB each, each refused with its own message) instead of MAX_CONTENT_LENGTH."""
+    view.accepts_photos = True
+    return view
+
+
+def widen_limit_for_photos():
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "accepts_photos", False):
+        request.max_content_length = current_app.config["MAX_PHOTO_REQUEST_LENGTH"]
+
+
 def init_app(app: Flask) -> None:
     secure_cookies(app)
+    # First of all before-request steps: the CSRF check reads the body, and the limit must be set before.
+    app.before_request_funcs.setdefault(None, []).insert(0, widen_limit_for_photos)
     app.before_request(require_login_unless_public)
     app.after_request(set_security_headers)
     app.register_error_handler(CSRFError, csrf_error)

@@ -1,0 +1,123 @@
+"""Issue forms. The rules (lengths, which building, which photos) are the services'; these forms only
+carry the input, so the person reads the service's message next to the field with their typing kept."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional
+
+from portal.issues.models import (
+    DEADLINE_CLASS_LABELS,
+    SATISFACTION_LABELS,
+    STATE_LABELS,
+)
+
+
+def optional_id(value):
+    """A select's value as an id, or None for "nothing chosen" and anything that is not a number."""
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class ReportForm(FlaskForm):
+    title = StringField(_l("What is the problem? (a short title)"),
+                        render_kw={"autocomplete": "off", "maxlength": 120})
+    description = TextAreaField(_l("Describe it"), render_kw={"rows": 5})
+    category = SelectField(_l("Kind of problem"), coerce=optional_id, validate_choice=False)
+    building = SelectField(_l("Building"), coerce=optional_id, validate_choice=False)
+    household = SelectField(_l("Unit (optional)"), coerce=optional_id, validate_choice=False)
+    location_text = StringField(_l("Where exactly? (optional, e.g. \"east gate\", \"car park level -1\")"),
+                                render_kw={"maxlength": 120})
+    latitude = StringField(_l("Latitude (optional)"),
+                           render_kw={"inputmode": "decimal", "type": "number", "step": "any", "min": "-90",
+                                      "max": "90"})
+    longitude = StringField(_l("Longitude (optional)"),
+                            render_kw={"inputmode": "decimal", "type": "number", "step": "any", "min": "-180",
+                                       "max": "180"})
+    photos = MultipleFileField(_l("Photos (up to 6)"), render_kw={"accept": "image/*"})
+    show_name = BooleanField(_l("Show my name publicly with this issue"))
+
+
+class FilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET form: a list anyone may link to
+
+    status = SelectField(_l("Status"), validate_choice=False,
+                         choices=[SelectChoice("", _l("Open and closed")), SelectChoice("open", _l("Open"))]
+                         + [SelectChoice(k, v) for k, v in STATE_LABELS.items()])
+    category = SelectField(_l("Kind of problem"), coerce=optional_id, validate_choice=False)
+    building = SelectField(_l("Building"), coerce=optional_id, validate_choice=False)
+    overdue = BooleanField(_l("Only overdue"))
+    sort = SelectField(_l("Order"), validate_choice=False,
+                       choices=[SelectChoice("newest", _l("Newest first")),
+                                SelectChoice("supported", _l("Most supported")),
+                                SelectChoice("due", _l("Due soonest"))])
+
+
+class _ActionForm(FlaskForm):
+    class Meta:
+        csrf = False  # several on one page; the app-wide CSRF check covers every POST
+
+
+class NoteForm(_ActionForm):
+    note = TextAreaField(_l("Note to the reporter (optional)"), render_kw={"rows": 2})
+
+
+class HandOverForm(_ActionForm):
+    organization = SelectField(_l("Hand over to"), coerce=optional_id, validate_choice=False)
+    reason = TextAreaField(_l("Why? The receiving organization and the reporter will read this."),
+                           render_kw={"rows": 2})
+
+
+class UpdateForm(_ActionForm):
+    body = TextAreaField(_l("Progress update"), render_kw={"rows": 3})
+    visibility = RadioField(_l("Who may read it?"), default="public",
+                            choices=[SelectChoice("public", _l("Everyone who can see the issue")),
+                                     SelectChoice("internal", _l("Only the people handling it"))])
+    photos = MultipleFileField(_l("Photos (optional, up to 6)"), render_kw={"accept": "image/*"})
+
+
+class ResolveForm(_ActionForm):
+    note = TextAreaField(_l("What was done?"), render_kw={"rows": 3})
+    photos = MultipleFileField(_l("Photos of the result (optional, up to 6)"), render_kw={"accept": "image/*"})
+
+
+class RejectForm(_ActionForm):
+    reason = TextAreaField(_l("Why is it not accepted? The reporter will read this."), render_kw={"rows": 2})
+
+
+class MergeForm(_ActionForm):
+    into = IntegerField(_l("Number of the issue it repeats"), validators=[Optional()],
+                        render_kw={"inputmode": "numeric"})
+
+
+class RateForm(_ActionForm):
+    resolved = RadioField(_l("Was the problem resolved?"), validate_choice=False,
+                          choices=[SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))])
+    satisfaction = RadioField(_l("How satisfied are you with how it was handled?"), validate_choice=False,
+                              choices=[SelectChoice(k, v) for k, v in SATISFACTION_LABELS.items()])
+    comment = TextAreaField(_l("Comment (optional)"), render_kw={"rows": 2, "maxlength": 500})
+
+
+class CategoryForm(_ActionForm):
+    name = StringField(_l("Name"), render_kw={"maxlength": 80})
+    deadline_class = SelectField(_l("Deadline class"), validate_choice=False,
+                                 choices=[SelectChoice(k, v) for k, v in DEADLINE_CLASS_LABELS.items()])
+    respond_hours = IntegerField(_l("Respond within (hours)"), validators=[Optional()],
+                                 render_kw={"inputmode": "numeric"})
+    resolve_hours = IntegerField(_l("Resolve within (hours)"), validators=[Optional()],
+                                 render_kw={"inputmode": "numeric"})
+    default_org = SelectField(_l("Sent to"), coerce=optional_id, validate_choice=False)
+    is_active = BooleanField(_l("Residents can choose it"))

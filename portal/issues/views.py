@@ -1,0 +1,562 @@
+"""Issue pages: each view loads, checks one permission rule, parses the input, calls one service, renders.
+
+Every page works without JavaScript; htmx only saves a reload (the support button, "load more", the
+similar-issues list while typing)."""
+from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
+
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import AnonymousUserMixin, current_user
+from wtforms.fields.choices import SelectChoice
+
+from portal.auth import permissions, roles
+from portal.errors import DomainError, NotAllowed
+from portal.extensions import db, login_manager
+from portal.issues import bp, services
+from portal.issues.forms import (
+    CategoryForm,
+    FilterForm,
+    HandOverForm,
+    MergeForm,
+    NoteForm,
+    RateForm,
+    RejectForm,
+    ReportForm,
+    ResolveForm,
+    UpdateForm,
+)
+from portal.issues.models import (
+    DEADLINE_CLASS_LABELS,
+    MAX_PHOTOS,
+    SATISFACTION_LABELS,
+    Issue,
+    IssueCategory,
+    IssuePhoto,
+)
+from portal.places.models import Building, Community, Household
+from portal.web import accepts_photos, htmx_or_page, public
+
+PHOTO_SIZES = (400, 1600)
+LONG_CACHE = "public, max-age=31536000, immutable"  # a photo's key never points to other bytes
+NO_CACHE = "private, no-store"
+
+
+# --- loading and checking ----------------------------------------------------------------------------------
+
+def _community(slug) -> Community:
+    community = db.session.scalar(db.select(Community).where(Community.slug == slug))
+    if community is None:
+        abort(404)
+    return community
+
+
+def _issue(community, issue_id) -> Issue:
+    issue = services.issue_in(community, issue_id)
+    if issue is None:
+        abort(404)
+    return issue
+
+
+def _allow(allowed: bool) -> None:
+    """403 for a signed-in person the rule refuses; a visitor is asked to sign in first."""
+    if not allowed:
+        if not current_user.is_authenticated:
+            abort(login_manager.unauthorized())
+        abort(403)
+
+
+def _show_error(form, error: DomainError, fallback: str) -> None:
+    """The service's refusal next to the field it concerns (or the form's main field); nothing is kept."""
+    db.session.rollback()
+    field = getattr(form, error.field or "", None) or getattr(form, fallback)
+    field.errors = list(field.errors or []) + [str(error.message)]
+
+
+def _person():
+    from portal.residents import acting
+    return acting.current_person()
+
+
+def _acting_for():
+    from portal.residents import acting
+    return acting.acting_for()
+
+
+def _uploaded_photos(form_field) -> list[bytes]:
+    """The chosen files' bytes; more than MAX_PHOTOS is refused before any of them is read."""
+    files = [f for f in request.files.getlist(form_field.name) if f and f.filename]
+    if len(files) > MAX_PHOTOS:
+        raise DomainError(_("Choose at most %(count)d photos; you chose %(chosen)d.",
+                            count=MAX_PHOTOS, chosen=len(files)), form_field.short_name)
+    return [f.read() for f in files]
+
+
+def _coordinate(form_field):
+    text = (form_field.data or "").strip()
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise DomainError(_("Write a number such as 39.9042, or leave it empty."), form_field.short_name)
+    if not value.is_finite():
+        raise DomainError(_("Write a number such as 39.9042, or leave it empty."), form_field.short_name)
+    return value
+
+
+def handles_issues(user) -> bool:
+    """Whether the "Handling" link belongs in this person's menu: staff of any organization, and admins."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return bool(user.is_admin or roles.memberships(user))
+
+
+def reporter_label(issue, viewer) -> str:
+    """Who reported, as this viewer may see it: name and (masked) phone for handlers, the public name when
+    the reporter chose to show it, else "a resident"."""
+    name = services.reporter_name_for(viewer, issue)
+    if name is None:
+        return _("a resident")
+    phone = services.reporter_phone_for(viewer, issue)
+    return f"{name} ({phone})" if phone else name
+
+
+@bp.app_context_processor
+def issue_helpers():
+    return {"handles_issues": handles_issues}
+
+
+def _template_context():
+    return {"category_label": services.category_label, "is_overdue": services.is_overdue,
+            "next_deadline": services.next_deadline, "reporter_label": reporter_label,
+            "reporter_name": lambda issue, viewer: services.reporter_name_for(viewer, issue) or _("a resident"),
+            "event_label": services.event_label, "satisfaction_labels": SATISFACTION_LABELS, "now_after": _now_after}
+
+
+def _now_after(moment) -> bool:
+    from portal.clock import utcnow
+    return moment is not None and utcnow() > moment
+
+
+# --- lists -------------------------------------------------------------------------------------------------
+
+def _more_url(cursor):
+    if not cursor:
+        return None
+    args = request.args.to_dict()
+    args["after"] = cursor
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def _list_page(partial, page, **context):
+    return htmx_or_page(partial, page, **context, **_template_context())
+
+
+@bp.get("/c/<slug>/issues")
+@public
+def index(slug):
+    community = _community(slug)
+    _allow(permissions.can_view_community(current_user, community))
+    categories = services.categories_for(community, active_only=False)
+    buildings = community.buildings
+    form = FilterForm(request.args)
+    form.category.choices = [SelectChoice("", _("All kinds"))] + [
+        SelectChoice(c.id, services.category_label(c)) for c in categories]
+    form.building.choices = [SelectChoice("", _("All buildings"))] + [SelectChoice(b.id, b.name) for b in buildings]
+    sort = form.sort.data if form.sort.data in ("newest", "supported", "due") else "newest"
+    status = form.status.data or None
+    try:
+        items, cursor = services.community_issues(
+            community, current_user, status=status,
+            category=next((c for c in categories if c.id == form.category.data), None),
+            building=next((b for b in buildings if b.id == form.building.data), None),
+            overdue=bool(form.overdue.data), sort=sort, after=request.args.get("after") or None)
+    except NotAllowed:
+        abort(403)
+    except DomainError as error:  # a stale or edited link: show the first page and say why
+        flash(str(error.message), "error")
+        return redirect(url_for("issues.index", slug=slug))
+    return _list_page("issues/_issue_rows.html", "issues/index.html", community=community, form=form,
+                      issues=items, more_url=_more_url(cursor), show_community=False,
+                      can_report=permissions.can_report_issue(_person(), community))
+
+
+def _paged(query, person):
+    try:
+        return query(person, after=request.args.get("after") or None)
+    except DomainError as error:
+        flash(str(error.message), "error")
+        return query(person)
+
+
+@bp.get("/my/issues")
+def mine():
+    person = _person()
+    items, cursor = _paged(services.my_issues, person)
+    return _list_page("issues/_issue_rows.html", "issues/mine.html", issues=items,
+                      more_url=_more_url(cursor), show_community=True)
+
+
+@bp.get("/handling")
+def queue():
+    items, cursor = _paged(services.due_for, current_user)
+    return _list_page("issues/_issue_rows.html", "issues/queue.html", issues=items,
+                      more_url=_more_url(cursor), show_community=True, show_deadline=True)
+
+
+# --- reporting ---------------------------------------------------------------------------------------------
+
+def _report_choices(form, community):
+    from portal.residents.services import households_by_building
+    categories = services.categories_for(community)
+    if not categories:
+        categories = [c for c in services.ensure_default_categories(community) if c.is_active]
+        db.session.commit()
+    form.category.choices = [SelectChoice("", _("Choose the kind of problem…"))] + [
+        SelectChoice(c.id, services.category_label(c)) for c in categories]
+    form.building.choices = [SelectChoice("", _("Choose the building…"))] + [
+        SelectChoice(b.id, b.name) for b in community.buildings]
+    form.household.choices = [SelectChoice("", _("Not about one unit"))] + [
+        SelectChoice(hid, label) for rows in households_by_building(community).values() for hid, label in rows]
+    form.title.render_kw = dict(form.title.render_kw or {}, **{
+        "hx-get": url_for("issues.similar", slug=community.slug), "hx-trigger": "input changed delay:400ms",
+        "hx-target": "#similar-issues", "hx-swap": "innerHTML"})
+
+
+@bp.route("/c/<slug>/issues/new", methods=["GET", "POST"])
+@accepts_photos
+def new(slug):
+    community = _community(slug)
+    _allow(permissions.can_report_issue(_person(), community))
+    form = ReportForm()
+    _report_choices(form, community)
+    similar_issues = None
+    if request.method == "POST" and request.form.get("check") is not None:
+        similar_issues = _similar_to(community, form.title.data)
+    elif form.validate_on_submit():
+        try:
+            issue = services.report_issue(
+                current_user, community,
+                category=db.session.get(IssueCategory, form.category.data) if form.category.data else None,
+                title=form.title.data or "", description=form.description.data or "",
+                building=db.session.get(Building, form.building.data) if form.building.data else None,
+                household=db.session.get(Household, form.household.data) if form.household.data else None,
+                location_text=(form.location_text.data or "").strip() or None,
+                latitude=_coordinate(form.latitude), longitude=_coordinate(form.longitude),
+                show_name=bool(form.show_name.data), photos=_uploaded_photos(form.photos),
+                on_behalf_of=_acting_for())
+        except NotAllowed:
+            db.session.rollback()
+            abort(403)
+        except DomainError as error:
+            _show_error(form, error, "title")
+        else:
+            db.session.commit()
+            flash(_("Your issue is sent as number %(number)d. You will be told when it is answered.",
+                    number=issue.id), "success")
+            return redirect(url_for("issues.detail", slug=slug, issue_id=issue.id))
+    elif request.method == "GET":
+        form.title.data = request.args.get("title") or None
+        form.building.data = _home_building_id(_person(), community)
+    return render_template("issues/new.html", community=community, form=form, similar_issues=similar_issues,
+                           max_photos=MAX_PHOTOS, **_template_context())
+
+
+def _home_building_id(person, community):
+    """The reporter's own building, a likely place for the problem, chosen in advance (they can change it)."""
+    from portal.residents.services import residencies_of
+    return next((r.household.building_id for r in residencies_of(person)
+                 if r.status == "verified" and r.community_id == community.id and r.household), None)
+
+
+def _similar_to(community, title):
+    from portal.issues import similar
+    title = (title or "").strip()
+    if not title:
+        return []
+    return similar.similar_open_issues(community, title, limit=5)
+
+
+@bp.get("/c/<slug>/issues/similar")
+def similar(slug):
+    community = _community(slug)
+    _allow(permissions.can_view_community(current_user, community))
+    return htmx_or_page("issues/_similar.html", "issues/similar.html", community=community,
+                        similar_issues=_similar_to(community, request.args.get("title")),
+                        title=request.args.get("title", ""), **_template_context())
+
+
+# --- one issue ---------------------------------------------------------------------------------------------
+
+def _handover_choices(issue):
+    return [SelectChoice("", _("Choose the organization…"))] + [
+        SelectChoice(o.id, f"{o.name} ({o.kind_label})") for o in services.handover_targets(issue)]
+
+
+def _action_forms(issue, overrides=None):
+    forms = {
+        "accept": NoteForm(formdata=None, prefix="accept"),
+        "handover": HandOverForm(formdata=None, prefix="handover"),
+        "update": UpdateForm(formdata=None, prefix="update"),
+        "resolve": ResolveForm(formdata=None, prefix="resolve"),
+        "reject": RejectForm(formdata=None, prefix="reject"),
+        "merge": MergeForm(formdata=None, prefix="merge"),
+        "rate": RateForm(formdata=None, prefix="rate"),
+    }
+    forms.update(overrides or {})
+    forms["handover"].organization.choices = _handover_choices(issue)
+    return SimpleNamespace(**forms)  # templates read forms.update, which on a dict is its method
+
+
+def _split_photos(issue, events):
+    """The report's own photos (shown at the top) and each visible timeline entry's photos."""
+    visible = {e.id for e in events}
+    first_event_id = events[0].id if events and events[0].kind == "reported" else None
+    top = [p for p in issue.photos if p.event_id is None or p.event_id == first_event_id]
+    by_event = {}
+    for p in issue.photos:
+        if p.event_id is not None and p.event_id != first_event_id and p.event_id in visible:
+            by_event.setdefault(p.event_id, []).append(p)
+    return top, by_event
+
+
+def _detail_page(issue, overrides=None):
+    viewer = current_user
+    events = services.public_events(issue, viewer)
+    can_see_photos = permissions.can_see_issue_photos(viewer, issue)
+    top_photos, event_photos = _split_photos(issue, events) if can_see_photos else ([], {})
+    return render_template(
+        "issues/detail.html", community=issue.community, events=events,
+        top_photos=top_photos, event_photos=event_photos, can_see_photos=can_see_photos,
+        can_handle=permissions.can_handle_issue(viewer, issue),
+        can_rate=permissions.can_rate_issue(viewer, issue),
+        overdue=services.is_overdue(issue), forms=_action_forms(issue, overrides),
+        **_support_context(issue), **_template_context())
+
+
+def _support_context(issue):
+    signed_in = current_user.is_authenticated
+    return {"issue": issue, "can_support": signed_in and permissions.can_support_issue(current_user, issue),
+            "supported": signed_in and services.has_supported(current_user, issue)}
+
+
+@bp.get("/c/<slug>/issues/<int:issue_id>")
+@public
+def detail(slug, issue_id):
+    issue = _issue(_community(slug), issue_id)
+    _allow(permissions.can_view_issue(current_user, issue))
+    services.apply_due(issue)
+    db.session.commit()
+    return _detail_page(issue)
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/support")
+def support(slug, issue_id):
+    issue = _issue(_community(slug), issue_id)
+    if not services.has_supported(current_user, issue):  # a second click is a no-op, not a refusal
+        _allow(permissions.can_support_issue(current_user, issue))
+    try:
+        added = services.support_issue(current_user, issue)
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except DomainError as error:
+        db.session.rollback()
+        added, notice = False, str(error.message)
+    else:
+        db.session.commit()
+        notice = (_("Thank you: your support is counted.") if added
+                  else _("You already support this issue."))
+    if request.htmx:
+        return render_template("issues/_support.html", notice=notice, **_support_context(issue))
+    flash(notice, "success")
+    return redirect(url_for("issues.detail", slug=slug, issue_id=issue.id))
+
+
+def _handler_action(slug, issue_id, prefix, form_class, run, done, fallback, *, rule=None):
+    """The shape of every handler action: load, check the rule, run the service, commit or show why not."""
+    issue = _issue(_community(slug), issue_id)
+    _allow((rule or permissions.can_handle_issue)(current_user, issue))
+    form = form_class(prefix=prefix)
+    if prefix == "handover":
+        form.organization.choices = _handover_choices(issue)
+    try:
+        run(issue, form)
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except DomainError as error:
+        _show_error(form, error, fallback)
+        return _detail_page(_issue(issue.community, issue_id), {prefix: form})
+    db.session.commit()
+    flash(done, "success")
+    return redirect(url_for("issues.detail", slug=slug, issue_id=issue_id))
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/accept")
+def accept(slug, issue_id):
+    return _handler_action(slug, issue_id, "accept", NoteForm,
+                           lambda issue, f: services.accept_issue(current_user, issue, note=f.note.data or ""),
+                           _("The issue is accepted; the reporter is told."), "note")
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/hand-over")
+def hand_over(slug, issue_id):
+    from portal.committees.models import Organization
+
+    def run(issue, f):
+        organization = db.session.get(Organization, f.organization.data) if f.organization.data else None
+        services.hand_over(current_user, issue, organization, f.reason.data or "")
+    return _handler_action(slug, issue_id, "handover", HandOverForm, run,
+                           _("The issue is handed over. You stay responsible until they accept it."), "reason")
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/accept-handover")
+def accept_handover(slug, issue_id):
+    return _handler_action(slug, issue_id, "accept", NoteForm,
+                           lambda issue, f: services.accept_handover(current_user, issue),
+                           _("Your organization now handles this issue."), "note",
+                           rule=permissions.can_accept_handover)
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/start")
+def start(slug, issue_id):
+    return _handler_action(slug, issue_id, "accept", NoteForm,
+                           lambda issue, f: services.start_work(current_user, issue),
+                           _("The issue is marked as in progress."), "note")
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/update")
+@accepts_photos
+def update(slug, issue_id):
+    return _handler_action(
+        slug, issue_id, "update", UpdateForm,
+        lambda issue, f: services.post_update(current_user, issue, f.body.data or "",
+                                              public=f.visibility.data != "internal",
+                                              photos=_uploaded_photos(f.photos)),
+        _("Your update is posted."), "body")
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/resolve")
+@accepts_photos
+def resolve(slug, issue_id):
+    return _handler_action(
+        slug, issue_id, "resolve", ResolveForm,
+        lambda issue, f: services.resolve_issue(current_user, issue, f.note.data or "",
+                                                photos=_uploaded_photos(f.photos)),
+        _("The issue is resolved; the reporter is asked to rate it."), "note")
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/reject")
+def reject(slug, issue_id):
+    return _handler_action(slug, issue_id, "reject", RejectForm,
+                           lambda issue, f: services.reject_issue(current_user, issue, f.reason.data or ""),
+                           _("The issue is not accepted; the reporter can read your reason."), "reason")
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/merge")
+def merge(slug, issue_id):
+    def run(issue, f):
+        into = db.session.get(Issue, f.into.data) if f.into.data else None
+        if into is None:
+            raise DomainError(_("Give the number of an existing issue."), "into")
+        services.merge_duplicate(current_user, issue, into)
+    return _handler_action(slug, issue_id, "merge", MergeForm, run,
+                           _("The issue is merged; its supporters and reporter now follow the other one."),
+                           "into")
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/rate")
+def rate(slug, issue_id):
+    def run(issue, f):
+        if f.resolved.data not in ("yes", "no"):
+            raise DomainError(_("Say whether the problem was resolved."), "resolved")
+        services.rate_issue(current_user, issue, resolved=f.resolved.data == "yes",
+                            satisfaction=f.satisfaction.data or "", comment=f.comment.data or "")
+    return _handler_action(slug, issue_id, "rate", RateForm, run, _("Thank you for your answer."),
+                           "satisfaction", rule=permissions.can_rate_issue)
+
+
+# --- photos ------------------------------------------------------------------------------------------------
+
+@bp.get("/issues/photos/<key>-<int:size>.jpg")
+@public
+def photo(key, size):
+    from portal.issues import photos
+    if size not in PHOTO_SIZES:
+        abort(404)
+    found = db.session.scalar(db.select(IssuePhoto).where(IssuePhoto.key == key))
+    if found is None:
+        abort(404)
+    internal = found.event is not None and not found.event.is_public
+    allowed = (permissions.can_handle_issue(current_user, found.issue) if internal
+               else permissions.can_see_issue_photos(current_user, found.issue))
+    _allow(allowed)
+    path = photos.path_for(found, size)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", conditional=True)
+    public_photo = not internal and permissions.can_see_issue_photos(AnonymousUserMixin(), found.issue)
+    response.headers["Cache-Control"] = LONG_CACHE if public_photo else NO_CACHE
+    if not public_photo:
+        response.headers.pop("ETag", None)
+        response.headers.pop("Last-Modified", None)
+    return response
+
+
+# --- categories (admins) -----------------------------------------------------------------------------------
+
+def _org_choices(community):
+    from portal.committees.models import Organization
+    organizations = db.session.scalars(db.select(Organization).where(db.or_(
+        Organization.community_id == community.id,
+        Organization.sub_district_id == community.sub_district_id)).order_by(
+        Organization.kind, Organization.name)).all()
+    return [SelectChoice("", _("Nobody yet"))] + [SelectChoice(o.id, f"{o.name} ({o.kind_label})")
+                                                  for o in organizations]
+
+
+def _category_form(category, community, formdata=None):
+    form = CategoryForm(formdata=formdata, prefix=f"cat{category.id}", obj=None if formdata else category,
+                        data=None if formdata else {"default_org": category.default_org_id})
+    form.default_org.choices = _org_choices(community)
+    return form
+
+
+@bp.route("/c/<slug>/issues/categories", methods=["GET", "POST"])
+def categories(slug):
+    from portal.committees.models import Organization
+    community = _community(slug)
+    _allow(permissions.can_manage_issue_categories(current_user, community))
+    listed = services.categories_for(community, active_only=False)
+    if not listed:
+        listed = services.ensure_default_categories(community)
+        db.session.commit()
+    overrides = {}
+    if request.method == "POST":
+        category = db.session.get(IssueCategory, request.form.get("category_id", type=int) or 0)
+        if category is None or category.community_id != community.id:
+            abort(404)
+        form = _category_form(category, community, formdata=request.form)
+        try:
+            services.update_category(
+                current_user, category, name=(form.name.data or "").strip(),
+                deadline_class=form.deadline_class.data, respond_hours=form.respond_hours.data,
+                resolve_hours=form.resolve_hours.data,
+                default_org=db.session.get(Organization, form.default_org.data) if form.default_org.data else None,
+                is_active=bool(form.is_active.data))
+        except NotAllowed:
+            db.session.rollback()
+            abort(403)
+        except DomainError as error:
+            _show_error(form, error, "name")
+            overrides[category.id] = form
+            listed = services.categories_for(community, active_only=False)
+        else:
+            db.session.commit()
+            flash(_("Saved %(name)s.", name=services.category_label(category)), "success")
+            return redirect(url_for("issues.categories", slug=slug) + f"#category-{category.id}")
+    forms = {c.id: overrides.get(c.id) or _category_form(c, community) for c in listed}
+    return render_template("issues/categories.html", community=community, categories=listed, forms=forms,
+                           deadline_labels=DEADLINE_CLASS_LABELS, **_template_context())
