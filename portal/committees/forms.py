@@ -5,7 +5,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
 from portal.committees.models import KIND_LABELS, TITLE_LABELS
-from portal.residents.forms import optional_id
+from portal.forms import optional_id
 
 
 class OrganizationForm(FlaskForm):

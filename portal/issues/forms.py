@@ -14,21 +14,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from portal.issues.models import (
-    DEADLINE_CLASS_LABELS,
-    SATISFACTION_LABELS,
-    STATE_LABELS,
-)
-
-
-def optional_id(value):
-    """A select's value as an id, or None for "nothing chosen" and anything that is not a number."""
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+from portal.forms import optional_id
+from portal.issues.models import DEADLINE_CLASS_LABELS, SATISFACTION_LABELS, STATE_LABELS
 
 
 class ReportForm(FlaskForm):

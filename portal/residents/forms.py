@@ -3,15 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
-
-def optional_id(value):
-    """A select's value as an id, or None for "nothing chosen" and anything that is not a number."""
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+from portal.forms import optional_id
 
 
 class ClaimForm(FlaskForm):

@@ -35,3 +35,15 @@ def test_audit_entries_are_never_edited_by_services():
     source = inspect.getsource(services)
     assert "delete(" not in source and "update(" not in source
     assert db.session.query(AuditEntry).count() == 0
+
+
+def test_the_log_pages_and_keeps_the_filter_on_the_next_page(client, auth):
+    admin = gen_user(is_admin=True)
+    for n in range(55):
+        record(admin, "account.preferences", admin, n=n)
+    db.session.commit()
+    auth.login(admin)
+    page = client.get("/admin/audit/?action=account.").get_data(as_text=True)
+    assert "Page 1 of 2" in page
+    assert 'href="/admin/audit/?page=2&amp;action=account.' in page or \
+        'href="/admin/audit/?action=account.&amp;page=2' in page
