@@ -38,7 +38,9 @@ from portal.places.models import Building, Community, Household
 from portal.web import accepts_photos, htmx_or_page, public
 
 PHOTO_SIZES = (400, 1600)
-LONG_CACHE = "public, max-age=31536000, immutable"  # a photo's key never points to other bytes
+# A key never points to other bytes, so browsers may keep a photo; shared caches may not, so that hiding
+# a photo (a rejected issue) takes effect for everyone who has not already seen it.
+LONG_CACHE = "private, max-age=604800, immutable"
 NO_CACHE = "private, no-store"
 
 

@@ -150,7 +150,7 @@ def test_report_with_a_photo(client, auth, world):
     assert f"/issues/photos/{photo.key}-400.jpg" in page and f"/issues/photos/{photo.key}-1600.jpg" in page
     served = client.get(f"/issues/photos/{photo.key}-400.jpg")
     assert served.status_code == 200 and served.mimetype == "image/jpeg"
-    assert "public" in served.headers["Cache-Control"] and "max-age=31536000" in served.headers["Cache-Control"]
+    assert served.headers["Cache-Control"] == "private, max-age=604800, immutable"
     assert client.get(f"/issues/photos/{photo.key}-300.jpg").status_code == 404
     assert client.get("/issues/photos/nosuchkey-400.jpg").status_code == 404
 
