@@ -556,3 +556,11 @@ def test_committee_members_see_that_escalation_waits_for_the_proposals_area(clie
     auth.logout()
     auth.login(world.property_x)
     assert "Turn into a proposal" not in html_of(client.get(f"/c/x/issues/{issue.id}"))
+
+
+def test_home_offers_verified_residents_to_report_a_problem(client, auth, world):
+    auth.login(world.reporter)
+    assert 'href="/c/x/issues/new"' in html_of(client.get("/"))
+    auth.logout()
+    auth.login(world.stranger)
+    assert "/issues/new" not in html_of(client.get("/"))
