@@ -5,7 +5,9 @@
 ownership end dates are handover days (exclusive), see `Ownership.held_on`."""
 from datetime import date
 
+from flask import g, has_request_context
 from sqlalchemy import or_
+from sqlalchemy.orm import contains_eager
 
 from portal.clock import local_today
 from portal.committees.models import COMMITTEE_KINDS, Organization, OrgMembership
@@ -26,11 +28,27 @@ def memberships(user, kinds=None):
     """The person's current organization memberships, optionally of some kinds."""
     if not getattr(user, "is_authenticated", False):
         return []
-    query = (db.select(OrgMembership).join(Organization)
-             .where(OrgMembership.user_id == user.id, _current(OrgMembership)))
-    if kinds:
-        query = query.where(Organization.kind.in_(kinds))
-    return db.session.scalars(query).all()
+    return [m for m in _current_memberships(user) if not kinds or m.organization.kind in kinds]
+
+
+def _current_memberships(user) -> list[OrgMembership]:
+    # Every permission rule asks this; within one request the answer is read once (see forget_memberships).
+    cache = g.setdefault("current_memberships", {}) if has_request_context() else None
+    key = (user.id, today())
+    if cache is not None and key in cache:
+        return cache[key]
+    rows = db.session.scalars(
+        db.select(OrgMembership).join(Organization).options(contains_eager(OrgMembership.organization))
+        .where(OrgMembership.user_id == user.id, _current(OrgMembership))).all()
+    if cache is not None:
+        cache[key] = rows
+    return rows
+
+
+def forget_memberships() -> None:
+    """After memberships change within a request, later rules must read them afresh."""
+    if has_request_context():
+        g.pop("current_memberships", None)
 
 
 def organizations(user, kinds=None) -> list[Organization]:

@@ -59,6 +59,7 @@ def add_member(actor, org: Organization, user, title: str, start: date, end: dat
     membership = OrgMembership(organization=org, user=user, title=title, start_date=start, end_date=end)
     db.session.add(membership)
     db.session.flush()
+    roles.forget_memberships()
     record(actor, "membership.added", membership, subject_user=user, organization_id=org.id, title=title,
            start_date=start.isoformat())
     return membership
@@ -76,6 +77,7 @@ def end_membership(actor, membership: OrgMembership, end_date: date) -> OrgMembe
     if membership.end_date is not None and membership.end_date < roles.today():
         raise DomainError(_l("This membership has already ended."), "end_date")
     membership.end_date = end_date
+    roles.forget_memberships()
     record(actor, "membership.ended", membership, subject_user=membership.user,
            organization_id=membership.organization_id, end_date=end_date.isoformat())
     return membership
