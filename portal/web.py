@@ -1,12 +1,12 @@
 """What every request gets: deny-by-default sign-in, security headers, error pages, template helpers."""
-from flask import Flask, current_app, jsonify, make_response, render_template, request
+from flask import Flask, abort, current_app, jsonify, make_response, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from portal.extensions import login_manager
+from portal.extensions import db, login_manager
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -29,6 +29,30 @@ def public(view):
     """Mark a view as open to visitors who are not signed in; every other view requires sign-in."""
     view.is_public = True
     return view
+
+
+def allow(allowed: bool) -> None:
+    """Act on a permission rule's answer: a visitor is asked to sign in first, a signed-in person gets 403."""
+    if not allowed:
+        if not current_user.is_authenticated:
+            abort(login_manager.unauthorized())
+        abort(403)
+
+
+def community_or_404(slug):
+    from portal.places.models import Community
+    return db.first_or_404(db.select(Community).where(Community.slug == slug))
+
+
+def show_error(form, error, fallback: str | None = None) -> None:
+    """A service's refusal (DomainError) on the form the person sent: next to the field it names (else
+    `fallback`), or above the form. Whatever the service had begun is rolled back."""
+    db.session.rollback()
+    field = getattr(form, error.field or "", None) or (getattr(form, fallback) if fallback else None)
+    if field is not None:
+        field.errors = [*field.errors, str(error.message)]
+    else:
+        form.form_errors.append(str(error.message))
 
 
 def accepts_photos(view):

@@ -19,7 +19,7 @@ from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.i18n import LANGUAGE_COOKIE
 from portal.notifications import mail
-from portal.web import public
+from portal.web import public, show_error
 
 ONE_YEAR = 365 * 24 * 3600
 # The password generation a session was started under; see services.session_stamp.
@@ -97,15 +97,6 @@ def _safe_next(target: str | None) -> str:
 
 def _client_ip() -> str:
     return request.remote_addr or "unknown"
-
-
-def show_error(form, error: DomainError) -> None:
-    """Put a service's message on the field it names, or above the form when it names none."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 def _no_store(response):

@@ -10,34 +10,18 @@ from portal.committees import bp, services
 from portal.committees.forms import AddMemberForm, EndMembershipForm, OrganizationForm
 from portal.committees.models import Organization, OrgMembership
 from portal.errors import DomainError, NotAllowed
-from portal.extensions import db, login_manager
+from portal.extensions import db
 from portal.places.models import Community, SubDistrict
-from portal.web import public
-
-
-def _organization_or_404(org_id) -> Organization:
-    org = db.session.get(Organization, org_id)
-    if org is None:
-        abort(404)
-    return org
-
-
-def _show_error(form, error: DomainError, fallback: str):
-    field = getattr(form, error.field or "", None) or getattr(form, fallback)
-    field.errors = list(field.errors or []) + [str(error.message)]
+from portal.web import allow, public, show_error
 
 
 @bp.get("/o/<int:org_id>")
 @public
 def organization(org_id):
-    org = _organization_or_404(org_id)
-    community = org.community
-    if community is not None and community.members_only:
+    org = db.get_or_404(Organization, org_id)
+    if org.community is not None:
         # A "members only" community shows its organizations to the people who belong to it.
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
-        if not (current_user.is_admin or community in roles.communities_of(current_user)):
-            abort(403)
+        allow(permissions.can_view_community(current_user, org.community))
     return render_template("committees/organization.html", org=org, members=org.current_memberships())
 
 
@@ -53,7 +37,7 @@ def _manage_page(org, add_form=None, end_forms=None):
 
 @bp.get("/o/<int:org_id>/manage")
 def manage(org_id):
-    org = _organization_or_404(org_id)
+    org = db.get_or_404(Organization, org_id)
     if not permissions.can_manage_members(current_user, org):
         abort(403)
     return _manage_page(org)
@@ -61,7 +45,7 @@ def manage(org_id):
 
 @bp.post("/o/<int:org_id>/members")
 def add_member(org_id):
-    org = _organization_or_404(org_id)
+    org = db.get_or_404(Organization, org_id)
     if not permissions.can_manage_members(current_user, org):
         abort(403)
     form = AddMemberForm()
@@ -74,7 +58,7 @@ def add_member(org_id):
             abort(403)
         except DomainError as error:
             db.session.rollback()
-            _show_error(form, error, "login")
+            show_error(form, error, "login")
         else:
             db.session.commit()
             flash(_("%(name)s is added as %(title)s.", name=membership.user.display_name,
@@ -85,7 +69,7 @@ def add_member(org_id):
 
 @bp.post("/o/<int:org_id>/members/<int:membership_id>/end")
 def end_membership(org_id, membership_id):
-    org = _organization_or_404(org_id)
+    org = db.get_or_404(Organization, org_id)
     if not permissions.can_manage_members(current_user, org):
         abort(403)
     membership = db.session.get(OrgMembership, membership_id)
@@ -100,7 +84,7 @@ def end_membership(org_id, membership_id):
             abort(403)
         except DomainError as error:
             db.session.rollback()
-            _show_error(form, error, "end_date")
+            show_error(form, error, "end_date")
         else:
             db.session.commit()
             flash(_("The membership of %(name)s ends on %(date)s.", name=membership.user.display_name,
@@ -129,7 +113,7 @@ def admin_organizations():
             abort(403)
         except DomainError as error:
             db.session.rollback()
-            _show_error(form, error, "kind")
+            show_error(form, error, "kind")
         else:
             db.session.commit()
             flash(_("%(name)s is created. Add its chair next.", name=org.name), "success")

@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 
 from portal.auth import permissions, roles
 from portal.errors import DomainError, NotAllowed
-from portal.extensions import db, login_manager
+from portal.extensions import db
 from portal.issues import bp, services
 from portal.issues.forms import (
     CategoryForm,
@@ -34,8 +34,8 @@ from portal.issues.models import (
     IssueCategory,
     IssuePhoto,
 )
-from portal.places.models import Building, Community, Household
-from portal.web import accepts_photos, htmx_or_page, public
+from portal.places.models import Building, Household
+from portal.web import accepts_photos, allow, community_or_404, htmx_or_page, public, show_error
 
 PHOTO_SIZES = (400, 1600)
 # A key never points to other bytes, so browsers may keep a photo; shared caches may not, so that hiding
@@ -46,33 +46,11 @@ NO_CACHE = "private, no-store"
 
 # --- loading and checking ----------------------------------------------------------------------------------
 
-def _community(slug) -> Community:
-    community = db.session.scalar(db.select(Community).where(Community.slug == slug))
-    if community is None:
-        abort(404)
-    return community
-
-
 def _issue(community, issue_id) -> Issue:
     issue = services.issue_in(community, issue_id)
     if issue is None:
         abort(404)
     return issue
-
-
-def _allow(allowed: bool) -> None:
-    """403 for a signed-in person the rule refuses; a visitor is asked to sign in first."""
-    if not allowed:
-        if not current_user.is_authenticated:
-            abort(login_manager.unauthorized())
-        abort(403)
-
-
-def _show_error(form, error: DomainError, fallback: str) -> None:
-    """The service's refusal next to the field it concerns (or the form's main field); nothing is kept."""
-    db.session.rollback()
-    field = getattr(form, error.field or "", None) or getattr(form, fallback)
-    field.errors = list(field.errors or []) + [str(error.message)]
 
 
 def _person():
@@ -158,8 +136,8 @@ def _list_page(partial, page, **context):
 @bp.get("/c/<slug>/issues")
 @public
 def index(slug):
-    community = _community(slug)
-    _allow(permissions.can_view_community(current_user, community))
+    community = community_or_404(slug)
+    allow(permissions.can_view_community(current_user, community))
     categories = services.categories_for(community, active_only=False)
     buildings = community.buildings
     form = FilterForm(request.args)
@@ -229,8 +207,8 @@ def _report_choices(form, community):
 @bp.route("/c/<slug>/issues/new", methods=["GET", "POST"])
 @accepts_photos
 def new(slug):
-    community = _community(slug)
-    _allow(permissions.can_report_issue(_person(), community))
+    community = community_or_404(slug)
+    allow(permissions.can_report_issue(_person(), community))
     form = ReportForm()
     _report_choices(form, community)
     similar_issues = None
@@ -252,7 +230,7 @@ def new(slug):
             db.session.rollback()
             abort(403)
         except DomainError as error:
-            _show_error(form, error, "title")
+            show_error(form, error, "title")
         else:
             db.session.commit()
             flash(_("Your issue is sent as number %(number)d. You will be told when it is answered.",
@@ -282,8 +260,8 @@ def _similar_to(community, title):
 
 @bp.get("/c/<slug>/issues/similar")
 def similar(slug):
-    community = _community(slug)
-    _allow(permissions.can_view_community(current_user, community))
+    community = community_or_404(slug)
+    allow(permissions.can_view_community(current_user, community))
     return htmx_or_page("issues/_similar.html", "issues/similar.html", community=community,
                         similar_issues=_similar_to(community, request.args.get("title")),
                         title=request.args.get("title", ""), **_template_context())
@@ -346,8 +324,8 @@ def _support_context(issue):
 @bp.get("/c/<slug>/issues/<int:issue_id>")
 @public
 def detail(slug, issue_id):
-    issue = _issue(_community(slug), issue_id)
-    _allow(permissions.can_view_issue(current_user, issue))
+    issue = _issue(community_or_404(slug), issue_id)
+    allow(permissions.can_view_issue(current_user, issue))
     services.apply_due(issue)
     db.session.commit()
     return _detail_page(issue)
@@ -355,9 +333,9 @@ def detail(slug, issue_id):
 
 @bp.post("/c/<slug>/issues/<int:issue_id>/support")
 def support(slug, issue_id):
-    issue = _issue(_community(slug), issue_id)
+    issue = _issue(community_or_404(slug), issue_id)
     if not services.has_supported(current_user, issue):  # a second click is a no-op, not a refusal
-        _allow(permissions.can_support_issue(current_user, issue))
+        allow(permissions.can_support_issue(current_user, issue))
     try:
         added = services.support_issue(current_user, issue)
     except NotAllowed:
@@ -378,8 +356,8 @@ def support(slug, issue_id):
 
 def _handler_action(slug, issue_id, prefix, form_class, run, done, fallback, *, rule=None):
     """The shape of every handler action: load, check the rule, run the service, commit or show why not."""
-    issue = _issue(_community(slug), issue_id)
-    _allow((rule or permissions.can_handle_issue)(current_user, issue))
+    issue = _issue(community_or_404(slug), issue_id)
+    allow((rule or permissions.can_handle_issue)(current_user, issue))
     form = form_class(prefix=prefix)
     if prefix == "handover":
         form.organization.choices = _handover_choices(issue)
@@ -389,7 +367,7 @@ def _handler_action(slug, issue_id, prefix, form_class, run, done, fallback, *, 
         db.session.rollback()
         abort(403)
     except DomainError as error:
-        _show_error(form, error, fallback)
+        show_error(form, error, fallback)
         return _detail_page(_issue(issue.community, issue_id), {prefix: form})
     db.session.commit()
     flash(done, "success")
@@ -494,7 +472,7 @@ def photo(key, size):
     internal = found.event is not None and not found.event.is_public
     allowed = (permissions.can_handle_issue(current_user, found.issue) if internal
                else permissions.can_see_issue_photos(current_user, found.issue))
-    _allow(allowed)
+    allow(allowed)
     path = photos.path_for(found, size)
     if not path.is_file():
         abort(404)
@@ -529,8 +507,8 @@ def _category_form(category, community, formdata=None):
 @bp.route("/c/<slug>/issues/categories", methods=["GET", "POST"])
 def categories(slug):
     from portal.committees.models import Organization
-    community = _community(slug)
-    _allow(permissions.can_manage_issue_categories(current_user, community))
+    community = community_or_404(slug)
+    allow(permissions.can_manage_issue_categories(current_user, community))
     listed = services.categories_for(community, active_only=False)
     if not listed:
         listed = services.ensure_default_categories(community)
@@ -552,7 +530,7 @@ def categories(slug):
             db.session.rollback()
             abort(403)
         except DomainError as error:
-            _show_error(form, error, "name")
+            show_error(form, error, "name")
             overrides[category.id] = form
             listed = services.categories_for(community, active_only=False)
         else:

@@ -207,15 +207,10 @@ def unit_count(building) -> int:
 
 # ---- owners and ownership ------------------------------------------------------------------------------
 
-def holds_on(day: date):
-    """SQL condition: an ownership held on `day` (the handover day belongs to the new owners)."""
-    return Ownership.held_on(day)
-
-
 def current_ownerships(household, on: date | None = None) -> list[Ownership]:
     on = on or local_today(household.community)
     return db.session.scalars(db.select(Ownership).join(Owner).where(
-        Ownership.household_id == household.id, holds_on(on)).order_by(Owner.name)).all()
+        Ownership.household_id == household.id, Ownership.held_on(on)).order_by(Owner.name)).all()
 
 
 def current_owners_by_household(household_ids, on: date) -> dict[int, list[Owner]]:
@@ -224,7 +219,7 @@ def current_owners_by_household(household_ids, on: date) -> dict[int, list[Owner
     if not household_ids:
         return owners
     rows = db.session.execute(db.select(Ownership.household_id, Owner).join(Owner).where(
-        Ownership.household_id.in_(list(household_ids)), holds_on(on)).order_by(Owner.name)).all()
+        Ownership.household_id.in_(list(household_ids)), Ownership.held_on(on)).order_by(Owner.name)).all()
     for household_id, owner in rows:
         owners.setdefault(household_id, []).append(owner)
     return owners
@@ -494,10 +489,6 @@ def apply_import(actor, community, rows, *, filename: str = "") -> ImportPreview
 
 
 # ---- reading -------------------------------------------------------------------------------------------
-
-def community_by_slug(slug) -> Community | None:
-    return db.session.scalar(db.select(Community).where(Community.slug == slug))
-
 
 def building_unit_counts(community) -> list[tuple[Building, int]]:
     rows = db.session.execute(

@@ -5,34 +5,12 @@ from flask_login import current_user
 
 from portal.auth import permissions
 from portal.errors import DomainError, NotAllowed
-from portal.extensions import db, login_manager
+from portal.extensions import db
 from portal.places import bp, importer, services
 from portal.places.forms import (BuildingForm, CommunityForm, ConfirmForm, HouseholdEditForm, HouseholdForm,
                                  ImportForm, SubDistrictForm, TransferForm)
-from portal.places.models import Building, Community, Household, SubDistrict
-from portal.web import htmx_or_page, public
-
-
-def _allow(allowed: bool) -> None:
-    if not allowed:
-        abort(403)
-
-
-def _community(slug) -> Community:
-    community = services.community_by_slug(slug)
-    if community is None:
-        abort(404)
-    return community
-
-
-def _show_error(form, error: DomainError) -> None:
-    """The service's message next to its field (or above the form when it names none)."""
-    db.session.rollback()
-    target = getattr(form, error.field, None) if error.field else None
-    if target is None:
-        flash(str(error.message), "error")
-    else:
-        target.errors = list(target.errors) + [error.message]
+from portal.places.models import Building, Household, SubDistrict
+from portal.web import allow, community_or_404, htmx_or_page, public, show_error
 
 
 def _sub_district_choices():
@@ -44,14 +22,14 @@ def _sub_district_choices():
 
 @bp.get("/admin/places")
 def admin_index():
-    _allow(permissions.can_manage_places(current_user))
+    allow(permissions.can_manage_places(current_user))
     sub_districts = db.session.scalars(db.select(SubDistrict).order_by(SubDistrict.name)).all()
     return render_template("places/admin.html", sub_districts=sub_districts)
 
 
 @bp.route("/admin/places/sub-districts/new", methods=["GET", "POST"])
 def new_sub_district():
-    _allow(permissions.can_manage_places(current_user))
+    allow(permissions.can_manage_places(current_user))
     form = SubDistrictForm()
     if form.validate_on_submit():
         try:
@@ -60,13 +38,13 @@ def new_sub_district():
             flash(_("Sub-district %(name)s created.", name=sub_district.name), "success")
             return redirect(url_for("places.admin_index"))
         except DomainError as error:
-            _show_error(form, error)
+            show_error(form, error)
     return render_template("places/sub_district_form.html", form=form, sub_district=None)
 
 
 @bp.route("/admin/places/sub-districts/<int:sub_district_id>/edit", methods=["GET", "POST"])
 def edit_sub_district(sub_district_id):
-    _allow(permissions.can_manage_places(current_user))
+    allow(permissions.can_manage_places(current_user))
     sub_district = db.get_or_404(SubDistrict, sub_district_id)
     form = SubDistrictForm(obj=sub_district)
     if form.validate_on_submit():
@@ -76,7 +54,7 @@ def edit_sub_district(sub_district_id):
             flash(_("Saved."), "success")
             return redirect(url_for("places.admin_index"))
         except DomainError as error:
-            _show_error(form, error)
+            show_error(form, error)
     return render_template("places/sub_district_form.html", form=form, sub_district=sub_district)
 
 
@@ -88,7 +66,7 @@ def _community_values(form) -> dict:
 
 @bp.route("/admin/places/communities/new", methods=["GET", "POST"])
 def new_community():
-    _allow(permissions.can_manage_places(current_user))
+    allow(permissions.can_manage_places(current_user))
     form = CommunityForm()
     form.sub_district_id.choices = _sub_district_choices()
     if request.method == "GET" and request.args.get("sub_district", type=int):
@@ -100,14 +78,14 @@ def new_community():
             flash(_("Community %(name)s created.", name=community.name), "success")
             return redirect(url_for("places.register", slug=community.slug))
         except DomainError as error:
-            _show_error(form, error)
+            show_error(form, error)
     return render_template("places/community_form.html", form=form, community=None)
 
 
 @bp.route("/c/<slug>/edit", methods=["GET", "POST"])
 def edit_community(slug):
-    community = _community(slug)
-    _allow(permissions.can_edit_community(current_user, community))
+    community = community_or_404(slug)
+    allow(permissions.can_edit_community(current_user, community))
     form = CommunityForm(obj=community)
     form.sub_district_id.choices = _sub_district_choices()
     if form.validate_on_submit():
@@ -117,7 +95,7 @@ def edit_community(slug):
             flash(_("Saved."), "success")
             return redirect(url_for("places.community", slug=community.slug))
         except DomainError as error:
-            _show_error(form, error)
+            show_error(form, error)
     return render_template("places/community_form.html", form=form, community=community)
 
 
@@ -126,11 +104,8 @@ def edit_community(slug):
 @bp.get("/c/<slug>")
 @public
 def community(slug):
-    community = _community(slug)
-    if not permissions.can_view_community(current_user, community):
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
-        abort(403)
+    community = community_or_404(slug)
+    allow(permissions.can_view_community(current_user, community))
     from portal.committees.services import organizations_of_community
     from portal.residents.services import pending_claims
     counts = services.building_unit_counts(community)
@@ -144,8 +119,8 @@ def community(slug):
 
 @bp.get("/c/<slug>/register")
 def register(slug):
-    community = _community(slug)
-    _allow(permissions.can_view_register(current_user, community))
+    community = community_or_404(slug)
+    allow(permissions.can_view_register(current_user, community))
     buildings = services.building_unit_counts(community)
     building = None
     code = request.args.get("building", "").strip()
@@ -166,8 +141,8 @@ def register(slug):
 
 @bp.route("/c/<slug>/buildings/new", methods=["GET", "POST"])
 def new_building(slug):
-    community = _community(slug)
-    _allow(permissions.can_edit_register(current_user, community))
+    community = community_or_404(slug)
+    allow(permissions.can_edit_register(current_user, community))
     form = BuildingForm()
     if form.validate_on_submit():
         try:
@@ -176,17 +151,17 @@ def new_building(slug):
             flash(_("Building %(code)s added.", code=building.code), "success")
             return redirect(url_for("places.register", slug=community.slug, building=building.code))
         except DomainError as error:
-            _show_error(form, error)
+            show_error(form, error)
     return render_template("places/building_form.html", form=form, community=community, building=None)
 
 
 @bp.route("/c/<slug>/buildings/<int:building_id>/edit", methods=["GET", "POST"])
 def edit_building(slug, building_id):
-    community = _community(slug)
+    community = community_or_404(slug)
     building = db.get_or_404(Building, building_id)
     if building.community_id != community.id:
         abort(404)
-    _allow(permissions.can_edit_register(current_user, community))
+    allow(permissions.can_edit_register(current_user, community))
     form = BuildingForm(obj=building)
     if form.validate_on_submit():
         try:
@@ -195,7 +170,7 @@ def edit_building(slug, building_id):
             flash(_("Saved."), "success")
             return redirect(url_for("places.register", slug=community.slug, building=building.code))
         except DomainError as error:
-            _show_error(form, error)
+            show_error(form, error)
     return render_template("places/building_form.html", form=form, community=community, building=building,
                            has_units=bool(services.unit_count(building)))
 
@@ -209,8 +184,8 @@ def _household(community, household_id) -> Household:
 
 @bp.route("/c/<slug>/households/new", methods=["GET", "POST"])
 def new_household(slug):
-    community = _community(slug)
-    _allow(permissions.can_edit_register(current_user, community))
+    community = community_or_404(slug)
+    allow(permissions.can_edit_register(current_user, community))
     form = HouseholdForm()
     form.building_id.choices = [(0, _("Choose…"))] + [(b.id, f"{b.code} · {b.name}")
                                                        for b, _n in services.building_unit_counts(community)]
@@ -231,15 +206,15 @@ def new_household(slug):
             flash(_("Unit added."), "success")
             return redirect(url_for("places.household", slug=community.slug, household_id=household.id))
         except DomainError as error:
-            _show_error(form, error)
+            show_error(form, error)
     return render_template("places/household_form.html", form=form, community=community, household=None)
 
 
 @bp.get("/c/<slug>/households/<int:household_id>")
 def household(slug, household_id):
-    community = _community(slug)
+    community = community_or_404(slug)
     household = _household(community, household_id)
-    _allow(permissions.can_view_register(current_user, community))
+    allow(permissions.can_view_register(current_user, community))
     today = services.local_today(community)
     return render_template("places/household.html", community=community, household=household,
                            current=services.current_ownerships(household, today),
@@ -248,9 +223,9 @@ def household(slug, household_id):
 
 @bp.route("/c/<slug>/households/<int:household_id>/edit", methods=["GET", "POST"])
 def edit_household(slug, household_id):
-    community = _community(slug)
+    community = community_or_404(slug)
     household = _household(community, household_id)
-    _allow(permissions.can_edit_register(current_user, community))
+    allow(permissions.can_edit_register(current_user, community))
     form = HouseholdEditForm(obj=household)
     if form.validate_on_submit():
         try:
@@ -260,15 +235,15 @@ def edit_household(slug, household_id):
             flash(_("Saved."), "success")
             return redirect(url_for("places.household", slug=community.slug, household_id=household.id))
         except DomainError as error:
-            _show_error(form, error)
+            show_error(form, error)
     return render_template("places/household_form.html", form=form, community=community, household=household)
 
 
 @bp.route("/c/<slug>/households/<int:household_id>/owners", methods=["GET", "POST"])
 def transfer(slug, household_id):
-    community = _community(slug)
+    community = community_or_404(slug)
     household = _household(community, household_id)
-    _allow(permissions.can_edit_register(current_user, community))
+    allow(permissions.can_edit_register(current_user, community))
     today = services.local_today(community)
     current = services.current_ownerships(household, today)
     form = TransferForm()
@@ -286,7 +261,7 @@ def transfer(slug, household_id):
             flash(_("Owners recorded."), "success")
             return redirect(url_for("places.household", slug=community.slug, household_id=household.id))
         except DomainError as error:
-            _show_error(form, error)
+            show_error(form, error)
     return render_template("places/transfer.html", form=form, community=community, household=household,
                            current=current)
 
@@ -295,8 +270,8 @@ def transfer(slug, household_id):
 
 @bp.route("/c/<slug>/register/import", methods=["GET", "POST"])
 def import_register(slug):
-    community = _community(slug)
-    _allow(permissions.can_import_register(current_user, community))
+    community = community_or_404(slug)
+    allow(permissions.can_import_register(current_user, community))
     form = ImportForm()
     problems = None
     if form.validate_on_submit():
@@ -308,7 +283,7 @@ def import_register(slug):
         except importer.RegisterFileRefused as refused:
             problems = refused.problems
         except DomainError as error:
-            _show_error(form, error)
+            show_error(form, error)
         else:
             filename = (upload.filename or "")[:200]
             token = importer.save_pending(rows, community_id=community.id, actor_id=current_user.id,
@@ -320,8 +295,8 @@ def import_register(slug):
 
 @bp.post("/c/<slug>/register/import/<token>")
 def confirm_import(slug, token):
-    community = _community(slug)
-    _allow(permissions.can_import_register(current_user, community))
+    community = community_or_404(slug)
+    allow(permissions.can_import_register(current_user, community))
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)

@@ -85,10 +85,6 @@ def all_communities() -> list[Community]:
     return db.session.scalars(db.select(Community).order_by(Community.name)).all()
 
 
-def community_by_slug(slug) -> Community | None:
-    return db.session.scalar(db.select(Community).where(Community.slug == slug))
-
-
 def households_by_building(community) -> dict[str, list[tuple[int, str]]]:
     """The community's units grouped by building, for a select with one group per building."""
     if community is None:

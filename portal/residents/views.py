@@ -11,23 +11,11 @@ from portal.extensions import db
 from portal.places.models import Community, Household, Residency
 from portal.residents import acting, bp, services
 from portal.residents.forms import ClaimForm, RegisterOnBehalfForm, RejectForm
-
-
-def _community_or_404(slug) -> Community:
-    community = services.community_by_slug(slug)
-    if community is None:
-        abort(404)
-    return community
+from portal.web import community_or_404, show_error
 
 
 def _household(household_id):
     return db.session.get(Household, household_id) if household_id else None
-
-
-def _show_error(form, error: DomainError, fallback: str):
-    """A service's refusal, shown next to the field it concerns (or the form's first field)."""
-    field = getattr(form, error.field or "", None) or getattr(form, fallback)
-    field.errors = list(field.errors or []) + [str(error.message)]
 
 
 def _unit_choices(community):
@@ -63,7 +51,7 @@ def claim():
             abort(403)
         except DomainError as error:
             db.session.rollback()
-            _show_error(form, error, "household")
+            show_error(form, error, "household")
         else:
             db.session.commit()
             flash(_("Your claim for %(unit)s is sent. A committee member of %(community)s will verify it.",
@@ -132,7 +120,7 @@ def consent(residency_id):
 
 @bp.get("/c/<slug>/residents")
 def index(slug):
-    community = _community_or_404(slug)
+    community = community_or_404(slug)
     if not permissions.can_view_residents(current_user, community):
         abort(403)
     show_all = request.args.get("all") == "1"
@@ -152,7 +140,7 @@ def _pending_page(community, reject_forms=None, notices=None):
 
 @bp.get("/c/<slug>/residents/pending")
 def pending(slug):
-    community = _community_or_404(slug)
+    community = community_or_404(slug)
     if not permissions.can_verify_residents(current_user, community):
         abort(403)
     return _pending_page(community)
@@ -174,7 +162,7 @@ def _claim_partial(community, residency, *, form=None, notice=None):
 
 @bp.post("/c/<slug>/residents/claims/<int:residency_id>/verify")
 def verify(slug, residency_id):
-    community = _community_or_404(slug)
+    community = community_or_404(slug)
     if not permissions.can_verify_residents(current_user, community):
         abort(403)
     residency = _claim_or_404(community, residency_id)
@@ -200,7 +188,7 @@ def verify(slug, residency_id):
 
 @bp.post("/c/<slug>/residents/claims/<int:residency_id>/reject")
 def reject(slug, residency_id):
-    community = _community_or_404(slug)
+    community = community_or_404(slug)
     if not permissions.can_verify_residents(current_user, community):
         abort(403)
     residency = _claim_or_404(community, residency_id)
@@ -213,7 +201,7 @@ def reject(slug, residency_id):
             abort(403)
         except DomainError as error:
             db.session.rollback()
-            _show_error(form, error, "reason")
+            show_error(form, error, "reason")
         else:
             db.session.commit()
             notice = _("The claim of %(name)s is not accepted; they can read your reason.",
@@ -229,7 +217,7 @@ def reject(slug, residency_id):
 
 @bp.post("/c/<slug>/residents/claims/<int:residency_id>/end")
 def end(slug, residency_id):
-    community = _community_or_404(slug)
+    community = community_or_404(slug)
     residency = _claim_or_404(community, residency_id)
     try:
         services.end_residency(current_user, residency)
@@ -248,7 +236,7 @@ def end(slug, residency_id):
 
 @bp.post("/c/<slug>/residents/claims/<int:residency_id>/owners")
 def confirm_owners(slug, residency_id):
-    community = _community_or_404(slug)
+    community = community_or_404(slug)
     if not permissions.can_verify_residents(current_user, community):
         abort(403)
     residency = _claim_or_404(community, residency_id)
@@ -271,7 +259,7 @@ def confirm_owners(slug, residency_id):
 
 @bp.get("/c/<slug>/residents/<int:user_id>")
 def detail(slug, user_id):
-    community = _community_or_404(slug)
+    community = community_or_404(slug)
     if not permissions.can_view_residents(current_user, community):
         abort(403)
     person = db.session.get(User, user_id)
@@ -292,7 +280,7 @@ def detail(slug, user_id):
 
 @bp.route("/c/<slug>/residents/register-for", methods=["GET", "POST"])
 def register_on_behalf(slug):
-    community = _community_or_404(slug)
+    community = community_or_404(slug)
     if not permissions.can_register_on_behalf(current_user, community):
         abort(403)
     form = RegisterOnBehalfForm()
@@ -307,7 +295,7 @@ def register_on_behalf(slug):
             abort(403)
         except DomainError as error:
             db.session.rollback()
-            _show_error(form, error, "display_name")
+            show_error(form, error, "display_name")
         else:
             db.session.commit()
             flash(_("%(name)s is registered and verified. Give them a reset code so they can choose a password.",
