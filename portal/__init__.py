@@ -16,8 +16,9 @@ def create_app(config=None) -> Flask:
     configure_proxy(app)
     configure_extensions(app)
     configure_blueprints(app)
-    from portal import web
+    from portal import markup, web
     web.init_app(app)
+    markup.init_app(app)
     from portal import cli
     cli.init_app(app)
     return app
@@ -61,8 +62,10 @@ def import_models() -> None:
     import portal.auth.models  # noqa: F401
     import portal.committees.models  # noqa: F401
     import portal.issues.models  # noqa: F401
+    import portal.moderation.models  # noqa: F401
     import portal.notifications.models  # noqa: F401
     import portal.places.models  # noqa: F401
+    import portal.proposals.models  # noqa: F401
 
 
 def configure_blueprints(app: Flask) -> None:
@@ -71,10 +74,12 @@ def configure_blueprints(app: Flask) -> None:
     from portal.committees import bp as committees_bp
     from portal.home import bp as home_bp
     from portal.issues import bp as issues_bp
+    from portal.moderation import bp as moderation_bp
     from portal.notifications import bp as notifications_bp
     from portal.places import bp as places_bp
+    from portal.proposals import bp as proposals_bp
     from portal.residents import bp as residents_bp
 
     for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp,
-               issues_bp):
+               issues_bp, proposals_bp, moderation_bp):
         app.register_blueprint(bp)

@@ -25,6 +25,7 @@ def seed() -> list[str]:
     """Each area's demo in dependency order: places first, then the people who live and serve there."""
     from portal.issues.demo import seed_issues
     from portal.places.demo import seed_places
+    from portal.proposals.demo import seed_proposals
     from portal.residents.demo import seed_people
     lines = []
     for login, name, is_admin in DEMO_ACCOUNTS:
@@ -33,5 +34,6 @@ def seed() -> list[str]:
     lines += seed_places()
     lines += seed_people()
     lines += seed_issues()
+    lines += seed_proposals()
     lines.append(f"accounts: {db.session.query(User).count()} (password for all demo accounts: {DEMO_PASSWORD})")
     return lines

@@ -236,3 +236,144 @@ def can_support_issue(user, issue) -> bool:
 def can_escalate_issue(user, issue) -> bool:
     """Turn an issue that needs a community decision into a proposal: the community's committee members."""
     return _signed_in(user) and issue is not None and roles.is_committee_member(user, issue.community)
+
+
+# --- proposals ---
+# Verified residents propose, support and take part in the consultation; the community's committee moves
+# a proposal to consultation, closes it and writes its summary; admins never write residents' words. A
+# committee member who wrote a proposal or comment for a resident at the counter (created_by) may keep
+# working on it while they may still act for that resident.
+
+_PROPOSAL_AFTER_DELIBERATION = ("deliberation", "voting", "decided", "notice", "implementing", "evaluated")
+
+
+def _wrote(user, item) -> bool:
+    """The author of a proposal or comment, or the member who wrote it for them and may still act for them."""
+    if not _signed_in(user) or item is None:
+        return False
+    if user.id == item.author_id:
+        return True
+    return item.created_by_id == user.id and can_act_for(user, item.author)
+
+
+def _verified_here(user, community) -> bool:
+    # A proposal page asks this for every comment it shows (may this person like it?): within one request
+    # the answer is read once.
+    from flask import g, has_request_context
+    if not has_request_context():
+        return roles.is_verified_resident(user, community)
+    cache = g.setdefault("verified_residents", {})
+    key = (user.id, community.id)
+    if key not in cache:
+        cache[key] = roles.is_verified_resident(user, community)
+    return cache[key]
+
+
+def _takes_part(user, community) -> bool:
+    """Verified residents and committee members of the community."""
+    return _signed_in(user) and community is not None and (
+        roles.is_committee_member(user, community) or _verified_here(user, community))
+
+
+def _committee_or_admin(user, community) -> bool:
+    return _signed_in(user) and community is not None and (
+        user.is_admin or roles.is_committee_member(user, community))
+
+
+def can_view_proposal(user, proposal) -> bool:
+    """A draft: its author, the member who wrote it for them, admins. Published: as the community's pages."""
+    if proposal is None:
+        return False
+    if proposal.status == "draft":
+        return _signed_in(user) and (user.is_admin or user.id in (proposal.author_id, proposal.created_by_id))
+    return can_view_community(user, proposal.community)
+
+
+def can_create_proposal(user, community) -> bool:
+    return _takes_part(user, community)
+
+
+def can_edit_proposal(user, proposal) -> bool:
+    """The author, while the proposal is a draft, collecting supports or in an open consultation."""
+    return (proposal is not None and proposal.status in ("draft", "collecting", "deliberation")
+            and proposal.comments_closed_at is None and _wrote(user, proposal))
+
+
+def can_publish_proposal(user, proposal) -> bool:
+    return proposal is not None and proposal.status == "draft" and _wrote(user, proposal)
+
+
+def can_withdraw_proposal(user, proposal) -> bool:
+    return proposal is not None and proposal.status in ("draft", "collecting", "deliberation") and \
+        _wrote(user, proposal)
+
+
+def can_support_proposal(user, proposal) -> bool:
+    """Verified residents of the community, while supports are collected, not for their own proposal."""
+    if not _signed_in(user) or proposal is None or proposal.status != "collecting":
+        return False
+    return user.id != proposal.author_id and _verified_here(user, proposal.community)
+
+
+def can_move_to_deliberation(user, proposal) -> bool:
+    return proposal is not None and proposal.status == "collecting" and \
+        _committee_or_admin(user, proposal.community)
+
+
+def can_close_deliberation(user, proposal) -> bool:
+    return proposal is not None and proposal.status == "deliberation" and proposal.comments_closed_at is None \
+        and _committee_or_admin(user, proposal.community)
+
+
+def can_comment(user, proposal) -> bool:
+    """Verified residents and committee members, while the consultation is open (not closed, not locked)."""
+    return proposal is not None and proposal.consultation_open and _takes_part(user, proposal.community)
+
+
+def can_edit_comment(user, comment) -> bool:
+    """The author, while the consultation is open and the comment is neither deleted, hidden nor in a
+    locked thread."""
+    if comment is None or comment.deleted_at is not None or comment.hidden_state is not None:
+        return False
+    if comment.locked_at is not None or (comment.parent is not None and comment.parent.locked_at is not None):
+        return False
+    return comment.proposal.consultation_open and _wrote(user, comment)
+
+
+def can_delete_comment(user, comment) -> bool:
+    """The author, even after the consultation closed; a deleted comment stays deleted."""
+    return comment is not None and comment.deleted_at is None and _wrote(user, comment)
+
+
+def can_like_comment(user, comment) -> bool:
+    if comment is None or comment.deleted_at is not None or comment.hidden_state is not None:
+        return False
+    return _signed_in(user) and user.id != comment.author_id and _takes_part(user, comment.proposal.community)
+
+
+def can_write_summary(user, proposal) -> bool:
+    """The pinned consultation summary: committee members (and admins), from the consultation on."""
+    return proposal is not None and proposal.status in _PROPOSAL_AFTER_DELIBERATION and \
+        _committee_or_admin(user, proposal.community)
+
+
+def can_manage_proposal_settings(user, community) -> bool:
+    """The support threshold and window of a community: its committee members and admins."""
+    return _committee_or_admin(user, community)
+
+
+# --- moderation ---
+# Anyone verified in a community (resident, committee member, property staff) may flag its content; its
+# committee members and admins moderate it. Nobody moderates their own content (checked by the services,
+# which know the item's author).
+
+def can_flag(user, community) -> bool:
+    return _takes_part(user, community) or (_signed_in(user) and roles.is_property_staff(user, community))
+
+
+def can_moderate(user, community) -> bool:
+    return _committee_or_admin(user, community)
+
+
+def can_view_moderation_queue(user) -> bool:
+    return _signed_in(user) and (user.is_admin or bool(roles.committee_community_ids(user)))

@@ -134,6 +134,10 @@ class Issue(db.Model):
     rating_satisfaction = db.Column(db.String(24))
     rating_comment = db.Column(db.String(500))
 
+    # Moderation (portal.moderation): NULL visible, "pending" hidden by flags, "hidden" by a moderator.
+    hidden_state = db.Column(db.String(8))
+    hidden_reason = db.Column(db.String(500))
+
     community = db.relationship("Community")
     category = db.relationship("IssueCategory")
     building = db.relationship("Building")
@@ -185,6 +189,8 @@ class IssueEvent(db.Model):
     is_public = db.Column(db.Boolean, nullable=False, default=True)
     at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     details = db.Column(db.JSON, nullable=False, default=dict)
+    hidden_state = db.Column(db.String(8))  # moderation of public updates, as on Issue
+    hidden_reason = db.Column(db.String(500))
 
     issue = db.relationship("Issue", back_populates="events")
     actor = db.relationship("User", foreign_keys=[actor_id])

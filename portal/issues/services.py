@@ -107,6 +107,7 @@ EVENT_LABELS = {
     "reopened": _l("reopened the issue"),
     "closed_unrated": _l("closed without a rating after 7 days"),
     "deadline_warning": _l("deadline warning"),
+    "escalated": _l("turned the issue into a proposal"),
 }
 
 
@@ -263,7 +264,9 @@ def _now(now):
 
 
 def _payload(issue, **extra):
-    payload = {"title": issue.title, "slug": issue.community.slug, "issue_id": issue.id}
+    # A title moderators hid is not repeated to anyone: the notice names the issue by its number.
+    title = issue.title if issue.hidden_state is None else f"#{issue.id}"
+    payload = {"title": title, "slug": issue.community.slug, "issue_id": issue.id}
     payload.update({k: v if isinstance(v, (int, str)) else str(v) for k, v in extra.items()})
     return payload
 

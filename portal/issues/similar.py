@@ -113,7 +113,8 @@ def similar_open_issues(community, text: str, *, limit: int = 5, exclude_id: int
     stmt = (
         select(Issue)
         .join(matches, matches.c.issue_id == Issue.id)
-        .where(Issue.community_id == community.id, Issue.status.in_(OPEN_STATES))
+        .where(Issue.community_id == community.id, Issue.status.in_(OPEN_STATES),
+               Issue.hidden_state.is_(None))  # a hidden issue's title must not show up while someone types
         .order_by(matches.c.shared.desc(), Issue.support_count.desc(), Issue.submitted_at.desc(),
                   Issue.id.desc())
         .limit(max(0, min(limit, 20)))

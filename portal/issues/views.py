@@ -473,16 +473,27 @@ def photo(key, size):
     allowed = (permissions.can_handle_issue(current_user, found.issue) if internal
                else permissions.can_see_issue_photos(current_user, found.issue))
     allow(allowed)
+    if _photo_hidden(found, current_user):
+        abort(404)
     path = photos.path_for(found, size)
     if not path.is_file():
         abort(404)
     response = send_file(path, mimetype="image/jpeg", conditional=True)
-    public_photo = not internal and permissions.can_see_issue_photos(AnonymousUserMixin(), found.issue)
+    public_photo = not internal and permissions.can_see_issue_photos(AnonymousUserMixin(), found.issue) \
+        and not _photo_hidden(found, AnonymousUserMixin())
     response.headers["Cache-Control"] = LONG_CACHE if public_photo else NO_CACHE
     if not public_photo:
         response.headers.pop("ETag", None)
         response.headers.pop("Last-Modified", None)
     return response
+
+
+def _photo_hidden(found, viewer) -> bool:
+    """A photo of an issue (or of an update) that moderators hid is hidden with it."""
+    from portal.moderation.services import is_hidden_for
+    return is_hidden_for(viewer, "issue", found.issue) or (
+        found.event is not None and found.event.kind != "reported"
+        and is_hidden_for(viewer, "issue_update", found.event))
 
 
 # --- categories (admins) -----------------------------------------------------------------------------------

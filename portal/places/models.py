@@ -25,6 +25,9 @@ class Community(db.Model):
     time_zone = db.Column(db.String(64), nullable=False, default="Asia/Shanghai")
     postcode = db.Column(db.String(6))
     members_only = db.Column(db.Boolean, nullable=False, default=False)
+    # Proposals: supports needed to reach consultation, and the days allowed to collect them.
+    proposal_support_threshold = db.Column(db.Integer, nullable=False, default=10, server_default="10")
+    proposal_support_days = db.Column(db.Integer, nullable=False, default=30, server_default="30")
 
     sub_district = db.relationship("SubDistrict", back_populates="communities")
     buildings = db.relationship("Building", back_populates="community", order_by="Building.code")

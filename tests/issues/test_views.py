@@ -547,17 +547,6 @@ def test_photo_forms_take_large_phone_photos_that_other_forms_refuse(client, aut
     assert elsewhere.status_code == 413
 
 
-def test_committee_members_see_that_escalation_waits_for_the_proposals_area(client, auth, world):
-    issue = gen_issue(world)
-    db.session.commit()
-    auth.login(world.member_x)
-    page = html_of(client.get(f"/c/x/issues/{issue.id}"))
-    assert "Turn into a proposal" in page and "disabled" in page.split("Turn into a proposal")[0][-200:]
-    auth.logout()
-    auth.login(world.property_x)
-    assert "Turn into a proposal" not in html_of(client.get(f"/c/x/issues/{issue.id}"))
-
-
 def test_home_offers_verified_residents_to_report_a_problem(client, auth, world):
     auth.login(world.reporter)
     assert 'href="/c/x/issues/new"' in html_of(client.get("/"))

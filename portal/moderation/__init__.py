@@ -1,0 +1,6 @@
+"""Moderation: flags from residents, the committee's queue, restore / hide with a reason / lock."""
+from flask import Blueprint
+
+bp = Blueprint("moderation", __name__)
+
+from portal.moderation import views  # noqa: E402,F401

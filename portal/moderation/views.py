@@ -1,0 +1,261 @@
+"""Moderation pages: the queue, the flag form (htmx swaps it in place; without JS it posts and comes back),
+and the moderators' actions. Each view loads the item, checks one rule, calls one service, commits.
+
+The template helpers below are Jinja globals, not only context variables, so that the macros in
+templates/moderation/_macros.html work when imported without context and inside htmx partials."""
+from urllib.parse import urlsplit
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.auth import permissions
+from portal.errors import DomainError, NotAllowed
+from portal.extensions import db
+from portal.moderation import bp, services
+from portal.moderation.forms import ActionForm, FlagForm, HideForm
+from portal.moderation.models import FLAG_REASON_LABELS, FLAG_REASONS
+from portal.web import allow, show_error
+
+ANCHORS = {"comment": "comment-{id}", "issue_update": "update-{id}"}
+
+
+# --- template helpers --------------------------------------------------------------------------------------
+
+def _cached_rule(name, community):
+    """A community-level rule's answer for the current person, asked once per request: a page with a
+    thousand comments asks it once, not a thousand times."""
+    rule = getattr(permissions, name, None)
+    if rule is None or community is None or not current_user.is_authenticated:
+        return False
+    cache = g.setdefault("moderation_rules", {})
+    key = (name, current_user.id, community.id)
+    if key not in cache:
+        cache[key] = bool(rule(current_user, community))
+    return cache[key]
+
+
+def _writes(item_type, item) -> bool:
+    return current_user.is_authenticated and current_user.id in services.ITEMS[item_type].writer_ids(item)
+
+
+@bp.app_template_global()
+def moderation_may_flag(item_type, item, community) -> bool:
+    if item is None or item_type not in services.ITEMS or not current_user.is_authenticated:
+        return False
+    if item.hidden_state == "hidden" or _writes(item_type, item):
+        return False
+    if item_type == "comment" and item.deleted_at is not None:
+        return False
+    if item_type == "proposal" and item.status == "draft":
+        return False
+    # Moderators act directly (moderation_controls) rather than report to themselves.
+    return _cached_rule("can_flag", community) and not _cached_rule("can_moderate", community)
+
+
+@bp.app_template_global()
+def moderation_may_moderate(item_type, item, community) -> bool:
+    if item is None or item_type not in services.ITEMS or not current_user.is_authenticated:
+        return False
+    return not _writes(item_type, item) and _cached_rule("can_moderate", community)
+
+
+@bp.app_template_global()
+def moderation_lockable(item_type, item) -> bool:
+    return services.is_lockable(item_type, item)
+
+
+@bp.app_template_global()
+def moderation_flag_reasons():
+    return [(r, FLAG_REASON_LABELS[r]) for r in FLAG_REASONS]
+
+
+@bp.app_template_global()
+def moderation_back_path(item_type, item) -> str:
+    """Where to come back to after a form without JS: the page the item was shown on, at the item."""
+    current = request.headers.get("HX-Current-URL") if getattr(request, "htmx", False) else None
+    if current:
+        parts = urlsplit(current)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+    elif request.method == "GET":
+        path = request.full_path.rstrip("?")
+    else:  # a form shown again after a refused POST: its address may not answer GET
+        return services.link_for(item_type, item) or url_for("moderation.index")
+    anchor = ANCHORS.get(item_type)
+    return path + ("#" + anchor.format(id=item.id) if anchor else "")
+
+
+@bp.app_template_global()
+def moderation_may_view_queue() -> bool:
+    rule = getattr(permissions, "can_view_moderation_queue", None)
+    return bool(rule and rule(current_user))
+
+
+@bp.app_template_global()
+def moderation_queue_count() -> int:
+    if not current_user.is_authenticated:
+        return 0
+    if "moderation_queue_count" not in g:
+        g.moderation_queue_count = services.queue_count(current_user)
+    return g.moderation_queue_count
+
+
+@bp.app_template_global()
+def is_hidden_for(viewer, item_type, item) -> bool:
+    return services.is_hidden_for(viewer, item_type, item)
+
+
+@bp.app_context_processor
+def moderation_helpers():
+    return {"flag_reason_labels": FLAG_REASON_LABELS, "moderation_item_labels": services.ITEM_LABELS}
+
+
+# --- loading -----------------------------------------------------------------------------------------------
+
+def _item(item_type, item_id):
+    found = services.item(item_type, item_id)
+    if found is None:
+        abort(404)
+    if not services.can_view_item(current_user, item_type, found):
+        allow(False)
+    return found
+
+
+def _community(item_type, found):
+    return services.ITEMS[item_type].community(found)
+
+
+def _safe_next(value):
+    """A path on this site only: never another host (an open redirect), never a scheme."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    return value
+
+
+def _back(form=None):
+    value = (form.next.data if form is not None else None) or request.form.get("next") or request.args.get("next")
+    return redirect(_safe_next(value) or url_for("moderation.index"))
+
+
+def _form_page(template, form, item_type, found, status=200):
+    return render_template(template, form=form, item_type=item_type, item=found, community=_community(item_type, found),
+                           link=services.link_for(item_type, found),
+                           kind_label=services.ITEMS[item_type].label), status
+
+
+# --- the queue ---------------------------------------------------------------------------------------------
+
+@bp.get("/moderation")
+def index():
+    allow(permissions.can_view_moderation_queue(current_user))
+    page = services.queue(current_user, page=request.args.get("page", 1, type=int))
+    return render_template("moderation/index.html", page=page, hide_form=HideForm(formdata=None),
+                           action_form=ActionForm(formdata=None))
+
+
+# --- flags -------------------------------------------------------------------------------------------------
+
+@bp.route("/moderation/flag/<item_type>/<int:item_id>", methods=["GET", "POST"])
+def flag(item_type, item_id):
+    found = _item(item_type, item_id)
+    community = _community(item_type, found)
+    allow(permissions.can_flag(current_user, community))
+    htmx = getattr(request, "htmx", False)
+    form = FlagForm()
+    if request.method == "GET":
+        form.next.data = _safe_next(request.args.get("next")) or services.link_for(item_type, found)
+        if htmx:
+            return render_template("moderation/_flagged.html", item_type=item_type, item=found, form=form,
+                                   notice=None)
+        return _form_page("moderation/flag.html", form, item_type, found)
+    if form.validate_on_submit():
+        try:
+            services.flag(current_user, item_type, found, form.reason.data or "", form.note.data or "")
+        except NotAllowed:
+            db.session.rollback()
+            abort(403)
+        except DomainError as error:
+            show_error(form, error)
+            found = _item(item_type, item_id)
+        else:
+            db.session.commit()
+            if htmx:
+                return render_template("moderation/_flagged.html", item_type=item_type, item=found,
+                                       notice=_("Reported, thank you. Moderators will look at it."))
+            flash(_("Reported, thank you. Moderators will look at it."), "success")
+            return _back(form)
+    if htmx:
+        return render_template("moderation/_flagged.html", item_type=item_type, item=found, form=form,
+                               notice=None)
+    return _form_page("moderation/flag.html", form, item_type, found)
+
+
+# --- moderators' actions -----------------------------------------------------------------------------------
+
+def _moderate(item_type, item_id, form, run, done):
+    found = _item(item_type, item_id)
+    allow(permissions.can_moderate(current_user, _community(item_type, found)))
+    try:
+        run(found)
+    except NotAllowed as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return _back(form)
+    except DomainError as error:
+        db.session.rollback()
+        if error.field and hasattr(form, error.field):
+            show_error(form, error)
+            return _form_page("moderation/hide.html", form, item_type, _item(item_type, item_id))
+        flash(str(error.message), "error")
+        return _back(form)
+    db.session.commit()
+    flash(done, "success")
+    return _back(form)
+
+
+@bp.post("/moderation/<item_type>/<int:item_id>/restore")
+def restore(item_type, item_id):
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return _moderate(item_type, item_id, form,
+                     lambda found: services.restore(current_user, item_type, found, note=form.note.data or ""),
+                     _("Restored: it is shown again and its reports are closed."))
+
+
+@bp.route("/moderation/<item_type>/<int:item_id>/hide", methods=["GET", "POST"])
+def hide(item_type, item_id):
+    form = HideForm()
+    if request.method == "GET":
+        found = _item(item_type, item_id)
+        allow(permissions.can_moderate(current_user, _community(item_type, found)))
+        form.next.data = _safe_next(request.args.get("next")) or services.link_for(item_type, found)
+        return _form_page("moderation/hide.html", form, item_type, found)
+    if not form.validate_on_submit():
+        found = _item(item_type, item_id)
+        allow(permissions.can_moderate(current_user, _community(item_type, found)))
+        return _form_page("moderation/hide.html", form, item_type, found)
+    return _moderate(item_type, item_id, form,
+                     lambda found: services.hide(current_user, item_type, found, form.reason.data or ""),
+                     _("Hidden: the reason is shown in its place and the author is told."))
+
+
+@bp.post("/moderation/<item_type>/<int:item_id>/lock")
+def lock(item_type, item_id):
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return _moderate(item_type, item_id, form, lambda found: services.lock(current_user, item_type, found),
+                     _("Locked: no more comments can be added."))
+
+
+@bp.post("/moderation/<item_type>/<int:item_id>/unlock")
+def unlock(item_type, item_id):
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return _moderate(item_type, item_id, form, lambda found: services.unlock(current_user, item_type, found),
+                     _("Unlocked: comments can be added again."))

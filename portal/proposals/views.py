@@ -1,0 +1,807 @@
+"""Proposal pages: each view loads, checks one permission rule, parses the input, calls one service, commits,
+then redirects or renders.
+
+Every page works without JavaScript; htmx only saves a reload (the support button, likes, "load more").
+Loading a proposal applies its due steps first (a support window that ended archives it), so nothing waits
+for `run-due`. A committee member acting for a resident at the counter writes proposals and comments for
+them (`on_behalf_of`, as the issues pages do); everything else is done in the member's own name."""
+import difflib
+import math
+import re
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from flask import abort, flash, make_response, redirect, render_template, request, send_file, url_for
+from flask_babel import format_date
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from portal.auth import permissions
+from portal.clock import in_zone, utcnow
+from portal.errors import DomainError, NotAllowed
+from portal.extensions import db
+from portal.moderation.services import is_hidden_for
+from portal.proposals import bp, services
+from portal.proposals.forms import (
+    CommentForm,
+    FilterForm,
+    ProposalForm,
+    ReasonForm,
+    SettingsForm,
+    SummaryForm,
+    WithdrawForm,
+)
+from portal.proposals.models import (
+    CATEGORIES,
+    CATEGORY_LABELS,
+    MAX_ATTACHMENTS,
+    OUTCOME_LABELS,
+    PUBLIC_STATES,
+    STANCE_LABELS,
+    STANCES,
+    STATE_LABELS,
+    STEPS,
+    WITHDRAW_REASON_LABELS,
+    Comment,
+    ProposalAttachment,
+)
+from portal.web import accepts_photos, allow, community_or_404, htmx_or_page, public, show_error
+
+COMMENT_SORTS = services.COMMENT_SORTS
+ATTACHMENT_SIZES = (400, 1600)
+FEED_SIZE = 30
+# As issue photos: a key never points to other bytes, so browsers may keep a file; shared caches may not,
+# so that hiding a proposal takes effect for everyone who has not already seen it.
+LONG_CACHE = "private, max-age=604800, immutable"
+NO_CACHE = "private, no-store"
+EMPTY_FEED_UPDATED = datetime(2025, 1, 1, tzinfo=UTC)  # a feed without entries still needs an <updated>
+
+
+# --- loading and checking ----------------------------------------------------------------------------------
+
+def _person():
+    from portal.residents import acting
+    return acting.current_person()
+
+
+def _acting_for():
+    from portal.residents import acting
+    return acting.acting_for()
+
+
+def _load(slug, proposal_id):
+    """The proposal as this viewer may see it, its due steps applied. A draft someone else may not see is
+    not there at all (404), so drafts stay invisible; anything else they may not see asks for sign-in / 403."""
+    proposal = services.proposal_in(community_or_404(slug), proposal_id)
+    if proposal is None:
+        abort(404)
+    if not permissions.can_view_proposal(current_user, proposal):
+        if proposal.status == "draft":
+            abort(404)
+        allow(False)
+    if services.apply_due(proposal):
+        db.session.commit()
+    return proposal
+
+
+def _comment(proposal, comment_id) -> Comment:
+    comment = services.comment_in(proposal, comment_id)
+    if comment is None:
+        abort(404)
+    return comment
+
+
+def _detail_url(proposal, anchor=""):
+    return url_for("proposals.detail", slug=proposal.community.slug, proposal_id=proposal.id) + anchor
+
+
+def _refused():
+    db.session.rollback()
+    abort(403)
+
+
+def days_left(proposal) -> int | None:
+    """Whole days (rounded up) until the support window ends, while supports are collected."""
+    if proposal.status != "collecting" or proposal.support_deadline is None:
+        return None
+    return max(0, math.ceil((proposal.support_deadline - utcnow()).total_seconds() / 86400))
+
+
+def _template_context():
+    return {"state_labels": STATE_LABELS, "category_labels": CATEGORY_LABELS, "stance_labels": STANCE_LABELS,
+            "stances": STANCES, "outcome_labels": OUTCOME_LABELS, "days_left": days_left,
+            "event_label": services.event_label}
+
+
+def step_list(proposal, dates):
+    """The step bar: each step with its label, the date it was reached, whether it is done or current. A
+    withdrawn or archived proposal shows the steps it went through, then how it ended."""
+    ended = proposal.status not in STEPS
+    if ended:
+        reached = max((STEPS.index(s) for s in dates if s in STEPS), default=0)
+    else:
+        reached = STEPS.index(proposal.status)
+    steps = [{"state": s, "label": STATE_LABELS[s], "at": dates.get(s), "done": i <= reached,
+              "current": not ended and i == reached, "end": False} for i, s in enumerate(STEPS)]
+    if ended:
+        steps.append({"state": proposal.status, "label": STATE_LABELS[proposal.status],
+                      "at": dates.get(proposal.status) or proposal.ended_at, "done": True, "current": True,
+                      "end": True})
+    for step in steps:  # the day in the community's zone; the exact time is in the title
+        step["day"] = format_date(in_zone(step["at"], proposal.community.time_zone).date(), "medium") \
+            if step["at"] else None
+    return steps
+
+
+# --- lists -------------------------------------------------------------------------------------------------
+
+def _more_url(cursor):
+    if not cursor:
+        return None
+    args = request.args.to_dict()
+    args["after"] = cursor
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+@bp.get("/c/<slug>/proposals")
+@public
+def index(slug):
+    community = community_or_404(slug)
+    allow(permissions.can_view_community(current_user, community))
+    form = FilterForm(request.args)
+    status = form.status.data if form.status.data in ("open", *PUBLIC_STATES) else None
+    category = form.category.data if form.category.data in CATEGORIES else None
+    words = (form.q.data or "").strip()[:100] or None
+    person = current_user
+    signed_in = current_user.is_authenticated
+    after = request.args.get("after") or None
+    try:
+        rows, cursor = services.community_proposals(
+            community, current_user, status=status, category=category, q=words,
+            supported_by=person if signed_in and form.show.data == "supported" else None,
+            needs_support_of=person if signed_in and form.show.data == "needs_support" else None, after=after)
+    except DomainError as error:  # a stale or edited link: show the first page and say why
+        flash(str(error.message), "error")
+        return redirect(url_for("proposals.index", slug=slug))
+    ids = [p.id for p in rows]
+    return htmx_or_page(
+        "proposals/_rows.html", "proposals/index.html", community=community, form=form, proposals=rows,
+        more_url=_more_url(cursor), tallies=stance_tallies(ids),
+        supported_ids=services.supported_ids(person, ids) if signed_in else set(),
+        drafts=services.my_drafts(_person(), community) if signed_in and not after else [],
+        can_propose=permissions.can_create_proposal(_person(), community),
+        feed_url=url_for("proposals.feed", slug=slug), **_template_context())
+
+
+def stance_tallies(proposal_ids) -> dict[int, dict[str, int]]:
+    """Each listed proposal's stances (visible, undeleted comments), in one query for the whole page: the
+    list's mini tally, as services.stance_tally counts them for one proposal."""
+    tallies = {i: dict.fromkeys(STANCES, 0) for i in proposal_ids}
+    if tallies:
+        for proposal_id, stance, count in db.session.execute(
+                db.select(Comment.proposal_id, Comment.stance, db.func.count())
+                .where(Comment.proposal_id.in_(list(tallies)), Comment.deleted_at.is_(None),
+                       Comment.hidden_state.is_(None))
+                .group_by(Comment.proposal_id, Comment.stance)):
+            tallies[proposal_id][stance] = count
+    return tallies
+
+
+@bp.get("/c/<slug>/proposals.atom")
+@public
+def feed(slug):
+    """New proposals of a community as Atom 1.0. Links come from PORTAL_BASE_URL, never the request's Host."""
+    from portal.auth.services import absolute_url
+    community = community_or_404(slug)
+    allow(permissions.can_view_community(current_user, community))
+    entries = services.new_proposals_feed(community, limit=FEED_SIZE)
+    updated = max((p.updated_at or p.published_at for p in entries), default=None) or EMPTY_FEED_UPDATED
+    body = render_template(
+        "proposals/feed.xml", community=community, entries=entries, updated=updated, absolute_url=absolute_url,
+        feed_id=absolute_url("proposals.feed", slug=slug), xml_text=xml_text, **_template_context())
+    response = make_response(body)
+    response.mimetype = "application/atom+xml"
+    response.headers["Cache-Control"] = NO_CACHE if community.members_only else "public, max-age=300"
+    return response
+
+
+# Characters XML 1.0 does not allow at all, even escaped: a title holding one would break every reader.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def xml_text(value) -> str:
+    return _NOT_XML.sub("", str(value or ""))
+
+
+# --- writing a proposal ------------------------------------------------------------------------------------
+
+def _uploaded_attachments(form_field) -> list[tuple[str, bytes]]:
+    """The chosen files as (filename, bytes); more than MAX_ATTACHMENTS is refused before any is read."""
+    files = [f for f in request.files.getlist(form_field.name) if f and f.filename]
+    if len(files) > MAX_ATTACHMENTS:
+        raise DomainError(_("Attach at most %(count)d files; you chose %(chosen)d.",
+                            count=MAX_ATTACHMENTS, chosen=len(files)), form_field.short_name)
+    return [(f.filename, f.read()) for f in files]
+
+
+def _cost(form_field):
+    """The cost as written ("45,000", "￥450000") as a number; whether it is a sensible one is the service's rule."""
+    text = re.sub(r"[\s,，¥￥]", "", form_field.data or "")
+    if not text:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise DomainError(_("Write the cost in yuan as a number such as 120000, or leave it empty."),
+                          form_field.short_name) from None
+
+
+def _proposal_choices(form, community):
+    form.buildings.choices = [SelectChoice(b.id, b.name) for b in community.buildings]
+
+
+def _proposal_fields(form):
+    return {"title": form.title.data or "", "summary": form.summary.data or "", "body": form.body.data or "",
+            "category": form.category.data or "", "building_ids": list(form.buildings.data or []),
+            "estimated_cost": _cost(form.estimated_cost)}
+
+
+@bp.route("/c/<slug>/proposals/new", methods=["GET", "POST"])
+@accepts_photos
+def new(slug):
+    community = community_or_404(slug)
+    allow(permissions.can_create_proposal(_person(), community))
+    form = ProposalForm()
+    _proposal_choices(form, community)
+    if form.validate_on_submit():
+        publish = request.form.get("publish") is not None
+        try:
+            proposal = services.create_proposal(
+                current_user, community, **_proposal_fields(form), attachments=_uploaded_attachments(form.attachments),
+                publish=publish, on_behalf_of=_acting_for())
+        except NotAllowed:
+            _refused()
+        except DomainError as error:
+            show_error(form, error, "title")
+        else:
+            db.session.commit()
+            flash(_("Your proposal is published. Neighbours can now support it.") if publish
+                  else _("Your draft is saved. Only you can see it until you publish it."), "success")
+            return redirect(_detail_url(proposal))
+    elif request.method == "GET":
+        form.category.data = request.args.get("category") if request.args.get("category") in CATEGORIES \
+            else "other"
+    return render_template("proposals/new.html", community=community, form=form, proposal=None,
+                           max_attachments=MAX_ATTACHMENTS, **_template_context())
+
+
+@bp.route("/c/<slug>/proposals/<int:proposal_id>/edit", methods=["GET", "POST"])
+@accepts_photos
+def edit(slug, proposal_id):
+    proposal = _load(slug, proposal_id)
+    allow(permissions.can_edit_proposal(current_user, proposal))
+    community = proposal.community
+    if request.method == "POST":
+        form = ProposalForm()
+    else:
+        form = ProposalForm(data={
+            "title": proposal.title, "summary": proposal.summary, "body": proposal.body,
+            "category": proposal.category, "buildings": [b.id for b in proposal.buildings],
+            "estimated_cost": "" if proposal.estimated_cost is None else f"{proposal.estimated_cost:f}"})
+    _proposal_choices(form, community)
+    if form.validate_on_submit():
+        removed = {int(v) for v in request.form.getlist("remove_attachments") if v.isdigit()}
+        try:
+            services.update_proposal(
+                current_user, proposal, **_proposal_fields(form),
+                add_attachments=_uploaded_attachments(form.attachments),
+                remove_attachment_ids=[a.id for a in proposal.attachments if a.id in removed],
+                note=(form.note.data or "").strip())
+        except NotAllowed:
+            _refused()
+        except DomainError as error:
+            show_error(form, error, "title")
+            proposal = _load(slug, proposal_id)
+        else:
+            db.session.commit()
+            flash(_("Your changes are saved."), "success")
+            return redirect(_detail_url(proposal))
+    return render_template("proposals/new.html", community=community, form=form, proposal=proposal,
+                           max_attachments=MAX_ATTACHMENTS, **_template_context())
+
+
+@bp.post("/c/<slug>/proposals/<int:proposal_id>/publish")
+def publish(slug, proposal_id):
+    proposal = _load(slug, proposal_id)
+    allow(permissions.can_publish_proposal(current_user, proposal))
+    try:
+        services.publish(current_user, proposal)
+    except NotAllowed:
+        _refused()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    else:
+        db.session.commit()
+        flash(_("Your proposal is published. Neighbours can now support it."), "success")
+    return redirect(_detail_url(proposal))
+
+
+@bp.route("/c/<slug>/proposals/<int:proposal_id>/withdraw", methods=["GET", "POST"])
+def withdraw(slug, proposal_id):
+    proposal = _load(slug, proposal_id)
+    allow(permissions.can_withdraw_proposal(current_user, proposal))
+    form = WithdrawForm()
+    if request.method == "POST":
+        try:
+            services.withdraw(current_user, proposal, form.reason.data or "", (form.note.data or "").strip())
+        except NotAllowed:
+            _refused()
+        except DomainError as error:
+            show_error(form, error, "reason")
+        else:
+            db.session.commit()
+            flash(_("Your proposal is withdrawn; its supporters are told why."), "success")
+            return redirect(_detail_url(proposal))
+    return render_template("proposals/withdraw.html", community=proposal.community, proposal=proposal, form=form,
+                           **_template_context())
+
+
+# --- one proposal ------------------------------------------------------------------------------------------
+
+def _page_number():
+    page = request.args.get("page", type=int) or 1
+    return max(1, min(page, 100_000))
+
+
+def _sort():
+    sort = request.args.get("sort")
+    return sort if sort in COMMENT_SORTS else "oldest"
+
+
+def _support_context(proposal):
+    signed_in = current_user.is_authenticated
+    return {"proposal": proposal, "supported": signed_in and services.has_supported(current_user, proposal),
+            "can_support": signed_in and permissions.can_support_proposal(current_user, proposal)}
+
+
+def _like_rule(proposal):
+    """can_like_comment for every comment of a page, its community part asked once: a page of a thousand
+    comments must not ask whether the viewer is a verified resident a thousand times."""
+    viewer = current_user
+    takes_part = viewer.is_authenticated and permissions.can_create_proposal(viewer, proposal.community)
+
+    def may_like(comment):
+        return takes_part and comment.deleted_at is None and comment.hidden_state is None and \
+            comment.author_id != viewer.id
+    return may_like
+
+
+def _detail_page(proposal):
+    viewer = current_user
+    sort, page = _sort(), _page_number()
+    threads, pager = services.comment_page(proposal, viewer, sort=sort, page=page)
+    comment_ids = [c.id for top, replies in threads for c in (top, *replies)]
+    signed_in = viewer.is_authenticated
+    return render_template(
+        "proposals/detail.html", community=proposal.community,
+        steps=step_list(proposal, services.step_dates(proposal)), tally=services.stance_tally(proposal),
+        threads=threads, pager=pager, sort=sort, sorts=COMMENT_SORTS,
+        liked_ids=services.liked_ids(viewer, comment_ids) if signed_in else set(), may_like=_like_rule(proposal),
+        events=services.timeline(proposal, viewer), hidden=is_hidden_for(viewer, "proposal", proposal),
+        new_comment=CommentForm(formdata=None),
+        can_comment=signed_in and permissions.can_comment(_person(), proposal),
+        withdraw_labels=WITHDRAW_REASON_LABELS, **_support_context(proposal), **_template_context())
+
+
+@bp.get("/c/<slug>/proposals/<int:proposal_id>")
+@public
+def detail(slug, proposal_id):
+    return _detail_page(_load(slug, proposal_id))
+
+
+@bp.post("/c/<slug>/proposals/<int:proposal_id>/support")
+def support(slug, proposal_id):
+    proposal = _load(slug, proposal_id)
+    person = current_user
+    withdrawing = request.form.get("action") == "withdraw"
+    # A second click is a no-op, even when the first one opened the consultation meanwhile.
+    already = not withdrawing and services.has_supported(person, proposal)
+    if not withdrawing and not already:
+        allow(permissions.can_support_proposal(person, proposal))
+    try:
+        if withdrawing:
+            changed = services.withdraw_support(person, proposal)
+        else:
+            changed = not already and services.support(person, proposal)
+    except NotAllowed as error:
+        if not withdrawing:
+            _refused()
+        db.session.rollback()  # a stale page: supports can no longer be taken back
+        notice, category = str(error.message), "error"
+    except DomainError as error:
+        db.session.rollback()
+        notice, category = str(error.message), "error"
+    else:
+        db.session.commit()
+        category = "success"
+        if withdrawing:
+            notice = _("Your support is withdrawn.") if changed else _("You do not support this proposal.")
+        elif not changed:
+            notice = _("You already support this proposal.")
+        elif proposal.status == "deliberation":
+            notice = _("Thank you: with your support the proposal reached its threshold and goes to consultation.")
+        else:
+            notice = _("Thank you: your support is counted.")
+    if request.htmx:
+        return render_template("proposals/_support.html", notice=notice, **_support_context(proposal),
+                               days_left=days_left)
+    flash(notice, category)
+    return redirect(_detail_url(proposal, "#support"))
+
+
+@bp.route("/c/<slug>/proposals/<int:proposal_id>/deliberate", methods=["GET", "POST"])
+def deliberate(slug, proposal_id):
+    proposal = _load(slug, proposal_id)
+    allow(permissions.can_move_to_deliberation(current_user, proposal))
+    return _reason_action(
+        proposal, lambda reason: services.move_to_deliberation(current_user, proposal, reason),
+        title=_("Move to consultation now"), button=_("Open the consultation"),
+        hint=_("The proposal skips the rest of its support window. Say why: the reason is shown on its timeline."),
+        done=_("The consultation is open; the author and supporters are told."))
+
+
+@bp.route("/c/<slug>/proposals/<int:proposal_id>/close", methods=["GET", "POST"])
+def close_deliberation(slug, proposal_id):
+    proposal = _load(slug, proposal_id)
+    allow(permissions.can_close_deliberation(current_user, proposal))
+    return _reason_action(
+        proposal, lambda reason: services.close_deliberation(current_user, proposal, reason),
+        title=_("Close the consultation"), button=_("Close the consultation"),
+        hint=_("Comments become read-only. The vote itself is opened from the votes area."),
+        done=_("The consultation is closed; comments are now read-only."))
+
+
+def _reason_action(proposal, run, *, title, button, hint, done):
+    form = ReasonForm()
+    if request.method == "POST":
+        try:
+            run((form.reason.data or "").strip())
+        except NotAllowed:
+            _refused()
+        except DomainError as error:
+            show_error(form, error, "reason")
+        else:
+            db.session.commit()
+            flash(done, "success")
+            return redirect(_detail_url(proposal))
+    return render_template("proposals/reason.html", community=proposal.community, proposal=proposal, form=form,
+                           heading=title, button=button, hint=hint, action=request.path, **_template_context())
+
+
+@bp.route("/c/<slug>/proposals/<int:proposal_id>/summary", methods=["GET", "POST"])
+def summary(slug, proposal_id):
+    proposal = _load(slug, proposal_id)
+    allow(permissions.can_write_summary(current_user, proposal))
+    if request.method == "POST":
+        form = SummaryForm()
+    else:
+        form = SummaryForm(data={"arguments_for": proposal.summary_for or "",
+                                 "arguments_against": proposal.summary_against or ""})
+    if request.method == "POST":
+        try:
+            services.write_summary(current_user, proposal, arguments_for=(form.arguments_for.data or "").strip(),
+                                   arguments_against=(form.arguments_against.data or "").strip())
+        except NotAllowed:
+            _refused()
+        except DomainError as error:
+            show_error(form, error, "arguments_for")
+        else:
+            db.session.commit()
+            flash(_("The summary is pinned on top of the proposal."), "success")
+            return redirect(_detail_url(proposal))
+    return render_template("proposals/summary.html", community=proposal.community, proposal=proposal, form=form,
+                           **_template_context())
+
+
+@bp.get("/c/<slug>/proposals/<int:proposal_id>/history")
+@public
+def history(slug, proposal_id):
+    proposal = _load(slug, proposal_id)
+    allow(not is_hidden_for(current_user, "proposal", proposal))
+    versions = services.versions(proposal)  # newest first
+    from portal.places.models import Building
+    building_names = {b.id: b.name for b in db.session.scalars(
+        db.select(Building).where(Building.community_id == proposal.community_id))}
+    changes = []
+    for index, version in enumerate(versions):
+        previous = versions[index + 1] if index + 1 < len(versions) else None
+        changes.append((version, previous, _version_diff(previous, version, building_names)))
+    return render_template("proposals/history.html", community=proposal.community, proposal=proposal,
+                           changes=changes, **_template_context())
+
+
+def _tokens(text):
+    # Words and spaces for alphabetic text, one character at a time for Chinese (no spaces between words).
+    return re.findall(r"[A-Za-z0-9_.,'’-]+|\s+|.", text or "", flags=re.S)
+
+
+def word_diff(old, new):
+    """[(kind, text)] with kind "same", "del" or "ins": what changed between two short texts."""
+    a, b = _tokens(old), _tokens(new)
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append(("same", "".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            out.append(("del", "".join(a[i1:i2])))
+        if j2 > j1:
+            out.append(("ins", "".join(b[j1:j2])))
+    return out
+
+
+def line_diff(old, new):
+    """[(kind, line)] for the full text: lines kept, removed, added (each line escaped when shown)."""
+    a, b = (old or "").splitlines(), (new or "").splitlines()
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.extend(("same", line) for line in a[i1:i2])
+            continue
+        if op == "replace" and i2 - i1 == j2 - j1:  # a line edited in place: show the words that changed
+            out.extend(("edit", word_diff(x, y)) for x, y in zip(a[i1:i2], b[j1:j2]))
+            continue
+        out.extend(("del", line) for line in a[i1:i2])
+        out.extend(("ins", line) for line in b[j1:j2])
+    return out
+
+
+def _version_diff(previous, version, building_names):
+    def buildings(v):
+        return ", ".join(building_names.get(i, "?") for i in (v.building_ids or [])) or _("The whole community")
+
+    def cost(v):
+        return "" if v.estimated_cost is None else f"¥{v.estimated_cost:,.2f}"
+    if previous is None:
+        return None
+    fields = []
+    for label, old, new in (
+            (_("Title"), previous.title, version.title),
+            (_("Summary"), previous.summary, version.summary),
+            (_("Category"), str(CATEGORY_LABELS.get(previous.category, previous.category)),
+             str(CATEGORY_LABELS.get(version.category, version.category))),
+            (_("Buildings"), buildings(previous), buildings(version)),
+            (_("Estimated cost"), cost(previous), cost(version))):
+        if old != new:
+            fields.append((label, word_diff(old, new)))
+    body = line_diff(previous.body, version.body) if previous.body != version.body else None
+    return {"fields": fields, "body": body}
+
+
+# --- attachments -------------------------------------------------------------------------------------------
+
+def _ascii_name(filename):
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("_") or "document.pdf"
+
+
+@bp.get("/c/<slug>/proposals/<int:proposal_id>/files/<key>", defaults={"size": None})
+@bp.get("/c/<slug>/proposals/<int:proposal_id>/files/<key>/<int:size>")
+@public
+def attachment(slug, proposal_id, key, size):
+    from urllib.parse import quote
+
+    from flask_login import AnonymousUserMixin
+
+    from portal.proposals import attachments
+    proposal = _load(slug, proposal_id)
+    allow(not is_hidden_for(current_user, "proposal", proposal))
+    found = db.session.scalar(db.select(ProposalAttachment).where(
+        ProposalAttachment.key == key, ProposalAttachment.proposal_id == proposal.id))
+    if found is None:
+        abort(404)
+    if found.kind == "image":
+        if size not in ATTACHMENT_SIZES:
+            abort(404)
+        path = attachments.path_for(found, size)
+        if not path.is_file():
+            abort(404)
+        response = send_file(path, mimetype="image/jpeg", conditional=True)
+    else:
+        if size is not None:
+            abort(404)
+        path = attachments.path_for(found)
+        if not path.is_file():
+            abort(404)
+        response = send_file(path, mimetype="application/pdf", conditional=True)
+        response.headers["Content-Disposition"] = (
+            f"inline; filename=\"{_ascii_name(found.filename)}\"; filename*=UTF-8''{quote(found.filename)}")
+        # A PDF opened in the browser runs in a sandbox: no scripts, no forms, no reaching the portal.
+        response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; object-src 'self'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    anonymous = AnonymousUserMixin()
+    public_file = permissions.can_view_proposal(anonymous, proposal) and not is_hidden_for(
+        anonymous, "proposal", proposal)
+    response.headers["Cache-Control"] = LONG_CACHE if public_file else NO_CACHE
+    if not public_file:
+        response.headers.pop("ETag", None)
+        response.headers.pop("Last-Modified", None)
+    return response
+
+
+# --- comments ----------------------------------------------------------------------------------------------
+
+def _comment_page(proposal, form, parent=None, comment=None, status=200):
+    """The comment form alone, with the message and the person's typing, when a comment was refused."""
+    return render_template("proposals/comment.html", community=proposal.community, proposal=proposal,
+                           form=form, parent=parent, comment=comment, **_template_context()), status
+
+
+@bp.post("/c/<slug>/proposals/<int:proposal_id>/comments")
+def comment(slug, proposal_id):
+    proposal = _load(slug, proposal_id)
+    person = _person()
+    allow(permissions.can_comment(person, proposal))
+    form = CommentForm()
+    parent = None
+    if (form.parent_id.data or "").strip():
+        try:
+            parent = _comment(proposal, int(form.parent_id.data))
+        except ValueError:
+            abort(404)
+    try:
+        added = services.add_comment(current_user, proposal, stance=form.stance.data or "", body=form.body.data or "",
+                                     parent=parent, on_behalf_of=_acting_for())
+    except NotAllowed:
+        _refused()
+    except DomainError as error:
+        show_error(form, error, "body")
+        return _comment_page(proposal, form, parent=parent)
+    db.session.commit()
+    flash(_("Your comment is posted."), "success")
+    return redirect(_detail_url(proposal, f"#comment-{added.id}"))
+
+
+@bp.get("/c/<slug>/proposals/<int:proposal_id>/comments/<int:comment_id>/reply")
+def reply(slug, proposal_id, comment_id):
+    """The reply form for one thread: a page of its own, or (htmx) put in place of the "Reply" link. The
+    comment list does not carry a form under every thread — that doubled the size of a long consultation."""
+    proposal = _load(slug, proposal_id)
+    parent = _comment(proposal, comment_id)
+    allow(permissions.can_comment(_person(), proposal))
+    if parent.parent_id is not None:
+        parent = parent.parent
+    form = CommentForm()
+    if getattr(request, "htmx", False):
+        return render_template("proposals/_reply_form.html", proposal=proposal, parent=parent, form=form)
+    return _comment_page(proposal, form, parent=parent)
+
+
+@bp.route("/c/<slug>/proposals/<int:proposal_id>/comments/<int:comment_id>/edit", methods=["GET", "POST"])
+def edit_comment(slug, proposal_id, comment_id):
+    proposal = _load(slug, proposal_id)
+    found = _comment(proposal, comment_id)
+    person = current_user
+    allow(permissions.can_edit_comment(person, found))
+    form = CommentForm() if request.method == "POST" else CommentForm(data={"stance": found.stance,
+                                                                            "body": found.body})
+    if request.method == "POST":
+        try:
+            services.edit_comment(person, found, stance=form.stance.data or "", body=form.body.data or "")
+        except NotAllowed:
+            _refused()
+        except DomainError as error:
+            show_error(form, error, "body")
+        else:
+            db.session.commit()
+            flash(_("Your comment is saved."), "success")
+            return redirect(_detail_url(proposal, f"#comment-{found.id}"))
+    return _comment_page(proposal, form, parent=found.parent, comment=found)
+
+
+@bp.post("/c/<slug>/proposals/<int:proposal_id>/comments/<int:comment_id>/delete")
+def delete_comment(slug, proposal_id, comment_id):
+    proposal = _load(slug, proposal_id)
+    found = _comment(proposal, comment_id)
+    person = current_user
+    allow(permissions.can_delete_comment(person, found))
+    try:
+        services.delete_comment(person, found)
+    except NotAllowed:
+        _refused()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    else:
+        db.session.commit()
+        flash(_("Your comment is deleted. Replies to it stay in place."), "success")
+    return redirect(_detail_url(proposal, f"#comment-{found.id}"))
+
+
+@bp.post("/c/<slug>/proposals/<int:proposal_id>/comments/<int:comment_id>/like")
+def like_comment(slug, proposal_id, comment_id):
+    proposal = _load(slug, proposal_id)
+    found = _comment(proposal, comment_id)
+    person = current_user
+    allow(permissions.can_like_comment(person, found))
+    unliking = request.form.get("action") == "unlike"
+    try:
+        if unliking:
+            services.unlike_comment(person, found)
+        else:
+            services.like_comment(person, found)
+    except NotAllowed:
+        _refused()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    else:
+        db.session.commit()
+    if request.htmx:
+        db.session.refresh(found)
+        return render_template("proposals/_like.html", proposal=proposal, c=found,
+                               liked=bool(services.liked_ids(person, [found.id])), may_like=lambda c: True)
+    return redirect(_detail_url(proposal, f"#comment-{found.id}"))
+
+
+@bp.get("/c/<slug>/proposals/<int:proposal_id>/comments/<int:comment_id>/history")
+def comment_history(slug, proposal_id, comment_id):
+    proposal = _load(slug, proposal_id)
+    found = _comment(proposal, comment_id)
+    allow(permissions.can_moderate(current_user, proposal.community))
+    revisions = services.comment_revisions(found)
+    return render_template("proposals/comment_history.html", community=proposal.community, proposal=proposal,
+                           comment=found, revisions=revisions, **_template_context())
+
+
+# --- the community's settings and escalating an issue ------------------------------------------------------
+
+@bp.route("/c/<slug>/proposals/settings", methods=["GET", "POST"])
+def settings(slug):
+    community = community_or_404(slug)
+    allow(permissions.can_manage_proposal_settings(current_user, community))
+    if request.method == "POST":
+        form = SettingsForm()
+        try:
+            services.update_settings(current_user, community, threshold=_whole_number(form.threshold),
+                                     days=_whole_number(form.days))
+        except NotAllowed:
+            _refused()
+        except DomainError as error:
+            show_error(form, error, "threshold")
+        else:
+            db.session.commit()
+            flash(_("Saved. New proposals use these settings; published ones keep theirs."), "success")
+            return redirect(url_for("proposals.index", slug=slug))
+    else:
+        threshold, days = services.settings_for(community)
+        form = SettingsForm(data={"threshold": str(threshold), "days": str(days)})
+    return render_template("proposals/settings.html", community=community, form=form, **_template_context())
+
+
+def _whole_number(form_field):
+    text = (form_field.data or "").strip()
+    if not re.fullmatch(r"[0-9]{1,6}", text):
+        raise DomainError(_("Write a whole number."), form_field.short_name)
+    return int(text)
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/escalate")
+def escalate_issue(slug, issue_id):
+    from portal.issues import services as issue_services
+    issue = issue_services.issue_in(community_or_404(slug), issue_id)
+    if issue is None:
+        abort(404)
+    allow(permissions.can_escalate_issue(current_user, issue))
+    try:
+        proposal = services.escalate_issue(current_user, issue)
+    except NotAllowed:
+        _refused()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(url_for("issues.detail", slug=slug, issue_id=issue.id))
+    db.session.commit()
+    flash(_("A draft proposal is made from the issue. Check it, then publish it."), "success")
+    return redirect(url_for("proposals.edit", slug=slug, proposal_id=proposal.id))
