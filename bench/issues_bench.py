@@ -9,31 +9,16 @@ It DROPS AND RECREATES every table of the database it is given, fills it with bu
 (a) "similar open issues" for realistic Chinese and English titles and (b) the server time and SQL
 statement count of the issue list and detail pages, signed in as a resident."""
 import argparse
-import os
 import random
-import re
 import statistics
-import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-# The app keeps a generated secret key in its instance folder: a throwaway one, removed at exit.
-if "PORTAL_INSTANCE_DIR" not in os.environ:
-    _instance = tempfile.TemporaryDirectory(prefix="yishi-bench-instance-")
-    os.environ["PORTAL_INSTANCE_DIR"] = _instance.name
+from _common import (Database, add_database_arguments, analyze, bulk, chunks, community_with_residents,
+                     pareto_counts, percentile, statement_range, time_pages, views_built)
+from sqlalchemy import text
 
-from sqlalchemy import event, insert, text  # noqa: E402
-
-from portal import create_app  # noqa: E402
-from portal.config import TestConfig  # noqa: E402
-from portal.extensions import db  # noqa: E402
-
-PASSWORD = "bench password 42"
-CHUNK = 5000
+from portal.extensions import db
 
 ZH_THINGS = ["电梯", "楼道灯", "水管", "暖气", "垃圾桶", "车位", "门禁", "绿化带", "下水道", "路灯", "健身器材",
              "消防通道", "单元门", "窨井盖", "监控", "充电桩", "外墙", "屋顶", "自行车棚", "快递柜"]
@@ -56,41 +41,18 @@ def title(rng: random.Random) -> str:
     return " ".join(filter(None, [f"The {rng.choice(EN_THINGS)}", place, rng.choice(EN_PROBLEMS)]))
 
 
-def chunks(rows, size=CHUNK):
-    for i in range(0, len(rows), size):
-        yield rows[i:i + size]
-
-
-def bulk(model, rows):
-    for part in chunks(rows):
-        db.session.execute(insert(model), part)
-
-
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-
 def build(n_issues, n_supports, n_users, rng):
     """One community, its buildings and residents, and the issues: bulk inserts, no ORM objects per row."""
-    from portal.auth.models import User
-    from portal.auth.services import hash_password
     from portal.clock import utcnow
     from portal.committees.models import Organization
     from portal.issues import similar
     from portal.issues.models import (DEADLINE_CLASSES, OPEN_STATES, Issue, IssueCategory, IssueEvent,
                                       IssueSupport, IssueTerm)
-    from portal.places.models import Building, Community, Household, Residency, SubDistrict
 
     now = utcnow()
-    sd = SubDistrict(name="Bench sub-district", slug="bench-sd")
-    community = Community(sub_district=sd, name="Bench community", slug="bench")
-    db.session.add_all([sd, community])
-    db.session.flush()
+    community, buildings, user_ids = community_with_residents(n_users, now)
     org = Organization(kind="property_company", community=community, name="Bench property company")
     db.session.add(org)
-    buildings = [Building(community=community, code=str(n), name=f"Building {n}") for n in range(1, 41)]
-    db.session.add_all(buildings)
     db.session.flush()
     categories = []
     for code, deadline_class in [("lift", "emergency"), ("water", "utilities"), ("heating", "utilities"),
@@ -101,16 +63,6 @@ def build(n_issues, n_supports, n_users, rng):
                                         resolve_hours=resolve, default_org=org))
     db.session.add_all(categories)
     db.session.flush()
-
-    password_hash = hash_password(PASSWORD)
-    bulk(User, [{"display_name": f"Resident {n}", "email": f"resident{n}@bench.test", "password_hash": password_hash,
-                 "consented_at": now, "created_at": now, "password_changed_at": now} for n in range(n_users)])
-    user_ids = list(db.session.scalars(db.select(User.id).order_by(User.id)))
-    bulk(Household, [{"building_id": buildings[n % len(buildings)].id, "entrance": "1", "room": f"{n:04d}",
-                      "area_m2": 88} for n in range(n_users)])
-    household_ids = list(db.session.scalars(db.select(Household.id).order_by(Household.id)))
-    bulk(Residency, [{"user_id": u, "community_id": community.id, "household_id": h, "status": "verified",
-                      "claimed_at": now, "decided_at": now} for u, h in zip(user_ids, household_ids)])
 
     issues = []
     for n in range(n_issues):
@@ -138,13 +90,7 @@ def build(n_issues, n_supports, n_users, rng):
                      for r in rows for term in sorted(similar.terms(r.title))])
 
     # Supports: a few issues gather many, most a handful (a Pareto tail), scaled to n_supports in all.
-    weights = [rng.paretovariate(1.2) for _ in rows]
-    scale = n_supports / sum(weights)
-    counts = [min(len(user_ids), int(w * scale)) for w in weights]
-    for i in rng.sample(range(len(rows)), k=len(rows)):
-        if sum(counts) >= n_supports:
-            break
-        counts[i] = min(len(user_ids), counts[i] + n_supports - sum(counts))
+    counts = pareto_counts(rng, len(rows), n_supports, len(user_ids))
     supports = []
     for r, k in zip(rows, counts):
         supports.extend({"issue_id": r.id, "user_id": u, "created_at": now} for u in rng.sample(user_ids, k))
@@ -153,20 +99,6 @@ def build(n_issues, n_supports, n_users, rng):
         db.session.execute(text("UPDATE issue SET support_count = :n WHERE id = :i"), part)
     db.session.commit()
     return community, user_ids[0], len(rows), len(supports)
-
-
-def analyze():
-    with db.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
-
-
-class StatementCounter:
-    def __init__(self, engine):
-        self.count = 0
-        event.listen(engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, *args):
-        self.count += 1
 
 
 def time_similar(community, n_queries, rng):
@@ -182,75 +114,31 @@ def time_similar(community, n_queries, rng):
     return times, found
 
 
-def sign_in(client, login):
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code in (302, 303), f"sign-in failed: {response.status_code}"
-
-
-def time_pages(app, community_slug, resident_email, issue_ids, n_requests, rng):
-    # Requests run outside any app context of ours, each in its own, as in production: nothing is
-    # cached in a shared session between them.
-    client = app.test_client()
-    sign_in(client, resident_email)
-    with app.app_context():
-        counter = StatementCounter(db.engine)
-    pages = {
+def issue_pages(community_slug, issue_ids, rng):
+    return {
         "GET /c/<slug>/issues": lambda: f"/c/{community_slug}/issues",
         "GET /c/<slug>/issues?sort=supported": lambda: f"/c/{community_slug}/issues?sort=supported",
         "GET /c/<slug>/issues?sort=due": lambda: f"/c/{community_slug}/issues?sort=due",
         "GET /c/<slug>/issues/<id>": lambda: f"/c/{community_slug}/issues/{rng.choice(issue_ids)}",
     }
-    results = {}
-    for label, path in pages.items():
-        client.get(path())  # warm caches (templates, translations)
-        times, statements = [], []
-        for _ in range(n_requests):
-            counter.count = 0
-            start = time.perf_counter()
-            response = client.get(path())
-            times.append((time.perf_counter() - start) * 1000)
-            statements.append(counter.count)
-            if response.status_code != 200:
-                raise SystemExit(f"{label}: {response.status_code} for {response.request.path}\n"
-                                 f"{response.get_data(as_text=True)[:2000]}")
-        results[label] = (times, statements)
-    return results
-
-
-def views_built(app):
-    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-    return {"issues.index", "issues.detail"} <= endpoints
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", help="a THROWAWAY database (all its tables are dropped); "
-                                               "default: a temporary SQLite file")
+    add_database_arguments(parser)
     parser.add_argument("--issues", type=int, default=20_000)
     parser.add_argument("--supports", type=int, default=200_000)
     parser.add_argument("--users", type=int, default=2_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--seed", type=int, default=4)
-    parser.add_argument("--keep", action="store_true", help="leave the data in place afterwards (for EXPLAIN)")
     args = parser.parse_args(argv)
 
-    tmp = None
-    url = args.database_url
-    if not url:
-        tmp = tempfile.NamedTemporaryFile(prefix="yishi-bench-", suffix=".sqlite3", delete=False)
-        url = f"sqlite:///{tmp.name}"
-    elif url.rstrip("/").rsplit("/", 1)[-1] in ("test", "yishi", "portal"):
-        parser.error("refusing to drop the tables of what looks like a shared or real database")
-
-    app = create_app(TestConfig(url))
+    database = Database(parser, args)
+    app = database.app
     rng = random.Random(args.seed)
     with app.app_context():
-        print(f"database: {db.engine.url.render_as_string(hide_password=True)}")
-        db.drop_all()
-        db.create_all()
+        database.recreate()
         start = time.perf_counter()
         community, resident_id, n_issues, n_supports = build(args.issues, args.supports, args.users, rng)
         analyze()
@@ -269,9 +157,9 @@ def main(argv=None):
               f"{sum(1 for n in found if n == 0)} titles found none")
         db.session.remove()
 
-    if views_built(app):
-        results = time_pages(app, slug, resident_email, issue_ids, args.requests, rng)
-        for label, (times, statements) in results.items():
+    if views_built(app, "issues.index", "issues.detail"):
+        results = time_pages(app, issue_pages(slug, issue_ids, rng), resident_email, args.requests)
+        for label, (times, _cpu, statements, _size) in results.items():
             rows.append((f"{label} ({args.requests} requests)", times, statements))
     else:
         print("views not built yet: skipping the page timings")
@@ -279,19 +167,9 @@ def main(argv=None):
     print()
     print(f"{'measure':<58} {'median ms':>10} {'p95 ms':>8} {'SQL/request':>12}")
     for label, times, statements in rows:
-        sql = "" if statements is None else (f"{min(statements)}" if min(statements) == max(statements)
-                                              else f"{min(statements)}–{max(statements)}")
+        sql = "" if statements is None else statement_range(statements)
         print(f"{label:<58} {statistics.median(times):>10.1f} {percentile(times, 95):>8.1f} {sql:>12}")
-
-    if args.keep:
-        print(f"\nkept: {url}")
-        return
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
-    if tmp:
-        os.unlink(tmp.name)
+    database.finish()
 
 
 if __name__ == "__main__":

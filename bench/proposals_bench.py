@@ -11,31 +11,16 @@ page), the page of the proposal with 1,000 comments (oldest first and most liked
 page and the Atom feed, signed in as a resident. The anchor: Decidim's proposal list took over 7 s at 900
 proposals; these pages should take tens of milliseconds."""
 import argparse
-import os
 import random
-import re
 import statistics
-import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-# The app keeps a generated secret key in its instance folder: a throwaway one, removed at exit.
-if "PORTAL_INSTANCE_DIR" not in os.environ:
-    _instance = tempfile.TemporaryDirectory(prefix="yishi-bench-instance-")
-    os.environ["PORTAL_INSTANCE_DIR"] = _instance.name
+from _common import (Database, add_database_arguments, analyze, bulk, chunks, community_with_residents,
+                     pareto_counts, percentile, statement_range, time_pages, views_built)
+from sqlalchemy import text
 
-from sqlalchemy import event, insert, text  # noqa: E402
-
-from portal import create_app  # noqa: E402
-from portal.config import TestConfig  # noqa: E402
-from portal.extensions import db  # noqa: E402
-
-PASSWORD = "bench password 42"
-CHUNK = 5000
+from portal.extensions import db
 
 ZH_WHAT = ["加装电梯", "增设充电桩", "改造自行车棚", "更换楼道灯", "增加健身器材", "修缮外墙", "整治地下车库",
            "增设快递柜", "改造绿化带", "增加监控", "设置垃圾分类亭", "修建儿童游乐区", "维修屋顶防水",
@@ -89,65 +74,19 @@ def proposal_text(rng: random.Random) -> tuple[str, str, str]:
     return title[:120], f"{title}。{why}"[:500], category
 
 
-def chunks(rows, size=CHUNK):
-    for i in range(0, len(rows), size):
-        yield rows[i:i + size]
-
-
-def bulk(model, rows):
-    for part in chunks(rows):
-        db.session.execute(insert(model), part)
-
-
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-
-def pareto_counts(rng, n_items, total, cap):
-    """`total` spread over `n_items`: a few gather many, most a handful."""
-    weights = [rng.paretovariate(1.2) for _ in range(n_items)]
-    scale = total / sum(weights)
-    counts = [min(cap, int(w * scale)) for w in weights]
-    for i in rng.sample(range(n_items), k=n_items):
-        if sum(counts) >= total:
-            break
-        counts[i] = min(cap, counts[i] + total - sum(counts))
-    return counts
-
-
 def build(n_proposals, n_supports, n_users, n_comments, n_likes, rng):
     """One community, its residents and committee, the proposals and the big discussion: bulk inserts."""
-    from portal.auth.models import User
-    from portal.auth.services import hash_password
     from portal.clock import utcnow
     from portal.committees.models import OrgMembership, Organization
     from portal.issues import similar
     from portal.markup import render_markdown
-    from portal.places.models import Building, Community, Household, Residency, SubDistrict
     from portal.proposals.models import (STANCES, Comment, CommentLike, Proposal, ProposalEvent, ProposalSupport,
                                          ProposalTerm, ProposalVersion)
 
     now = utcnow()
-    sd = SubDistrict(name="Bench sub-district", slug="bench-sd")
-    community = Community(sub_district=sd, name="Bench community", slug="bench")
-    db.session.add_all([sd, community])
-    db.session.flush()
+    community, _buildings, user_ids = community_with_residents(n_users, now)
     committee = Organization(kind="residents_committee", community=community, name="Bench residents' committee")
     db.session.add(committee)
-    buildings = [Building(community=community, code=str(n), name=f"Building {n}") for n in range(1, 41)]
-    db.session.add_all(buildings)
-    db.session.flush()
-
-    password_hash = hash_password(PASSWORD)
-    bulk(User, [{"display_name": f"Resident {n}", "email": f"resident{n}@bench.test", "password_hash": password_hash,
-                 "consented_at": now, "created_at": now, "password_changed_at": now} for n in range(n_users)])
-    user_ids = list(db.session.scalars(db.select(User.id).order_by(User.id)))
-    bulk(Household, [{"building_id": buildings[n % len(buildings)].id, "entrance": "1", "room": f"{n:04d}",
-                      "area_m2": 88} for n in range(n_users)])
-    household_ids = list(db.session.scalars(db.select(Household.id).order_by(Household.id)))
-    bulk(Residency, [{"user_id": u, "community_id": community.id, "household_id": h, "status": "verified",
-                      "claimed_at": now, "decided_at": now} for u, h in zip(user_ids, household_ids)])
     member_id = user_ids[-1]
     db.session.add(OrgMembership(user_id=member_id, organization=committee, title="member",
                               start_date=(now - timedelta(days=800)).date()))
@@ -227,29 +166,6 @@ def build(n_proposals, n_supports, n_users, n_comments, n_likes, rng):
     return community, user_ids[0], member_id, big.id, [r.id for r in rows], len(supports), sum(like_counts)
 
 
-def analyze():
-    with db.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
-
-
-class StatementCounter:
-    def __init__(self, engine):
-        self.count = 0
-        self.statements = []
-        event.listen(engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, conn, cursor, statement, parameters, context, executemany):
-        self.count += 1
-        self.statements.append((statement, parameters))
-
-
-def sign_in(client, login):
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code in (302, 303), f"sign-in failed: {response.status_code}"
-
-
 def deep_cursor(community, viewer, pages):
     """The cursor of the list's page `pages + 1`, as "load more" would reach it."""
     from portal.proposals import services
@@ -259,47 +175,9 @@ def deep_cursor(community, viewer, pages):
     return cursor
 
 
-def time_pages(app, pages, login, n_requests, slowest):
-    # Requests run outside any app context of ours, each in its own, as in production.
-    client = app.test_client()
-    if login:
-        sign_in(client, login)
-    with app.app_context():
-        counter = StatementCounter(db.engine)
-    results = {}
-    for label, path in pages.items():
-        client.get(path())  # warm caches (templates, translations)
-        times, cpu, statements, worst = [], [], [], (0, None)
-        for _ in range(n_requests):
-            counter.count, counter.statements = 0, []
-            start, start_cpu = time.perf_counter(), time.process_time()
-            response = client.get(path())
-            elapsed = (time.perf_counter() - start) * 1000
-            times.append(elapsed)
-            cpu.append((time.process_time() - start_cpu) * 1000)
-            statements.append(counter.count)
-            if elapsed > worst[0]:
-                worst = (elapsed, list(counter.statements))
-            if response.status_code != 200:
-                raise SystemExit(f"{label}: {response.status_code} for {response.request.path}\n"
-                                 f"{response.get_data(as_text=True)[:2000]}")
-        results[label] = (times, cpu, statements, len(response.data))
-        if slowest:
-            print(f"\n--- {label}: the statements of the slowest request ({worst[0]:.1f} ms)")
-            for statement, parameters in worst[1]:
-                print("  " + " ".join(statement.split())[:300], parameters if len(str(parameters)) < 200 else "")
-    return results
-
-
-def views_built(app):
-    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-    return {"proposals.index", "proposals.detail", "proposals.feed"} <= endpoints
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", help="a THROWAWAY database (all its tables are dropped); "
-                                               "default: a temporary SQLite file")
+    add_database_arguments(parser)
     parser.add_argument("--proposals", type=int, default=5_000)
     parser.add_argument("--supports", type=int, default=60_000)
     parser.add_argument("--users", type=int, default=2_000)
@@ -309,25 +187,15 @@ def main(argv=None):
     parser.add_argument("--as", dest="viewer", choices=["resident", "member", "visitor"], default="resident")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--show-sql", action="store_true", help="print the statements of each page's slowest request")
-    parser.add_argument("--keep", action="store_true", help="leave the data in place afterwards (for EXPLAIN)")
     args = parser.parse_args(argv)
 
-    tmp = None
-    url = args.database_url
-    if not url:
-        tmp = tempfile.NamedTemporaryFile(prefix="yishi-bench-", suffix=".sqlite3", delete=False)
-        url = f"sqlite:///{tmp.name}"
-    elif url.rstrip("/").rsplit("/", 1)[-1] in ("test", "yishi", "portal"):
-        parser.error("refusing to drop the tables of what looks like a shared or real database")
-
-    app = create_app(TestConfig(url))
-    if not views_built(app):
+    database = Database(parser, args)
+    app = database.app
+    if not views_built(app, "proposals.index", "proposals.detail", "proposals.feed"):
         raise SystemExit("the proposal pages are not built yet")
     rng = random.Random(args.seed)
     with app.app_context():
-        print(f"database: {db.engine.url.render_as_string(hide_password=True)}")
-        db.drop_all()
-        db.create_all()
+        database.recreate()
         start = time.perf_counter()
         community, resident_id, member_id, big_id, proposal_ids, n_supports, n_likes = build(
             args.proposals, args.supports, args.users, args.comments, args.likes, rng)
@@ -360,19 +228,10 @@ def main(argv=None):
     print(f"\nas {args.viewer}, {args.requests} requests each")
     print(f"{'GET':<34} {'median ms':>10} {'p95 ms':>8} {'CPU ms':>7} {'SQL/request':>12} {'KB':>5}")
     for label, (times, cpu, statements, size) in results.items():
-        sql = f"{min(statements)}" if min(statements) == max(statements) else f"{min(statements)}–{max(statements)}"
         print(f"{label:<34} {statistics.median(times):>10.1f} {percentile(times, 95):>8.1f} "
-              f"{statistics.median(cpu):>7.1f} {sql:>12} {size // 1024:>5}")
+              f"{statistics.median(cpu):>7.1f} {statement_range(statements):>12} {size // 1024:>5}")
 
-    if args.keep:
-        print(f"\nkept: {url}")
-        return
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
-    if tmp:
-        os.unlink(tmp.name)
+    database.finish()
 
 
 if __name__ == "__main__":

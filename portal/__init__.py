@@ -15,6 +15,8 @@ def create_app(config=None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     configure_proxy(app)
     configure_extensions(app)
+    from portal.web import DatabaseInt
+    app.url_map.converters["int"] = DatabaseInt  # before any route is added
     configure_blueprints(app)
     from portal import markup, web
     web.init_app(app)
@@ -66,6 +68,7 @@ def import_models() -> None:
     import portal.notifications.models  # noqa: F401
     import portal.places.models  # noqa: F401
     import portal.proposals.models  # noqa: F401
+    import portal.votes.models  # noqa: F401
 
 
 def configure_blueprints(app: Flask) -> None:
@@ -78,8 +81,9 @@ def configure_blueprints(app: Flask) -> None:
     from portal.notifications import bp as notifications_bp
     from portal.places import bp as places_bp
     from portal.proposals import bp as proposals_bp
+    from portal.votes import bp as votes_bp
     from portal.residents import bp as residents_bp
 
     for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp,
-               issues_bp, proposals_bp, moderation_bp):
+               issues_bp, proposals_bp, moderation_bp, votes_bp):
         app.register_blueprint(bp)

@@ -1,4 +1,4 @@
-"""Commands: `flask --app portal seed-demo | create-admin | run-due`."""
+"""Commands: `flask --app portal seed-demo | create-admin | run-due | verify-ballot <id>`."""
 import click
 from flask import Flask
 
@@ -9,6 +9,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
     app.cli.add_command(run_due_command)
+    from portal.votes.services import verify_ballot_command
+    app.cli.add_command(verify_ballot_command)
 
 
 @click.command("seed-demo")

@@ -27,6 +27,7 @@ def seed() -> list[str]:
     from portal.places.demo import seed_places
     from portal.proposals.demo import seed_proposals
     from portal.residents.demo import seed_people
+    from portal.votes.demo import seed_votes
     lines = []
     for login, name, is_admin in DEMO_ACCOUNTS:
         ensure_user(login, name, is_admin=is_admin)
@@ -35,5 +36,6 @@ def seed() -> list[str]:
     lines += seed_people()
     lines += seed_issues()
     lines += seed_proposals()
+    lines += seed_votes()
     lines.append(f"accounts: {db.session.query(User).count()} (password for all demo accounts: {DEMO_PASSWORD})")
     return lines

@@ -1,11 +1,13 @@
 """What every request gets: deny-by-default sign-in, security headers, error pages, template helpers."""
-from flask import Flask, abort, current_app, jsonify, make_response, render_template, request
+from flask import Flask, abort, current_app, flash, jsonify, make_response, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
+from portal.errors import DomainError, NotAllowed
 from portal.extensions import db, login_manager
 
 CONTENT_SECURITY_POLICY = (
@@ -23,6 +25,14 @@ ERROR_TEXT = {
     429: (_l("Too many requests"), _l("Please wait a moment and try again.")),
     500: (_l("Something went wrong"), _l("An error occurred on our side. It has been logged; please try again later.")),
 }
+
+
+class DatabaseInt(IntegerConverter):
+    """`<int:…>` in every route: ids a database integer column can hold, so a 30-digit id in an address is a
+    404 rather than an overflow inside the database driver."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def public(view):
@@ -53,6 +63,31 @@ def show_error(form, error, fallback: str | None = None) -> None:
         field.errors = [*field.errors, str(error.message)]
     else:
         form.form_errors.append(str(error.message))
+
+
+def refuse():
+    """A service said NotAllowed after the view's own rule let the person in: undo what it had begun, 403."""
+    db.session.rollback()
+    abort(403)
+
+
+def perform(call, done_message=None) -> bool:
+    """Run one service call for a plain button, with no form to show again. On success commit and flash
+    `done_message` (when given); NotAllowed rolls back and answers 403; any other DomainError rolls back and
+    flashes its message. Returns whether the call succeeded. A form to show again with the person's typing
+    kept uses show_error instead."""
+    try:
+        call()
+    except NotAllowed:
+        refuse()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return False
+    db.session.commit()
+    if done_message:
+        flash(done_message, "success")
+    return True
 
 
 def accepts_photos(view):

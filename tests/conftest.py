@@ -113,3 +113,14 @@ def smtp_inbox(app):
     yield inbox
     app.config.update(saved)
     controller.stop()
+
+
+# --- Uploaded files in a folder of their own -------------------------------------------------------------
+
+@pytest.fixture
+def upload_dir(app, tmp_path):
+    """Photos and attachments go to a fresh folder for the test (returned), not the instance's."""
+    saved = app.config["UPLOAD_DIR"]
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    yield tmp_path / "uploads"
+    app.config["UPLOAD_DIR"] = saved

@@ -377,3 +377,62 @@ def can_moderate(user, community) -> bool:
 
 def can_view_moderation_queue(user) -> bool:
     return _signed_in(user) and (user.is_admin or bool(roles.committee_community_ids(user)))
+
+
+# --- votes ---
+# The community's committee members open a ballot on a proposal in consultation (which committee may open
+# which method, the services check); the opening organization's members enter paper ballots, extend, close
+# early and record the outcome; whoever the frozen electorate names casts. Admins run the platform: they
+# neither vote nor close. Signed ballots (who voted what) are for owners and the committee on owners'
+# ballots, for anyone who may see a public committee or residents' ballot, and for nobody on a secret one.
+
+def _opener_member(user, ballot) -> bool:
+    return _signed_in(user) and ballot is not None and roles.is_member_of(user, ballot.organization)
+
+
+def can_open_ballot(user, proposal) -> bool:
+    return _signed_in(user) and proposal is not None and proposal.status == "deliberation" and \
+        roles.is_committee_member(user, proposal.community)
+
+
+def can_view_ballot(user, ballot) -> bool:
+    return ballot is not None and can_view_proposal(user, ballot.proposal)
+
+
+def can_vote(user, ballot) -> bool:
+    """While voting is open, for the accounts the frozen electorate lets cast a vote (one indexed lookup)."""
+    if not _signed_in(user) or ballot is None or ballot.status != "open":
+        return False
+    from portal.extensions import db
+    from portal.votes.models import BallotCaster
+    return db.session.scalar(db.select(BallotCaster.id).where(
+        BallotCaster.ballot_id == ballot.id, BallotCaster.user_id == user.id).limit(1)) is not None
+
+
+def can_enter_paper(user, ballot) -> bool:
+    return ballot is not None and ballot.status == "open" and _opener_member(user, ballot)
+
+
+def can_close_ballot(user, ballot) -> bool:
+    """Closing early, with a reason."""
+    return ballot is not None and ballot.status == "open" and _opener_member(user, ballot)
+
+
+def can_extend_ballot(user, ballot) -> bool:
+    """Once, while voting is open (the services also refuse after the close time)."""
+    return ballot is not None and ballot.status == "open" and ballot.extended_at is None and \
+        _opener_member(user, ballot)
+
+
+def can_record_outcome(user, ballot) -> bool:
+    return ballot is not None and ballot.status == "closed" and _opener_member(user, ballot)
+
+
+def can_inspect_ballots(user, ballot) -> bool:
+    """Who may see names next to choices (the published log of a closed ballot)."""
+    if ballot is None or ballot.secret or not can_view_ballot(user, ballot):
+        return False
+    if ballot.method != "owners":
+        return True
+    return _signed_in(user) and (roles.is_committee_member(user, ballot.community)
+                                 or roles.is_owner_in(user, ballot.community))

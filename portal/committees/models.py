@@ -44,6 +44,9 @@ class Organization(db.Model):
     name = db.Column(db.String(120), nullable=False)
     community_id = db.Column(db.Integer, db.ForeignKey("community.id"), index=True)
     sub_district_id = db.Column(db.Integer, db.ForeignKey("sub_district.id"), index=True)
+    # Committee votes pass with yes from more than half of all members; some local rules read 半数以上 as
+    # "at least half" — an organization may be set so.
+    at_least_half = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
 
     community = db.relationship("Community")
     sub_district = db.relationship("SubDistrict")

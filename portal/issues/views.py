@@ -35,7 +35,7 @@ from portal.issues.models import (
     IssuePhoto,
 )
 from portal.places.models import Building, Household
-from portal.web import accepts_photos, allow, community_or_404, htmx_or_page, public, show_error
+from portal.web import accepts_photos, allow, community_or_404, htmx_or_page, public, refuse, show_error
 
 PHOTO_SIZES = (400, 1600)
 # A key never points to other bytes, so browsers may keep a photo; shared caches may not, so that hiding
@@ -227,8 +227,7 @@ def new(slug):
                 show_name=bool(form.show_name.data), photos=_uploaded_photos(form.photos),
                 on_behalf_of=_acting_for())
         except NotAllowed:
-            db.session.rollback()
-            abort(403)
+            refuse()
         except DomainError as error:
             show_error(form, error, "title")
         else:
@@ -339,8 +338,7 @@ def support(slug, issue_id):
     try:
         added = services.support_issue(current_user, issue)
     except NotAllowed:
-        db.session.rollback()
-        abort(403)
+        refuse()
     except DomainError as error:
         db.session.rollback()
         added, notice = False, str(error.message)
@@ -364,8 +362,7 @@ def _handler_action(slug, issue_id, prefix, form_class, run, done, fallback, *, 
     try:
         run(issue, form)
     except NotAllowed:
-        db.session.rollback()
-        abort(403)
+        refuse()
     except DomainError as error:
         show_error(form, error, fallback)
         return _detail_page(_issue(issue.community, issue_id), {prefix: form})
@@ -538,8 +535,7 @@ def categories(slug):
                 default_org=db.session.get(Organization, form.default_org.data) if form.default_org.data else None,
                 is_active=bool(form.is_active.data))
         except NotAllowed:
-            db.session.rollback()
-            abort(403)
+            refuse()
         except DomainError as error:
             show_error(form, error, "name")
             overrides[category.id] = form

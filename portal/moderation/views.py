@@ -15,7 +15,7 @@ from portal.extensions import db
 from portal.moderation import bp, services
 from portal.moderation.forms import ActionForm, FlagForm, HideForm
 from portal.moderation.models import FLAG_REASON_LABELS, FLAG_REASONS
-from portal.web import allow, show_error
+from portal.web import allow, refuse, show_error
 
 ANCHORS = {"comment": "comment-{id}", "issue_update": "update-{id}"}
 
@@ -175,8 +175,7 @@ def flag(item_type, item_id):
         try:
             services.flag(current_user, item_type, found, form.reason.data or "", form.note.data or "")
         except NotAllowed:
-            db.session.rollback()
-            abort(403)
+            refuse()
         except DomainError as error:
             show_error(form, error)
             found = _item(item_type, item_id)
@@ -216,14 +215,19 @@ def _moderate(item_type, item_id, form, run, done):
     return _back(form)
 
 
-@bp.post("/moderation/<item_type>/<int:item_id>/restore")
-def restore(item_type, item_id):
+def _button(item_type, item_id, run, done):
+    """restore, lock, unlock: a button whose small form (a note, where to go back) has nothing to show again."""
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    return _moderate(item_type, item_id, form,
-                     lambda found: services.restore(current_user, item_type, found, note=form.note.data or ""),
-                     _("Restored: it is shown again and its reports are closed."))
+    return _moderate(item_type, item_id, form, lambda found: run(found, form), done)
+
+
+@bp.post("/moderation/<item_type>/<int:item_id>/restore")
+def restore(item_type, item_id):
+    return _button(item_type, item_id,
+                   lambda found, form: services.restore(current_user, item_type, found, note=form.note.data or ""),
+                   _("Restored: it is shown again and its reports are closed."))
 
 
 @bp.route("/moderation/<item_type>/<int:item_id>/hide", methods=["GET", "POST"])
@@ -245,17 +249,11 @@ def hide(item_type, item_id):
 
 @bp.post("/moderation/<item_type>/<int:item_id>/lock")
 def lock(item_type, item_id):
-    form = ActionForm()
-    if not form.validate_on_submit():
-        abort(400)
-    return _moderate(item_type, item_id, form, lambda found: services.lock(current_user, item_type, found),
-                     _("Locked: no more comments can be added."))
+    return _button(item_type, item_id, lambda found, form: services.lock(current_user, item_type, found),
+                   _("Locked: no more comments can be added."))
 
 
 @bp.post("/moderation/<item_type>/<int:item_id>/unlock")
 def unlock(item_type, item_id):
-    form = ActionForm()
-    if not form.validate_on_submit():
-        abort(400)
-    return _moderate(item_type, item_id, form, lambda found: services.unlock(current_user, item_type, found),
-                     _("Unlocked: comments can be added again."))
+    return _button(item_type, item_id, lambda found, form: services.unlock(current_user, item_type, found),
+                   _("Unlocked: comments can be added again."))

@@ -90,6 +90,9 @@ EVENT_LABELS = {
     "restored": _l("restored the proposal"),
     "locked": _l("locked the discussion"),
     "unlocked": _l("unlocked the discussion"),
+    "ballot": _l("opened a ballot: the proposal goes to a vote"),
+    "decided": _l("the ballot decided the proposal"),
+    "returned": _l("back to consultation: the ballot did not decide it"),
 }
 
 
@@ -586,6 +589,27 @@ def archive_expired(now: datetime) -> int:
         Proposal.status == "collecting", Proposal.support_deadline <= now)
         .options(joinedload(Proposal.community), joinedload(Proposal.author)).order_by(Proposal.id)).all()
     return sum(apply_due(p, now) for p in proposals)
+
+
+# --- the ballot's steps (portal.votes.services calls these inside its own change) -------------------------
+
+def enter_voting(proposal, actor, *, now, ballot_id) -> None:
+    """Consultation → voting: a ballot was announced or opened on the proposal."""
+    if proposal.status != "deliberation":
+        raise DomainError(_l("Only a proposal in consultation can go to a vote."), "proposal")
+    _move(proposal, "voting", "ballot", actor, at=now, ballot_id=ballot_id)
+
+
+def record_decision(proposal, outcome, *, now, ballot_id) -> None:
+    """Voting → decided, passed or rejected by the ballot."""
+    proposal.outcome = outcome
+    _move(proposal, "decided", "decided", None, at=now, outcome=outcome, ballot_id=ballot_id)
+
+
+def return_to_deliberation(proposal, reason, *, now, ballot_id, **details) -> None:
+    """Voting → consultation again (no quorum, or a tie): the consultation reopens for comments."""
+    proposal.comments_closed_at = None
+    _move(proposal, "deliberation", "returned", None, body=reason, at=now, ballot_id=ballot_id, **details)
 
 
 # --- comments --------------------------------------------------------------------------------------------

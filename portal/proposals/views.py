@@ -46,7 +46,7 @@ from portal.proposals.models import (
     Comment,
     ProposalAttachment,
 )
-from portal.web import accepts_photos, allow, community_or_404, htmx_or_page, public, show_error
+from portal.web import accepts_photos, allow, community_or_404, htmx_or_page, perform, public, refuse, show_error
 
 COMMENT_SORTS = services.COMMENT_SORTS
 ATTACHMENT_SIZES = (400, 1600)
@@ -94,11 +94,6 @@ def _comment(proposal, comment_id) -> Comment:
 
 def _detail_url(proposal, anchor=""):
     return url_for("proposals.detail", slug=proposal.community.slug, proposal_id=proposal.id) + anchor
-
-
-def _refused():
-    db.session.rollback()
-    abort(403)
 
 
 def days_left(proposal) -> int | None:
@@ -261,7 +256,7 @@ def new(slug):
                 current_user, community, **_proposal_fields(form), attachments=_uploaded_attachments(form.attachments),
                 publish=publish, on_behalf_of=_acting_for())
         except NotAllowed:
-            _refused()
+            refuse()
         except DomainError as error:
             show_error(form, error, "title")
         else:
@@ -299,7 +294,7 @@ def edit(slug, proposal_id):
                 remove_attachment_ids=[a.id for a in proposal.attachments if a.id in removed],
                 note=(form.note.data or "").strip())
         except NotAllowed:
-            _refused()
+            refuse()
         except DomainError as error:
             show_error(form, error, "title")
             proposal = _load(slug, proposal_id)
@@ -315,16 +310,8 @@ def edit(slug, proposal_id):
 def publish(slug, proposal_id):
     proposal = _load(slug, proposal_id)
     allow(permissions.can_publish_proposal(current_user, proposal))
-    try:
-        services.publish(current_user, proposal)
-    except NotAllowed:
-        _refused()
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
-    else:
-        db.session.commit()
-        flash(_("Your proposal is published. Neighbours can now support it."), "success")
+    perform(lambda: services.publish(current_user, proposal),
+            _("Your proposal is published. Neighbours can now support it."))
     return redirect(_detail_url(proposal))
 
 
@@ -337,7 +324,7 @@ def withdraw(slug, proposal_id):
         try:
             services.withdraw(current_user, proposal, form.reason.data or "", (form.note.data or "").strip())
         except NotAllowed:
-            _refused()
+            refuse()
         except DomainError as error:
             show_error(form, error, "reason")
         else:
@@ -417,7 +404,7 @@ def support(slug, proposal_id):
             changed = not already and services.support(person, proposal)
     except NotAllowed as error:
         if not withdrawing:
-            _refused()
+            refuse()
         db.session.rollback()  # a stale page: supports can no longer be taken back
         notice, category = str(error.message), "error"
     except DomainError as error:
@@ -469,7 +456,7 @@ def _reason_action(proposal, run, *, title, button, hint, done):
         try:
             run((form.reason.data or "").strip())
         except NotAllowed:
-            _refused()
+            refuse()
         except DomainError as error:
             show_error(form, error, "reason")
         else:
@@ -494,7 +481,7 @@ def summary(slug, proposal_id):
             services.write_summary(current_user, proposal, arguments_for=(form.arguments_for.data or "").strip(),
                                    arguments_against=(form.arguments_against.data or "").strip())
         except NotAllowed:
-            _refused()
+            refuse()
         except DomainError as error:
             show_error(form, error, "arguments_for")
         else:
@@ -654,7 +641,7 @@ def comment(slug, proposal_id):
         added = services.add_comment(current_user, proposal, stance=form.stance.data or "", body=form.body.data or "",
                                      parent=parent, on_behalf_of=_acting_for())
     except NotAllowed:
-        _refused()
+        refuse()
     except DomainError as error:
         show_error(form, error, "body")
         return _comment_page(proposal, form, parent=parent)
@@ -690,7 +677,7 @@ def edit_comment(slug, proposal_id, comment_id):
         try:
             services.edit_comment(person, found, stance=form.stance.data or "", body=form.body.data or "")
         except NotAllowed:
-            _refused()
+            refuse()
         except DomainError as error:
             show_error(form, error, "body")
         else:
@@ -706,16 +693,8 @@ def delete_comment(slug, proposal_id, comment_id):
     found = _comment(proposal, comment_id)
     person = current_user
     allow(permissions.can_delete_comment(person, found))
-    try:
-        services.delete_comment(person, found)
-    except NotAllowed:
-        _refused()
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
-    else:
-        db.session.commit()
-        flash(_("Your comment is deleted. Replies to it stay in place."), "success")
+    perform(lambda: services.delete_comment(person, found),
+            _("Your comment is deleted. Replies to it stay in place."))
     return redirect(_detail_url(proposal, f"#comment-{found.id}"))
 
 
@@ -725,19 +704,8 @@ def like_comment(slug, proposal_id, comment_id):
     found = _comment(proposal, comment_id)
     person = current_user
     allow(permissions.can_like_comment(person, found))
-    unliking = request.form.get("action") == "unlike"
-    try:
-        if unliking:
-            services.unlike_comment(person, found)
-        else:
-            services.like_comment(person, found)
-    except NotAllowed:
-        _refused()
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
-    else:
-        db.session.commit()
+    act = services.unlike_comment if request.form.get("action") == "unlike" else services.like_comment
+    perform(lambda: act(person, found))
     if request.htmx:
         db.session.refresh(found)
         return render_template("proposals/_like.html", proposal=proposal, c=found,
@@ -767,7 +735,7 @@ def settings(slug):
             services.update_settings(current_user, community, threshold=_whole_number(form.threshold),
                                      days=_whole_number(form.days))
         except NotAllowed:
-            _refused()
+            refuse()
         except DomainError as error:
             show_error(form, error, "threshold")
         else:
@@ -797,7 +765,7 @@ def escalate_issue(slug, issue_id):
     try:
         proposal = services.escalate_issue(current_user, issue)
     except NotAllowed:
-        _refused()
+        refuse()
     except DomainError as error:
         db.session.rollback()
         flash(str(error.message), "error")

@@ -11,7 +11,7 @@ from portal.extensions import db
 from portal.places.models import Community, Household, Residency
 from portal.residents import acting, bp, services
 from portal.residents.forms import ClaimForm, RegisterOnBehalfForm, RejectForm
-from portal.web import community_or_404, show_error
+from portal.web import community_or_404, perform, refuse, show_error
 
 
 def _household(household_id):
@@ -47,8 +47,7 @@ def claim():
             residency = services.claim_unit(current_user, _household(form.household.data), community=community,
                                             is_adult=not form.minor.data, on_behalf_of=acting.acting_for())
         except NotAllowed:
-            db.session.rollback()
-            abort(403)
+            refuse()
         except DomainError as error:
             db.session.rollback()
             show_error(form, error, "household")
@@ -90,18 +89,9 @@ def _own_residency_or_404(residency_id) -> Residency:
 @bp.post("/my/residency/<int:residency_id>/move-out")
 def move_out(residency_id):
     residency = _own_residency_or_404(residency_id)
-    try:
-        services.end_residency(current_user, residency, on_behalf_of=acting.acting_for())
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
-    else:
-        db.session.commit()
-        flash(_("The residence at %(unit)s has ended. It stays in the history.",
-                unit=services.unit_label(residency.household)), "success")
+    perform(lambda: services.end_residency(current_user, residency, on_behalf_of=acting.acting_for()),
+            _("The residence at %(unit)s has ended. It stays in the history.",
+              unit=services.unit_label(residency.household)))
     return redirect(url_for("residents.mine"))
 
 
@@ -170,8 +160,7 @@ def verify(slug, residency_id):
         changed = services.verify_claim(current_user, residency,
                                         confirm_owner_ids=request.form.getlist("confirm_owner", type=int))
     except NotAllowed:
-        db.session.rollback()
-        abort(403)
+        refuse()
     except DomainError as error:
         db.session.rollback()
         notice = str(error.message)
@@ -197,8 +186,7 @@ def reject(slug, residency_id):
         try:
             services.reject_claim(current_user, residency, form.reason.data)
         except NotAllowed:
-            db.session.rollback()
-            abort(403)
+            refuse()
         except DomainError as error:
             db.session.rollback()
             show_error(form, error, "reason")
@@ -219,18 +207,9 @@ def reject(slug, residency_id):
 def end(slug, residency_id):
     community = community_or_404(slug)
     residency = _claim_or_404(community, residency_id)
-    try:
-        services.end_residency(current_user, residency)
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
-    else:
-        db.session.commit()
-        flash(_("%(name)s has moved out of %(unit)s; the residence stays in the history.",
-                name=residency.user.display_name, unit=services.unit_label(residency.household)), "success")
+    perform(lambda: services.end_residency(current_user, residency),
+            _("%(name)s has moved out of %(unit)s; the residence stays in the history.",
+              name=residency.user.display_name, unit=services.unit_label(residency.household)))
     return redirect(url_for("residents.detail", slug=slug, user_id=residency.user_id))
 
 
@@ -241,19 +220,11 @@ def confirm_owners(slug, residency_id):
         abort(403)
     residency = _claim_or_404(community, residency_id)
     owner_ids = request.form.getlist("confirm_owner", type=int)
-    try:
-        if not owner_ids:
-            raise DomainError(_("Tick the owner you have checked before confirming."), "owners")
-        services.confirm_owners(current_user, residency, owner_ids)
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
+    if not owner_ids:
+        flash(_("Tick the owner you have checked before confirming."), "error")
     else:
-        db.session.commit()
-        flash(_("The owner record is linked to %(name)s.", name=residency.user.display_name), "success")
+        perform(lambda: services.confirm_owners(current_user, residency, owner_ids),
+                _("The owner record is linked to %(name)s.", name=residency.user.display_name))
     return redirect(url_for("residents.detail", slug=slug, user_id=residency.user_id))
 
 
@@ -291,8 +262,7 @@ def register_on_behalf(slug):
                 current_user, community, display_name=form.display_name.data, phone=form.phone.data,
                 household=_household(form.household.data), is_adult=not form.minor.data)
         except NotAllowed:
-            db.session.rollback()
-            abort(403)
+            refuse()
         except DomainError as error:
             db.session.rollback()
             show_error(form, error, "display_name")
@@ -314,8 +284,7 @@ def act_for(user_id):
     try:
         services.start_acting_for(current_user, person)
     except NotAllowed:
-        db.session.rollback()
-        abort(403)
+        refuse()
     db.session.commit()
     acting.start(person)
     flash(_("You are now acting for %(name)s. Everything you do is recorded as done on their behalf.",

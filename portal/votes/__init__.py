@@ -1,1 +1,6 @@
-"""Ballots, tallies and receipts (表决). Built in its own issue."""
+"""Ballots (表决): committee, residents' and homeowners' votes — exact, verifiable, safe under load."""
+from flask import Blueprint
+
+bp = Blueprint("votes", __name__)
+
+from portal.votes import views  # noqa: E402,F401

@@ -18,14 +18,6 @@ from tests.factories import gen_community, gen_user
 RED, BLUE = (220, 20, 20), (20, 20, 220)
 
 
-@pytest.fixture
-def upload_dir(app, tmp_path):
-    saved = app.config["UPLOAD_DIR"]
-    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    yield tmp_path / "uploads"
-    app.config["UPLOAD_DIR"] = saved
-
-
 def encode(image, fmt, **params):
     out = io.BytesIO()
     image.save(out, fmt, **params)

@@ -3,7 +3,6 @@ steps and the lists."""
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from portal.audit.models import AuditEntry
 from portal.due import DUE_STEPS, run_due
@@ -18,26 +17,12 @@ from portal.issues.models import (
     IssueEvent,
     IssueSupport,
 )
-from portal.notifications.models import Notification
 from tests.factories import gen_residency, gen_user
 from tests.issues import T0, gen_issue
+from tests.queries import count_statements
+from tests.records import audit, count, notices
 
 H = timedelta(hours=1)
-
-
-def notices(user, event_name=None):
-    query = db.select(Notification).where(Notification.recipient_id == user.id)
-    if event_name:
-        query = query.where(Notification.event == event_name)
-    return db.session.scalars(query).all()
-
-
-def audit(action):
-    return db.session.scalars(db.select(AuditEntry).where(AuditEntry.action == action)).all()
-
-
-def count(model):
-    return db.session.scalar(db.select(db.func.count(model.id)))
 
 
 def kinds(issue):
@@ -713,19 +698,6 @@ def test_due_for_me_lists_open_issues_of_my_organizations_by_deadline(world):
     assert services.due_for(world.official_a, limit=2, after=cursor) == ([rubbish, noise], None)
 
 
-def count_queries(fn):
-    statements = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-    return len(statements)
-
-
 def list_pages(world):
     db.session.expire_all()
     items, _ = services.community_issues(world.x, world.reporter, limit=50)
@@ -745,9 +717,9 @@ def test_the_lists_run_a_constant_number_of_queries(world):
                       reporter=world.reporter if k % 3 else world.neighbour, category="lift" if k % 2 else "leak")
         db.session.commit()
     make(5)
-    few = count_queries(lambda: list_pages(world))
+    few = count_statements(lambda: list_pages(world))
     make(35)
-    many = count_queries(lambda: list_pages(world))
+    many = count_statements(lambda: list_pages(world))
     assert few == many
     assert len(services.community_issues(world.x, None, limit=50)[0]) == 40
 

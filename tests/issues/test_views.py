@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from PIL import Image
-from sqlalchemy import event
 
 from portal.clock import utcnow
 from portal.extensions import db
@@ -13,6 +12,7 @@ from portal.issues import services
 from portal.issues.models import Issue, IssuePhoto, IssueSupport
 from tests.factories import gen_building, gen_community, gen_household, gen_residency
 from tests.issues import gen_issue
+from tests.queries import count_queries
 from tests.residents import post
 
 
@@ -461,25 +461,6 @@ def test_categories_page_for_admins_only(client, auth, world):
 
 
 # --- a constant number of queries --------------------------------------------------------------------------
-
-class QueryCounter:
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, *args, **kwargs):
-        self.count += 1
-
-
-def count_queries(client, path) -> int:
-    counter = QueryCounter()
-    event.listen(db.engine, "before_cursor_execute", counter)
-    try:
-        response = client.get(path)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", counter)
-    assert response.status_code == 200
-    return counter.count
-
 
 def query_counts(client, world, count):
     """The list (two orders) and one issue page of a new community with `count` issues."""

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 from PIL import Image
-from sqlalchemy import event
 
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.moderation import services
 from portal.moderation.models import Flag
 from tests.moderation import gen_comment, gen_flags, gen_in_deliberation, gen_issue, gen_proposal, public_update
+from tests.queries import count_queries
 from tests.residents import post
 
 
@@ -355,25 +355,6 @@ def test_a_hidden_update_shows_a_placeholder_in_the_timeline(client, auth, world
 
 
 # --- a constant number of queries --------------------------------------------------------------------------
-
-class QueryCounter:
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, *args, **kwargs):
-        self.count += 1
-
-
-def count_queries(client, path) -> int:
-    counter = QueryCounter()
-    event.listen(db.engine, "before_cursor_execute", counter)
-    try:
-        response = client.get(path)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", counter)
-    assert response.status_code == 200
-    return counter.count
-
 
 def fill_queue(world, count):
     """`count` reported items of each kind: issues, public updates, proposals and comments."""

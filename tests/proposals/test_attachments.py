@@ -16,14 +16,6 @@ from tests.factories import gen_community, gen_user
 from tests.issues.test_photos import assert_no_metadata, encode, phone_jpeg, two_halves
 
 
-@pytest.fixture
-def upload_dir(app, tmp_path):
-    saved = app.config["UPLOAD_DIR"]
-    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    yield tmp_path / "uploads"
-    app.config["UPLOAD_DIR"] = saved
-
-
 def assert_refused(data, filename, *words):
     with pytest.raises(DomainError) as caught:
         attachments.prepare(data, filename)

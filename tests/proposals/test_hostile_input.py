@@ -102,14 +102,6 @@ def html_of(response):
     return response.get_data(as_text=True)
 
 
-@pytest.fixture
-def upload_dir(app, tmp_path):
-    saved = app.config["UPLOAD_DIR"]
-    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    yield tmp_path / "uploads"
-    app.config["UPLOAD_DIR"] = saved
-
-
 def proposal_form(world, **overrides):
     data = {"title": "Benches for the garden", "summary": "Two benches near the pond.",
             "body": "We would like two benches.", "category": "facilities", "estimated_cost": "",

@@ -5,7 +5,7 @@ from datetime import timedelta
 from itertools import cycle
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 
 from portal.auth.models import User
 from portal.clock import utcnow
@@ -20,29 +20,11 @@ from tests.factories import gen_building, gen_community, gen_household, gen_memb
 from tests.issues.test_photos import phone_jpeg
 from tests.proposals import gen_proposal
 from tests.proposals.test_attachments import plain_pdf
+from tests.queries import count_queries
 
 # The list's states, hidden ones among them; drafts are never listed but the author sees theirs on top.
 STATES = ["collecting", "collecting", "deliberation", "voting", "decided", "implementing", "withdrawn", "archived"]
 TITLES = ["{n}号楼加装电梯", "Add charging points {n}", "中心花园增加座椅 {n}", "Replace the lift in building {n}"]
-
-
-class QueryCounter:
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, *args, **kwargs):
-        self.count += 1
-
-
-def count_queries(client, path) -> int:
-    counter = QueryCounter()
-    event.listen(db.engine, "before_cursor_execute", counter)
-    try:
-        response = client.get(path)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", counter)
-    assert response.status_code == 200, (path, response.status_code)
-    return counter.count
 
 
 def bulk_users(n, prefix, password_hash):
@@ -150,11 +132,3 @@ def test_list_and_proposal_pages_run_the_same_statements_whatever_their_size(cli
         auth.login(getattr(world, viewer))
     few, many = page_counts(client, *small), page_counts(client, *large)
     assert few == many
-
-
-@pytest.fixture
-def upload_dir(app, tmp_path):
-    saved = app.config["UPLOAD_DIR"]
-    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    yield tmp_path / "uploads"
-    app.config["UPLOAD_DIR"] = saved

@@ -7,14 +7,12 @@ from decimal import Decimal
 import pytest
 from flask_login import AnonymousUserMixin
 from PIL import Image
-from sqlalchemy import event
 
 from portal.audit.models import AuditEntry
 from portal.due import DUE_STEPS, run_due
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.issues.models import IssueEvent
-from portal.notifications.models import Notification
 from portal.proposals import services
 from portal.proposals.models import (
     BODY_MAX,
@@ -41,25 +39,12 @@ from tests.proposals import (
     gen_proposal,
     gen_supports,
 )
+from tests.queries import recorded_statements
+from tests.records import audit, count, notices
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
 D = timedelta(days=1)
-
-
-def notices(user, event_name=None):
-    query = db.select(Notification).where(Notification.recipient_id == user.id)
-    if event_name:
-        query = query.where(Notification.event == event_name)
-    return db.session.scalars(query).all()
-
-
-def audit(action):
-    return db.session.scalars(db.select(AuditEntry).where(AuditEntry.action == action)).all()
-
-
-def count(model):
-    return db.session.scalar(db.select(db.func.count(model.id)))
 
 
 def kinds(proposal):
@@ -85,14 +70,6 @@ def png():
     out = io.BytesIO()
     Image.new("RGB", (40, 30), (20, 120, 20)).save(out, "PNG")
     return out.getvalue()
-
-
-@pytest.fixture
-def upload_dir(app, tmp_path):
-    saved = app.config["UPLOAD_DIR"]
-    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    yield tmp_path / "uploads"
-    app.config["UPLOAD_DIR"] = saved
 
 
 # --- settings --------------------------------------------------------------------------------------------
@@ -881,16 +858,9 @@ def test_a_comment_page_takes_three_queries_whatever_its_size(world):
     db.session.commit()
     db.session.expire_all()
     proposal = db.session.get(Proposal, proposal.id)
-    statements = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
+    with recorded_statements() as statements:
         threads, _pager = services.comment_page(proposal, None, per_page=20)
         names = {c.author.display_name for t, replies in threads for c in [t, *replies]}
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
     assert len(threads) == 20 and len(names) > 5
     assert len(statements) == 3
 

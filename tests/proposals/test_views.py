@@ -23,6 +23,7 @@ from portal.proposals.models import (
     ProposalVersion,
 )
 from tests.proposals import THRESHOLD, gen_comment, gen_in_deliberation, gen_issue, gen_proposal, gen_supports
+from tests.records import count
 from tests.residents import post
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -36,10 +37,6 @@ def html_of(response) -> str:
 def fresh(model, object_id):
     db.session.expire_all()
     return db.session.get(model, object_id)
-
-
-def count(model) -> int:
-    return db.session.scalar(db.select(db.func.count()).select_from(model))
 
 
 def png_bytes(size=(64, 48), colour=(30, 120, 200)) -> bytes:
@@ -61,14 +58,6 @@ def proposal_data(world, **overrides):
             "body": "## Why\n\nThere is **nowhere** to sit.", "category": "facilities", "estimated_cost": ""}
     data.update(overrides)
     return data
-
-
-@pytest.fixture
-def upload_dir(app, tmp_path):
-    saved = app.config["UPLOAD_DIR"]
-    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    yield tmp_path / "uploads"
-    app.config["UPLOAD_DIR"] = saved
 
 
 def page_of(proposal) -> str:

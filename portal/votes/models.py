@@ -1,0 +1,233 @@
+"""Ballots (表决) on proposals: the frozen electorate, options, live votes, and the hash-chained log.
+
+Three methods (DESIGN §3): "committee" (an organization's members), "residents" (verified adult residents,
+or households) and "owners" (the homeowners' decision of Civil Code art. 278, counted per the SPC
+building-ownership interpretation art. 9: by headcount and by exclusive area).
+
+The electorate is frozen when voting opens: one `BallotVoter` row per vote that can be cast, with its
+weights (headcount 1; area in integer hundredths of m²), and the accounts allowed to cast it
+(`BallotCaster`: a co-owned unit may be cast by any co-owner, the developer's units by its representative,
+a household by any of its verified adult residents). `BallotVote` holds the one live vote per voter (a
+unique constraint); `BallotLogEntry` keeps every cast, chained by SHA-256, so a recount from the log can
+be compared with the stored result and any changed row is named."""
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+
+from portal.clock import UTCDateTime, utcnow
+from portal.extensions import db
+
+METHODS = ("committee", "residents", "owners")
+METHOD_LABELS = {
+    "committee": _l("Committee vote"),
+    "residents": _l("Residents' vote"),
+    "owners": _l("Homeowners' decision"),
+}
+STATES = ("scheduled", "open", "closed")
+STATE_LABELS = {"scheduled": _l("Announced"), "open": _l("Voting open"), "closed": _l("Closed")}
+RESULTS = ("passed", "failed", "tie", "no_quorum")
+RESULT_LABELS = {"passed": _l("Passed"), "failed": _l("Failed"), "tie": _l("Tie"), "no_quorum": _l("No quorum")}
+
+# Matters of Civil Code art. 278. Matters 6–8 need three quarters of the participating area and headcount;
+# the others more than half of each.
+MATTERS = tuple(range(1, 10))
+SPECIAL_MATTERS = (6, 7, 8)
+MATTER_LABELS = {
+    1: _l("(1) Rules of procedure of the owners' assembly"),
+    2: _l("(2) The management covenant"),
+    3: _l("(3) Electing the homeowners' committee or its members"),
+    4: _l("(4) Hiring or dismissing the property service company"),
+    5: _l("(5) Using the building maintenance fund"),
+    6: _l("(6) Raising the building maintenance fund"),
+    7: _l("(7) Rebuilding or reconstructing buildings and attached facilities"),
+    8: _l("(8) Changing the use of common parts or using them for business"),
+    9: _l("(9) Other major matters of common management"),
+}
+OWNERS_NOTICE_DAYS = 15
+
+RESIDENT_UNITS = ("person", "household")  # residents' method: one vote per adult, or per household
+THRESHOLDS = ("simple", "two_thirds")  # residents' method: yes > 1/2 of yes+no, or yes ≥ 2/3 of yes+no
+VOTER_KINDS = ("member", "resident", "household", "owner", "co_owned_unit", "developer")
+OPTION_CODES = ("yes", "no", "abstain")
+
+
+class Ballot(db.Model):
+    __tablename__ = "ballot"
+    __table_args__ = (
+        CheckConstraint("method IN ('committee', 'residents', 'owners')", name="method"),
+        CheckConstraint("status IN ('scheduled', 'open', 'closed')", name="status"),
+        CheckConstraint("result IS NULL OR result IN ('passed', 'failed', 'tie', 'no_quorum')", name="result"),
+        CheckConstraint("matter IS NULL OR (matter BETWEEN 1 AND 9)", name="matter"),
+        CheckConstraint("method = 'owners' OR matter IS NULL", name="matter_for_owners"),
+        CheckConstraint("resident_unit IS NULL OR resident_unit IN ('person', 'household')", name="resident_unit"),
+        CheckConstraint("threshold IS NULL OR threshold IN ('simple', 'two_thirds')", name="threshold"),
+        CheckConstraint("NOT (secret AND method = 'owners')", name="owners_public"),
+        CheckConstraint("closes_at > opens_at", name="period"),
+        Index("ix_ballot_status_closes", "status", "closes_at"),
+        # One ballot at a time on a proposal: a second one cannot be opened while one is announced or open.
+        Index("uq_ballot_proposal_live", "proposal_id", unique=True,
+              sqlite_where=db.text("status IN ('scheduled', 'open')"),
+              postgresql_where=db.text("status IN ('scheduled', 'open')")),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    proposal_id = db.Column(db.Integer, db.ForeignKey("proposal.id"), nullable=False, index=True)
+    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False, index=True)
+    organization_id = db.Column(db.Integer, db.ForeignKey("organization.id"), nullable=False)  # the opener
+    opened_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    method = db.Column(db.String(16), nullable=False)
+    matter = db.Column(db.SmallInteger)  # owners: art. 278 matter 1–9
+    resident_unit = db.Column(db.String(16))  # residents: person | household
+    quorum_percent = db.Column(db.Numeric(5, 2))  # residents: share of the electorate that must take part
+    threshold = db.Column(db.String(16))  # residents, yes/no ballots: simple | two_thirds
+    # Committee: "at least half" instead of "more than half", copied from the organization at opening.
+    at_least_half = db.Column(db.Boolean, nullable=False, default=False)
+    question = db.Column(db.String(300), nullable=False)
+    notice = db.Column(db.Text)  # owners: the announcement sent to every owner
+    secret = db.Column(db.Boolean, nullable=False, default=False)
+    results_hidden = db.Column(db.Boolean, nullable=False, default=False)  # until close, from everyone
+
+    status = db.Column(db.String(16), nullable=False, default="scheduled")
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    opens_at = db.Column(UTCDateTime, nullable=False)
+    closes_at = db.Column(UTCDateTime, nullable=False)
+    frozen_at = db.Column(UTCDateTime)  # the electorate was frozen (voting opened)
+    extended_at = db.Column(UTCDateTime)
+    extend_reason = db.Column(db.String(1000))
+    original_closes_at = db.Column(UTCDateTime)
+    closed_at = db.Column(UTCDateTime)
+    closed_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))  # NULL: closed at its time
+    close_reason = db.Column(db.String(1000))
+
+    # Running head of the log (hex SHA-256) and the number of entries; both change with every cast.
+    log_head = db.Column(db.String(64), nullable=False, default="0" * 64)
+    log_length = db.Column(db.Integer, nullable=False, default=0)
+
+    result = db.Column(db.String(16))
+    # The figures at close, exact integers (areas in hundredths of m²), as counting.tally() returns them.
+    figures = db.Column(db.JSON)
+    outcome_statement = db.Column(db.Text)
+    outcome_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    outcome_at = db.Column(UTCDateTime)
+
+    proposal = db.relationship("Proposal")
+    community = db.relationship("Community")
+    organization = db.relationship("Organization")
+    opened_by = db.relationship("User", foreign_keys=[opened_by_id])
+    options = db.relationship("BallotOption", back_populates="ballot", order_by="BallotOption.position")
+
+    @property
+    def method_label(self):
+        return METHOD_LABELS.get(self.method, self.method)
+
+    @property
+    def status_label(self):
+        return STATE_LABELS.get(self.status, self.status)
+
+    @property
+    def result_label(self):
+        return RESULT_LABELS.get(self.result, self.result) if self.result else None
+
+    @property
+    def is_yes_no(self) -> bool:
+        return any(o.code == "yes" for o in self.options)
+
+    def __repr__(self):
+        return f"<Ballot {self.id} {self.method} {self.status}>"
+
+
+class BallotOption(db.Model):
+    """yes / no / abstain (code set), or a named choice of a residents' multiple-choice ballot (code NULL)."""
+
+    __tablename__ = "ballot_option"
+    __table_args__ = (
+        UniqueConstraint("ballot_id", "position"),
+        CheckConstraint("code IS NULL OR code IN ('yes', 'no', 'abstain')", name="code"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    ballot_id = db.Column(db.Integer, db.ForeignKey("ballot.id"), nullable=False)
+    position = db.Column(db.SmallInteger, nullable=False)
+    code = db.Column(db.String(8))
+    label = db.Column(db.String(200), nullable=False)
+
+    ballot = db.relationship("Ballot", back_populates="options")
+
+
+class BallotVoter(db.Model):
+    """One vote that can be cast, frozen at opening with its weights."""
+
+    __tablename__ = "ballot_voter"
+    __table_args__ = (
+        CheckConstraint("kind IN ('member', 'resident', 'household', 'owner', 'co_owned_unit', 'developer')",
+                        name="kind"),
+        CheckConstraint("headcount = 1 AND area_cm >= 0", name="weights"),  # each voter counts once
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    ballot_id = db.Column(db.Integer, db.ForeignKey("ballot.id"), nullable=False, index=True)
+    kind = db.Column(db.String(16), nullable=False)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"))  # member / resident
+    owner_id = db.Column(db.Integer, db.ForeignKey("owner.id"))  # owner / developer
+    household_id = db.Column(db.Integer, db.ForeignKey("household.id"))  # household / co_owned_unit
+    label = db.Column(db.String(200), nullable=False)  # name, or "Building 3, 1-0201" (for public ballots)
+    headcount = db.Column(db.Integer, nullable=False, default=1)
+    area_cm = db.Column(db.BigInteger, nullable=False, default=0)  # hundredths of m² (owners' method)
+
+
+class BallotCaster(db.Model):
+    """An account allowed to cast a voter's vote (frozen at opening)."""
+
+    __tablename__ = "ballot_caster"
+    __table_args__ = (
+        UniqueConstraint("voter_id", "user_id"),
+        Index("ix_ballot_caster_ballot_user", "ballot_id", "user_id"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    ballot_id = db.Column(db.Integer, db.ForeignKey("ballot.id"), nullable=False)
+    voter_id = db.Column(db.Integer, db.ForeignKey("ballot_voter.id"), nullable=False)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+
+
+class BallotVote(db.Model):
+    """The live vote of one voter: the latest cast. The unique constraint is the database's guarantee of one
+    live ballot per voter; every cast is also in the log."""
+
+    __tablename__ = "ballot_vote"
+    __table_args__ = (
+        UniqueConstraint("ballot_id", "voter_id"),
+        Index("ix_ballot_vote_ballot_option", "ballot_id", "option_id"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    ballot_id = db.Column(db.Integer, db.ForeignKey("ballot.id"), nullable=False)
+    voter_id = db.Column(db.Integer, db.ForeignKey("ballot_voter.id"), nullable=False)
+    option_id = db.Column(db.Integer, db.ForeignKey("ballot_option.id"), nullable=False)
+    entry_id = db.Column(db.Integer, db.ForeignKey("ballot_log_entry.id"), nullable=False)
+    cast_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    is_paper = db.Column(db.Boolean, nullable=False, default=False)
+    cast_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class BallotLogEntry(db.Model):
+    """One cast, in order. hash = SHA-256(prev_hash + canonical entry), see votes.log."""
+
+    __tablename__ = "ballot_log_entry"
+    __table_args__ = (
+        UniqueConstraint("ballot_id", "seq"),
+        Index("ix_ballot_log_entry_voter", "ballot_id", "voter_id", "seq"),  # "replaced at" for a receipt
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    ballot_id = db.Column(db.Integer, db.ForeignKey("ballot.id"), nullable=False)
+    seq = db.Column(db.Integer, nullable=False)  # 1, 2, …
+    voter_id = db.Column(db.Integer, db.ForeignKey("ballot_voter.id"), nullable=False)
+    option_id = db.Column(db.Integer, db.ForeignKey("ballot_option.id"), nullable=False)
+    headcount = db.Column(db.Integer, nullable=False)  # the voter's weights, copied so the log stands alone
+    area_cm = db.Column(db.BigInteger, nullable=False)
+    cast_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    is_paper = db.Column(db.Boolean, nullable=False, default=False)
+    at = db.Column(UTCDateTime, nullable=False)
+    receipt = db.Column(db.String(32), nullable=False, unique=True)  # given to the voter
+    prev_hash = db.Column(db.String(64), nullable=False)
+    hash = db.Column(db.String(64), nullable=False)

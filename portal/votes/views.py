@@ -1,0 +1,578 @@
+"""Ballot pages: each view loads the ballot (applying its due steps, so a ballot whose time has come opens
+or closes on first access), checks one permission rule, parses the input, calls one service, commits, then
+redirects or renders.
+
+Every page works without JavaScript; htmx only swaps the vote block after a cast. Numbers about how people
+voted come from services.visible_tally alone (None while results are hidden), and the result figures are read
+only once the ballot is closed, so a hidden result cannot leak through any page or partial rendered here. The
+participation count (how many voted) is always shown; who voted what is never shown for a secret ballot, and a
+voter sees only their own current choice."""
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime, format_decimal
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from portal.auth import permissions
+from portal.clock import in_zone, utcnow
+from portal.errors import DomainError, NotAllowed
+from portal.extensions import db
+from portal.votes import bp, counting, services
+from portal.votes import log as ballot_log
+from portal.votes.forms import (
+    RECEIPT_MAX,
+    BallotForm,
+    CastForm,
+    ExtendForm,
+    MethodForm,
+    OutcomeForm,
+    PaperForm,
+    ReasonForm,
+    ReceiptForm,
+)
+from portal.votes.models import (
+    MATTER_LABELS,
+    METHOD_LABELS,
+    METHODS,
+    OWNERS_NOTICE_DAYS,
+    RESULT_LABELS,
+    STATE_LABELS,
+    Ballot,
+    BallotLogEntry,
+    BallotVoter,
+)
+from portal.web import allow, community_or_404, datetime_local, public, refuse, show_error
+
+MAX_ID = 2**31 - 1  # an id in the address beyond any row (and beyond what SQLite takes) is simply not there
+PAPER_MATCHES = 20  # voters listed on the paper-ballot page for one search
+INDEX_SIZE = 100  # the community's ballots listed, open first
+LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
+
+
+# --- loading and parsing -----------------------------------------------------------------------------------
+
+def _load(slug, ballot_id) -> Ballot:
+    """The ballot of this community as this viewer may see it, its due steps applied (it opens or closes on
+    first access once its time has come; nothing waits for `run-due`)."""
+    community = community_or_404(slug)
+    ballot = services.ballot_in(community, ballot_id) if 0 < ballot_id <= MAX_ID else None
+    if ballot is None:
+        abort(404)
+    allow(permissions.can_view_ballot(current_user, ballot))
+    if services.apply_due(ballot):
+        db.session.commit()
+    return ballot
+
+
+def _detail_url(ballot, anchor=""):
+    return url_for("votes.detail", slug=ballot.community.slug, ballot_id=ballot.id) + anchor
+
+
+def _whole(value) -> int | None:
+    """A posted id as an int; anything else (empty, words, huge numbers) is None."""
+    text = (value or "").strip() if isinstance(value, str) else value
+    if isinstance(text, int):
+        return text
+    if not text or not re.fullmatch(r"[0-9]{1,9}", text):
+        return None
+    return int(text)
+
+
+def _local_time(form_field, zone, *, required=True, message=None) -> datetime | None:
+    """A time typed in the community's zone (`datetime-local` sends "2026-12-01T19:30") as UTC."""
+    text = (form_field.data or "").strip()
+    if not text:
+        if required:
+            raise DomainError(message or _("Give a date and time."), form_field.short_name)
+        return None
+    for pattern in LOCAL_FORMATS:
+        try:
+            local = datetime.strptime(text[:19], pattern)
+        except ValueError:
+            continue
+        if 2000 <= local.year <= 2100:
+            return local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    raise DomainError(_("Write a date and time such as 2026-12-01 19:30."), form_field.short_name)
+
+
+def _local_text(value, zone) -> str:
+    """A UTC time as the `datetime-local` field shows it, in the community's zone."""
+    return in_zone(value, zone).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+def _percent(form_field) -> Decimal | None:
+    text = re.sub(r"[\s%％]", "", form_field.data or "")[:20]
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite():
+        raise DomainError(_("Write the quorum as a number of per cent, such as 50."), form_field.short_name)
+    return value
+
+
+def _voter(ballot, voter_id) -> BallotVoter | None:
+    """One frozen voter of this ballot (never another ballot's, whatever id was posted)."""
+    if voter_id is None:
+        return None
+    return db.session.scalar(db.select(BallotVoter).where(BallotVoter.ballot_id == ballot.id,
+                                                         BallotVoter.id == voter_id))
+
+
+def _page_number():
+    page = request.args.get("page", type=int) or 1
+    return max(1, min(page, 100_000))
+
+
+# --- what the templates show -------------------------------------------------------------------------------
+
+def area_text(area_cm) -> str:
+    """Hundredths of m² as square metres with two decimals, in the page's language ("1,414.25 m²")."""
+    return _("%(area)s m²", area=format_decimal(counting.area_m2(int(area_cm or 0)), format="#,##0.00"))
+
+
+def rule_lines(ballot) -> list[str]:
+    """How this ballot is decided, in words."""
+    if ballot.method == "committee":
+        lines = [_("Valid when more than half of all members of %(org)s vote.", org=ballot.organization.name)]
+        lines.append(_("Passes when at least half of all members vote yes.") if ballot.at_least_half
+                     else _("Passes when more than half of all members vote yes."))
+        return lines
+    if ballot.method == "residents":
+        unit = _("one vote per household") if ballot.resident_unit == "household" \
+            else _("one vote per verified adult resident")
+        lines = [_("Residents' vote: %(unit)s.", unit=unit)]
+        if ballot.quorum_percent is not None:
+            lines.append(_("Valid when at least %(quorum)s%% of the electorate vote.",
+                           quorum=format_decimal(ballot.quorum_percent, format="0.##")))
+        if not ballot.is_yes_no:
+            lines.append(_("The choice with the most votes wins; equal top counts are a tie."))
+        elif ballot.threshold == "two_thirds":
+            lines.append(_("Passes with at least two thirds of the yes and no votes."))
+        else:
+            lines.append(_("Passes with more than half of the yes and no votes."))
+        return lines
+    lines = [_("Valid when owners holding at least two thirds of the area and at least two thirds of the owners "
+               "vote (abstaining is taking part).")]
+    if counting.MATTER_RULE(ballot.matter) == "three_quarters":
+        lines.append(_("Passes with at least three quarters of the participating area and of the participating "
+                       "owners voting yes."))
+    else:
+        lines.append(_("Passes with more than half of the participating area and of the participating owners "
+                       "voting yes."))
+    return lines
+
+
+def option_text(option) -> str:
+    """An option as the page's language says it: yes / no / abstain are translated, named choices as written."""
+    if option.code in services.YES_NO_LABELS:
+        return str(services.YES_NO_LABELS[option.code])
+    return option.label
+
+
+def option_label(ballot, option_id) -> str:
+    for o in ballot.options:
+        if o.id == option_id:
+            return option_text(o)
+    return ""
+
+
+def tie_names(ballot, option_ids) -> str:
+    return ", ".join(f"“{option_label(ballot, i)}”" for i in option_ids or ())
+
+
+def result_of(ballot) -> dict | None:
+    """The result and its figures, only once the ballot is closed (never earlier, whatever was chosen): the
+    numbers are those services.visible_tally and services.result_details give this viewer."""
+    if ballot.status != "closed" or not ballot.result:
+        return None
+    if services.visible_tally(current_user, ballot) is None:
+        return None
+    details = services.result_details(current_user, ballot)
+    if not details:
+        return None
+    return {"result": ballot.result, "label": RESULT_LABELS.get(ballot.result, ballot.result), "details": details}
+
+
+def clock_text(value, zone) -> str:
+    """When a vote was cast: "14:02" today, the date and time otherwise (in the community's zone)."""
+    if value is None:
+        return ""
+    local, today = in_zone(value, zone), in_zone(utcnow(), zone)
+    if local.date() == today.date():
+        return format_datetime(local.replace(tzinfo=None), "HH:mm", rebase=False)
+    return format_datetime(local.replace(tzinfo=None), "medium", rebase=False)
+
+
+def bar_width(part, whole) -> int:
+    """A bar's width in 5 % steps (a class name, as the proposals' tally bar: no inline style)."""
+    if not whole or not part:
+        return 0
+    return max(5, min(100, round(part * 20 / whole) * 5))
+
+
+def _template_context(ballot=None):
+    context = {"method_labels": METHOD_LABELS, "matter_labels": MATTER_LABELS, "state_labels": STATE_LABELS,
+               "result_labels": RESULT_LABELS, "area_text": area_text, "percent": counting.percent,
+               "bar_width": bar_width, "rule_lines": rule_lines, "option_label": option_label,
+               "option_text": option_text, "tie_names": tie_names, "clock_text": clock_text,
+               "notice_days": OWNERS_NOTICE_DAYS}
+    if ballot is not None:
+        context.update(ballot=ballot, community=ballot.community, proposal=ballot.proposal,
+                       zone=ballot.community.time_zone)
+    return context
+
+
+def _receipts(votes) -> dict[int, str]:
+    """The receipt of each live vote shown (entry id -> receipt), in one query."""
+    entry_ids = [v.entry_id for _voter_row, v in votes if v is not None]
+    if not entry_ids:
+        return {}
+    return dict(db.session.execute(db.select(BallotLogEntry.id, BallotLogEntry.receipt)
+                                   .where(BallotLogEntry.id.in_(entry_ids))).all())
+
+
+def _vote_context(ballot, *, errors=None, chosen=None, receipt=None, notice=None):
+    """What the vote block needs: this person's votes (one per voter they may cast), their current choices
+    and receipts, and how many have voted (a count, never by option). A refusal's message goes next to the
+    vote it concerns, or above the forms when it concerns none of them."""
+    signed_in = current_user.is_authenticated
+    mine = services.my_votes(current_user, ballot) if signed_in and ballot.status != "scheduled" else []
+    voted, electorate = services.participation(ballot) if ballot.status != "scheduled" else (0, 0)
+    known = {voter.id for voter, _vote in mine}
+    by_voter, general, picked = {}, [], {}
+    only = mine[0][0].id if len(mine) == 1 else None  # a message without a voter id is about the only vote
+    for key, message in (errors or {}).items():
+        key = only if key is None else key
+        if key in known:
+            by_voter[key] = message
+        else:
+            general.append(message)
+    for key, option_id in (chosen or {}).items():
+        picked[only if key is None else key] = option_id
+    return {"my_votes": mine, "receipts": _receipts(mine), "vote_errors": by_voter, "block_errors": general,
+            "chosen": picked, "new_receipt": receipt, "vote_notice": notice, "voted_count": voted,
+            "electorate_count": electorate}
+
+
+def _detail_page(ballot, **vote_state):
+    viewer = current_user
+    tally = services.visible_tally(viewer, ballot) if ballot.status == "open" else None
+    return render_template(
+        "votes/detail.html", tally=tally, result=result_of(ballot),
+        can_paper=permissions.can_enter_paper(viewer, ballot),
+        can_extend=permissions.can_extend_ballot(viewer, ballot),
+        can_close=permissions.can_close_ballot(viewer, ballot),
+        can_outcome=permissions.can_record_outcome(viewer, ballot),
+        **_vote_context(ballot, **vote_state), **_template_context(ballot))
+
+
+# --- lists -------------------------------------------------------------------------------------------------
+
+@bp.get("/c/<slug>/ballots")
+@public
+def index(slug):
+    community = community_or_404(slug)
+    allow(permissions.can_view_community(current_user, community))
+    ballots = [b for b in services.community_ballots(community, current_user, limit=INDEX_SIZE)
+               if permissions.can_view_ballot(current_user, b)]
+    return render_template("votes/index.html", community=community, ballots=ballots, **_template_context())
+
+
+@bp.app_template_global()
+def proposal_ballots(proposal) -> list[Ballot]:
+    """The ballots of a proposal for its page, newest first, their due steps applied (a ballot whose time
+    has come opens or closes here too, committed as every page load that applies due steps does)."""
+    ballots = services.ballots_for_proposal(proposal)
+    if any([services.apply_due(b) for b in ballots]):
+        db.session.commit()
+    return ballots
+
+
+@bp.app_template_global()
+def ballots_needing_my_vote() -> list:
+    """Open ballots where the signed-in person still has a vote to cast (the home page's list)."""
+    if not current_user.is_authenticated:
+        return []
+    return services.needs_my_vote(current_user, limit=10)
+
+
+# --- opening a ballot --------------------------------------------------------------------------------------
+
+def _committees_of(user, community):
+    from portal.auth import roles
+    return [o for o in roles.organizations(user) if o.community_id == community.id and o.is_committee]
+
+
+def _ballot_fields(form, method, community, now) -> dict:
+    """The service's keywords from the form; only the parsing is done here, every rule is the service's."""
+    zone = community.time_zone
+    fields = {"method": method, "question": (form.question.data or "").strip(),
+              "closes_at": _local_time(form.closes_at, zone, message=_("Say when voting closes."))}
+    opens_at = _local_time(form.opens_at, zone, required=method == "owners",
+                           message=_("Say when voting opens: at least %(days)d days after the announcement.",
+                                     days=OWNERS_NOTICE_DAYS))
+    fields["opens_at"] = opens_at or now
+    fields["results_hidden"] = bool(form.results_hidden.data)
+    if method == "owners":
+        fields["matter"] = _whole(form.matter.data)
+        fields["notice"] = (form.notice.data or "").strip()
+        return fields
+    fields["secret"] = bool(form.secret.data)
+    if method == "committee":
+        organization_id = _whole(form.organization.data)
+        fields["organization"] = next((o for o in _committees_of(current_user, community)
+                                       if o.id == organization_id), None)
+        if fields["organization"] is None:
+            raise DomainError(_("Choose the committee that votes."), "organization")
+        return fields
+    fields["resident_unit"] = form.resident_unit.data or None
+    fields["quorum_percent"] = _percent(form.quorum_percent)
+    if form.kind.data == "choices":
+        fields["options"] = [line.strip() for line in (form.options.data or "").splitlines() if line.strip()]
+    else:
+        fields["threshold"] = form.threshold.data or None
+    return fields
+
+
+def _ballot_defaults(form, method, proposal, now):
+    zone = proposal.community.time_zone
+    start = now.replace(second=0, microsecond=0) + timedelta(minutes=5)
+    if method == "owners":
+        start = (now + timedelta(days=OWNERS_NOTICE_DAYS + 1)).replace(minute=0, second=0, microsecond=0)
+    form.question.data = proposal.title[:300]
+    form.opens_at.data = _local_text(start, zone)
+    form.closes_at.data = _local_text(start + timedelta(days=7 if method != "owners" else 14), zone)
+    form.resident_unit.data = "person"
+    form.kind.data = "yes_no"
+    form.threshold.data = "simple"
+    form.quorum_percent.data = "50"
+
+
+@bp.route("/c/<slug>/proposals/<int:proposal_id>/ballots/new", methods=["GET", "POST"])
+def new(slug, proposal_id):
+    from portal.proposals import services as proposal_services
+    community = community_or_404(slug)
+    proposal = proposal_services.proposal_in(community, proposal_id) if 0 < proposal_id <= MAX_ID else None
+    if proposal is None:
+        abort(404)
+    if proposal_services.apply_due(proposal):
+        db.session.commit()
+    allow(permissions.can_open_ballot(current_user, proposal))
+    method = request.values.get("method")
+    if method not in METHODS:  # the first step: who votes decides which questions follow
+        return render_template("votes/new.html", community=community, proposal=proposal, method=None,
+                               method_form=MethodForm(request.args), form=None, **_template_context())
+    form = BallotForm()
+    committees = _committees_of(current_user, community)
+    form.organization.choices = [SelectChoice(str(o.id), o.name) for o in committees]
+    now = utcnow()
+    if request.method == "POST":
+        try:
+            ballot = services.open_ballot(current_user, proposal, **_ballot_fields(form, method, community, now))
+        except NotAllowed:
+            refuse()
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            db.session.commit()
+            if ballot.status == "open":
+                flash(_("Voting is open. Everyone who may vote is told."), "success")
+            elif ballot.method == "owners":
+                flash(_("The ballot is announced to every owner; voting opens on %(when)s.",
+                        when=datetime_local(ballot.opens_at, community.time_zone)), "success")
+            else:
+                flash(_("The ballot is announced; voting opens on %(when)s.",
+                        when=datetime_local(ballot.opens_at, community.time_zone)), "success")
+            return redirect(_detail_url(ballot))
+    else:
+        _ballot_defaults(form, method, proposal, now)
+        if committees:
+            form.organization.data = str(committees[0].id)
+    return render_template("votes/new.html", community=community, proposal=proposal, method=method, form=form,
+                           committees=committees, zone=community.time_zone, **_template_context())
+
+
+# --- one ballot --------------------------------------------------------------------------------------------
+
+@bp.get("/c/<slug>/ballots/<int:ballot_id>")
+@public
+def detail(slug, ballot_id):
+    return _detail_page(_load(slug, ballot_id))
+
+
+@bp.post("/c/<slug>/ballots/<int:ballot_id>/vote")
+def cast(slug, ballot_id):
+    ballot = _load(slug, ballot_id)
+    form = CastForm()
+    voter_id = _whole(form.voter_id.data)
+    option_id = _whole(form.option_id.data)
+    if ballot.status == "closed":  # a page left open past the close: say so rather than a bare 403
+        return _vote_refused(ballot, _("Voting has closed: your vote was not cast."), voter_id, option_id)
+    allow(permissions.can_vote(current_user, ballot))
+    try:
+        if option_id is None:
+            raise DomainError(_("Choose one of the options."), "option_id")
+        voter = _voter(ballot, voter_id)
+        if voter_id is not None and voter is None:
+            raise DomainError(_("That vote is not one you may cast. Reload the page and try again."), "voter_id")
+        entry = services.cast(current_user, ballot, option_id, voter=voter)
+    except NotAllowed:
+        refuse()
+    except DomainError as error:
+        db.session.rollback()
+        return _vote_refused(ballot, str(error.message), voter_id, option_id)
+    db.session.commit()
+    if request.htmx:  # the block, and the live count and log head beside it (out of band)
+        notice = _("Your vote is counted. Keep your receipt to check it later.")
+        context = {**_vote_context(ballot, receipt=entry.receipt, notice=notice), **_template_context(ballot)}
+        return render_template("votes/_vote.html", **context) + render_template(
+            "votes/_live.html", oob=True, tally=services.visible_tally(current_user, ballot), **context)
+    flash(_("Your vote is counted. Keep your receipt to check it later: %(receipt)s", receipt=entry.receipt),
+          "success")
+    return redirect(_detail_url(ballot, "#vote"))
+
+
+def _vote_refused(ballot, message, voter_id, option_id):
+    """The vote block again with the message next to the vote it concerns and the choice kept: the block
+    alone for htmx, the whole page otherwise. Nothing was written."""
+    state = {"errors": {voter_id: message}, "chosen": {voter_id: option_id}}
+    if request.htmx:
+        return render_template("votes/_vote.html", **_vote_context(ballot, **state), **_template_context(ballot))
+    return _detail_page(ballot, **state)
+
+
+def _search_voters(ballot, words, also=None) -> list[BallotVoter]:
+    """Voters of the ballot whose label holds the words (a name, or "5号楼 1-0301"), at most PAPER_MATCHES;
+    the voter already picked stays listed so the choice is kept when the form comes back."""
+    query = db.select(BallotVoter).where(BallotVoter.ballot_id == ballot.id)
+    if words:
+        query = query.where(BallotVoter.label.icontains(words, autoescape=True))
+    found = list(db.session.scalars(query.order_by(BallotVoter.label, BallotVoter.id).limit(PAPER_MATCHES)))
+    if also is not None and all(v.id != also.id for v in found):
+        found.insert(0, also)
+    return found
+
+
+@bp.route("/c/<slug>/ballots/<int:ballot_id>/paper", methods=["GET", "POST"])
+def paper(slug, ballot_id):
+    ballot = _load(slug, ballot_id)
+    allow(permissions.can_enter_paper(current_user, ballot))
+    words = (request.values.get("q") or "").strip()[:100]
+    form = PaperForm()
+    picked = None
+    if request.method == "POST":
+        voter_id, option_id = _whole(form.voter_id.data), _whole(form.option_id.data)
+        picked = _voter(ballot, voter_id)
+        try:
+            if picked is None:
+                raise DomainError(_("Choose whose paper ballot it is."), "voter_id")
+            if option_id is None:
+                raise DomainError(_("Choose what the paper ballot says."), "option_id")
+            entry = services.enter_paper(current_user, ballot, picked, option_id)
+        except NotAllowed:
+            refuse()
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("The paper ballot of %(name)s is entered. Its receipt: %(receipt)s",
+                    name=picked.label, receipt=entry.receipt), "success")
+            return redirect(url_for("votes.paper", slug=slug, ballot_id=ballot.id))
+    matches = _search_voters(ballot, words, also=picked)
+    form.voter_id.choices = [SelectChoice(str(v.id), v.label) for v in matches]
+    form.option_id.choices = [SelectChoice(str(o.id), option_text(o)) for o in ballot.options]
+    return render_template("votes/paper.html", form=form, words=words, matches=matches,
+                           **_template_context(ballot))
+
+
+def _committee_form(ballot, form, run, *, template, done, fallback, **extra):
+    """Extend, close early, record the outcome: the form, its service call, and the form again with the
+    message and the typing kept when the service says no."""
+    if request.method == "POST":
+        try:
+            run()
+        except NotAllowed:
+            refuse()
+        except DomainError as error:
+            show_error(form, error, fallback)
+        else:
+            db.session.commit()
+            flash(done, "success")
+            return redirect(_detail_url(ballot))
+    return render_template(template, form=form, **extra, **_template_context(ballot))
+
+
+@bp.route("/c/<slug>/ballots/<int:ballot_id>/extend", methods=["GET", "POST"])
+def extend(slug, ballot_id):
+    ballot = _load(slug, ballot_id)
+    allow(permissions.can_extend_ballot(current_user, ballot))
+    zone = ballot.community.time_zone
+    form = ExtendForm()
+    if request.method == "GET":
+        form.closes_at.data = _local_text(ballot.closes_at + timedelta(days=7), zone)
+
+    def run():
+        services.extend(current_user, ballot, _local_time(form.closes_at, zone, message=_("Say when voting closes.")),
+                        (form.reason.data or "").strip())
+    voted, electorate = services.participation(ballot)
+    return _committee_form(ballot, form, run, template="votes/extend.html", fallback="reason",
+                           done=_("Voting is extended. Everyone who may vote sees the new closing time."),
+                           voted_count=voted, electorate_count=electorate)
+
+
+@bp.route("/c/<slug>/ballots/<int:ballot_id>/close", methods=["GET", "POST"])
+def close(slug, ballot_id):
+    ballot = _load(slug, ballot_id)
+    allow(permissions.can_close_ballot(current_user, ballot))
+    form = ReasonForm()
+    return _committee_form(
+        ballot, form, lambda: services.close(current_user, ballot, (form.reason.data or "").strip()),
+        template="votes/close.html", fallback="reason", done=_("The ballot is closed and counted."))
+
+
+@bp.route("/c/<slug>/ballots/<int:ballot_id>/outcome", methods=["GET", "POST"])
+def outcome(slug, ballot_id):
+    ballot = _load(slug, ballot_id)
+    allow(permissions.can_record_outcome(current_user, ballot))
+    form = OutcomeForm()
+    if request.method == "GET" and ballot.outcome_statement:
+        form.statement.data = ballot.outcome_statement
+    return _committee_form(
+        ballot, form, lambda: services.record_outcome(current_user, ballot, (form.statement.data or "").strip()),
+        template="votes/outcome.html", fallback="statement", done=_("The outcome is recorded on the ballot."))
+
+
+# --- the log and receipts ----------------------------------------------------------------------------------
+
+@bp.get("/c/<slug>/ballots/<int:ballot_id>/log")
+@public
+def log(slug, ballot_id):
+    ballot = _load(slug, ballot_id)
+    entries = services.log_entries(current_user, ballot, _page_number()) if ballot.status == "closed" else None
+    return render_template("votes/log.html", entries=entries, **_template_context(ballot))
+
+
+@bp.route("/c/<slug>/ballots/<int:ballot_id>/receipt", methods=["GET", "POST"])
+@public
+def receipt(slug, ballot_id):
+    ballot = _load(slug, ballot_id)
+    form = ReceiptForm()
+    checked = None
+    if request.method == "POST":
+        text = (form.receipt.data or "")[:RECEIPT_MAX * 2]
+        code = ballot_log.normalize_receipt(text)
+        if not text.strip():
+            form.receipt.errors = [_("Paste the receipt you were given when you voted.")]
+        elif code is None:  # not the shape of a receipt: it cannot be one of this ballot's
+            checked = ("unknown", None)
+        else:
+            checked = services.check_receipt(ballot, code)
+    return render_template("votes/receipt.html", form=form, checked=checked, **_template_context(ballot))

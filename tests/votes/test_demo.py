@@ -1,0 +1,55 @@
+"""The votes demo: a ballot in every state for 花家地, consistent logs, idempotent."""
+from portal.extensions import db
+from portal.issues.demo import seed_issues
+from portal.proposals.demo import seed_proposals
+from portal.residents.demo import seed_people
+from portal.votes import services
+from portal.votes.demo import seed_votes
+from portal.votes.models import Ballot, BallotLogEntry, BallotVote
+from tests.residents.test_demo import demo_places
+
+
+def counts():
+    return {model.__name__: db.session.scalar(db.select(db.func.count(model.id)))
+            for model in (Ballot, BallotLogEntry, BallotVote)}
+
+
+def test_the_demo_shows_a_ballot_in_every_state_and_is_idempotent(app):
+    demo_places()
+    seed_people()
+    seed_issues()
+    seed_proposals()
+    lines = seed_votes()
+    assert len(lines) == 1 and "6 ballots" in lines[0]
+    ballots = {(b.method, b.status, b.result, b.secret, b.results_hidden): b
+               for b in db.session.scalars(db.select(Ballot))}
+    assert set(ballots) == {
+        ("owners", "scheduled", None, False, False),     # the roof, matter (5), announced
+        ("owners", "open", None, False, False),          # the property company, matter (4)
+        ("committee", "closed", "passed", False, False),
+        ("residents", "closed", "passed", False, False),  # plurality over named choices
+        ("residents", "closed", "no_quorum", False, False),
+        ("residents", "open", None, True, True),
+    }
+    roof = ballots[("owners", "scheduled", None, False, False)]
+    assert roof.matter == 5 and roof.proposal.category == "maintenance_fund" and roof.notice
+    owners = ballots[("owners", "open", None, False, False)]
+    entries = db.session.scalars(db.select(BallotLogEntry).where(BallotLogEntry.ballot_id == owners.id)).all()
+    assert any(e.is_paper for e in entries) and any(not e.is_paper for e in entries)
+    assert len(entries) > len({e.voter_id for e in entries})  # one owner changed their vote
+    assert [e.seq for e in sorted(entries, key=lambda e: e.at)] == sorted(e.seq for e in entries)
+    plurality = ballots[("residents", "closed", "passed", False, False)]
+    assert not plurality.is_yes_no and plurality.figures["details"]["winner_id"]
+    no_quorum = ballots[("residents", "closed", "no_quorum", False, False)]
+    assert no_quorum.proposal.status == "deliberation" and no_quorum.outcome_statement
+    assert ballots[("committee", "closed", "passed", False, False)].proposal.outcome == "passed"
+    for ballot in ballots.values():
+        assert services.verify(ballot).ok
+    before = counts()
+    assert seed_votes() == [lines[0].split(":")[0] + ": ballots already seeded"]
+    assert counts() == before
+
+
+def test_the_demo_does_nothing_without_places(app):
+    assert seed_votes() == []
+    assert counts()["Ballot"] == 0
