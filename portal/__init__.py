@@ -65,6 +65,7 @@ def import_models() -> None:
     import portal.committees.models  # noqa: F401
     import portal.issues.models  # noqa: F401
     import portal.moderation.models  # noqa: F401
+    import portal.notices.models  # noqa: F401
     import portal.notifications.models  # noqa: F401
     import portal.places.models  # noqa: F401
     import portal.proposals.models  # noqa: F401
@@ -82,8 +83,11 @@ def configure_blueprints(app: Flask) -> None:
     from portal.places import bp as places_bp
     from portal.proposals import bp as proposals_bp
     from portal.votes import bp as votes_bp
+    from portal.notices import bp as notices_bp
+    from portal.calendar import bp as calendar_bp
+    from portal.printing import bp as printing_bp
     from portal.residents import bp as residents_bp
 
     for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp,
-               issues_bp, proposals_bp, moderation_bp, votes_bp):
+               issues_bp, proposals_bp, moderation_bp, votes_bp, notices_bp, calendar_bp, printing_bp):
         app.register_blueprint(bp)

@@ -23,11 +23,13 @@ def ensure_user(login: str, display_name: str, *, is_admin=False, locale=None) -
 
 def seed() -> list[str]:
     """Each area's demo in dependency order: places first, then the people who live and serve there."""
+    from portal.committees.meetings_demo import seed_meetings
     from portal.issues.demo import seed_issues
     from portal.places.demo import seed_places
     from portal.proposals.demo import seed_proposals
     from portal.residents.demo import seed_people
     from portal.votes.demo import seed_votes
+    from portal.notices.demo import seed_notices
     lines = []
     for login, name, is_admin in DEMO_ACCOUNTS:
         ensure_user(login, name, is_admin=is_admin)
@@ -37,5 +39,7 @@ def seed() -> list[str]:
     lines += seed_issues()
     lines += seed_proposals()
     lines += seed_votes()
+    lines += seed_meetings()
+    lines += seed_notices()  # after the votes (and meetings) demos: their decided ballots started notices
     lines.append(f"accounts: {db.session.query(User).count()} (password for all demo accounts: {DEMO_PASSWORD})")
     return lines

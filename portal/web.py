@@ -90,6 +90,16 @@ def perform(call, done_message=None) -> bool:
     return True
 
 
+def absolute_url(endpoint: str, **values) -> str:
+    """A link for outside the portal (e-mail, QR code, calendar feed): PORTAL_BASE_URL and the path url_for
+    would give — never the request's Host, which a client can forge. `_anchor` adds a #fragment."""
+    from urllib.parse import quote
+    anchor = values.pop("_anchor", None)
+    path = current_app.url_map.bind("portal.invalid").build(endpoint, values)
+    url = current_app.config["PORTAL_BASE_URL"].rstrip("/") + path
+    return f"{url}#{quote(str(anchor), safe='-_.~')}" if anchor else url
+
+
 def accepts_photos(view):
     """Mark a view whose form carries phone photos: its request body may reach MAX_PHOTO_REQUEST_LENGTH
     (several photos of up to 15 MB each, each refused with its own message) instead of MAX_CONTENT_LENGTH."""

@@ -436,3 +436,50 @@ def can_inspect_ballots(user, ballot) -> bool:
         return True
     return _signed_in(user) and (roles.is_committee_member(user, ballot.community)
                                  or roles.is_owner_in(user, ballot.community))
+
+
+# --- meetings ---
+# The members of a community's committee or property company schedule its meetings and keep their
+# agendas, attendance, minutes and decisions. A public meeting (its agenda, published minutes and
+# decisions) is seen as the community's pages are; a non-public one by the organization's members and
+# admins only.
+
+def can_schedule_meeting(user, organization) -> bool:
+    return _signed_in(user) and organization is not None and organization.community_id is not None and \
+        roles.is_member_of(user, organization)
+
+
+def can_manage_meeting(user, meeting) -> bool:
+    """Agenda, cancelling, attendance, minutes and decisions: current members of the meeting's organization."""
+    return _signed_in(user) and meeting is not None and roles.is_member_of(user, meeting.organization)
+
+
+def can_view_meeting(user, meeting) -> bool:
+    if meeting is None:
+        return False
+    if meeting.is_public:
+        return can_view_community(user, meeting.community)
+    return _signed_in(user) and (user.is_admin or roles.is_member_of(user, meeting.organization))
+
+
+# --- notices ---
+# A public notice (公示) of a decided proposal: verified residents of the community object during the
+# notice period (once each, the services check); members of the answering organization, or of the
+# community's committees, answer objections publicly.
+
+def can_object(user, notice) -> bool:
+    if not _signed_in(user) or notice is None or notice.status != "open":
+        return False
+    from portal.clock import utcnow
+    now = utcnow()
+    if not notice.starts_at <= now < notice.ends_at:
+        return False
+    return roles.is_verified_resident(user, notice.community)
+
+
+def can_answer_objection(user, notice) -> bool:
+    if not _signed_in(user) or notice is None:
+        return False
+    if notice.organization is not None and roles.is_member_of(user, notice.organization):
+        return True
+    return roles.is_committee_member(user, notice.community)

@@ -21,6 +21,7 @@ from portal.clock import utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db, unproxied
 from portal.notifications.services import notify, register_event
+from portal.web import absolute_url  # noqa: F401  (used below; others import it from here too)
 
 _hashers: dict[tuple, PasswordHasher] = {}
 
@@ -320,12 +321,6 @@ register_event("password_changed",
 register_event("password_reset_code_issued",
                _l("%(issuer)s issued a password reset code for your account. If you did not ask for one, "
                   "contact your residents' committee."))
-
-
-def absolute_url(endpoint: str, **values) -> str:
-    """A link for outside the portal (e-mail, QR code): the configured base URL, never the request's Host."""
-    path = current_app.url_map.bind("portal.invalid").build(endpoint, values)
-    return current_app.config["PORTAL_BASE_URL"].rstrip("/") + path
 
 
 def _reset_serializer() -> URLSafeTimedSerializer:

@@ -2,9 +2,9 @@
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint
+from sqlalchemy import CheckConstraint, UniqueConstraint
 
-from portal.clock import utcnow
+from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
 
 COMMUNITY_KINDS = ("residents_committee", "homeowners_committee", "deliberation_council", "property_company")
@@ -103,3 +103,144 @@ class OrgMembership(db.Model):
     def is_current(self, on: date | None = None) -> bool:
         on = on or utcnow().date()
         return self.start_date <= on and (self.end_date is None or self.end_date >= on)
+
+
+# --- meetings ------------------------------------------------------------------------------------------------
+# A meeting of one organization: its agenda (items pointing at proposals and issues of the community),
+# attendance (quorum: more than half of the members at the meeting's date), minutes per agenda item and
+# decisions. Minutes are versioned: a version is drafted, approved by a member and published; a published
+# version never changes — a correction is a new version, and every published version stays visible.
+
+MEETING_STATES = ("scheduled", "held", "cancelled")
+ATTENDANCE = ("present", "absent", "excused")
+FOLLOW_UPS = ("none", "open_ballot", "create_action", "refer_subdistrict")
+
+
+class Meeting(db.Model):
+    __tablename__ = "meeting"
+    __table_args__ = (
+        CheckConstraint("status IN ('scheduled', 'held', 'cancelled')", name="status"),
+        CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="period"),
+        db.Index("ix_meeting_community_starts", "community_id", "starts_at"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    organization_id = db.Column(db.Integer, db.ForeignKey("organization.id"), nullable=False, index=True)
+    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False)
+    title = db.Column(db.String(200), nullable=False)
+    starts_at = db.Column(UTCDateTime, nullable=False)
+    ends_at = db.Column(UTCDateTime)
+    place = db.Column(db.String(200))
+    online_url = db.Column(db.String(500))  # http(s) only
+    is_public = db.Column(db.Boolean, nullable=False, default=True)  # the agenda and published minutes
+    status = db.Column(db.String(16), nullable=False, default="scheduled")
+    created_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    cancelled_reason = db.Column(db.String(1000))
+
+    organization = db.relationship("Organization")
+    community = db.relationship("Community")
+    created_by = db.relationship("User")
+    agenda = db.relationship("AgendaItem", back_populates="meeting", order_by="AgendaItem.position")
+
+
+class AgendaItem(db.Model):
+    __tablename__ = "agenda_item"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "position"),
+        CheckConstraint("proposal_id IS NULL OR issue_id IS NULL", name="one_subject"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    meeting_id = db.Column(db.Integer, db.ForeignKey("meeting.id"), nullable=False)
+    position = db.Column(db.SmallInteger, nullable=False)
+    title = db.Column(db.String(200), nullable=False)
+    proposal_id = db.Column(db.Integer, db.ForeignKey("proposal.id"), index=True)
+    issue_id = db.Column(db.Integer, db.ForeignKey("issue.id"), index=True)
+
+    meeting = db.relationship("Meeting", back_populates="agenda")
+    proposal = db.relationship("Proposal")
+    issue = db.relationship("Issue")
+
+
+class Attendance(db.Model):
+    __tablename__ = "meeting_attendance"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "user_id"),
+        CheckConstraint("status IN ('present', 'absent', 'excused')", name="status"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    meeting_id = db.Column(db.Integer, db.ForeignKey("meeting.id"), nullable=False)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    status = db.Column(db.String(8), nullable=False)
+    recorded_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    recorded_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+    user = db.relationship("User", foreign_keys=[user_id])
+
+
+class MinutesVersion(db.Model):
+    """One version of a meeting's minutes: drafted, then approved and published by a member (not
+    necessarily the one who wrote it); published versions are immutable."""
+
+    __tablename__ = "minutes_version"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "version"),
+        CheckConstraint("status IN ('draft', 'published')", name="status"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    meeting_id = db.Column(db.Integer, db.ForeignKey("meeting.id"), nullable=False)
+    version = db.Column(db.Integer, nullable=False)
+    status = db.Column(db.String(16), nullable=False, default="draft")
+    correction_note = db.Column(db.String(1000))  # what a later version corrects
+    created_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    published_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    published_at = db.Column(UTCDateTime)
+
+    items = db.relationship("MinutesItem", back_populates="minutes", order_by="MinutesItem.position")
+
+
+class MinutesItem(db.Model):
+    """The minutes of one agenda item (or general remarks when agenda_item_id is NULL), Markdown as written
+    and sanitized HTML."""
+
+    __tablename__ = "minutes_item"
+
+    id = db.Column(db.Integer, primary_key=True)
+    minutes_id = db.Column(db.Integer, db.ForeignKey("minutes_version.id"), nullable=False, index=True)
+    agenda_item_id = db.Column(db.Integer, db.ForeignKey("agenda_item.id"))
+    position = db.Column(db.SmallInteger, nullable=False)
+    body = db.Column(db.Text, nullable=False, default="")
+    body_html = db.Column(db.Text, nullable=False, default="")
+
+    minutes = db.relationship("MinutesVersion", back_populates="items")
+    agenda_item = db.relationship("AgendaItem")
+
+
+class Decision(db.Model):
+    """What a meeting decided, with its intended follow-up. "open_ballot" links the ballot once opened;
+    "create_action" waits for the actions area and is recorded as text until then; "refer_subdistrict"
+    notifies the sub-district office."""
+
+    __tablename__ = "meeting_decision"
+    __table_args__ = (
+        CheckConstraint("follow_up IN ('none', 'open_ballot', 'create_action', 'refer_subdistrict')",
+                        name="follow_up"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    meeting_id = db.Column(db.Integer, db.ForeignKey("meeting.id"), nullable=False, index=True)
+    agenda_item_id = db.Column(db.Integer, db.ForeignKey("agenda_item.id"))
+    text = db.Column(db.Text, nullable=False)
+    follow_up = db.Column(db.String(24), nullable=False, default="none")
+    ballot_id = db.Column(db.Integer, db.ForeignKey("ballot.id"))
+    referred_at = db.Column(UTCDateTime)
+    created_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+    meeting = db.relationship("Meeting")
+    agenda_item = db.relationship("AgendaItem")
+    ballot = db.relationship("Ballot")

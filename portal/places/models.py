@@ -28,6 +28,8 @@ class Community(db.Model):
     # Proposals: supports needed to reach consultation, and the days allowed to collect them.
     proposal_support_threshold = db.Column(db.Integer, nullable=False, default=10, server_default="10")
     proposal_support_days = db.Column(db.Integer, nullable=False, default=30, server_default="30")
+    # Public notice (公示) of a decision: how many days residents may object.
+    notice_days = db.Column(db.Integer, nullable=False, default=7, server_default="7")
 
     sub_district = db.relationship("SubDistrict", back_populates="communities")
     buildings = db.relationship("Building", back_populates="community", order_by="Building.code")

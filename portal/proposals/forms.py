@@ -106,6 +106,8 @@ class SettingsForm(_ActionForm):
     threshold = StringField(_l("Supports needed to open a consultation"),
                             render_kw={"inputmode": "numeric", "autocomplete": "off"})
     days = StringField(_l("Days to collect them"), render_kw={"inputmode": "numeric", "autocomplete": "off"})
+    notice_days = StringField(_l("Days of public notice after a decision"),
+                              render_kw={"inputmode": "numeric", "autocomplete": "off"})
 
 
 class ReasonForm(_ActionForm):

@@ -64,6 +64,7 @@ from portal.proposals.models import (
 EDIT_SILENTLY_WITHIN = timedelta(minutes=10)
 THRESHOLD_RANGE = (1, 10000)
 DAYS_RANGE = (1, 365)
+NOTICE_DAYS_RANGE = (1, 90)
 COST_MAX = Decimal("9999999999.99")  # Numeric(12, 2)
 OPEN_STATES = ("collecting", "deliberation", "voting")
 COMMENT_SORTS = ("oldest", "newest", "liked")
@@ -93,6 +94,9 @@ EVENT_LABELS = {
     "ballot": _l("opened a ballot: the proposal goes to a vote"),
     "decided": _l("the ballot decided the proposal"),
     "returned": _l("back to consultation: the ballot did not decide it"),
+    "notice": _l("the public notice of the decision started"),
+    "implementing": _l("the public notice ended: the proposal is being carried out"),
+    "archived_after_notice": _l("the public notice ended: the rejected proposal is archived"),
 }
 
 
@@ -295,19 +299,26 @@ def settings_for(community) -> tuple[int, int]:
     return community.proposal_support_threshold, community.proposal_support_days
 
 
-def update_settings(actor, community, *, threshold, days):
-    """Change N and D for proposals published from now on; published ones keep what they were given."""
+def update_settings(actor, community, *, threshold, days, notice_days=None):
+    """Change N and D for proposals published from now on; published ones keep what they were given. The
+    notice period (days) applies to notices started from now on (None leaves it as it is)."""
     if not permissions.can_manage_proposal_settings(actor, community):
         raise NotAllowed(_l("Only the community's committee can change these settings."))
     threshold = _whole_number(threshold, "threshold", THRESHOLD_RANGE,
                               _l("The threshold is a whole number from 1 to 10,000."))
     days = _whole_number(days, "days", DAYS_RANGE, _l("The window is a whole number of days from 1 to 365."))
+    previous_notice_days = community.notice_days
+    if notice_days is not None:
+        notice_days = _whole_number(notice_days, "notice_days", NOTICE_DAYS_RANGE,
+                                    _l("The notice period is a whole number of days from 1 to 90."))
+        community.notice_days = notice_days
     before = settings_for(community)
     community.proposal_support_threshold = threshold
     community.proposal_support_days = days
     db.session.flush()
     record(actor, "proposal_settings.updated", community, threshold=threshold, days=days,
-           previous_threshold=before[0], previous_days=before[1])
+           previous_threshold=before[0], previous_days=before[1], notice_days=community.notice_days,
+           previous_notice_days=previous_notice_days)
     return community
 
 
@@ -610,6 +621,22 @@ def return_to_deliberation(proposal, reason, *, now, ballot_id, **details) -> No
     """Voting → consultation again (no quorum, or a tie): the consultation reopens for comments."""
     proposal.comments_closed_at = None
     _move(proposal, "deliberation", "returned", None, body=reason, at=now, ballot_id=ballot_id, **details)
+
+
+# --- the public notice's steps (portal.notices.services calls these inside its own change) --------------
+
+def enter_notice(proposal, *, now, notice_id) -> None:
+    """Decided → notice: the decision's public notice started."""
+    _move(proposal, "notice", "notice", None, at=now, notice_id=notice_id)
+
+
+def end_notice(proposal, *, now, notice_id) -> None:
+    """Notice → implementing (passed) or archived (rejected): the period ended, every objection answered."""
+    if proposal.outcome == "passed":
+        _move(proposal, "implementing", "implementing", None, at=now, notice_id=notice_id)
+    else:
+        proposal.ended_at = now
+        _move(proposal, "archived", "archived_after_notice", None, at=now, notice_id=notice_id)
 
 
 # --- comments --------------------------------------------------------------------------------------------

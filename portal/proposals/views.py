@@ -733,7 +733,8 @@ def settings(slug):
         form = SettingsForm()
         try:
             services.update_settings(current_user, community, threshold=_whole_number(form.threshold),
-                                     days=_whole_number(form.days))
+                                     days=_whole_number(form.days),
+                                     notice_days=_whole_number(form.notice_days) if form.notice_days.raw_data else None)
         except NotAllowed:
             refuse()
         except DomainError as error:
@@ -744,7 +745,8 @@ def settings(slug):
             return redirect(url_for("proposals.index", slug=slug))
     else:
         threshold, days = services.settings_for(community)
-        form = SettingsForm(data={"threshold": str(threshold), "days": str(days)})
+        form = SettingsForm(data={"threshold": str(threshold), "days": str(days),
+                                  "notice_days": str(community.notice_days)})
     return render_template("proposals/settings.html", community=community, form=form, **_template_context())
 
 

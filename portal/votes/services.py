@@ -541,6 +541,8 @@ def _close(ballot, now, *, actor=None, reason=None, notify_at=None) -> None:
         if result in ("passed", "failed"):
             proposals.record_decision(proposal, "passed" if result == "passed" else "rejected", now=now,
                                       ballot_id=ballot.id)
+            from portal.notices import services as notices  # the decision's public notice starts at once
+            notices.start_notice(proposal, ballot, now=now)
         else:
             proposals.return_to_deliberation(proposal, None, now=now, ballot_id=ballot.id, result=result)
     db.session.flush()

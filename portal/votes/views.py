@@ -8,9 +8,8 @@ only once the ballot is closed, so a hidden result cannot leak through any page 
 participation count (how many voted) is always shown; who voted what is never shown for a secret ballot, and a
 voter sees only their own current choice."""
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime, format_decimal
@@ -22,6 +21,7 @@ from portal.auth import permissions
 from portal.clock import in_zone, utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
+from portal.forms import local_time
 from portal.votes import bp, counting, services
 from portal.votes import log as ballot_log
 from portal.votes.forms import (
@@ -51,7 +51,6 @@ from portal.web import allow, community_or_404, datetime_local, public, refuse, 
 MAX_ID = 2**31 - 1  # an id in the address beyond any row (and beyond what SQLite takes) is simply not there
 PAPER_MATCHES = 20  # voters listed on the paper-ballot page for one search
 INDEX_SIZE = 100  # the community's ballots listed, open first
-LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
 
 
 # --- loading and parsing -----------------------------------------------------------------------------------
@@ -81,23 +80,6 @@ def _whole(value) -> int | None:
     if not text or not re.fullmatch(r"[0-9]{1,9}", text):
         return None
     return int(text)
-
-
-def _local_time(form_field, zone, *, required=True, message=None) -> datetime | None:
-    """A time typed in the community's zone (`datetime-local` sends "2026-12-01T19:30") as UTC."""
-    text = (form_field.data or "").strip()
-    if not text:
-        if required:
-            raise DomainError(message or _("Give a date and time."), form_field.short_name)
-        return None
-    for pattern in LOCAL_FORMATS:
-        try:
-            local = datetime.strptime(text[:19], pattern)
-        except ValueError:
-            continue
-        if 2000 <= local.year <= 2100:
-            return local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
-    raise DomainError(_("Write a date and time such as 2026-12-01 19:30."), form_field.short_name)
 
 
 def _local_text(value, zone) -> str:
@@ -315,8 +297,8 @@ def _ballot_fields(form, method, community, now) -> dict:
     """The service's keywords from the form; only the parsing is done here, every rule is the service's."""
     zone = community.time_zone
     fields = {"method": method, "question": (form.question.data or "").strip(),
-              "closes_at": _local_time(form.closes_at, zone, message=_("Say when voting closes."))}
-    opens_at = _local_time(form.opens_at, zone, required=method == "owners",
+              "closes_at": local_time(form.closes_at, zone, message=_("Say when voting closes."))}
+    opens_at = local_time(form.opens_at, zone, required=method == "owners",
                            message=_("Say when voting opens: at least %(days)d days after the announcement.",
                                      days=OWNERS_NOTICE_DAYS))
     fields["opens_at"] = opens_at or now
@@ -356,6 +338,25 @@ def _ballot_defaults(form, method, proposal, now):
     form.quorum_percent.data = "50"
 
 
+def _remember_decision(proposal):
+    """A ballot opened from a meeting's "open a ballot" decision (votes.new?decision=<id>) is linked to it:
+    the id is kept in the session across the steps of this form."""
+    from flask import session
+    if request.values.get("decision"):
+        session["ballot_decision"] = [proposal.id, request.values["decision"][:12]]
+
+
+def _link_decision(proposal, ballot):
+    from flask import session
+    from portal.committees import meetings
+    kept = session.pop("ballot_decision", None)
+    if not kept or kept[0] != proposal.id:
+        return
+    decision = meetings.decision_for_ballot(current_user, kept[1], proposal)
+    if decision is not None:
+        meetings.link_ballot(decision, ballot)
+
+
 @bp.route("/c/<slug>/proposals/<int:proposal_id>/ballots/new", methods=["GET", "POST"])
 def new(slug, proposal_id):
     from portal.proposals import services as proposal_services
@@ -366,6 +367,7 @@ def new(slug, proposal_id):
     if proposal_services.apply_due(proposal):
         db.session.commit()
     allow(permissions.can_open_ballot(current_user, proposal))
+    _remember_decision(proposal)
     method = request.values.get("method")
     if method not in METHODS:  # the first step: who votes decides which questions follow
         return render_template("votes/new.html", community=community, proposal=proposal, method=None,
@@ -377,6 +379,7 @@ def new(slug, proposal_id):
     if request.method == "POST":
         try:
             ballot = services.open_ballot(current_user, proposal, **_ballot_fields(form, method, community, now))
+            _link_decision(proposal, ballot)
         except NotAllowed:
             refuse()
         except DomainError as error:
@@ -520,7 +523,7 @@ def extend(slug, ballot_id):
         form.closes_at.data = _local_text(ballot.closes_at + timedelta(days=7), zone)
 
     def run():
-        services.extend(current_user, ballot, _local_time(form.closes_at, zone, message=_("Say when voting closes.")),
+        services.extend(current_user, ballot, local_time(form.closes_at, zone, message=_("Say when voting closes.")),
                         (form.reason.data or "").strip())
     voted, electorate = services.participation(ballot)
     return _committee_form(ballot, form, run, template="votes/extend.html", fallback="reason",

@@ -196,7 +196,7 @@ def test_owners_vote_on_using_the_maintenance_fund(new_context, live_server):
     expect(result).to_contain_text("405.75 m² of 405.75 m² (100.00%)")
     expect(result).to_contain_text("3 · 75.00% of the 4 participating")
     expect(result).to_contain_text("285.25 m² · 70.30% of the participating area")
-    assert ballot_state(live_server, ballot_id) == ("closed", "passed", 5, [False, False, False, True], "decided")
+    assert ballot_state(live_server, ballot_id) == ("closed", "passed", 5, [False, False, False, True], "notice")
     result.scroll_into_view_if_needed()
     capture(chair, "ballot-result", docs="ballot")
 

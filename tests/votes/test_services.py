@@ -670,7 +670,7 @@ def test_a_ballot_past_its_close_time_closes_on_first_access(world):
     with pytest.raises(DomainError):
         vote(world.member_x, ballot, "no", now=T0 + 8 * D)  # the first access after the time
     assert ballot.status == "closed" and ballot.result == "passed" and ballot.closed_at == T0 + 7 * D
-    assert ballot.proposal.status == "decided"
+    assert ballot.proposal.status == "notice"  # decided, and its public notice starts at once
 
 
 def test_an_extended_ballot_closes_at_its_new_time(world):
@@ -714,9 +714,9 @@ def test_committee_results_through_the_database(world, votes, members, at_least_
     assert ballot.result == result
     proposal = ballot.proposal
     if result == "passed":
-        assert (proposal.status, proposal.outcome) == ("decided", "passed")
+        assert (proposal.status, proposal.outcome) == ("notice", "passed")
     elif result == "failed":
-        assert (proposal.status, proposal.outcome) == ("decided", "rejected")
+        assert (proposal.status, proposal.outcome) == ("notice", "rejected")
     else:
         assert proposal.status == "deliberation" and proposal.outcome is None
         assert kinds(proposal)[-1] == "returned"
@@ -740,7 +740,7 @@ def residents_ballot(world, codes, **kw):
 def test_residents_yes_no_results_through_the_database(world, codes, kw, result):
     ballot = residents_ballot(world, codes, **kw)
     assert ballot.result == result
-    assert ballot.proposal.status == ("deliberation" if result == "no_quorum" else "decided")
+    assert ballot.proposal.status == ("deliberation" if result == "no_quorum" else "notice")
 
 
 PLACES = ["东侧草坪", "北门", "南侧"]
@@ -794,7 +794,7 @@ def test_the_same_votes_fail_a_matter_that_needs_three_quarters(world):
     ballot = owners_close(world, yes=["buyer", "developer_rep", "co_owner_1", "owner_a", 0, 1],
                           no=["reporter", 2, 3], paper=["no"], matter=6)
     assert ballot.result == "failed" and ballot.figures["details"]["rule"] == "three_quarters"
-    assert (ballot.proposal.status, ballot.proposal.outcome) == ("decided", "rejected")
+    assert (ballot.proposal.status, ballot.proposal.outcome) == ("notice", "rejected")
 
 
 def test_owners_below_two_thirds_participation_have_no_quorum(world):

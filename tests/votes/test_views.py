@@ -482,7 +482,7 @@ def test_the_result_page_of_an_owners_ballot_shows_word_colour_figures_and_perce
     assert "7 · 87.50% of the 8 participating" in page  # yes by headcount
     assert "899.00 m² · 89.99% of the participating area" in page  # yes by area
     assert "Votes by headcount" in page and "Votes by area" in page and "tally-w" in page
-    assert fresh(Proposal, ballot.proposal_id).status == "decided"
+    assert fresh(Proposal, ballot.proposal_id).status == "notice"  # decided; the public notice starts at once
     # The committee records the outcome.
     assert "Record the outcome" in page
     response = post(client, page_of(ballot, "/outcome"), {"statement": "The roof repair is commissioned."})

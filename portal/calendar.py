@@ -1,0 +1,103 @@
+"""A community's calendar: meetings and voting deadlines, as a page and as an iCalendar feed.
+
+The feed is what a phone's calendar subscribes to: it carries no cookie, so it holds public events only (public
+meetings, ballot openings and closings), with absolute links built from PORTAL_BASE_URL and a UID that stays
+the same for an event across fetches, so a changed time updates the event instead of adding another."""
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, make_response, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from icalendar import Calendar, Event
+
+from portal.auth import permissions
+from portal.clock import utcnow
+from portal.committees import meetings
+from portal.web import absolute_url, allow, community_or_404, public
+
+bp = Blueprint("calendar", __name__)
+
+PAGE_DAYS = 90  # the page shows what comes in the next three months
+FEED_PAST_DAYS = 30  # the feed keeps a month of the past, so a subscriber still sees last week's meeting
+FEED_DAYS = 365
+KIND_LABELS = {"meeting": _l("Meeting"), "ballot_opens": _l("Voting opens"), "ballot_closes": _l("Voting closes")}
+
+
+def event_url(event, *, absolute=False) -> str:
+    from flask import url_for
+    build = absolute_url if absolute else url_for
+    if event.kind == "meeting":
+        return build("committees.meeting", org_id=event.obj.organization_id, meeting_id=event.obj.id)
+    return build("votes.detail", slug=event.obj.community.slug, ballot_id=event.obj.id)
+
+
+@bp.get("/c/<slug>/calendar")
+@public
+def page(slug):
+    community = community_or_404(slug)
+    allow(permissions.can_view_community(current_user, community))
+    now = utcnow()
+    events = meetings.upcoming_events(community, current_user, now - timedelta(hours=12),
+                                      now + timedelta(days=PAGE_DAYS))
+    return render_template("calendar/page.html", community=community, events=events, zone=community.time_zone,
+                           kind_labels=KIND_LABELS, event_url=event_url, days=PAGE_DAYS)
+
+
+def _uid(event) -> str:
+    host = urlsplit(current_app.config["PORTAL_BASE_URL"]).hostname or "portal"
+    return f"{event.kind.replace('_', '-')}-{event.obj.id}@{host}"
+
+
+def _summary(event) -> str:
+    if event.kind == "meeting":
+        return f"{event.title} · {event.obj.organization.name}"
+    if event.kind == "ballot_opens":
+        return _("Voting opens: %(question)s", question=event.title)
+    return _("Voting closes: %(question)s", question=event.title)
+
+
+def build_feed(community, events, now) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", "-//Yishi community portal//calendar//EN")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", _("%(community)s: meetings and votes", community=community.name))
+    calendar.add("x-wr-timezone", community.time_zone)
+    for event in events:
+        item = Event()
+        item.add("uid", _uid(event))
+        item.add("dtstamp", now)
+        item.add("dtstart", event.at)  # UTC: every calendar shows it in its own zone
+        if event.kind == "meeting":
+            meeting = event.obj
+            if meeting.ends_at:
+                item.add("dtend", meeting.ends_at)
+            location = meeting.place or meeting.online_url
+            if location:
+                item.add("location", location)
+            agenda = "\n".join(f"{i.position}. {i.title}" for i in meeting.agenda)
+            if agenda:
+                item.add("description", agenda)
+            item.add("status", "CANCELLED" if meeting.status == "cancelled" else "CONFIRMED")
+        item.add("summary", _summary(event))
+        item.add("url", event_url(event, absolute=True))
+        calendar.add_component(item)
+    return calendar.to_ical()
+
+
+@bp.get("/c/<slug>/calendar.ics")
+@public
+def feed(slug):
+    community = community_or_404(slug)
+    # A members-only community has no public feed: the subscriber's phone never signs in.
+    allow(permissions.can_view_community(current_user, community))
+    now = utcnow().replace(microsecond=0)
+    events = [e for e in meetings.upcoming_events(community, current_user, now - timedelta(days=FEED_PAST_DAYS),
+                                                  now + timedelta(days=FEED_DAYS)) if e.is_public]
+    response = make_response(build_feed(community, events, now))
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Content-Disposition"] = f'inline; filename="{community.slug}.ics"'
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

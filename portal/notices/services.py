@@ -1,0 +1,272 @@
+"""Public notices (公示): started when a ballot decides a proposal, objections lodged by residents during the
+period (once each), the committee's public answers, and the end of the notice — after the period and only
+once every objection has an answer: a passed proposal moves to implementing, a rejected one is archived.
+
+As the other areas: functions that change something take the acting person first, check the named rule in
+`portal.auth.permissions`, validate everything before writing anything, write an audit entry and notify
+the people concerned. Callers commit; a DomainError leaves nothing written. `now=None` means utcnow().
+Pages apply a notice's due step when they load it (apply_due), and `run-due` does it for all."""
+from datetime import datetime, timedelta
+
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal.audit.services import record
+from portal.auth import permissions
+from portal.clock import utcnow
+from portal.due import due_step
+from portal.errors import DomainError, NotAllowed
+from portal.extensions import db
+from portal.notices.models import Notice, Objection
+from portal.notifications.services import notify, register_event
+from portal.proposals import services as proposals
+
+OBJECTION_MAX = 2000
+ANSWER_MAX = 2000
+LIST_SIZE = 100
+
+
+def _notice_link(notification):
+    from flask import url_for
+    payload = notification.payload or {}
+    slug, notice_id = payload.get("slug"), payload.get("notice_id") or notification.object_id
+    if not slug or not notice_id:
+        return None
+    anchor = f"#objection-{payload['objection_id']}" if payload.get("objection_id") else ""
+    return url_for("notices.detail", slug=slug, notice_id=notice_id) + anchor
+
+
+register_event("notices.started",
+               _l("“%(title)s” was decided: its public notice runs until %(ends)s. Objections are welcome until "
+                  "then."), _notice_link)
+register_event("notices.objection", _l("A resident objected to the decision on “%(title)s”: please answer."),
+               _notice_link)
+register_event("notices.answered", _l("The committee answered your objection to the decision on “%(title)s”."),
+               _notice_link)
+register_event("notices.implementing", _l("The public notice of “%(title)s” has ended: it is being carried out."),
+               _notice_link)
+register_event("notices.archived", _l("The public notice of “%(title)s” has ended: the proposal is archived."),
+               _notice_link)
+
+NEXT_STEP = {"passed": "implementing", "rejected": "archived"}
+
+
+def _now(now):
+    return now or utcnow()
+
+
+def _payload(notice, **extra):
+    proposal = notice.proposal
+    title = f"#{proposal.id}" if proposal.hidden_state else proposal.title
+    payload = {"title": title, "slug": notice.community.slug, "notice_id": notice.id, "proposal_id": proposal.id}
+    payload.update({k: v if isinstance(v, (int, str)) else str(v) for k, v in extra.items()})
+    return payload
+
+
+def _ends_text(notice) -> str:
+    from portal.clock import in_zone
+    return in_zone(notice.ends_at, notice.community.time_zone).strftime("%Y-%m-%d %H:%M")
+
+
+# --- starting ---------------------------------------------------------------------------------------------
+
+def start_notice(proposal, ballot, *, now=None) -> Notice:
+    """A ballot decided the proposal (passed or rejected): its public notice starts now and runs for the
+    community's notice period. The proposal moves from decided to notice. Called by the votes area inside
+    its close; commits nothing."""
+    now = _now(now)
+    if proposal.status != "decided" or proposal.outcome not in NEXT_STEP:
+        raise DomainError(_l("Only a decided proposal gets a public notice."), "proposal")
+    community = proposal.community
+    days = max(1, int(community.notice_days or 7))
+    organization = ballot.organization if ballot is not None else None
+    with force_locale(_default_locale()):  # stored words: in the portal's own language, as printed
+        how = str(_l("Write your objection on the notice page during the notice period, or hand it to "
+                     "%(committee)s. Every objection is answered publicly.",
+                     committee=organization.name if organization is not None else community.name))
+    statement = (ballot.question if ballot is not None else proposal.title)
+    if ballot is not None and ballot.outcome_statement:
+        statement = f"{statement}\n\n{ballot.outcome_statement}"
+    notice = Notice(proposal=proposal, community=community, ballot=ballot, organization=organization,
+                    outcome=proposal.outcome, statement=statement, how_to_object=how, starts_at=now,
+                    ends_at=now + timedelta(days=days), status="open")
+    db.session.add(notice)
+    db.session.flush()
+    proposals.enter_notice(proposal, now=now, notice_id=notice.id)
+    db.session.flush()
+    record(None, "notice.started", notice, proposal_id=proposal.id, outcome=notice.outcome, days=days)
+    people = [proposal.author] + proposals.supporters_of(proposal)
+    notify(people, "notices.started", notice, **_payload(notice, ends=_ends_text(notice)))
+    if ballot is not None:
+        _notify_voters(ballot, notice, {p.id for p in people if p is not None}, now)
+    return notice
+
+
+def _notify_voters(ballot, notice, already, now):
+    """Everyone who could cast a vote in the ballot, in one INSERT … SELECT (an owners' ballot may be large)."""
+    from portal.votes import services as votes
+    from portal.votes.models import BallotCaster
+    ids = select(BallotCaster.user_id).where(BallotCaster.ballot_id == ballot.id).distinct()
+    if already:
+        ids = ids.where(BallotCaster.user_id.not_in(already))
+    votes._notify_all(ids, "notices.started", ballot, _payload(notice, ends=_ends_text(notice)), now)
+
+
+def _default_locale():
+    from flask import current_app
+    return current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+
+
+# --- objections and answers -------------------------------------------------------------------------------
+
+def in_period(notice, now=None) -> bool:
+    now = _now(now)
+    return notice.status == "open" and notice.starts_at <= now < notice.ends_at
+
+
+def has_objected(user, notice) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return db.session.scalar(select(Objection.id).where(Objection.notice_id == notice.id,
+                                                        Objection.user_id == user.id)) is not None
+
+
+def lodge_objection(user, notice, body, *, now=None) -> Objection:
+    """A verified resident objects, during the period, once."""
+    now = _now(now)
+    apply_due(notice, now)
+    if not in_period(notice, now):
+        raise DomainError(_l("The notice period has ended: objections are no longer taken."), "body")
+    if not permissions.can_object(user, notice):
+        raise NotAllowed(_l("Only verified residents of the community may object, during the notice period."))
+    body = proposals._text(body, "body", maximum=OBJECTION_MAX, required=True,
+                           empty_message=_l("Write your objection."))
+    if has_objected(user, notice):
+        raise DomainError(_l("You have already objected to this decision: each resident objects once."), "body")
+    objection = Objection(notice_id=notice.id, user_id=user.id, body=body, created_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(objection)
+            db.session.flush()
+    except IntegrityError:  # a second objection sent at the same moment: the unique constraint decides
+        raise DomainError(_l("You have already objected to this decision: each resident objects once."),
+                          "body") from None
+    db.session.expire(notice, ["objections"])
+    record(user, "notice.objection_lodged", notice, objection_id=objection.id)
+    notify(_answerers(notice, user), "notices.objection", notice, **_payload(notice, objection_id=objection.id))
+    return objection
+
+
+def _answerers(notice, actor):
+    if notice.organization is not None:
+        from portal.issues.services import members_of
+        people = members_of([notice.organization_id])
+    else:
+        people = proposals.committee_of(notice.community)
+    return [p for p in people if p.id != actor.id]
+
+
+def objection_in(notice, objection_id) -> Objection | None:
+    try:
+        objection_id = int(objection_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < objection_id < 2**31:
+        return None
+    return db.session.scalar(select(Objection).where(Objection.notice_id == notice.id,
+                                                     Objection.id == objection_id))
+
+
+def answer_objection(actor, objection, answer, *, now=None) -> Objection:
+    """The committee answers an objection publicly, once (an answer is not rewritten)."""
+    now = _now(now)
+    notice = objection.notice
+    if not permissions.can_answer_objection(actor, notice):
+        raise NotAllowed(_l("Only the committee that published the notice answers objections."))
+    if objection.answered_at is not None:
+        raise DomainError(_l("This objection has already been answered."), "answer")
+    answer = proposals._text(answer, "answer", maximum=ANSWER_MAX, required=True,
+                             empty_message=_l("Write the answer."))
+    objection.answer = answer
+    objection.answered_by_id = actor.id
+    objection.answered_at = now
+    db.session.flush()
+    record(actor, "notice.objection_answered", notice, objection_id=objection.id)
+    if objection.user_id != actor.id:
+        notify([objection.user], "notices.answered", notice, **_payload(notice, objection_id=objection.id))
+    apply_due(notice, now)  # the last answer after the period ends the notice at once
+    return objection
+
+
+def unanswered_count(notice) -> int:
+    return sum(1 for o in notice.objections if o.answered_at is None)
+
+
+# --- time -------------------------------------------------------------------------------------------------
+
+def apply_due(notice, now=None) -> bool:
+    """After the period, with every objection answered: the notice ends and the proposal moves on
+    (passed → implementing, rejected → archived). With an objection unanswered it stays open, waiting.
+    True when something changed."""
+    now = _now(now)
+    if notice.status != "open" or notice.ends_at > now:
+        return False
+    waiting = db.session.scalar(select(Objection.id).where(Objection.notice_id == notice.id,
+                                                           Objection.answered_at.is_(None)).limit(1))
+    if waiting is not None:
+        return False
+    notice.status = "ended"
+    notice.ended_at = now
+    proposal = notice.proposal
+    if proposal.status == "notice":
+        proposals.end_notice(proposal, now=notice.ended_at, notice_id=notice.id)
+    db.session.flush()
+    record(None, "notice.ended", notice, proposal_id=proposal.id, outcome=notice.outcome, to=proposal.status)
+    people = [proposal.author] + [o.user for o in notice.objections]
+    notify(people, f"notices.{NEXT_STEP[notice.outcome]}", notice, **_payload(notice))
+    return True
+
+
+@due_step("end_public_notices")
+def end_due(now: datetime) -> int:
+    notices = db.session.scalars(select(Notice).where(Notice.status == "open", Notice.ends_at <= now)
+                                 .options(joinedload(Notice.proposal), joinedload(Notice.community))
+                                 .order_by(Notice.id)).all()
+    return sum(apply_due(n, now) for n in notices)
+
+
+# --- reading ----------------------------------------------------------------------------------------------
+
+def notice_in(community, notice_id) -> Notice | None:
+    try:
+        notice_id = int(notice_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < notice_id < 2**31:
+        return None
+    return db.session.scalar(select(Notice).where(Notice.community_id == community.id, Notice.id == notice_id)
+                             .options(joinedload(Notice.proposal), joinedload(Notice.community),
+                                      joinedload(Notice.organization), joinedload(Notice.ballot),
+                                      selectinload(Notice.objections).joinedload(Objection.user),
+                                      selectinload(Notice.objections).joinedload(Objection.answered_by)))
+
+
+def notice_for(proposal) -> Notice | None:
+    """The proposal's latest notice, if any."""
+    return db.session.scalar(select(Notice).where(Notice.proposal_id == proposal.id)
+                             .order_by(Notice.id.desc()).limit(1))
+
+
+def community_notices(community, viewer, *, limit=LIST_SIZE) -> list[Notice]:
+    """The community's notices: open first (ending soonest first), then ended (latest first)."""
+    if not permissions.can_view_community(viewer, community):
+        raise NotAllowed(_l("This community's pages are for its members."))
+    order = db.case({"open": 0}, value=Notice.status, else_=1)
+    return db.session.scalars(select(Notice).where(Notice.community_id == community.id)
+                              .options(joinedload(Notice.proposal), selectinload(Notice.objections))
+                              .order_by(order, db.case((Notice.status == "open", Notice.ends_at)),
+                                        Notice.starts_at.desc(), Notice.id.desc())
+                              .limit(max(1, min(int(limit), 200)))).all()

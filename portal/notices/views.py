@@ -1,0 +1,126 @@
+"""Notice pages: the community's notices, one notice (the decision, the ballot's figures, the period, how to
+object, the objections with their answers), lodging an objection and answering one. Loading a notice applies
+its due step first (a period that ended with every objection answered moves the proposal on), so nothing
+waits for `run-due`. Each view checks one rule, calls one service, commits."""
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.auth import permissions
+from portal.clock import utcnow
+from portal.errors import DomainError, NotAllowed
+from portal.extensions import db
+from portal.notices import bp, services
+from portal.notices.forms import AnswerForm, ObjectionForm
+from portal.proposals.models import OUTCOME_LABELS, STATE_LABELS
+from portal.web import allow, community_or_404, public, refuse, show_error
+
+
+def _load(slug, notice_id):
+    community = community_or_404(slug)
+    notice = services.notice_in(community, notice_id)
+    if notice is None:
+        abort(404)
+    allow(permissions.can_view_proposal(current_user, notice.proposal))
+    if services.apply_due(notice):
+        db.session.commit()
+    return notice
+
+
+def _detail_url(notice, anchor=""):
+    return url_for("notices.detail", slug=notice.community.slug, notice_id=notice.id) + anchor
+
+
+def _print_url(notice):
+    from werkzeug.routing import BuildError
+    try:
+        return url_for("printing.notice", slug=notice.community.slug, notice_id=notice.id)
+    except BuildError:  # the print views are not there (yet)
+        return f"/c/{notice.community.slug}/notices/{notice.id}/print"
+
+
+def _ballot_context(notice):
+    """The ballot's result and figures as the ballot page shows them (only for a closed ballot)."""
+    if notice.ballot is None:
+        return {}
+    from portal.votes import views as ballot_views
+    return {**ballot_views._template_context(notice.ballot), "result": ballot_views.result_of(notice.ballot)}
+
+
+@bp.get("/c/<slug>/notices")
+@public
+def index(slug):
+    community = community_or_404(slug)
+    allow(permissions.can_view_community(current_user, community))
+    notices = services.community_notices(community, current_user)
+    changed = [n for n in notices if services.apply_due(n)]
+    if changed:
+        db.session.commit()
+    return render_template("notices/index.html", community=community, notices=notices,
+                           outcome_labels=OUTCOME_LABELS, now=utcnow())
+
+
+def _detail_page(notice, objection_form=None, answer_forms=None, status=200):
+    viewer = current_user
+    ballot_context = _ballot_context(notice)
+    return render_template(
+        "notices/detail.html", notice=notice, community=notice.community, proposal=notice.proposal,
+        outcome_labels=OUTCOME_LABELS, proposal_states=STATE_LABELS, now=utcnow(),
+        in_period=services.in_period(notice), unanswered=services.unanswered_count(notice),
+        may_object=services.in_period(notice) and permissions.can_object(viewer, notice)
+        and not services.has_objected(viewer, notice),
+        has_objected=services.has_objected(viewer, notice),
+        may_answer=permissions.can_answer_objection(viewer, notice),
+        objection_form=objection_form or ObjectionForm(formdata=None), answer_forms=answer_forms or {},
+        answer_form=AnswerForm(formdata=None), print_url=_print_url(notice),
+        ballot_context=ballot_context, **{k: v for k, v in ballot_context.items()
+                                          if k not in ("community", "proposal", "ballot")}), status
+
+
+@bp.get("/c/<slug>/notices/<int:notice_id>")
+@public
+def detail(slug, notice_id):
+    return _detail_page(_load(slug, notice_id))
+
+
+@bp.post("/c/<slug>/notices/<int:notice_id>/objections")
+def object_(slug, notice_id):
+    notice = _load(slug, notice_id)
+    form = ObjectionForm()
+    if not services.in_period(notice):  # a page left open past the period: say so rather than a bare 403
+        show_error(form, DomainError(_("The notice period has ended: objections are no longer taken."), "body"))
+        return _detail_page(notice, objection_form=form, status=400)
+    allow(permissions.can_object(current_user, notice))
+    try:
+        objection = services.lodge_objection(current_user, notice, form.body.data)
+    except NotAllowed:
+        refuse()
+    except DomainError as error:
+        show_error(form, error, "body")
+        return _detail_page(notice, objection_form=form, status=400)
+    db.session.commit()
+    flash(_("Your objection is published. The committee will answer it here."), "success")
+    return redirect(_detail_url(notice, f"#objection-{objection.id}"))
+
+
+@bp.post("/c/<slug>/notices/<int:notice_id>/objections/<int:objection_id>/answer")
+def answer(slug, notice_id, objection_id):
+    notice = _load(slug, notice_id)
+    objection = services.objection_in(notice, objection_id)
+    if objection is None:
+        abort(404)
+    allow(permissions.can_answer_objection(current_user, notice))
+    if objection.answered_at is not None:  # answered meanwhile (a second tab, a colleague): say so
+        flash(_("This objection has already been answered."), "error")
+        return redirect(_detail_url(notice, f"#objection-{objection.id}"))
+    form = AnswerForm()
+    try:
+        services.answer_objection(current_user, objection, form.answer.data)
+    except NotAllowed:
+        refuse()
+    except DomainError as error:
+        show_error(form, error, "answer")
+        return _detail_page(notice, answer_forms={objection.id: form}, status=400)
+    db.session.commit()
+    flash(_("The answer is published."), "success")
+    return redirect(_detail_url(notice, f"#objection-{objection.id}"))

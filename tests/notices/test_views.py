@@ -1,0 +1,165 @@
+"""Notice pages: the list, the notice (decision, ballot figures, period, how to object, objections and
+answers, the print link), lodging and answering with bad input (a message on the same page, nothing
+written; 403/404 where the person or the address is wrong), the lazy end on load, and the notice period
+on the proposals settings page."""
+from datetime import timedelta
+
+import pytest
+from markupsafe import escape
+
+from portal.clock import utcnow
+from portal.extensions import db
+from portal.notices import services
+from portal.notices.models import Notice, Objection
+from portal.places.models import Community
+from portal.proposals.models import Proposal
+from tests.notices import decide
+from tests.residents import post
+
+
+def html_of(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def notice_of(ballot) -> Notice:
+    return db.session.scalar(db.select(Notice).where(Notice.ballot_id == ballot.id))
+
+
+def page(notice, tail="") -> str:
+    return f"/c/{notice.community.slug}/notices/{notice.id}{tail}"
+
+
+def count_objections() -> int:
+    return db.session.scalar(db.select(db.func.count()).select_from(Objection))
+
+
+@pytest.fixture
+def notice(world):
+    found = notice_of(decide(world))
+    db.session.commit()
+    return found
+
+
+def test_list_and_detail_for_everyone(client, world, notice):
+    listing = client.get("/c/x/notices")
+    assert listing.status_code == 200 and notice.proposal.title in html_of(listing)
+    shown = client.get(page(notice))
+    text = html_of(shown)
+    assert shown.status_code == 200
+    assert str(escape(notice.statement)) in text and str(escape(notice.how_to_object)) in text
+    assert 'id="result"' in text  # the ballot's figures
+    assert f"/c/x/notices/{notice.id}/print" in text
+    assert "Sign in to object" in text and 'name="body"' not in text
+
+
+def test_unknown_addresses_are_404(client, world, notice):
+    assert client.get("/c/x/notices/999999").status_code == 404
+    assert client.get(f"/c/y/notices/{notice.id}").status_code == 404
+    assert client.get("/c/x/notices/99999999999999999999").status_code == 404
+    assert client.get("/c/nowhere/notices").status_code == 404
+
+
+def test_a_resident_objects_once(client, auth, world, notice):
+    auth.login(world.neighbour)
+    assert 'name="body"' in html_of(client.get(page(notice)))
+    sent = post(client, page(notice, "/objections"), {"body": "请公开施工方案。"}, token_from=page(notice))
+    assert sent.status_code == 302 and "#objection-" in sent.headers["Location"]
+    shown = html_of(client.get(page(notice)))
+    assert "请公开施工方案。" in shown and "each resident objects once" in shown and 'name="body"' not in shown
+    again = post(client, page(notice, "/objections"), {"body": "再次反对"}, token_from=page(notice))
+    assert again.status_code == 400 and "already objected" in html_of(again)
+    assert count_objections() == 1
+
+
+@pytest.mark.parametrize("body,message", [("", "Write your objection."), ("x" * 2001, "2000")])
+def test_bad_objection_kept_on_the_form(client, auth, world, notice, body, message):
+    auth.login(world.neighbour)
+    sent = post(client, page(notice, "/objections"), {"body": body}, token_from=page(notice))
+    assert sent.status_code == 400 and message in html_of(sent)
+    assert count_objections() == 0
+
+
+@pytest.mark.parametrize("who", ["member_y", "stranger", "pending"])
+def test_others_may_not_object(client, auth, world, notice, who):
+    auth.login(getattr(world, who))
+    sent = post(client, page(notice, "/objections"), {"body": "反对"}, token_from=page(notice))
+    assert sent.status_code == 403 and count_objections() == 0
+
+
+def test_objecting_signed_out_asks_to_sign_in(client, world, notice):
+    sent = post(client, page(notice, "/objections"), {"body": "反对"}, token_from=page(notice))
+    assert sent.status_code in (302, 401) and count_objections() == 0
+
+
+def test_an_objection_after_the_period_is_refused_with_a_message(client, auth, world, notice):
+    notice.starts_at, notice.ends_at = utcnow() - timedelta(days=8), utcnow() - timedelta(days=1)
+    db.session.add(Objection(notice=notice, user_id=world.reporter.id, body="早先的反对",
+                             created_at=utcnow() - timedelta(days=2)))
+    db.session.commit()
+    auth.login(world.neighbour)
+    sent = post(client, page(notice, "/objections"), {"body": "太晚了"}, token_from=page(notice))
+    assert sent.status_code == 400 and "objections are no longer taken" in html_of(sent)
+    assert count_objections() == 1
+
+
+def test_the_committee_answers_and_the_notice_ends_lazily(client, auth, world, notice):
+    objection = services.lodge_objection(world.neighbour, notice, "绿地怎么补偿？")
+    db.session.commit()
+    objection_id = objection.id
+    notice.starts_at, notice.ends_at = utcnow() - timedelta(days=8), utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    auth.login(world.neighbour)
+    assert post(client, page(notice, f"/objections/{objection_id}/answer"), {"answer": "我来答"},
+                token_from=page(notice)).status_code == 403
+    auth.logout()
+    auth.login(world.chair_x)
+    waiting = html_of(client.get(page(notice)))
+    assert "waiting for an answer" in waiting and 'name="answer"' in waiting
+    empty = post(client, page(notice, f"/objections/{objection_id}/answer"), {"answer": " "}, token_from=page(notice))
+    assert empty.status_code == 400 and "Write the answer." in html_of(empty)
+    assert post(client, page(notice, "/objections/999999/answer"), {"answer": "x"},
+                token_from=page(notice)).status_code == 404
+    done = post(client, page(notice, f"/objections/{objection_id}/answer"), {"answer": "在南侧补种同等面积绿地。"},
+                token_from=page(notice))
+    assert done.status_code == 302
+    db.session.expire_all()
+    found = db.session.get(Notice, notice.id)
+    assert found.status == "ended" and found.proposal.status == "implementing"
+    assert "在南侧补种同等面积绿地。" in html_of(client.get(page(notice)))
+    again = post(client, page(notice, f"/objections/{objection_id}/answer"), {"answer": "再答"},
+                 token_from=page(notice), follow_redirects=True)
+    assert "already been answered" in html_of(again) and "再答" not in html_of(again)
+
+
+def test_loading_a_notice_past_its_period_moves_the_proposal_on(client, world):
+    ballot = decide(world, "rejected", now=utcnow() - timedelta(days=8))
+    notice_id, proposal_id = notice_of(ballot).id, ballot.proposal_id
+    db.session.commit()
+    assert client.get(f"/c/x/notices/{notice_id}").status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Proposal, proposal_id).status == "archived"
+    assert db.session.get(Notice, notice_id).status == "ended"
+
+
+def test_the_notice_period_on_the_settings_page(client, auth, world):
+    auth.login(world.chair_x)
+    shown = html_of(client.get("/c/x/proposals/settings"))
+    assert 'name="notice_days"' in shown and 'value="7"' in shown
+    bad = post(client, "/c/x/proposals/settings", {"threshold": "3", "days": "30", "notice_days": "abc"},
+               token_from="/c/x/proposals/settings")
+    assert bad.status_code == 200 and "Write a whole number." in html_of(bad)
+    too_long = post(client, "/c/x/proposals/settings", {"threshold": "4", "days": "30", "notice_days": "91"},
+                    token_from="/c/x/proposals/settings")
+    assert "from 1 to 90" in html_of(too_long)
+    db.session.expire_all()
+    assert (db.session.get(Community, world.x.id).notice_days,
+            db.session.get(Community, world.x.id).proposal_support_threshold) == (7, 3)
+    saved = post(client, "/c/x/proposals/settings", {"threshold": "3", "days": "30", "notice_days": "10"},
+                 token_from="/c/x/proposals/settings")
+    assert saved.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Community, world.x.id).notice_days == 10
+    auth.logout()
+    auth.login(world.neighbour)
+    assert post(client, "/c/x/proposals/settings", {"threshold": "3", "days": "30", "notice_days": "1"},
+                token_from="/").status_code == 403
