@@ -60,6 +60,7 @@ def configure_extensions(app: Flask) -> None:
 
 def import_models() -> None:
     """Every model module, so metadata (and Alembic) sees all tables."""
+    import portal.actions.models  # noqa: F401
     import portal.audit.models  # noqa: F401
     import portal.auth.models  # noqa: F401
     import portal.committees.models  # noqa: F401
@@ -86,8 +87,11 @@ def configure_blueprints(app: Flask) -> None:
     from portal.notices import bp as notices_bp
     from portal.calendar import bp as calendar_bp
     from portal.printing import bp as printing_bp
+    from portal.actions import bp as actions_bp
+    from portal.dashboard import bp as dashboard_bp
     from portal.residents import bp as residents_bp
 
     for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp,
-               issues_bp, proposals_bp, moderation_bp, votes_bp, notices_bp, calendar_bp, printing_bp):
+               issues_bp, proposals_bp, moderation_bp, votes_bp, notices_bp, calendar_bp, printing_bp,
+               actions_bp, dashboard_bp):
         app.register_blueprint(bp)

@@ -30,6 +30,7 @@ def seed() -> list[str]:
     from portal.residents.demo import seed_people
     from portal.votes.demo import seed_votes
     from portal.notices.demo import seed_notices
+    from portal.actions.demo import seed_actions
     lines = []
     for login, name, is_admin in DEMO_ACCOUNTS:
         ensure_user(login, name, is_admin=is_admin)
@@ -41,5 +42,6 @@ def seed() -> list[str]:
     lines += seed_votes()
     lines += seed_meetings()
     lines += seed_notices()  # after the votes (and meetings) demos: their decided ballots started notices
+    lines += seed_actions()  # after the notices demo: its ended notice left a proposal to carry out
     lines.append(f"accounts: {db.session.query(User).count()} (password for all demo accounts: {DEMO_PASSWORD})")
     return lines

@@ -1,4 +1,6 @@
 """What every request gets: deny-by-default sign-in, security headers, error pages, template helpers."""
+import re
+
 from flask import Flask, abort, current_app, flash, jsonify, make_response, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -250,3 +252,42 @@ def mask_phone(phone):
     """138****5678: how a phone number shows to anyone but the person, their committee and admins."""
     from portal.auth.services import mask_phone as masked
     return masked(phone)
+
+
+# --- uploaded files ------------------------------------------------------------------------------------------
+
+# A key never points to other bytes, so browsers may keep a file; shared caches may not, so that hiding it
+# (moderation, a rejected issue) takes effect for everyone who has not already loaded it.
+LONG_CACHE = "private, max-age=604800, immutable"
+NO_CACHE = "private, no-store"
+
+
+def send_upload(found, path_for, size, sizes, *, public: bool):
+    """An uploaded image (re-encoded, at one of `sizes`) or PDF, as stored by its area: `path_for(found, size)`
+    gives the file. PDFs open in a sandbox (no scripts, no forms, no reaching the portal); nothing is sniffed;
+    browsers keep it only when anyone may see it."""
+    from urllib.parse import quote
+
+    from flask import send_file
+    if found.kind == "image":
+        if size not in sizes:
+            abort(404)
+        path, mimetype = path_for(found, size), "image/jpeg"
+    else:
+        if size is not None:
+            abort(404)
+        path, mimetype = path_for(found), "application/pdf"
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=mimetype, conditional=True)
+    if found.kind != "image":
+        ascii_name = re.sub(r"[^A-Za-z0-9._-]+", "_", found.filename).strip("_") or "document.pdf"
+        response.headers["Content-Disposition"] = (
+            f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(found.filename)}")
+        response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; object-src 'self'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = LONG_CACHE if public else NO_CACHE
+    if not public:
+        response.headers.pop("ETag", None)
+        response.headers.pop("Last-Modified", None)
+    return response

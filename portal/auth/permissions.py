@@ -483,3 +483,77 @@ def can_answer_objection(user, notice) -> bool:
     if notice.organization is not None and roles.is_member_of(user, notice.organization):
         return True
     return roles.is_committee_member(user, notice.community)
+
+
+# --- actions ---
+# Agreed actions (落实事项): the community's committee members create them from a passed proposal, a meeting
+# decision or a resolved issue, and so do the officials of its sub-district (who alone turn a hotspot into
+# one); the responsible organization's members and the committee members report progress; verified
+# residents rate a done action within its rating window; officials of the sub-district chase overdue items.
+
+def _official_here(user, community) -> bool:
+    return community is not None and roles.is_official_of(user, community.sub_district)
+
+
+def can_create_action(user, community, source_obj=None) -> bool:
+    """A hotspot (a dict): officials of the sub-district and admins. Otherwise also committee members."""
+    if not _signed_in(user) or community is None:
+        return False
+    if user.is_admin or _official_here(user, community):
+        return True
+    return not isinstance(source_obj, dict) and roles.is_committee_member(user, community)
+
+
+def can_update_action(user, action) -> bool:
+    """Progress, blocking, completing: current members of the responsible organization, the community's
+    committee members, admins."""
+    if not _signed_in(user) or action is None:
+        return False
+    return user.is_admin or roles.is_member_of(user, action.responsible_org) or \
+        roles.is_committee_member(user, action.community)
+
+
+def can_rate_action(user, action, now=None) -> bool:
+    """Verified residents of the community, once the action is done and within its rating window."""
+    if not _signed_in(user) or action is None or action.status != "done" or action.done_at is None:
+        return False
+    from datetime import timedelta
+
+    from portal.actions.models import RATING_DAYS
+    from portal.clock import utcnow
+    if action.evaluated_at is not None or (now or utcnow()) >= action.done_at + timedelta(days=RATING_DAYS):
+        return False
+    return roles.is_verified_resident(user, action.community)
+
+
+def can_chase(user, item) -> bool:
+    """An issue or an action: officials of its community's sub-district (the service checks it is overdue)."""
+    return _signed_in(user) and item is not None and _official_here(user, item.community)
+
+
+# --- dashboard ---
+# Officials see every community of their sub-district; committee members their own community; admins all.
+# Names and phones in exports: officials and admins only.
+
+def can_view_dashboard(user, sub_district=None, community=None) -> bool:
+    if not _signed_in(user):
+        return False
+    if user.is_admin:
+        return True
+    if community is not None:
+        return _official_here(user, community) or roles.is_committee_member(user, community)
+    if sub_district is not None:
+        return roles.is_official_of(user, sub_district)
+    return bool(roles.official_sub_district_ids(user) or roles.committee_community_ids(user))
+
+
+def can_export_personal_data(user, sub_district=None, community=None) -> bool:
+    if not _signed_in(user):
+        return False
+    if user.is_admin:
+        return True
+    if community is not None:
+        return _official_here(user, community)
+    if sub_district is not None:
+        return roles.is_official_of(user, sub_district)
+    return bool(roles.official_sub_district_ids(user))

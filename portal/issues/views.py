@@ -35,13 +35,19 @@ from portal.issues.models import (
     IssuePhoto,
 )
 from portal.places.models import Building, Household
-from portal.web import accepts_photos, allow, community_or_404, htmx_or_page, public, refuse, show_error
+from portal.web import (
+    LONG_CACHE,
+    NO_CACHE,
+    accepts_photos,
+    allow,
+    community_or_404,
+    htmx_or_page,
+    public,
+    refuse,
+    show_error,
+)
 
 PHOTO_SIZES = (400, 1600)
-# A key never points to other bytes, so browsers may keep a photo; shared caches may not, so that hiding
-# a photo (a rejected issue) takes effect for everyone who has not already seen it.
-LONG_CACHE = "private, max-age=604800, immutable"
-NO_CACHE = "private, no-store"
 
 
 # --- loading and checking ----------------------------------------------------------------------------------

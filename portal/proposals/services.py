@@ -96,6 +96,7 @@ EVENT_LABELS = {
     "returned": _l("back to consultation: the ballot did not decide it"),
     "notice": _l("the public notice of the decision started"),
     "implementing": _l("the public notice ended: the proposal is being carried out"),
+    "evaluated": _l("its actions are done and their rating period is over: evaluated"),
     "archived_after_notice": _l("the public notice ended: the rejected proposal is archived"),
 }
 
@@ -637,6 +638,15 @@ def end_notice(proposal, *, now, notice_id) -> None:
     else:
         proposal.ended_at = now
         _move(proposal, "archived", "archived_after_notice", None, at=now, notice_id=notice_id)
+
+
+# --- the agreed actions' step (portal.actions.services calls this inside its own change) ---------------
+
+def mark_evaluated(proposal, now) -> None:
+    """Implementing → evaluated: every action carrying it out is done and its 14 days of rating are over."""
+    if proposal.status != "implementing":
+        return
+    _move(proposal, "evaluated", "evaluated", None, at=now)
 
 
 # --- comments --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from flask import abort, flash, make_response, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -46,15 +46,24 @@ from portal.proposals.models import (
     Comment,
     ProposalAttachment,
 )
-from portal.web import accepts_photos, allow, community_or_404, htmx_or_page, perform, public, refuse, show_error
+from portal.web import (
+    NO_CACHE,
+    accepts_photos,
+    allow,
+    community_or_404,
+    htmx_or_page,
+    perform,
+    public,
+    refuse,
+    send_upload,
+    show_error,
+)
 
 COMMENT_SORTS = services.COMMENT_SORTS
 ATTACHMENT_SIZES = (400, 1600)
 FEED_SIZE = 30
 # As issue photos: a key never points to other bytes, so browsers may keep a file; shared caches may not,
 # so that hiding a proposal takes effect for everyone who has not already seen it.
-LONG_CACHE = "private, max-age=604800, immutable"
-NO_CACHE = "private, no-store"
 EMPTY_FEED_UPDATED = datetime(2025, 1, 1, tzinfo=UTC)  # a feed without entries still needs an <updated>
 
 
@@ -569,16 +578,10 @@ def _version_diff(previous, version, building_names):
 
 # --- attachments -------------------------------------------------------------------------------------------
 
-def _ascii_name(filename):
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("_") or "document.pdf"
-
-
 @bp.get("/c/<slug>/proposals/<int:proposal_id>/files/<key>", defaults={"size": None})
 @bp.get("/c/<slug>/proposals/<int:proposal_id>/files/<key>/<int:size>")
 @public
 def attachment(slug, proposal_id, key, size):
-    from urllib.parse import quote
-
     from flask_login import AnonymousUserMixin
 
     from portal.proposals import attachments
@@ -588,33 +591,10 @@ def attachment(slug, proposal_id, key, size):
         ProposalAttachment.key == key, ProposalAttachment.proposal_id == proposal.id))
     if found is None:
         abort(404)
-    if found.kind == "image":
-        if size not in ATTACHMENT_SIZES:
-            abort(404)
-        path = attachments.path_for(found, size)
-        if not path.is_file():
-            abort(404)
-        response = send_file(path, mimetype="image/jpeg", conditional=True)
-    else:
-        if size is not None:
-            abort(404)
-        path = attachments.path_for(found)
-        if not path.is_file():
-            abort(404)
-        response = send_file(path, mimetype="application/pdf", conditional=True)
-        response.headers["Content-Disposition"] = (
-            f"inline; filename=\"{_ascii_name(found.filename)}\"; filename*=UTF-8''{quote(found.filename)}")
-        # A PDF opened in the browser runs in a sandbox: no scripts, no forms, no reaching the portal.
-        response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; object-src 'self'"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     anonymous = AnonymousUserMixin()
-    public_file = permissions.can_view_proposal(anonymous, proposal) and not is_hidden_for(
-        anonymous, "proposal", proposal)
-    response.headers["Cache-Control"] = LONG_CACHE if public_file else NO_CACHE
-    if not public_file:
-        response.headers.pop("ETag", None)
-        response.headers.pop("Last-Modified", None)
-    return response
+    return send_upload(found, attachments.path_for, size, ATTACHMENT_SIZES,
+                       public=permissions.can_view_proposal(anonymous, proposal)
+                       and not is_hidden_for(anonymous, "proposal", proposal))
 
 
 # --- comments ----------------------------------------------------------------------------------------------

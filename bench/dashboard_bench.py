@@ -1,0 +1,149 @@
+"""Dashboard figures at sub-district scale: 20 communities, 200,000 issues over 3 years, 20,000 actions.
+
+Times portal.dashboard.services.summary (everything the dashboard page shows) directly, then the real page
+`/dashboard` through the Flask test client signed in as an official of the sub-district (the default
+12-month view, and one community), with the statements per call or request.
+
+    .venv/bin/python bench/dashboard_bench.py [--database-url postgresql://…/throwaway] [--issues 200000]
+"""
+import argparse
+import random
+import time
+from datetime import date, datetime, timedelta, timezone
+
+import _common
+from _common import (PASSWORD, Database, add_database_arguments, analyze, bulk, percentile, statement_range,
+                     time_pages, views_built)
+
+from portal.actions.models import Action, Chase
+from portal.auth.services import hash_password
+from portal.committees.models import OrgMembership, Organization
+from portal.dashboard import services as S
+from portal.extensions import db
+from portal.issues.models import Issue, IssueCategory
+from portal.places.models import Building, Community, SubDistrict
+from portal.auth.models import User
+
+UTC = timezone.utc
+OFFICIAL_LOGIN = "official@bench.test"
+
+
+def build(args, now):
+    rng = random.Random(8)
+    sd = SubDistrict(name="Bench", slug="bench")
+    db.session.add(sd)
+    db.session.flush()
+    user = User(email="bench@example.org", display_name="Bench", password_hash="x", consented_at=now)
+    db.session.add(user)
+    dept = Organization(kind="department", name="Dept", sub_district_id=sd.id)
+    db.session.add(dept)
+    # The official who opens the page: a current member of the sub-district office.
+    office = Organization(kind="subdistrict_office", name="Bench office", sub_district_id=sd.id)
+    official = User(email=OFFICIAL_LOGIN, display_name="Official", password_hash=hash_password(PASSWORD),
+                    consented_at=now, created_at=now, password_changed_at=now)
+    db.session.add_all([office, official])
+    db.session.flush()
+    db.session.add(OrgMembership(user_id=official.id, organization_id=office.id, title="member",
+                                 start_date=(now - timedelta(days=30)).date()))
+    comms, cats, builds, orgs = [], {}, {}, {}
+    for k in range(20):
+        c = Community(sub_district_id=sd.id, name=f"Community {k:02d}", slug=f"bench-{k}")
+        db.session.add(c)
+        db.session.flush()
+        comms.append(c)
+        pc = Organization(kind="property_company", name=f"PC {k}", community_id=c.id)
+        db.session.add(pc)
+        cats[c.id] = [IssueCategory(community_id=c.id, code=f"cat{j}", name=f"Category {j}", respond_hours=24,
+                                    resolve_hours=168) for j in range(10)]
+        builds[c.id] = [Building(community_id=c.id, code=str(j), name=f"Building {j}") for j in range(30)]
+        db.session.add_all(cats[c.id] + builds[c.id])
+        db.session.flush()
+        orgs[c.id] = [pc.id, dept.id]
+    db.session.flush()
+    start = now - timedelta(days=3 * 365)
+    span = int((now - start).total_seconds())
+    rows = []
+    for i in range(args.issues):
+        c = rng.choice(comms)
+        sub = start + timedelta(seconds=rng.randrange(span))
+        fr = sub + timedelta(hours=rng.uniform(0.5, 40)) if rng.random() < 0.9 else None
+        done = fr and rng.random() < 0.8
+        rated = done and rng.random() < 0.6
+        rows.append(dict(community_id=c.id, category_id=rng.choice(cats[c.id]).id, title="t", description="",
+                         building_id=rng.choice(builds[c.id]).id, reporter_id=user.id, source="portal",
+                         show_name=False, status=("closed" if done else "in_progress"),
+                         handling_org_id=rng.choice(orgs[c.id]), submitted_at=sub,
+                         respond_by=sub + timedelta(hours=24), resolve_by=sub + timedelta(hours=168),
+                         first_response_at=fr, resolved_at=(fr + timedelta(hours=rng.uniform(1, 200)) if done else None),
+                         rated_at=(now if rated else None), rating_resolved=(rng.random() < 0.8 if rated else None),
+                         rating_satisfaction=(rng.choice(S.SATISFIED + ("dissatisfied",)) if rated else None),
+                         respond_warned=0, resolve_warned=0, reopen_count=0, support_count=0))
+    bulk(Issue, rows)
+    rows = []
+    for i in range(args.actions):
+        c = rng.choice(comms)
+        rows.append(dict(community_id=c.id, title="a", description="", source="issue",
+                         responsible_org_id=rng.choice(orgs[c.id]), due_date=(now + timedelta(days=rng.randint(-300, 100))).date(),
+                         status=rng.choice(["planned", "in_progress", "done"]), progress=0,
+                         progress_set_by_hand=False, created_by_id=user.id, created_at=now - timedelta(days=400)))
+    bulk(Action, rows)
+    rows = [dict(item_type="issue", item_id=1, community_id=rng.choice(comms).id, organization_id=dept.id,
+                 official_id=user.id, note="n", new_due=now, created_at=now - timedelta(days=rng.randint(0, 900)))
+            for _ in range(2000)]
+    bulk(Chase, rows)
+    db.session.commit()
+    return sd
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_database_arguments(parser)
+    parser.add_argument("--issues", type=int, default=200_000)
+    parser.add_argument("--actions", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--slowest", action="store_true", help="print the statements of each page's slowest request")
+    args = parser.parse_args()
+    database = Database(parser, args)
+    now = datetime.now(UTC)
+    with database.app.app_context():
+        database.recreate()
+        t = time.perf_counter()
+        sd = build(args, now)
+        analyze()
+        print(f"built in {time.perf_counter() - t:.0f} s")
+        month_to = date(now.year, now.month, 1)
+        f = S.Filters(sub_district=sd, month_from=S.add_months(month_to, -11), month_to=month_to)
+        times, statements = [], []
+        counter = _common.StatementCounter(db.engine)
+        for _ in range(args.requests):
+            db.session.expire_all()
+            before = counter.count if hasattr(counter, "count") else 0
+            t = time.perf_counter()
+            S.summary(f, now=now)
+            times.append((time.perf_counter() - t) * 1000)
+            statements.append((counter.count if hasattr(counter, "count") else 0) - before)
+        print(f"summary (12 months, 20 communities): median {percentile(times, 50):.0f} ms, "
+              f"p95 {percentile(times, 95):.0f} ms, statements {statement_range(statements)}")
+        sd_id = sd.id
+        one = db.session.scalar(db.select(Community.slug).where(Community.sub_district_id == sd_id)
+                                .order_by(Community.name).limit(1))
+        db.session.remove()
+
+    if views_built(database.app, "dashboard.index"):
+        pages = {"dashboard, 12 months, 20 communities": lambda: f"/dashboard?sub_district={sd_id}",
+                 f"dashboard, 12 months, community {one}": lambda: f"/dashboard?sub_district={sd_id}&community={one}"}
+        results = time_pages(database.app, pages, OFFICIAL_LOGIN, args.requests, slowest=args.slowest)
+        print()
+        print(f"{'page (' + str(args.requests) + ' requests)':<48} {'median ms':>9} {'p95 ms':>7} {'CPU med':>8} "
+              f"{'CPU p95':>8} {'SQL/req':>8} {'KB':>6}")
+        for label, (wall, cpu, stmts, size) in results.items():
+            print(f"{label:<48} {percentile(wall, 50):>9.1f} {percentile(wall, 95):>7.1f} "
+                  f"{percentile(cpu, 50):>8.1f} {percentile(cpu, 95):>8.1f} {statement_range(stmts):>8} "
+                  f"{size / 1024:>6.1f}")
+    else:
+        print("dashboard view not built yet: skipping the page timings")
+    database.finish()
+
+
+if __name__ == "__main__":
+    main()

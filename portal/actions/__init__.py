@@ -1,0 +1,6 @@
+"""Agreed actions (落实事项): carried out, evidenced, rated — closing the loop from decision to result."""
+from flask import Blueprint
+
+bp = Blueprint("actions", __name__)
+
+from portal.actions import views  # noqa: E402,F401

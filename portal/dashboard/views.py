@@ -1,0 +1,445 @@
+"""Dashboard pages: the officials' figures, the issues behind each number, exports, hotspot → action.
+
+Who sees what (permissions.can_view_dashboard): officials of a sub-district see all its communities,
+committee members their own community only, admins everything. The filters live in the address, so a view
+can be bookmarked, followed to the issues behind a number, and exported with the same numbers: the screen
+and the file are both rendered from the one list of tables `_tables` builds."""
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+
+from portal import charts
+from portal.audit.services import record
+from portal.auth import permissions, roles
+from portal.clock import local_today, utcnow
+from portal.dashboard import bp, export, services
+from portal.dashboard.forms import BadFilter, HotspotActionForm, month_text, parse_filters, parse_month
+from portal.errors import DomainError, NotAllowed
+from portal.extensions import db
+from portal.issues.models import Issue
+from portal.places.models import Building, Community, SubDistrict
+from portal.web import allow, refuse, show_error
+
+PER_PAGE = 50
+EXPORT_FORMATS = ("xlsx", "csv")
+
+
+@dataclass
+class Cell:
+    """A figure on the screen that links to the issues behind it; the file keeps only the text."""
+    text: object
+    href: str | None = None
+
+    def __str__(self):
+        return str(self.text)
+
+
+@dataclass
+class Table:
+    key: str
+    title: str
+    headers: list
+    rows: list = field(default_factory=list)
+    chart: object = None
+
+
+def bad_filter(message):
+    return render_template("error.html", code=400, title=_("Bad request"), text=str(message)), 400
+
+
+# --- scope: which sub-district and communities, checked ----------------------------------------------------
+
+def _scope(raw):
+    """(sub_district, communities or None, community or None) for the filters, after the permission check."""
+    community = None
+    if raw["community"]:
+        community = db.session.scalar(db.select(Community).where(Community.slug == raw["community"]))
+        if community is None:
+            abort(404)
+        if raw["sub_district_id"] is not None and raw["sub_district_id"] != community.sub_district_id:
+            abort(404)
+        allow(permissions.can_view_dashboard(current_user, community=community))
+        return community.sub_district, [community], community
+    if raw["sub_district_id"] is not None:
+        sub_district = db.session.get(SubDistrict, raw["sub_district_id"])
+        if sub_district is None:
+            abort(404)
+        if permissions.can_view_dashboard(current_user, sub_district=sub_district):
+            return sub_district, None, None
+        # A committee member asking for their own sub-district sees their own community only.
+        own = [c for c in _own_committee_communities() if c.sub_district_id == sub_district.id]
+        allow(bool(own))
+        return sub_district, [own[0]], own[0]
+    # No choice in the address: the person's own sub-district, else their own community.
+    official_ids = sorted(roles.official_sub_district_ids(current_user))
+    if official_ids:
+        sub_district = db.session.get(SubDistrict, official_ids[0])
+        allow(permissions.can_view_dashboard(current_user, sub_district=sub_district))
+        return sub_district, None, None
+    own = _own_committee_communities()
+    if own:
+        allow(permissions.can_view_dashboard(current_user, community=own[0]))
+        return own[0].sub_district, [own[0]], own[0]
+    if permissions.is_admin(current_user):
+        sub_district = db.session.scalar(db.select(SubDistrict).order_by(SubDistrict.id).limit(1))
+        if sub_district is None:
+            abort(404)
+        return sub_district, None, None
+    allow(False)
+
+
+def _own_committee_communities():
+    ids = roles.committee_community_ids(current_user)
+    if not ids:
+        return []
+    return list(db.session.scalars(db.select(Community).where(Community.id.in_(ids)).order_by(Community.name)))
+
+
+def _filters():
+    """Parse, load and check: (Filters, context for the filter form). BadFilter → the caller answers 400."""
+    raw = parse_filters(request.args, _this_month())
+    sub_district, communities, community = _scope(raw)
+    category = (request.args.get("category") or "").strip() or None
+    if category is not None and (len(category) > 32 or not category.replace("_", "").replace("-", "").isalnum()):
+        raise BadFilter(_("Category is not a valid choice."))
+    filters = services.Filters(sub_district=sub_district, communities=communities, category_code=category,
+                               org_id=raw["org_id"], month_from=raw["month_from"], month_to=raw["month_to"])
+    return filters, community
+
+
+def _this_month() -> date:
+    today = local_today()
+    return date(today.year, today.month, 1)
+
+
+def _args(filters, community, **extra) -> dict:
+    """The filters as address arguments (for links and the export)."""
+    values = {"sub_district": filters.sub_district.id, "from": month_text(filters.month_from),
+              "to": month_text(filters.month_to)}
+    if community is not None:
+        values["community"] = community.slug
+    if filters.category_code:
+        values["category"] = filters.category_code
+    if filters.org_id:
+        values["org"] = filters.org_id
+    values.update(extra)
+    return values
+
+
+def _choices(filters, scoped_community):
+    """Options of the filter form: communities the person may pick, categories, organizations."""
+    from portal.committees.models import Organization
+    from portal.issues.models import IssueCategory
+    if scoped_community is not None and not permissions.can_view_dashboard(
+            current_user, sub_district=filters.sub_district):
+        communities = [scoped_community]
+    else:
+        communities = list(filters.sub_district.communities)
+    community_ids = [c.id for c in (filters.communities or communities)]
+    categories = [(code, services.category_name(code, name)) for code, name in db.session.execute(
+        db.select(IssueCategory.code, db.func.min(IssueCategory.name))
+        .where(IssueCategory.community_id.in_(community_ids))
+        .group_by(IssueCategory.code).order_by(IssueCategory.code))]
+    orgs = db.session.scalars(db.select(Organization).where(
+        db.or_(Organization.community_id.in_(community_ids),
+               Organization.sub_district_id == filters.sub_district.id)).order_by(Organization.name)).all()
+    return {"communities": communities, "categories": categories, "organizations": orgs}
+
+
+# --- the tables the screen and the file share --------------------------------------------------------------
+
+RATE_NAMES = ("response", "resolution", "satisfaction")
+
+
+def _rate_labels():
+    return {"response": _("Response rate"), "resolution": _("Resolution rate"),
+            "satisfaction": _("Satisfaction rate")}
+
+
+def _tables(filters, community, data) -> list[Table]:
+    labels = _rate_labels()
+    base = _args(filters, community)
+
+    def behind(rate, part, group, key, value):
+        args = dict(base, rate=rate, part=part, group=group)
+        if group != "overall":
+            args["key"] = "none" if key is None else key
+        return Cell(value, url_for("dashboard.issues", **args))
+
+    def rate_rows(group, rows):
+        out = []
+        for row in rows:
+            cells = [row.label if group != "overall" else _("All"), row.issues]
+            for name in RATE_NAMES:
+                rate = row.rate(name)
+                cells += [behind(name, "numerator", group, row.key, rate.numerator),
+                          behind(name, "denominator", group, row.key, rate.denominator),
+                          rate.percent()]
+            out.append(cells)
+        return out
+
+    rate_headers = []
+    for name in RATE_NAMES:
+        rate_headers += [labels[name] + " · " + _("numerator"), labels[name] + " · " + _("denominator"),
+                         labels[name] + " %"]
+    group_titles = {"overall": _("The three rates"), "community": _("By community"),
+                    "category": _("By category"), "org": _("By responsible organization"),
+                    "month": _("By month")}
+    group_heads = {"overall": _("Scope"), "community": _("Community"), "category": _("Category"),
+                   "org": _("Organization"), "month": _("Month")}
+    tables = []
+    rates = data["rates"]
+    for group in ("overall", "community", "category", "org", "month"):
+        tables.append(Table("rates-" + group, group_titles[group], [group_heads[group], _("Issues"), *rate_headers],
+                            rate_rows(group, rates.get(group, []))))
+    trend = data["trend"]
+    tables[-1].chart = charts.line_chart(
+        "chart-trend", _("The three rates by month"),
+        _("Line chart of the response, resolution and satisfaction rates for each month from %(start)s to "
+          "%(end)s; the table “By month” gives the same figures.", start=month_text(filters.month_from),
+          end=month_text(filters.month_to)),
+        [row.label for row in trend],
+        [(labels[name], [(row.rate(name).numerator, row.rate(name).denominator) for row in trend])
+         for name in RATE_NAMES])
+
+    by_category = Table("by-category", _("Issues by category"), [_("Category"), _("Issues")],
+                        [[row["name"], row["count"]] for row in data["by_category"]])
+    by_category.chart = charts.bar_chart(
+        "chart-categories", _("Issues by category"),
+        _("Bar chart of the number of issues submitted in each category in the period; the table next to it "
+          "gives the same figures."), [(row["name"], row["count"]) for row in data["by_category"]])
+    tables.append(by_category)
+    tables.append(Table("open-overdue", _("Open and overdue issues by community"),
+                        [_("Community"), _("Open"), _("Overdue")],
+                        [[row["name"], row["open"], row["overdue"]] for row in data["open_overdue"]]))
+    tables.append(Table("overdue-actions", _("Overdue actions by responsible organization"),
+                        [_("Organization"), _("Not done"), _("Overdue")],
+                        [[row["name"], row["open"], row["overdue"]] for row in data["overdue_actions"]]))
+    medians = [(_("Time to first response"), data["median_first_response"]),
+               (_("Time to resolution"), data["median_resolution"])]
+    tables.append(Table("medians", _("Median times"), [_("Measure"), _("Issues"), _("Median hours")],
+                        [[name, m.count, m.text()] for name, m in medians]))
+    tables.append(Table("proposals", _("Proposals by state"), [_("State"), _("Proposals")],
+                        [[str(row["label"]), row["count"]] for row in data["proposals"]]))
+    ballots = data["ballots"]
+    ballot_rows = [[row["community_name"], row["question"], row["rate"].numerator, row["rate"].denominator,
+                    row["rate"].percent()] for row in ballots["rows"]]
+    overall = ballots["overall"]
+    ballot_rows.append([_("All"), "", overall.numerator, overall.denominator, overall.percent()])
+    tables.append(Table("ballots", _("Participation in ballots"),
+                        [_("Community"), _("Question"), _("Votes cast"), _("Electorate"), _("Participation %")],
+                        ballot_rows))
+    tables.append(Table("chases", _("Chases by organization"),
+                        [_("Organization"), _("Issues"), _("Actions"), _("Total")],
+                        [[row["name"], row["issues"], row["actions"], row["total"]] for row in data["chases"]]))
+    tables.append(Table("hotspots", _("Hotspots in %(month)s", month=month_text(filters.month_to)),
+                        [_("Community"), _("Building"), _("Category"), _("This month"), _("Previous 6 months"),
+                         _("Why")],
+                        [[h.community_name, h.building_name, h.category_name, h.count,
+                          " ".join(str(n) for n in h.baseline), _hotspot_reason(h)] for h in data["hotspots"]]))
+    return tables
+
+
+def _hotspot_reason(hotspot):
+    if hotspot.reason == "new":
+        return _("3 or more issues where there were none")
+    return _("Above the average plus two standard deviations")
+
+
+def _load(with_figures=True):
+    filters, community = _filters()
+    data = services.summary(filters, now=utcnow())
+    return filters, community, data
+
+
+# --- pages -------------------------------------------------------------------------------------------------
+
+@bp.get("/dashboard")
+def index():
+    try:
+        filters, community, data = _load()
+    except (BadFilter, services.FilterError) as error:
+        return bad_filter(error)
+    tables = _tables(filters, community, data)
+    # Only officials (and admins) turn hotspots into actions; the create service checks again.
+    may_act = bool(data["hotspots"]) and permissions.can_view_dashboard(current_user, sub_district=filters.sub_district)
+    hotspot_links = [url_for("dashboard.hotspot_action", community=h_community_slug(h, filters),
+                             building=h.building_id, category=h.category_id, month=h.month)
+                     if may_act else None for h in data["hotspots"]]
+    return render_template(
+        "dashboard/index.html", filters=filters, community=community, tables=tables,
+        hotspots=list(zip(data["hotspots"], hotspot_links)), choices=_choices(filters, community),
+        args=_args(filters, community), month_text=month_text,
+        may_export_personal=permissions.can_export_personal_data(current_user, filters.sub_district))
+
+
+def _community_of(hotspot, filters):
+    for community in (filters.communities or filters.sub_district.communities):
+        if community.id == hotspot.community_id:
+            return community
+    return None
+
+
+def h_community_slug(hotspot, filters):
+    community = _community_of(hotspot, filters)
+    return community.slug if community is not None else ""
+
+
+@bp.get("/dashboard/issues")
+def issues():
+    """The issues behind one figure: a rate's numerator or denominator, overall or for one group."""
+    try:
+        filters, community = _filters()
+        rate = request.args.get("rate", "")
+        part = request.args.get("part", "")
+        group = request.args.get("group", "overall")
+        if rate not in services.RATES or part not in services.PARTS or group not in services.GROUPS:
+            raise BadFilter(_("Choose a rate, numerator or denominator, and a grouping."))
+        key = _group_key(group, request.args.get("key"))
+        query = services.issues_behind(filters, rate, part, group=group, key=key, now=utcnow()).options(
+            selectinload(Issue.community))
+    except (BadFilter, services.FilterError) as error:
+        return bad_filter(error)
+    try:
+        page_number = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page_number = 1
+    page = db.paginate(query, page=min(page_number, 10_000), per_page=PER_PAGE, error_out=False)
+    return render_template("dashboard/issues.html", page=page, filters=filters, community=community,
+                           rate_label=_rate_labels()[rate], part=part, group=group, key=key,
+                           filter_args=_args(filters, community),
+                           args=_args(filters, community, rate=rate, part=part, group=group,
+                                      **({"key": request.args.get("key")} if group != "overall" else {})))
+
+
+def _group_key(group, text):
+    if group == "overall":
+        return None
+    text = (text or "").strip()
+    if group in ("community", "org"):
+        if group == "org" and text == "none":
+            return None
+        if not text.isdigit() or len(text) > 9:
+            raise BadFilter(_("That group is not a valid choice."))
+        return int(text)
+    if group == "month":
+        return month_text(parse_month(text, _("Month")))
+    if not text or len(text) > 32:
+        raise BadFilter(_("That group is not a valid choice."))
+    return text
+
+
+@bp.get("/dashboard/export", endpoint="export")
+def export_view():
+    fmt = request.args.get("format", "xlsx")
+    if fmt not in EXPORT_FORMATS:
+        return bad_filter(_("Choose XLSX or CSV."))
+    try:
+        filters, community, data = _load()
+    except (BadFilter, services.FilterError) as error:
+        return bad_filter(error)
+    personal = request.args.get("personal") == "1"
+    if personal:
+        allow(permissions.can_export_personal_data(current_user, filters.sub_district))
+    tables = _tables(filters, community, data)
+    if personal:
+        tables.append(_overdue_people_table(filters))
+    record(current_user, "dashboard.export", filters.sub_district, format=fmt, personal=personal,
+           community=community.slug if community else None, category=filters.category_code,
+           org=filters.org_id, month_from=month_text(filters.month_from), month_to=month_text(filters.month_to))
+    db.session.commit()
+    name = f"dashboard-{filters.sub_district.slug}-{month_text(filters.month_from)}-{month_text(filters.month_to)}"
+    if fmt == "csv":
+        body, mimetype = export.to_csv(tables), "text/csv; charset=utf-8"
+    else:
+        body = export.to_xlsx(tables)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _overdue_people_table(filters):
+    """With the personal-data box ticked: who reported each issue of the response-rate denominator that was
+    not responded to in time — so the office can call them back. Names and phones only here."""
+    query = services.issues_behind(filters, "response", "denominator", now=utcnow()).options(
+        selectinload(Issue.community), selectinload(Issue.reporter))
+    late_ids = set(services.issue_ids_behind(filters, "response", "numerator", now=utcnow()))
+    rows = []
+    for issue in db.session.scalars(query.limit(5000)):
+        if issue.id in late_ids:
+            continue
+        rows.append([issue.id, issue.community.name, issue.title,
+                     issue.reporter.display_name if issue.reporter else (issue.reporter_name or ""),
+                     issue.reporter.phone if issue.reporter else (issue.reporter_phone or "")])
+    return Table("people", _("Reporters of issues not responded to in time"),
+                 [_("Issue"), _("Community"), _("Title"), _("Reporter"), _("Phone")], rows)
+
+
+@bp.route("/dashboard/hotspots/action", methods=["GET", "POST"])
+def hotspot_action():
+    """Turn a hotspot into an agreed action: the form (prefilled), then A's create service."""
+    from portal.actions import services as actions
+    from portal.committees.models import Organization
+    from portal.issues.models import IssueCategory
+    source = request.form if request.method == "POST" else request.args
+    community = db.session.scalar(db.select(Community).where(Community.slug == (source.get("community") or "")))
+    if community is None:
+        abort(404)
+    try:
+        building_id = int(source.get("building", ""))
+        category_id = int(source.get("category", ""))
+        month = parse_month(source.get("month", ""), _("Month"))
+    except (ValueError, BadFilter):
+        abort(400)
+    building = db.session.get(Building, building_id)
+    category = db.session.get(IssueCategory, category_id)
+    if building is None or building.community_id != community.id or category is None \
+            or category.community_id != community.id:
+        abort(404)
+    hotspot = {"building": building, "category": category, "month": month_text(month)}
+    allow(permissions.can_create_action(current_user, community, hotspot))
+    form = HotspotActionForm(data={"community": community.slug, "building": building.id,
+                                   "category": category.id, "month": month_text(month)}
+                             if request.method == "GET" else None)
+    if request.method == "GET":
+        form.title.data = _("Deal with %(category)s problems at %(building)s",
+                            category=category.name, building=building.name)
+    orgs = db.session.scalars(db.select(Organization).where(db.or_(
+        Organization.community_id == community.id,
+        db.and_(Organization.sub_district_id == community.sub_district_id, Organization.kind == "department")))
+        .order_by(Organization.name)).all()
+    form.responsible_org.choices = [("", _("Choose…"))] + [(str(o.id), o.name) for o in orgs]
+    if form.validate_on_submit():
+        org = next((o for o in orgs if str(o.id) == form.responsible_org.data), None)
+        if org is None:
+            form.responsible_org.errors = [*form.responsible_org.errors, _("Choose an organization from the list.")]
+        else:
+            try:
+                action = actions.create_action(
+                    current_user, community, source="hotspot", title=form.title.data,
+                    description=form.description.data or "", responsible_org=org, due_date=form.due_date.data,
+                    hotspot=hotspot)
+            except NotAllowed:
+                refuse()
+            except DomainError as error:
+                show_error(form, error)
+            else:
+                db.session.commit()
+                flash(_("The action was created."), "success")
+                return redirect(_action_url(community, action))
+    return render_template("dashboard/hotspot_action.html", form=form, community=community, building=building,
+                           category=category, month=month_text(month))
+
+
+def _action_url(community, action):
+    from werkzeug.routing import BuildError
+    try:
+        return url_for("actions.detail", slug=community.slug, action_id=action.id)
+    except BuildError:
+        return url_for("dashboard.index", community=community.slug)

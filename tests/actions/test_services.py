@@ -1,0 +1,212 @@
+"""Agreed actions through their services: every transition and refusal, roll-up, overdue, rating, chases."""
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from portal.errors import DomainError, NotAllowed
+from tests.actions import gen_action, local_today, pdf, photo
+
+
+def _services():
+    from portal.actions import services
+    return services
+
+
+def test_every_source_creates_an_action_and_notifies_the_org(world):
+    from portal.notifications.models import Notification
+    from portal.extensions import db
+    for source in ("proposal", "decision", "issue", "hotspot"):
+        a = gen_action(world, source=source)
+        assert a.source == source and a.status == "planned" and a.updates[0].kind == "created"
+    assert db.session.scalar(db.select(db.func.count(Notification.id)).where(
+        Notification.event == "actions.assigned", Notification.recipient_id == world.property_x.id)) == 4
+
+
+def test_due_before_creation_is_refused(world):
+    with pytest.raises(DomainError) as e:
+        gen_action(world, due_date=local_today(world.x) - timedelta(days=1))
+    assert e.value.field == "due_date"
+    gen_action(world, due_date=local_today(world.x))  # today is fine
+
+
+def test_bad_sources_and_orgs_are_refused(world):
+    from tests.proposals import gen_proposal
+    fresh = gen_proposal(world)
+    with pytest.raises(DomainError):
+        gen_action(world, proposal=fresh)
+    with pytest.raises(DomainError):
+        gen_action(world, responsible_org=world.rc_y)
+    with pytest.raises(DomainError):
+        gen_action(world, owner=world.chair_x)  # not a member of the property company
+    with pytest.raises(DomainError):
+        gen_action(world, budget="-1")
+    with pytest.raises(NotAllowed):
+        gen_action(world, actor=world.reporter)
+    with pytest.raises(NotAllowed):
+        gen_action(world, source="hotspot", actor=world.chair_x)  # hotspots: officials
+    with pytest.raises(NotAllowed):
+        gen_action(world, source="hotspot", actor=world.official_b)
+
+
+def test_progress_block_unblock_complete(world):
+    s = _services()
+    a = gen_action(world)
+    s.post_progress(world.property_x, a, body="材料已到", percent=40, photos=[photo()])
+    assert a.status == "in_progress" and a.progress == 40 and len(a.evidence) == 1
+    with pytest.raises(DomainError):
+        s.post_progress(world.property_x, a, body="x", percent=101)
+    with pytest.raises(DomainError):
+        s.block(world.property_x, a, "", "街道")
+    s.block(world.property_x, a, "等待维修资金审批", "业委会")
+    assert a.status == "blocked"
+    with pytest.raises(DomainError):
+        s.complete(world.property_x, a, note="done", photos=[photo()])
+    s.unblock(world.property_x, a)
+    assert a.status == "in_progress" and a.blocked_reason is None
+    s.complete(world.property_x, a, note="完工")  # the earlier photo counts as evidence
+    assert a.status == "done" and a.progress == 100 and a.done_at is not None
+    with pytest.raises(DomainError):
+        s.complete(world.property_x, a, note="again", photos=[photo()])
+
+
+def test_done_without_evidence_or_note_is_refused(world):
+    s = _services()
+    a = gen_action(world)
+    with pytest.raises(DomainError):
+        s.complete(world.property_x, a, note="完工")
+    with pytest.raises(DomainError):
+        s.complete(world.property_x, a, note="", photos=[photo()])
+    assert a.status == "planned"
+    s.complete(world.property_x, a, note="完工", documents=[pdf()])
+    assert a.status == "done" and a.evidence[0].kind == "pdf"
+
+
+def test_outsiders_cannot_update(world):
+    s = _services()
+    a = gen_action(world)
+    for person in (world.reporter, world.member_y, world.official_b):
+        with pytest.raises(NotAllowed):
+            s.post_progress(person, a, body="x")
+    s.post_progress(world.chair_x, a, body="居委会跟进")  # committee member of x
+
+
+def test_progress_roll_up_and_by_hand(world):
+    s = _services()
+    parent = gen_action(world)
+    c1 = gen_action(world, parent=parent, title="step 1")
+    c2 = gen_action(world, parent=parent, title="step 2")
+    c3 = gen_action(world, parent=parent, title="step 3")
+    s.post_progress(world.property_x, c1, body="a", percent=50)
+    s.post_progress(world.property_x, c2, body="b", percent=25)
+    assert s.progress_of(parent) == 25 and parent.progress == 25  # (50+25+0)/3
+    s.complete(world.property_x, c3, note="ok", photos=[photo()])
+    assert s.progress_of(parent) == 58  # 175/3 = 58.33
+    s.set_progress_by_hand(world.property_x, parent, 90)
+    assert s.progress_of(parent) == 90
+    s.set_progress_by_hand(world.property_x, parent, None)
+    assert s.progress_of(parent) == 58
+    with pytest.raises(DomainError):  # steps not done
+        s.complete(world.property_x, parent, note="all", photos=[photo()])
+
+
+def test_overdue_is_derived_by_community_local_date(world):
+    s = _services()
+    # 2025-03-03 15:30 UTC is already 2025-03-03 23:30 in Beijing; 16:30 UTC is 2025-03-04 00:30 there.
+    created = datetime(2025, 3, 1, 1, 0, tzinfo=UTC)
+    a = gen_action(world, due_date=datetime(2025, 3, 3).date(), now=created)
+    assert not s.overdue_now(a, datetime(2025, 3, 3, 15, 30, tzinfo=UTC))
+    assert s.overdue_now(a, datetime(2025, 3, 3, 16, 30, tzinfo=UTC))
+    assert s.is_overdue(a, datetime(2025, 3, 4).date())
+    assert not s.is_overdue(a, datetime(2025, 3, 3).date())
+    late = datetime(2025, 3, 5, tzinfo=UTC)
+    assert [x.id for x in s.community_actions(world.x, None, overdue=True, now=late)] == [a.id]
+    s.complete(world.property_x, a, note="ok", photos=[photo()], now=late)
+    assert not s.overdue_now(a, late)
+
+
+def test_rating_once_each_changeable_within_the_window(world):
+    from portal.actions.models import ActionRating
+    from portal.extensions import db
+    s = _services()
+    t = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)
+    a = gen_action(world, now=t)
+    with pytest.raises(DomainError):  # not done yet
+        s.rate(world.reporter, a, "satisfied", now=t)
+    s.complete(world.property_x, a, note="ok", photos=[photo()], now=t)
+    s.rate(world.reporter, a, "satisfied", now=t + timedelta(days=1))
+    s.rate(world.reporter, a, "dissatisfied", now=t + timedelta(days=2))
+    s.rate(world.neighbour, a, "basically_satisfied", now=t + timedelta(days=2))
+    assert db.session.scalar(db.select(db.func.count(ActionRating.id))) == 2
+    assert s.rating_summary(a) == {"satisfied": 0, "basically_satisfied": 1, "dissatisfied": 1, "total": 2}
+    with pytest.raises(NotAllowed):
+        s.rate(world.resident_y, a, "satisfied", now=t + timedelta(days=2))  # another community
+    with pytest.raises(DomainError):
+        s.rate(world.reporter, a, "great", now=t + timedelta(days=2))
+    with pytest.raises(DomainError):  # outside the window
+        s.rate(world.supporters[0], a, "satisfied", now=t + timedelta(days=14))
+
+
+def test_evaluated_after_14_days_by_run_due_and_the_proposal_follows(world):
+    from portal.due import run_due
+    s = _services()
+    t = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)
+    a = gen_action(world, now=t)
+    b = gen_action(world, now=t, title="second")
+    s.complete(world.property_x, a, note="ok", photos=[photo()], now=t)
+    s.complete(world.property_x, b, note="ok", photos=[photo()], now=t + timedelta(days=1))
+    assert run_due(t + timedelta(days=13))["evaluate_actions"] == 0
+    assert run_due(t + timedelta(days=14))["evaluate_actions"] == 1
+    assert a.evaluated_at == t + timedelta(days=14) and world.passed.status == "implementing"
+    assert run_due(t + timedelta(days=15))["evaluate_actions"] == 1
+    assert world.passed.status == "evaluated"
+    assert run_due(t + timedelta(days=16))["evaluate_actions"] == 0  # idempotent
+
+
+def test_evaluated_lazily_when_the_action_is_read(world):
+    s = _services()
+    t = datetime.now(UTC) - timedelta(days=20)
+    a = gen_action(world, now=t)
+    s.complete(world.property_x, a, note="ok", photos=[photo()], now=t)
+    assert a.evaluated_at is None
+    assert s.action_in(world.x, a.id).evaluated_at == t + timedelta(days=14)
+    assert world.passed.status == "evaluated"
+    assert s.action_in(world.y, a.id) is None and s.action_in(world.x, "nope") is None
+
+
+def test_chase_an_overdue_action_and_issue(world):
+    from portal.actions.models import Chase
+    from portal.extensions import db
+    from portal.issues.models import IssueEvent
+    from tests.issues import gen_issue
+    s = _services()
+    t = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)
+    a = gen_action(world, now=t, due_date=datetime(2025, 3, 4).date())
+    with pytest.raises(DomainError):  # not overdue yet
+        s.chase(world.official_a, "action", a, note="请加快", new_due=datetime(2025, 3, 10).date(), now=t)
+    later = datetime(2025, 3, 6, 1, 0, tzinfo=UTC)
+    with pytest.raises(NotAllowed):  # another sub-district's official
+        s.chase(world.official_b, "action", a, note="请加快", new_due=datetime(2025, 3, 10).date(), now=later)
+    with pytest.raises(NotAllowed):
+        s.chase(world.chair_x, "action", a, note="请加快", new_due=datetime(2025, 3, 10).date(), now=later)
+    with pytest.raises(DomainError):
+        s.chase(world.official_a, "action", a, note="", new_due=datetime(2025, 3, 10).date(), now=later)
+    with pytest.raises(DomainError):
+        s.chase(world.official_a, "action", a, note="x", new_due=datetime(2025, 3, 1).date(), now=later)
+    c = s.chase(world.official_a, "action", a, note="请加快", new_due=datetime(2025, 3, 10).date(), now=later)
+    assert c.organization_id == world.pc_x.id and a.updates[-1].kind == "chase"
+    issue = gen_issue(world, now=t)
+    with pytest.raises(DomainError):
+        s.chase(world.official_a, "issue", issue, note="x", new_due=datetime(2025, 3, 10).date(), now=t)
+    far = issue.resolve_by + timedelta(days=1)
+    s.chase(world.official_a, "issue", issue, note="请尽快处理", new_due=far + timedelta(days=3), now=far)
+    assert db.session.scalar(db.select(IssueEvent.kind).where(IssueEvent.issue_id == issue.id)
+                             .order_by(IssueEvent.id.desc()).limit(1)) == "chased"
+    assert db.session.scalar(db.select(db.func.count(Chase.id))) == 2
+
+
+def test_actions_for_source(world):
+    s = _services()
+    a = gen_action(world)
+    gen_action(world, parent=a, title="step")
+    assert [x.id for x in s.actions_for_source("proposal", world.passed)] == [a.id]
+    assert s.actions_for_source("bogus", world.passed) == []
