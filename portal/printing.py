@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal.auth import permissions, roles
+from portal.auth import permissions
 from portal.extensions import db
 from portal.qr import qr_png, qr_svg
 from portal.web import absolute_url, allow, community_or_404, public
@@ -38,20 +38,6 @@ def _labels():
 
 # --- who may see what ------------------------------------------------------------------------------------
 
-def _may_view_meeting(user, meeting) -> bool:
-    """The meetings rule (helper A's can_view_meeting); until it lands, the same rule spelled here: a public
-    meeting as the community's pages, otherwise the organization's members and admins."""
-    rule = getattr(permissions, "can_view_meeting", None)
-    if rule is not None:
-        return rule(user, meeting)
-    if meeting is None:
-        return False
-    if meeting.is_public:
-        return permissions.can_view_community(user, meeting.community)
-    signed_in = bool(getattr(user, "is_authenticated", False)) and user.is_active
-    return signed_in and (user.is_admin or roles.is_member_of(user, meeting.organization))
-
-
 def _proposal_hidden(proposal) -> bool:
     from portal.moderation.services import is_hidden_for
     return proposal is not None and is_hidden_for(current_user, "proposal", proposal)
@@ -65,7 +51,7 @@ def _meeting_or_404(org_id, meeting_id):
     meeting = db.session.get(Meeting, meeting_id)
     if meeting is None or meeting.organization_id != org_id:
         abort(404)
-    if not _may_view_meeting(current_user, meeting):
+    if not permissions.can_view_meeting(current_user, meeting):
         if meeting.is_public:
             allow(False)  # a members-only community: sign in first, else 403
         abort(404)  # a closed meeting does not exist for outsiders

@@ -14,7 +14,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
-from werkzeug.routing import BuildError
 
 from portal.audit.services import record
 from portal.auth import permissions, roles
@@ -33,11 +32,7 @@ EXCERPT_MAX = 200
 # --- the registry of flaggable items -----------------------------------------------------------------------
 
 def _url(endpoint, anchor="", **values):
-    """A page of another area; None while that area's page does not exist (the link is then left out)."""
-    try:
-        return url_for(endpoint, **values) + anchor
-    except BuildError:
-        return None
+    return url_for(endpoint, **values) + anchor
 
 
 def _excerpt(text) -> str:
@@ -150,11 +145,9 @@ def link_for(item_type, found):
 def can_view_item(user, item_type, found) -> bool:
     """Whether the person may see the page the item is on (a flag or an action needs that first)."""
     if item_type == "proposal":
-        rule = getattr(permissions, "can_view_proposal", None)
-        return rule(user, found) if rule else permissions.can_view_community(user, found.community)
+        return permissions.can_view_proposal(user, found)
     if item_type == "comment":
-        rule = getattr(permissions, "can_view_proposal", None)
-        return rule(user, found.proposal) if rule else permissions.can_view_community(user, found.proposal.community)
+        return permissions.can_view_proposal(user, found.proposal)
     if item_type == "issue":
         return permissions.can_view_issue(user, found)
     return found.is_public and permissions.can_view_issue(user, found.issue)
@@ -535,8 +528,7 @@ def _open_in(community_ids):
 
 def queue_count(user) -> int:
     """Items waiting for the person's review (the nav badge): 0 without a query for non-moderators."""
-    rule = getattr(permissions, "can_view_moderation_queue", None)
-    if rule is None or not rule(user):
+    if not permissions.can_view_moderation_queue(user):
         return 0
     community_ids = moderated_community_ids(user)
     if community_ids is not None and not community_ids:

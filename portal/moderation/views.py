@@ -25,8 +25,8 @@ ANCHORS = {"comment": "comment-{id}", "issue_update": "update-{id}"}
 def _cached_rule(name, community):
     """A community-level rule's answer for the current person, asked once per request: a page with a
     thousand comments asks it once, not a thousand times."""
-    rule = getattr(permissions, name, None)
-    if rule is None or community is None or not current_user.is_authenticated:
+    rule = getattr(permissions, name)
+    if community is None or not current_user.is_authenticated:
         return False
     cache = g.setdefault("moderation_rules", {})
     key = (name, current_user.id, community.id)

@@ -31,14 +31,6 @@ def _detail_url(notice, anchor=""):
     return url_for("notices.detail", slug=notice.community.slug, notice_id=notice.id) + anchor
 
 
-def _print_url(notice):
-    from werkzeug.routing import BuildError
-    try:
-        return url_for("printing.notice", slug=notice.community.slug, notice_id=notice.id)
-    except BuildError:  # the print views are not there (yet)
-        return f"/c/{notice.community.slug}/notices/{notice.id}/print"
-
-
 def _ballot_context(notice):
     """The ballot's result and figures as the ballot page shows them (only for a closed ballot)."""
     if notice.ballot is None:
@@ -72,7 +64,7 @@ def _detail_page(notice, objection_form=None, answer_forms=None, status=200):
         has_objected=services.has_objected(viewer, notice),
         may_answer=permissions.can_answer_objection(viewer, notice),
         objection_form=objection_form or ObjectionForm(formdata=None), answer_forms=answer_forms or {},
-        answer_form=AnswerForm(formdata=None), print_url=_print_url(notice),
+        answer_form=AnswerForm(formdata=None), print_url=url_for("printing.notice", slug=notice.community.slug, notice_id=notice.id),
         ballot_context=ballot_context, **{k: v for k, v in ballot_context.items()
                                           if k not in ("community", "proposal", "ballot")}), status
 

@@ -834,7 +834,7 @@ def _issue_summary(issue) -> str:
 
 
 def _issue_body(issue) -> str:
-    from portal.auth.services import absolute_url
+    from portal.web import absolute_url
     link = absolute_url("issues.detail", slug=issue.community.slug, issue_id=issue.id)
     quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in (issue.description or "").splitlines())
     intro = str(_l("From neighbourhood issue [no. %(id)d: %(title)s](%(link)s):", id=issue.id,
@@ -932,11 +932,20 @@ def new_proposals_feed(community, limit=30) -> list[Proposal]:
 
 def stance_tally(proposal) -> dict[str, int]:
     """Visible, undeleted comments (replies too) by stance, in one query."""
-    counts = dict(db.session.execute(
-        db.select(Comment.stance, func.count()).where(Comment.proposal_id == proposal.id,
-                                                      Comment.deleted_at.is_(None), Comment.hidden_state.is_(None))
-        .group_by(Comment.stance)).all())
-    return {stance: counts.get(stance, 0) for stance in STANCES}
+    return stance_tallies([proposal.id])[proposal.id]
+
+
+def stance_tallies(proposal_ids) -> dict[int, dict[str, int]]:
+    """stance_tally of each listed proposal, in one query for a whole list page."""
+    tallies = {i: dict.fromkeys(STANCES, 0) for i in proposal_ids}
+    if tallies:
+        for proposal_id, stance, count in db.session.execute(
+                db.select(Comment.proposal_id, Comment.stance, func.count())
+                .where(Comment.proposal_id.in_(list(tallies)), Comment.deleted_at.is_(None),
+                       Comment.hidden_state.is_(None))
+                .group_by(Comment.proposal_id, Comment.stance)):
+            tallies[proposal_id][stance] = count
+    return tallies
 
 
 def comment_page(proposal, viewer, *, sort="oldest", page=1, per_page=COMMENTS_PER_PAGE):

@@ -48,6 +48,7 @@ from portal.proposals.models import (
 )
 from portal.web import (
     NO_CACHE,
+    absolute_url,
     accepts_photos,
     allow,
     community_or_404,
@@ -171,32 +172,17 @@ def index(slug):
     ids = [p.id for p in rows]
     return htmx_or_page(
         "proposals/_rows.html", "proposals/index.html", community=community, form=form, proposals=rows,
-        more_url=_more_url(cursor), tallies=stance_tallies(ids),
+        more_url=_more_url(cursor), tallies=services.stance_tallies(ids),
         supported_ids=services.supported_ids(person, ids) if signed_in else set(),
         drafts=services.my_drafts(_person(), community) if signed_in and not after else [],
         can_propose=permissions.can_create_proposal(_person(), community),
         feed_url=url_for("proposals.feed", slug=slug), **_template_context())
 
 
-def stance_tallies(proposal_ids) -> dict[int, dict[str, int]]:
-    """Each listed proposal's stances (visible, undeleted comments), in one query for the whole page: the
-    list's mini tally, as services.stance_tally counts them for one proposal."""
-    tallies = {i: dict.fromkeys(STANCES, 0) for i in proposal_ids}
-    if tallies:
-        for proposal_id, stance, count in db.session.execute(
-                db.select(Comment.proposal_id, Comment.stance, db.func.count())
-                .where(Comment.proposal_id.in_(list(tallies)), Comment.deleted_at.is_(None),
-                       Comment.hidden_state.is_(None))
-                .group_by(Comment.proposal_id, Comment.stance)):
-            tallies[proposal_id][stance] = count
-    return tallies
-
-
 @bp.get("/c/<slug>/proposals.atom")
 @public
 def feed(slug):
     """New proposals of a community as Atom 1.0. Links come from PORTAL_BASE_URL, never the request's Host."""
-    from portal.auth.services import absolute_url
     community = community_or_404(slug)
     allow(permissions.can_view_community(current_user, community))
     entries = services.new_proposals_feed(community, limit=FEED_SIZE)
