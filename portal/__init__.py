@@ -68,6 +68,7 @@ def import_models() -> None:
     import portal.moderation.models  # noqa: F401
     import portal.notices.models  # noqa: F401
     import portal.notifications.models  # noqa: F401
+    import portal.open311.models  # noqa: F401
     import portal.places.models  # noqa: F401
     import portal.proposals.models  # noqa: F401
     import portal.votes.models  # noqa: F401
@@ -90,8 +91,9 @@ def configure_blueprints(app: Flask) -> None:
     from portal.actions import bp as actions_bp
     from portal.dashboard import bp as dashboard_bp
     from portal.residents import bp as residents_bp
+    from portal.open311 import bp as open311_bp
 
     for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp,
                issues_bp, proposals_bp, moderation_bp, votes_bp, notices_bp, calendar_bp, printing_bp,
-               actions_bp, dashboard_bp):
+               actions_bp, dashboard_bp, open311_bp):
         app.register_blueprint(bp)

@@ -1,4 +1,4 @@
-"""Commands: `flask --app portal seed-demo | create-admin | run-due | verify-ballot <id>`."""
+"""Commands: `flask --app portal seed-demo | create-admin | run-due | send-notifications | verify-ballot <id>`."""
 import click
 from flask import Flask
 
@@ -9,6 +9,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
     app.cli.add_command(run_due_command)
+    app.cli.add_command(send_notifications_command)
     from portal.votes.services import verify_ballot_command
     app.cli.add_command(verify_ballot_command)
 
@@ -52,3 +53,11 @@ def run_due_command():
     from portal.due import run_due
     for name, count in run_due().items():
         click.echo(f"{name}: {count}")
+
+
+@click.command("send-notifications")
+def send_notifications_command():
+    """Send the e-mail notifications and daily digests that are due, once (cron; `run-due` does it too)."""
+    from portal.notifications.sender import drain
+    for line in drain().lines():
+        click.echo(line)

@@ -27,11 +27,21 @@ def _database_url(url: str) -> str:
     return url
 
 
+def _engine_options(url: str) -> dict:
+    options = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        # Memory for each sort or hash of a statement: the dashboard groups and ranks tens of thousands of
+        # issues, which PostgreSQL's 4 MB default would sort on disk or plan as sorts instead of hashes.
+        options["connect_args"] = {"options": f"-c work_mem={os.environ.get('DATABASE_WORK_MEM', '16MB')}"}
+    return options
+
+
 class Config:
     def __init__(self):
         self.SECRET_KEY = _secret_key()
         self.SQLALCHEMY_DATABASE_URI = _database_url(
             os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'portal.sqlite3'}"))
+        self.SQLALCHEMY_ENGINE_OPTIONS = _engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
         self.REDIS_URL = os.environ.get("REDIS_URL")
         self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
@@ -41,10 +51,17 @@ class Config:
         self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
         self.MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "") in ("1", "true", "yes")
         self.MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "yishi@localhost")
+        self.MAIL_TIMEOUT = int(os.environ.get("MAIL_TIMEOUT", "10"))  # seconds for each SMTP step
+        # E-mail notifications: no mail from QUIET_START to QUIET_END o'clock in the recipient's time zone
+        # (except emergencies; equal hours turn quiet hours off); daily digests go at DIGEST_HOUR local time.
+        self.NOTIFICATION_QUIET_START = int(os.environ.get("NOTIFICATION_QUIET_START", "22"))
+        self.NOTIFICATION_QUIET_END = int(os.environ.get("NOTIFICATION_QUIET_END", "7"))
+        self.NOTIFICATION_DIGEST_HOUR = int(os.environ.get("NOTIFICATION_DIGEST_HOUR", "7"))
+        # The RQ queue the app feeds (with REDIS_URL) and `rq worker ... yishi` drains.
+        self.NOTIFICATION_QUEUE = os.environ.get("NOTIFICATION_QUEUE", "yishi")
         # Behind a reverse proxy, how many hops of X-Forwarded-For to trust (0: none).
         self.PROXY_HOPS = int(os.environ.get("PROXY_HOPS", "0"))
 
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     # A 10 MB form is refused with 413 before it is read; photo uploads raise their own limit later.
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     MAX_FORM_MEMORY_SIZE = 8 * 1024 * 1024
@@ -73,9 +90,13 @@ class TestConfig(Config):
         self.TESTING = True
         url = database_url or os.environ.get("TEST_DATABASE_URL") or "sqlite://"
         self.SQLALCHEMY_DATABASE_URI = _database_url(url)
+        self.SQLALCHEMY_ENGINE_OPTIONS = _engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.PORTAL_BASE_URL = "https://yishi.test"
         self.SERVER_NAME = None
         # Nothing listens here, so a test only talks SMTP through the `smtp_inbox` fixture.
         self.MAIL_SERVER, self.MAIL_PORT = "127.0.0.1", 9
+        self.MAIL_TIMEOUT = 5
+        # No job queue unless a test sets one up (tests/notifications/test_sender.py uses a real Redis).
+        self.REDIS_URL = None
         # Cheap hashing for throwaway test passwords; production keeps argon2-cffi's defaults.
         self.ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}

@@ -31,17 +31,23 @@ def seed() -> list[str]:
     from portal.votes.demo import seed_votes
     from portal.notices.demo import seed_notices
     from portal.actions.demo import seed_actions
+    from portal.notifications.preferences import seed_demo_preferences
+    from portal.notifications.reminders import seed_notifications
+    from portal.open311.demo import seed_open311
     lines = []
     for login, name, is_admin in DEMO_ACCOUNTS:
         ensure_user(login, name, is_admin=is_admin)
     db.session.flush()
     lines += seed_places()
     lines += seed_people()
+    lines += seed_demo_preferences()
     lines += seed_issues()
     lines += seed_proposals()
     lines += seed_votes()
     lines += seed_meetings()
     lines += seed_notices()  # after the votes (and meetings) demos: their decided ballots started notices
     lines += seed_actions()  # after the notices demo: its ended notice left a proposal to carry out
+    lines += seed_open311()  # its requests join the issues demo
+    lines += seed_notifications()  # last: reminders due now; older notifications read, the newest per group not
     lines.append(f"accounts: {db.session.query(User).count()} (password for all demo accounts: {DEMO_PASSWORD})")
     return lines

@@ -29,3 +29,20 @@ def test_an_id_too_large_for_the_database_is_not_found(client):
     assert client.get("/c/x/proposals/2147483647").status_code == 404  # the largest id: looked up, not there
     assert client.get("/c/x/proposals/" + "9" * 30).status_code == 404
     assert client.get("/c/x/issues/" + "9" * 30).status_code == 404
+
+
+def test_postgresql_connections_sort_in_memory_sqlite_needs_nothing():
+    from portal.config import _engine_options
+    assert _engine_options("sqlite:///x.sqlite3") == {"pool_pre_ping": True}
+    options = _engine_options("postgresql+psycopg://postgres@127.0.0.1/test")
+    assert options["connect_args"] == {"options": "-c work_mem=16MB"}
+
+
+def test_the_database_has_the_work_memory_asked_for(app):
+    from sqlalchemy import text
+
+    from portal.extensions import db
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            return  # SQLite has no such setting
+        assert db.session.scalar(text("SHOW work_mem")) == "16MB"

@@ -55,6 +55,10 @@ register_event("actions.assigned", _l("Your organization is responsible for “%
 register_event("actions.chased", _l("An official chased “%(title)s”: %(note)s (new date %(new_due)s)."), _link)
 register_event("actions.done", _l("“%(title)s” is done: residents can rate the result."), _link)
 register_event("actions.blocked", _l("“%(title)s” is blocked: %(reason)s"), _link)
+# Sent once each by portal.notifications.reminders to the owner (or, with no owner, the responsible
+# organization's members).
+register_event("actions.due_soon", _l("“%(title)s” is due on %(due)s."), _link)
+register_event("actions.overdue", _l("“%(title)s” is overdue: it was due on %(due)s."), _link)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -562,7 +566,8 @@ def chase(official, item_type, item, *, note, new_due, now=None) -> Chase:
         from portal.issues.services import _add_event
         from portal.issues.services import _payload as issue_payload
         _add_event(item, "chased", official, body=note, at=now, new_due=when)
-        payload = issue_payload(item, note=note[:200], new_due=when)
+        from portal.issues.services import _urgent
+        payload = issue_payload(item, note=note[:200], new_due=when, **_urgent(item))
     db.session.flush()
     record(official, "chase.created", item, organization=org_id, new_due=when)
     notify(_others(_members([org_id]), official), "actions.chased", item, **payload)

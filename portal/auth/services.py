@@ -314,7 +314,7 @@ RESET_SALT = "password-reset"
 register_event("password_reset_link",
                _l("You asked to reset your password. Open this link within 30 minutes to choose a new one: "
                   "%(url)s — if it was not you, ignore this message."),
-               link=lambda n: n.payload.get("url"), email=True)
+               link=lambda n: n.payload.get("url"))
 register_event("password_changed",
                _l("Your password was changed. If this was not you, contact your residents' committee "
                   "or an administrator at once."))

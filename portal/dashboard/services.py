@@ -480,37 +480,49 @@ def open_and_overdue_by_community(filters: Filters, *, now: datetime | None = No
             for c in sorted(scope.communities, key=lambda c: (c.name, c.id))]
 
 
-def _duration_source(filters, scope, kind):
-    if kind not in MEDIAN_KINDS:
+def _medians_stmt(filters: Filters, scope: _Scope, kinds):
+    """One statement, one pass over the issues of the period: for each kind, (sum of the middle values,
+    how many middle values (1 or 2; 0 when none), how many values)."""
+    cols, present = [], []
+    for i, kind in enumerate(kinds):
+        end = Issue.first_response_at if kind == "first_response" else Issue.resolved_at
+        seconds = epoch_seconds(end) - epoch_seconds(Issue.submitted_at)
+        # One window per kind (row_number ignores the frame): a single sort and pass per kind. Rows without
+        # this kind's timestamp sort last and are not counted.
+        window = {"order_by": seconds.nulls_last(), "rows": (None, None)}
+        cols += [seconds.label(f"s{i}"), func.row_number().over(**window).label(f"rn{i}"),
+                 func.count(end).over(**window).label(f"cnt{i}")]
+        present.append(end.is_not(None))
+    inner = select(*cols).where(_issue_where(filters, scope, scope.months), or_(*present)).subquery()
+    out, middles = [], []
+    for i in range(len(kinds)):
+        s, rn, cnt = inner.c[f"s{i}"], inner.c[f"rn{i}"], inner.c[f"cnt{i}"]
+        middle = and_(s.is_not(None), rn.in_([(cnt + 1) // 2, (cnt + 2) // 2]))
+        middles.append(middle)
+        out += [func.coalesce(func.sum(case((middle, s), else_=0)), 0), _count_if(middle), func.max(cnt)]
+    return select(*out).where(or_(*middles))
+
+
+def medians(filters: Filters, kinds=MEDIAN_KINDS) -> dict[str, Median]:
+    """Median time from submission to first response (kind "first_response") and to resolution
+    ("resolution", resolved_at) over issues of the period that have that timestamp. Whole seconds (each
+    timestamp truncated to the second), window functions (row_number, count over); even counts average
+    the two middle values exactly. One statement for all kinds (+1 for the communities). FilterError for
+    another kind."""
+    if not kinds or any(kind not in MEDIAN_KINDS for kind in kinds):
         raise FilterError("no such median")
-    end = Issue.first_response_at if kind == "first_response" else Issue.resolved_at
-    return end
-
-
-def median_seconds_stmt(filters: Filters, scope: _Scope, kind: str):
-    end = _duration_source(filters, scope, kind)
-    seconds = (epoch_seconds(end) - epoch_seconds(Issue.submitted_at)).label("s")
-    # One window for both (row_number ignores the frame): a single sort and a single pass over the rows.
-    inner = (select(seconds,
-                    func.row_number().over(order_by=seconds, rows=(None, None)).label("rn"),
-                    func.count().over(order_by=seconds, rows=(None, None)).label("cnt"))
-             .where(_issue_where(filters, scope, scope.months), end.is_not(None))).subquery()
-    return (select(func.sum(inner.c.s), func.count(), func.max(inner.c.cnt))
-            .where(inner.c.rn.in_([(inner.c.cnt + 1) // 2, (inner.c.cnt + 2) // 2])))
+    scope = _Scope(filters)
+    row = db.session.execute(_medians_stmt(filters, scope, kinds)).one()
+    found = {}
+    for i, kind in enumerate(kinds):
+        total, middle, count = row[3 * i:3 * i + 3]
+        found[kind] = Median(int(count), Fraction(int(total), int(middle))) if middle else Median(0, None)
+    return found
 
 
 def median_hours(filters: Filters, kind: str) -> Median:
-    """Median time from submission to first response (`kind` "first_response") or to resolution
-    ("resolution", resolved_at) over issues of the period that have that timestamp. Whole seconds (each
-    timestamp truncated to the second), window functions (row_number, count over); even counts average
-    the two middle values exactly. One statement (+1 for the communities). FilterError for another kind."""
-    if kind not in MEDIAN_KINDS:
-        raise FilterError("no such median")
-    scope = _Scope(filters)
-    total, middle, count = db.session.execute(median_seconds_stmt(filters, scope, kind)).one()
-    if not middle:
-        return Median(0, None)
-    return Median(int(count), Fraction(int(total), int(middle)))
+    """medians() of one kind."""
+    return medians(filters, (kind,))[kind]
 
 
 def hotspots(filters: Filters, month: date) -> list[Hotspot]:
@@ -526,39 +538,40 @@ def hotspots(filters: Filters, month: date) -> list[Hotspot]:
     n = HOTSPOT_BASELINE_MONTHS
     months = [add_months(month, -i) for i in range(n, -1, -1)]  # oldest first, `month` last
     keys = [month_key(m) for m in months]
-    per_month = (
+    # Issues per building × category × month (the month as its index in `months`: integers group faster
+    # than text; `n` is this month), then one row per building × category with a column per month. S and Q
+    # are sums of those few columns.
+    rows = (
         select(Issue.building_id.label("b"), Issue.category_id.label("k"),
                scope.month_index(Issue.submitted_at, Issue.community_id, months).label("m"))
         .where(_issue_where(filters, scope, months), Issue.building_id.is_not(None))
     ).subquery()
-    counts = (select(per_month.c.b, per_month.c.k, per_month.c.m, func.count().label("n"))
-              .group_by(per_month.c.b, per_month.c.k, per_month.c.m)).subquery()
-
-    def month_sum(key, square=False):
-        v = counts.c.n * counts.c.n if square else counts.c.n
-        return func.coalesce(func.sum(case((counts.c.m == key, v), else_=0)), 0)
-
-    # Months are their index in `months` (integers group faster than text): `n` is this month.
-    cols = [month_sum(i).label(f"m{i}") for i in range(len(keys))]
-    s = func.coalesce(func.sum(case((counts.c.m != n, counts.c.n), else_=0)), 0)
-    q = func.coalesce(func.sum(case((counts.c.m != n, counts.c.n * counts.c.n), else_=0)), 0)
-    grid = (select(counts.c.b, counts.c.k, *cols, s.label("s"), q.label("q"))
-            .group_by(counts.c.b, counts.c.k)).subquery()
-    c = grid.c[f"m{n}"]
-    d = n * c - grid.c.s
+    counts = (select(rows.c.b, rows.c.k, rows.c.m, func.count().label("n"))
+              .group_by(rows.c.b, rows.c.k, rows.c.m)).subquery()
+    per_month = (
+        select(counts.c.b, counts.c.k,
+               *[func.coalesce(func.sum(case((counts.c.m == i, counts.c.n), else_=0)), 0).label(f"m{i}")
+                 for i in range(len(keys))])
+        .group_by(counts.c.b, counts.c.k)
+    ).subquery()
+    baseline = [per_month.c[f"m{i}"] for i in range(n)]
+    c = per_month.c[f"m{n}"]
+    s = sum(baseline[1:], baseline[0])
+    q = sum((m * m for m in baseline[1:]), baseline[0] * baseline[0])
+    d = n * c - s
     # A single issue is never a hotspot: with one issue in six months, one this month is "above mean + 2·SD".
-    flagged = or_(and_(grid.c.s > 0, c >= 2, d > 0, d * d > 4 * (n * grid.c.q - grid.c.s * grid.c.s)),
-                  and_(grid.c.s == 0, c >= 3))
-    stmt = (select(grid, Building.community_id, Building.name, IssueCategory.code, IssueCategory.name)
-            .join(Building, Building.id == grid.c.b).join(IssueCategory, IssueCategory.id == grid.c.k)
-            .where(flagged))
+    flagged = or_(and_(s > 0, c >= 2, d > 0, d * d > 4 * (n * q - s * s)), and_(s == 0, c >= 3))
+    stmt = (select(per_month, Building.community_id, Building.name, IssueCategory.code, IssueCategory.name)
+            .join(Building, Building.id == per_month.c.b).join(IssueCategory, IssueCategory.id == per_month.c.k)
+            .where(c >= 2, flagged))
     out = []
     for row in db.session.execute(stmt):
         m = row._mapping
         baseline = tuple(int(m[f"m{i}"]) for i in range(n))
         out.append(Hotspot(community_id=m["community_id"], community_name=scope.names[m["community_id"]],
                            building_id=m["b"], building_name=row[-3], category_id=m["k"],
-                           category_code=row[-2], category_name=category_name(row[-2], row[-1]), month=keys[-1], count=int(m[f"m{n}"]),
+                           category_code=row[-2], category_name=category_name(row[-2], row[-1]), month=keys[-1],
+                           count=int(m[f"m{n}"]),
                            baseline=baseline, reason="above_baseline" if sum(baseline) else "new"))
     out.sort(key=lambda h: (-h.count, h.community_name, h.building_name, h.category_name, h.building_id,
                             h.category_id))
@@ -671,14 +684,15 @@ def summary(filters: Filters, *, now: datetime | None = None) -> dict:
         scope = _Scope(filters)
         filters = Filters(**{**filters.__dict__, "communities": scope.communities})
     rates = three_rates(filters, now=now)
+    times = medians(filters)
     return {
         "rates": rates,
         "trend": rates["month"],
         "by_category": _by_category(rates),
         "open_overdue": open_and_overdue_by_community(filters, now=now),
         "overdue_actions": overdue_actions_by_org(filters, now=now),
-        "median_first_response": median_hours(filters, "first_response"),
-        "median_resolution": median_hours(filters, "resolution"),
+        "median_first_response": times["first_response"],
+        "median_resolution": times["resolution"],
         "proposals": proposals_by_state(filters),
         "ballots": ballot_participation(filters),
         "hotspots": hotspots(filters, filters.month_to),

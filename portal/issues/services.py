@@ -119,20 +119,35 @@ def _detail_link(notification):
     return url_for("issues.detail", slug=slug, issue_id=issue_id) if slug and issue_id else None
 
 
-register_event("issue_reported", _l("New issue in %(community)s: “%(title)s”."), _detail_link)
+# Who hears what (issue #9): the reporter and those who said "me too" (group "my_issues") hear that their issue
+# was accepted, taken over, started, updated in public, resolved, rejected or merged; the members of the
+# organization it is routed to (group "handling") hear that it arrived, was handed to them, was reopened or
+# is near or past its deadline; the sub-district's officials also hear of a missed deadline. Events about
+# an emergency issue that handlers must act on carry urgent=True, which lets e-mail through quiet hours.
+# Messages quote the title only (a hidden issue is named by number) and never what anyone wrote in it.
+register_event("issue_reported", _l("New issue in %(community)s: “%(title)s”."), _detail_link, group="handling")
 register_event("issue_accepted", _l("Your issue “%(title)s” was accepted by %(org)s."), _detail_link)
-register_event("issue_handed_over", _l("“%(title)s” was handed over to %(org)s: %(reason)s"), _detail_link)
+register_event("issue_handed_over", _l("“%(title)s” was handed over to %(org)s: %(reason)s"), _detail_link,
+               group="handling")
 register_event("issue_handover_accepted", _l("“%(title)s” is now handled by %(org)s."), _detail_link)
+register_event("issue_taken_over", _l("%(org)s took over “%(title)s” from your organization."), _detail_link,
+               group="handling")
 register_event("issue_in_progress", _l("Work on “%(title)s” has started."), _detail_link)
-register_event("issue_update", _l("Update on “%(title)s”: %(body)s"), _detail_link)
+register_event("issue_update", _l("There is a new update on “%(title)s”."), _detail_link)
+register_event("issue_internal_note", _l("A colleague added an internal note to “%(title)s”."), _detail_link,
+               group="handling")
 register_event("issue_resolved", _l("“%(title)s” was resolved. Was it really? Please rate the result."),
                _detail_link)
 register_event("issue_rejected", _l("“%(title)s” was not accepted: %(reason)s"), _detail_link)
 register_event("issue_merged", _l("“%(title)s” is the same as “%(into_title)s”: follow it there."), _detail_link)
-register_event("issue_reopened", _l("“%(title)s” was reopened: the reporter is not satisfied."), _detail_link)
+register_event("issue_reopened", _l("“%(title)s” was reopened: the reporter is not satisfied."), _detail_link,
+               group="handling")
 # The payload keeps which deadline ("respond"/"resolve", see DEADLINE_KIND_LABELS) and its level (1 at 75 %,
 # 2 at the deadline); the message stays free of untranslated words.
-register_event("issue_deadline_warning", _l("Deadline warning: “%(title)s” needs attention."), _detail_link)
+register_event("issue_deadline_warning", _l("Deadline warning: “%(title)s” needs attention."), _detail_link,
+               group="handling")
+register_event("issue_deadline_missed", _l("Deadline missed: “%(title)s” is overdue."), _detail_link,
+               group="handling")
 
 DEADLINE_KIND_LABELS = {"respond": _l("respond"), "resolve": _l("resolve")}
 
@@ -269,6 +284,11 @@ def _payload(issue, **extra):
     payload = {"title": title, "slug": issue.community.slug, "issue_id": issue.id}
     payload.update({k: v if isinstance(v, (int, str)) else str(v) for k, v in extra.items()})
     return payload
+
+
+def _urgent(issue) -> dict:
+    """urgent=True for what handlers must act on in an emergency issue (e-mail ignores quiet hours for it)."""
+    return {"urgent": True} if issue.category is not None and issue.category.deadline_class == "emergency" else {}
 
 
 def members_of(org_ids) -> list[User]:
@@ -426,7 +446,7 @@ def report_issue(reporter, community, *, category, title, description="", buildi
     record(reporter, "issue.reported", issue, on_behalf_of=on_behalf_of, subject_user=on_behalf_of,
            community_id=community.id, category=category.code, photos=len(prepared))
     notify(_others(_handlers(issue), reporter), "issue_reported", issue,
-           **_payload(issue, community=community.name))
+           **_payload(issue, community=community.name), **_urgent(issue))
     return issue
 
 
@@ -451,7 +471,7 @@ def report_from_hotline(community, *, category, title, description, reporter_nam
     db.session.flush()
     _index_terms(issue)
     record(None, "issue.hotline_received", issue, community_id=community.id, category=category.code)
-    notify(_handlers(issue), "issue_reported", issue, **_payload(issue, community=community.name))
+    notify(_handlers(issue), "issue_reported", issue, **_payload(issue, community=community.name), **_urgent(issue))
     return issue
 
 
@@ -548,7 +568,7 @@ def hand_over(handler, issue, organization, reason, *, now=None) -> Issue:
     db.session.flush()
     record(handler, "issue.handed_over", issue, to_org_id=organization.id, reason=reason)
     notify(_others(members_of([organization.id]), handler), "issue_handed_over", issue,
-           **_payload(issue, org=organization.name, reason=reason))
+           **_payload(issue, org=organization.name, reason=reason), **_urgent(issue))
     return issue
 
 
@@ -564,8 +584,9 @@ def accept_handover(handler, issue, *, now=None) -> Issue:
     _add_event(issue, "handover_accepted", handler, at=now, from_org_id=getattr(previous, "id", None))
     record(handler, "issue.handover_accepted", issue, from_org_id=getattr(previous, "id", None),
            to_org_id=issue.handling_org_id)
-    recipients = _reporter_and_supporters(issue) + members_of([getattr(previous, "id", None)])
-    notify(_others(recipients, handler), "issue_handover_accepted", issue,
+    notify(_others(_reporter_and_supporters(issue), handler), "issue_handover_accepted", issue,
+           **_payload(issue, org=issue.handling_org.name))
+    notify(_others(members_of([getattr(previous, "id", None)]), handler), "issue_taken_over", issue,
            **_payload(issue, org=issue.handling_org.name))
     return issue
 
@@ -598,8 +619,11 @@ def post_update(handler, issue, body, *, public=True, photos=(), now=None) -> Is
     db.session.flush()
     _save_photos(prepared, issue, handler, event)
     record(handler, "issue.updated", issue, public=bool(public), photos=len(prepared))
-    recipients = _reporter_and_supporters(issue) if public else _handlers(issue)
-    notify(_others(recipients, handler), "issue_update", issue, **_payload(issue, body=body[:200]))
+    if public:
+        notify(_others(_reporter_and_supporters(issue), handler), "issue_update", issue,
+               **_payload(issue, event_id=event.id))
+    else:
+        notify(_others(_handlers(issue), handler), "issue_internal_note", issue, **_payload(issue))
     return event
 
 
@@ -718,7 +742,7 @@ def _reopen(user, issue, now):
     _add_event(issue, "reopened", user, at=now)
     record(user, "issue.reopened", issue)
     notify(_others(_handlers(issue) or _officials_of(issue.community), user), "issue_reopened", issue,
-           **_payload(issue))
+           **_payload(issue), **_urgent(issue))
 
 
 # --- time ------------------------------------------------------------------------------------------------
@@ -754,9 +778,15 @@ def _warning_level(start, deadline, now) -> int:
 def _warn(issue, kind, level, now):
     deadline = issue.respond_by if kind == "respond" else issue.resolve_by
     _add_event(issue, "deadline_warning", None, public=False, at=now, deadline=kind, level=level)
-    recipients = _handlers(issue) + _officials_of(issue.community)
-    notify(recipients, "issue_deadline_warning", issue,
-           **_payload(issue, deadline=kind, at=deadline.isoformat(timespec="minutes"), level=level))
+    # At 75 % the handlers are warned; a missed deadline also goes to the sub-district's officials, who chase.
+    # With nobody handling it, the officials hear of both.
+    handlers = _handlers(issue)
+    if level == 1:
+        recipients, event = handlers or _officials_of(issue.community), "issue_deadline_warning"
+    else:
+        recipients, event = handlers + _officials_of(issue.community), "issue_deadline_missed"
+    notify(recipients, event, issue,
+           **_payload(issue, deadline=kind, at=deadline.isoformat(timespec="minutes"), level=level), **_urgent(issue))
 
 
 def apply_due(issue, now=None) -> bool:

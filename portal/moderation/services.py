@@ -189,6 +189,7 @@ register_event("moderation.restored", _l("Moderators reviewed something you wrot
 register_event("moderation.locked",
                _l("Moderators locked a discussion you started: no more comments can be added."), _item_link)
 register_event("moderation.unlocked", _l("Moderators reopened a discussion you started."), _item_link)
+register_event("moderation.reported", _l("A report is waiting for review in %(community)s."), _queue_link)
 register_event("moderation.flags_waiting",
                _l("Reports are waiting for review in %(community)s: something was hidden after several reports."),
                _queue_link)
@@ -272,8 +273,12 @@ def _quote_in_notifications(item_type, found, *, hidden: bool):
         return
     object_type, object_id = ("issue", found.issue_id) if item_type == "issue_update" else \
         (type(found).__tablename__, found.id)
-    query = db.select(Notification).where(Notification.object_type == object_type,
-                                          Notification.object_id == object_id)
+    about = (Notification.object_type == object_type) & (Notification.object_id == object_id)
+    if item_type == "proposal":  # replies are notices about the reply, naming the proposal
+        _, Comment = _proposal_models()
+        about = about | ((Notification.object_type == Comment.__tablename__) & Notification.object_id.in_(
+            db.select(Comment.id).where(Comment.proposal_id == found.id)))
+    query = db.select(Notification).where(about)
     author_id = ITEMS[item_type].author_id(found)
     if author_id is not None:
         query = query.where(Notification.recipient_id != author_id)
@@ -350,7 +355,11 @@ def flag(user, item_type, found, reason, note="", *, now=None) -> Flag:
     except IntegrityError:
         raise DomainError(already) from None
     record(user, "moderation.flag", found, item_type=item_type, reason=reason)
-    if found.hidden_state is None and open_flag_count(item_type, found) >= HIDE_AFTER_FLAGS:
+    open_flags = open_flag_count(item_type, found)
+    if open_flags == 1:  # the item enters the queue: its moderators hear of it once
+        notify([m for m in moderators_of(community) if m.id not in kind.writer_ids(found)],
+               "moderation.reported", found, community=community.name)
+    if found.hidden_state is None and open_flags >= HIDE_AFTER_FLAGS:
         _set_hidden(item_type, found, "pending")
         record(None, "moderation.auto_hide", found, item_type=item_type, flags=HIDE_AFTER_FLAGS)
         _tell_author(kind, found, "moderation.pending")

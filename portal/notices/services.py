@@ -98,21 +98,28 @@ def start_notice(proposal, ballot, *, now=None) -> Notice:
     proposals.enter_notice(proposal, now=now, notice_id=notice.id)
     db.session.flush()
     record(None, "notice.started", notice, proposal_id=proposal.id, outcome=notice.outcome, days=days)
-    people = [proposal.author] + proposals.supporters_of(proposal)
-    notify(people, "notices.started", notice, **_payload(notice, ends=_ends_text(notice)))
-    if ballot is not None:
-        _notify_voters(ballot, notice, {p.id for p in people if p is not None}, now)
+    _notify_community(notice, ballot, now)
     return notice
 
 
-def _notify_voters(ballot, notice, already, now):
-    """Everyone who could cast a vote in the ballot, in one INSERT … SELECT (an owners' ballot may be large)."""
+def _notify_community(notice, ballot, now):
+    """A notice period starting reaches the community's verified residents, the proposal's author and
+    supporters, and everyone who could vote in the ballot (owners living elsewhere included): once each,
+    in one INSERT … SELECT (a community may be large)."""
+    from portal.auth.models import User
+    from portal.places.models import Residency
     from portal.votes import services as votes
     from portal.votes.models import BallotCaster
-    ids = select(BallotCaster.user_id).where(BallotCaster.ballot_id == ballot.id).distinct()
-    if already:
-        ids = ids.where(BallotCaster.user_id.not_in(already))
-    votes._notify_all(ids, "notices.started", ballot, _payload(notice, ends=_ends_text(notice)), now)
+    proposal = notice.proposal
+    followers = [p.id for p in proposals.followers_of(proposal) if p is not None]
+    reached = [User.id.in_(select(Residency.user_id).where(Residency.community_id == notice.community_id,
+                                                           Residency.status == "verified"))]
+    if followers:
+        reached.append(User.id.in_(followers))
+    if ballot is not None:
+        reached.append(User.id.in_(select(BallotCaster.user_id).where(BallotCaster.ballot_id == ballot.id)))
+    ids = select(User.id.label("user_id")).where(db.or_(*reached), User.is_active_account.is_(True))
+    votes._notify_all(ids, "notices.started", notice, _payload(notice, ends=_ends_text(notice)), now)
 
 
 def _default_locale():
@@ -225,7 +232,8 @@ def apply_due(notice, now=None) -> bool:
         proposals.end_notice(proposal, now=notice.ended_at, notice_id=notice.id)
     db.session.flush()
     record(None, "notice.ended", notice, proposal_id=proposal.id, outcome=notice.outcome, to=proposal.status)
-    people = [proposal.author] + [o.user for o in notice.objections]
+    # The proposal's author and supporters, and everyone who objected, hear how the notice ended.
+    people = proposals.followers_of(proposal) + [o.user for o in notice.objections]
     notify(people, f"notices.{NEXT_STEP[notice.outcome]}", notice, **_payload(notice))
     return True
 

@@ -1,96 +1,89 @@
-"""The e-mail channel: drains outbox rows of e-mail events over SMTP, each in its recipient's language.
-
-A row is marked sent only after the SMTP server accepted it, so a failed send is retried by the next
-`run-due`; views that must not wait a minute (a password reset link) call `send_pending` right after commit."""
-import smtplib
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
-
+"""E-mails made from the outbox: one notification, or a person's daily digest; each in the recipient's
+language, plain text plus HTML, with absolute links (PORTAL_BASE_URL), a one-click unsubscribe link and the
+List-Unsubscribe headers (RFC 8058). Delivery itself is portal.notifications.sender."""
 from flask import current_app, render_template
 from flask_babel import force_locale
+from werkzeug.routing import BuildError
 
-from portal.auth.models import User
-from portal.clock import utcnow
-from portal.due import due_step
-from portal.extensions import db
-from portal.notifications import services
+from portal.clock import in_zone
+from portal.notifications import preferences, services
 from portal.notifications.models import Notification
+from portal.notifications.sender import OutgoingMessage, drain
+from portal.web import absolute_url
 
 
-def _pending_query():
-    email_events = [name for name, spec in services.EVENTS.items() if spec.get("email")]
-    return (db.select(Notification).join(User, Notification.recipient_id == User.id)
-            .where(Notification.event.in_(email_events), Notification.emailed_at.is_(None),
-                   User.email.is_not(None))
-            .order_by(Notification.id))
+def object_url(notification: Notification) -> str:
+    """Where the e-mail's link leads: the payload's own URL (a password reset link), else the notification,
+    which opens its object (or says it is no longer available)."""
+    url = (notification.payload or {}).get("url")
+    if url:
+        return url
+    try:
+        return absolute_url("notifications.open", notification_id=notification.id)
+    except BuildError:
+        return absolute_url("notifications.index")
 
 
-def compose(notification: Notification) -> EmailMessage:
+def unsubscribe_url(user_id: int, group: str) -> str:
+    return absolute_url("notifications.unsubscribe", token=preferences.unsubscribe_token(user_id, group))
+
+
+def _headers(url: str | None, locale: str) -> dict[str, str]:
+    headers = {"Auto-Submitted": "auto-generated", "Content-Language": "zh-CN" if locale == "zh" else locale}
+    if url:
+        headers["List-Unsubscribe"] = f"<{url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return headers
+
+
+def _locale(recipient) -> str:
+    return recipient.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def compose(notification: Notification) -> OutgoingMessage:
     recipient = notification.recipient
-    config = current_app.config
-    with force_locale(recipient.locale or config["BABEL_DEFAULT_LOCALE"]):
-        text = services.message_for(notification)
-        context = {"notification": notification, "text": text, "recipient": recipient,
-                   "base_url": config["PORTAL_BASE_URL"], "url": notification.payload.get("url")}
-        subject = render_template("notifications/email_subject.txt", **context).strip()
-        body = render_template("notifications/email.txt", **context)
+    group = services.group_of(notification.event)
+    unsubscribe = unsubscribe_url(recipient.id, group) if group and group != preferences.FIXED_GROUP else None
+    with force_locale(_locale(recipient)):
+        context = {"notification": notification, "text": services.message_for(notification),
+                   "recipient": recipient, "url": object_url(notification), "unsubscribe_url": unsubscribe,
+                   "group_label": str(services.GROUPS.get(group, "")),
+                   "preferences_url": absolute_url("notifications.preferences"),
+                   "base_url": current_app.config["PORTAL_BASE_URL"]}
+        subject = " ".join(render_template("notifications/email_subject.txt", **context).split())
+        text = render_template("notifications/email.txt", **context)
         html = render_template("notifications/email.html", **context)
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = config["MAIL_DEFAULT_SENDER"]
-    message["To"] = recipient.email
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or None)
-    message.set_content(body)
-    message.add_alternative(html, subtype="html")
-    return message
+    return OutgoingMessage(to=recipient.email, subject=subject, text=text, html=html,
+                           headers=_headers(unsubscribe, _locale(recipient)))
 
 
-def _connect() -> smtplib.SMTP:
-    config = current_app.config
-    smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10)
-    if config["MAIL_USE_TLS"]:
-        smtp.starttls()
-    if config["MAIL_USERNAME"]:
-        smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
-    return smtp
+def compose_digest(recipient, rows, *, since=None, zone=None) -> OutgoingMessage:
+    """One e-mail listing `rows`, grouped by group in the order of GROUPS."""
+    zone = zone or current_app.config["DEFAULT_TIME_ZONE"]
+    unsubscribe = unsubscribe_url(recipient.id, preferences.DIGEST)
+    with force_locale(_locale(recipient)):
+        sections = []
+        for group, label in services.GROUPS.items():
+            items = [{"text": services.message_for(row), "url": object_url(row),
+                      "at": in_zone(row.created_at, zone).strftime("%Y-%m-%d %H:%M")}
+                     for row in rows if services.group_of(row.event) == group]
+            if items:
+                sections.append({"group": group, "label": str(label), "items": items})
+        context = {"recipient": recipient, "sections": sections, "count": len(rows),
+                   "since": in_zone(since, zone).strftime("%Y-%m-%d %H:%M") if since else None,
+                   "unsubscribe_url": unsubscribe, "preferences_url": absolute_url("notifications.preferences"),
+                   "inbox_url": absolute_url("notifications.index"),
+                   "base_url": current_app.config["PORTAL_BASE_URL"]}
+        subject = " ".join(render_template("notifications/digest_subject.txt", **context).split())
+        text = render_template("notifications/digest.txt", **context)
+        html = render_template("notifications/digest.html", **context)
+    return OutgoingMessage(to=recipient.email, subject=subject, text=text, html=html,
+                           headers=_headers(unsubscribe, _locale(recipient)))
 
 
-def send_pending(limit: int = 200, *, recipient_id: int | None = None) -> int:
-    """Send what is waiting (for one recipient, if given); returns how many went out.
-    Leaves the rest for the next run on failure."""
-    query = _pending_query()
-    if recipient_id is not None:
-        query = query.where(Notification.recipient_id == recipient_id)
-    rows = db.session.scalars(query.limit(limit)).all()
-    if not rows:
-        return 0
-    sent = 0
-    try:
-        smtp = _connect()
-    except (OSError, smtplib.SMTPException):
-        current_app.logger.exception("mail: cannot reach %s", current_app.config["MAIL_SERVER"])
-        return 0
-    try:
-        for row in rows:
-            try:
-                smtp.send_message(compose(row))
-            except smtplib.SMTPRecipientsRefused:
-                current_app.logger.warning("mail: recipient refused for notification %s", row.id)
-                continue
-            row.emailed_at = utcnow()
-            db.session.commit()
-            sent += 1
-    except (OSError, smtplib.SMTPException):
-        current_app.logger.exception("mail: sending stopped after %d messages", sent)
-    finally:
-        try:
-            smtp.quit()
-        except (OSError, smtplib.SMTPException):
-            pass
-    return sent
-
-
-@due_step("send_email")
-def send_email_step(now) -> int:
-    return send_pending()
+def send_pending(*, recipient_id: int | None = None) -> int:
+    """Send what is due now (only one person's single notifications, with `recipient_id`: a password reset
+    link goes out right after the request that asked for it). Returns how many e-mails the server accepted;
+    what could not go stays in the outbox for the next run."""
+    result = drain(recipient_id=recipient_id, digests=recipient_id is None)
+    return result.sent + result.digests

@@ -1,21 +1,45 @@
 """notify(): the one way every area tells people something. Rows go to the outbox in the caller's
-transaction, so a notice exists exactly when the change it reports was committed. Channels (the
-in-app list now, e-mail later) read the outbox."""
+transaction, so a notice exists exactly when the change it reports was committed. Channels read the
+outbox: the in-app list, and e-mail (portal.notifications.sender, by each person's preference per group).
+A payload with "urgent": True (an emergency issue) is e-mailed even in quiet hours."""
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
 
 from portal.clock import utcnow
 from portal.extensions import db, unproxied
 from portal.notifications.models import Notification
 
-# event name -> message (a lazy translatable string formatted with the payload) and link builder.
+# Every event belongs to one group; people choose per group how e-mail reaches them ("at once",
+# "daily digest" or "off"). "account" (password, residence) always goes at once and cannot be turned off.
+GROUPS = {
+    "account": _l("My account and residence"),
+    "my_issues": _l("Issues I reported or support"),
+    "handling": _l("Issues my organization handles"),
+    "proposals": _l("Proposals and discussions"),
+    "votes": _l("Ballots"),
+    "meetings": _l("Committee meetings"),
+    "notices": _l("Public notices"),
+    "actions": _l("Agreed actions"),
+    "moderation": _l("Moderation"),
+}
+# The group of an event registered without one, from its name.
+GROUP_BY_PREFIX = {"password_": "account", "residency.": "account", "issue_": "my_issues",
+                   "proposals.": "proposals", "votes.": "votes", "meetings.": "meetings", "notices.": "notices",
+                   "actions.": "actions", "moderation.": "moderation"}
+
+# event name -> message (a lazy translatable string formatted with the payload), link builder and group.
 EVENTS: dict[str, dict] = {}
 
 
-def register_event(event: str, message, link=None, *, email: bool = False) -> None:
+def register_event(event: str, message, link=None, *, group: str | None = None) -> None:
     """Areas declare their events once at import: `message` is a lazy_gettext string with %(name)s
-    placeholders filled from the payload; `link(notification)` returns the page it points at;
-    `email` sends it by e-mail at once to recipients who have an address (portal.notifications.mail)."""
-    EVENTS[event] = {"message": message, "link": link, "email": email}
+    placeholders filled from the payload; `link(notification)` returns the page it points at; `group`
+    (a key of GROUPS; by default from the event's name) decides how it is e-mailed."""
+    if group is None:
+        group = next((g for prefix, g in GROUP_BY_PREFIX.items() if event.startswith(prefix)), None)
+    if group not in GROUPS:
+        raise ValueError(f"notification event {event!r} needs a group from GROUPS")
+    EVENTS[event] = {"message": message, "link": link, "group": group}
 
 
 def notify(recipients, event: str, obj=None, **payload) -> list[Notification]:
@@ -34,6 +58,11 @@ def notify(recipients, event: str, obj=None, **payload) -> list[Notification]:
         db.session.add(row)
         rows.append(row)
     return rows
+
+
+def group_of(event: str) -> str | None:
+    spec = EVENTS.get(event)
+    return spec["group"] if spec else None
 
 
 def message_for(notification: Notification) -> str:

@@ -111,14 +111,23 @@ def _proposal_link(notification):
     return url_for("proposals.detail", slug=slug, proposal_id=proposal_id) + anchor
 
 
+# Who hears what (issue #9): the author and the supporters hear of every step their proposal takes, once
+# each. Where another area already tells them of the same step (the ballot opening and its result reach
+# the electorate, a public notice reaches the community), they are left out of the proposal's own notice.
 register_event("proposals.threshold_reached",
                _l("“%(title)s” reached %(supports)d supports: its consultation is open."), _proposal_link)
 register_event("proposals.archived",
-               _l("Your proposal “%(title)s” did not reach enough supports in time and was archived."),
-               _proposal_link)
-register_event("proposals.withdrawn", _l("“%(title)s”, which you supported, was withdrawn by its author."),
-               _proposal_link)
+               _l("“%(title)s” did not reach enough supports in time and was archived."), _proposal_link)
+register_event("proposals.withdrawn", _l("“%(title)s” was withdrawn by its author."), _proposal_link)
 register_event("proposals.deliberation", _l("“%(title)s” was moved to consultation: %(reason)s"),
+               _proposal_link)
+register_event("proposals.voting", _l("“%(title)s” goes to a vote."), _proposal_link)
+register_event("proposals.passed", _l("The vote decided: “%(title)s” passed."), _proposal_link)
+register_event("proposals.rejected", _l("The vote decided: “%(title)s” did not pass."), _proposal_link)
+register_event("proposals.returned",
+               _l("The vote did not decide “%(title)s”: it is back in consultation."), _proposal_link)
+register_event("proposals.evaluated",
+               _l("Everything agreed for “%(title)s” is done and rated: the proposal is evaluated."),
                _proposal_link)
 register_event("proposals.reply", _l("%(name)s replied to your comment on “%(title)s”."), _proposal_link)
 
@@ -286,6 +295,19 @@ def committee_of(community) -> list[User]:
     org_ids = db.session.scalars(db.select(Organization.id).where(
         Organization.community_id == community.id, Organization.kind.in_(COMMITTEE_KINDS))).all()
     return members_of(org_ids)
+
+
+def followers_of(proposal) -> list[User]:
+    """The people told of the proposal's steps: its author and its supporters."""
+    return [proposal.author] + supporters_of(proposal)
+
+
+def tell_followers(proposal, event, *, actor=None, skip_ids=(), **extra) -> None:
+    """Notify the author and supporters of a step, except the person who took it and `skip_ids` (people
+    another area's notice of the same step already reaches)."""
+    skip = set(skip_ids) | {getattr(actor, "id", None)}
+    notify([p for p in followers_of(proposal) if p is not None and p.id not in skip], event, proposal,
+           **_payload(proposal, **extra))
 
 
 def supporters_of(proposal) -> list[User]:
@@ -465,7 +487,7 @@ def withdraw(actor, proposal, reason, note="", *, now=None) -> Proposal:
     _move(proposal, "withdrawn", "withdrawn", actor, body=note or None, on_behalf_of=behalf, at=now, reason=reason)
     db.session.flush()
     record(actor, "proposal.withdrawn", proposal, on_behalf_of=behalf, reason=reason)
-    notify(_others(supporters_of(proposal), actor), "proposals.withdrawn", proposal, **_payload(proposal))
+    tell_followers(proposal, "proposals.withdrawn", actor=actor)
     return proposal
 
 
@@ -539,7 +561,7 @@ def _reach_threshold(proposal, now):
     _open_consultation(proposal, "threshold", None, now, supports=proposal.support_count)
     db.session.flush()
     record(None, "proposal.threshold_reached", proposal, supports=proposal.support_count)
-    notify(committee_of(proposal.community), "proposals.threshold_reached", proposal,
+    notify(committee_of(proposal.community) + followers_of(proposal), "proposals.threshold_reached", proposal,
            **_payload(proposal, supports=proposal.support_count))
 
 
@@ -561,8 +583,7 @@ def move_to_deliberation(actor, proposal, reason, *, now=None) -> Proposal:
     _open_consultation(proposal, "moved", actor, now, body=reason, supports=proposal.support_count)
     db.session.flush()
     record(actor, "proposal.moved_to_deliberation", proposal, reason=reason)
-    notify(_others([proposal.author] + supporters_of(proposal), actor), "proposals.deliberation", proposal,
-           **_payload(proposal, reason=reason))
+    tell_followers(proposal, "proposals.deliberation", actor=actor, reason=reason)
     return proposal
 
 
@@ -591,7 +612,7 @@ def apply_due(proposal, now=None) -> bool:
     _move(proposal, "archived", "archived", None, at=proposal.support_deadline, supports=proposal.support_count)
     db.session.flush()
     record(None, "proposal.archived", proposal, supports=proposal.support_count)
-    notify([proposal.author], "proposals.archived", proposal, **_payload(proposal))
+    tell_followers(proposal, "proposals.archived")
     return True
 
 
@@ -647,6 +668,7 @@ def mark_evaluated(proposal, now) -> None:
     if proposal.status != "implementing":
         return
     _move(proposal, "evaluated", "evaluated", None, at=now)
+    tell_followers(proposal, "proposals.evaluated")
 
 
 # --- comments --------------------------------------------------------------------------------------------
@@ -699,7 +721,8 @@ def add_comment(author, proposal, *, stance, body, parent=None, on_behalf_of=Non
     record(author, "proposal.commented", comment, on_behalf_of=on_behalf_of, proposal_id=proposal.id,
            stance=stance, parent_id=getattr(parent, "id", None))
     if parent is not None and parent.author_id != person.id and parent.deleted_at is None:
-        notify([parent.author], "proposals.reply", proposal,
+        # About the reply itself, so the link leads to it while it is there (deleted or hidden: "gone").
+        notify([parent.author], "proposals.reply", comment,
                **_payload(proposal, name=person.display_name, comment_id=comment.id))
     return comment
 

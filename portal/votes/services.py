@@ -97,6 +97,9 @@ register_event("votes.announced",
                _ballot_link)
 register_event("votes.opened", _l("Voting is open on “%(title)s” until %(closes)s."), _ballot_link)
 register_event("votes.closed", _l("The ballot on “%(title)s” has closed: see the result."), _ballot_link)
+# Sent once per ballot and person by portal.notifications.reminders, only to those who have not voted.
+register_event("votes.closing_soon",
+               _l("Voting on “%(title)s” closes at %(closes)s and you have not voted yet."), _ballot_link)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -130,18 +133,38 @@ def _payload(ballot, **extra):
     return payload
 
 
-def _notify_all(recipient_ids, event, ballot, payload, now):
-    """The outbox rows for every account a SELECT of user ids names, in one INSERT … SELECT: an owners'
-    ballot may reach hundreds of thousands of accounts, which must not become as many ORM objects.
-    (notify() is the one-by-one form of the same rows.)"""
+def _notify_all(recipient_ids, event, obj, payload, now):
+    """The outbox rows about `obj` (a ballot, a notice…) for every account a SELECT of user ids names, in one
+    INSERT … SELECT: an owners' ballot may reach hundreds of thousands of accounts, which must not become
+    as many ORM objects. (notify() is the one-by-one form of the same rows.)"""
     if event not in EVENTS:
         raise ValueError(f"unregistered notification event {event!r}")
     ids = recipient_ids.subquery("recipients")
-    rows = select(ids.c.user_id, literal(event), literal(Ballot.__tablename__), literal(ballot.id),
+    rows = select(ids.c.user_id, literal(event), literal(type(obj).__tablename__), literal(obj.id),
                   literal(payload, Notification.payload.type), literal(now, Notification.created_at.type)) \
         .select_from(ids)
     db.session.execute(db.insert(Notification).from_select(
         ["recipient_id", "event", "object_type", "object_id", "payload", "created_at"], rows))
+
+
+def _told_ids(ballot, people) -> set[int]:
+    """Which of these people the ballot's own notices reach (they may cast a vote in it)."""
+    ids = [p.id for p in people if p is not None]
+    if not ids:
+        return set()
+    return set(db.session.scalars(select(BallotCaster.user_id).where(
+        BallotCaster.ballot_id == ballot.id, BallotCaster.user_id.in_(ids))))
+
+
+def _tell_proposal_followers(ballot, event, actor=None, *, announced_on=None):
+    """The proposal's author and supporters hear of its step, unless the ballot's notice reaches them."""
+    proposal = ballot.proposal
+    followers = proposals.followers_of(proposal)
+    told = _told_ids(ballot, followers)
+    if announced_on is not None:
+        ids = [p.id for p in followers if p is not None]
+        told |= set(db.session.scalars(_owner_account_ids(ballot, announced_on).where(Owner.user_id.in_(ids))))
+    proposals.tell_followers(proposal, event, actor=actor, skip_ids=told)
 
 
 def _caster_ids(ballot):
@@ -331,13 +354,15 @@ def open_ballot(actor, proposal, *, method, question, options=None, opens_at, cl
     record(actor, "ballot.created", ballot, proposal_id=proposal.id, method=method, matter=ballot.matter,
            organization_id=opener.id, secret=ballot.secret, results_hidden=ballot.results_hidden,
            opens_at=opens_at.isoformat(), closes_at=closes_at.isoformat())
+    announced_on = None
     if opens_at <= now:
         _open(ballot, now)
     elif method == "owners":
-        on = _local(ballot, now).date()
-        _notify_all(_owner_account_ids(ballot, on), "votes.announced", ballot,
+        announced_on = _local(ballot, now).date()
+        _notify_all(_owner_account_ids(ballot, announced_on), "votes.announced", ballot,
                     _payload(ballot, opens=_local_text(ballot, opens_at), closes=_local_text(ballot, closes_at)),
                     now)
+    _tell_proposal_followers(ballot, "proposals.voting", actor, announced_on=announced_on)
     return ballot
 
 
@@ -539,12 +564,14 @@ def _close(ballot, now, *, actor=None, reason=None, notify_at=None) -> None:
     proposal = ballot.proposal
     if proposal.status == "voting":
         if result in ("passed", "failed"):
-            proposals.record_decision(proposal, "passed" if result == "passed" else "rejected", now=now,
-                                      ballot_id=ballot.id)
+            outcome = "passed" if result == "passed" else "rejected"
+            proposals.record_decision(proposal, outcome, now=now, ballot_id=ballot.id)
+            _tell_proposal_followers(ballot, f"proposals.{outcome}")
             from portal.notices import services as notices  # the decision's public notice starts at once
             notices.start_notice(proposal, ballot, now=now)
         else:
             proposals.return_to_deliberation(proposal, None, now=now, ballot_id=ballot.id, result=result)
+            _tell_proposal_followers(ballot, "proposals.returned")
     db.session.flush()
     record(actor, "ballot.closed", ballot, result=result, early=actor is not None, reason=reason,
            voted=figures.voted_count, electorate=figures.electorate_count)

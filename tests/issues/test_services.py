@@ -336,8 +336,7 @@ def test_a_handover_keeps_the_first_receiver_accountable_until_accepted(world):
         services.accept_handover(world.department_a, issue)
     services.accept_handover(world.property_x, issue, now=T0 + 2 * H)
     assert issue.handling_org == world.pc_x and issue.handover_org is None
-    assert notices(world.department_a, "issue_handover_accepted") and notices(world.reporter,
-                                                                              "issue_handover_accepted")
+    assert notices(world.department_a, "issue_taken_over") and notices(world.reporter, "issue_handover_accepted")
     assert services.due_for(world.department_a)[0] == []
     assert not services.permissions.can_handle_issue(world.department_a, issue)
     assert kinds(issue) == ["reported", "handed_over", "handover_accepted"]
@@ -569,11 +568,14 @@ def test_respond_warnings_at_75_percent_and_at_the_deadline_each_once(world):
     assert not services.apply_due(issue, now=T0 + timedelta(minutes=100))
     assert services.apply_due(issue, now=T0 + 2 * H)
     assert issue.respond_warned == 2 and services.is_overdue(issue, now=T0 + 2 * H + timedelta(seconds=1))
-    warnings = notices(world.property_x, "issue_deadline_warning")
+    # 75 %: the handlers; the deadline itself: the handlers and the sub-district's officials (#9).
+    warnings = notices(world.property_x, "issue_deadline_warning") + notices(world.property_x, "issue_deadline_missed")
     assert len(warnings) == 2 and {w.payload["deadline"] for w in warnings} == {"respond"}
-    assert len(notices(world.official_a, "issue_deadline_warning")) == 2
-    assert not notices(world.official_b, "issue_deadline_warning")
+    assert not notices(world.official_a, "issue_deadline_warning")
+    assert len(notices(world.official_a, "issue_deadline_missed")) == 1
+    assert not notices(world.official_b, "issue_deadline_missed")
     assert not notices(world.reporter, "issue_deadline_warning")
+    assert not notices(world.reporter, "issue_deadline_missed")
     assert all(not e.is_public for e in issue.events if e.kind == "deadline_warning")
 
 
@@ -591,7 +593,7 @@ def test_a_late_check_sends_one_warning_for_the_deadline_not_two(world):
     issue = gen_issue(world, now=T0)
     services.apply_due(issue, now=T0 + 100 * H)
     assert issue.respond_warned == 2 and issue.resolve_warned == 2
-    assert len(notices(world.property_x, "issue_deadline_warning")) == 2  # one per deadline
+    assert len(notices(world.property_x, "issue_deadline_missed")) == 2  # one per deadline
 
 
 def test_a_reopened_issue_is_warned_again_on_its_new_resolve_by(world):

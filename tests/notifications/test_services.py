@@ -6,7 +6,7 @@ from portal.notifications import services
 from portal.notifications.models import Notification
 from tests.factories import gen_user
 
-services.register_event("test_greeting", _l("Hello %(name)s"))
+services.register_event("test_greeting", _l("Hello %(name)s"), group="proposals")
 
 
 def test_notify_writes_one_outbox_row_per_distinct_recipient():

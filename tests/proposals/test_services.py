@@ -362,7 +362,8 @@ def test_reaching_the_threshold_opens_the_consultation_and_tells_the_committee(w
     for member in (world.chair_x, world.member_x):
         [notice] = notices(member, "proposals.threshold_reached")
         assert notice.payload["supports"] == THRESHOLD
-    assert not notices(world.member_y) and not notices(world.reporter)
+    assert not notices(world.member_y)
+    assert notices(world.reporter, "proposals.threshold_reached")  # the author hears of each step (#9)
     with pytest.raises(NotAllowed):
         services.support(world.supporters[THRESHOLD], proposal, now=T0 + 3 * H)
 

@@ -1,0 +1,62 @@
+"""Demo: a hotline integration key for 花家地社区 and a few requests it sent through the Open311 path.
+
+The demo key is fixed and printed by `seed-demo` so the README's curl examples work against the demo data;
+real keys are random and shown once. Idempotent: the key and its requests are made once."""
+from datetime import timedelta
+
+from werkzeug.datastructures import MultiDict
+
+from portal.clock import utcnow
+from portal.extensions import db
+from portal.open311 import services
+from portal.open311.models import Open311Key, Open311Request
+from portal.places.models import Community
+
+DEMO_TOKEN = "o311_demo_huajiadi_hotline_2026"
+DEMO_SLUG = "huajiadi"
+
+# (hours ago, form fields as a hotline sends them, a handler's public reply or None). An address_id is the
+# building's name here: the demo sends that building's code when the community has it, else its first one.
+REQUESTS = [
+    (30, {"service_code": "lighting", "address_id": "7号楼", "description": "7号楼1单元门口路灯不亮，晚上很黑。（12345工单）",
+          "first_name": "张", "last_name": "女士", "phone": "13700001234"}, "已安排电工今晚检修。"),
+    (6, {"service_code": "rubbish", "address_string": "南门外垃圾站", "lat": "39.983214", "long": "116.471352",
+         "description": "南门外垃圾站满溢，已有异味。（12345工单）", "first_name": "王", "phone": "13600005678",
+         "email": "caller@example.cn"}, None),
+    (2, {"service_code": "parking", "address_id": "3号楼", "description": "3号楼前消防通道被私家车占用。（12345工单）",
+         "phone": "13500009876"}, None),
+]
+
+
+def seed_open311() -> list[str]:
+    from portal.auth import services as accounts
+    from portal.issues import services as issues
+    community = db.session.scalar(db.select(Community).where(Community.slug == DEMO_SLUG))
+    admin = accounts.find_by_login("admin@yishi.demo")
+    if community is None or admin is None:
+        return []
+    key = db.session.scalar(db.select(Open311Key).where(Open311Key.key_hash == services.hash_token(DEMO_TOKEN)))
+    if key is None:
+        key, _token = services.create_key(admin, name="12345 市民服务热线（朝阳区）demo", communities=[community],
+                                          media_hosts=[], token=DEMO_TOKEN)
+    if not db.session.scalar(db.select(Open311Request.id).where(Open311Request.key_id == key.id).limit(1)):
+        now = utcnow()
+        buildings = issues.building_choices(community)
+        for hours_ago, fields, reply in REQUESTS:
+            at = now - timedelta(hours=hours_ago)
+            fields = dict(fields)
+            if "address_id" in fields:
+                wanted = fields.pop("address_id")
+                building = next((b for b in buildings if b.name == wanted), buildings[0] if buildings else None)
+                if building is not None:
+                    fields["address_id"] = building.code
+                else:
+                    fields["address_string"] = wanted
+            created = services.create_request(key, community, MultiDict(fields), now=at)
+            services.record_use(key, "POST", "requests", 201, now=at)
+            handlers = issues.members_of([created.issue.handling_org_id])
+            if reply and handlers:
+                issues.accept_issue(handlers[0], created.issue, note=reply, now=at + timedelta(hours=1))
+    db.session.flush()
+    return [f"open311: demo API key {DEMO_TOKEN} (jurisdiction_id={DEMO_SLUG}); "
+            f"try /open311/v2/requests.json?jurisdiction_id={DEMO_SLUG}"]

@@ -1,0 +1,115 @@
+"""The Open311 documentation page (public) and the admins' pages for API keys."""
+from datetime import timedelta
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.auth import permissions
+from portal.clock import utcnow
+from portal.errors import DomainError, NotAllowed
+from portal.extensions import db
+from portal.open311 import bp, services
+from portal.open311.forms import KeyForm
+from portal.open311.models import Open311Key
+from portal.places.models import Community
+from portal.web import absolute_url, allow, perform, public, refuse, show_error
+
+
+@bp.app_context_processor
+def open311_helpers():
+    return {"open311_request_for": services.request_for_issue}
+
+
+@bp.get("/open311/")
+@public
+def docs():
+    example = db.session.scalar(db.select(Community).order_by(Community.id).limit(1))
+    return render_template("open311/docs.html", base=absolute_url("open311.api.discovery", fmt="json")
+                           .rsplit("/", 1)[0], slug=example.slug if example else "your-community",
+                           max_days=services.MAX_RANGE.days, max_results=services.MAX_RESULTS,
+                           description_max=services.DESCRIPTION_MAX)
+
+
+def _communities():
+    return db.session.scalars(db.select(Community).order_by(Community.name)).all()
+
+
+def _form(key=None, formdata=None):
+    data = None
+    if key is not None and formdata is None:
+        data = {"name": key.name, "communities": [c.id for c in key.communities],
+                "media_hosts": "\n".join(key.media_hosts or []), "rate_limit": key.rate_limit}
+    form = KeyForm(formdata=formdata, data=data)
+    form.communities.choices = [(c.id, c.name) for c in _communities()]
+    return form
+
+
+def _chosen(form):
+    ids = form.communities.data or []
+    return db.session.scalars(db.select(Community).where(Community.id.in_(ids))).all() if ids else []
+
+
+def _no_store(response):
+    response = make_response(response)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/open311/keys", methods=["GET", "POST"])
+def keys():
+    allow(permissions.is_admin(current_user))
+    form = _form(formdata=request.form if request.method == "POST" else None)
+    if request.method == "POST" and form.validate():
+        try:
+            key, token = services.create_key(current_user, name=form.name.data, communities=_chosen(form),
+                                             media_hosts=form.media_hosts.data or "", rate_limit=form.rate_limit.data)
+        except NotAllowed:
+            refuse()
+        except DomainError as error:
+            show_error(form, error, "name")
+        else:
+            db.session.commit()
+            # The secret is shown on this response only: no redirect that would need to carry it.
+            return _no_store(render_template("open311/issued.html", key=key, token=token,
+                                             docs_url=absolute_url("open311.docs")))
+    listed = services.all_keys()
+    since = utcnow() - timedelta(days=1)
+    return _no_store(render_template("open311/keys.html", form=form, keys=listed,
+                                     usage=services.usage_counts(listed, since=since) if listed else {}))
+
+
+def _key_or_404(key_id):
+    key = db.session.get(Open311Key, key_id)
+    if key is None:
+        abort(404)
+    return key
+
+
+@bp.route("/open311/keys/<int:key_id>", methods=["GET", "POST"])
+def edit_key(key_id):
+    allow(permissions.is_admin(current_user))
+    key = _key_or_404(key_id)
+    form = _form(key, formdata=request.form if request.method == "POST" else None)
+    if request.method == "POST" and form.validate():
+        try:
+            services.update_key(current_user, key, name=form.name.data, communities=_chosen(form),
+                                media_hosts=form.media_hosts.data or "", rate_limit=form.rate_limit.data)
+        except NotAllowed:
+            refuse()
+        except DomainError as error:
+            show_error(form, error, "name")
+        else:
+            db.session.commit()
+            flash(_("Saved the key “%(name)s”.", name=key.name), "success")
+            return redirect(url_for("open311.keys"))
+    return render_template("open311/edit.html", form=form, key=key)
+
+
+@bp.post("/open311/keys/<int:key_id>/revoke")
+def revoke_key(key_id):
+    allow(permissions.is_admin(current_user))
+    key = _key_or_404(key_id)
+    perform(lambda: services.revoke_key(current_user, key),
+            _("Revoked the key “%(name)s”: it no longer works.", name=key.name))
+    return redirect(url_for("open311.keys"))

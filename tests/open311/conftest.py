@@ -1,0 +1,20 @@
+import pytest
+
+from tests.residents import build_world
+
+
+@pytest.fixture
+def world(app):
+    from portal.extensions import db
+    from portal.issues import services as issues
+    from portal.open311 import services
+    w = build_world()
+    from portal.committees.models import Organization
+    w.pc_x = db.session.scalar(db.select(Organization).where(
+        Organization.kind == "property_company", Organization.community_id == w.x.id))
+    w.x.postcode = "100102"
+    w.categories = {c.code: c for c in issues.ensure_default_categories(w.x)}
+    issues.ensure_default_categories(w.y)
+    w.key, w.token = services.create_key(w.admin, name="Xicheng dispatch desk", communities=[w.x])
+    db.session.commit()
+    return w
