@@ -18,14 +18,13 @@ what is missing. Idempotent: a community that already has actions is left alone.
 import io
 import random
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw
 
 from portal.actions import services
 from portal.actions.models import Action, Chase
 from portal.auth.models import User
-from portal.clock import utcnow
+from portal.clock import in_zone, utcnow
 from portal.committees.demo import COMMUNITY_PEOPLE, OFFICIALS
 from portal.committees.models import Decision, Meeting, Organization
 from portal.extensions import db
@@ -82,7 +81,7 @@ def _issue(community, title, statuses):
 
 
 def _local_today(community, now):
-    return now.astimezone(ZoneInfo(community.time_zone)).date()
+    return services.local_date(community, now)
 
 
 def seed_actions() -> list[str]:
@@ -97,7 +96,6 @@ def seed_actions() -> list[str]:
     hoa, rc = _org(community, "homeowners_committee"), _org(community, "residents_committee")
     company = _org(community, "property_company")
     urban = _org(community, "department", "城管") or _org(community, "department")
-    housing = _org(community, "department", "住建") or urban
     if None in (chair, hoa_chair, staff, official, hoa, rc, company, urban):
         return []
     residents = db.session.scalars(db.select(User).join(Residency, Residency.user_id == User.id).where(
@@ -204,7 +202,7 @@ def seed_actions() -> list[str]:
     building = db.session.scalar(db.select(Building).where(Building.community_id == community.id)
                                  .order_by(Building.code).limit(1))
     if lighting is not None and building is not None:
-        month = now.astimezone(ZoneInfo(community.time_zone)).strftime("%Y-%m")
+        month = in_zone(now, community.time_zone).strftime("%Y-%m")
         spot = create(official, now - 4 * D, source="hotspot",
                       hotspot={"building": building, "category": lighting, "month": month},
                       title=f"{building.name}楼道照明集中整治",

@@ -19,7 +19,7 @@ from portal.actions.models import (RATING_DAYS, SOURCES, Action, ActionEvidence,
                                    Chase)
 from portal.audit.services import record
 from portal.auth import permissions, roles
-from portal.clock import utcnow
+from portal.clock import in_zone, utcnow
 from portal.committees.models import COMMITTEE_KINDS, Organization
 from portal.due import due_step
 from portal.errors import DomainError, NotAllowed
@@ -39,15 +39,13 @@ BUDGET_MAX = Decimal("9999999999.99")
 
 def _link(notification):
     from flask import url_for
-    from werkzeug.routing import BuildError
     payload = notification.payload or {}
-    try:
-        if payload.get("action_id"):
-            return url_for("actions.detail", slug=payload["slug"], action_id=payload["action_id"])
-        if payload.get("issue_id"):
-            return url_for("issues.detail", slug=payload["slug"], issue_id=payload["issue_id"])
-    except (BuildError, KeyError):
+    if not payload.get("slug"):
         return None
+    if payload.get("action_id"):
+        return url_for("actions.detail", slug=payload["slug"], action_id=payload["action_id"])
+    if payload.get("issue_id"):
+        return url_for("issues.detail", slug=payload["slug"], issue_id=payload["issue_id"])
     return None
 
 
@@ -69,7 +67,7 @@ def _now(now):
 
 def local_date(community, now: datetime) -> date:
     """The community-local date of an instant: what its people mean by "today"."""
-    return now.astimezone(ZoneInfo(community.time_zone)).date()
+    return in_zone(now, community.time_zone).date()
 
 
 def _payload(action, **extra):

@@ -28,6 +28,7 @@ from portal.actions.forms import (
 )
 from portal.actions.models import STATE_LABELS, Action, ActionEvidence
 from portal.auth import permissions
+from portal.clock import local_today
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.web import accepts_photos, allow, community_or_404, public, refuse, send_upload, show_error
@@ -60,10 +61,7 @@ def _overdue(action) -> bool:
 
 
 def _local_today(community) -> date:
-    from zoneinfo import ZoneInfo
-
-    from portal.clock import utcnow
-    return utcnow().astimezone(ZoneInfo(community.time_zone)).date()
+    return local_today(community.time_zone)
 
 
 def _source_link(action):

@@ -48,7 +48,7 @@ EARLY_RECORDING = timedelta(hours=1)  # attendance, minutes and decisions: from 
 FOLLOW_UP_LABELS = {
     "none": _l("No follow-up"),
     "open_ballot": _l("Open a ballot"),
-    "create_action": _l("Create an agreed action (recorded as text until actions arrive)"),
+    "create_action": _l("Create an agreed action"),
     "refer_subdistrict": _l("Refer to the sub-district"),
 }
 ATTENDANCE_LABELS = {"present": _l("Present"), "absent": _l("Absent"), "excused": _l("Excused")}
@@ -56,16 +56,12 @@ ATTENDANCE_LABELS = {"present": _l("Present"), "absent": _l("Absent"), "excused"
 
 def _meeting_link(notification):
     from flask import url_for
-    from werkzeug.routing import BuildError
     payload = notification.payload or {}
     org_id, meeting_id = payload.get("org_id"), payload.get("meeting_id") or notification.object_id
     if not org_id or not meeting_id:
         return None
     anchor = f"#decision-{payload['decision_id']}" if payload.get("decision_id") else ""
-    try:
-        return url_for("committees.meeting", org_id=org_id, meeting_id=meeting_id) + anchor
-    except BuildError:  # the meeting pages are not there (yet)
-        return None
+    return url_for("committees.meeting", org_id=org_id, meeting_id=meeting_id) + anchor
 
 
 register_event("meetings.scheduled", _l("%(org)s meets on %(when)s: “%(title)s”."), _meeting_link)
@@ -494,8 +490,8 @@ def _published_minutes_never_change(session, flush_context, instances):
 
 def record_decision(actor, meeting, *, text, follow_up, agenda_item=None, now=None) -> Decision:
     """What the meeting decided and its intended follow-up: "open_ballot" (a proposal in consultation on the
-    agenda item; the ballot is linked when opened from the decision), "create_action" (text until the
-    actions area lands), "refer_subdistrict" (the sub-district office is told), or "none"."""
+    agenda item; the ballot is linked when opened from the decision), "create_action" (an agreed action
+    made from the decision links back to it), "refer_subdistrict" (the sub-district office is told), or "none"."""
     now = _now(now)
     _require_manage(actor, meeting)
     _require_started(meeting, now)

@@ -2,8 +2,8 @@
 
 - a meeting of the homeowners' committee two days ago, held: attendance recorded (four present, one
   excused: quorum), minutes published (version 1) and a correction published (version 2), and decisions of
-  each follow-up — open a ballot (on a proposal in consultation), an agreed action (recorded as text until the
-  actions area lands), a referral to the sub-district office, and one without follow-up;
+  each follow-up — open a ballot (on a proposal in consultation), an agreed action (made from the decision by the
+  actions demo), a referral to the sub-district office, and one without follow-up;
 - a public meeting of the homeowners' committee in five days, its agenda pointing at a proposal and an
   open issue of the community;
 - an internal (not public) meeting of the residents' committee in ten days;

@@ -222,7 +222,7 @@ class MinutesItem(db.Model):
 
 class Decision(db.Model):
     """What a meeting decided, with its intended follow-up. "open_ballot" links the ballot once opened;
-    "create_action" waits for the actions area and is recorded as text until then; "refer_subdistrict"
+    "create_action" is carried out by an agreed action made from the decision; "refer_subdistrict"
     notifies the sub-district office."""
 
     __tablename__ = "meeting_decision"

@@ -36,7 +36,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
 from portal.actions.models import Action, Chase
-from portal.clock import DEFAULT_TIME_ZONE, utcnow
+from portal.clock import DEFAULT_TIME_ZONE, in_zone, utcnow
 from portal.committees.models import Organization
 from portal.extensions import db
 from portal.issues.models import OPEN_STATES, Issue, IssueCategory
@@ -275,7 +275,7 @@ class _Scope:
         return case(*[(community_col.in_(ids), one_zone(z)) for z, ids in zones[:-1]], else_=one_zone(zones[-1][0]))
 
     def today(self, zone: str, now: datetime) -> date:
-        return now.astimezone(ZoneInfo(zone)).date()
+        return in_zone(now, zone).date()
 
 
 # --- whole seconds since the epoch, the only dialect switch ----------------------------------------------

@@ -438,8 +438,4 @@ def hotspot_action():
 
 
 def _action_url(community, action):
-    from werkzeug.routing import BuildError
-    try:
-        return url_for("actions.detail", slug=community.slug, action_id=action.id)
-    except BuildError:
-        return url_for("dashboard.index", community=community.slug)
+    return url_for("actions.detail", slug=community.slug, action_id=action.id)

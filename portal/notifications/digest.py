@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import update
 
+from portal.clock import in_zone
 from portal.extensions import db
 from portal.notifications.models import MailboxState, Notification
 
@@ -51,7 +52,7 @@ def send_digests(now, channel):
     zones = zones_of(people)
     for user_id in people:
         zone = zones[user_id]
-        today = now.astimezone(ZoneInfo(zone)).date()
+        today = in_zone(now, zone).date()
         state = db.session.get(MailboxState, user_id)
         # Rows that cannot go yet wait for the hour they can, so no sender keeps finding them due.
         if state is not None and state.last_digest_on is not None and state.last_digest_on >= today:

@@ -3,7 +3,6 @@ language, plain text plus HTML, with absolute links (PORTAL_BASE_URL), a one-cli
 List-Unsubscribe headers (RFC 8058). Delivery itself is portal.notifications.sender."""
 from flask import current_app, render_template
 from flask_babel import force_locale
-from werkzeug.routing import BuildError
 
 from portal.clock import in_zone
 from portal.notifications import preferences, services
@@ -15,13 +14,8 @@ from portal.web import absolute_url
 def object_url(notification: Notification) -> str:
     """Where the e-mail's link leads: the payload's own URL (a password reset link), else the notification,
     which opens its object (or says it is no longer available)."""
-    url = (notification.payload or {}).get("url")
-    if url:
-        return url
-    try:
-        return absolute_url("notifications.open", notification_id=notification.id)
-    except BuildError:
-        return absolute_url("notifications.index")
+    return (notification.payload or {}).get("url") or absolute_url("notifications.open",
+                                                                   notification_id=notification.id)
 
 
 def unsubscribe_url(user_id: int, group: str) -> str:
@@ -40,27 +34,32 @@ def _locale(recipient) -> str:
     return recipient.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+def _message(name: str, recipient, unsubscribe: str | None, **context) -> OutgoingMessage:
+    """The e-mail made from the templates notifications/<name>_subject.txt, <name>.txt and <name>.html, in the
+    locale in force (the caller's `force_locale`), with the links every e-mail carries."""
+    context.update(recipient=recipient, unsubscribe_url=unsubscribe,
+                   preferences_url=absolute_url("notifications.preferences"),
+                   base_url=current_app.config["PORTAL_BASE_URL"])
+    subject = " ".join(render_template(f"notifications/{name}_subject.txt", **context).split())
+    return OutgoingMessage(to=recipient.email, subject=subject,
+                           text=render_template(f"notifications/{name}.txt", **context),
+                           html=render_template(f"notifications/{name}.html", **context),
+                           headers=_headers(unsubscribe, _locale(recipient)))
+
+
 def compose(notification: Notification) -> OutgoingMessage:
     recipient = notification.recipient
     group = services.group_of(notification.event)
     unsubscribe = unsubscribe_url(recipient.id, group) if group and group != preferences.FIXED_GROUP else None
     with force_locale(_locale(recipient)):
-        context = {"notification": notification, "text": services.message_for(notification),
-                   "recipient": recipient, "url": object_url(notification), "unsubscribe_url": unsubscribe,
-                   "group_label": str(services.GROUPS.get(group, "")),
-                   "preferences_url": absolute_url("notifications.preferences"),
-                   "base_url": current_app.config["PORTAL_BASE_URL"]}
-        subject = " ".join(render_template("notifications/email_subject.txt", **context).split())
-        text = render_template("notifications/email.txt", **context)
-        html = render_template("notifications/email.html", **context)
-    return OutgoingMessage(to=recipient.email, subject=subject, text=text, html=html,
-                           headers=_headers(unsubscribe, _locale(recipient)))
+        return _message("email", recipient, unsubscribe, notification=notification,
+                        text=services.message_for(notification), url=object_url(notification),
+                        group_label=str(services.GROUPS.get(group, "")))
 
 
 def compose_digest(recipient, rows, *, since=None, zone=None) -> OutgoingMessage:
     """One e-mail listing `rows`, grouped by group in the order of GROUPS."""
     zone = zone or current_app.config["DEFAULT_TIME_ZONE"]
-    unsubscribe = unsubscribe_url(recipient.id, preferences.DIGEST)
     with force_locale(_locale(recipient)):
         sections = []
         for group, label in services.GROUPS.items():
@@ -69,16 +68,9 @@ def compose_digest(recipient, rows, *, since=None, zone=None) -> OutgoingMessage
                      for row in rows if services.group_of(row.event) == group]
             if items:
                 sections.append({"group": group, "label": str(label), "items": items})
-        context = {"recipient": recipient, "sections": sections, "count": len(rows),
-                   "since": in_zone(since, zone).strftime("%Y-%m-%d %H:%M") if since else None,
-                   "unsubscribe_url": unsubscribe, "preferences_url": absolute_url("notifications.preferences"),
-                   "inbox_url": absolute_url("notifications.index"),
-                   "base_url": current_app.config["PORTAL_BASE_URL"]}
-        subject = " ".join(render_template("notifications/digest_subject.txt", **context).split())
-        text = render_template("notifications/digest.txt", **context)
-        html = render_template("notifications/digest.html", **context)
-    return OutgoingMessage(to=recipient.email, subject=subject, text=text, html=html,
-                           headers=_headers(unsubscribe, _locale(recipient)))
+        return _message("digest", recipient, unsubscribe_url(recipient.id, preferences.DIGEST),
+                        sections=sections, count=len(rows), inbox_url=absolute_url("notifications.index"),
+                        since=in_zone(since, zone).strftime("%Y-%m-%d %H:%M") if since else None)
 
 
 def send_pending(*, recipient_id: int | None = None) -> int:

@@ -83,12 +83,6 @@ def unread_count(user) -> int:
             Notification.recipient_id == user.id, Notification.read_at.is_(None))) or 0
 
 
-def inbox(user, page=1, per_page=30):
-    query = (db.select(Notification).where(Notification.recipient_id == user.id)
-             .order_by(Notification.id.desc()))
-    return db.paginate(query, page=page, per_page=per_page, error_out=False)
-
-
 def mark_read(user, notification_id=None) -> int:
     """Mark one of the person's notifications read, or all of them when no id is given."""
     query = db.update(Notification).where(Notification.recipient_id == user.id,

@@ -80,16 +80,11 @@ def option_label(option) -> str:
 
 def _ballot_link(notification):
     from flask import url_for
-    from werkzeug.routing import BuildError
     payload = notification.payload or {}
     slug, ballot_id = payload.get("slug"), payload.get("ballot_id") or notification.object_id
     if not slug or not ballot_id:
         return None
-    try:
-        return url_for("votes.detail", slug=slug, ballot_id=ballot_id)
-    except BuildError:  # the ballot pages are not there (yet): the proposal page shows the ballot
-        return url_for("proposals.detail", slug=slug, proposal_id=payload.get("proposal_id")) \
-            if payload.get("proposal_id") else None
+    return url_for("votes.detail", slug=slug, ballot_id=ballot_id)
 
 
 register_event("votes.announced",

@@ -3,7 +3,7 @@ and quorum, minutes (draft, publish, correction), decisions — each refusal a m
 
 These live in tests/meetings/ (not tests/committees/) because they use the votes world, whose `world` fixture
 clashes with tests/committees/conftest.py."""
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 from portal.clock import utcnow
