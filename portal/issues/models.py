@@ -3,7 +3,7 @@
 Lifecycle (DESIGN §3): submitted → accepted → in_progress → resolved → closed, plus rejected, duplicate
 (merged into another issue) and reopened (after a dissatisfied rating, once; back to the same handler)."""
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, case, event, null, text
 
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
@@ -100,6 +100,9 @@ class Issue(db.Model):
         # "Most supported first" without sorting every issue of the community.
         Index("ix_issue_community_support", "community_id", "support_count", "id"),
         Index("ix_issue_handling_org_status", "handling_org_id", "status"),
+        # "Due soonest" pages the open issues by their stored next deadline (NULL exactly when not open).
+        Index("ix_issue_community_next_deadline", "community_id", "next_deadline", "id",
+              postgresql_where=text("next_deadline IS NOT NULL"), sqlite_where=text("next_deadline IS NOT NULL")),
     )
 
     id = db.Column(db.Integer, primary_key=True)
@@ -133,6 +136,10 @@ class Issue(db.Model):
     first_response_at = db.Column(UTCDateTime)
     resolved_at = db.Column(UTCDateTime)
     closed_at = db.Column(UTCDateTime)
+    # What next_deadline(issue) gives, stored so "due soonest" reads an index instead of computing it for
+    # every issue of the community. Kept on every ORM write by _keep_next_deadline below; a bulk UPDATE of
+    # status, first_response_at, respond_by or resolve_by must set it too (services.rebuild_next_deadlines).
+    next_deadline = db.Column(UTCDateTime)
     # Deadline warnings sent so far (0 none, 1 at 75 %, 2 at the deadline), so run-due warns once.
     respond_warned = db.Column(db.SmallInteger, nullable=False, default=0)
     resolve_warned = db.Column(db.SmallInteger, nullable=False, default=0)
@@ -170,6 +177,30 @@ class Issue(db.Model):
 
     def __repr__(self):
         return f"<Issue {self.id} {self.status}>"
+
+
+def next_deadline(issue):
+    """The deadline that matters now: respond-by until someone responded, then resolve-by; None once the
+    issue is no longer open."""
+    if issue.status not in OPEN_STATES:
+        return None
+    return issue.respond_by if issue.first_response_at is None else issue.resolve_by
+
+
+def next_deadline_sql():
+    """next_deadline() as an SQL expression over the issue table, for bulk rebuilds."""
+    return case((Issue.status.not_in(OPEN_STATES), null()),
+                (Issue.first_response_at.is_(None), Issue.respond_by), else_=Issue.resolve_by)
+
+
+@event.listens_for(Issue, "before_insert")
+@event.listens_for(Issue, "before_update")
+def _keep_next_deadline(mapper, connection, issue):
+    # Every ORM write of an issue goes through here, whichever area or step made it, so the stored
+    # column cannot drift from the columns it is computed from.
+    if issue.status is None:
+        issue.status = "submitted"  # the column's default, which would only be applied after this
+    issue.next_deadline = next_deadline(issue)
 
 
 class IssueSupport(db.Model):

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, or_
+from sqlalchemy import and_, func, or_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from portal.audit.services import record
 from portal.auth import permissions, roles
@@ -40,6 +40,8 @@ from portal.issues.models import (
     IssueCategory,
     IssueEvent,
     IssueSupport,
+    next_deadline,
+    next_deadline_sql,
 )
 from portal.notifications.services import notify, register_event
 from portal.places.models import Building, Community, Household
@@ -747,11 +749,15 @@ def _reopen(user, issue, now):
 
 # --- time ------------------------------------------------------------------------------------------------
 
-def next_deadline(issue) -> datetime | None:
-    """The deadline that matters now: respond-by until someone responded, then resolve-by."""
-    if issue.status not in OPEN_STATES:
-        return None
-    return issue.respond_by if issue.first_response_at is None else issue.resolve_by
+def rebuild_next_deadlines(community_ids=None) -> int:
+    """Set the stored next deadline of every issue (of these communities) from its row, in one UPDATE: for
+    bulk loads and bulk updates, which bypass the ORM hook that keeps it. Returns the rows changed."""
+    expr = next_deadline_sql()
+    query = db.update(Issue).where(Issue.next_deadline.is_distinct_from(expr))
+    if community_ids is not None:
+        query = query.where(Issue.community_id.in_(list(community_ids)))
+    query = query.values(next_deadline=expr).execution_options(synchronize_session=False)
+    return db.session.execute(query).rowcount
 
 
 def is_overdue(issue, now=None) -> bool:
@@ -888,7 +894,7 @@ def _after(columns, values, descending):
 
 
 def _page(query, columns, kinds, *, descending, after, limit, key):
-    limit = max(1, min(int(limit), 100))
+    limit = _limit(limit)
     if after:
         query = query.where(_after(columns, _decode_cursor(after, kinds), descending))
     order = [c.desc() if descending else c.asc() for c in columns]
@@ -898,23 +904,73 @@ def _page(query, columns, kinds, *, descending, after, limit, key):
     return items, (_encode_cursor(key(items[-1])) if more else None)
 
 
-def _deadline_expr():
-    return case((Issue.first_response_at.is_(None), Issue.respond_by), else_=Issue.resolve_by)
+def _limit(limit):
+    return max(1, min(int(limit), 100))
+
+
+def _due_key(issue):
+    # The cursor of "due soonest": open issues (0) by their next deadline, then the others (1) oldest first.
+    return [0, issue.next_deadline, issue.id] if issue.next_deadline is not None else [1, issue.submitted_at, issue.id]
+
+
+def _due_page(query, *, after, limit, open_part=True, closed_part=True):
+    """"Due soonest" as two keyset reads, each on its own index: the open issues by their stored next deadline
+    (ix_issue_community_next_deadline), then, when those run out on this page, the others by submission
+    (ix_issue_community_submitted). Same order and cursors as one sort on (open?, deadline, id)."""
+    limit = _limit(limit)
+    part, values = 0, None
+    if after:
+        part, *values = _decode_cursor(after, [int, datetime, int])
+        if part not in (0, 1):
+            raise DomainError(_l("This list link is out of date; start from the first page."), "after")
+    items = []
+    if part == 0 and open_part:
+        columns = [Issue.next_deadline, Issue.id]
+        found = query.where(Issue.next_deadline.is_not(None))
+        if values:
+            found = found.where(_after(columns, values, False))
+        items = db.session.scalars(found.order_by(*columns).limit(limit + 1)).unique().all()
+        values = None
+    if len(items) <= limit and closed_part:
+        columns = [Issue.submitted_at, Issue.id]
+        found = query.where(Issue.next_deadline.is_(None))
+        if values:
+            found = found.where(_after(columns, values, False))
+        items += db.session.scalars(found.order_by(*columns).limit(limit + 1 - len(items))).unique().all()
+    more = len(items) > limit
+    items = items[:limit]
+    return items, (_encode_cursor(_due_key(items[-1])) if more else None)
 
 
 def _overdue_clause(now):
-    return and_(Issue.status.in_(OPEN_STATES),
-                or_(and_(Issue.first_response_at.is_(None), Issue.respond_by < now), Issue.resolve_by < now))
+    # next_deadline is respond-by while nobody responded (never later than resolve-by), else resolve-by, and
+    # NULL when not open: so this is "open, and respond-by passed without a response or resolve-by passed".
+    return Issue.next_deadline < now
+
+
+# What a row of the community list shows (templates/issues/_issue_rows.html), and what deciding whether a
+# hidden title is shown to the viewer reads; the community is the one the page is about.
+_ROW_COLUMNS = (Issue.id, Issue.community_id, Issue.category_id, Issue.building_id, Issue.title, Issue.status,
+                Issue.hidden_state, Issue.support_count, Issue.submitted_at, Issue.first_response_at,
+                Issue.respond_by, Issue.resolve_by, Issue.next_deadline, Issue.reporter_id,
+                Issue.handling_org_id, Issue.handover_org_id)
+
+
+def _row_options():
+    return (load_only(*_ROW_COLUMNS),
+            joinedload(Issue.category).load_only(IssueCategory.code, IssueCategory.name),
+            joinedload(Issue.building).load_only(Building.name))
 
 
 def community_issues(community, viewer, *, status=None, category=None, building=None, overdue=False,
                      sort="newest", after=None, limit=20, now=None):
     """A page of the community's issues and the cursor of the next page (None on the last).
-    `status` is a state or "open"; `category` and `building` are objects or ids."""
+    `status` is a state or "open"; `category` and `building` are objects or ids. Rows carry the columns the
+    list shows; their community is `community` itself (from the session, without a query)."""
     if not permissions.can_view_community(viewer, community):
         raise NotAllowed(_l("This community's pages are for its members."))
     now = _now(now)
-    query = db.select(Issue).where(Issue.community_id == community.id).options(*_list_options())
+    query = db.select(Issue).where(Issue.community_id == community.id).options(*_row_options())
     if status == "open":
         query = query.where(Issue.status.in_(OPEN_STATES))
     elif status:
@@ -932,10 +988,9 @@ def community_issues(community, viewer, *, status=None, category=None, building=
                      key=lambda i: [i.support_count, i.id])
     if sort == "due":
         # Open issues first, by the deadline that matters now; then the others, oldest first.
-        done = case((Issue.status.in_(OPEN_STATES), 0), else_=1)
-        deadline = case((Issue.status.in_(OPEN_STATES), _deadline_expr()), else_=Issue.submitted_at)
-        return _page(query, [done, deadline, Issue.id], [int, datetime, int], descending=False, after=after,
-                     limit=limit, key=lambda i: [0 if i.is_open else 1, next_deadline(i) or i.submitted_at, i.id])
+        open_only = status == "open" or status in OPEN_STATES
+        return _due_page(query, after=after, limit=limit, open_part=not status or open_only,
+                         closed_part=not (open_only or overdue))
     if sort != "newest":
         raise DomainError(_l("Unknown order."), "sort")
     return _page(query, [Issue.submitted_at, Issue.id], [datetime, int], descending=True, after=after, limit=limit,
@@ -969,10 +1024,9 @@ def due_for(user, *, after=None, limit=20):
             db.select(Community.id).where(Community.sub_district_id.in_(sub_district_ids))))
     if not conditions:
         return [], None
-    deadline = _deadline_expr()
-    query = db.select(Issue).where(Issue.status.in_(OPEN_STATES), or_(*conditions)).options(*_list_options())
-    return _page(query, [deadline, Issue.id], [datetime, int], descending=False, after=after, limit=limit,
-                 key=lambda i: [next_deadline(i), i.id])
+    query = db.select(Issue).where(Issue.next_deadline.is_not(None), or_(*conditions)).options(*_list_options())
+    return _page(query, [Issue.next_deadline, Issue.id], [datetime, int], descending=False, after=after,
+                 limit=limit, key=lambda i: [i.next_deadline, i.id])
 
 
 def public_events(issue, viewer) -> list[IssueEvent]:
