@@ -49,6 +49,7 @@ def build(n_issues, n_supports, n_users, rng):
     """One community, its buildings and residents, and the issues: bulk inserts, no ORM objects per row."""
     from portal.clock import utcnow
     from portal.committees.models import Organization
+    from portal.issues import services as issues_services
     from portal.issues import similar
     from portal.issues.models import (DEADLINE_CLASSES, OPEN_STATES, Issue, IssueCategory, IssueEvent,
                                       IssueSupport, IssueTerm)
@@ -92,6 +93,8 @@ def build(n_issues, n_supports, n_users, rng):
             "support_count": 0,
         })
     bulk(Issue, issues)
+    # Bulk inserts bypass the ORM hook that keeps the stored next deadline: one UPDATE fills it.
+    issues_services.rebuild_next_deadlines([community.id])
     rows = db.session.execute(db.select(Issue.id, Issue.title, Issue.reporter_id, Issue.submitted_at,
                                         Issue.status).order_by(Issue.id)).all()
     bulk(IssueEvent, [{"issue_id": r.id, "kind": "reported", "actor_id": r.reporter_id, "is_public": True,

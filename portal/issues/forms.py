@@ -15,7 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from portal.forms import optional_id
-from portal.issues.models import DEADLINE_CLASS_LABELS, SATISFACTION_LABELS, STATE_LABELS
+from portal.issues.models import DEADLINE_CLASS_LABELS, SATISFACTION_LABELS
 
 
 class ReportForm(FlaskForm):
@@ -35,22 +35,6 @@ class ReportForm(FlaskForm):
                                        "max": "180"})
     photos = MultipleFileField(_l("Photos (up to 6)"), render_kw={"accept": "image/*"})
     show_name = BooleanField(_l("Show my name publicly with this issue"))
-
-
-class FilterForm(FlaskForm):
-    class Meta:
-        csrf = False  # a GET form: a list anyone may link to
-
-    status = SelectField(_l("Status"), validate_choice=False,
-                         choices=[SelectChoice("", _l("Open and closed")), SelectChoice("open", _l("Open"))]
-                         + [SelectChoice(k, v) for k, v in STATE_LABELS.items()])
-    category = SelectField(_l("Kind of problem"), coerce=optional_id, validate_choice=False)
-    building = SelectField(_l("Building"), coerce=optional_id, validate_choice=False)
-    overdue = BooleanField(_l("Only overdue"))
-    sort = SelectField(_l("Order"), validate_choice=False,
-                       choices=[SelectChoice("newest", _l("Newest first")),
-                                SelectChoice("supported", _l("Most supported")),
-                                SelectChoice("due", _l("Due soonest"))])
 
 
 class _ActionForm(FlaskForm):

@@ -14,9 +14,9 @@ from portal.auth import permissions, roles
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.issues import bp, services
+from portal.issues.filters import IssueFilters
 from portal.issues.forms import (
     CategoryForm,
-    FilterForm,
     HandOverForm,
     MergeForm,
     NoteForm,
@@ -144,26 +144,17 @@ def _list_page(partial, page, **context):
 def index(slug):
     community = community_or_404(slug)
     allow(permissions.can_view_community(current_user, community))
-    categories = services.categories_for(community, active_only=False)
-    buildings = community.buildings
-    form = FilterForm(request.args)
-    form.category.choices = [SelectChoice("", _("All kinds"))] + [
-        SelectChoice(c.id, services.category_label(c)) for c in categories]
-    form.building.choices = [SelectChoice("", _("All buildings"))] + [SelectChoice(b.id, b.name) for b in buildings]
-    sort = form.sort.data if form.sort.data in ("newest", "supported", "due") else "newest"
-    status = form.status.data or None
+    filters = IssueFilters(community, request.args)
     try:
         items, cursor = services.community_issues(
-            community, current_user, status=status,
-            category=next((c for c in categories if c.id == form.category.data), None),
-            building=next((b for b in buildings if b.id == form.building.data), None),
-            overdue=bool(form.overdue.data), sort=sort, after=request.args.get("after") or None)
+            community, current_user, status=filters.status, category=filters.category, building=filters.building,
+            overdue=filters.overdue, sort=filters.sort, after=request.args.get("after") or None)
     except NotAllowed:
         abort(403)
     except DomainError as error:  # a stale or edited link: show the first page and say why
         flash(str(error.message), "error")
         return redirect(url_for("issues.index", slug=slug))
-    return _list_page("issues/_issue_rows.html", "issues/index.html", community=community, form=form,
+    return _list_page("issues/_issue_rows.html", "issues/index.html", community=community, filters=filters,
                       issues=items, more_url=_more_url(cursor), show_community=False,
                       can_report=permissions.can_report_issue(_person(), community))
 
