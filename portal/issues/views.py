@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import AnonymousUserMixin, current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -135,8 +136,33 @@ def _more_url(cursor):
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
-def _list_page(partial, page, **context):
-    return htmx_or_page(partial, page, **context, **_template_context())
+def _list_page(partial, page, *, issues, **context):
+    return htmx_or_page(partial, page, issues=issues, rows=list_rows(issues), **context, **_template_context())
+
+
+def list_rows(issues):
+    """What each row of an issue list shows, worked out once per row; what rows repeat (a category's or a
+    state's label, "3 supporters", a community's link prefix) once per request."""
+    from portal.clock import utcnow
+    now = utcnow()
+    categories, states, supporters, prefixes = {}, {}, {}, {}
+    rows = []
+    for issue in issues:
+        if issue.category_id not in categories:
+            categories[issue.category_id] = services.category_label(issue.category)
+        if issue.status not in states:
+            states[issue.status] = str(issue.status_label)
+        count = issue.support_count
+        if count not in supporters:
+            supporters[count] = ngettext("%(num)d supporter", "%(num)d supporters", count)
+        if issue.community_id not in prefixes:
+            # The issue page's address is the list's plus the number (rule "/c/<slug>/issues/<int:issue_id>").
+            prefixes[issue.community_id] = url_for("issues.index", slug=issue.community.slug)
+        rows.append(SimpleNamespace(
+            issue=issue, url=f"{prefixes[issue.community_id]}/{issue.id}", overdue=services.is_overdue(issue, now),
+            category=categories[issue.category_id], status_label=states[issue.status],
+            building=issue.building.name if issue.building_id is not None else None, supporters=supporters[count]))
+    return rows
 
 
 @bp.get("/c/<slug>/issues")
@@ -270,18 +296,22 @@ def _handover_choices(issue):
         SelectChoice(o.id, f"{o.name} ({o.kind_label})") for o in services.handover_targets(issue)]
 
 
-def _action_forms(issue, overrides=None):
-    forms = {
-        "accept": NoteForm(formdata=None, prefix="accept"),
-        "handover": HandOverForm(formdata=None, prefix="handover"),
-        "update": UpdateForm(formdata=None, prefix="update"),
-        "resolve": ResolveForm(formdata=None, prefix="resolve"),
-        "reject": RejectForm(formdata=None, prefix="reject"),
-        "merge": MergeForm(formdata=None, prefix="merge"),
-        "rate": RateForm(formdata=None, prefix="rate"),
-    }
+def _action_forms(issue, overrides=None, *, can_handle=True, can_rate=True):
+    """The forms of the page's actions; the handlers' forms (and their list of organizations) only for
+    handlers, the rating form only for the reporter: the page shows no other."""
+    forms = {}
+    if can_handle:
+        forms.update(accept=NoteForm(formdata=None, prefix="accept"),
+                     handover=HandOverForm(formdata=None, prefix="handover"),
+                     update=UpdateForm(formdata=None, prefix="update"),
+                     resolve=ResolveForm(formdata=None, prefix="resolve"),
+                     reject=RejectForm(formdata=None, prefix="reject"),
+                     merge=MergeForm(formdata=None, prefix="merge"))
+    if can_rate:
+        forms["rate"] = RateForm(formdata=None, prefix="rate")
     forms.update(overrides or {})
-    forms["handover"].organization.choices = _handover_choices(issue)
+    if "handover" in forms:
+        forms["handover"].organization.choices = _handover_choices(issue)
     return SimpleNamespace(**forms)  # templates read forms.update, which on a dict is its method
 
 
@@ -301,13 +331,14 @@ def _detail_page(issue, overrides=None):
     viewer = current_user
     events = services.public_events(issue, viewer)
     can_see_photos = permissions.can_see_issue_photos(viewer, issue)
+    can_handle = permissions.can_handle_issue(viewer, issue)
+    can_rate = permissions.can_rate_issue(viewer, issue)
     top_photos, event_photos = _split_photos(issue, events) if can_see_photos else ([], {})
     return render_template(
         "issues/detail.html", community=issue.community, events=events,
         top_photos=top_photos, event_photos=event_photos, can_see_photos=can_see_photos,
-        can_handle=permissions.can_handle_issue(viewer, issue),
-        can_rate=permissions.can_rate_issue(viewer, issue),
-        overdue=services.is_overdue(issue), forms=_action_forms(issue, overrides),
+        can_handle=can_handle, can_rate=can_rate, overdue=services.is_overdue(issue),
+        forms=_action_forms(issue, overrides, can_handle=can_handle, can_rate=can_rate),
         **_support_context(issue), **_template_context())
 
 
@@ -322,8 +353,10 @@ def _support_context(issue):
 def detail(slug, issue_id):
     issue = _issue(community_or_404(slug), issue_id)
     allow(permissions.can_view_issue(current_user, issue))
-    services.apply_due(issue)
-    db.session.commit()
+    # Committing expires every loaded object, which the page would then read again: only when a time-driven
+    # step changed something.
+    if services.apply_due(issue):
+        db.session.commit()
     return _detail_page(issue)
 
 
