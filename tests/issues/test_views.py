@@ -534,3 +534,54 @@ def test_home_offers_verified_residents_to_report_a_problem(client, auth, world)
     auth.logout()
     auth.login(world.stranger)
     assert "/issues/new" not in html_of(client.get("/"))
+
+
+# --- the filter form and the rows, rendered without WTForms ----------------------------------------------
+
+def select_of(page, name) -> str:
+    return re.search(rf'<select id="{name}" name="{name}">(.*?)</select>', page, re.S).group(1)
+
+
+def test_the_filter_form_marks_what_was_chosen(client, world):
+    lift = world.categories["lift"]
+    page = html_of(client.get(f"/c/x/issues?status=open&category={lift.id}&building={world.bx.id}"
+                              "&sort=due&overdue=y"))
+    assert '<option selected value="open">Open</option>' in select_of(page, "status")
+    assert f'<option selected value="{lift.id}">Lift</option>' in select_of(page, "category")
+    assert f'<option selected value="{world.bx.id}">{world.bx.name}</option>' in select_of(page, "building")
+    assert '<option selected value="due">Due soonest</option>' in select_of(page, "sort")
+    assert '<input checked id="overdue" name="overdue" type="checkbox" value="y">' in page
+    page = html_of(client.get("/c/x/issues"))
+    assert "selected" not in select_of(page, "status") + select_of(page, "sort")
+    assert select_of(page, "category").startswith('<option selected value="">All kinds</option>')
+    assert select_of(page, "building").startswith('<option selected value="">All buildings</option>')
+    assert '<input id="overdue" name="overdue" type="checkbox" value="y">' in page
+    page = html_of(client.get("/c/x/issues?overdue=false&category=abc"))
+    assert '<input id="overdue"' in page and '<option selected value="">All kinds</option>' in page
+
+
+def test_the_filter_form_follows_renamed_buildings_and_new_categories(client, auth, world):
+    page = html_of(client.get("/c/x/issues"))
+    assert "Lift" in select_of(page, "category") and world.bx.name in select_of(page, "building")
+    world.bx.name = "Renamed block"
+    services.create_category(world.admin, world.x, code="bikes", name="Bicycle sheds", deadline_class="ordinary")
+    db.session.commit()
+    page = html_of(client.get("/c/x/issues"))
+    assert "Renamed block" in select_of(page, "building") and "Bicycle sheds" in select_of(page, "category")
+    page = html_of(client.get("/c/x/issues", headers={"Accept-Language": "zh"}))
+    assert "电梯" in select_of(page, "category") and "Lift" not in select_of(page, "category")
+
+
+def test_a_row_shows_its_labels_link_and_deadline(client, world):
+    issue = gen_issue(world, building=world.bx, now=utcnow() - timedelta(hours=3))  # lift: respond within 2 h
+    services.support_issue(world.neighbour, issue)
+    db.session.commit()
+    page = html_of(client.get("/c/x/issues?sort=due"))
+    row = re.search(r'<li class="issue-row is-overdue">(.*?)</li>', page, re.S).group(1)
+    assert f'href="/c/x/issues/{issue.id}"' in row
+    assert '<span class="status issue-status issue-status-submitted">Submitted</span>' in row
+    assert "<span>Lift</span>" in row and f"· {world.bx.name}" in row and "· 1 supporter" in row
+    assert '<span class="overdue"><strong>Overdue</strong>' in row
+    assert client.get(f"/c/x/issues/{issue.id}").status_code == 200
+    page = html_of(client.get("/c/x/issues?sort=due", headers={"Accept-Language": "zh"}))
+    assert "电梯" in page and "1位附议人" in page
