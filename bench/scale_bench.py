@@ -56,8 +56,10 @@ def free_port() -> int:
 
 
 def flask(env, *args):
-    subprocess.run([str(VENV_BIN / "flask"), "--app", "portal", *args], env=env, check=True,
-                   stdout=subprocess.DEVNULL, cwd=env["PORTAL_INSTANCE_DIR"])
+    done = subprocess.run([str(VENV_BIN / "flask"), "--app", "portal", *args], env=env, capture_output=True,
+                          text=True, cwd=env["PORTAL_INSTANCE_DIR"])
+    if done.returncode:
+        sys.exit(f"flask {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
 
 
 def rebuild_database(url, env, reuse):
@@ -498,7 +500,8 @@ def report(outcomes, marks, killed_port, kill_at, restart_ready, acknowledged, e
     print(f"\nfailures: {len(failures)}")
     print(f"  in flight on the killed server at the kill: {len(in_flight)} "
           f"({', '.join(f'{k} {v}' for k, v in Counter(f'{o.method} {o.status}' for o in in_flight).items()) or '-'})")
-    print(f"  GET requests that failed: {sum(1 for o in failures if o.method == 'GET')} (nginx retries them)")
+    print(f"  GET requests that failed: {sum(1 for o in failures if o.method == 'GET')} (nginx retries a GET "
+          "on the other server unless the killed one had begun to answer it)")
     print(f"  any other failure: {len(other)}"
           + (f" — {dict(Counter(f'{o.kind} {o.status} {o.upstream}' for o in other))}" if other else ""))
     if errors:
