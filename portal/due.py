@@ -92,10 +92,9 @@ def run_step(name: str, now: datetime, began: datetime) -> int | str:
     with step_lock(name) as held:
         if not held:
             return SKIPPED
+        # Read committed: the step's statements see what other servers committed before the lock was ours.
         if uses_locks() and finished_since(name, began):
-            db.session.rollback()
             return SKIPPED
-        db.session.rollback()  # a fresh transaction: what the step reads is as of now, under the lock
         started = utcnow()
         try:
             changed = step(now)
