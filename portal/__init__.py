@@ -21,8 +21,9 @@ def create_app(config=None) -> Flask:
     from portal import markup, web
     web.init_app(app)
     markup.init_app(app)
-    from portal import cli
+    from portal import cli, observability
     cli.init_app(app)
+    observability.init_app(app)
     return app
 
 
@@ -64,6 +65,7 @@ def import_models() -> None:
     import portal.audit.models  # noqa: F401
     import portal.auth.models  # noqa: F401
     import portal.committees.models  # noqa: F401
+    import portal.due  # noqa: F401  (the last run of each time-driven step)
     import portal.issues.models  # noqa: F401
     import portal.moderation.models  # noqa: F401
     import portal.notices.models  # noqa: F401

@@ -49,7 +49,8 @@ def create_admin(login, display_name, password):
 
 @click.command("run-due")
 def run_due_command():
-    """Apply every time-driven step whose time has come (idempotent; run from cron every minute)."""
+    """Apply every time-driven step whose time has come (idempotent; run from cron every minute, on every
+    server: a step another server is running or has just run is reported as skipped)."""
     from portal.due import run_due
     for name, count in run_due().items():
         click.echo(f"{name}: {count}")
@@ -58,6 +59,10 @@ def run_due_command():
 @click.command("send-notifications")
 def send_notifications_command():
     """Send the e-mail notifications and daily digests that are due, once (cron; `run-due` does it too)."""
-    from portal.notifications.sender import drain
-    for line in drain().lines():
+    from portal.notifications.sender import drain_alone
+    result = drain_alone()
+    if result is None:
+        click.echo("skipped: another sender is draining the outbox")
+        return
+    for line in result.lines():
         click.echo(line)

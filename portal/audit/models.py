@@ -15,6 +15,8 @@ class AuditEntry(db.Model):
     # The person whose record this entry touches, so they can see who looked at or changed it.
     subject_user_id = db.Column(db.Integer, db.ForeignKey("user.id"), index=True)
     details = db.Column(db.JSON, nullable=False, default=dict)
+    # The request that made the change (X-Request-ID, also in the JSON request log); empty outside requests.
+    request_id = db.Column(db.String(64), index=True)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow, index=True)
 
     actor = db.relationship("User", foreign_keys=[actor_id])

@@ -1,6 +1,7 @@
 """Writing the audit log. Services call `record` inside the transaction of the change they make."""
 from portal.audit.models import AuditEntry
 from portal.extensions import db, unproxied
+from portal.observability import current_request_id
 
 
 def record(actor, action: str, obj=None, *, on_behalf_of=None, subject_user=None, **details) -> AuditEntry:
@@ -13,6 +14,7 @@ def record(actor, action: str, obj=None, *, on_behalf_of=None, subject_user=None
         object_id=getattr(obj, "id", None),
         subject_user_id=getattr(subject_user, "id", None),
         details=details,
+        request_id=current_request_id(),
     )
     if obj is not None and entry.object_id is None:
         db.session.flush()
@@ -21,8 +23,11 @@ def record(actor, action: str, obj=None, *, on_behalf_of=None, subject_user=None
     return entry
 
 
-def search(*, action=None, actor_id=None, object_type=None, object_id=None, page=1, per_page=50):
+def search(*, action=None, actor_id=None, object_type=None, object_id=None, request_id=None, page=1,
+           per_page=50):
     query = db.select(AuditEntry).order_by(AuditEntry.id.desc())
+    if request_id:
+        query = query.where(AuditEntry.request_id == request_id)
     if action:
         query = query.where(AuditEntry.action.startswith(action))
     if actor_id:

@@ -14,6 +14,7 @@ def index():
         "actor_id": request.args.get("actor", type=int),
         "object_type": request.args.get("object_type", "").strip() or None,
         "object_id": request.args.get("object_id", type=int),
+        "request_id": request.args.get("request_id", "").strip()[:64] or None,
     }
     page = services.search(page=request.args.get("page", 1, type=int), **filters)
     return render_template("audit/index.html", page=page, filters=filters)

@@ -416,6 +416,15 @@ def send_notifications_step(now) -> int:
     return result.sent + result.digests
 
 
+def drain_alone(now: datetime | None = None, **kwargs) -> DrainResult | None:
+    """`drain`, unless another process (`run-due`'s step, `send-notifications` or a worker on any server) is
+    draining right now: then None. The claims already keep two senders from sending one row twice; the lock
+    (the `send_notifications` step's, PostgreSQL only) keeps them from racing over the same rows at all."""
+    from portal.due import step_lock
+    with step_lock("send_notifications") as held:
+        return drain(now, **kwargs) if held else None
+
+
 def next_due_at():
     """The earliest time a row waiting in the outbox comes due (None: nothing waits)."""
     return db.session.scalar(db.select(db.func.min(Notification.next_attempt_at)).where(
@@ -495,7 +504,9 @@ def _drain_for_worker(app) -> dict:
         _redis(app).delete(_queued_flag(app))
     except Exception:
         app.logger.warning("notifications: cannot clear the queued flag in Redis", exc_info=True)
-    result = drain()
+    result = drain_alone()
+    if result is None:
+        return {"skipped": True}
     schedule_next_drain(app)
     return asdict(result)
 
