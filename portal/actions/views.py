@@ -212,9 +212,30 @@ def index(slug):
     form = FilterForm(request.args)
     form.status.choices = [SelectChoice("", _("All"))] + [SelectChoice(k, v) for k, v in STATE_LABELS.items()]
     status = form.status.data if form.status.data in STATE_LABELS else None
-    actions = services.community_actions(community, current_user, status=status, overdue=bool(form.overdue.data))
-    return render_template("actions/index.html", community=community, form=form, actions=actions,
-                           today=_local_today(community), **_context())
+    today = _local_today(community)
+    try:
+        actions, cursor = services.community_actions(community, current_user, status=status,
+                                                     overdue=bool(form.overdue.data),
+                                                     after=request.args.get("after") or None)
+    except DomainError as error:  # a stale or edited "more" link: the first page of the same filters, and why
+        flash(str(error.message), "error")
+        args = {k: v for k, v in request.args.items() if k != "after"}
+        return redirect(url_for("actions.index", slug=slug, **args))
+    context = dict(community=community, form=form, actions=actions, today=today, more_url=_more_url(cursor),
+                   state_labels=STATE_LABELS, **_context())
+    # Computed here rather than in the template: the row's overdue word needs only today's date.
+    context["overdue"] = lambda action: services.is_overdue(action, today)
+    if getattr(request, "htmx", False) and request.args.get("after"):
+        return render_template("actions/_action_rows.html", **context)
+    return render_template("actions/index.html", figures=services.tracker_figures(community), **context)
+
+
+def _more_url(cursor):
+    if not cursor:
+        return None
+    args = request.args.to_dict()
+    args["after"] = cursor
+    return url_for("actions.index", **(request.view_args or {}), **args)
 
 
 # --- one action --------------------------------------------------------------------------------------------
