@@ -15,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -26,12 +27,12 @@ from sqlalchemy.orm import joinedload
 from portal.audit.services import record
 from portal.auth import permissions
 from portal.clock import utcnow
+from portal.committees.models import Organization
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.issues import services as issues
 from portal.issues.models import DESCRIPTION_MAX, OPEN_STATES, TITLE_MAX, Issue, IssueCategory, IssueEvent, IssuePhoto
 from portal.open311.models import DEFAULT_RATE_LIMIT, Open311Key, Open311Request, Open311Usage
-from portal.committees.models import Organization
 from portal.places.models import Building, Community
 
 log = logging.getLogger(__name__)
@@ -721,7 +722,7 @@ def serialize_rows(community, found) -> list[dict]:
         label = labels.get((category_code, category_name))
         if label is None:
             label = labels[(category_code, category_name)] = issues.category_label(
-                IssueCategory(code=category_code, name=category_name))
+                SimpleNamespace(code=category_code, name=category_name))
         result.append({
             "service_request_id": str(issue_id),
             "status": "open" if status in OPEN_STATES else "closed",
