@@ -4,6 +4,7 @@ Each function checks its rule (portal.auth.permissions) and its input, changes t
 step (ActionUpdate / IssueEvent), the audit entry and the notifications, and flushes: the caller commits.
 Refusals raise NotAllowed / DomainError before anything is written."""
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -11,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func
+from sqlalchemy import and_, case, func
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from portal.actions.models import (RATING_DAYS, SOURCES, Action, ActionEvidence, ActionRating, ActionUpdate,
                                    Chase)
@@ -600,17 +601,62 @@ def timeline(action) -> list[ActionUpdate]:
                               .order_by(ActionUpdate.at, ActionUpdate.id)).all()
 
 
-def community_actions(community, viewer=None, status=None, overdue=False, *, now=None) -> list[Action]:
-    """The public tracker: top-level actions of the community, newest first (a constant number of queries).
-    `overdue` keeps those past due (community-local date) and not done."""
-    query = db.select(Action).where(Action.community_id == community.id, Action.parent_id.is_(None))
+TRACKER_PAGE = 25
+
+
+def _tracker_query(community):
+    """The tracker's actions: the top-level actions of the community (steps show on their action's page)."""
+    return db.select(Action).where(Action.community_id == community.id, Action.parent_id.is_(None))
+
+
+def community_actions(community, viewer=None, status=None, overdue=False, *, after=None, limit=TRACKER_PAGE,
+                      now=None) -> tuple[list[Action], str | None]:
+    """A page of the public tracker, newest first, and the cursor of the next page (None on the last): one
+    bounded query (keyset on created_at, id) loading only what a row shows, whatever the number of actions.
+    `overdue` keeps those past due (community-local date) and not done. A stale or edited cursor raises
+    DomainError."""
+    from portal.issues.services import _page as keyset_page
+    query = _tracker_query(community)
     if status:
         query = query.where(Action.status == status)
     if overdue:
         query = query.where(Action.status != "done", Action.due_date < local_date(community, _now(now)))
-    return db.session.scalars(query.options(joinedload(Action.responsible_org), joinedload(Action.owner),
-                                            selectinload(Action.children))
-                              .order_by(Action.created_at.desc(), Action.id.desc())).all()
+    query = query.options(
+        load_only(Action.id, Action.community_id, Action.parent_id, Action.title, Action.status, Action.progress,
+                  Action.due_date, Action.created_at, Action.responsible_org_id),
+        joinedload(Action.responsible_org).load_only(Organization.id, Organization.name))
+    return keyset_page(query, [Action.created_at, Action.id], [datetime, int], descending=True, after=after,
+                       limit=limit, key=lambda a: [a.created_at, a.id])
+
+
+@dataclass(frozen=True)
+class TrackerFigures:
+    """The tracker's overall figures (top-level actions, as the tracker lists them)."""
+    total: int
+    done: int
+    in_progress: int
+    planned: int
+    blocked: int
+    overdue: int
+
+    @property
+    def share_done(self) -> int | None:
+        """Whole percent of the actions that are done, rounded down (so 100 only when all are); None for none."""
+        return self.done * 100 // self.total if self.total else None
+
+
+def tracker_figures(community, *, now=None) -> TrackerFigures:
+    """Counts by status and overdue (past due in the community-local date, not done), in ONE statement."""
+    today = local_date(community, _now(now))
+
+    def counted(condition):
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    row = db.session.execute(db.select(
+        func.count(Action.id), counted(Action.status == "done"), counted(Action.status == "in_progress"),
+        counted(Action.status == "planned"), counted(Action.status == "blocked"),
+        counted(and_(Action.status != "done", Action.due_date < today)))
+        .where(Action.community_id == community.id, Action.parent_id.is_(None))).one()
+    return TrackerFigures(*(int(n) for n in row))
 
 
 def actions_for_source(kind, obj) -> list[Action]:

@@ -28,7 +28,7 @@ from portal.actions.forms import (
 )
 from portal.actions.models import STATE_LABELS, Action, ActionEvidence
 from portal.auth import permissions
-from portal.clock import local_today
+from portal.clock import local_today, utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.web import accepts_photos, allow, community_or_404, public, refuse, send_upload, show_error
@@ -212,9 +212,31 @@ def index(slug):
     form = FilterForm(request.args)
     form.status.choices = [SelectChoice("", _("All"))] + [SelectChoice(k, v) for k, v in STATE_LABELS.items()]
     status = form.status.data if form.status.data in STATE_LABELS else None
-    actions = services.community_actions(community, current_user, status=status, overdue=bool(form.overdue.data))
-    return render_template("actions/index.html", community=community, form=form, actions=actions,
-                           today=_local_today(community), **_context())
+    now = utcnow()
+    today = services.local_date(community, now)
+    try:
+        actions, cursor = services.community_actions(community, current_user, status=status,
+                                                     overdue=bool(form.overdue.data),
+                                                     after=request.args.get("after") or None, now=now)
+    except DomainError as error:  # a stale or edited "more" link: the first page of the same filters, and why
+        flash(str(error.message), "error")
+        args = {k: v for k, v in request.args.items() if k != "after"}
+        return redirect(url_for("actions.index", slug=slug, **args))
+    context = dict(community=community, form=form, actions=actions, today=today, more_url=_more_url(cursor),
+                   state_labels=STATE_LABELS, **_context())
+    # Each row's overdue word from the one local date (the pages' helper works it out per action).
+    context["overdue"] = lambda action: services.is_overdue(action, today)
+    if getattr(request, "htmx", False) and request.args.get("after"):
+        return render_template("actions/_action_rows.html", **context)
+    return render_template("actions/index.html", figures=services.tracker_figures(community, now=now), **context)
+
+
+def _more_url(cursor):
+    if not cursor:
+        return None
+    args = request.args.to_dict()
+    args["after"] = cursor
+    return url_for("actions.index", **(request.view_args or {}), **args)
 
 
 # --- one action --------------------------------------------------------------------------------------------

@@ -2,12 +2,15 @@
 
 Reading is public (only what the portal's public pages show); creating needs an admin-issued api_key."""
 from flask import current_app, request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.open311 import api, services
-from portal.open311.formats import errors, respond
+from portal.open311.answers import answers
+from portal.open311.formats import errors, render, respond, respond_with
 from portal.open311.services import Open311Error
 from portal.web import absolute_url, public
 
@@ -144,10 +147,23 @@ def _merged(params):
 @api.get(f"/requests.{FORMATS}")
 @public
 def request_list(fmt):
+    """Rendered once per query and state of the data (portal.open311.answers); a conditional GET whose ETag
+    still matches gets a 304 without a body."""
     community = _jurisdiction(request.args)
-    data = services.find_requests(community, request.args)
+    query = services.parse_request_query(community, request.args)
+    now = utcnow()
+    fingerprint = services.requests_fingerprint(community, query, now=now)
+    key = (community.id, query, fmt, str(get_locale()))
+    answer = answers().get(key, fingerprint)
+    if answer is None:
+        body = render(fmt, services.requests_for(community, query, now=now), root="service_requests", item="request")
+        answer = answers().put(key, fingerprint, body)
     _note_use("requests")
-    return respond(fmt, data, root="service_requests", item="request")
+    # Clients may keep the answer but must ask again (no-cache); the service names follow the language.
+    response = respond_with(fmt, answer.body, cache="no-cache")
+    response.set_etag(answer.etag)
+    response.vary.add("Accept-Language")
+    return response.make_conditional(request)
 
 
 @api.get(f"/requests/<request_id>.{FORMATS}")

@@ -54,15 +54,61 @@ def _dict_into(element, data):
         _append(element, key, value)
 
 
-def respond(fmt: str, data, *, root: str, item: str | None = None, status: int = 200) -> Response:
+def _escaped(value) -> str:
+    """Character data as ElementTree writes it (only &, < and > are escaped)."""
+    text = _text(value)
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+def _flat_xml(root: str, item: str, data: list) -> str:
+    """to_xml for a list of flat dicts (every value a scalar or None), written directly: the same text as
+    ElementTree writes, without building a tree of some 17,000 elements for 1,000 requests."""
+    if not data:
+        return f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} />'
+    parts = [f'<?xml version="1.0" encoding="UTF-8"?>\n<{root}>']
+    for entry in data:
+        parts.append(f"<{item}>")
+        for key, value in entry.items():
+            if value is None:
+                parts.append(f"<{key} />")
+            else:
+                text = _escaped(value)
+                parts.append(f"<{key}>{text}</{key}>" if text else f"<{key} />")
+        parts.append(f"</{item}>")
+    parts.append(f"</{root}>")
+    return "".join(parts)
+
+
+def _is_flat(data) -> bool:
+    return isinstance(data, list) and all(
+        isinstance(entry, dict) and not any(isinstance(v, (dict, list)) for v in entry.values()) for entry in data)
+
+
+def render(fmt: str, data, *, root: str, item: str | None = None) -> bytes:
+    """The body of an answer, UTF-8."""
     if fmt == "xml":
-        response = Response(to_xml(root, item, data), status=status, content_type=XML_TYPE)
+        text = _flat_xml(root, item, data) if item and _is_flat(data) else to_xml(root, item, data)
     else:
-        response = Response(json.dumps(data, ensure_ascii=False), status=status, content_type=JSON_TYPE)
+        text = json.dumps(data, ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+def respond_with(fmt: str, body: bytes, *, status: int = 200, cache: str = "no-store") -> Response:
+    response = Response(body, status=status, content_type=XML_TYPE if fmt == "xml" else JSON_TYPE)
     # Anyone may read the public resources from a browser-based 311 app.
     response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Cache-Control"] = "no-store"
+    response.headers["Cache-Control"] = cache
     return response
+
+
+def respond(fmt: str, data, *, root: str, item: str | None = None, status: int = 200) -> Response:
+    return respond_with(fmt, render(fmt, data, root=root, item=item), status=status)
 
 
 def errors(fmt: str, code: int, description) -> Response:

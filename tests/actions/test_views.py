@@ -82,12 +82,73 @@ def test_tracker_of_a_members_only_community_needs_a_member(client, auth, world)
     assert client.get("/c/x/actions").status_code == 200
 
 
-def test_tracker_query_count_is_constant(client, world):
-    made(world)
-    first = count_queries(client, "/c/x/actions")
-    for n in range(5):
-        made(world, title=f"Action {n}", source="decision")
-    assert count_queries(client, "/c/x/actions") == first
+def _made_many(world, count, start=0):
+    for n in range(start, start + count):
+        action = gen_action(world, title=f"Action {n}", source="decision")
+        if n % 4 == 0:
+            action.due_date = local_today(world.x) - timedelta(days=1)  # overdue
+    db.session.commit()
+
+
+def test_tracker_statement_count_is_the_same_with_5_and_60_actions(client, world):
+    _made_many(world, 5)
+    few = count_queries(client, "/c/x/actions")
+    _made_many(world, 55, start=5)
+    assert count_queries(client, "/c/x/actions") == few
+    assert count_queries(client, "/c/x/actions?status=planned&overdue=y") == few
+
+
+def test_tracker_pages_its_actions_and_keeps_the_filters(client, world):
+    _made_many(world, 60)
+    page = html(client.get("/c/x/actions"))
+    assert page.count('class="card issue-row') == 25
+    assert "Action 59" in page and "Action 34" not in page  # newest first
+    more = re.search(r'class="load-more"><a class="button button-secondary" href="([^"]+)"', page).group(1)
+    seen = re.findall(r">Action (\d+)</a></h2>", page)
+    while more:
+        more = more.replace("&amp;", "&")
+        rows = html(client.get(more, headers={"HX-Request": "true"}))
+        assert "<h1>" not in rows and "Overall progress" not in rows  # only the rows, appended by htmx
+        seen += re.findall(r">Action (\d+)</a></h2>", rows)
+        found = re.search(r'class="load-more"><a class="button button-secondary" href="([^"]+)"', rows)
+        more = found and found.group(1)
+    assert sorted(map(int, seen)) == list(range(60)) and len(seen) == 60
+    # Without JavaScript "Load more" is a page of its own; the filter travels with it.
+    page = html(client.get("/c/x/actions?overdue=y"))
+    assert page.count('class="card issue-row') == 15 and "load-more" not in page
+    page = html(client.get("/c/x/actions?status=planned"))
+    more = re.search(r'class="load-more"><a class="button button-secondary" href="([^"]+)"', page).group(1)
+    assert "status=planned" in more
+    second = html(client.get(more.replace("&amp;", "&")))
+    assert second.count('class="card issue-row') == 25 and "<h1>" in second
+    # A stale or edited cursor: the first page of the same filters, and a message.
+    response = client.get("/c/x/actions?status=planned&after=garbage")
+    assert response.status_code == 302 and "status=planned" in response.headers["Location"]
+    assert "after=" not in response.headers["Location"]
+
+
+def test_tracker_shows_the_overall_progress_from_one_aggregate(client, world):
+    from portal.actions import services
+    done_one = made(world, title="Repaint the gate")
+    late = made(world, title="Fix the door entry", source="decision")
+    made(world, title="Plant trees", source="decision")
+    done(world, done_one)
+    late.due_date = local_today(world.x) - timedelta(days=1)
+    db.session.commit()
+    page = html(client.get("/c/x/actions?status=planned"))  # the figures are overall, whatever the filter
+    summary = page[page.index('class="card tracker-summary"'):page.index("</section>")]
+    assert '<progress max="3" value="1"' in summary and "1 of 3 actions done (33 percent)" in summary
+    assert re.search(r'status-ok">Done</span></dt>\s*<dd><a href="/c/x/actions\?status=done">1 action</a>', summary)
+    assert re.search(r'Planned</span></dt>\s*<dd><a href="/c/x/actions\?status=planned">2 actions</a>', summary)
+    assert re.search(r'<dd class="overdue"><a href="/c/x/actions\?overdue=y">1 action</a>', summary)
+    assert services.tracker_figures(world.x).overdue == 1
+    zh = html(client.get("/c/x/actions", headers={"Accept-Language": "zh-CN"}))
+    assert "总体进展" in zh and "共 3 项，已完成 1 项（33%）" in zh
+
+
+def test_tracker_without_actions_shows_no_summary(client, world):
+    page = html(client.get("/c/x/actions"))
+    assert "tracker-summary" not in page and "No agreed actions match." in page
 
 
 # --- one action ----------------------------------------------------------------------------------------------

@@ -18,3 +18,14 @@ def world(app):
     w.key, w.token = services.create_key(w.admin, name="Xicheng dispatch desk", communities=[w.x])
     db.session.commit()
     return w
+
+
+@pytest.fixture(autouse=True)
+def fresh_answers(app):
+    """The kept answers of GET requests live as long as the app, which the whole test session shares, while
+    each test starts from a new database whose ids and audit entries repeat: forget them between tests (as
+    a server restarted after a database restore does)."""
+    from portal.open311.answers import answers
+    with app.app_context():
+        answers().clear()
+    yield
