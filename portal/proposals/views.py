@@ -9,12 +9,15 @@ import difflib
 import math
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import format_date
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
+from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
 from portal.auth import permissions
@@ -150,6 +153,40 @@ def step_list(proposal, dates):
 
 # --- lists -------------------------------------------------------------------------------------------------
 
+FILTER_SELECTS = ("status", "category", "show")
+
+
+def filter_selects(form) -> dict:
+    """The list's filter selects as HTML: each rendered once per language and chosen value and kept, rather
+    than WTForms rendering a dozen options on every view. A value that is none of the choices (an edited
+    link) is rendered for this view only."""
+    locale = str(get_locale() or "en")
+    selects = {}
+    for name in FILTER_SELECTS:
+        value = form[name].data  # None when the link does not carry it: then no option is marked selected
+        if value is None or value in _filter_values(name):
+            selects[name] = _filter_select(locale, name, value)
+        else:
+            selects[name] = _render_field(form[name])
+    return selects
+
+
+@lru_cache(maxsize=None)
+def _filter_values(name) -> frozenset:
+    return frozenset(choice.value for choice in FilterForm.__dict__[name].kwargs["choices"])
+
+
+@lru_cache(maxsize=256)
+def _filter_select(locale, name, value) -> Markup:
+    return _render_field(FilterForm(MultiDict({} if value is None else {name: value}))[name])
+
+
+def _render_field(form_field) -> Markup:
+    # The same macro the page would call, without the page's context (it needs none).
+    template = current_app.jinja_env.get_template("_macros.html")
+    return Markup(template.module.field(form_field))
+
+
 def _more_url(cursor):
     if not cursor:
         return None
@@ -181,6 +218,7 @@ def index(slug):
     ids = [p.id for p in rows]
     return htmx_or_page(
         "proposals/_rows.html", "proposals/index.html", community=community, form=form, proposals=rows,
+        filter_selects=filter_selects(form),
         more_url=_more_url(cursor), tallies=services.stance_tallies(ids),
         supported_ids=services.supported_ids(person, ids) if signed_in else set(),
         drafts=services.my_drafts(_person(), community) if signed_in and not after else [],

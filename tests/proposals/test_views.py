@@ -1061,3 +1061,26 @@ def test_a_reply_posted_without_javascript_leads_to_its_thread(client, auth, wor
     assert "Late reply." in html_of(client.get(response.headers["Location"]))
     page = html_of(client.get(url))
     assert "Late reply." not in page and 'href="#new-comment"' in page and 'id="new-comment"' in page
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_list_filters_kept_between_views_are_what_wtforms_renders(app, language):
+    from flask import render_template_string
+
+    from portal.proposals.forms import FilterForm
+    from portal.proposals.views import FILTER_SELECTS, filter_selects
+    template = '{% from "_macros.html" import field %}{{ field(f) }}'
+    queries = [{}, {"status": "open"}, {"status": "archived", "category": "lift", "show": "supported"},
+               {"status": "no-such-state", "category": "<b>", "show": "needs_support"}, {"status": ""}]
+    for query in queries:
+        for _round in range(2):  # computed, then kept
+            with app.app_context(), app.test_request_context("/", query_string=query,
+                                                             headers={"Accept-Language": language}):
+                from flask import request
+                form = FilterForm(request.args)
+                shown = filter_selects(form)
+                for name in FILTER_SELECTS:
+                    assert str(shown[name]) == render_template_string(template, f=form[name]), (query, name)
+                marked = [o for o in str(shown["status"]).split("<option")[1:] if "selected" in o]
+                assert [o.split('"')[1] for o in marked] == ([query["status"]] if query.get("status") in (
+                    "", "open", "archived") else [])
