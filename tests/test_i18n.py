@@ -109,3 +109,22 @@ def test_relative_time_filter_follows_the_request_language(app):
         assert relative_time(None) == ""
     with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "zh"}):
         assert relative_time(utcnow() + timedelta(hours=3, minutes=1)) == "3小时后"
+
+
+def test_templates_translate_in_the_language_in_force_even_when_it_changes_mid_request(app):
+    from flask import render_template_string
+    from flask_babel import force_locale, refresh
+    template = '{{ _("Home") }}|{{ ngettext("%(num)d comment", "%(num)d comments", 3) }}'
+    with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert render_template_string(template) == "Home|3 comments"
+        with force_locale("zh"):  # an e-mail in the recipient's language, inside someone else's request
+            assert render_template_string(template) == "首页|3 条意见"
+        assert render_template_string(template) == "Home|3 comments"
+        from flask import g
+        g._flask_babel.babel_locale = None
+        refresh()
+        assert render_template_string(template) == "Home|3 comments"
+    with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "zh"}):
+        assert render_template_string(template) == "首页|3 条意见"
+    with app.app_context():  # outside a request
+        assert render_template_string(template).startswith("Home|")
