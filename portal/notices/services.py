@@ -275,8 +275,9 @@ def community_notices(community, viewer, *, limit=LIST_SIZE) -> list[Notice]:
         raise NotAllowed(_l("This community's pages are for its members."))
     order = db.case({"open": 0}, value=Notice.status, else_=1)
     # Of the proposal, what a row shows and what deciding whether it is hidden for the viewer reads (its
-    # body and rendered text stay in the database; anything else loads if a notice ends on the way).
-    shown = joinedload(Notice.proposal).load_only(Proposal.id, Proposal.title, Proposal.status,
+    # body and rendered text stay in the database; anything else loads if a notice ends on the way). Loaded
+    # by id after the page of notices is chosen: joined, PostgreSQL read every proposal before the limit.
+    shown = selectinload(Notice.proposal).load_only(Proposal.id, Proposal.title, Proposal.status,
                                                   Proposal.hidden_state, Proposal.author_id,
                                                   Proposal.created_by_id, Proposal.community_id)
     return db.session.scalars(select(Notice).where(Notice.community_id == community.id).options(shown)

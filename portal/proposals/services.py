@@ -21,7 +21,7 @@ from typing import NamedTuple
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import defer, joinedload, selectinload
 
 from portal.audit.services import record
 from portal.auth import permissions
@@ -874,6 +874,14 @@ def _list_options():
     return (joinedload(Proposal.author), joinedload(Proposal.community), selectinload(Proposal.buildings))
 
 
+def _row_options():
+    # A list row shows the title, state, category and counts: the texts stay in the database, and the author
+    # and buildings are not loaded (anything else a caller reads still loads on access).
+    return (joinedload(Proposal.community), defer(Proposal.body), defer(Proposal.body_html), defer(Proposal.summary),
+            defer(Proposal.summary_for), defer(Proposal.summary_against), defer(Proposal.withdrawn_note),
+            defer(Proposal.hidden_reason))
+
+
 def proposal_in(community, proposal_id) -> Proposal | None:
     """One proposal of a community, with what its page shows loaded up front."""
     try:
@@ -907,7 +915,7 @@ def community_proposals(community, viewer, *, status=None, category=None, q=None
         raise NotAllowed(_l("This community's pages are for its members."))
     now = _now(now)
     query = db.select(Proposal).where(Proposal.community_id == community.id, Proposal.status != "draft") \
-        .options(*_list_options())
+        .options(*_row_options())
     if status == "open":
         query = query.where(Proposal.status.in_(OPEN_STATES))
     elif status:
@@ -945,7 +953,7 @@ def my_drafts(user, community) -> list[Proposal]:
     return db.session.scalars(db.select(Proposal).where(
         Proposal.community_id == community.id, Proposal.status == "draft",
         or_(Proposal.author_id == user.id, Proposal.created_by_id == user.id))
-        .options(*_list_options()).order_by(Proposal.updated_at.desc(), Proposal.id.desc())).all()
+        .options(*_row_options()).order_by(Proposal.updated_at.desc(), Proposal.id.desc())).all()
 
 
 def new_proposals_feed(community, limit=30) -> list[Proposal]:
