@@ -162,8 +162,43 @@ def build(n_proposals, n_supports, n_users, n_comments, n_likes, rng):
     for part in chunks([{"i": c, "n": k} for c, k in zip(comment_ids, like_counts) if k]):
         db.session.execute(text("UPDATE proposal_comment SET like_count = :n WHERE id = :i"), part)
     big.comment_count = n_comments
+    others(community, committee, user_ids, member_id, rows, now, rng)
     db.session.commit()
     return community, user_ids[0], member_id, big.id, [r.id for r in rows], len(supports), sum(like_counts)
+
+
+def others(community, committee, user_ids, member_id, rows, now, rng):
+    """What the community's other daily pages show: a public notice for each proposal past its ballot (with
+    objections), the committee's meetings (the calendar), and a resident's notifications (the centre)."""
+    from portal.committees.models import Meeting
+    from portal.notices.models import Notice, Objection
+    from portal.notifications.models import Notification
+
+    noticed = [r for r in rows if r.status in ("notice", "implementing", "evaluated")]
+    bulk(Notice, [{"proposal_id": r.id, "community_id": community.id, "organization_id": committee.id,
+                   "outcome": "passed", "statement": "通过 Passed", "how_to_object": "书面提出 In writing",
+                   "starts_at": now - timedelta(days=2) if r.status == "notice"
+                   else r.published_at + timedelta(days=20),
+                   "ends_at": now + timedelta(days=rng.randint(1, 6)) if r.status == "notice"
+                   else r.published_at + timedelta(days=27),
+                   "status": "open" if r.status == "notice" else "ended",
+                   "ended_at": None if r.status == "notice" else r.published_at + timedelta(days=27)}
+                  for r in noticed])
+    notice_ids = list(db.session.scalars(db.select(Notice.id).order_by(Notice.id)))
+    bulk(Objection, [{"notice_id": n, "user_id": u, "body": "我有意见 I object", "created_at": now,
+                      "answer": "已答复 Answered", "answered_by_id": member_id, "answered_at": now}
+                     for n in notice_ids for u in rng.sample(user_ids, rng.choice([0, 0, 1, 2, 5]))])
+    bulk(Meeting, [{"organization_id": committee.id, "community_id": community.id, "title": f"议事会第{n}次会议",
+                    "starts_at": now + timedelta(days=n * 3 - 30, hours=2), "place": "社区活动室",
+                    "is_public": True, "status": "scheduled", "created_by_id": member_id, "created_at": now}
+                   for n in range(40)])
+    proposals = rng.sample(rows, 300)
+    bulk(Notification, [{"recipient_id": user_ids[0], "event": "proposals.voting", "object_type": "proposal",
+                         "object_id": r.id, "created_at": now - timedelta(minutes=n * 7),
+                         "read_at": now if n > 30 else None, "email_status": "skipped",
+                         "payload": {"title": r.title, "slug": community.slug, "proposal_id": r.id}}
+                        for n in range(1_000) for r in [proposals[n % len(proposals)]]])
+    return len(notice_ids)
 
 
 def deep_cursor(community, viewer, pages):
@@ -178,8 +213,8 @@ def deep_cursor(community, viewer, pages):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_database_arguments(parser)
-    parser.add_argument("--proposals", type=int, default=5_000)
-    parser.add_argument("--supports", type=int, default=60_000)
+    parser.add_argument("--proposals", type=int, default=20_000)
+    parser.add_argument("--supports", type=int, default=240_000)
     parser.add_argument("--users", type=int, default=2_000)
     parser.add_argument("--comments", type=int, default=1_000)
     parser.add_argument("--likes", type=int, default=8_000)
@@ -222,7 +257,13 @@ def main(argv=None):
         "1,000 comments, page 10": lambda: f"{base}/{big_id}?page=10",
         "a random proposal": lambda: f"{base}/{rng.choice(proposal_ids)}",
         "Atom feed": lambda: f"{base}.atom",
+        "home": lambda: "/",
+        "community page": lambda: f"/c/{slug}",
+        "notices": lambda: f"/c/{slug}/notices",
+        "calendar": lambda: f"/c/{slug}/calendar",
     }
+    if args.viewer != "visitor":
+        pages["notification centre"] = lambda: "/notifications/"
     results = time_pages(app, pages, logins[args.viewer], args.requests, args.show_sql)
 
     print(f"\nas {args.viewer}, {args.requests} requests each")

@@ -43,6 +43,7 @@ def configure_extensions(app: Flask) -> None:
     csrf.init_app(app)
     htmx.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, default_translation_directories="translations")
+    i18n.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"

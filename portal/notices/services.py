@@ -23,6 +23,7 @@ from portal.extensions import db
 from portal.notices.models import Notice, Objection
 from portal.notifications.services import notify, register_event
 from portal.proposals import services as proposals
+from portal.proposals.models import Proposal
 
 OBJECTION_MAX = 2000
 ANSWER_MAX = 2000
@@ -273,8 +274,22 @@ def community_notices(community, viewer, *, limit=LIST_SIZE) -> list[Notice]:
     if not permissions.can_view_community(viewer, community):
         raise NotAllowed(_l("This community's pages are for its members."))
     order = db.case({"open": 0}, value=Notice.status, else_=1)
-    return db.session.scalars(select(Notice).where(Notice.community_id == community.id)
-                              .options(joinedload(Notice.proposal), selectinload(Notice.objections))
+    # Of the proposal, what a row shows and what deciding whether it is hidden for the viewer reads (its
+    # body and rendered text stay in the database; anything else loads if a notice ends on the way). Loaded
+    # by id after the page of notices is chosen: joined, PostgreSQL read every proposal before the limit.
+    shown = selectinload(Notice.proposal).load_only(Proposal.id, Proposal.title, Proposal.status,
+                                                  Proposal.hidden_state, Proposal.author_id,
+                                                  Proposal.created_by_id, Proposal.community_id)
+    return db.session.scalars(select(Notice).where(Notice.community_id == community.id).options(shown)
                               .order_by(order, db.case((Notice.status == "open", Notice.ends_at)),
                                         Notice.starts_at.desc(), Notice.id.desc())
                               .limit(max(1, min(int(limit), 200)))).all()
+
+
+def objection_counts(notices) -> dict[int, int]:
+    """How many objections each of these notices has (one query for a list)."""
+    ids = [n.id for n in notices]
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Objection.notice_id, db.func.count(Objection.id))
+                                   .where(Objection.notice_id.in_(ids)).group_by(Objection.notice_id)).all())

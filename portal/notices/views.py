@@ -49,7 +49,8 @@ def index(slug):
     if changed:
         db.session.commit()
     return render_template("notices/index.html", community=community, notices=notices,
-                           outcome_labels=OUTCOME_LABELS, now=utcnow())
+                           objections=services.objection_counts(notices), outcome_labels=OUTCOME_LABELS,
+                           now=utcnow())
 
 
 def _detail_page(notice, objection_form=None, answer_forms=None, status=200):

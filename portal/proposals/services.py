@@ -16,11 +16,12 @@ people acting at once both count; the unique constraints (one support, one like 
 last line behind the checks, caught in a SAVEPOINT."""
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import defer, joinedload, selectinload
 
 from portal.audit.services import record
 from portal.auth import permissions
@@ -69,6 +70,8 @@ COST_MAX = Decimal("9999999999.99")  # Numeric(12, 2)
 OPEN_STATES = ("collecting", "deliberation", "voting")
 COMMENT_SORTS = ("oldest", "newest", "liked")
 COMMENTS_PER_PAGE = 50
+REPLIES_SHOWN = 3  # under each thread of a page; "show N more replies" loads the rest
+REPLIES_PER_PAGE = 100  # of a thread's replies, loaded by "show more"
 
 # An issue's default category → the proposal category it most likely belongs to.
 ISSUE_CATEGORY_MAP = {"lift": "lift", "parking": "parking", "greenery": "environment", "rubbish": "environment",
@@ -871,6 +874,14 @@ def _list_options():
     return (joinedload(Proposal.author), joinedload(Proposal.community), selectinload(Proposal.buildings))
 
 
+def _row_options():
+    # A list row shows the title, state, category and counts: the texts stay in the database, and the author
+    # and buildings are not loaded (anything else a caller reads still loads on access).
+    return (joinedload(Proposal.community), defer(Proposal.body), defer(Proposal.body_html), defer(Proposal.summary),
+            defer(Proposal.summary_for), defer(Proposal.summary_against), defer(Proposal.withdrawn_note),
+            defer(Proposal.hidden_reason))
+
+
 def proposal_in(community, proposal_id) -> Proposal | None:
     """One proposal of a community, with what its page shows loaded up front."""
     try:
@@ -904,7 +915,7 @@ def community_proposals(community, viewer, *, status=None, category=None, q=None
         raise NotAllowed(_l("This community's pages are for its members."))
     now = _now(now)
     query = db.select(Proposal).where(Proposal.community_id == community.id, Proposal.status != "draft") \
-        .options(*_list_options())
+        .options(*_row_options())
     if status == "open":
         query = query.where(Proposal.status.in_(OPEN_STATES))
     elif status:
@@ -942,7 +953,7 @@ def my_drafts(user, community) -> list[Proposal]:
     return db.session.scalars(db.select(Proposal).where(
         Proposal.community_id == community.id, Proposal.status == "draft",
         or_(Proposal.author_id == user.id, Proposal.created_by_id == user.id))
-        .options(*_list_options()).order_by(Proposal.updated_at.desc(), Proposal.id.desc())).all()
+        .options(*_row_options()).order_by(Proposal.updated_at.desc(), Proposal.id.desc())).all()
 
 
 def new_proposals_feed(community, limit=30) -> list[Proposal]:
@@ -971,11 +982,20 @@ def stance_tallies(proposal_ids) -> dict[int, dict[str, int]]:
     return tallies
 
 
-def comment_page(proposal, viewer, *, sort="oldest", page=1, per_page=COMMENTS_PER_PAGE):
-    """A page of top-level comments with their replies (oldest first): (threads, pager), where threads is
-    a list of (comment, [replies]). Three queries whatever the number of comments: the count, the page, the
-    replies; authors come with them. Deleted and hidden comments stay in place (the page shows a
-    placeholder). `viewer` is for the page's own checks; everyone reads the same comments."""
+class Thread(NamedTuple):
+    """A top-level comment, its first replies (oldest first) and how many more replies it has."""
+    top: Comment
+    replies: list
+    more_replies: int
+
+
+def comment_page(proposal, viewer, *, sort="oldest", page=1, per_page=COMMENTS_PER_PAGE,
+                 replies_shown=REPLIES_SHOWN):
+    """A page of top-level comments, each with its first `replies_shown` replies: (threads, pager), threads
+    being a list of Thread. Three queries whatever the number of comments: the count, the page, the first
+    replies of its threads with each thread's number of replies; authors come with them. Deleted and hidden
+    comments stay in place (the page shows a placeholder). `viewer` is for the page's own checks; everyone
+    reads the same comments."""
     orders = {"oldest": (Comment.id.asc(),), "newest": (Comment.id.desc(),),
               "liked": (Comment.like_count.desc(), Comment.id.desc())}
     if sort not in orders:
@@ -985,12 +1005,33 @@ def comment_page(proposal, viewer, *, sort="oldest", page=1, per_page=COMMENTS_P
     pager = db.paginate(top, page=page, per_page=max(1, min(int(per_page), 200)), error_out=False)
     ids = [c.id for c in pager.items]
     replies = {i: [] for i in ids}
+    totals = dict.fromkeys(ids, 0)
     if ids:
-        for reply in db.session.scalars(db.select(Comment).where(Comment.proposal_id == proposal.id,
-                                                                 Comment.parent_id.in_(ids))
-                                        .options(joinedload(Comment.author)).order_by(Comment.id)):
+        ranked = db.select(
+            Comment.id,
+            func.row_number().over(partition_by=Comment.parent_id, order_by=Comment.id).label("rank"),
+            func.count(Comment.id).over(partition_by=Comment.parent_id).label("total"),
+        ).where(Comment.proposal_id == proposal.id, Comment.parent_id.in_(ids)).subquery()
+        for reply, total in db.session.execute(
+                db.select(Comment, ranked.c.total).join(ranked, ranked.c.id == Comment.id)
+                .where(ranked.c.rank <= max(1, int(replies_shown)))
+                .options(joinedload(Comment.author)).order_by(Comment.id)):
             replies[reply.parent_id].append(reply)
-    return [(c, replies[c.id]) for c in pager.items], pager
+            totals[reply.parent_id] = int(total)
+    return [Thread(c, replies[c.id], totals[c.id] - len(replies[c.id])) for c in pager.items], pager
+
+
+def thread_replies(proposal, top, viewer, *, after=0, limit=REPLIES_PER_PAGE):
+    """Replies to the top-level comment `top` after the reply `after` (by id, oldest first), at most `limit`:
+    (replies, how many more follow them). Two queries whatever the thread's length."""
+    after = max(0, min(int(after or 0), 2**31 - 1))
+    limit = max(1, min(int(limit), 500))
+    where = (Comment.proposal_id == proposal.id, Comment.parent_id == top.id, Comment.id > after)
+    replies = db.session.scalars(db.select(Comment).where(*where).options(joinedload(Comment.author))
+                                 .order_by(Comment.id).limit(limit)).all()
+    later = db.session.scalar(db.select(func.count(Comment.id)).where(*where[:2], Comment.id > replies[-1].id)) \
+        if len(replies) == limit else 0
+    return replies, later
 
 
 def timeline(proposal, viewer) -> list[ProposalEvent]:

@@ -9,12 +9,15 @@ import difflib
 import math
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import format_date
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
+from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
 from portal.auth import permissions
@@ -106,6 +109,15 @@ def _detail_url(proposal, anchor=""):
     return url_for("proposals.detail", slug=proposal.community.slug, proposal_id=proposal.id) + anchor
 
 
+def _comment_url(proposal, comment):
+    """Where a comment shows: a top-level one on the proposal's page, a reply on its thread's page (the
+    proposal's page shows only the first replies of each thread)."""
+    if comment.parent_id is None:
+        return _detail_url(proposal, f"#comment-{comment.id}")
+    return url_for("proposals.replies", slug=proposal.community.slug, proposal_id=proposal.id,
+                   comment_id=comment.parent_id) + f"#comment-{comment.id}"
+
+
 def days_left(proposal) -> int | None:
     """Whole days (rounded up) until the support window ends, while supports are collected."""
     if proposal.status != "collecting" or proposal.support_deadline is None:
@@ -141,6 +153,40 @@ def step_list(proposal, dates):
 
 # --- lists -------------------------------------------------------------------------------------------------
 
+FILTER_SELECTS = ("status", "category", "show")
+
+
+def filter_selects(form) -> dict:
+    """The list's filter selects as HTML: each rendered once per language and chosen value and kept, rather
+    than WTForms rendering a dozen options on every view. A value that is none of the choices (an edited
+    link) is rendered for this view only."""
+    locale = str(get_locale() or "en")
+    selects = {}
+    for name in FILTER_SELECTS:
+        value = form[name].data  # None when the link does not carry it: then no option is marked selected
+        if value is None or value in _filter_values(name):
+            selects[name] = _filter_select(locale, name, value)
+        else:
+            selects[name] = _render_field(form[name])
+    return selects
+
+
+@lru_cache(maxsize=None)
+def _filter_values(name) -> frozenset:
+    return frozenset(choice.value for choice in FilterForm.__dict__[name].kwargs["choices"])
+
+
+@lru_cache(maxsize=256)
+def _filter_select(locale, name, value) -> Markup:
+    return _render_field(FilterForm(MultiDict({} if value is None else {name: value}))[name])
+
+
+def _render_field(form_field) -> Markup:
+    # The same macro the page would call, without the page's context (it needs none).
+    template = current_app.jinja_env.get_template("_macros.html")
+    return Markup(template.module.field(form_field))
+
+
 def _more_url(cursor):
     if not cursor:
         return None
@@ -172,6 +218,7 @@ def index(slug):
     ids = [p.id for p in rows]
     return htmx_or_page(
         "proposals/_rows.html", "proposals/index.html", community=community, form=form, proposals=rows,
+        filter_selects=filter_selects(form),
         more_url=_more_url(cursor), tallies=services.stance_tallies(ids),
         supported_ids=services.supported_ids(person, ids) if signed_in else set(),
         drafts=services.my_drafts(_person(), community) if signed_in and not after else [],
@@ -364,7 +411,7 @@ def _detail_page(proposal):
     viewer = current_user
     sort, page = _sort(), _page_number()
     threads, pager = services.comment_page(proposal, viewer, sort=sort, page=page)
-    comment_ids = [c.id for top, replies in threads for c in (top, *replies)]
+    comment_ids = [c.id for thread in threads for c in (thread.top, *thread.replies)]
     signed_in = viewer.is_authenticated
     return render_template(
         "proposals/detail.html", community=proposal.community,
@@ -381,6 +428,28 @@ def _detail_page(proposal):
 @public
 def detail(slug, proposal_id):
     return _detail_page(_load(slug, proposal_id))
+
+
+@bp.get("/c/<slug>/proposals/<int:proposal_id>/comments/<int:comment_id>/replies")
+@public
+def replies(slug, proposal_id, comment_id):
+    """The replies of a thread after `after`, a page at a time: with htmx the rows that replace the "show more
+    replies" link; without, the thread's own page."""
+    proposal = _load(slug, proposal_id)
+    top = _comment(proposal, comment_id)
+    if top.parent_id is not None:
+        abort(404)
+    viewer = current_user
+    after = max(0, min(request.args.get("after", type=int) or 0, 2**31 - 1))
+    found, later = services.thread_replies(proposal, top, viewer, after=after, limit=services.REPLIES_PER_PAGE)
+    signed_in = viewer.is_authenticated
+    return htmx_or_page(
+        "proposals/_replies.html", "proposals/thread.html", community=proposal.community, proposal=proposal,
+        top=top, replies=found, later=later, after=after, zone=proposal.community.time_zone,
+        hidden=is_hidden_for(viewer, "proposal", proposal),
+        liked_ids=services.liked_ids(viewer, [top.id, *(c.id for c in found)]) if signed_in else set(),
+        may_like=_like_rule(proposal), can_comment=signed_in and permissions.can_comment(_person(), proposal),
+        **_template_context())
 
 
 @bp.post("/c/<slug>/proposals/<int:proposal_id>/support")
@@ -613,7 +682,7 @@ def comment(slug, proposal_id):
         return _comment_page(proposal, form, parent=parent)
     db.session.commit()
     flash(_("Your comment is posted."), "success")
-    return redirect(_detail_url(proposal, f"#comment-{added.id}"))
+    return redirect(_comment_url(proposal, added))
 
 
 @bp.get("/c/<slug>/proposals/<int:proposal_id>/comments/<int:comment_id>/reply")
@@ -649,7 +718,7 @@ def edit_comment(slug, proposal_id, comment_id):
         else:
             db.session.commit()
             flash(_("Your comment is saved."), "success")
-            return redirect(_detail_url(proposal, f"#comment-{found.id}"))
+            return redirect(_comment_url(proposal, found))
     return _comment_page(proposal, form, parent=found.parent, comment=found)
 
 
@@ -661,7 +730,7 @@ def delete_comment(slug, proposal_id, comment_id):
     allow(permissions.can_delete_comment(person, found))
     perform(lambda: services.delete_comment(person, found),
             _("Your comment is deleted. Replies to it stay in place."))
-    return redirect(_detail_url(proposal, f"#comment-{found.id}"))
+    return redirect(_comment_url(proposal, found))
 
 
 @bp.post("/c/<slug>/proposals/<int:proposal_id>/comments/<int:comment_id>/like")
@@ -676,7 +745,7 @@ def like_comment(slug, proposal_id, comment_id):
         db.session.refresh(found)
         return render_template("proposals/_like.html", proposal=proposal, c=found,
                                liked=bool(services.liked_ids(person, [found.id])), may_like=lambda c: True)
-    return redirect(_detail_url(proposal, f"#comment-{found.id}"))
+    return redirect(_comment_url(proposal, found))
 
 
 @bp.get("/c/<slug>/proposals/<int:proposal_id>/comments/<int:comment_id>/history")

@@ -163,3 +163,24 @@ def test_the_notice_period_on_the_settings_page(client, auth, world):
     auth.login(world.neighbour)
     assert post(client, "/c/x/proposals/settings", {"threshold": "3", "days": "30", "notice_days": "1"},
                 token_from="/").status_code == 403
+
+
+def test_the_list_counts_objections_in_one_statement_however_many_notices(client, world, notice):
+    from sqlalchemy import insert
+
+    from portal.auth.models import User
+    from tests.queries import count_queries
+    few = count_queries(client, "/c/x/notices")
+    # 40 more notices on the same proposal's row shape, with 0–4 objections each (people of the world)
+    people = list(db.session.scalars(db.select(User.id).order_by(User.id)))[:4]
+    base = {c: getattr(notice, c) for c in ("proposal_id", "community_id", "organization_id", "outcome",
+                                              "statement", "how_to_object", "starts_at", "ends_at", "status")}
+    db.session.execute(insert(Notice), [dict(base) for _ in range(40)])
+    ids = list(db.session.scalars(db.select(Notice.id).order_by(Notice.id)))
+    db.session.execute(insert(Objection), [{"notice_id": n, "user_id": u, "body": "有意见"}
+                                           for i, n in enumerate(ids) for u in people[:i % 5]])
+    db.session.commit()
+    assert count_queries(client, "/c/x/notices") == few
+    listing = html_of(client.get("/c/x/notices"))
+    expected = {i % 5 for i in range(len(ids))}
+    assert all((f"{k} objections" if k != 1 else "1 objection") in listing for k in expected)

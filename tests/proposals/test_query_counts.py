@@ -132,3 +132,48 @@ def test_list_and_proposal_pages_run_the_same_statements_whatever_their_size(cli
         auth.login(getattr(world, viewer))
     few, many = page_counts(client, *small), page_counts(client, *large)
     assert few == many
+
+
+def long_threads(world, n_comments):
+    """A proposal in consultation whose `n_comments` comments are a few threads with many replies each (some
+    deleted, hidden or liked): its id, and the first thread's top comment and its fourth reply."""
+    from tests.proposals import gen_in_deliberation
+    proposal = gen_in_deliberation(world)
+    now = utcnow()
+    people = [p.id for p in world.supporters + [world.reporter, world.member_x]]
+    n_top = max(2, n_comments // 10)
+
+    def comment(n, parent_id=None):
+        return {"proposal_id": proposal.id, "parent_id": parent_id, "author_id": people[n % len(people)],
+                "stance": STANCES[n % 3], "body": f"意见 {n}", "created_at": now + timedelta(seconds=n),
+                "like_count": 0, "deleted_at": now if n % 17 == 5 else None,
+                "hidden_state": "hidden" if n % 23 == 7 else None, "hidden_reason": "Abuse" if n % 23 == 7 else None}
+    db.session.execute(insert(Comment), [comment(n) for n in range(n_top)])
+    tops = list(db.session.scalars(db.select(Comment.id).where(Comment.proposal_id == proposal.id,
+                                                                 Comment.parent_id.is_(None)).order_by(Comment.id)))
+    db.session.execute(insert(Comment), [comment(n_top + n, tops[n % len(tops)]) for n in range(n_comments - n_top)])
+    replies = list(db.session.scalars(db.select(Comment.id).where(Comment.parent_id == tops[0]).order_by(Comment.id)))
+    db.session.execute(insert(CommentLike), [{"comment_id": c, "user_id": world.neighbour.id} for c in replies[::2]])
+    db.session.execute(db.update(Proposal).where(Proposal.id == proposal.id).values(comment_count=n_comments))
+    db.session.commit()
+    return proposal, tops[0], replies[3]
+
+
+@pytest.mark.parametrize("viewer", ["visitor", "neighbour", "member_x"])
+def test_long_threads_cost_the_same_statements_with_10_or_300_comments(client, auth, world, viewer):
+    def counts(proposal, top, fourth):
+        base = f"/c/{proposal.community.slug}/proposals/{proposal.id}"
+        thread = f"{base}/comments/{top}/replies"
+        return [count_queries(client, base), count_queries(client, f"{base}?sort=liked"),
+                count_queries(client, thread), count_queries(client, f"{thread}?after={fourth}")]
+
+    small = long_threads(world, 10)
+    large = long_threads(world, 300)
+    if viewer != "visitor":
+        auth.login(getattr(world, viewer))
+    few, many = counts(*small), counts(*large)
+    assert few == many
+    # the page's size does not follow the threads' length: the first replies of each thread only
+    page = client.get(f"/c/{large[0].community.slug}/proposals/{large[0].id}").get_data(as_text=True)
+    assert page.count('class="comment ') + page.count('class="comment"') <= 30 * (1 + services.REPLIES_SHOWN)
+    assert "more replies" in page

@@ -524,7 +524,7 @@ def test_a_reply_to_a_reply_joins_the_thread(world):
     again = gen_comment(world, proposal, author=world.member_x, parent=reply)
     assert again.parent_id == top.id
     threads, _pager = services.comment_page(proposal, None)
-    assert threads == [(top, [reply, again])]
+    assert threads == [(top, [reply, again], 0)]
 
 
 def test_a_reply_to_another_proposals_comment_is_refused(world):
@@ -599,7 +599,7 @@ def test_a_deleted_comment_leaves_a_placeholder_and_its_replies(world):
     assert (top.body, top.deleted_at) == ("", T0 + 2 * H)
     assert proposal.comment_count == 1 and count(CommentRevision) == 0
     threads, _pager = services.comment_page(proposal, None)
-    assert threads == [(top, [reply])]
+    assert threads == [(top, [reply], 0)]
     assert services.stance_tally(proposal) == {"for": 1, "against": 0, "neutral": 0}
     with pytest.raises(NotAllowed):
         services.delete_comment(world.neighbour, top)
@@ -839,7 +839,7 @@ def test_comment_pages_sort_and_page(world):
     services.like_comment(world.reporter, third)
     services.like_comment(world.member_x, first)
     services.like_comment(world.neighbour, third)
-    top = lambda **kw: [t for t, _r in services.comment_page(proposal, None, **kw)[0]]  # noqa: E731
+    top = lambda **kw: [t.top for t in services.comment_page(proposal, None, **kw)[0]]  # noqa: E731
     assert top() == [first, second, third]
     assert top(sort="newest") == [third, second, first]
     assert top(sort="liked") == [third, first, second]
@@ -861,7 +861,7 @@ def test_a_comment_page_takes_three_queries_whatever_its_size(world):
     proposal = db.session.get(Proposal, proposal.id)
     with recorded_statements() as statements:
         threads, _pager = services.comment_page(proposal, None, per_page=20)
-        names = {c.author.display_name for t, replies in threads for c in [t, *replies]}
+        names = {c.author.display_name for t, replies, _more in threads for c in [t, *replies]}
     assert len(threads) == 20 and len(names) > 5
     assert len(statements) == 3
 

@@ -996,3 +996,91 @@ def test_pages_carry_no_inline_script_or_style(client, auth, world):
                  f"{page_of(proposal)}/summary", "/c/x/proposals/settings", f"{page_of(proposal)}/close"):
         page = html_of(client.get(path))
         assert "<script>" not in page and " style=" not in page and "hx-on" not in page, path
+
+
+# --- long threads: the first replies on the page, the rest on demand --------------------------------------------
+
+def _thread_with_replies(world, n):
+    proposal = gen_in_deliberation(world)
+    top = gen_comment(world, proposal, body="The thread starts here.")
+    people = world.supporters + [world.reporter]
+    replies = [gen_comment(world, proposal, author=people[i % len(people)], parent=top, body=f"Reply number {i:03d}.")
+               for i in range(n)]
+    db.session.commit()
+    return proposal, top, replies
+
+
+def test_a_thread_shows_its_first_replies_and_a_link_to_the_rest_with_and_without_javascript(client, world):
+    proposal, top, replies = _thread_with_replies(world, services.REPLIES_SHOWN + 5)
+    page = html_of(client.get(page_of(proposal)))
+    shown = services.REPLIES_SHOWN
+    assert all(f"Reply number {i:03d}." in page for i in range(shown))
+    assert f"Reply number {shown:03d}." not in page
+    more_url = f"{page_of(proposal)}/comments/{top.id}/replies?after={replies[shown - 1].id}"
+    assert "Show 5 more replies" in page and f'href="{more_url}"' in page.replace("&amp;", "&")
+
+    # htmx: only the rows that replace the link
+    fragment = html_of(client.get(more_url, headers={"HX-Request": "true"}))
+    assert "<html" not in fragment and fragment.lstrip().startswith("<li>")
+    assert all(f"Reply number {i:03d}." in fragment for i in range(shown, shown + 5))
+    assert f"Reply number {shown - 1:03d}." not in fragment and "more repl" not in fragment
+    # without JavaScript: the thread's page, the top comment first
+    whole = html_of(client.get(more_url))
+    assert "<html" in whole and "The thread starts here." in whole
+    assert all(f"Reply number {i:03d}." in whole for i in range(shown, shown + 5))
+    assert "Show the thread from its first reply" in whole
+    from_start = html_of(client.get(f"{page_of(proposal)}/comments/{top.id}/replies"))
+    assert all(f"Reply number {i:03d}." in from_start for i in range(shown + 5))
+    # a reply is not a thread; another proposal's comment is not found
+    assert client.get(f"{page_of(proposal)}/comments/{replies[0].id}/replies").status_code == 404
+    other = gen_in_deliberation(world)
+    db.session.commit()
+    assert client.get(f"{page_of(other)}/comments/{top.id}/replies").status_code == 404
+
+
+def test_a_very_long_thread_comes_a_page_of_replies_at_a_time(client, world, monkeypatch):
+    monkeypatch.setattr(services, "REPLIES_PER_PAGE", 4)
+    proposal, top, replies = _thread_with_replies(world, 10)
+    url = f"{page_of(proposal)}/comments/{top.id}/replies"
+    first = html_of(client.get(url, headers={"HX-Request": "true"}))
+    assert [f"Reply number {i:03d}." in first for i in range(6)] == [True] * 4 + [False] * 2
+    assert "Show 6 more replies" in first and f"after={replies[3].id}" in first
+    found, later = services.thread_replies(proposal, top, None, after=replies[7].id)
+    assert [r.id for r in found] == [replies[8].id, replies[9].id] and later == 0
+
+
+def test_a_reply_posted_without_javascript_leads_to_its_thread(client, auth, world):
+    proposal, top, _replies = _thread_with_replies(world, services.REPLIES_SHOWN + 1)
+    url = page_of(proposal)
+    auth.login(world.neighbour)
+    response = post(client, f"{url}/comments", {"stance": "for", "body": "Late reply.", "parent_id": str(top.id)},
+                    token_from=url)
+    added = db.session.scalar(db.select(Comment).where(Comment.body == "Late reply."))
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"{url}/comments/{top.id}/replies#comment-{added.id}")
+    assert "Late reply." in html_of(client.get(response.headers["Location"]))
+    page = html_of(client.get(url))
+    assert "Late reply." not in page and 'href="#new-comment"' in page and 'id="new-comment"' in page
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_list_filters_kept_between_views_are_what_wtforms_renders(app, language):
+    from flask import render_template_string
+
+    from portal.proposals.forms import FilterForm
+    from portal.proposals.views import FILTER_SELECTS, filter_selects
+    template = '{% from "_macros.html" import field %}{{ field(f) }}'
+    queries = [{}, {"status": "open"}, {"status": "archived", "category": "lift", "show": "supported"},
+               {"status": "no-such-state", "category": "<b>", "show": "needs_support"}, {"status": ""}]
+    for query in queries:
+        for _round in range(2):  # computed, then kept
+            with app.app_context(), app.test_request_context("/", query_string=query,
+                                                             headers={"Accept-Language": language}):
+                from flask import request
+                form = FilterForm(request.args)
+                shown = filter_selects(form)
+                for name in FILTER_SELECTS:
+                    assert str(shown[name]) == render_template_string(template, f=form[name]), (query, name)
+                marked = [o for o in str(shown["status"]).split("<option")[1:] if "selected" in o]
+                assert [o.split('"')[1] for o in marked] == ([query["status"]] if query.get("status") in (
+                    "", "open", "archived") else [])
