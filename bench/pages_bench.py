@@ -264,14 +264,16 @@ def build_proposals(n, rng, now):
 
 
 def notices(community, now, rng):
-    """A notice for every decided proposal: open for those in their notice period, ended for the others."""
+    """A notice for every decided proposal that has none yet (the builder may write some): open for those in
+    their notice period, ended for the others."""
     from portal.notices.models import Notice
     from portal.proposals.models import Proposal
     rows = []
     for proposal_id, status, published in db.session.execute(
             db.select(Proposal.id, Proposal.status, Proposal.published_at).where(
                 Proposal.community_id == community.id,
-                Proposal.status.in_(["notice", "implementing", "evaluated", "decided"]))):
+                Proposal.status.in_(["notice", "implementing", "evaluated", "decided"]),
+                ~db.select(Notice.id).where(Notice.proposal_id == Proposal.id).exists())):
         is_open = status == "notice"
         starts = now - timedelta(days=rng.randint(1, 5)) if is_open else published + timedelta(days=40)
         ends = starts + timedelta(days=7)
@@ -422,11 +424,13 @@ def wrk(url, paths, cookie, seconds, threads, connections, script_dir):
 
 
 def sizes_sent(url, cookie):
-    """(status, bytes sent with Accept-Encoding: gzip, br, its Content-Encoding, bytes sent without)."""
+    """(status, bytes sent with Accept-Encoding: gzip, br, its Content-Encoding, bytes sent without, and those
+    gzipped here at level 6: what compression anywhere on the way would send)."""
+    import gzip
     base = {"Cookie": cookie} if cookie else {}
     status, headers, body = http_get(url, {**base, "Accept-Encoding": "gzip, br"})
     _, _, plain = http_get(url, {**base, "Accept-Encoding": "identity"})
-    return status, len(body), headers.get("Content-Encoding") or "-", len(plain)
+    return status, len(body), headers.get("Content-Encoding") or "-", len(plain), len(gzip.compress(plain, 6))
 
 
 def ensure_wrk():
@@ -505,7 +509,7 @@ def main(argv=None):
                    for persona, login in persona_logins.items()}
         for label, (persona, paths) in page_list.items():
             cookie = cookies[persona]
-            status, sent, encoding, plain = sizes_sent(portal.url + paths[0], cookie)
+            status, sent, encoding, plain, gzipped = sizes_sent(portal.url + paths[0], cookie)
             load_before = os.getloadavg()[0]
             ceiling_runs, page_runs = [], []
             if status == 200:
@@ -515,7 +519,7 @@ def main(argv=None):
                     page_runs.append(wrk(portal.url, paths, cookie, args.seconds, args.threads, args.connections,
                                          script_dir))
             row = {"label": label, "as": persona, "status": status, "sent": sent, "encoding": encoding,
-                   "plain": plain, "load": (load_before, os.getloadavg()[0]), "ceiling": ceiling_runs,
+                   "plain": plain, "gzipped": gzipped, "load": (load_before, os.getloadavg()[0]), "ceiling": ceiling_runs,
                    "page": page_runs, "sql": in_process[label][0], "alone": in_process[label][1]}
             rows.append(row)
             print_row(row, header=len(rows) == 1)
@@ -534,7 +538,7 @@ def main(argv=None):
 
 
 HEADER = (f"{'page':<26} {'as':<9} {'req/s':>7} {'ceil':>7} {'ratio':>6} {'p50':>6} {'p95':>6} {'p99':>6} "
-          f"{'SQL':>5} {'alone':>6} {'sent KB':>8} {'enc':>4} {'plain KB':>8} {'load':>9}")
+          f"{'SQL':>5} {'alone':>6} {'sent KB':>8} {'enc':>4} {'plain KB':>8} {'gz KB':>6} {'load':>9}")
 
 
 def print_row(row, header=False):
@@ -551,10 +555,10 @@ def print_row(row, header=False):
     for k, (c, p) in enumerate(zip(row["ceiling"], row["page"])):
         errors = f"  ({p['errors']} errors, {p['non2xx']} non-2xx)" if p["errors"] or p["non2xx"] else ""
         fixed = (row["label"], row["as"], sql, f"{row['alone']:.1f}", f"{row['sent'] / 1024:.1f}", row["encoding"],
-                 f"{row['plain'] / 1024:.1f}", load) if k == 0 else ("",) * 8
+                 f"{row['plain'] / 1024:.1f}", f"{row['gzipped'] / 1024:.1f}", load) if k == 0 else ("",) * 9
         print(f"{fixed[0]:<26} {fixed[1]:<9} {p['rps']:>7.1f} {c['rps']:>7.0f} {100 * p['rps'] / c['rps']:>6.1f} "
               f"{p['p50']:>6.1f} {p['p95']:>6.1f} {p['p99']:>6.1f} {fixed[2]:>5} {fixed[3]:>6} {fixed[4]:>8} "
-              f"{fixed[5]:>4} {fixed[6]:>8} {fixed[7]:>9}{errors}", flush=True)
+              f"{fixed[5]:>4} {fixed[6]:>8} {fixed[7]:>6} {fixed[8]:>9}{errors}", flush=True)
 
 
 def print_summary(rows, args):
