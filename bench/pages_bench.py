@@ -125,7 +125,7 @@ def build_ballots(n, rng, now):
 
     t = time.perf_counter()
     ballot, _ = votes_bench.open_ballot(committee[0], proposal, now, counter)
-    counts, _ = votes_bench.load_log(ballot, n["log"], now, rng, loader)
+    counts = votes_bench.load_log(ballot, n["log"], now, rng, loader)[0]  # (counts, hashing s, …)
     open_id = ballot.id
     print(f"  open ballot in {time.perf_counter() - t:.0f} s: {counts['voters']:,} voters, "
           f"{counts['log entries']:,} log entries")
@@ -133,7 +133,7 @@ def build_ballots(n, rng, now):
     t = time.perf_counter()
     earlier = now - timedelta(days=23)  # announced 39 days ago, open 24 to 9 days ago
     closed, _ = votes_bench.open_ballot(committee[0], second, earlier, counter)
-    counts, _ = votes_bench.load_log(closed, n["closed_log"], now - timedelta(days=10), rng, loader)
+    counts = votes_bench.load_log(closed, n["closed_log"], now - timedelta(days=10), rng, loader)[0]
     closed_id = closed.id
     db.session.expire_all()
     services.apply_due(db.session.get(Ballot, closed_id), now=now)
