@@ -30,7 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import _common  # noqa: F401  (first: puts the project on sys.path, sets a throwaway instance folder)
-from _common import (ROOT, Database, Gunicorn, StatementCounter, analyze, http_get, percentile, sign_in,
+from _common import (ROOT, Database, Gunicorn, StatementCounter, analyze, http_get, sign_in,
                      sign_in_http)
 from sqlalchemy import text
 
