@@ -200,3 +200,96 @@ def statement_range(statements) -> str:
     """"12" when every request sent as many statements, else "12–14"."""
     low, high = min(statements), max(statements)
     return f"{low}" if low == high else f"{low}–{high}"
+
+
+# --- serving over HTTP (pages_bench.py) ---------------------------------------------------------------------
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, headers=None, timeout=60):
+    """(status, headers, body as sent: still compressed if the server compressed it) of one GET."""
+    import http.client
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+def _cookies(headers, jar):
+    from http.cookies import SimpleCookie
+    for value in headers.get_all("Set-Cookie") or []:
+        cookie = SimpleCookie()
+        cookie.load(value)
+        for name, morsel in cookie.items():
+            jar[name] = morsel.value
+    return jar
+
+
+def sign_in_http(base_url, login) -> str:
+    """Sign in over HTTP as `login` (password PASSWORD): the value of a Cookie header carrying the session."""
+    import http.client
+    from urllib.parse import urlencode, urlsplit
+    parts = urlsplit(base_url)
+    status, headers, body = http_get(f"{base_url}/login")
+    jar = _cookies(headers, {})
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', body.decode()).group(1)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    try:
+        conn.request("POST", "/login", urlencode({"login": login, "password": PASSWORD, "csrf_token": token}),
+                     {"Content-Type": "application/x-www-form-urlencoded",
+                      "Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())})
+        response = conn.getresponse()
+        response.read()
+        if response.status not in (302, 303):
+            raise RuntimeError(f"sign-in over HTTP as {login} failed: {response.status}")
+        _cookies(response.headers, jar)
+    finally:
+        conn.close()
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+class Gunicorn:
+    """`gunicorn -w <workers> <app>` (sync workers) on a free loopback port, in a process of its own; stopped
+    (SIGTERM to the process it started, then waited for) by stop()."""
+
+    def __init__(self, app, *, workers=4, chdir=ROOT, env=None, probe="/", port=None):
+        import subprocess
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        self.process = subprocess.Popen(
+            [str(gunicorn), "-w", str(workers), "-k", "sync", "-b", f"127.0.0.1:{self.port}", "--chdir", str(chdir),
+             "--log-level", "warning", "--timeout", "120", app],
+            env={**os.environ, **(env or {})})
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                status, _, _ = http_get(self.url + probe, timeout=30)
+                if status < 500:
+                    break
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"gunicorn {app} did not start on port {self.port}")
+            time.sleep(0.3)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except Exception:
+                self.process.kill()
+                self.process.wait()
