@@ -38,7 +38,7 @@ def test_language_follows_the_browser_and_sets_html_lang(client):
 
 def test_language_switch_is_remembered_in_a_cookie(client):
     from tests.csrf import csrf_token
-    token = csrf_token(client, "/login")
+    token = csrf_token(client, "/")
     response = client.post("/language", data={"language": "zh", "next": "/", "csrf_token": token})
     assert response.status_code == 302
     page = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)

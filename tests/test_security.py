@@ -14,14 +14,14 @@ def test_htmx_post_without_csrf_token_asks_for_a_refresh(client):
 
 
 def test_htmx_post_with_the_token_in_a_header_is_accepted(client):
-    token = csrf_token(client, "/login")
+    token = csrf_token(client, "/")
     response = client.post("/text-size", data={"large": "1"},
                            headers={"HX-Request": "true", "X-CSRFToken": token})
     assert response.status_code == 302
 
 
 def test_larger_text_choice_is_remembered_for_visitors(client):
-    token = csrf_token(client, "/login")
+    token = csrf_token(client, "/")
     client.post("/text-size", data={"large": "1", "csrf_token": token})
     assert 'class="large-text"' in client.get("/").get_data(as_text=True)
 
@@ -39,14 +39,14 @@ def test_unknown_page_is_a_translated_404(client):
 
 
 def test_redirect_after_switch_never_leaves_the_site(client):
-    token = csrf_token(client, "/login")
+    token = csrf_token(client, "/")
     response = client.post("/language", data={"language": "en", "next": "https://evil.example/x",
                                                "csrf_token": token})
     assert response.headers["Location"] in ("/", "/x", "http://localhost/")
 
 
 def test_session_cookie_is_httponly_and_lax(client):
-    token = csrf_token(client, "/login")
+    token = csrf_token(client, "/")
     assert token
     cookie = client.get_cookie("session")
     assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
