@@ -172,15 +172,15 @@ def test_visitors_pages_without_forms_write_no_session(client, community):
     assert client.get_cookie("session") is not None
 
 
-def test_visitors_switch_language_and_text_size_by_link(client, community):
+def test_visitors_switch_language_and_text_size_with_get_forms(client, community):
     page = client.get("/c/quiet/issues", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    switch = re.search(r'href="(/language\?[^"]+)"', page).group(1).replace("&amp;", "&")
-    response = client.get(switch)
+    assert '<form method="get" action="/language"' in page and '<form method="get" action="/text-size"' in page
+    assert 'name="next" value="/c/quiet/issues"' in page and 'name="language" value="zh"' in page
+    response = client.get("/language", query_string={"language": "zh", "next": "/c/quiet/issues"})
     assert response.status_code == 302 and response.headers["Location"].endswith("/c/quiet/issues")
     page = client.get("/c/quiet/issues", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert '<html lang="zh-CN"' in page
-    larger = re.search(r'href="(/text-size\?[^"]+)"', page).group(1).replace("&amp;", "&")
-    client.get(larger)
+    assert '<html lang="zh-CN"' in page and 'name="large" value="1"' in page
+    client.get("/text-size", query_string={"large": "1", "next": "/"})
     assert 'class="large-text"' in client.get("/").get_data(as_text=True)
     assert client.get_cookie("session") is None
 
@@ -191,7 +191,7 @@ def test_signed_in_pages_carry_the_token_and_switch_by_form(client, auth):
     auth.login(user)
     page = client.get("/").get_data(as_text=True)
     assert 'hx-headers=\'{"X-CSRFToken": "' in page
-    assert 'action="/language"' in page and 'href="/language?' not in page
+    assert '<form method="post" action="/language"' in page and '<form method="get" action="/language"' not in page
     # A link cannot change a signed-in person's stored choice: only the form, with its token, does.
     client.get("/language?language=zh&next=/")
     db.session.refresh(user)
