@@ -227,7 +227,8 @@ def is_public_page(response: Response) -> bool:
 def finish_response(response: Response) -> Response:
     if is_public_page(response):
         response.headers["Cache-Control"] = PUBLIC_PAGE
-        response.vary.update(("Accept-Language", "Cookie"))
+        # htmx asks the same address for a fragment: a cache must not hand one out for the whole page.
+        response.vary.update(("Accept-Language", "Cookie", "HX-Request"))
         if not response.is_streamed:
             response.add_etag(weak=True)
             response.make_conditional(request)

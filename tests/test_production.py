@@ -202,7 +202,7 @@ def test_public_pages_answer_conditional_requests_and_may_be_shared_for_a_minute
     first = client.get("/c/quiet/issues", headers={"Accept-Encoding": "gzip"})
     assert first.headers["Cache-Control"] == "public, max-age=60"
     vary = {v.strip() for v in first.headers["Vary"].split(",")}
-    assert {"Accept-Language", "Cookie", "Accept-Encoding"} <= vary
+    assert {"Accept-Language", "Cookie", "Accept-Encoding", "HX-Request"} <= vary
     etag = first.headers["ETag"]
     again = client.get("/c/quiet/issues", headers={"If-None-Match": etag, "Accept-Encoding": "gzip"})
     assert again.status_code == 304 and again.data == b""
