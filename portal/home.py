@@ -46,7 +46,7 @@ def _back():
     return redirect(target or url_for("home.index"))
 
 
-@bp.route("/language", methods=["GET", "POST"])  # GET: visitors' links, which change only the cookie
+@bp.route("/language", methods=["GET", "POST"])  # GET: visitors' switch, only the cookie
 @public
 def set_language():
     from portal.auth.services import update_preferences
@@ -61,7 +61,7 @@ def set_language():
     return response
 
 
-@bp.route("/text-size", methods=["GET", "POST"])  # GET: visitors' links, which change only the cookie
+@bp.route("/text-size", methods=["GET", "POST"])  # GET: visitors' switch, only the cookie
 @public
 def set_text_size():
     from portal.auth.services import update_preferences
