@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app portal
 export FLASK_APP := portal
 PYTEST_ARGS ?=
 
-.PHONY: run test install vendor translations db clean migration extract
+.PHONY: run test install vendor translations db clean migration extract wheel
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,13 @@ run: install vendor db
 test: install vendor translations
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The wheel for deploying (README, Deploy): templates, static files with htmx, catalogues and migrations inside.
+wheel: install vendor translations
+	rm -rf build dist
+	$(PY) -m pip wheel --no-deps -q -w dist .
+
 clean:
-	rm -rf $(VENV) node_modules static/vendor instance
+	rm -rf $(VENV) node_modules static/vendor instance build dist
 
 # A new Alembic revision from the models: make migration m="what changed"
 migration: install

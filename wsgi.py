@@ -1,4 +1,2 @@
-"""WSGI entry point: `gunicorn -w 4 wsgi:app`."""
-from portal import create_app
-
-app = create_app()
+"""WSGI entry point: `gunicorn -w 4 wsgi:app` from the source folder (`portal.wsgi:app` from anywhere)."""
+from portal.wsgi import app  # noqa: F401

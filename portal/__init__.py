@@ -5,12 +5,20 @@ from flask import Flask
 
 from portal.config import INSTANCE_DIR, Config
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+
+
+def resource_dir(name: str) -> Path:
+    """templates/, static/ or migrations/: inside the installed package (a wheel maps the repository's
+    top-level folders there), else the source checkout's own folder (editable installs, tests)."""
+    inside = PACKAGE / name
+    return inside if inside.is_dir() else ROOT / name
 
 
 def create_app(config=None) -> Flask:
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
-                instance_path=str(INSTANCE_DIR))
+    app = Flask(__name__, template_folder=str(resource_dir("templates")),
+                static_folder=str(resource_dir("static")), instance_path=str(INSTANCE_DIR))
     app.config.from_object(config if config is not None else Config())
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     configure_proxy(app)
@@ -18,8 +26,9 @@ def create_app(config=None) -> Flask:
     from portal.web import DatabaseInt
     app.url_map.converters["int"] = DatabaseInt  # before any route is added
     configure_blueprints(app)
-    from portal import markup, web
+    from portal import delivery, markup, web
     web.init_app(app)
+    delivery.init_app(app)
     markup.init_app(app)
     from portal import cli, observability
     cli.init_app(app)
@@ -39,7 +48,7 @@ def configure_extensions(app: Flask) -> None:
     from portal.extensions import babel, csrf, db, htmx, login_manager, migrate
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     htmx.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, default_translation_directories="translations")

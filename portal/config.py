@@ -3,7 +3,20 @@ import os
 import secrets
 from pathlib import Path
 
-INSTANCE_DIR = Path(os.environ.get("PORTAL_INSTANCE_DIR", Path(__file__).resolve().parent.parent / "instance"))
+SOURCE_TREE = Path(__file__).resolve().parent.parent
+
+
+def _instance_dir() -> Path:
+    """PORTAL_INSTANCE_DIR, else instance/ of the source checkout, else instance/ in the working folder (an
+    installed wheel has no source folder to write into)."""
+    if os.environ.get("PORTAL_INSTANCE_DIR"):
+        return Path(os.environ["PORTAL_INSTANCE_DIR"])
+    if (SOURCE_TREE / "pyproject.toml").is_file():
+        return SOURCE_TREE / "instance"
+    return Path.cwd() / "instance"
+
+
+INSTANCE_DIR = _instance_dir()
 
 
 def _secret_key() -> str:
@@ -28,7 +41,10 @@ def _database_url(url: str) -> str:
 
 
 def _engine_options(url: str) -> dict:
-    options = {"pool_pre_ping": True}
+    # No ping before each checkout (a round trip per request): a dropped connection is noticed when it is
+    # used, and portal.delivery runs that GET again or answers 503. Connections older than half an hour are
+    # replaced, before a firewall or the server's idle timeout cuts them.
+    options = {"pool_recycle": int(os.environ.get("DATABASE_POOL_RECYCLE", "1800"))}
     if url.startswith("postgresql"):
         # Memory for each sort or hash of a statement: the dashboard groups and ranks tens of thousands of
         # issues, which PostgreSQL's 4 MB default would sort on disk or plan as sorts instead of hashes.

@@ -37,7 +37,7 @@ def healthz():
 
 
 def _back():
-    target = request.form.get("next") or request.referrer or ""
+    target = request.values.get("next") or request.referrer or ""
     # Only paths on this site: never bounce a visitor to another host.
     if not target.startswith("/") or target.startswith("//"):
         from urllib.parse import urlsplit
@@ -46,14 +46,14 @@ def _back():
     return redirect(target or url_for("home.index"))
 
 
-@bp.post("/language")
+@bp.route("/language", methods=["GET", "POST"])  # GET: visitors' switch, only the cookie
 @public
 def set_language():
     from portal.auth.services import update_preferences
-    language = request.form.get("language")
+    language = request.values.get("language")
     if language not in current_app.config["LANGUAGES"]:
         return _back()
-    if current_user.is_authenticated:
+    if current_user.is_authenticated and request.method == "POST":
         update_preferences(current_user, locale=language)
         db.session.commit()
     response = _back()
@@ -61,12 +61,12 @@ def set_language():
     return response
 
 
-@bp.post("/text-size")
+@bp.route("/text-size", methods=["GET", "POST"])  # GET: visitors' switch, only the cookie
 @public
 def set_text_size():
     from portal.auth.services import update_preferences
-    large = request.form.get("large") == "1"
-    if current_user.is_authenticated:
+    large = request.values.get("large") == "1"
+    if current_user.is_authenticated and request.method == "POST":
         update_preferences(current_user, large_text=large)
         db.session.commit()
     response = _back()

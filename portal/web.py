@@ -27,7 +27,9 @@ ERROR_TEXT = {
     413: (_l("Too large"), _l("What you sent is too large. Please send something smaller.")),
     429: (_l("Too many requests"), _l("Please wait a moment and try again.")),
     500: (_l("Something went wrong"), _l("An error occurred on our side. It has been logged; please try again later.")),
+    503: (_l("Briefly unavailable"), _l("The connection to the database was lost and nothing was saved. Please try again in a moment.")),
 }
+RETRY_AFTER_SECONDS = 5
 
 
 class DatabaseInt(IntegerConverter):
@@ -186,15 +188,35 @@ def http_error(error: HTTPException):
 def unexpected_error(error):
     from flask import current_app
 
+    from portal.delivery import is_lost_connection
     from portal.extensions import db
     if isinstance(error, HTTPException):
         return http_error(error)
     db.session.rollback()
+    if is_lost_connection(error):
+        return lost_connection()
     current_app.logger.exception("Unhandled error on %s", request.path)
     if current_app.testing and current_app.config.get("PROPAGATE_EXCEPTIONS", True):
         raise error
     title, text = ERROR_TEXT[500]
     return error_page(500, title, text)
+
+
+def lost_connection():
+    """The database dropped the connection under this request; its transaction is gone with it. A GET or
+    HEAD is run again once on a fresh connection (portal.delivery); anything else is told to try again."""
+    from portal.delivery import ask_for_retry
+    retrying = ask_for_retry()
+    current_app.logger.warning("Database connection lost on %s %s%s", request.method, request.path,
+                               "; retrying once" if retrying else "")
+    title, text = ERROR_TEXT[503]
+    try:
+        response = make_response(error_page(503, title, text))
+    except Exception:  # the database is still away and the page's header asks it something: say it plainly
+        db.session.rollback()
+        response = make_response(f"{title}\n\n{text}\n", 503, {"Content-Type": "text/plain; charset=utf-8"})
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def error_page(code: int, title, text):

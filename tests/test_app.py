@@ -32,8 +32,9 @@ def test_an_id_too_large_for_the_database_is_not_found(client):
 
 
 def test_postgresql_connections_sort_in_memory_sqlite_needs_nothing():
+    """No ping before each checkout (a round trip per request); old connections are replaced instead."""
     from portal.config import _engine_options
-    assert _engine_options("sqlite:///x.sqlite3") == {"pool_pre_ping": True}
+    assert _engine_options("sqlite:///x.sqlite3") == {"pool_recycle": 1800}
     options = _engine_options("postgresql+psycopg://postgres@127.0.0.1/test")
     assert options["connect_args"] == {"options": "-c work_mem=16MB"}
 
