@@ -141,9 +141,23 @@ def _rebuild(conn, community_ids=None) -> int:
 
 # --- session events ---------------------------------------------------------------------------------------
 
+_watched: tuple | None = None
+
+
+def _watched_attributes() -> tuple:
+    """COUNTED and the relationships that set them (`issue.handling_org = org` changes handling_org_id
+    only during the flush, after before_flush has looked)."""
+    global _watched
+    if _watched is None:
+        relations = [r.key for r in inspect(Issue).relationships
+                     if any(c.key in COUNTED for c in r.local_columns)]
+        _watched = COUNTED + tuple(relations)
+    return _watched
+
+
 def _changed(obj) -> bool:
     attrs = inspect(obj).attrs
-    return any(attrs[c].history.has_changes() for c in COUNTED)
+    return any(attrs[c].history.has_changes() for c in _watched_attributes())
 
 
 def _identity(obj):
@@ -186,7 +200,8 @@ def _bulk_issue_statement(orm_execute_state) -> bool:
     if not (orm_execute_state.is_update or orm_execute_state.is_delete):
         return False
     statement = orm_execute_state.statement
-    if getattr(statement, "table", None) is not Issue.__table__:
+    # An ORM statement's table is an annotated copy of the issue table: compare names.
+    if getattr(getattr(statement, "table", None), "name", None) != Issue.__tablename__:
         return False
     if orm_execute_state.is_delete:
         return True
