@@ -18,6 +18,7 @@ Writers that bypass the session entirely (bulk INSERT through Core, as the bench
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, event, inspect, select
@@ -26,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from portal.clock import DEFAULT_TIME_ZONE
-from portal.dashboard.models import COUNTS, IssueRollup
+from portal.dashboard.models import COUNTS, IssueDuration, IssueRollup
 from portal.extensions import db
 from portal.issues.models import Issue
 from portal.places.models import Community
@@ -34,7 +35,7 @@ from portal.places.models import Community
 SATISFIED = ("satisfied", "basically_satisfied")
 # The issue columns a rollup depends on: a change of any other column (title, support count…) moves nothing.
 COUNTED = ("status", "community_id", "category_id", "handling_org_id", "submitted_at", "first_response_at",
-           "respond_by", "rating_resolved", "rating_satisfaction")
+           "respond_by", "resolved_at", "rating_resolved", "rating_satisfaction")
 _CHUNK = 500
 _OLD, _NEW, _ZONES = "dashboard.rollup_old", "dashboard.rollup_new", "dashboard.rollup_zones"
 
@@ -66,18 +67,58 @@ def contribution(row, zone_name):
                  int(row.rating_satisfaction in SATISFIED), int(row.rating_satisfaction is not None))
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_SECOND = timedelta(seconds=1)
+
+
+def _whole_seconds(start, end):
+    """Seconds from `start` to `end`, each truncated to the second first (as the direct SQL does)."""
+    if end is None:
+        return None
+    return (end - _EPOCH) // _SECOND - (start - _EPOCH) // _SECOND
+
+
+def duration_row(issue_id, row, zone_name) -> dict:
+    """The IssueDuration row of a non-duplicate issue row."""
+    return dict(issue_id=issue_id, community_id=row.community_id, category_id=row.category_id,
+                org_key=row.handling_org_id or 0, month=month_number(row.submitted_at, zone_name),
+                first_response_s=_whole_seconds(row.submitted_at, row.first_response_at),
+                resolution_s=_whole_seconds(row.submitted_at, row.resolved_at))
+
+
 def _rows_stmt():
     return (select(Issue.id, *[getattr(Issue, c) for c in COUNTED], Community.time_zone)
             .join(Community, Community.id == Issue.community_id))
 
 
-def _read(conn, ids) -> dict:
-    """issue id → its contribution now (None for a duplicate; missing ids are gone)."""
+def _read(conn, ids, durations=None) -> dict:
+    """issue id → its contribution now (None for a duplicate; missing ids are gone). With a `durations`
+    list, also appends the IssueDuration rows of the non-duplicates."""
     out, ids = {}, sorted(set(ids))
     for i in range(0, len(ids), _CHUNK):
         for row in conn.execute(_rows_stmt().where(Issue.id.in_(ids[i:i + _CHUNK]))):
             out[row.id] = contribution(row, row.time_zone)
+            if durations is not None and out[row.id] is not None:
+                durations.append(duration_row(row.id, row, row.time_zone))
     return out
+
+
+def _insert(conn):
+    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)
+
+
+def _write_durations(conn, ids, rows) -> None:
+    """Make the IssueDuration rows of the issues `ids` be `rows` (an issue without one has none)."""
+    table = IssueDuration.__table__
+    kept = {r["issue_id"] for r in rows}
+    gone = sorted(set(ids) - kept)
+    for i in range(0, len(gone), _CHUNK):
+        conn.execute(delete(table).where(table.c.issue_id.in_(gone[i:i + _CHUNK])))
+    if rows:
+        stmt = _insert(conn)(table)
+        stmt = stmt.on_conflict_do_update(index_elements=["issue_id"],
+                                          set_={c.name: stmt.excluded[c.name] for c in table.c if c.name != "issue_id"})
+        conn.execute(stmt, sorted(rows, key=lambda r: r["issue_id"]))
 
 
 def _add(deltas, found, sign):
@@ -95,8 +136,7 @@ def _upsert(conn, deltas) -> None:
     if not rows:
         return
     table = IssueRollup.__table__
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table)
+    stmt = _insert(conn)(table)
     stmt = stmt.on_conflict_do_update(index_elements=["community_id", "category_id", "org_key", "month"],
                                       set_={c: table.c[c] + stmt.excluded[c] for c in COUNTS})
     conn.execute(stmt, rows)
@@ -105,9 +145,11 @@ def _upsert(conn, deltas) -> None:
 def apply_changes(conn, before: dict, ids) -> None:
     """Move the issues `ids` from their contributions `before` (id → contribution) to their rows now."""
     deltas = defaultdict(lambda: [0] * len(COUNTS))
+    durations = []
     _add(deltas, before, -1)
-    _add(deltas, _read(conn, ids), +1)
+    _add(deltas, _read(conn, ids, durations), +1)
     _upsert(conn, deltas)
+    _write_durations(conn, ids, durations)
 
 
 def rebuild_rollups(community_ids=None) -> int:
@@ -119,22 +161,30 @@ def rebuild_rollups(community_ids=None) -> int:
 
 
 def _rebuild(conn, community_ids=None) -> int:
-    table = IssueRollup.__table__
     stmt = _rows_stmt().where(Issue.status != "duplicate")
-    wipe = delete(table)
+    wipes = [delete(IssueRollup.__table__), delete(IssueDuration.__table__)]
     if community_ids is not None:
         community_ids = list(community_ids)
         stmt = stmt.where(Issue.community_id.in_(community_ids))
-        wipe = wipe.where(table.c.community_id.in_(community_ids))
-    conn.execute(wipe)
+        wipes = [w.where(w.table.c.community_id.in_(community_ids)) for w in wipes]
+    for wipe in wipes:
+        conn.execute(wipe)
     totals = defaultdict(lambda: [0] * len(COUNTS))
-    counted = 0
-    for row in conn.execute(stmt.execution_options(yield_per=5000)):
-        key, values = contribution(row, row.time_zone)
-        total = totals[key]
-        for i, v in enumerate(values):
-            total[i] += v
-        counted += 1
+    counted, last = 0, 0
+    while True:  # in pages of issue ids, writing each page's durations before reading the next
+        page = conn.execute(stmt.where(Issue.id > last).order_by(Issue.id).limit(5000)).all()
+        if not page:
+            break
+        durations = []
+        for row in page:
+            key, values = contribution(row, row.time_zone)
+            total = totals[key]
+            for i, v in enumerate(values):
+                total[i] += v
+            durations.append(duration_row(row.id, row, row.time_zone))
+        conn.execute(IssueDuration.__table__.insert(), durations)
+        counted += len(page)
+        last = page[-1].id
     _upsert(conn, totals)
     return counted
 

@@ -9,7 +9,7 @@ import pytest
 
 from portal.dashboard import rollups
 from portal.dashboard import services as S
-from portal.dashboard.models import COUNTS, IssueRollup
+from portal.dashboard.models import COUNTS, IssueDuration, IssueRollup
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.issues import services as issues
@@ -44,8 +44,29 @@ def recounted() -> dict:
     return out
 
 
+def durations() -> dict:
+    t = IssueDuration.__table__
+    return {row["issue_id"]: tuple(row[c.name] for c in t.c) for row in db.session.execute(db.select(t)).mappings()}
+
+
+def recounted_durations() -> dict:
+    out = {}
+    stmt = db.select(Issue, Community.time_zone).join(Community, Community.id == Issue.community_id)
+    for issue, zone in db.session.execute(stmt):
+        if issue.status != "duplicate":
+            row = rollups.duration_row(issue.id, issue, zone)
+            out[issue.id] = tuple(row[c.name] for c in IssueDuration.__table__.c)
+    return out
+
+
+def assert_kept():
+    assert stored() == recounted()
+    assert durations() == recounted_durations()
+
+
 def assert_rates_equal_direct(f, now):
     assert S.three_rates(f, now=now) == S.three_rates_direct(f, now=now)
+    assert S.medians(f) == S.medians_direct(f)
 
 
 # --- hand-made data with known answers --------------------------------------------------------------------
@@ -63,6 +84,10 @@ def test_rollup_rows_of_known_issues(rated):
     # i8 is April in Shanghai
     assert rows[(w.a.id, w.a_lift.id, 0, 2026 * 12 + 3)] == (1, 1, 1, 0, 0, 0, 0)
     assert rows == recounted()
+    # i1: first response after 1 h, resolved after 10 h; i3 not yet
+    assert durations()[w.i1.id][-2:] == (3600, 36000)
+    assert durations()[w.i3.id][-2:] == (None, None)
+    assert w.i5.id not in durations()
 
 
 def test_late_response_part_moves_with_the_clock_not_the_rollups(rated):
@@ -91,7 +116,7 @@ def test_an_issue_turned_duplicate_and_deleted_leaves_its_bucket(rated):
     db.session.commit()
     db.session.delete(w.i4)
     db.session.commit()
-    assert stored() == recounted()
+    assert_kept()
     assert_rates_equal_direct(filters(w), NOW)
 
 
@@ -100,11 +125,11 @@ def test_bulk_update_and_delete_statements_are_followed(rated):
     db.session.execute(db.update(Issue).where(Issue.community_id == w.a.id)
                        .values(rating_resolved=True, rating_satisfaction="satisfied"))
     db.session.commit()
-    assert stored() == recounted()
+    assert_kept()
     db.session.execute(db.update(Issue).where(Issue.id == w.i2.id).values(first_response_at=None))
     db.session.execute(db.delete(Issue).where(Issue.id == w.i7.id))
     db.session.commit()
-    assert stored() == recounted()
+    assert_kept()
     assert_rates_equal_direct(filters(w), NOW)
 
 
@@ -112,7 +137,7 @@ def test_a_time_zone_change_moves_issues_between_months(rated):
     w = rated
     w.a.time_zone = "UTC"  # i7 (31 December 17:00 UTC) moves to December, i8 back to March
     db.session.commit()
-    assert stored() == recounted()
+    assert_kept()
     rates = S.three_rates(filters(w), now=NOW)
     assert [r.issues for r in rates["month"]] == [r.issues for r in S.three_rates_direct(filters(w), now=NOW)["month"]]
     assert_rates_equal_direct(filters(w), NOW)
@@ -126,6 +151,7 @@ def test_a_rolled_back_change_leaves_the_rollups_as_they_were(rated):
     assert stored() != before
     db.session.rollback()
     assert stored() == before == recounted()
+    assert durations() == recounted_durations()
 
 
 def test_rebuild_gives_the_same_rows(rated):
@@ -135,6 +161,7 @@ def test_rebuild_gives_the_same_rows(rated):
     assert rollups.rebuild_rollups() > 0
     db.session.commit()
     assert stored() == kept == recounted()
+    assert durations() == recounted_durations()
 
 
 def test_rebuild_command(app, rated):
@@ -142,7 +169,7 @@ def test_rebuild_command(app, rated):
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["dashboard", "rebuild-rollups"])
     assert result.exit_code == 0 and "8 issues counted" in result.output
-    assert stored() == recounted()
+    assert_kept()
 
 
 # --- random transitions through the real services --------------------------------------------------------
@@ -209,9 +236,9 @@ def test_random_transitions_keep_rollups_equal_to_the_direct_computation(world, 
         except DomainError:
             db.session.rollback()
         if step % 15 == 14:
-            assert stored() == recounted(), f"after step {step}"
+            assert stored() == recounted() and durations() == recounted_durations(), f"after step {step}"
     assert applied > 30
-    assert stored() == recounted()
+    assert_kept()
     whole = S.Filters(sub_district=w.sd_a, month_from=S.parse_month("2026-01"), month_to=S.parse_month("2026-06"))
     for f in (whole, S.Filters(**{**whole.__dict__, "communities": [w.y]}),
               S.Filters(**{**whole.__dict__, "category_code": "lift"}),
@@ -223,5 +250,5 @@ def test_random_transitions_keep_rollups_equal_to_the_direct_computation(world, 
     # a time-zone change after all that
     w.x.time_zone = "Pacific/Auckland"
     db.session.commit()
-    assert stored() == recounted()
+    assert_kept()
     assert_rates_equal_direct(whole, now)
