@@ -132,20 +132,20 @@ def main():
         # Each figure from the rollups and straight from the issues (the reference the tests hold the
         # rollups to; summary "direct" is the dashboard as it was before the rollups), interleaved so that
         # both see the same machine load.
-        direct = S._cube_direct, S._medians_stmt_direct
-        kept = S._cube, S._medians_stmt
+        direct = S._cube_direct, S.medians_direct
+        kept = S._cube, S.medians
 
         def summary_direct():
-            S._cube, S._medians_stmt = direct
+            S._cube, S.medians = direct
             try:
                 S.summary(f, now=now)
             finally:
-                S._cube, S._medians_stmt = kept
+                S._cube, S.medians = kept
         parts = {"summary(), rollups": lambda: S.summary(f, now=now),
                  "summary(), direct (before)": summary_direct,
                  "three_rates(), rollups + live late part": lambda: S.three_rates(f, now=now),
                  "three_rates_direct()": lambda: S.three_rates_direct(f, now=now),
-                 "medians(), IssueDuration": lambda: S.medians(f),
+                 "medians(), IssueDuration (percentile_cont on PG)": lambda: S.medians(f),
                  "medians_direct()": lambda: S.medians_direct(f),
                  "hotspots()": lambda: S.hotspots(f, f.month_to)}
         found = {label: ([], []) for label in parts}

@@ -252,3 +252,9 @@ def test_random_transitions_keep_rollups_equal_to_the_direct_computation(world, 
     db.session.commit()
     assert_kept()
     assert_rates_equal_direct(whole, now)
+
+
+def test_deleting_every_issue_empties_the_rollups(rated):
+    db.session.execute(Issue.__table__.delete())
+    db.session.commit()
+    assert stored() == {} and durations() == {}
