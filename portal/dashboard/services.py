@@ -1,14 +1,17 @@
 """The officials' dashboard figures (DESIGN §4): the three rates, open and overdue work, medians,
 proposals by state, ballot participation, hotspots, chases, trends — all computed by SQL aggregates.
+The rates and medians read what portal.dashboard.rollups keeps beside the issues (IssueRollup,
+IssueDuration) instead of every issue of the period; `three_rates_direct` and `medians_direct` compute the
+same from the issues and are the reference the tests hold them to.
 
 Rules kept by every function here:
 - Exact arithmetic: counts are integers; a rate is a `Rate(numerator, denominator)` and is turned into a
   percentage string only for display (`Rate.percent()`, "—" when the denominator is zero). Medians are
   exact (`fractions.Fraction` of seconds). Standard deviations are never taken: hotspot tests compare
   squares of integers (see `hotspots`).
-- SQLite and PostgreSQL run the same SQL and give the same figures: medians use `row_number()` /
-  `count() over ()` windows; durations are whole seconds (each timestamp truncated to the second) via one
-  small dialect switch (`strftime('%s')` / `extract(epoch)`), nothing else differs.
+- SQLite and PostgreSQL give the same figures: medians use `row_number()` / `count() over ()` windows
+  (PostgreSQL: the ordered-set `percentile_cont`, same result); durations are whole seconds (each
+  timestamp truncated to the second) via one small dialect switch (`strftime('%s')` / `extract(epoch)`).
 - Constant query count in the data size: each function issues a fixed number of statements (listed in
   its docstring) whatever the number of issues, actions, communities or months.
 - Months are local calendar months of each community's time zone, by submission date (issues), creation
