@@ -1,0 +1,297 @@
+"""Keeping `IssueRollup` exact in the same transaction as every change of an issue.
+
+The issues area knows nothing of the dashboard (it sits below it), so the rollups follow the issue rows
+through SQLAlchemy session events, registered once when the app is created (`listen()`):
+
+- `before_flush` reads, for the issues about to change or go, their current row from the database (the
+  bucket they leave and what they count there); `after_flush` reads the rows again (the bucket they enter)
+  and adds the difference to the rollup rows with one upsert of increments. Increments, not recounts:
+  two transactions changing issues of the same bucket at once both count, as PostgreSQL serializes the
+  row updates. Buckets are upserted in key order, so two such transactions cannot deadlock.
+- `do_orm_execute` does the same around bulk UPDATE / DELETE statements on the issue table that touch a
+  counted column (the only one in the portal today, the support counter, touches none).
+- A community's time zone change moves its issues between months: its rollups are rebuilt from the issues.
+
+Writers that bypass the session entirely (bulk INSERT through Core, as the bench loaders do) call
+`rebuild_rollups()` afterwards (also `flask dashboard rebuild-rollups`).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, event, inspect, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from portal.clock import DEFAULT_TIME_ZONE
+from portal.dashboard.models import COUNTS, IssueDuration, IssueRollup
+from portal.extensions import db
+from portal.issues.models import Issue
+from portal.places.models import Community
+
+SATISFIED = ("satisfied", "basically_satisfied")
+# The issue columns a rollup depends on: a change of any other column (title, support count…) moves nothing.
+COUNTED = ("status", "community_id", "category_id", "handling_org_id", "submitted_at", "first_response_at",
+           "respond_by", "resolved_at", "rating_resolved", "rating_satisfaction")
+_CHUNK = 500
+_OLD, _NEW, _ZONES = "dashboard.rollup_old", "dashboard.rollup_new", "dashboard.rollup_zones"
+
+_zone_cache: dict[str, ZoneInfo] = {}
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    name = name or DEFAULT_TIME_ZONE
+    found = _zone_cache.get(name)
+    if found is None:
+        found = _zone_cache[name] = ZoneInfo(name)
+    return found
+
+
+def month_number(at, zone_name: str | None) -> int:
+    """year × 12 + (month − 1) of the instant `at` (aware, UTC) in the zone."""
+    local = at.astimezone(_zone(zone_name))
+    return local.year * 12 + local.month - 1
+
+
+def contribution(row, zone_name):
+    """(bucket key, counts) of one issue row (attributes as COUNTED), None for a duplicate."""
+    if row.status == "duplicate":
+        return None
+    responded = row.first_response_at is not None
+    key = (row.community_id, row.category_id, row.handling_org_id or 0, month_number(row.submitted_at, zone_name))
+    return key, (1, int(responded), int(responded and row.first_response_at <= row.respond_by),
+                 int(row.rating_resolved is True), int(row.rating_resolved is not None),
+                 int(row.rating_satisfaction in SATISFIED), int(row.rating_satisfaction is not None))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_SECOND = timedelta(seconds=1)
+
+
+def _whole_seconds(start, end):
+    """Seconds from `start` to `end`, each truncated to the second first (as the direct SQL does)."""
+    if end is None:
+        return None
+    return (end - _EPOCH) // _SECOND - (start - _EPOCH) // _SECOND
+
+
+def duration_row(issue_id, row, zone_name) -> dict:
+    """The IssueDuration row of a non-duplicate issue row."""
+    return dict(issue_id=issue_id, community_id=row.community_id, category_id=row.category_id,
+                org_key=row.handling_org_id or 0, month=month_number(row.submitted_at, zone_name),
+                first_response_s=_whole_seconds(row.submitted_at, row.first_response_at),
+                resolution_s=_whole_seconds(row.submitted_at, row.resolved_at))
+
+
+def _rows_stmt():
+    return (select(Issue.id, *[getattr(Issue, c) for c in COUNTED], Community.time_zone)
+            .join(Community, Community.id == Issue.community_id))
+
+
+def _read(conn, ids, durations=None) -> dict:
+    """issue id → its contribution now (None for a duplicate; missing ids are gone). With a `durations`
+    list, also appends the IssueDuration rows of the non-duplicates."""
+    out, ids = {}, sorted(set(ids))
+    for i in range(0, len(ids), _CHUNK):
+        for row in conn.execute(_rows_stmt().where(Issue.id.in_(ids[i:i + _CHUNK]))):
+            out[row.id] = contribution(row, row.time_zone)
+            if durations is not None and out[row.id] is not None:
+                durations.append(duration_row(row.id, row, row.time_zone))
+    return out
+
+
+def _insert(conn):
+    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)
+
+
+def _write_durations(conn, ids, rows) -> None:
+    """Make the IssueDuration rows of the issues `ids` be `rows` (an issue without one has none)."""
+    table = IssueDuration.__table__
+    kept = {r["issue_id"] for r in rows}
+    gone = sorted(set(ids) - kept)
+    for i in range(0, len(gone), _CHUNK):
+        conn.execute(delete(table).where(table.c.issue_id.in_(gone[i:i + _CHUNK])))
+    if rows:
+        stmt = _insert(conn)(table)
+        stmt = stmt.on_conflict_do_update(index_elements=["issue_id"],
+                                          set_={c.name: stmt.excluded[c.name] for c in table.c if c.name != "issue_id"})
+        conn.execute(stmt, sorted(rows, key=lambda r: r["issue_id"]))
+
+
+def _add(deltas, found, sign):
+    for c in found.values():
+        if c is not None:
+            total = deltas[c[0]]
+            for i, v in enumerate(c[1]):
+                total[i] += sign * v
+
+
+def _upsert(conn, deltas) -> None:
+    """Add `deltas` ({bucket key: [7 increments]}) to the rollup rows, creating missing ones."""
+    rows = [dict(community_id=k[0], category_id=k[1], org_key=k[2], month=k[3], **dict(zip(COUNTS, v)))
+            for k, v in sorted(deltas.items()) if any(v)]
+    if not rows:
+        return
+    table = IssueRollup.__table__
+    stmt = _insert(conn)(table)
+    stmt = stmt.on_conflict_do_update(index_elements=["community_id", "category_id", "org_key", "month"],
+                                      set_={c: table.c[c] + stmt.excluded[c] for c in COUNTS})
+    conn.execute(stmt, rows)
+
+
+def apply_changes(conn, before: dict, ids) -> None:
+    """Move the issues `ids` from their contributions `before` (id → contribution) to their rows now."""
+    deltas = defaultdict(lambda: [0] * len(COUNTS))
+    durations = []
+    _add(deltas, before, -1)
+    _add(deltas, _read(conn, ids, durations), +1)
+    _upsert(conn, deltas)
+    _write_durations(conn, ids, durations)
+
+
+def rebuild_rollups(community_ids=None) -> int:
+    """Recompute the rollups from the issues (all communities, or those listed), in the current
+    transaction; returns the number of issues counted. For the migration's backfill, bench loaders and
+    any writer that bypasses the session."""
+    conn = db.session.connection()
+    return _rebuild(conn, community_ids)
+
+
+def _rebuild(conn, community_ids=None) -> int:
+    stmt = _rows_stmt().where(Issue.status != "duplicate")
+    wipes = [delete(IssueRollup.__table__), delete(IssueDuration.__table__)]
+    if community_ids is not None:
+        community_ids = list(community_ids)
+        stmt = stmt.where(Issue.community_id.in_(community_ids))
+        wipes = [w.where(w.table.c.community_id.in_(community_ids)) for w in wipes]
+    for wipe in wipes:
+        conn.execute(wipe)
+    totals = defaultdict(lambda: [0] * len(COUNTS))
+    counted, last = 0, 0
+    while True:  # in pages of issue ids, writing each page's durations before reading the next
+        page = conn.execute(stmt.where(Issue.id > last).order_by(Issue.id).limit(5000)).all()
+        if not page:
+            break
+        durations = []
+        for row in page:
+            key, values = contribution(row, row.time_zone)
+            total = totals[key]
+            for i, v in enumerate(values):
+                total[i] += v
+            durations.append(duration_row(row.id, row, row.time_zone))
+        conn.execute(IssueDuration.__table__.insert(), durations)
+        counted += len(page)
+        last = page[-1].id
+    _upsert(conn, totals)
+    return counted
+
+
+# --- session events ---------------------------------------------------------------------------------------
+
+_watched: tuple | None = None
+
+
+def _watched_attributes() -> tuple:
+    """COUNTED and the relationships that set them (`issue.handling_org = org` changes handling_org_id
+    only during the flush, after before_flush has looked)."""
+    global _watched
+    if _watched is None:
+        relations = [r.key for r in inspect(Issue).relationships
+                     if any(c.key in COUNTED for c in r.local_columns)]
+        _watched = COUNTED + tuple(relations)
+    return _watched
+
+
+def _changed(obj) -> bool:
+    attrs = inspect(obj).attrs
+    return any(attrs[c].history.has_changes() for c in _watched_attributes())
+
+
+def _identity(obj):
+    """The issue's id without loading anything (a new issue has its id in its dict once inserted)."""
+    state = inspect(obj)
+    return state.identity[0] if state.identity else state.dict.get("id")
+
+
+def _before_flush(session, flush_context, instances) -> None:
+    for name in (_OLD, _NEW, _ZONES):  # left by a flush that failed
+        session.info.pop(name, None)
+    moving = [_identity(o) for o in session.dirty if isinstance(o, Issue) and _changed(o)]
+    moving += [_identity(o) for o in session.deleted if isinstance(o, Issue)]
+    moving = [i for i in moving if i is not None]
+    new = [o for o in session.new if isinstance(o, Issue)]
+    zones = [_identity(o) for o in session.dirty if isinstance(o, Community)
+             and inspect(o).attrs["time_zone"].history.has_changes()]
+    if not (moving or new or zones):
+        return
+    session.info[_OLD] = _read(session.connection(), moving) if moving else {}
+    session.info[_NEW] = new
+    session.info[_ZONES] = zones
+
+
+def _after_flush(session, flush_context) -> None:
+    before = session.info.pop(_OLD, None)
+    if before is None:
+        return
+    new = session.info.pop(_NEW, [])
+    zones = session.info.pop(_ZONES, [])
+    ids = set(before) | {i for i in map(_identity, new) if i is not None}
+    conn = session.connection()
+    if ids:
+        apply_changes(conn, before, ids)
+    if zones:
+        _rebuild(conn, zones)
+
+
+def _bulk_issue_statement(orm_execute_state) -> bool:
+    if not (orm_execute_state.is_update or orm_execute_state.is_delete):
+        return False
+    statement = orm_execute_state.statement
+    # An ORM statement's table is an annotated copy of the issue table: compare names.
+    if getattr(getattr(statement, "table", None), "name", None) != Issue.__tablename__:
+        return False
+    if orm_execute_state.is_delete:
+        return True
+    keys = {getattr(k, "key", k) for k in (statement._values or {})}
+    for params in _parameter_sets(orm_execute_state):
+        keys |= set(params)
+    return bool(keys & set(COUNTED))
+
+
+def _parameter_sets(orm_execute_state):
+    params = orm_execute_state.parameters
+    if params is None:
+        return []
+    return params if isinstance(params, list) else [params]
+
+
+def _on_execute(orm_execute_state):
+    if not _bulk_issue_statement(orm_execute_state):
+        return None
+    statement = orm_execute_state.statement
+    conn = orm_execute_state.session.connection()
+    if statement.whereclause is None and orm_execute_state.is_delete and not _parameter_sets(orm_execute_state):
+        # Every issue goes (as when the tests empty the tables): so do all their counts.
+        result = orm_execute_state.invoke_statement()
+        conn.execute(delete(IssueDuration.__table__))
+        conn.execute(delete(IssueRollup.__table__))
+        return result
+    if statement.whereclause is not None:
+        ids = list(conn.execute(select(Issue.id).where(statement.whereclause)).scalars())
+    else:  # bulk UPDATE by primary key: one parameter set per row
+        ids = [p["id"] for p in _parameter_sets(orm_execute_state) if "id" in p]
+    before = _read(conn, ids)
+    result = orm_execute_state.invoke_statement()
+    apply_changes(conn, before, ids)
+    return result
+
+
+def listen() -> None:
+    """Register the session events (idempotent; called when the app is created)."""
+    for name, fn in (("before_flush", _before_flush), ("after_flush", _after_flush),
+                     ("do_orm_execute", _on_execute)):
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)
