@@ -2,7 +2,7 @@
 durations in whole seconds, backfilled; an index of unresponded issues
 
 Revision ID: 3c4d5e6f7a80
-Revises: e10f2a3b4c5d
+Revises: 1a2b3c4d5e60
 Create Date: 2026-12-05 19:30:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '3c4d5e6f7a80'
-down_revision = 'e10f2a3b4c5d'
+down_revision = '1a2b3c4d5e60'
 branch_labels = None
 depends_on = None
 

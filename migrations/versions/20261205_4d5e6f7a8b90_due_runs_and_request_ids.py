@@ -1,7 +1,7 @@
 """Operations: the last run of each time-driven step, and the request id on audit entries (issue #15)
 
 Revision ID: 4d5e6f7a8b90
-Revises: e10f2a3b4c5d
+Revises: 3c4d5e6f7a80
 Create Date: 2026-12-05 19:40:00
 
 Existing audit entries keep an empty request id: they were written before requests had ids. The step runs
@@ -15,7 +15,7 @@ import portal.clock  # noqa: F401  (UTCDateTime columns)
 
 # revision identifiers, used by Alembic.
 revision = '4d5e6f7a8b90'
-down_revision = 'e10f2a3b4c5d'
+down_revision = '3c4d5e6f7a80'
 branch_labels = None
 depends_on = None
 
