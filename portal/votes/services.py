@@ -40,7 +40,7 @@ from portal.notifications.models import Notification
 from portal.notifications.services import EVENTS, register_event
 from portal.places.models import Owner, Ownership
 from portal.proposals import services as proposals
-from portal.votes import counting, electorate
+from portal.votes import counting, electorate, totals
 from portal.votes import log as ballot_log
 from portal.votes.models import (
     MATTERS,
@@ -56,6 +56,7 @@ from portal.votes.models import (
     BallotVote,
     BallotVoter,
 )
+from portal.votes.totals import rebuild_running_totals, running_figures  # noqa: F401  (part of this interface)
 
 QUESTION_MAX = 300
 NOTICE_MAX = 10000
@@ -364,10 +365,10 @@ def open_ballot(actor, proposal, *, method, question, options=None, opens_at, cl
 def _open(ballot, now) -> None:
     """Scheduled → open: the electorate is frozen as it stands on the opening day, and told."""
     electorate.freeze(ballot, on=_local(ballot, ballot.opens_at).date())
+    voters = totals.set_electorate(ballot)
     ballot.status = "open"
     ballot.frozen_at = now
     db.session.flush()
-    voters = db.session.scalar(select(func.count()).select_from(BallotVoter).where(BallotVoter.ballot_id == ballot.id))
     record(None, "ballot.opened", ballot, voters=voters)
     _notify_all(_caster_ids(ballot), "votes.opened", ballot,
                 _payload(ballot, closes=_local_text(ballot, ballot.closes_at)), now)
@@ -405,8 +406,10 @@ def apply_due_ballots(now: datetime) -> int:
 
 # --- casting ---------------------------------------------------------------------------------------------
 
-def _append(ballot, voter, option, *, cast_by, is_paper, now) -> BallotLogEntry:
-    """The next log entry and the voter's live vote. The ballot row is locked by the caller."""
+def _append(ballot, voter, option, live, *, cast_by, is_paper, now) -> BallotLogEntry:
+    """The next log entry, the voter's live vote (replacing `live`, the one it had, if any) and the running
+    totals, all in this transaction. The ballot row is locked by the caller, who read `live` under the lock:
+    every writer of live votes comes through here."""
     seq = ballot.log_length + 1
     fields = {"ballot_id": ballot.id, "seq": seq, "voter_id": voter.id, "option_id": option.id,
               "headcount": voter.headcount, "area_cm": voter.area_cm, "cast_by_id": cast_by.id,
@@ -416,6 +419,7 @@ def _append(ballot, voter, option, *, cast_by, is_paper, now) -> BallotLogEntry:
     db.session.add(entry)
     ballot.log_head = digest
     ballot.log_length = seq
+    totals.count_cast(ballot, voter, option, live.option_id if live is not None else None)
     db.session.flush()
     changed = db.session.execute(update(BallotVote).where(
         BallotVote.ballot_id == ballot.id, BallotVote.voter_id == voter.id).values(
@@ -475,7 +479,7 @@ def cast(user, ballot, option_id, *, voter=None, now=None) -> BallotLogEntry:
     live = _live_vote(ballot, chosen)
     if live is not None and live.is_paper:
         raise DomainError(_l("A paper ballot was entered for this vote: it cannot be cast online."), "voter_id")
-    return _append(ballot, chosen, option, cast_by=user, is_paper=False, now=now)
+    return _append(ballot, chosen, option, live, cast_by=user, is_paper=False, now=now)
 
 
 def enter_paper(member, ballot, voter, option_id, *, now=None) -> BallotLogEntry:
@@ -495,7 +499,7 @@ def enter_paper(member, ballot, voter, option_id, *, now=None) -> BallotLogEntry
     if live is not None and not live.is_paper:
         raise DomainError(_l("%(name)s has voted online: a paper ballot cannot be entered for them.",
                              name=chosen.label), "voter_id")
-    entry = _append(ballot, chosen, option, cast_by=member, is_paper=True, now=now)
+    entry = _append(ballot, chosen, option, live, cast_by=member, is_paper=True, now=now)
     record(member, "ballot.paper_entered", ballot, **({} if ballot.secret else {"voter_id": chosen.id}))
     return entry
 
@@ -518,7 +522,7 @@ def extend(actor, ballot, new_closes_at, reason, *, now=None) -> Ballot:
         raise DomainError(_l("The new close time must be later than the current one."), "closes_at")
     _lock(ballot)
     _still_open(ballot, now)
-    _, details = counting.decide(ballot, tally(ballot))
+    _, details = counting.decide(ballot, running_figures(ballot))
     if details["quorum_met"]:
         raise DomainError(_l("Participation already meets the quorum: the ballot cannot be extended."), "reason")
     ballot.original_closes_at = ballot.closes_at
@@ -629,8 +633,9 @@ def community_ballots(community, viewer, *, limit=50) -> list[Ballot]:
 
 
 def tally(ballot) -> counting.Figures:
-    """The live count, by the database: the electorate's sums in one query, the live votes per option in
-    one GROUP BY over the frozen weights."""
+    """The full count, by the database: the electorate's sums in one query, the live votes per option in
+    one GROUP BY over the frozen weights. Closing counts with it; pages of an open ballot read the running
+    totals instead (`running_figures`, always equal to this, which verification checks)."""
     electorate_count, electorate_area = db.session.execute(
         select(func.coalesce(func.sum(BallotVoter.headcount), 0), func.coalesce(func.sum(BallotVoter.area_cm), 0))
         .where(BallotVoter.ballot_id == ballot.id)).one()
@@ -659,7 +664,7 @@ def visible_tally(viewer, ballot) -> counting.Figures | None:
         return None
     if ballot.status == "closed":
         return counting.Figures.from_json(ballot.figures)
-    return tally(ballot)
+    return running_figures(ballot)
 
 
 def result_details(viewer, ballot) -> dict | None:
@@ -675,11 +680,8 @@ def participation(ballot) -> tuple[int, int]:
         return ballot.figures["voted_count"], ballot.figures["electorate_count"]
     if ballot.status != "open":
         return 0, 0
-    # Every frozen voter counts once by headcount (a buyer's units, a co-owned unit, the developer: one each),
-    # so counting rows is the headcount — without joining 300,000 votes to their weights on every page.
-    voted = db.session.scalar(select(func.count()).select_from(BallotVote).where(BallotVote.ballot_id == ballot.id))
-    total = db.session.scalar(select(func.count()).select_from(BallotVoter).where(BallotVoter.ballot_id == ballot.id))
-    return int(voted), int(total)
+    # The running totals on the ballot's row (kept by every cast): nothing counted per page view.
+    return ballot.voted_count, ballot.electorate_count
 
 
 def my_votes(user, ballot) -> list[tuple[BallotVoter, BallotVote | None]]:
