@@ -21,10 +21,11 @@ of a secret ballot carries receipts, choices and weights only, and nothing is au
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
 import click
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, literal, select, update
+from sqlalchemy import and_, bindparam, exists, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -173,11 +174,39 @@ def _owner_account_ids(ballot, on):
         Owner.community_id == ballot.community_id, Owner.user_id.is_not(None), Ownership.held_on(on)).distinct()
 
 
+# Statements a page or a cast runs every time are built once (on first use) with bound parameters: building
+# a SELECT with its loader options and computing its cache key costs more Python than running it, and a
+# built statement keeps its cache key.
+@cache
+def _lock_statement():
+    return (select(Ballot).where(Ballot.id == bindparam("ballot_id")).with_for_update()
+            .execution_options(populate_existing=True))
+
+
+@cache
+def _live_vote_statement():
+    return (select(BallotVote).where(BallotVote.ballot_id == bindparam("ballot_id"),
+                                     BallotVote.voter_id == bindparam("voter_id"))
+            .execution_options(populate_existing=True))
+
+
+@cache
+def _ballot_in_statement():
+    return (select(Ballot).where(Ballot.community_id == bindparam("community_id"), Ballot.id == bindparam("ballot_id"))
+            .options(joinedload(Ballot.proposal), joinedload(Ballot.community), joinedload(Ballot.organization),
+                     selectinload(Ballot.options)))
+
+
+@cache
+def _votes_of_statement():
+    return select(BallotVote).where(BallotVote.ballot_id == bindparam("ballot_id"),
+                                    BallotVote.voter_id.in_(bindparam("voter_ids", expanding=True)))
+
+
 def _lock(ballot) -> Ballot:
     """Take the ballot's row lock for the rest of the transaction and read it afresh (log head and length,
     status): casts and closing of one ballot happen one after the other."""
-    return db.session.execute(select(Ballot).where(Ballot.id == ballot.id).with_for_update()
-                              .execution_options(populate_existing=True)).scalar_one()
+    return db.session.execute(_lock_statement(), {"ballot_id": ballot.id}).scalar_one()
 
 
 def _option_of(ballot, option_id) -> BallotOption:
@@ -433,9 +462,7 @@ def _append(ballot, voter, option, live, *, cast_by, is_paper, now) -> BallotLog
 
 
 def _live_vote(ballot, voter) -> BallotVote | None:
-    return db.session.scalar(select(BallotVote).where(BallotVote.ballot_id == ballot.id,
-                                                      BallotVote.voter_id == voter.id)
-                             .execution_options(populate_existing=True))
+    return db.session.scalar(_live_vote_statement(), {"ballot_id": ballot.id, "voter_id": voter.id})
 
 
 def _require(rule, actor, ballot, message):
@@ -601,9 +628,7 @@ def ballot_in(community, ballot_id) -> Ballot | None:
         ballot_id = int(ballot_id)
     except (TypeError, ValueError):
         return None
-    return db.session.scalar(select(Ballot).where(Ballot.community_id == community.id, Ballot.id == ballot_id)
-                             .options(joinedload(Ballot.proposal), joinedload(Ballot.community),
-                                      joinedload(Ballot.organization), selectinload(Ballot.options)))
+    return db.session.scalar(_ballot_in_statement(), {"community_id": community.id, "ballot_id": ballot_id})
 
 
 def ballots_for_proposal(proposal) -> list[Ballot]:
@@ -690,8 +715,8 @@ def my_votes(user, ballot) -> list[tuple[BallotVoter, BallotVote | None]]:
     voters = electorate.voters_for(ballot, user)
     if not voters:
         return []
-    votes = {v.voter_id: v for v in db.session.scalars(select(BallotVote).where(
-        BallotVote.ballot_id == ballot.id, BallotVote.voter_id.in_([v.id for v in voters])))}
+    votes = {v.voter_id: v for v in db.session.scalars(
+        _votes_of_statement(), {"ballot_id": ballot.id, "voter_ids": [v.id for v in voters]})}
     return [(voter, votes.get(voter.id)) for voter in voters]
 
 
