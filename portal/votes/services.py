@@ -13,7 +13,9 @@ live vote of the voter; the unique constraint on (ballot, voter) is the database
 takes the same lock, so no cast slips in between the count and the close.
 
 Counting is done by the database: one GROUP BY over the live votes joined to the frozen electorate
-(weights stored at opening), never by loading ballots into Python; `portal.votes.counting` decides.
+(weights stored at opening), never by loading ballots into Python; `portal.votes.counting` decides. That
+full count runs at close; while a ballot is open its pages read the running totals every cast keeps under
+the lock (`portal.votes.totals`), which verification checks against the recount from the log.
 
 Hidden results stay hidden: `visible_tally` is the only way a page gets numbers, and it answers None while
 a ballot with hidden results is not closed. Secret ballots never show who voted what: the published log
