@@ -346,10 +346,16 @@ def load_log(ballot, n_log, now, rng, loader):
     loader.fix_sequences()
     db.session.execute(update(Ballot).where(Ballot.id == ballot.id).values(log_head=head["hash"],
                                                                            log_length=len(order)))
+    # The live votes went in around services.cast: the ballot's running totals are rebuilt from them, as
+    # the migration's backfill does.
+    from portal.votes import services
+    start = time.perf_counter()
+    services.rebuild_running_totals(ballot)
+    head["totals"] = time.perf_counter() - start
     db.session.commit()
     counts = {"voters": len(voters), "can cast online": len(online), "log entries": len(order),
               "live votes": len(live), "paper votes": len(paper)}
-    return counts, head["hashing"]
+    return counts, head["hashing"], head["totals"]
 
 
 # --- measuring ---------------------------------------------------------------------------------------------
@@ -365,6 +371,15 @@ def timed_runs(fn, n, counter=None):
         times.append((time.perf_counter() - start) * 1000)
         statements.append(counter.count if counter is not None else 0)
     return times, statements, result
+
+
+def timed_request(send, counter):
+    """(wall ms, CPU ms of this process, statements, response) of one request."""
+    counter.count, counter.statements = 0, []
+    start, start_cpu = time.perf_counter(), time.process_time()
+    response = send()
+    return ((time.perf_counter() - start) * 1000, (time.process_time() - start_cpu) * 1000, counter.count,
+            response)
 
 
 def row(label, times, statements=None, note=""):
@@ -442,29 +457,52 @@ def bench_page_casts(app, ballot_id, slug, casters, option_ids, n_requests, rng,
         sign_in(client, f"owner{user_id}@bench.test")
         clients.append((client, voter_id))
     page = f"/c/{slug}/ballots/{ballot_id}"
-    results = {"GET /c/<slug>/ballots/<id>": ([], []), "POST …/vote (no JS: 302)": ([], []),
-               "POST …/vote (htmx: the vote block)": ([], [])}
+    results = {"GET /c/<slug>/ballots/<id>": ([], [], []), "POST …/vote (no JS: 302)": ([], [], []),
+               "POST …/vote (htmx: the vote block)": ([], [], [])}
     statuses = {}
+    for client, _voter_id in clients:  # warm the templates and translations, as a running server has them
+        client.get(page)
     for n in range(n_requests):
         client, voter_id = clients[n % len(clients)]
-        times, statements, response = timed_runs(lambda: client.get(page), 1, counter)
-        results["GET /c/<slug>/ballots/<id>"][0].extend(times)
-        results["GET /c/<slug>/ballots/<id>"][1].extend(statements)
+        wall, cpu, statements, response = timed_request(lambda: client.get(page), counter)
+        for kept, value in zip(results["GET /c/<slug>/ballots/<id>"], (wall, cpu, statements)):
+            kept.append(value)
         if response.status_code != 200:
             raise SystemExit(f"GET {page}: {response.status_code}\n{response.get_data(as_text=True)[:2000]}")
         token = TOKEN.search(response.get_data(as_text=True)).group(1)
         for label, headers in (("POST …/vote (no JS: 302)", {}), ("POST …/vote (htmx: the vote block)",
                                                                   {"HX-Request": "true"})):
             data = {"csrf_token": token, "voter_id": voter_id, "option_id": rng.choice(option_ids)}
-            times, statements, response = timed_runs(lambda: client.post(f"{page}/vote", data=data, headers=headers),
-                                                     1, counter)
-            results[label][0].extend(times)
-            results[label][1].extend(statements)
+            wall, cpu, statements, response = timed_request(
+                lambda: client.post(f"{page}/vote", data=data, headers=headers), counter)
+            for kept, value in zip(results[label], (wall, cpu, statements)):
+                kept.append(value)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
             refused = response.status_code == 200 and b"Your vote is counted" not in response.data
             if response.status_code >= 400 or refused:
                 raise SystemExit(f"POST {page}/vote: {response.status_code}\n{response.get_data(as_text=True)[:3000]}")
     return results, statuses
+
+
+def profile_page(app, path, login, label, n_requests, top=25):
+    """cProfile `n_requests` GETs of `path` signed in as `login`, and print the functions that take the most
+    time of their own and in total (what to cut)."""
+    import cProfile
+    import pstats
+    client = app.test_client()
+    sign_in(client, login)
+    client.get(path)
+    profiler = cProfile.Profile()
+    start = time.process_time()
+    profiler.enable()
+    for _ in range(n_requests):
+        client.get(path)
+    profiler.disable()
+    cpu = (time.process_time() - start) * 1000 / n_requests
+    print(f"\n--- profile of {label}: {n_requests} requests, {cpu:.1f} ms CPU each (profiled, so slower)")
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
 
 
 def explain(statements, label):
@@ -499,6 +537,8 @@ def main(argv=None):
     parser.add_argument("--requests", type=int, default=60, help="page loads and casts through the pages")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--explain", action="store_true", help="print the plans of the tally's and a cast's queries")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="cProfile N requests of the open and of the closed ballot page; print where they go")
     args = parser.parse_args(argv)
     n_units, n_log = round(args.units * args.scale), round(args.log * args.scale)
 
@@ -530,10 +570,10 @@ def main(argv=None):
             print(f"  {label:<44} {seconds:>7.2f} s  {statements:>6} statements  ({parts})")
 
         start = time.perf_counter()
-        log_counts, hashing = load_log(ballot, n_log, now, rng, loader)
+        log_counts, hashing, rebuilding = load_log(ballot, n_log, now, rng, loader)
         analyze()
-        print(f"\nlog ({how}) in {time.perf_counter() - start:.1f} s (hash chain {hashing:.1f} s): "
-              + ", ".join(f"{v:,} {k}" for k, v in log_counts.items()))
+        print(f"\nlog ({how}) in {time.perf_counter() - start:.1f} s (hash chain {hashing:.1f} s, running totals "
+              f"rebuilt in {rebuilding:.2f} s): " + ", ".join(f"{v:,} {k}" for k, v in log_counts.items()))
 
         db.session.expire_all()
         ballot_id, slug = ballot.id, community.slug
@@ -544,8 +584,13 @@ def main(argv=None):
         row(f"services.tally ({args.tallies} runs)", times, statements,
             f"{figures.voted_count:,}/{figures.electorate_count:,} voted")
         times, statements, _ = timed_runs(lambda: services.participation(ballot), args.tallies, counter)
-        participation_statements = list(counter.statements)
-        row("services.participation (every ballot page)", times, statements)
+        row("services.participation (every ballot page)", times, statements, "the ballot row's running totals")
+        times, statements, running = timed_runs(lambda: services.running_figures(ballot), args.tallies, counter)
+        running_statements = list(counter.statements)
+        row("services.running_figures (open page, vote block)", times, statements,
+            f"= the full tally: {running == figures}")
+        if running != figures:
+            raise SystemExit("the running totals differ from the full tally after loading")
 
         times, commits, statements, changed = bench_service_casts(ballot, args.casts, rng, counter)
         cast_median = statistics.median(times)
@@ -554,6 +599,10 @@ def main(argv=None):
         row("  of which the COMMIT", commits)
 
         ballot = db.session.get(Ballot, ballot_id)
+        totals_agree = services.running_figures(ballot) == services.tally(ballot)
+        print(f"{'  running totals = full tally after the casts':<46} {str(totals_agree):>10}")
+        if not totals_agree:
+            raise SystemExit("the running totals differ from the full tally after the casts")
         for label, receipts in sample_receipts(ballot, 50, rng).items():
             times, statements, _ = timed_runs(lambda: services.check_receipt(ballot, next(receipts)), 50, counter)
             row(f"services.check_receipt, {label}", times, statements)
@@ -565,8 +614,12 @@ def main(argv=None):
     if views_built(app, "votes.detail", "votes.cast"):
         results, statuses = bench_page_casts(app, ballot_id, slug, page_casters, option_ids, args.requests, rng,
                                              counter)
-        for label, (times, statements) in results.items():
-            row(label, times, statements, f"responses {statuses}" if label.startswith("POST …/vote (htmx") else "")
+        for label, (times, cpu, statements) in results.items():
+            row(label, times, statements, f"CPU median {statistics.median(cpu):.1f} ms (p95 {percentile(cpu, 95):.1f})"
+                + (f"; responses {statuses}" if label.startswith("POST …/vote (htmx") else ""))
+        if args.profile:
+            profile_page(app, f"/c/{slug}/ballots/{ballot_id}", f"owner{page_casters[0][0]}@bench.test",
+                         "the open ballot page", args.profile)
     else:
         print("pages: votes.detail / votes.cast not built yet")
 
@@ -594,15 +647,18 @@ def main(argv=None):
         pages = {"GET …/log (published, first page)": lambda: f"/c/{slug}/ballots/{ballot_id}/log",
                  "GET …/log?page=5000 (a deep page)": lambda: f"/c/{slug}/ballots/{ballot_id}/log?page=5000",
                  "GET /c/<slug>/ballots/<id> (closed)": lambda: f"/c/{slug}/ballots/{ballot_id}"}
-        for label, (t, _, s, size) in time_pages(app, pages, committee_login, 20).items():
-            row(label, t, s, f"{size // 1024} KB")
+        for label, (t, cpu, s, size) in time_pages(app, pages, committee_login, 20).items():
+            row(label, t, s, f"{size // 1024} KB; CPU median {statistics.median(cpu):.1f} ms")
+        if args.profile:
+            profile_page(app, f"/c/{slug}/ballots/{ballot_id}", committee_login, "the closed ballot page",
+                         args.profile)
 
     print(f"\nfull tally median {tally_median:.0f} ms: {'under' if tally_median < 1000 else 'OVER'} the 1 s target; "
           f"services.cast median {cast_median:.1f} ms: {'under' if cast_median < 20 else 'OVER'} the 20 ms target")
     if args.explain:
         with app.app_context():
             explain(tally_statements, "services.tally")
-            explain(participation_statements, "services.participation")
+            explain(running_statements, "services.running_figures")
             explain(cast_statements, "services.cast (the last one)")
     database.finish()
 

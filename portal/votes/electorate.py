@@ -23,8 +23,9 @@ Residents' ballots: per person, every verified adult resident of the community o
 still one person); per household, every unit with at least one verified adult resident, cast by any of
 them. Committee ballots: the organization's members current on the freeze date, each once."""
 from datetime import date
+from functools import cache
 
-from sqlalchemy import BigInteger, Integer, and_, case, cast, func, insert, literal, null, select
+from sqlalchemy import BigInteger, Integer, and_, bindparam, case, cast, func, insert, literal, null, select
 
 from portal.auth.models import User
 from portal.auth.roles import current_clause
@@ -57,10 +58,15 @@ def voters_for(ballot, user) -> list[BallotVoter]:
     query; empty for anonymous visitors and for those outside the electorate."""
     if not getattr(user, "is_authenticated", False):
         return []
-    query = (select(BallotVoter).join(BallotCaster, BallotCaster.voter_id == BallotVoter.id)
-             .where(BallotCaster.ballot_id == ballot.id, BallotCaster.user_id == user.id)
-             .order_by(BallotVoter.id))
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(_voters_for_statement(), {"ballot_id": ballot.id, "user_id": user.id}))
+
+
+@cache
+def _voters_for_statement():
+    # Built once: every ballot page and cast asks it (see services._lock_statement).
+    return (select(BallotVoter).join(BallotCaster, BallotCaster.voter_id == BallotVoter.id)
+            .where(BallotCaster.ballot_id == bindparam("ballot_id"), BallotCaster.user_id == bindparam("user_id"))
+            .order_by(BallotVoter.id))
 
 
 # --- committee ---

@@ -6,8 +6,9 @@ microseconds. The ballot keeps the running head (`log_head`, shown while voting 
 
 `verify` walks the log in seq order, a batch at a time (memory does not grow with the log), recomputing
 every hash and checking each entry's weights and option against the frozen electorate; then it checks the
-ballot's head and length, that the live votes are exactly the latest entry of each voter, and — once the
-ballot is closed — that the stored figures equal a recount from the log. The first thing found broken is
+ballot's head and length, that the live votes are exactly the latest entry of each voter, that the running
+totals kept on the ballot equal a recount from the log, and — once the ballot is closed — that the stored
+figures equal it too. The first thing found broken is
 named.
 
 A receipt is 20 random base32 characters; `receipt_status` says whether it is the voter's counted ballot,
@@ -25,6 +26,7 @@ from sqlalchemy.orm import aliased
 from portal.extensions import db
 from portal.votes.counting import Figures
 from portal.votes.models import BallotLogEntry, BallotOption, BallotVote, BallotVoter
+from portal.votes.totals import running_figures
 
 GENESIS = "0" * 64
 HASHED_FIELDS = ("ballot_id", "seq", "voter_id", "option_id", "headcount", "area_cm", "cast_by_id", "is_paper",
@@ -105,6 +107,9 @@ def verify(ballot, *, batch_size: int = BATCH) -> VerifyReport:
     if problem:
         return VerifyReport(False, problem[0], problem[1], None)
     recount = recount_from_log(ballot)
+    if running_figures(ballot) != recount:
+        return VerifyReport(False, None, _("The ballot's running totals differ from the recount from the log."),
+                            recount)
     if ballot.status == "closed" and ballot.figures is not None and _stored(ballot) != recount:
         return VerifyReport(False, None, _("The stored result differs from the recount from the log."), recount)
     return VerifyReport(True, None, _("The log verifies: %(n)s entries, head %(head)s.",

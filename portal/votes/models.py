@@ -101,6 +101,14 @@ class Ballot(db.Model):
     # Running head of the log (hex SHA-256) and the number of entries; both change with every cast.
     log_head = db.Column(db.String(64), nullable=False, default="0" * 64)
     log_length = db.Column(db.Integer, nullable=False, default=0)
+    # Running totals, kept by services._append under the ballot's row lock in the same transaction as each
+    # cast (votes.services.rebuild_running_totals recomputes them): the frozen electorate (set at opening)
+    # and the voters with a live vote, by headcount and area (hundredths of m², owners' method; else 0). The
+    # open ballot's page reads these instead of counting every voter; close and verification still recount.
+    electorate_count = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    electorate_area_cm = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
+    voted_count = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    voted_area_cm = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
 
     result = db.Column(db.String(16))
     # The figures at close, exact integers (areas in hundredths of m²), as counting.tally() returns them.
@@ -142,6 +150,7 @@ class BallotOption(db.Model):
     __table_args__ = (
         UniqueConstraint("ballot_id", "position"),
         CheckConstraint("code IS NULL OR code IN ('yes', 'no', 'abstain')", name="code"),
+        CheckConstraint("live_count >= 0 AND live_area_cm >= 0", name="live_totals"),
     )
 
     id = db.Column(db.Integer, primary_key=True)
@@ -149,6 +158,10 @@ class BallotOption(db.Model):
     position = db.Column(db.SmallInteger, nullable=False)
     code = db.Column(db.String(8))
     label = db.Column(db.String(200), nullable=False)
+    # Running totals of the live votes for this option (headcount, and area in hundredths of m²), kept with
+    # the ballot's (see Ballot.voted_count).
+    live_count = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    live_area_cm = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
 
     ballot = db.relationship("Ballot", back_populates="options")
 

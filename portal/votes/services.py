@@ -13,7 +13,9 @@ live vote of the voter; the unique constraint on (ballot, voter) is the database
 takes the same lock, so no cast slips in between the count and the close.
 
 Counting is done by the database: one GROUP BY over the live votes joined to the frozen electorate
-(weights stored at opening), never by loading ballots into Python; `portal.votes.counting` decides.
+(weights stored at opening), never by loading ballots into Python; `portal.votes.counting` decides. That
+full count runs at close; while a ballot is open its pages read the running totals every cast keeps under
+the lock (`portal.votes.totals`), which verification checks against the recount from the log.
 
 Hidden results stay hidden: `visible_tally` is the only way a page gets numbers, and it answers None while
 a ballot with hidden results is not closed. Secret ballots never show who voted what: the published log
@@ -21,10 +23,11 @@ of a secret ballot carries receipts, choices and weights only, and nothing is au
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
 import click
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, literal, select, update
+from sqlalchemy import and_, bindparam, exists, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -40,7 +43,7 @@ from portal.notifications.models import Notification
 from portal.notifications.services import EVENTS, register_event
 from portal.places.models import Owner, Ownership
 from portal.proposals import services as proposals
-from portal.votes import counting, electorate
+from portal.votes import counting, electorate, totals
 from portal.votes import log as ballot_log
 from portal.votes.models import (
     MATTERS,
@@ -56,6 +59,7 @@ from portal.votes.models import (
     BallotVote,
     BallotVoter,
 )
+from portal.votes.totals import rebuild_running_totals, running_figures  # noqa: F401  (part of this interface)
 
 QUESTION_MAX = 300
 NOTICE_MAX = 10000
@@ -172,11 +176,39 @@ def _owner_account_ids(ballot, on):
         Owner.community_id == ballot.community_id, Owner.user_id.is_not(None), Ownership.held_on(on)).distinct()
 
 
+# Statements a page or a cast runs every time are built once (on first use) with bound parameters: building
+# a SELECT with its loader options and computing its cache key costs more Python than running it, and a
+# built statement keeps its cache key.
+@cache
+def _lock_statement():
+    return (select(Ballot).where(Ballot.id == bindparam("ballot_id")).with_for_update()
+            .execution_options(populate_existing=True))
+
+
+@cache
+def _live_vote_statement():
+    return (select(BallotVote).where(BallotVote.ballot_id == bindparam("ballot_id"),
+                                     BallotVote.voter_id == bindparam("voter_id"))
+            .execution_options(populate_existing=True))
+
+
+@cache
+def _ballot_in_statement():
+    return (select(Ballot).where(Ballot.community_id == bindparam("community_id"), Ballot.id == bindparam("ballot_id"))
+            .options(joinedload(Ballot.proposal), joinedload(Ballot.community), joinedload(Ballot.organization),
+                     selectinload(Ballot.options)))
+
+
+@cache
+def _votes_of_statement():
+    return select(BallotVote).where(BallotVote.ballot_id == bindparam("ballot_id"),
+                                    BallotVote.voter_id.in_(bindparam("voter_ids", expanding=True)))
+
+
 def _lock(ballot) -> Ballot:
     """Take the ballot's row lock for the rest of the transaction and read it afresh (log head and length,
     status): casts and closing of one ballot happen one after the other."""
-    return db.session.execute(select(Ballot).where(Ballot.id == ballot.id).with_for_update()
-                              .execution_options(populate_existing=True)).scalar_one()
+    return db.session.execute(_lock_statement(), {"ballot_id": ballot.id}).scalar_one()
 
 
 def _option_of(ballot, option_id) -> BallotOption:
@@ -364,10 +396,10 @@ def open_ballot(actor, proposal, *, method, question, options=None, opens_at, cl
 def _open(ballot, now) -> None:
     """Scheduled → open: the electorate is frozen as it stands on the opening day, and told."""
     electorate.freeze(ballot, on=_local(ballot, ballot.opens_at).date())
+    voters = totals.set_electorate(ballot)
     ballot.status = "open"
     ballot.frozen_at = now
     db.session.flush()
-    voters = db.session.scalar(select(func.count()).select_from(BallotVoter).where(BallotVoter.ballot_id == ballot.id))
     record(None, "ballot.opened", ballot, voters=voters)
     _notify_all(_caster_ids(ballot), "votes.opened", ballot,
                 _payload(ballot, closes=_local_text(ballot, ballot.closes_at)), now)
@@ -405,8 +437,10 @@ def apply_due_ballots(now: datetime) -> int:
 
 # --- casting ---------------------------------------------------------------------------------------------
 
-def _append(ballot, voter, option, *, cast_by, is_paper, now) -> BallotLogEntry:
-    """The next log entry and the voter's live vote. The ballot row is locked by the caller."""
+def _append(ballot, voter, option, live, *, cast_by, is_paper, now) -> BallotLogEntry:
+    """The next log entry, the voter's live vote (replacing `live`, the one it had, if any) and the running
+    totals, all in this transaction. The ballot row is locked by the caller, who read `live` under the lock:
+    every writer of live votes comes through here."""
     seq = ballot.log_length + 1
     fields = {"ballot_id": ballot.id, "seq": seq, "voter_id": voter.id, "option_id": option.id,
               "headcount": voter.headcount, "area_cm": voter.area_cm, "cast_by_id": cast_by.id,
@@ -416,6 +450,7 @@ def _append(ballot, voter, option, *, cast_by, is_paper, now) -> BallotLogEntry:
     db.session.add(entry)
     ballot.log_head = digest
     ballot.log_length = seq
+    totals.count_cast(ballot, voter, option, live.option_id if live is not None else None)
     db.session.flush()
     changed = db.session.execute(update(BallotVote).where(
         BallotVote.ballot_id == ballot.id, BallotVote.voter_id == voter.id).values(
@@ -429,9 +464,7 @@ def _append(ballot, voter, option, *, cast_by, is_paper, now) -> BallotLogEntry:
 
 
 def _live_vote(ballot, voter) -> BallotVote | None:
-    return db.session.scalar(select(BallotVote).where(BallotVote.ballot_id == ballot.id,
-                                                      BallotVote.voter_id == voter.id)
-                             .execution_options(populate_existing=True))
+    return db.session.scalar(_live_vote_statement(), {"ballot_id": ballot.id, "voter_id": voter.id})
 
 
 def _require(rule, actor, ballot, message):
@@ -475,7 +508,7 @@ def cast(user, ballot, option_id, *, voter=None, now=None) -> BallotLogEntry:
     live = _live_vote(ballot, chosen)
     if live is not None and live.is_paper:
         raise DomainError(_l("A paper ballot was entered for this vote: it cannot be cast online."), "voter_id")
-    return _append(ballot, chosen, option, cast_by=user, is_paper=False, now=now)
+    return _append(ballot, chosen, option, live, cast_by=user, is_paper=False, now=now)
 
 
 def enter_paper(member, ballot, voter, option_id, *, now=None) -> BallotLogEntry:
@@ -495,7 +528,7 @@ def enter_paper(member, ballot, voter, option_id, *, now=None) -> BallotLogEntry
     if live is not None and not live.is_paper:
         raise DomainError(_l("%(name)s has voted online: a paper ballot cannot be entered for them.",
                              name=chosen.label), "voter_id")
-    entry = _append(ballot, chosen, option, cast_by=member, is_paper=True, now=now)
+    entry = _append(ballot, chosen, option, live, cast_by=member, is_paper=True, now=now)
     record(member, "ballot.paper_entered", ballot, **({} if ballot.secret else {"voter_id": chosen.id}))
     return entry
 
@@ -518,7 +551,7 @@ def extend(actor, ballot, new_closes_at, reason, *, now=None) -> Ballot:
         raise DomainError(_l("The new close time must be later than the current one."), "closes_at")
     _lock(ballot)
     _still_open(ballot, now)
-    _, details = counting.decide(ballot, tally(ballot))
+    _, details = counting.decide(ballot, running_figures(ballot))
     if details["quorum_met"]:
         raise DomainError(_l("Participation already meets the quorum: the ballot cannot be extended."), "reason")
     ballot.original_closes_at = ballot.closes_at
@@ -597,9 +630,7 @@ def ballot_in(community, ballot_id) -> Ballot | None:
         ballot_id = int(ballot_id)
     except (TypeError, ValueError):
         return None
-    return db.session.scalar(select(Ballot).where(Ballot.community_id == community.id, Ballot.id == ballot_id)
-                             .options(joinedload(Ballot.proposal), joinedload(Ballot.community),
-                                      joinedload(Ballot.organization), selectinload(Ballot.options)))
+    return db.session.scalar(_ballot_in_statement(), {"community_id": community.id, "ballot_id": ballot_id})
 
 
 def ballots_for_proposal(proposal) -> list[Ballot]:
@@ -629,8 +660,9 @@ def community_ballots(community, viewer, *, limit=50) -> list[Ballot]:
 
 
 def tally(ballot) -> counting.Figures:
-    """The live count, by the database: the electorate's sums in one query, the live votes per option in
-    one GROUP BY over the frozen weights."""
+    """The full count, by the database: the electorate's sums in one query, the live votes per option in
+    one GROUP BY over the frozen weights. Closing counts with it; pages of an open ballot read the running
+    totals instead (`running_figures`, always equal to this, which verification checks)."""
     electorate_count, electorate_area = db.session.execute(
         select(func.coalesce(func.sum(BallotVoter.headcount), 0), func.coalesce(func.sum(BallotVoter.area_cm), 0))
         .where(BallotVoter.ballot_id == ballot.id)).one()
@@ -659,7 +691,7 @@ def visible_tally(viewer, ballot) -> counting.Figures | None:
         return None
     if ballot.status == "closed":
         return counting.Figures.from_json(ballot.figures)
-    return tally(ballot)
+    return running_figures(ballot)
 
 
 def result_details(viewer, ballot) -> dict | None:
@@ -675,11 +707,8 @@ def participation(ballot) -> tuple[int, int]:
         return ballot.figures["voted_count"], ballot.figures["electorate_count"]
     if ballot.status != "open":
         return 0, 0
-    # Every frozen voter counts once by headcount (a buyer's units, a co-owned unit, the developer: one each),
-    # so counting rows is the headcount — without joining 300,000 votes to their weights on every page.
-    voted = db.session.scalar(select(func.count()).select_from(BallotVote).where(BallotVote.ballot_id == ballot.id))
-    total = db.session.scalar(select(func.count()).select_from(BallotVoter).where(BallotVoter.ballot_id == ballot.id))
-    return int(voted), int(total)
+    # The running totals on the ballot's row (kept by every cast): nothing counted per page view.
+    return ballot.voted_count, ballot.electorate_count
 
 
 def my_votes(user, ballot) -> list[tuple[BallotVoter, BallotVote | None]]:
@@ -688,8 +717,8 @@ def my_votes(user, ballot) -> list[tuple[BallotVoter, BallotVote | None]]:
     voters = electorate.voters_for(ballot, user)
     if not voters:
         return []
-    votes = {v.voter_id: v for v in db.session.scalars(select(BallotVote).where(
-        BallotVote.ballot_id == ballot.id, BallotVote.voter_id.in_([v.id for v in voters])))}
+    votes = {v.voter_id: v for v in db.session.scalars(
+        _votes_of_statement(), {"ballot_id": ballot.id, "voter_ids": [v.id for v in voters]})}
     return [(voter, votes.get(voter.id)) for voter in voters]
 
 

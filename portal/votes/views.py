@@ -10,6 +10,7 @@ voter sees only their own current choice."""
 import re
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime, format_decimal
@@ -217,8 +218,14 @@ def _receipts(votes) -> dict[int, str]:
     entry_ids = [v.entry_id for _voter_row, v in votes if v is not None]
     if not entry_ids:
         return {}
-    return dict(db.session.execute(db.select(BallotLogEntry.id, BallotLogEntry.receipt)
-                                   .where(BallotLogEntry.id.in_(entry_ids))).all())
+    return dict(db.session.execute(_receipts_statement(), {"entry_ids": entry_ids}).all())
+
+
+@cache
+def _receipts_statement():
+    # Built once (see services._lock_statement): the vote block asks it on every view.
+    return db.select(BallotLogEntry.id, BallotLogEntry.receipt).where(
+        BallotLogEntry.id.in_(db.bindparam("entry_ids", expanding=True)))
 
 
 def _vote_context(ballot, *, errors=None, chosen=None, receipt=None, notice=None):

@@ -2,7 +2,7 @@
 cast): voters who vote once, voters who double-submit the same choice, voters who send two different
 choices at the same moment, and voters who change their vote while others are voting. Afterwards: no
 cast lost, none counted twice, one live vote per voter (the latest), a log that verifies, and a recount
-from the log equal to the database's tally. SQLite serializes writers and is skipped."""
+from the log equal to the database's tally and to the running totals. SQLite serializes writers and is skipped."""
 import random
 from concurrent.futures import ThreadPoolExecutor
 
@@ -99,4 +99,6 @@ def test_500_concurrent_casts_lose_nothing_and_count_nothing_twice(world, app, p
     report = services.verify(ballot)
     assert report.ok, report.message
     assert report.recount == services.tally(ballot)
+    # The running totals kept by 500 casts under the lock equal the full count.
+    assert services.running_figures(ballot) == services.tally(ballot)
     assert services.participation(ballot) == (VOTERS, VOTERS + RESIDENTS_PERSONS)

@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.places.models import Ownership
 from portal.votes import electorate
 from portal.votes.models import Ballot, BallotCaster, BallotOption, BallotVoter
+from portal.votes.totals import set_electorate
 from tests.factories import gen_building, gen_household, gen_membership, gen_residency, gen_user
 from tests.proposals import gen_in_deliberation
 from tests.queries import recorded_statements
@@ -41,6 +42,7 @@ def make_ballot(world, method="owners", *, organization=None, status="open", **k
 def frozen(world, method="owners", *, on=TODAY, **kw):
     ballot = make_ballot(world, method, **kw)
     electorate.freeze(ballot, on=on)
+    set_electorate(ballot)  # as opening does after the freeze
     return ballot
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from portal.extensions import db
-from portal.votes import log
+from portal.votes import log, totals
 from portal.votes.counting import Figures
 from portal.votes.models import Ballot, BallotLogEntry, BallotVote, BallotVoter
 from tests.queries import recorded_statements
@@ -22,7 +22,7 @@ T0 = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)
 
 
 def append(ballot, voter, code, user, *, at, is_paper=False) -> BallotLogEntry:
-    """One cast: the next chained entry, the new head, and the voter's live vote."""
+    """One cast: the next chained entry, the new head, the voter's live vote and the running totals."""
     option = next(o for o in ballot.options if o.code == code)
     fields = {"ballot_id": ballot.id, "seq": ballot.log_length + 1, "voter_id": voter.id, "option_id": option.id,
               "headcount": voter.headcount, "area_cm": voter.area_cm, "cast_by_id": user.id,
@@ -30,9 +30,10 @@ def append(ballot, voter, code, user, *, at, is_paper=False) -> BallotLogEntry:
     entry = BallotLogEntry(prev_hash=ballot.log_head, hash=log.entry_hash(ballot.log_head, fields), **fields)
     db.session.add(entry)
     ballot.log_head, ballot.log_length = entry.hash, entry.seq
-    db.session.flush()
     vote = db.session.scalar(select(BallotVote).where(BallotVote.ballot_id == ballot.id,
                                                       BallotVote.voter_id == voter.id))
+    totals.count_cast(ballot, voter, option, vote.option_id if vote is not None else None)
+    db.session.flush()
     if vote is None:
         vote = BallotVote(ballot_id=ballot.id, voter_id=voter.id)
         db.session.add(vote)

@@ -129,6 +129,7 @@ def bulk_log(ballot, n_entries, world):
                                              "entry_id": r.id, "cast_by_id": r.cast_by_id, "is_paper": False,
                                              "cast_at": now} for r in live.values()])
     db.session.execute(db.update(Ballot).where(Ballot.id == ballot.id).values(log_head=prev, log_length=seq))
+    services.rebuild_running_totals(ballot)  # the votes were written around the services
     db.session.expire(ballot)
 
 
