@@ -50,3 +50,19 @@ def write_docs_screenshot(png: bytes, target: Path) -> None:
     if image.width > PHONE_WIDTH:
         image = image.resize((PHONE_WIDTH, round(image.height * PHONE_WIDTH / image.width)), Image.LANCZOS)
     image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
+
+
+# A stand-alone link: alone in its block (its parent's text is its own text), or one of the page's way-finding
+# links (breadcrumbs, pagers, the header, the footer). Links inside running text are the text's business.
+_SMALL_TARGETS = """() => [...document.querySelectorAll('a[href], summary')].filter(e => {
+    const box = e.getBoundingClientRect();
+    if (!box.width || !box.height || getComputedStyle(e).visibility === 'hidden') return false;
+    const own = e.textContent.trim(), around = (e.parentElement.textContent || '').trim();
+    const standalone = own && (around === own || e.closest('.breadcrumbs, .pager, header, footer'));
+    return standalone && box.height < 43.5;
+  }).map(e => `${e.tagName.toLowerCase()} "${e.textContent.trim().slice(0, 40)}" ${Math.round(e.getBoundingClientRect().height)}px`)"""
+
+
+def small_targets(page) -> list[str]:
+    """Stand-alone links and summaries shorter than a 44px tap target on this page."""
+    return page.evaluate(_SMALL_TARGETS)

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from portal.extensions import db
 from tests.browser.flows import form_with, sign_in, unique_email, unique_phone, visit
-from tests.browser.screens import DOCS, SCREENSHOTS, capture
+from tests.browser.screens import DOCS, SCREENSHOTS, capture, small_targets
 from tests.factories import DEFAULT_PASSWORD, gen_community, gen_membership, gen_organization, gen_user
 
 pytestmark = pytest.mark.browser
@@ -141,6 +141,7 @@ def test_a_committee_meets_decides_and_pins_the_notice(new_context, live_server)
     expect(member.locator("main .minutes-version")).to_contain_text("Racks for 40 bicycles")
     expect(member.locator("main #decisions")).to_contain_text("Put the bicycle racks to a committee vote.")
     capture(member, "meeting-published", docs="meeting")
+    assert not small_targets(member), small_targets(member)  # "Print" beside each decision is a 44px target
 
     public = new_context().new_page()
     visit(public, meeting_url)
