@@ -103,7 +103,7 @@ def _filters():
     """Parse, load and check: (Filters, context for the filter form). BadFilter → the caller answers 400."""
     raw = parse_filters(request.args, _this_month())
     sub_district, communities, community = _scope(raw)
-    category = (request.args.get("category") or "").strip() or None
+    category = raw["category"]
     if category is not None and (len(category) > 32 or not category.replace("_", "").replace("-", "").isalnum()):
         raise BadFilter(_("Category is not a valid choice."))
     filters = services.Filters(sub_district=sub_district, communities=communities, category_code=category,
@@ -294,9 +294,10 @@ def issues():
     """The issues behind one figure: a rate's numerator or denominator, overall or for one group."""
     try:
         filters, community = _filters()
-        rate = request.args.get("rate", "")
-        part = request.args.get("part", "")
-        group = request.args.get("group", "overall")
+        # Without arguments: every issue the response rate counts, over the default period.
+        rate = request.args.get("rate") or "response"
+        part = request.args.get("part") or "denominator"
+        group = request.args.get("group") or "overall"
         if rate not in services.RATES or part not in services.PARTS or group not in services.GROUPS:
             raise BadFilter(_("Choose a rate, numerator or denominator, and a grouping."))
         key = _group_key(group, request.args.get("key"))
