@@ -45,6 +45,9 @@ class Table:
     headers: list
     rows: list = field(default_factory=list)
     chart: object = None
+    # For the stacked layout on a phone: each column's label beside its value, and each cell's class.
+    short_headers: list | None = None
+    cell_classes: list | None = None
 
 
 def bad_filter(message):
@@ -193,9 +196,14 @@ def _tables(filters, community, data) -> list[Table]:
                    "org": _("Organization"), "month": _("Month")}
     tables = []
     rates = data["rates"]
+    short_headers, cell_classes = [None, _("Issues")], ["", "dash-count"]
+    for name in RATE_NAMES:
+        short_headers += [labels[name]] * 3
+        cell_classes += ["dash-num", "dash-den", "dash-pct"]
     for group in ("overall", "community", "category", "org", "month"):
         tables.append(Table("rates-" + group, group_titles[group], [group_heads[group], _("Issues"), *rate_headers],
-                            rate_rows(group, rates.get(group, []))))
+                            rate_rows(group, rates.get(group, [])), short_headers=short_headers,
+                            cell_classes=cell_classes))
     trend = data["trend"]
     tables[-1].chart = charts.line_chart(
         "chart-trend", _("The three rates by month"),
