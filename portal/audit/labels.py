@@ -207,11 +207,28 @@ def action_label(code: str | None) -> str:
         if verb else noun_text
 
 
+# Said without anyone doing it: nobody signed in when a sign-in failed.
+WITHOUT_ACTOR = {"account.login_failed", "account.login_locked"}
+
+
 def own_label(code: str | None) -> str:
     """The phrase for an entry about the reader's own record (their account activity)."""
     if code in OWN_LABELS:
         return str(OWN_LABELS[code])
     return action_label(code)
+
+
+def own_line(entry, person_id: int) -> tuple[str | None, str]:
+    """(who, what) for a line of a person's own account activity: "You" when they did it themselves, the
+    actor's name otherwise, "system" for the portal's own steps, nobody for a failed sign-in."""
+    what = own_label(entry.action)
+    if entry.action in WITHOUT_ACTOR:
+        return None, what
+    if entry.actor_id == person_id:
+        return _("You"), what
+    if entry.actor is not None:
+        return entry.actor.display_name, what
+    return _("system"), what
 
 
 def object_label(object_type: str | None) -> str:

@@ -1,6 +1,8 @@
 """Writing the audit log. Services call `record` inside the transaction of the change they make."""
 from dataclasses import dataclass
 
+from sqlalchemy.orm import selectinload
+
 from portal.audit.models import AuditEntry
 from portal.extensions import db, unproxied
 from portal.observability import current_request_id
@@ -80,5 +82,5 @@ def entries_about(user, limit=100):
     """What others did to or with this person's records: shown to the person themself."""
     query = (db.select(AuditEntry)
              .where((AuditEntry.subject_user_id == user.id) | (AuditEntry.on_behalf_of_id == user.id))
-             .order_by(AuditEntry.id.desc()).limit(limit))
+             .order_by(AuditEntry.id.desc()).limit(limit).options(selectinload(AuditEntry.actor)))
     return db.session.scalars(query).all()
