@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 # 13 px or more), and grow with a wider column.
 WIDTH = 400
 HEIGHT = 260
-LEFT, RIGHT, TOP, BOTTOM = 48, 14, 14, 34
+LEFT, RIGHT, TOP, BOTTOM = 58, 14, 14, 34
 LEGEND_ROW = 22
 SERIES_CLASSES = ("chart-series-1", "chart-series-2", "chart-series-3", "chart-series-4")
 
@@ -62,14 +62,31 @@ def line_chart(chart_id: str, title: str, desc: str, labels: list[str],
         body.append(f'<text class="chart-axis-label" x="{LEFT - 6}" y="{_coord(y(tick) + 4)}" '
                     f'text-anchor="end">{tick}%</text>')
     body.append("</g>")
-    every = max(1, (count + 3) // 4)  # at most four month labels (and the last): they never touch
-    body.append('<g class="chart-axis">')
+    # Month labels that never touch: the first starts at the axis, the last ends at the edge, and one in
+    # between is shown only where it keeps a gap from its neighbours (about 9.5 units a character at 15 px).
+    def span(i, label):
+        width = 9.5 * len(str(label))
+        if i == 0:
+            return "start", x(i), x(i) + width
+        if i == count - 1:
+            return "end", x(i) + 6 - width, x(i) + 6
+        return "middle", x(i) - width / 2, x(i) + width / 2
+    shown = []
     for i, label in enumerate(labels):
-        last = i == count - 1
-        if last or (i % every == 0 and count - 1 - i >= every):
-            anchor = "end" if last and count > 1 else "middle"
-            body.append(f'<text class="chart-axis-label" x="{_coord(x(i) + (6 if anchor == "end" else 0))}" '
-                        f'y="{HEIGHT - BOTTOM + 20}" text-anchor="{anchor}">{escape(label)}</text>')
+        anchor, left, right = span(i, label)
+        if shown and left < shown[-1][3] + 12:
+            if i != count - 1:
+                continue
+            while shown and left < shown[-1][3] + 12 and len(shown) > 1:
+                shown.pop()
+            if shown and left < shown[-1][3] + 12:
+                continue
+        shown.append((i, label, anchor, right))
+    body.append('<g class="chart-axis">')
+    for i, label, anchor, _right in shown:
+        position = x(i) + (6 if anchor == "end" else 0)
+        body.append(f'<text class="chart-axis-label" x="{_coord(position)}" y="{HEIGHT - BOTTOM + 22}" '
+                    f'text-anchor="{anchor}">{escape(label)}</text>')
     body.append("</g>")
     for index, (name, values) in enumerate(series):
         css = SERIES_CLASSES[index % len(SERIES_CLASSES)]
