@@ -58,7 +58,8 @@ def search(*, before=None, after=None, per_page=50, **filters) -> LogPage:
     newest), or — going back towards the newest — the `per_page` just after the id `after`."""
     before = min(before, MAX_ID) if before else None
     after = min(after, MAX_ID) if after else None
-    query = _filtered(db.select(AuditEntry), **filters)
+    query = _filtered(db.select(AuditEntry), **filters).options(
+        selectinload(AuditEntry.actor), selectinload(AuditEntry.on_behalf_of))
     if after is not None and before is None:
         rows = db.session.scalars(query.where(AuditEntry.id > after).order_by(AuditEntry.id.asc())
                                   .limit(per_page)).all()[::-1]
