@@ -1,5 +1,6 @@
 """What every request gets: deny-by-default sign-in, security headers, error pages, template helpers."""
 import re
+from datetime import datetime
 from functools import lru_cache
 
 from flask import Flask, abort, current_app, flash, jsonify, make_response, render_template, request
@@ -129,6 +130,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(Exception, unexpected_error)
     app.context_processor(template_helpers)
     app.add_template_filter(datetime_local)
+    app.add_template_filter(date_local)
     app.add_template_filter(relative_time)
     app.add_template_filter(mask_phone)
 
@@ -251,11 +253,24 @@ def htmx_or_page(partial: str, full_page: str, **context):
 
 
 def datetime_local(value, zone: str | None = None) -> str:
-    """An absolute time in the community's zone (the portal default when none is given)."""
-    from flask import current_app
+    """An absolute time, the one way the portal writes it: the wall time in the community's zone (the portal
+    default when none is given), to the minute, without a zone name; the year only when it is not this year
+    there. zh "12月11日 20:00" / "2025年12月11日 20:00", en "11 Dec 20:00" / "11 Dec 2025 20:00"."""
     if value is None:
         return ""
-    return _datetime_text(value, zone or current_app.config["DEFAULT_TIME_ZONE"], _locale_name())
+    zone = zone or current_app.config["DEFAULT_TIME_ZONE"]
+    return _datetime_text(value, zone, _locale_name(), _this_year(zone))
+
+
+def date_local(value, zone: str | None = None) -> str:
+    """A calendar day (a due date; or the day of an instant in the zone) in the same words, without a time."""
+    if value is None:
+        return ""
+    zone = zone or current_app.config["DEFAULT_TIME_ZONE"]
+    if isinstance(value, datetime):
+        from portal.clock import in_zone
+        value = in_zone(value, zone).date()
+    return _date_text(value, _locale_name(), _this_year(zone))
 
 
 def relative_time(value) -> str:
@@ -269,8 +284,23 @@ def _locale_name() -> str:
     return str(get_locale() or "en")
 
 
-# A long page shows the same few hundred times on every view: each is formatted once per process and
-# language (Babel's formatting costs about 0.3 ms a call), and the Locale objects are parsed once.
+def _this_year(zone: str) -> int:
+    from portal.clock import in_zone, utcnow
+    return in_zone(utcnow(), zone).year
+
+
+# One pattern per language (CLDR symbols): with and without the year. Other languages read as English does.
+DATETIME_PATTERNS = {"zh": ("M月d日 HH:mm", "y年M月d日 HH:mm"), "en": ("d MMM HH:mm", "d MMM y HH:mm")}
+DATE_PATTERNS = {"zh": ("M月d日", "y年M月d日"), "en": ("d MMM", "d MMM y")}
+
+
+def _pattern(patterns: dict, locale_name: str, with_year: bool) -> str:
+    short, full = patterns.get(locale_name.split("_")[0].split("-")[0], patterns["en"])
+    return full if with_year else short
+
+
+# A long page shows the same few hundred times on every view: each is formatted once per process, language
+# and current year (Babel's formatting costs about 0.3 ms a call), and the Locale objects are parsed once.
 @lru_cache(maxsize=32)
 def _babel_locale(name: str):
     from babel import Locale
@@ -278,15 +308,21 @@ def _babel_locale(name: str):
 
 
 @lru_cache(maxsize=8192)
-def _datetime_text(value, zone: str, locale_name: str) -> str:
-    """What flask_babel.format_datetime(…, "medium", rebase=False) gives for the local wall time, and the
-    zone's abbreviation. Keyed by the instant: aware datetimes hash alike whatever their tzinfo."""
+def _datetime_text(value, zone: str, locale_name: str, this_year: int) -> str:
+    """Keyed by the instant: aware datetimes hash alike whatever their tzinfo."""
     from babel.dates import format_datetime
 
     from portal.clock import in_zone
     local = in_zone(value, zone)
-    return format_datetime(local.replace(tzinfo=None), "medium", locale=_babel_locale(locale_name)) + \
-        local.strftime(" %Z")
+    pattern = _pattern(DATETIME_PATTERNS, locale_name, local.year != this_year)
+    return format_datetime(local.replace(tzinfo=None), pattern, locale=_babel_locale(locale_name))
+
+
+@lru_cache(maxsize=4096)
+def _date_text(value, locale_name: str, this_year: int) -> str:
+    from babel.dates import format_date
+    return format_date(value, _pattern(DATE_PATTERNS, locale_name, value.year != this_year),
+                       locale=_babel_locale(locale_name))
 
 
 RELATIVE_UNITS = (("year", 3600 * 24 * 365), ("month", 3600 * 24 * 30), ("week", 3600 * 24 * 7),

@@ -10,18 +10,19 @@ METHODS = [("portal/**.py", "python"), ("templates/**.html", "jinja2"), ("templa
 
 
 def _source_messages() -> set:
+    """(message id, context) of every string in the code; a context comes from pgettext."""
     ids = set()
-    for _filename, _lineno, message, _comments, _context in extract_from_dir(
+    for _filename, _lineno, message, _comments, context in extract_from_dir(
             str(ROOT), METHODS, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None,
                                           "_l": None, "pgettext": ((1, "c"), 2)}):
-        ids.add(message[0] if isinstance(message, tuple) else message)
+        ids.add((message[0] if isinstance(message, tuple) else message, context))
     return ids
 
 
 def test_every_source_string_has_a_complete_chinese_translation():
     with open(CATALOGUE, "rb") as f:
         catalogue = read_po(f)
-    missing = sorted(m for m in _source_messages() if m and (catalogue.get(m) is None))
+    missing = sorted(m for m, context in _source_messages() if m and catalogue.get(m, context=context) is None)
     assert not missing, f"strings not in the Chinese catalogue (run `make extract`): {missing[:20]}"
     untranslated = [m.id for m in catalogue if m.id and (m.fuzzy or not m.string or (
         isinstance(m.string, tuple) and not all(m.string)))]
@@ -45,38 +46,64 @@ def test_language_switch_is_remembered_in_a_cookie(client):
     assert '<html lang="zh-CN"' in page
 
 
-# --- the date and time filters: Babel's own output, with its objects and results kept between calls ----------
+# --- the date and time filters: one format per language, in the zone, to the minute --------------------------
 
-def _babel_datetime(value, zone, locale):
-    from babel.dates import format_datetime
-
-    from portal.clock import in_zone
-    local = in_zone(value, zone)
-    return format_datetime(local.replace(tzinfo=None), "medium", locale=locale) + local.strftime(" %Z")
+def _freeze(monkeypatch, moment):
+    import portal.clock
+    monkeypatch.setattr(portal.clock, "utcnow", lambda: moment)
 
 
-def test_datetime_local_gives_babels_medium_format_in_the_zone_for_each_language(app):
-    import random
+def test_datetime_local_is_one_format_per_language_with_the_year_only_when_not_this_year(app, monkeypatch):
     from datetime import datetime, timedelta, timezone
 
     from portal.web import datetime_local
-    rng = random.Random(15)
-    start = datetime(2019, 1, 1, tzinfo=timezone.utc)
-    values = [start + timedelta(seconds=rng.randint(0, 10 * 365 * 86400)) for _ in range(300)]
-    for language in ("en", "zh"):
-        with app.app_context(), app.test_request_context("/", headers={"Accept-Language": language}):
-            for zone in ("Asia/Shanghai", "Europe/London", "America/New_York", "UTC"):
-                for value in values:
-                    assert datetime_local(value, zone) == _babel_datetime(value, zone, language)
-                    # the same instant in another tzinfo is the same text
-                    assert datetime_local(value.astimezone(timezone(timedelta(hours=5))), zone) == \
-                        _babel_datetime(value, zone, language)
-            assert datetime_local(None) == ""
-            assert datetime_local(values[0]) == _babel_datetime(values[0], "Asia/Shanghai", language)
-    with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "zh"}):
-        assert "年" in datetime_local(values[0])
+    _freeze(monkeypatch, datetime(2026, 12, 5, 12, 0, tzinfo=timezone.utc))
+    value = datetime(2026, 12, 11, 12, 0, 45, tzinfo=timezone.utc)  # 20:00:45 in Shanghai
+    last_year = datetime(2025, 3, 2, 1, 5, tzinfo=timezone.utc)
+    with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+        assert datetime_local(value, "Asia/Shanghai") == "12月11日 20:00"
+        assert datetime_local(value) == "12月11日 20:00"  # the portal's default zone
+        assert datetime_local(last_year, "Asia/Shanghai") == "2025年3月2日 09:05"
+        assert datetime_local(value, "Europe/London") == "12月11日 12:00"
+        # the same instant in another tzinfo is the same text
+        assert datetime_local(value.astimezone(timezone(timedelta(hours=5))), "Asia/Shanghai") == "12月11日 20:00"
+        assert datetime_local(None) == ""
     with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "en"}):
-        assert "年" not in datetime_local(values[0])
+        assert datetime_local(value, "Asia/Shanghai") == "11 Dec 20:00"
+        assert datetime_local(last_year, "Asia/Shanghai") == "2 Mar 2025 09:05"
+        for text in (datetime_local(value, "America/New_York"), datetime_local(last_year, "UTC")):
+            assert "CST" not in text and "EST" not in text and "UTC" not in text and text.count(":") == 1
+
+
+def test_the_year_rule_follows_the_communitys_zone_and_the_clock(app, monkeypatch):
+    from datetime import datetime, timezone
+
+    from portal.web import date_local, datetime_local
+    # 31 Dec 2026 20:00 UTC is already 1 Jan 2027 in Shanghai, still 2026 in New York.
+    _freeze(monkeypatch, datetime(2026, 12, 31, 20, 0, tzinfo=timezone.utc))
+    new_year = datetime(2027, 1, 1, 1, 0, tzinfo=timezone.utc)
+    with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "zh"}):
+        assert datetime_local(new_year, "Asia/Shanghai") == "1月1日 09:00"
+        assert date_local(new_year, "Asia/Shanghai") == "1月1日"
+        late_december = datetime(2026, 12, 31, 10, 0, tzinfo=timezone.utc)
+        assert datetime_local(late_december, "Asia/Shanghai") == "2026年12月31日 18:00"  # last year there
+        assert datetime_local(late_december, "America/New_York") == "12月31日 05:00"  # this year there
+    _freeze(monkeypatch, datetime(2027, 6, 1, tzinfo=timezone.utc))  # a cached text is not reused next year
+    with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "zh"}):
+        assert datetime_local(datetime(2026, 12, 31, 10, tzinfo=timezone.utc), "America/New_York") == \
+            "2026年12月31日 05:00"
+
+
+def test_date_local_for_due_dates(app, monkeypatch):
+    from datetime import date, datetime, timezone
+
+    from portal.web import date_local
+    _freeze(monkeypatch, datetime(2026, 12, 5, tzinfo=timezone.utc))
+    with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "zh"}):
+        assert date_local(date(2026, 12, 11)) == "12月11日" and date_local(date(2027, 1, 3)) == "2027年1月3日"
+        assert date_local(None) == ""
+    with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert date_local(date(2026, 12, 11)) == "11 Dec" and date_local(date(2027, 1, 3)) == "3 Jan 2027"
 
 
 def test_relative_time_words_every_distance_as_babels_format_timedelta(app):

@@ -1,4 +1,8 @@
 """Writing the audit log. Services call `record` inside the transaction of the change they make."""
+from dataclasses import dataclass
+
+from sqlalchemy.orm import selectinload
+
 from portal.audit.models import AuditEntry
 from portal.extensions import db, unproxied
 from portal.observability import current_request_id
@@ -23,25 +27,61 @@ def record(actor, action: str, obj=None, *, on_behalf_of=None, subject_user=None
     return entry
 
 
-def search(*, action=None, actor_id=None, object_type=None, object_id=None, request_id=None, page=1,
-           per_page=50):
-    query = db.select(AuditEntry).order_by(AuditEntry.id.desc())
+MAX_ID = 2**31 - 1
+
+
+@dataclass
+class LogPage:
+    """One page of the log, newest first, and the ids to go on from: a keyset page costs the same on the
+    first page and the thousandth."""
+    entries: list
+    newer_than: int | None  # the "newer" link asks for entries after this id
+    older_than: int | None  # the "older" link asks for entries before this id
+
+
+def _filtered(query, *, action=None, actor_id=None, object_type=None, object_id=None, request_id=None):
     if request_id:
         query = query.where(AuditEntry.request_id == request_id)
     if action:
-        query = query.where(AuditEntry.action.startswith(action))
+        query = query.where(AuditEntry.action.startswith(action, autoescape=True))
     if actor_id:
         query = query.where(AuditEntry.actor_id == actor_id)
     if object_type:
         query = query.where(AuditEntry.object_type == object_type)
     if object_id:
         query = query.where(AuditEntry.object_id == object_id)
-    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+    return query
+
+
+def search(*, before=None, after=None, per_page=50, **filters) -> LogPage:
+    """The entries matching the filters, newest first: `per_page` of them before the id `before` (or the
+    newest), or — going back towards the newest — the `per_page` just after the id `after`."""
+    before = min(before, MAX_ID) if before else None
+    after = min(after, MAX_ID) if after else None
+    query = _filtered(db.select(AuditEntry), **filters).options(
+        selectinload(AuditEntry.actor), selectinload(AuditEntry.on_behalf_of))
+    if after is not None and before is None:
+        rows = db.session.scalars(query.where(AuditEntry.id > after).order_by(AuditEntry.id.asc())
+                                  .limit(per_page)).all()[::-1]
+    else:
+        if before is not None:
+            query = query.where(AuditEntry.id < before)
+        rows = db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(per_page)).all()
+    if not rows:
+        return LogPage([], None, None)
+
+    def exists(condition):
+        found = db.session.scalar(_filtered(db.select(AuditEntry.id), **filters).where(condition).limit(1))
+        return found is not None
+
+    newest, oldest = rows[0].id, rows[-1].id
+    return LogPage(rows, newest if exists(AuditEntry.id > newest) else None,
+                   oldest if exists(AuditEntry.id < oldest) else None)
 
 
 def entries_about(user, limit=100):
     """What others did to or with this person's records: shown to the person themself."""
     query = (db.select(AuditEntry)
              .where((AuditEntry.subject_user_id == user.id) | (AuditEntry.on_behalf_of_id == user.id))
-             .order_by(AuditEntry.id.desc()).limit(limit))
+             .order_by(AuditEntry.id.desc()).limit(limit).options(selectinload(AuditEntry.actor)))
     return db.session.scalars(query).all()

@@ -1,9 +1,11 @@
 """The dashboard's tables as a file: XLSX (openpyxl) or CSV (UTF-8 with a byte-order mark, so Excel in
 Chinese opens it correctly). The rows are the very rows the screen shows — built once, by the view.
 
-Formula injection: a text cell starting with =, +, - or @ (or a tab or carriage return, which some
-spreadsheet programs skip before looking) gets a leading apostrophe, so a spreadsheet shows it as text
-instead of running it."""
+Formula injection: in the CSV a text cell starting with =, +, - or @ (or a tab or carriage return, which
+some spreadsheet programs skip before looking) gets a leading apostrophe, so a spreadsheet shows it as text
+instead of running it. The XLSX has real types: every text cell is a string cell with Excel's "quote
+prefix" style (what typing an apostrophe first does), so it stays inert — even when edited — without a
+visible mark."""
 import csv
 import io
 import re
@@ -57,18 +59,28 @@ def to_xlsx(tables) -> bytes:
     used = set()
     for table in tables:
         sheet = book.create_sheet(_sheet_name(table.title, used))
-        sheet.append([safe_cell(str(h)) for h in table.headers])
+        sheet.append([_xlsx_value(str(h)) for h in table.headers])
         for row in table.rows:
-            sheet.append([safe_cell(cell_text(c)) for c in row])
+            sheet.append([_xlsx_value(cell_text(c)) for c in row])
         for cells in sheet.iter_rows():
             for cell in cells:
                 if isinstance(cell.value, str):
-                    cell.data_type = "s"
+                    cell.data_type = "s"  # openpyxl reads "=…" as a formula: a string cell, always
+                    if cell.value.startswith(FORMULA_START):
+                        cell.quotePrefix = True  # and Excel keeps it text when someone edits the cell
     if not tables:
         book.create_sheet("Dashboard")
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _xlsx_value(value):
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return str(value)
 
 
 def cell_text(cell):

@@ -61,7 +61,8 @@ def parse_filters(args, this_month: date) -> dict:
     return {
         "sub_district_id": optional_int(args.get("sub_district"), _l("Sub-district")),
         "community": (args.get("community") or "").strip() or None,
-        "category_id": optional_int(args.get("category"), _l("Category")),
+        # Categories are chosen by code (the same code in every community); the view checks its shape.
+        "category": (args.get("category") or "").strip() or None,
         "org_id": optional_int(args.get("org"), _l("Organization")),
         "month_from": month_from,
         "month_to": month_to,

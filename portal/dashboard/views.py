@@ -45,6 +45,9 @@ class Table:
     headers: list
     rows: list = field(default_factory=list)
     chart: object = None
+    # For the stacked layout on a phone: each column's label beside its value, and each cell's class.
+    short_headers: list | None = None
+    cell_classes: list | None = None
 
 
 def bad_filter(message):
@@ -103,7 +106,7 @@ def _filters():
     """Parse, load and check: (Filters, context for the filter form). BadFilter → the caller answers 400."""
     raw = parse_filters(request.args, _this_month())
     sub_district, communities, community = _scope(raw)
-    category = (request.args.get("category") or "").strip() or None
+    category = raw["category"]
     if category is not None and (len(category) > 32 or not category.replace("_", "").replace("-", "").isalnum()):
         raise BadFilter(_("Category is not a valid choice."))
     filters = services.Filters(sub_district=sub_district, communities=communities, category_code=category,
@@ -193,9 +196,14 @@ def _tables(filters, community, data) -> list[Table]:
                    "org": _("Organization"), "month": _("Month")}
     tables = []
     rates = data["rates"]
+    short_headers, cell_classes = [None, _("Issues")], ["", "dash-count"]
+    for name in RATE_NAMES:
+        short_headers += [labels[name]] * 3
+        cell_classes += ["dash-num", "dash-den", "dash-pct"]
     for group in ("overall", "community", "category", "org", "month"):
         tables.append(Table("rates-" + group, group_titles[group], [group_heads[group], _("Issues"), *rate_headers],
-                            rate_rows(group, rates.get(group, []))))
+                            rate_rows(group, rates.get(group, [])), short_headers=short_headers,
+                            cell_classes=cell_classes))
     trend = data["trend"]
     tables[-1].chart = charts.line_chart(
         "chart-trend", _("The three rates by month"),
@@ -294,9 +302,10 @@ def issues():
     """The issues behind one figure: a rate's numerator or denominator, overall or for one group."""
     try:
         filters, community = _filters()
-        rate = request.args.get("rate", "")
-        part = request.args.get("part", "")
-        group = request.args.get("group", "overall")
+        # Without arguments: every issue the response rate counts, over the default period.
+        rate = request.args.get("rate") or "response"
+        part = request.args.get("part") or "denominator"
+        group = request.args.get("group") or "overall"
         if rate not in services.RATES or part not in services.PARTS or group not in services.GROUPS:
             raise BadFilter(_("Choose a rate, numerator or denominator, and a grouping."))
         key = _group_key(group, request.args.get("key"))

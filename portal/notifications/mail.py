@@ -4,11 +4,10 @@ List-Unsubscribe headers (RFC 8058). Delivery itself is portal.notifications.sen
 from flask import current_app, render_template
 from flask_babel import force_locale
 
-from portal.clock import in_zone
 from portal.notifications import preferences, services
 from portal.notifications.models import Notification
 from portal.notifications.sender import OutgoingMessage, drain
-from portal.web import absolute_url
+from portal.web import absolute_url, datetime_local
 
 
 def object_url(notification: Notification) -> str:
@@ -64,13 +63,13 @@ def compose_digest(recipient, rows, *, since=None, zone=None) -> OutgoingMessage
         sections = []
         for group, label in services.GROUPS.items():
             items = [{"text": services.message_for(row), "url": object_url(row),
-                      "at": in_zone(row.created_at, zone).strftime("%Y-%m-%d %H:%M")}
+                      "at": datetime_local(row.created_at, zone)}
                      for row in rows if services.group_of(row.event) == group]
             if items:
                 sections.append({"group": group, "label": str(label), "items": items})
         return _message("digest", recipient, unsubscribe_url(recipient.id, preferences.DIGEST),
                         sections=sections, count=len(rows), inbox_url=absolute_url("notifications.index"),
-                        since=in_zone(since, zone).strftime("%Y-%m-%d %H:%M") if since else None)
+                        since=datetime_local(since, zone) if since else None)
 
 
 def send_pending(*, recipient_id: int | None = None) -> int:

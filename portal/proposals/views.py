@@ -13,7 +13,7 @@ from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import format_date, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -21,7 +21,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
 from portal.auth import permissions
-from portal.clock import in_zone, utcnow
+from portal.clock import utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.moderation.services import is_hidden_for
@@ -55,6 +55,7 @@ from portal.web import (
     accepts_photos,
     allow,
     community_or_404,
+    date_local,
     htmx_or_page,
     perform,
     public,
@@ -146,8 +147,7 @@ def step_list(proposal, dates):
                       "at": dates.get(proposal.status) or proposal.ended_at, "done": True, "current": True,
                       "end": True})
     for step in steps:  # the day in the community's zone; the exact time is in the title
-        step["day"] = format_date(in_zone(step["at"], proposal.community.time_zone).date(), "medium") \
-            if step["at"] else None
+        step["day"] = date_local(step["at"], proposal.community.time_zone) if step["at"] else None
     return steps
 
 

@@ -29,25 +29,6 @@ STATUS_LABELS = {
     "ended": _l("Moved out"),
 }
 
-# What each audit action means to the person it is about, read on their own page ("Li Wei viewed your record").
-AUDIT_LABELS = {
-    "account.register": _l("created your account"),
-    "residency.claimed": _l("claimed a unit"),
-    "residency.registered": _l("registered you and your residence at the counter"),
-    "residency.verified": _l("verified your residence"),
-    "residency.rejected": _l("did not accept your claim"),
-    "residency.ended": _l("ended your residence (moved out)"),
-    "residency.consent_given": _l("allowed the committee to act for you"),
-    "residency.consent_withdrawn": _l("withdrew the committee's permission to act for you"),
-    "owner.confirmed": _l("confirmed you as an owner in the register"),
-    "resident.viewed": _l("viewed your record"),
-    "act_for.started": _l("started acting for you"),
-    "act_for.stopped": _l("stopped acting for you"),
-    "membership.added": _l("added you to an organization"),
-    "membership.ended": _l("ended your membership of an organization"),
-    "account.preferences": _l("changed your preferences"),
-}
-
 
 def _pending_link(notification):
     slug = notification.payload.get("slug")

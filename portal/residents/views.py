@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from portal.audit.labels import own_line
 from portal.auth import permissions
 from portal.auth.models import User
 from portal.errors import DomainError, NotAllowed
@@ -76,7 +77,7 @@ def mine():
         "residents/mine.html", person=person, helping=helping, residencies=services.residencies_of(person),
         owners=services.linked_owners(person), status_labels=services.STATUS_LABELS,
         # The record of who looked at or changed this person's data is for the person's own eyes.
-        entries=[] if helping else services.record_about(person), audit_labels=services.AUDIT_LABELS)
+        entries=[] if helping else services.record_about(person), own_line=own_line)
 
 
 def _own_residency_or_404(residency_id) -> Residency:

@@ -191,7 +191,7 @@ def clock_text(value, zone) -> str:
     local, today = in_zone(value, zone), in_zone(utcnow(), zone)
     if local.date() == today.date():
         return format_datetime(local.replace(tzinfo=None), "HH:mm", rebase=False)
-    return format_datetime(local.replace(tzinfo=None), "medium", rebase=False)
+    return datetime_local(value, zone)
 
 
 def bar_width(part, whole) -> int:

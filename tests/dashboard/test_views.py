@@ -151,6 +151,53 @@ def test_issues_behind_with_bad_arguments_is_400(client, auth, world):
         assert client.get("/dashboard/issues?" + query).status_code == 400, query
 
 
+def test_issues_behind_without_arguments_lists_the_response_denominator(client, auth, world):
+    auth.login(world.official_a)
+    response = client.get("/dashboard/issues")
+    assert response.status_code == 200
+    listing = response.get_data(as_text=True)
+    for issue in world.good + world.late:
+        assert f"#{issue.id} " in listing
+    assert "Response rate · denominator" in listing
+
+
+def test_issues_behind_show_translated_states(client, auth, world):
+    from portal.extensions import db
+    world.good[0].status = "in_progress"
+    world.good[1].status = "closed"
+    db.session.commit()
+    auth.login(world.official_a)
+    page = client.get("/dashboard/issues?rate=response&part=denominator").get_data(as_text=True)
+    assert "In progress" in page and "Closed" in page
+    assert "· in_progress ·" not in page and "· closed ·" not in page
+    page = client.get("/dashboard/issues?rate=response&part=denominator",
+                      headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "in_progress" not in re.sub(r'class="[^"]*"', "", page)
+    assert ">closed<" not in page
+
+
+# --- choosing a category -------------------------------------------------------------------------------------
+
+def test_choosing_a_category_filters_the_page_and_the_export(client, auth, world):
+    auth.login(world.official_a)
+    page = client.get("/dashboard").get_data(as_text=True)
+    codes = re.findall(r'<select id="f-category" name="category">(.*?)</select>', page, re.S)[0]
+    offered = re.findall(r'<option value="([^"]+)"', codes)
+    assert "lift" in offered
+    for code in offered:
+        assert client.get("/dashboard?category=" + code).status_code == 200, code
+    lift = client.get("/dashboard?category=lift").get_data(as_text=True)
+    assert '<option value="lift" selected>' in lift
+    assert _table_rows(lift)["The three rates"][1][1] == "3"
+    water = _table_rows(client.get("/dashboard?category=water").get_data(as_text=True))
+    assert water["The three rates"][1][1] == "0"
+    for fmt in ("csv", "xlsx"):
+        response = client.get(f"/dashboard/export?format={fmt}&category=lift")
+        assert response.status_code == 200, fmt
+    exported = _csv_tables(client.get("/dashboard/export?format=csv&category=water").data)
+    assert exported["The three rates"][1][1] == "0"
+
+
 # --- export --------------------------------------------------------------------------------------------------
 
 def test_csv_export_equals_the_screen_and_has_a_bom(client, auth, world):
@@ -199,13 +246,18 @@ def test_export_escapes_formula_cells(client, auth, world):
     assert "'=HYPERLINK(\"http://evil\",\"x\")" in cells and "'+1+1" in cells
     assert "'@SUM(A1)" in cells and "'-2+3" in cells
     assert not any(c[:1] in ("=", "+", "-", "@") for c in cells)
+    # The XLSX keeps the text as it is (no visible apostrophe) in string cells marked "quote prefix".
     book = load_workbook(io.BytesIO(client.get("/dashboard/export?format=xlsx").data))
+    texts = {}
     for sheet in book.worksheets:
         for row in sheet.iter_rows():
             for cell in row:
                 assert cell.data_type != "f"
                 if isinstance(cell.value, str):
-                    assert cell.value[:1] not in ("=", "+", "-", "@")
+                    assert not cell.value.startswith("'"), cell.value
+                    texts[cell.value] = cell
+    for name in ('=HYPERLINK("http://evil","x")', "+1+1", "@SUM(A1)", "-2+3"):
+        assert texts[name].data_type == "s" and texts[name].quotePrefix, name
 
 
 def test_safe_cell_rules():

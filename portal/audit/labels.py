@@ -1,0 +1,260 @@
+"""The audit log in words: each action code as a phrase (what the actor did, without the actor), each object
+type as a noun, each details key as a label. The log and a person's own account activity show these; a code
+nobody has named yet reads as its object's noun and its verb in plain words, never as a bare code."""
+import json
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
+
+ACTION_LABELS = {
+    # accounts
+    "account.register": _l("created an account"),
+    "account.login": _l("signed in"),
+    "account.login_failed": _l("a sign-in failed"),
+    "account.login_locked": _l("a sign-in was refused while the account was locked"),
+    "account.password_changed": _l("changed the password"),
+    "account.password_reset": _l("reset the password"),
+    "account.reset_code_issued": _l("issued a password reset code"),
+    "account.reset_link_sent": _l("sent a password reset link"),
+    "account.preferences": _l("changed the account preferences"),
+    "account.display_name": _l("changed the display name"),
+    "notifications.preferences_changed": _l("changed the notification settings"),
+    "act_for.started": _l("started acting for a resident"),
+    "act_for.stopped": _l("stopped acting for a resident"),
+    # residents, owners, organizations
+    "residency.claimed": _l("claimed a unit"),
+    "residency.registered": _l("registered a resident at the counter"),
+    "residency.verified": _l("verified a residence"),
+    "residency.rejected": _l("did not accept a residence claim"),
+    "residency.ended": _l("ended a residence"),
+    "residency.consent_given": _l("allowed the committee to act for them"),
+    "residency.consent_withdrawn": _l("withdrew the committee's permission to act for them"),
+    "resident.viewed": _l("viewed a resident's record"),
+    "owner.confirmed": _l("confirmed an owner in the register"),
+    "owner.rename": _l("renamed an owner in the register"),
+    "register.import": _l("imported the owner register"),
+    "membership.added": _l("added a member to an organization"),
+    "membership.ended": _l("ended a membership of an organization"),
+    "organization.created": _l("created an organization"),
+    # places
+    "sub_district.create": _l("created a sub-district"),
+    "sub_district.update": _l("changed a sub-district"),
+    "community.create": _l("created a community"),
+    "community.update": _l("changed a community"),
+    "building.create": _l("added a building"),
+    "building.update": _l("changed a building"),
+    "household.create": _l("added a unit"),
+    "household.update": _l("changed a unit"),
+    "household.transfer": _l("recorded a change of a unit's owners"),
+    "household.owners_start": _l("recorded a unit's first owners"),
+    # issues
+    "issue.reported": _l("reported an issue"),
+    "issue.hotline_received": _l("received an issue from the hotline"),
+    "issue.supported": _l("said “me too” on an issue"),
+    "issue.accepted": _l("accepted an issue"),
+    "issue.rejected": _l("rejected an issue"),
+    "issue.started": _l("started work on an issue"),
+    "issue.updated": _l("posted an update on an issue"),
+    "issue.resolved": _l("resolved an issue"),
+    "issue.rated": _l("rated an issue"),
+    "issue.reopened": _l("reopened an issue"),
+    "issue.closed_unrated": _l("closed an issue nobody rated"),
+    "issue.merged": _l("merged a duplicate issue"),
+    "issue.escalated": _l("turned an issue into a proposal"),
+    "issue.handed_over": _l("handed an issue over"),
+    "issue.handover_accepted": _l("accepted an issue handed over"),
+    "issue_category.created": _l("created an issue category"),
+    "issue_category.updated": _l("changed an issue category"),
+    "chase.created": _l("chased overdue work"),
+    # proposals and notices
+    "proposal.created": _l("wrote a proposal"),
+    "proposal.edited": _l("edited a proposal"),
+    "proposal.published": _l("published a proposal"),
+    "proposal.supported": _l("supported a proposal"),
+    "proposal.support_withdrawn": _l("withdrew support from a proposal"),
+    "proposal.threshold_reached": _l("a proposal reached its supports"),
+    "proposal.moved_to_deliberation": _l("moved a proposal into deliberation"),
+    "proposal.deliberation_closed": _l("closed a consultation"),
+    "proposal.summary_written": _l("wrote a consultation summary"),
+    "proposal.commented": _l("commented on a proposal"),
+    "proposal.comment_edited": _l("edited a comment"),
+    "proposal.comment_deleted": _l("deleted a comment"),
+    "proposal.withdrawn": _l("withdrew a proposal"),
+    "proposal.archived": _l("archived a proposal"),
+    "proposal_settings.updated": _l("changed the proposal settings"),
+    "notice.started": _l("began a public notice"),
+    "notice.ended": _l("ended a public notice"),
+    "notice.objection_lodged": _l("objected during a public notice"),
+    "notice.objection_answered": _l("answered an objection"),
+    # ballots, meetings, actions
+    "ballot.created": _l("set up a ballot"),
+    "ballot.opened": _l("opened a ballot"),
+    "ballot.extended": _l("extended a ballot"),
+    "ballot.closed": _l("closed a ballot"),
+    "ballot.paper_entered": _l("entered a paper ballot"),
+    "ballot.outcome_recorded": _l("recorded a ballot's outcome"),
+    "meeting.scheduled": _l("scheduled a meeting"),
+    "meeting.cancelled": _l("cancelled a meeting"),
+    "meeting.agenda_added": _l("added an agenda item"),
+    "meeting.agenda_removed": _l("removed an agenda item"),
+    "meeting.attendance": _l("recorded attendance"),
+    "meeting.decision": _l("recorded a meeting decision"),
+    "meeting.decision_ballot": _l("opened a ballot from a meeting decision"),
+    "minutes.published": _l("published minutes"),
+    "action.created": _l("created an agreed action"),
+    "action.progress": _l("posted progress on an action"),
+    "action.progress_by_hand": _l("set an action's progress"),
+    "action.blocked": _l("marked an action blocked"),
+    "action.unblocked": _l("unblocked an action"),
+    "action.done": _l("marked an action done"),
+    "action.rated": _l("rated an action"),
+    "action.evaluated": _l("closed an action's evaluation"),
+    # moderation, the API, the dashboard
+    "moderation.flag": _l("reported something for moderation"),
+    "moderation.hide": _l("hid something"),
+    "moderation.auto_hide": _l("hid something after several reports"),
+    "moderation.restore": _l("restored something hidden"),
+    "moderation.lock": _l("locked a discussion"),
+    "moderation.unlock": _l("unlocked a discussion"),
+    "open311_key.created": _l("issued an API key"),
+    "open311_key.updated": _l("changed an API key"),
+    "open311_key.revoked": _l("revoked an API key"),
+    "open311.request_created": _l("received a hotline request"),
+    "open311.request_refused": _l("refused a hotline request"),
+    "dashboard.export": _l("exported the dashboard"),
+}
+
+# Said to the person whose own record it is ("You changed your password").
+OWN_LABELS = {
+    "account.register": _l("created your account"),
+    "account.login": _l("signed in to your account"),
+    "account.login_failed": _l("a sign-in to your account failed"),
+    "account.login_locked": _l("a sign-in to your account was refused while it was locked"),
+    "account.password_changed": _l("changed your password"),
+    "account.password_reset": _l("reset your password"),
+    "account.reset_code_issued": _l("issued a password reset code for you"),
+    "account.reset_link_sent": _l("sent you a password reset link"),
+    "account.preferences": _l("changed your preferences"),
+    "account.display_name": _l("changed your display name"),
+    "notifications.preferences_changed": _l("changed your notification settings"),
+    "residency.claimed": _l("claimed a unit"),
+    "residency.registered": _l("registered you and your residence at the counter"),
+    "residency.verified": _l("verified your residence"),
+    "residency.rejected": _l("did not accept your claim"),
+    "residency.ended": _l("ended your residence (moved out)"),
+    "residency.consent_given": _l("allowed the committee to act for you"),
+    "residency.consent_withdrawn": _l("withdrew the committee's permission to act for you"),
+    "owner.confirmed": _l("confirmed you as an owner in the register"),
+    "resident.viewed": _l("viewed your record"),
+    "act_for.started": _l("started acting for you"),
+    "act_for.stopped": _l("stopped acting for you"),
+    "membership.added": _l("added you to an organization"),
+    "membership.ended": _l("ended your membership of an organization"),
+}
+
+def _object_labels() -> dict:
+    # Message contexts keep these short words apart from the same English words elsewhere.
+    return {
+        "user": pgettext("audit object", "Account"), "sub_district": pgettext("audit object", "Sub-district"),
+        "community": pgettext("audit object", "Community"), "building": pgettext("audit object", "Building"),
+        "household": pgettext("audit object", "Unit"), "owner": pgettext("audit object", "Owner"),
+        "residency": pgettext("audit object", "Residence"),
+        "organization": pgettext("audit object", "Organization"),
+        "org_membership": pgettext("audit object", "Membership"), "issue": pgettext("audit object", "Issue"),
+        "issue_category": pgettext("audit object", "Issue category"),
+        "proposal": pgettext("audit object", "Proposal"), "proposal_comment": pgettext("audit object", "Comment"),
+        "public_notice": pgettext("audit object", "Public notice"),
+        "notice_objection": pgettext("audit object", "Objection"), "ballot": pgettext("audit object", "Ballot"),
+        "meeting": pgettext("audit object", "Meeting"), "minutes_version": pgettext("audit object", "Minutes"),
+        "meeting_decision": pgettext("audit object", "Decision"),
+        "action": pgettext("audit object", "Agreed action"),
+        "action_update": pgettext("audit object", "Progress update"), "chase": pgettext("audit object", "Chase"),
+        "open311_key": pgettext("audit object", "API key"),
+        "open311_request": pgettext("audit object", "Hotline request"),
+    }
+
+
+def _detail_labels() -> dict:
+    return {
+        "reason": pgettext("audit detail", "Reason"), "note": pgettext("audit detail", "Note"),
+        "format": pgettext("audit detail", "File type"), "personal": pgettext("audit detail", "Personal data"),
+        "community": pgettext("audit detail", "Community"), "category": pgettext("audit detail", "Category"),
+        "org": pgettext("audit detail", "Organization"), "month_from": pgettext("audit detail", "From month"),
+        "month_to": pgettext("audit detail", "To month"), "ip": pgettext("audit detail", "IP address"),
+        "old": pgettext("audit detail", "Before"), "new": pgettext("audit detail", "After"),
+        "name": pgettext("audit detail", "Name"), "title": pgettext("audit detail", "Title"),
+        "status": pgettext("audit detail", "Status"), "to": pgettext("audit detail", "To"),
+        "from": pgettext("audit detail", "From"), "supports": pgettext("audit detail", "Supports"),
+        "voters": pgettext("audit detail", "Voters"), "days": pgettext("audit detail", "Days"),
+        "outcome": pgettext("audit detail", "Outcome"), "item_type": pgettext("audit detail", "Item"),
+        "flags": pgettext("audit detail", "Reports"), "locale": pgettext("audit detail", "Language"),
+    }
+
+
+def _words(code_part: str) -> str:
+    return code_part.replace("_", " ").replace(".", " ").strip()
+
+
+def action_label(code: str | None) -> str:
+    """The phrase for an action code; an unnamed one as its object's noun and its verb in words."""
+    code = code or ""
+    if code in ACTION_LABELS:
+        return str(ACTION_LABELS[code])
+    subject, _dot, verb = code.partition(".")
+    noun_text = _object_labels().get(subject) or _words(subject).capitalize()
+    return pgettext("audit action", "%(object)s: %(what)s", object=noun_text, what=_words(verb)) \
+        if verb else noun_text
+
+
+# Said without anyone doing it: nobody signed in when a sign-in failed.
+WITHOUT_ACTOR = {"account.login_failed", "account.login_locked"}
+
+
+def own_label(code: str | None) -> str:
+    """The phrase for an entry about the reader's own record (their account activity)."""
+    if code in OWN_LABELS:
+        return str(OWN_LABELS[code])
+    return action_label(code)
+
+
+def own_line(entry, person_id: int) -> tuple[str | None, str]:
+    """(who, what) for a line of a person's own account activity: "You" when they did it themselves, the
+    actor's name otherwise, "system" for the portal's own steps, nobody for a failed sign-in."""
+    what = own_label(entry.action)
+    if entry.action in WITHOUT_ACTOR:
+        return None, what
+    if entry.actor_id == person_id:
+        return _("You"), what
+    if entry.actor is not None:
+        return entry.actor.display_name, what
+    return _("system"), what
+
+
+def object_label(object_type: str | None) -> str:
+    if not object_type:
+        return ""
+    return _object_labels().get(object_type) or _words(object_type).capitalize()
+
+
+def details_text(details) -> list[tuple[str, str]]:
+    """The details as (label, value) pairs in readable words: no JSON, no \\u escapes; yes/no for flags,
+    lists joined with commas, nested values as compact JSON that keeps its characters."""
+    if not isinstance(details, dict):
+        return [] if details in (None, "") else [("", str(details))]
+    pairs, names = [], _detail_labels()
+    for key, value in details.items():
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        pairs.append((names.get(key) or _words(str(key)).capitalize(), _value_text(value)))
+    return pairs
+
+
+def _value_text(value) -> str:
+    if isinstance(value, bool):
+        return pgettext("audit detail", "yes") if value else pgettext("audit detail", "no")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_value_text(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
