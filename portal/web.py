@@ -3,7 +3,6 @@ import re
 from functools import lru_cache
 
 from flask import Flask, abort, current_app, flash, jsonify, make_response, render_template, request
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -232,7 +231,7 @@ def template_helpers():
     from flask import has_request_context
     if not has_request_context():  # e-mails and other renders outside a request
         return {"can": permissions}
-    locale = str(get_locale() or "en")
+    locale = _locale_name()
     large_text = bool(current_user.is_authenticated and current_user.large_text) or \
         request.cookies.get("large_text") == "1"
     return {
@@ -284,7 +283,8 @@ def relative_time(value) -> str:
 
 
 def _locale_name() -> str:
-    return str(get_locale() or "en")
+    from portal.i18n import locale_name
+    return locale_name()
 
 
 # A long page shows the same few hundred times on every view: each is formatted once per process and
