@@ -63,8 +63,22 @@ def configure_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id):
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.is_active else None
+        # One statement by primary key: the person with their current memberships, which the header's
+        # menus and most permission rules ask next (roles keeps them for the rest of the request).
+        from sqlalchemy.orm import contains_eager
+
+        from portal.auth import roles
+        from portal.committees.models import Organization, OrgMembership
+        rows = db.session.execute(
+            db.select(User, OrgMembership).where(User.id == int(user_id))
+            .outerjoin(OrgMembership, roles.current_membership_join())
+            .outerjoin(Organization, Organization.id == OrgMembership.organization_id)
+            .options(contains_eager(OrgMembership.organization))).all()
+        user = rows[0][0] if rows else None
+        if user is None or not user.is_active:
+            return None
+        roles.remember_memberships(user, [membership for _, membership in rows if membership is not None])
+        return user
 
     import_models()
 

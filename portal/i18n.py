@@ -1,5 +1,7 @@
 """Language: the signed-in person's choice, else the remembered cookie, else the browser's."""
 from flask import current_app, has_request_context, request
+from flask.globals import _cv_app
+from flask_babel import Domain
 from flask_login import current_user
 
 LANGUAGE_COOKIE = "lang"
@@ -19,7 +21,7 @@ def select_locale() -> str:
 
 
 def init_app(app) -> None:
-    """Templates translate through the request's catalogue looked up once per language: Flask-Babel's own
+    """Python's gettext and lazy strings (labels, error texts) go through PortalDomain. Templates translate through the request's catalogue looked up once per language: Flask-Babel's own
     callables find the domain, the locale and the locale's name again for each of a page's few hundred
     strings (about a tenth of a long page's rendering)."""
     app.jinja_env.install_gettext_callables(
@@ -29,6 +31,49 @@ def init_app(app) -> None:
         pgettext=lambda c, s: _translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
     )
+    from portal.extensions import babel
+    babel.domain_instance = PortalDomain(domain=app.config.get("BABEL_DEFAULT_DOMAIN", "messages"))
+
+
+def _babel_state():
+    """Flask-Babel's per-context namespace (locale, domain) without its own look-up's proxies, or None
+    outside an app context."""
+    context = _cv_app.get(None)
+    return None if context is None else getattr(context.g, "_flask_babel", None)
+
+
+class PortalDomain(Domain):
+    """Flask-Babel's default domain, answering from the catalogue it found first in this context for as long
+    as the locale there stays the same (force_locale and refresh replace it): each lazy label otherwise
+    looks up the domain, the locale and its name again."""
+
+    def get_translations(self):
+        state = _babel_state()
+        kept = getattr(state, "portal_domain_translations", None)
+        if kept is not None and kept[0] is getattr(state, "babel_locale", None) and kept[1] is self:
+            return kept[2]
+        translations = super().get_translations()
+        state = _babel_state()
+        locale = getattr(state, "babel_locale", None)
+        if locale is not None:
+            state.portal_domain_translations = (locale, self, translations)
+        return translations
+
+
+def locale_name() -> str:
+    """str(flask_babel.get_locale()) or "en", kept with the locale for the rest of the context."""
+    state = _babel_state()
+    locale = getattr(state, "babel_locale", None)
+    kept = getattr(state, "portal_locale_name", None)
+    if locale is not None and kept is not None and kept[0] is locale:
+        return kept[1]
+    from flask_babel import get_locale
+    name = str(get_locale() or "en")
+    state = _babel_state()
+    locale = getattr(state, "babel_locale", None)
+    if locale is not None:
+        state.portal_locale_name = (locale, name)
+    return name
 
 
 def _translations():

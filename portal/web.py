@@ -4,7 +4,6 @@ from datetime import datetime
 from functools import lru_cache
 
 from flask import Flask, abort, current_app, flash, jsonify, make_response, render_template, request
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -230,12 +229,11 @@ def error_page(code: int, title, text):
 def template_helpers():
     from portal.auth import permissions
     from portal.i18n import HTML_LANG
-    from portal.notifications.services import unread_count
 
     from flask import has_request_context
     if not has_request_context():  # e-mails and other renders outside a request
         return {"can": permissions}
-    locale = str(get_locale() or "en")
+    locale = _locale_name()
     large_text = bool(current_user.is_authenticated and current_user.large_text) or \
         request.cookies.get("large_text") == "1"
     return {
@@ -243,8 +241,27 @@ def template_helpers():
         "html_lang": HTML_LANG.get(locale, locale),
         "current_locale": locale,
         "large_text": large_text,
-        "unread_notifications": unread_count(current_user) if current_user.is_authenticated else 0,
+        # Counted when the page's header shows it, not for partials and pages that pass their own count.
+        "unread_notifications": on_first_read(_unread_notifications),
     }
+
+
+def _unread_notifications() -> int:
+    from portal.notifications.services import unread_count
+    return unread_count(current_user) if current_user.is_authenticated else 0
+
+
+def on_first_read(compute):
+    """A template value worked out only when a template first reads it, then kept for that render: a
+    context processor's figure that costs a statement, for pages that may not show it."""
+    from werkzeug.local import LocalProxy
+    kept = []
+
+    def value():
+        if not kept:
+            kept.append(compute())
+        return kept[0]
+    return LocalProxy(value)
 
 
 def htmx_or_page(partial: str, full_page: str, **context):
@@ -281,7 +298,8 @@ def relative_time(value) -> str:
 
 
 def _locale_name() -> str:
-    return str(get_locale() or "en")
+    from portal.i18n import locale_name
+    return locale_name()
 
 
 def _this_year(zone: str) -> int:

@@ -39,10 +39,7 @@ def can_issue_reset_code(user, target) -> bool:
 # staff and departments do neither. Nothing here crosses from one community, or sub-district, to another.
 
 def _open_residency_community_ids(person) -> set[int]:
-    from portal.extensions import db
-    from portal.places.models import OPEN_RESIDENCY_STATES, Residency
-    return set(db.session.scalars(db.select(Residency.community_id).where(
-        Residency.user_id == person.id, Residency.status.in_(OPEN_RESIDENCY_STATES))))
+    return roles.open_residency_community_ids(person.id)
 
 
 def can_manage_organizations(user) -> bool:
@@ -257,16 +254,9 @@ def _wrote(user, item) -> bool:
 
 
 def _verified_here(user, community) -> bool:
-    # A proposal page asks this for every comment it shows (may this person like it?): within one request
-    # the answer is read once.
-    from flask import g, has_request_context
-    if not has_request_context():
-        return roles.is_verified_resident(user, community)
-    cache = g.setdefault("verified_residents", {})
-    key = (user.id, community.id)
-    if key not in cache:
-        cache[key] = roles.is_verified_resident(user, community)
-    return cache[key]
+    # A proposal page asks this for every comment it shows (may this person like it?): roles reads the
+    # person's residencies once per request.
+    return roles.is_verified_resident(user, community)
 
 
 def _takes_part(user, community) -> bool:

@@ -6,13 +6,13 @@ ownership end dates are handover days (exclusive), see `Ownership.held_on`."""
 from datetime import date
 
 from flask import g, has_request_context
-from sqlalchemy import or_
-from sqlalchemy.orm import contains_eager
+from sqlalchemy import event, or_
+from sqlalchemy.orm import Session, contains_eager
 
 from portal.clock import local_today
 from portal.committees.models import COMMITTEE_KINDS, Organization, OrgMembership
 from portal.extensions import db
-from portal.places.models import Community, Ownership, Owner, Residency
+from portal.places.models import OPEN_RESIDENCY_STATES, Community, Ownership, Owner, Residency
 
 
 def today() -> date:
@@ -32,8 +32,9 @@ def memberships(user, kinds=None):
 
 
 def _current_memberships(user) -> list[OrgMembership]:
-    # Every permission rule asks this; within one request the answer is read once (see forget_memberships).
-    cache = g.setdefault("current_memberships", {}) if has_request_context() else None
+    # Every permission rule asks this; within one request the answer is read once (the user loader reads it
+    # with the person, see remember_memberships) and forgotten when a flush or rollback touches memberships.
+    cache = _request_cache("current_memberships")
     key = (user.id, today())
     if cache is not None and key in cache:
         return cache[key]
@@ -45,10 +46,82 @@ def _current_memberships(user) -> list[OrgMembership]:
     return rows
 
 
+def remember_memberships(user, rows) -> None:
+    """The person's current memberships, read by the caller in the same statement as the person."""
+    cache = _request_cache("current_memberships")
+    if cache is not None:
+        cache[(user.id, today())] = list(rows)
+
+
+def current_membership_join():
+    """The ON clause joining a user row to that person's current memberships (see the user loader)."""
+    from portal.auth.models import User
+    return (OrgMembership.user_id == User.id) & _current(OrgMembership)
+
+
+def _open_residencies(user_id: int) -> dict[int, set[str]]:
+    """{community id: the person's pending and verified residency states there}, read once per request."""
+    cache = _request_cache("open_residencies")
+    if cache is not None and user_id in cache:
+        return cache[user_id]
+    found: dict[int, set[str]] = {}
+    for community_id, status in db.session.execute(db.select(Residency.community_id, Residency.status).where(
+            Residency.user_id == user_id, Residency.status.in_(OPEN_RESIDENCY_STATES))):
+        found.setdefault(community_id, set()).add(status)
+    if cache is not None:
+        cache[user_id] = found
+    return found
+
+
+def open_residency_community_ids(user_id: int) -> set[int]:
+    """Communities the person lives in or has claimed a unit in (pending or verified residencies)."""
+    return set(_open_residencies(user_id))
+
+
+def _request_cache(name):
+    return g.setdefault(name, {}) if has_request_context() else None
+
+
+REQUEST_CACHES = ("current_memberships", "open_residencies")
+
+
 def forget_memberships() -> None:
-    """After memberships change within a request, later rules must read them afresh."""
+    """After memberships or residencies change within a request, later rules must read them afresh. Flushes
+    and rollbacks that touch them call this by themselves (the listeners below)."""
     if has_request_context():
-        g.pop("current_memberships", None)
+        for name in REQUEST_CACHES:
+            g.pop(name, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_after_flush(session, flush_context):
+    if any(isinstance(obj, (OrgMembership, Organization, Residency))
+           for obj in (*session.new, *session.dirty, *session.deleted)):
+        forget_memberships()
+
+
+def _forget_on_change(target, value, oldvalue, initiator):
+    # A change not yet flushed: the next read flushes it (autoflush) and must not be answered from the cache.
+    forget_memberships()
+
+
+for _attribute in (Residency.status, Residency.user_id, Residency.community_id, OrgMembership.user_id,
+                   OrgMembership.organization_id, OrgMembership.start_date, OrgMembership.end_date):
+    event.listen(_attribute, "set", _forget_on_change)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session):
+    # What was read after an uncommitted change may be gone with it.
+    forget_memberships()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_after_bulk_change(execute_state):
+    if execute_state.is_update or execute_state.is_delete:
+        tables = {getattr(mapper, "local_table", None) for mapper in execute_state.all_mappers}
+        if tables & {OrgMembership.__table__, Organization.__table__, Residency.__table__}:
+            forget_memberships()
 
 
 def organizations(user, kinds=None) -> list[Organization]:
@@ -83,9 +156,7 @@ def is_official_of(user, sub_district) -> bool:
 def is_verified_resident(user, community) -> bool:
     if not getattr(user, "is_authenticated", False) or community is None:
         return False
-    return db.session.scalar(db.select(Residency.id).where(
-        Residency.user_id == user.id, Residency.community_id == community.id,
-        Residency.status == "verified").limit(1)) is not None
+    return "verified" in _open_residencies(user.id).get(community.id, ())
 
 
 def is_owner_in(user, community) -> bool:
@@ -100,8 +171,7 @@ def communities_of(user) -> list[Community]:
     """Communities the person belongs to in any way: resident, committee, company, or official."""
     if not getattr(user, "is_authenticated", False):
         return []
-    ids = {r.community_id for r in db.session.scalars(db.select(Residency).where(
-        Residency.user_id == user.id, Residency.status.in_(("pending", "verified"))))}
+    ids = open_residency_community_ids(user.id)
     for org in organizations(user):
         if org.community_id:
             ids.add(org.community_id)
