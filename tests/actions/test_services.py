@@ -222,7 +222,8 @@ def _counted_one_by_one(community, today):
     top = [a for a in actions if a.parent_id is None]
     s = _services()
     counts = {state: sum(a.status == state for a in top) for state in ("done", "in_progress", "planned", "blocked")}
-    return s.TrackerFigures(total=len(top), overdue=sum(s.is_overdue(a, today) for a in top), **counts)
+    return s.TrackerFigures(total=len(top), overdue=sum(s.is_overdue(a, today) for a in top),
+                            volunteers=sum(s.count_volunteers(a) for a in top), **counts)
 
 
 def test_tracker_figures_count_top_level_actions_with_overdue_by_local_date(world):
