@@ -418,6 +418,8 @@ def unblock(actor, action, note="", *, now=None) -> Action:
     action.status = "in_progress" if action.started_at else "planned"
     action.blocked_reason = action.unblock_by = None
     _add_update(action, "unblocked", actor, body=note, at=now)
+    if action.status == "planned" and _a_step_started(action):  # a step went on while it was blocked
+        _start(action, actor, now)
     db.session.flush()
     record(actor, "action.unblocked", action)
     return action
