@@ -43,6 +43,7 @@ def test_the_admin_form_offers_the_new_kinds(client, auth, world, lang, labels):
     page = html(client.get("/admin/organizations", headers={"Accept-Language": lang}))
     for kind, label in labels.items():
         assert f'<option value="{kind}">{label}</option>' in page
+    assert ("social organizations and volunteer teams" in page) if lang == "en" else ("社会组织和志愿服务队" in page)
 
 
 @pytest.mark.parametrize("kind", sorted(NEW_KINDS))
