@@ -3,8 +3,10 @@
 Bulk-inserts one community (40 buildings, 200 verified residents), its residents' committee and property
 company, a sub-district department, and `--actions` (1,000) top-level actions created over the last two years
 in every state (40 % done, 30 % in progress, 20 % planned, 10 % blocked; about a quarter of those not done
-are past their due date), `--steps` (300) sub-actions under 60 of them, and 3–8 timeline entries per action
-(created, started, progress reports with percentages, completion); runs ANALYZE (VACUUM ANALYZE on
+are past their due date), `--steps` (300) sub-actions under 60 of them, 3–8 timeline entries per action
+(created, started, progress reports with percentages, completion), a volunteer team among the responsible
+organizations and `--volunteers` (3,000) residents' sign-ups on actions not done (a fifth of them withdrawn,
+each action's volunteer_count set to its live ones); runs ANALYZE (VACUUM ANALYZE on
 PostgreSQL); then requests each page `--requests` times through `app.test_client()` as a visitor:
 
 - the tracker `GET /c/<slug>/actions` (first page with the overall figures), `?status=in_progress`,
@@ -32,7 +34,7 @@ from _common import (Database, add_database_arguments, analyze, bulk, community_
                      statement_range, time_pages)
 
 from portal.actions import services as actions
-from portal.actions.models import Action, ActionUpdate
+from portal.actions.models import Action, ActionUpdate, ActionVolunteer
 from portal.committees.models import Organization
 from portal.extensions import db
 
@@ -48,7 +50,8 @@ def build(args, now):
     rc = Organization(kind="residents_committee", name="Bench residents' committee", community_id=community.id)
     pc = Organization(kind="property_company", name="Bench property services", community_id=community.id)
     dept = Organization(kind="department", name="Housing department", sub_district_id=community.sub_district_id)
-    db.session.add_all([rc, pc, dept])
+    team = Organization(kind="volunteer_team", name="Bench volunteer team", community_id=community.id)
+    db.session.add_all([rc, pc, dept, team])
     db.session.flush()
     today = now.date()
     creator = user_ids[0]
@@ -64,7 +67,7 @@ def build(args, now):
         return {"community_id": community.id, "parent_id": parent_id,
                 "title": rng.choice(TITLES).format(rng.randrange(1, 41)), "description": "按照议事会决定落实。",
                 "source": "hotspot", "hotspot_building_id": rng.choice(buildings).id, "hotspot_month": "2026-01",
-                "responsible_org_id": rng.choice([rc.id, pc.id, pc.id, dept.id]), "owner_id": None,
+                "responsible_org_id": rng.choice([rc.id, pc.id, pc.id, dept.id, team.id]), "owner_id": None,
                 "due_date": due, "status": status, "progress": progress, "progress_set_by_hand": False,
                 "blocked_reason": "等待街道审批" if status == "blocked" else None,
                 "unblock_by": "街道" if status == "blocked" else None,
@@ -96,6 +99,21 @@ def build(args, now):
             updates.append({"action_id": action_id, "kind": "done", "author_id": creator, "body": "已完成并验收",
                             "percent": 100, "at": created + timedelta(days=10), "details": {}})
     bulk(ActionUpdate, updates)
+    open_ids = [r[0] for r in rows if r[2] != "done"]
+    pairs = set()
+    while open_ids and len(pairs) < min(args.volunteers, len(open_ids) * len(user_ids)):
+        pairs.add((rng.choice(open_ids), rng.choice(user_ids)))
+    signups = [{"action_id": a, "user_id": u, "show_name": rng.random() < 0.8,
+                "signed_up_at": now - timedelta(days=rng.randrange(1, 60)),
+                "withdrawn_at": now - timedelta(hours=rng.randrange(1, 24)) if rng.random() < 0.2 else None}
+               for a, u in sorted(pairs)]
+    bulk(ActionVolunteer, signups)
+    live = {}
+    for row in signups:
+        if row["withdrawn_at"] is None:
+            live[row["action_id"]] = live.get(row["action_id"], 0) + 1
+    if live:
+        db.session.execute(db.update(Action), [{"id": a, "volunteer_count": n} for a, n in live.items()])
     db.session.commit()
     return community, [p.id for p in parents], [r.id for r in top], len(updates)
 
@@ -105,6 +123,7 @@ def main():
     add_database_arguments(parser)
     parser.add_argument("--actions", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--volunteers", type=int, default=3000, help="volunteer sign-ups on actions not done")
     parser.add_argument("--requests", type=int, default=40, help="requests per page timed")
     parser.add_argument("--serve", type=int, metavar="PORT",
                         help="afterwards serve the data on 127.0.0.1:PORT (Flask's server) until interrupted")

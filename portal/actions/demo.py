@@ -123,6 +123,15 @@ def seed_actions() -> list[str]:
                responsible_org=company, owner=staff, due_date=today + 21 * D, budget="8600",
                funding_source="小区公共收益")
 
+    # planned, with volunteers: the volunteer team guards the sorting bins; one volunteer is counted only
+    team = _org(community, "volunteer_team")
+    if rubbish is not None and team is not None and residents:
+        guard = create(chair, now - 3 * D, source="issue", issue=rubbish, title="垃圾分类桶前志愿值守",
+                       description="每天早晚高峰在北门垃圾站指导居民分类投放，每班两人，持续一个月。",
+                       responsible_org=team, owner=_first_member(team), due_date=today + 30 * D)
+        for k, person in enumerate(residents[:4]):
+            services.sign_up_volunteer(person, guard, show_name=k != 2, now=now - 3 * D + (k + 1) * H)
+
     # in progress: the meeting decision on the garage lighting, two reports and a photo
     decision = db.session.scalar(db.select(Decision).join(Meeting).where(
         Meeting.community_id == community.id, Decision.follow_up == "create_action").order_by(Decision.id).limit(1))
@@ -232,5 +241,6 @@ def seed_actions() -> list[str]:
     late_actions = sum(services.is_overdue(a, today) for a in top)
     evaluated = sum(a.evaluated_at is not None for a in made)
     chases = db.session.scalar(db.select(db.func.count(Chase.id)).where(Chase.community_id == community.id))
+    volunteers = sum(a.volunteer_count for a in made)
     return [f"{community.name}: {len(top)} actions and {len(made) - len(top)} steps ({states}; {late_actions} overdue, "
-            f"{evaluated} evaluated), {chases} chases"]
+            f"{evaluated} evaluated), {chases} chases, {volunteers} volunteers"]

@@ -68,3 +68,11 @@ class RateForm(_StepForm):
 class ChaseForm(_StepForm):
     note = TextAreaField(_l("Chase note to the responsible organization"), render_kw={"rows": 2})
     new_due = StringField(_l("New date"), render_kw={"type": "date"})
+
+
+class VolunteerForm(_StepForm):
+    show_name = BooleanField(_l("Show my name on the action's page (otherwise I am only counted)"), default=True)
+
+
+class WithdrawVolunteerForm(_StepForm):
+    pass

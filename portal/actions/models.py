@@ -4,7 +4,12 @@ An action comes from a passed proposal (after its notice), a meeting decision, a
 follow-up work, or an official's hotspot; it links back to its source. Status planned → in_progress → done |
 blocked; "overdue" is derived (past the due date, in the community's zone, and not done), never stored.
 Sub-actions split an action into steps: the parent's progress is the average of its children unless set by
-hand. After done, residents rate the result for 14 days; then the source proposal becomes evaluated.
+hand, and its status follows them: once a step has started (or is done) a planned action is in progress.
+After done, residents rate the result for 14 days; then the source proposal becomes evaluated.
+
+Volunteers: verified residents sign up to help with an action (and may withdraw); each chooses whether their
+name is shown. The action keeps the running count of its current volunteers (volunteer_count), so the
+tracker shows it without counting rows.
 
 Chases (督办): an official's formal reminder on an overdue issue or action to the responsible organization,
 with a note and a new date; shown on the item's timeline and counted per organization on the dashboard."""
@@ -59,6 +64,8 @@ class Action(db.Model):
     blocked_reason = db.Column(db.String(1000))
     unblock_by = db.Column(db.String(200))  # who must unblock it
     completion_note = db.Column(db.Text)
+    # Current volunteers (ActionVolunteer rows not withdrawn), kept up to date by the services.
+    volunteer_count = db.Column(db.Integer, nullable=False, default=0, server_default="0")
 
     created_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
@@ -142,6 +149,23 @@ class ActionRating(db.Model):
     satisfaction = db.Column(db.String(24), nullable=False)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class ActionVolunteer(db.Model):
+    """A resident's sign-up to help with an action: one row per person and action; withdrawing sets
+    withdrawn_at (the row stays), signing up again clears it."""
+
+    __tablename__ = "action_volunteer"
+    __table_args__ = (UniqueConstraint("action_id", "user_id"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    action_id = db.Column(db.Integer, db.ForeignKey("action.id"), nullable=False)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False, index=True)
+    show_name = db.Column(db.Boolean, nullable=False, default=True)  # the volunteer's choice
+    signed_up_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    withdrawn_at = db.Column(UTCDateTime)
+
+    user = db.relationship("User")
 
 
 class Chase(db.Model):

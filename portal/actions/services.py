@@ -17,11 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from portal.actions.models import (RATING_DAYS, SOURCES, Action, ActionEvidence, ActionRating, ActionUpdate,
-                                   Chase)
+                                   ActionVolunteer, Chase)
 from portal.audit.services import record
 from portal.auth import permissions, roles
 from portal.clock import in_zone, utcnow
-from portal.committees.models import COMMITTEE_KINDS, Organization
+from portal.committees.models import COMMITTEE_KINDS, SOCIAL_KINDS, Organization
 from portal.due import due_step
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
@@ -195,11 +195,17 @@ def _check_budget(budget):
     return value
 
 
+# Who can own an action in a community: its committees, its property company, its social organizations and
+# volunteer teams (社会组织, 志愿服务队); and its sub-district's departments.
+COMMUNITY_RESPONSIBLE_KINDS = (*COMMITTEE_KINDS, "property_company", *SOCIAL_KINDS)
+
+
 def responsible_orgs(community) -> list[Organization]:
-    """Who can be responsible: the community's committees and property company, its sub-district's departments."""
+    """Who can be responsible: the community's committees, property company, social organizations and
+    volunteer teams, and its sub-district's departments."""
     return db.session.scalars(db.select(Organization).where(db.or_(
         db.and_(Organization.community_id == community.id,
-                Organization.kind.in_((*COMMITTEE_KINDS, "property_company"))),
+                Organization.kind.in_(COMMUNITY_RESPONSIBLE_KINDS)),
         db.and_(Organization.sub_district_id == community.sub_district_id, Organization.kind == "department"),
     )).order_by(Organization.kind, Organization.name)).all()
 
@@ -207,11 +213,12 @@ def responsible_orgs(community) -> list[Organization]:
 def _check_org(community, org):
     if org is None:
         raise DomainError(_l("Choose the responsible organization."), "responsible_org")
-    ok = (org.community_id == community.id and org.kind in (*COMMITTEE_KINDS, "property_company")) or (
+    ok = (org.community_id == community.id and org.kind in COMMUNITY_RESPONSIBLE_KINDS) or (
         org.kind == "department" and org.sub_district_id == community.sub_district_id)
     if not ok:
-        raise DomainError(_l("The responsible organization must be a committee or the property company of this "
-                             "community, or a department of its sub-district."), "responsible_org")
+        raise DomainError(_l("The responsible organization must be a committee, the property company, a social "
+                             "organization or a volunteer team of this community, or a department of its "
+                             "sub-district."), "responsible_org")
 
 
 def _check_source(community, source, *, proposal, decision, issue, hotspot, parent):
@@ -285,7 +292,7 @@ def create_action(actor, community, *, source, title, description="", responsibl
     _add_update(action, "created", actor, body=description, at=now)
     db.session.flush()
     if parent is not None:
-        _roll_up(parent)
+        _roll_up(parent, actor, now)
     record(actor, "action.created", action, source=source, org=responsible_org.id)
     notify(_others(_members([responsible_org.id]), actor), "actions.assigned", action,
            **_payload(action, due=due_date.isoformat()))
@@ -305,14 +312,25 @@ def progress_of(action) -> int:
     return (2 * int(total) + int(count)) // (2 * int(count))
 
 
-def _roll_up(action):
-    """Keep a parent's stored progress equal to its children's average (unless set by hand)."""
+def _roll_up(action, actor=None, now=None):
+    """Keep a parent's stored progress equal to its children's average (unless set by hand), and its status
+    following them: a planned action whose step has started or is done is in progress (the "started" step on
+    its timeline names who started the step). A blocked or done action keeps its status; completing the
+    action itself still takes its own note and evidence, once every step is done."""
     db.session.flush()
     while action is not None:
         if not action.progress_set_by_hand and action.status != "done":
             action.progress = progress_of(action)
+        if action.status == "planned" and _a_step_started(action):
+            _start(action, actor, _now(now))
         db.session.flush()
         action = action.parent
+
+
+def _a_step_started(action) -> bool:
+    return db.session.scalar(db.select(Action.id).where(
+        Action.parent_id == action.id,
+        db.or_(Action.status.in_(("in_progress", "done")), Action.started_at.is_not(None))).limit(1)) is not None
 
 
 def _start(action, actor, now):
@@ -350,7 +368,7 @@ def post_progress(actor, action, *, body, percent=None, photos=(), documents=(),
             action.progress_set_by_hand = True
     db.session.flush()
     _save_files(prepared, action, update, actor)
-    _roll_up(action.parent)
+    _roll_up(action.parent, actor, now)
     record(actor, "action.progress", action, percent=percent, files=len(prepared))
     return update
 
@@ -368,7 +386,7 @@ def set_progress_by_hand(actor, action, percent, *, now=None) -> Action:
     else:
         action.progress_set_by_hand, action.progress = True, percent
     _add_update(action, "progress", actor, percent=action.progress, at=now, by_hand=percent is not None)
-    _roll_up(action.parent)
+    _roll_up(action.parent, actor, now)
     record(actor, "action.progress_by_hand", action, percent=percent)
     return action
 
@@ -400,6 +418,8 @@ def unblock(actor, action, note="", *, now=None) -> Action:
     action.status = "in_progress" if action.started_at else "planned"
     action.blocked_reason = action.unblock_by = None
     _add_update(action, "unblocked", actor, body=note, at=now)
+    if action.status == "planned" and _a_step_started(action):  # a step went on while it was blocked
+        _start(action, actor, now)
     db.session.flush()
     record(actor, "action.unblocked", action)
     return action
@@ -428,7 +448,7 @@ def complete(actor, action, *, note, photos=(), documents=(), now=None) -> Actio
     update = _add_update(action, "done", actor, body=note, percent=100, at=now)
     db.session.flush()
     _save_files(prepared, action, update, actor)
-    _roll_up(action.parent)
+    _roll_up(action.parent, actor, now)
     record(actor, "action.done", action, files=len(prepared))
     recipients = _members([action.responsible_org_id]) + ([action.created_by] if action.created_by else [])
     notify(_others(recipients, actor), "actions.done", action, **_payload(action))
@@ -518,6 +538,81 @@ def evaluate_due(now: datetime) -> int:
         Action.status == "done", Action.evaluated_at.is_(None), Action.done_at <= now - RATING_WINDOW)
         .options(joinedload(Action.proposal)).order_by(Action.id)).all()
     return sum(apply_due(a, now) for a in actions)
+
+
+# --- volunteers ------------------------------------------------------------------------------------------
+
+def _sign_up_of(user, action) -> ActionVolunteer | None:
+    return db.session.scalar(db.select(ActionVolunteer).where(ActionVolunteer.action_id == action.id,
+                                                              ActionVolunteer.user_id == user.id))
+
+
+def _count_volunteers(action, step):
+    # In SQL, so two people signing up at once both count; the attribute reloads on its next read.
+    action.volunteer_count = Action.volunteer_count + step
+
+
+def sign_up_volunteer(user, action, *, show_name=True, now=None) -> ActionVolunteer:
+    """A verified resident of the community offers to help, while the action is not done. Signing up again
+    after withdrawing reopens the same row; signing up twice is refused."""
+    now = _now(now)
+    _require(permissions.can_volunteer(user, action),
+             _l("Only verified residents of this community can volunteer, while the action is not done."))
+    row = _sign_up_of(user, action)
+    if row is not None and row.withdrawn_at is None:
+        raise DomainError(_l("You have already signed up to help with this action."), "volunteer")
+    if row is None:
+        try:
+            with db.session.begin_nested():
+                row = ActionVolunteer(action_id=action.id, user_id=user.id, show_name=bool(show_name),
+                                      signed_up_at=now)
+                db.session.add(row)
+        except IntegrityError:  # the same person's other tab signed up first
+            raise DomainError(_l("You have already signed up to help with this action."), "volunteer") from None
+    else:
+        row.withdrawn_at, row.show_name, row.signed_up_at = None, bool(show_name), now
+    _count_volunteers(action, 1)
+    db.session.flush()
+    record(user, "action.volunteered", action, show_name=bool(show_name))
+    return row
+
+
+def withdraw_volunteer(user, action, *, now=None) -> ActionVolunteer:
+    """The volunteer takes back their offer, while the action is not done."""
+    now = _now(now)
+    _require(permissions.can_withdraw_volunteer(user, action))
+    row = _sign_up_of(user, action)
+    if row is None or row.withdrawn_at is not None:
+        raise DomainError(_l("You have not signed up to help with this action."), "volunteer")
+    row.withdrawn_at = now
+    _count_volunteers(action, -1)
+    db.session.flush()
+    record(user, "action.volunteer_withdrawn", action)
+    return row
+
+
+def is_volunteer(user, action) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return db.session.scalar(db.select(ActionVolunteer.id).where(
+        ActionVolunteer.action_id == action.id, ActionVolunteer.user_id == user.id,
+        ActionVolunteer.withdrawn_at.is_(None))) is not None
+
+
+def named_volunteers(action) -> list[str]:
+    """The display names of the current volunteers who chose to be named, in sign-up order (one query); the
+    others count in `action.volunteer_count` only."""
+    from portal.auth.models import User
+    return list(db.session.scalars(db.select(User.display_name).join(
+        ActionVolunteer, ActionVolunteer.user_id == User.id).where(
+        ActionVolunteer.action_id == action.id, ActionVolunteer.withdrawn_at.is_(None),
+        ActionVolunteer.show_name.is_(True)).order_by(ActionVolunteer.signed_up_at, ActionVolunteer.id)))
+
+
+def count_volunteers(action) -> int:
+    """The full count the stored volunteer_count must equal."""
+    return db.session.scalar(db.select(func.count(ActionVolunteer.id)).where(
+        ActionVolunteer.action_id == action.id, ActionVolunteer.withdrawn_at.is_(None)))
 
 
 # --- chasing (督办) --------------------------------------------------------------------------------------
@@ -623,7 +718,7 @@ def community_actions(community, viewer=None, status=None, overdue=False, *, aft
         query = query.where(Action.status != "done", Action.due_date < local_date(community, _now(now)))
     query = query.options(
         load_only(Action.id, Action.community_id, Action.parent_id, Action.title, Action.status, Action.progress,
-                  Action.due_date, Action.created_at, Action.responsible_org_id),
+                  Action.due_date, Action.created_at, Action.responsible_org_id, Action.volunteer_count),
         joinedload(Action.responsible_org).load_only(Organization.id, Organization.name))
     return keyset_page(query, [Action.created_at, Action.id], [datetime, int], descending=True, after=after,
                        limit=limit, key=lambda a: [a.created_at, a.id])
@@ -638,6 +733,7 @@ class TrackerFigures:
     planned: int
     blocked: int
     overdue: int
+    volunteers: int = 0  # current volunteer sign-ups on these actions (their stored counts)
 
     @property
     def share_done(self) -> int | None:
@@ -654,7 +750,8 @@ def tracker_figures(community, *, now=None) -> TrackerFigures:
     row = db.session.execute(db.select(
         func.count(Action.id), counted(Action.status == "done"), counted(Action.status == "in_progress"),
         counted(Action.status == "planned"), counted(Action.status == "blocked"),
-        counted(and_(Action.status != "done", Action.due_date < today)))
+        counted(and_(Action.status != "done", Action.due_date < today)),
+        func.coalesce(func.sum(Action.volunteer_count), 0))
         .where(Action.community_id == community.id, Action.parent_id.is_(None))).one()
     return TrackerFigures(*(int(n) for n in row))
 

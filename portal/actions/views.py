@@ -25,6 +25,8 @@ from portal.actions.forms import (
     ProgressForm,
     RateForm,
     UnblockForm,
+    VolunteerForm,
+    WithdrawVolunteerForm,
 )
 from portal.actions.models import STATE_LABELS, Action, ActionEvidence
 from portal.auth import permissions
@@ -247,7 +249,9 @@ def _forms(overrides=None):
              "unblock": UnblockForm(formdata=None, prefix="unblock"),
              "complete": CompleteForm(formdata=None, prefix="complete"),
              "rate": RateForm(formdata=None, prefix="rate"),
-             "chase": ChaseForm(formdata=None, prefix="chase")}
+             "chase": ChaseForm(formdata=None, prefix="chase"),
+             "volunteer": VolunteerForm(formdata=None, prefix="volunteer"),
+             "withdraw": WithdrawVolunteerForm(formdata=None, prefix="withdraw")}
     forms.update(overrides or {})
     return SimpleNamespace(**forms)
 
@@ -262,6 +266,7 @@ def _detail_page(action, overrides=None, status=200):
     loose = []
     for e in action.evidence:
         (by_update.setdefault(e.update_id, []) if e.update_id else loose).append(e)
+    steps = action.children
     return render_template(
         "actions/detail.html", community=action.community, action=action, forms=forms,
         updates=services.timeline(action),
@@ -270,6 +275,11 @@ def _detail_page(action, overrides=None, status=200):
         my_rating=mine, can_update=permissions.can_update_action(viewer, action),
         can_rate=permissions.can_rate_action(viewer, action),
         can_chase=permissions.can_chase(viewer, action) and _overdue(action),
+        volunteers=services.named_volunteers(action), is_volunteer=services.is_volunteer(viewer, action),
+        can_volunteer=permissions.can_volunteer(viewer, action),
+        can_withdraw_volunteer=permissions.can_withdraw_volunteer(viewer, action),
+        blocked_steps=[c for c in steps if c.status == "blocked"],
+        steps_all_done=bool(steps) and all(c.status == "done" for c in steps),
         can_add_step=not action.parent_id and action.status != "done" and (
             permissions.can_update_action(viewer, action) or permissions.can_create_action(viewer, action.community)),
         **_context()), status
@@ -350,6 +360,22 @@ def rate(slug, action_id):
                  "satisfaction", rule=permissions.can_rate_action)
 
 
+@bp.post("/c/<slug>/actions/<int:action_id>/volunteer")
+def volunteer(slug, action_id):
+    return _step(slug, action_id, "volunteer", VolunteerForm,
+                 lambda action, f: services.sign_up_volunteer(current_user, action, show_name=bool(f.show_name.data)),
+                 _("Thank you: you are signed up to help with this action."), None,
+                 rule=permissions.can_volunteer)
+
+
+@bp.post("/c/<slug>/actions/<int:action_id>/volunteer/withdraw")
+def withdraw_volunteer(slug, action_id):
+    return _step(slug, action_id, "withdraw", WithdrawVolunteerForm,
+                 lambda action, f: services.withdraw_volunteer(current_user, action),
+                 _("You are no longer signed up to help with this action."), None,
+                 rule=permissions.can_withdraw_volunteer)
+
+
 @bp.post("/c/<slug>/actions/<int:action_id>/chase")
 def chase(slug, action_id):
     def run(action, f):
@@ -424,13 +450,7 @@ def _source_from_args(community):
 
 
 def _org_choices(community):
-    from portal.committees.models import COMMITTEE_KINDS, Organization
-    organizations = db.session.scalars(db.select(Organization).where(db.or_(
-        db.and_(Organization.community_id == community.id,
-                Organization.kind.in_((*COMMITTEE_KINDS, "property_company"))),
-        db.and_(Organization.sub_district_id == community.sub_district_id, Organization.kind == "department")))
-        .order_by(Organization.kind, Organization.name)).all()
-    return organizations
+    return services.responsible_orgs(community)
 
 
 def _owner_choices(organizations):

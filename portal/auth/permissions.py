@@ -34,9 +34,30 @@ def can_issue_reset_code(user, target) -> bool:
 
 
 # --- residents and organizations ---
-# Committee members of a community verify its residents and see their phone numbers; officials (the
-# sub-district office) read every community of their own sub-district with phones masked; property
-# staff and departments do neither. Nothing here crosses from one community, or sub-district, to another.
+# Committee members of a community verify its residents and see their phone numbers; so does its community
+# service station (社区服务站), whose counter registers residents, verifies their claims and acts for them.
+# Officials (the sub-district office) read every community of their own sub-district with phones masked;
+# property staff, departments, the Party committee, social organizations and volunteer teams do none of it.
+# Nothing here crosses from one community, or sub-district, to another.
+
+def _kind_community_ids(user, kinds) -> set[int]:
+    return {o.community_id for o in roles.organizations(user, kinds)}
+
+
+def _counter_community_ids(user) -> set[int]:
+    """Communities whose residents this person serves at the counter: committees and the service station."""
+    from portal.committees.models import COMMITTEE_KINDS, COUNTER_KINDS
+    return _kind_community_ids(user, COMMITTEE_KINDS + COUNTER_KINDS)
+
+
+def _at_counter(user, community) -> bool:
+    return community is not None and community.id in _counter_community_ids(user)
+
+
+def _party_member(user, community) -> bool:
+    """A current member of the community's Party committee (社区党委)."""
+    from portal.committees.models import PARTY_KINDS
+    return community is not None and community.id in _kind_community_ids(user, PARTY_KINDS)
 
 def _open_residency_community_ids(person) -> set[int]:
     return roles.open_residency_community_ids(person.id)
@@ -57,8 +78,9 @@ def can_manage_members(user, organization) -> bool:
 
 
 def can_verify_residents(user, community) -> bool:
-    """See pending claims, verify or reject them, confirm owners: committee members of that community."""
-    return _signed_in(user) and roles.is_committee_member(user, community)
+    """See pending claims, verify or reject them, confirm owners: committee members and service station
+    staff of that community."""
+    return _signed_in(user) and _at_counter(user, community)
 
 
 def can_register_on_behalf(user, community) -> bool:
@@ -66,21 +88,22 @@ def can_register_on_behalf(user, community) -> bool:
 
 
 def can_view_residents(user, community) -> bool:
-    """Read a community's residents (masked phones): its committee, officials of its sub-district, admins."""
+    """Read a community's residents (masked phones): its committee and service station, officials of its
+    sub-district, admins."""
     if not _signed_in(user) or community is None:
         return False
-    return user.is_admin or roles.is_committee_member(user, community) or \
+    return user.is_admin or _at_counter(user, community) or \
         community.sub_district_id in roles.official_sub_district_ids(user)
 
 
 def can_see_full_phone(user, person) -> bool:
-    """The person themself, admins, and committee members of a community the person has a pending or
-    verified residency in. Everyone else sees the number masked."""
+    """The person themself, admins, and committee members and service station staff of a community the
+    person has a pending or verified residency in. Everyone else sees the number masked."""
     if not _signed_in(user) or person is None:
         return False
     if user.id == person.id or user.is_admin:
         return True
-    return bool(roles.committee_community_ids(user) & _open_residency_community_ids(person))
+    return bool(_counter_community_ids(user) & _open_residency_community_ids(person))
 
 
 def can_end_residency(user, residency) -> bool:
@@ -98,13 +121,14 @@ def can_see_residency(user, residency) -> bool:
 
 
 def can_act_for(user, person) -> bool:
-    """Act on a resident's behalf: a committee member of a community the resident lives in (or has claimed
-    a unit in), when the resident was registered in person at the counter or has agreed to it."""
+    """Act on a resident's behalf: a committee member or service station staff of a community the resident
+    lives in (or has claimed a unit in), when the resident was registered in person at the counter or has
+    agreed to it."""
     if not _signed_in(user) or person is None or user.id == person.id or not person.is_active:
         return False
     from portal.extensions import db
     from portal.places.models import OPEN_RESIDENCY_STATES, Residency
-    shared = roles.committee_community_ids(user) & _open_residency_community_ids(person)
+    shared = _counter_community_ids(user) & _open_residency_community_ids(person)
     if not shared:
         return False
     if person.consent_in_person:
@@ -236,10 +260,10 @@ def can_escalate_issue(user, issue) -> bool:
 
 
 # --- proposals ---
-# Verified residents propose, support and take part in the consultation; the community's committee moves
-# a proposal to consultation, closes it and writes its summary; admins never write residents' words. A
-# committee member who wrote a proposal or comment for a resident at the counter (created_by) may keep
-# working on it while they may still act for that resident.
+# Verified residents propose, support and take part in the consultation; the community's committee (or its
+# Party committee, which leads) moves a proposal to consultation; the committee closes it and writes its
+# summary; admins never write residents' words. A committee member who wrote a proposal or comment for a
+# resident at the counter (created_by) may keep working on it while they may still act for that resident.
 
 _PROPOSAL_AFTER_DELIBERATION = ("deliberation", "voting", "decided", "notice", "implementing", "evaluated")
 
@@ -306,8 +330,10 @@ def can_support_proposal(user, proposal) -> bool:
 
 
 def can_move_to_deliberation(user, proposal) -> bool:
-    return proposal is not None and proposal.status == "collecting" and \
-        _committee_or_admin(user, proposal.community)
+    """Opening the consultation: the community's committee members, its Party committee's members, admins."""
+    return proposal is not None and proposal.status == "collecting" and (
+        _committee_or_admin(user, proposal.community) or
+        (_signed_in(user) and _party_member(user, proposal.community)))
 
 
 def can_close_deliberation(user, proposal) -> bool:
@@ -431,8 +457,8 @@ def can_inspect_ballots(user, ballot) -> bool:
 # --- meetings ---
 # The members of a community's committee or property company schedule its meetings and keep their
 # agendas, attendance, minutes and decisions. A public meeting (its agenda, published minutes and
-# decisions) is seen as the community's pages are; a non-public one by the organization's members and
-# admins only.
+# decisions) is seen as the community's pages are; a non-public one by the organization's members, the
+# members of the community's Party committee (who sit in its meetings) and admins only.
 
 def can_schedule_meeting(user, organization) -> bool:
     return _signed_in(user) and organization is not None and organization.community_id is not None and \
@@ -449,7 +475,8 @@ def can_view_meeting(user, meeting) -> bool:
         return False
     if meeting.is_public:
         return can_view_community(user, meeting.community)
-    return _signed_in(user) and (user.is_admin or roles.is_member_of(user, meeting.organization))
+    return _signed_in(user) and (user.is_admin or roles.is_member_of(user, meeting.organization)
+                                 or _party_member(user, meeting.community))
 
 
 # --- notices ---
@@ -479,7 +506,9 @@ def can_answer_objection(user, notice) -> bool:
 # Agreed actions (落实事项): the community's committee members create them from a passed proposal, a meeting
 # decision or a resolved issue, and so do the officials of its sub-district (who alone turn a hotspot into
 # one); the responsible organization's members and the committee members report progress; verified
-# residents rate a done action within its rating window; officials of the sub-district chase overdue items.
+# residents rate a done action within its rating window and sign up to help while it is not done; officials
+# of the sub-district chase overdue items. Social organizations and volunteer teams of the community may be
+# the responsible organization (the services check which kinds), whose members then report progress.
 
 def _official_here(user, community) -> bool:
     return community is not None and roles.is_official_of(user, community.sub_district)
@@ -514,6 +543,19 @@ def can_rate_action(user, action, now=None) -> bool:
     if action.evaluated_at is not None or (now or utcnow()) >= action.done_at + timedelta(days=RATING_DAYS):
         return False
     return roles.is_verified_resident(user, action.community)
+
+
+def can_volunteer(user, action) -> bool:
+    """Sign up to help: verified residents of the action's community, while the action is not done."""
+    if not _signed_in(user) or action is None or action.status == "done":
+        return False
+    return roles.is_verified_resident(user, action.community)
+
+
+def can_withdraw_volunteer(user, action) -> bool:
+    """Take back one's own sign-up (the service checks there is one), while the action is not done; a resident
+    who has moved out may still withdraw."""
+    return _signed_in(user) and action is not None and action.status != "done"
 
 
 def can_chase(user, item) -> bool:

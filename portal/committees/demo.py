@@ -84,4 +84,27 @@ def seed_organizations() -> list[str]:
                           ensure_user(login, name), "staff")
         lines.append(f"{sub_district.name}: officials {OFFICIALS[0][0]} (office chair), {OFFICIALS[1][0]}; "
                      f"urban management staff {DEPARTMENTS[0][2]}; housing staff {DEPARTMENTS[1][2]}")
-    return lines
+    return lines + seed_framework_organizations()
+
+
+# One of each organization of Beijing's community framework, in the community the README's logins live in:
+# kind, name after the community's, member login and name.
+FRAMEWORK_SLUG = "huajiadi"
+FRAMEWORK_ORGANIZATIONS = [
+    ("party_committee", "党委", "13800000050", "何书记"),
+    ("service_station", "服务站", "13800000051", "邓站长"),
+    ("social_organization", "邻里互助协会", "13800000052", "韩会长"),
+    ("volunteer_team", "银龄志愿服务队", "13800000053", "冯队长"),
+]
+
+
+def seed_framework_organizations() -> list[str]:
+    community = db.session.scalar(db.select(Community).where(Community.slug == FRAMEWORK_SLUG))
+    if community is None:
+        return []
+    for kind, suffix, login, name in FRAMEWORK_ORGANIZATIONS:
+        org = ensure_organization(kind, f"{community.name}{suffix}", community=community)
+        ensure_member(org, ensure_user(login, name), "chair")
+    return [f"{community.name}: Party committee {FRAMEWORK_ORGANIZATIONS[0][2]}, service station "
+            f"{FRAMEWORK_ORGANIZATIONS[1][2]}, social organization {FRAMEWORK_ORGANIZATIONS[2][2]}, volunteer team "
+            f"{FRAMEWORK_ORGANIZATIONS[3][2]}"]

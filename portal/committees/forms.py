@@ -13,7 +13,7 @@ class OrganizationForm(FlaskForm):
     kind = SelectField(_l("Kind"), validate_choice=False,
                        choices=[SelectChoice("", _l("Choose…"))] + [SelectChoice(k, v) for k, v in KIND_LABELS.items()])
     name = StringField(_l("Name"), validators=[Length(max=120)])
-    community = SelectField(_l("Community (for committees and the property company)"), coerce=optional_id,
+    community = SelectField(_l("Community (for the community's organizations)"), coerce=optional_id,
                             validate_choice=False)
     sub_district = SelectField(_l("Sub-district (for departments and the sub-district office)"),
                                coerce=optional_id, validate_choice=False)

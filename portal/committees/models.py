@@ -7,9 +7,18 @@ from sqlalchemy import CheckConstraint, UniqueConstraint
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
 
-COMMUNITY_KINDS = ("residents_committee", "homeowners_committee", "deliberation_council", "property_company")
+COMMUNITY_KINDS = ("residents_committee", "homeowners_committee", "deliberation_council", "property_company",
+                   "party_committee", "service_station", "social_organization", "volunteer_team")
 SUB_DISTRICT_KINDS = ("department", "subdistrict_office")
 COMMITTEE_KINDS = ("residents_committee", "homeowners_committee", "deliberation_council")
+# Beijing's community framework: the community Party committee (社区党委) leads — its members open
+# deliberations and sit in the community's meetings; the community service station (社区服务站) does the
+# counter work — registering residents, verifying their claims, acting for them; social organizations
+# (社会组织) and volunteer teams (志愿服务队) carry out agreed actions. None of them is a committee: they do not
+# moderate, open ballots or vote as one.
+PARTY_KINDS = ("party_committee",)
+COUNTER_KINDS = ("service_station",)
+SOCIAL_KINDS = ("social_organization", "volunteer_team")
 TITLES = ("chair", "vice_chair", "member", "staff")
 
 KIND_LABELS = {
@@ -17,6 +26,10 @@ KIND_LABELS = {
     "homeowners_committee": _l("Homeowners' committee"),
     "deliberation_council": _l("Deliberation council"),
     "property_company": _l("Property service company"),
+    "party_committee": _l("Community Party committee"),
+    "service_station": _l("Community service station"),
+    "social_organization": _l("Social organization"),
+    "volunteer_team": _l("Volunteer team"),
     "department": _l("Sub-district department"),
     "subdistrict_office": _l("Sub-district office"),
 }
@@ -33,7 +46,8 @@ class Organization(db.Model):
     __table_args__ = (
         CheckConstraint(
             "(community_id IS NOT NULL AND sub_district_id IS NULL AND kind IN "
-            "('residents_committee', 'homeowners_committee', 'deliberation_council', 'property_company'))"
+            "('residents_committee', 'homeowners_committee', 'deliberation_council', 'property_company',"
+            " 'party_committee', 'service_station', 'social_organization', 'volunteer_team'))"
             " OR (community_id IS NULL AND sub_district_id IS NOT NULL AND kind IN "
             "('department', 'subdistrict_office'))",
             name="kind_place"),

@@ -55,6 +55,17 @@ def test_the_demo_shows_actions_in_every_state_and_is_idempotent(app):
     parent = next(a for a in top if a.children)
     assert len(parent.children) == 3 and parent.source == "hotspot"
     assert parent.progress == services.progress_of(parent) == 50
+    assert parent.status == "in_progress"  # its first step is done: it follows its steps
+
+    # One of each organization of the community framework, each with a member; the volunteer team owns an
+    # action residents signed up for (one of them counted only).
+    from portal.committees.models import Organization
+    kinds = {o.kind: o for o in db.session.scalars(db.select(Organization))}
+    for kind in ("party_committee", "service_station", "social_organization", "volunteer_team"):
+        assert kinds[kind].community.slug == "huajiadi" and kinds[kind].current_memberships()
+    guarded = next(a for a in top if a.responsible_org.kind == "volunteer_team")
+    assert guarded.volunteer_count == 4 == services.count_volunteers(guarded)
+    assert len(services.named_volunteers(guarded)) == 3 and "4 volunteers" in lines[0]
 
     assert {c.item_type for c in db.session.scalars(db.select(Chase))} == {"action", "issue"}
     assert db.session.scalar(db.select(db.func.count(IssueEvent.id)).where(IssueEvent.kind == "chased")) == 1

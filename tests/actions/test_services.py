@@ -222,7 +222,8 @@ def _counted_one_by_one(community, today):
     top = [a for a in actions if a.parent_id is None]
     s = _services()
     counts = {state: sum(a.status == state for a in top) for state in ("done", "in_progress", "planned", "blocked")}
-    return s.TrackerFigures(total=len(top), overdue=sum(s.is_overdue(a, today) for a in top), **counts)
+    return s.TrackerFigures(total=len(top), overdue=sum(s.is_overdue(a, today) for a in top),
+                            volunteers=sum(s.count_volunteers(a) for a in top), **counts)
 
 
 def test_tracker_figures_count_top_level_actions_with_overdue_by_local_date(world):
@@ -306,3 +307,113 @@ def test_tracker_pages_newest_first_without_gaps_or_repeats_and_keeps_filters(wo
     assert [a.id for a in first + rest] == late and end is None
     with pytest.raises(DomainError):
         s.community_actions(world.x, None, after="not-a-cursor", now=now)
+
+
+# --- an action's status follows its steps ----------------------------------------------------------------
+
+def test_a_planned_action_is_in_progress_once_a_step_has_started(world):
+    s = _services()
+    parent = gen_action(world)
+    first = gen_action(world, parent=parent, title="step 1")
+    second = gen_action(world, parent=parent, title="step 2")
+    assert parent.status == "planned"  # steps that have not started leave it planned
+    s.post_progress(world.property_x, first, body="开工", percent=50)
+    assert parent.status == "in_progress" and parent.progress == 25 and parent.started_at is not None
+    assert [u.kind for u in parent.updates] == ["created", "started"]
+    assert parent.updates[-1].author_id == world.property_x.id
+    s.complete(world.property_x, first, note="好了", photos=[photo()])
+    s.complete(world.property_x, second, note="好了", photos=[photo()])
+    assert parent.status == "in_progress" and parent.progress == 100  # done takes its own note and evidence
+    s.complete(world.property_x, parent, note="全部完成", photos=[photo()])
+    assert parent.status == "done"
+
+
+def test_a_step_done_without_progress_starts_its_planned_action_and_a_blocked_action_stays_blocked(world):
+    s = _services()
+    parent = gen_action(world)
+    step = gen_action(world, parent=parent, title="step")
+    s.complete(world.property_x, step, note="好了", photos=[photo()])
+    assert parent.status == "in_progress"
+    blocked = gen_action(world, title="blocked parent")
+    step = gen_action(world, parent=blocked, title="step")
+    s.block(world.property_x, blocked, "等待审批", "街道")
+    s.post_progress(world.property_x, step, body="先做准备", percent=10)
+    assert blocked.status == "blocked"
+    s.unblock(world.property_x, blocked)
+    assert blocked.status == "in_progress"  # it had started through its step
+
+
+# --- social organizations and volunteer teams own actions ------------------------------------------------
+
+def test_social_organizations_and_volunteer_teams_of_the_community_may_own_actions(world):
+    from tests.factories import gen_membership, gen_organization, gen_user
+    s = _services()
+    for kind in ("social_organization", "volunteer_team"):
+        org = gen_organization(kind, community=world.x, name=f"{kind} x")
+        helper = gen_user(display_name=f"{kind} helper")
+        gen_membership(helper, org)
+        assert org in s.responsible_orgs(world.x)
+        a = gen_action(world, responsible_org=org, owner=helper)
+        s.post_progress(helper, a, body="组织志愿者清理楼道", percent=30)
+        assert a.status == "in_progress"
+        other = gen_organization(kind, community=world.y)
+        assert other not in s.responsible_orgs(world.x)
+        with pytest.raises(DomainError):
+            gen_action(world, responsible_org=other, owner=None)
+    for kind in ("party_committee", "service_station"):
+        org = gen_organization(kind, community=world.x)
+        assert org not in s.responsible_orgs(world.x)
+        with pytest.raises(DomainError):
+            gen_action(world, responsible_org=org, owner=None)
+
+
+# --- volunteers --------------------------------------------------------------------------------------------
+
+def test_verified_residents_sign_up_and_withdraw_and_the_count_follows(world):
+    from portal.audit.models import AuditEntry
+    from portal.extensions import db
+    s = _services()
+    a = gen_action(world)
+    s.sign_up_volunteer(world.reporter, a)
+    s.sign_up_volunteer(world.neighbour, a, show_name=False)
+    assert a.volunteer_count == 2 == s.count_volunteers(a)
+    assert s.named_volunteers(a) == [world.reporter.display_name]  # the neighbour chose to be counted only
+    assert s.is_volunteer(world.neighbour, a) and not s.is_volunteer(world.chair_x, a)
+    with pytest.raises(DomainError):
+        s.sign_up_volunteer(world.reporter, a)  # once each
+    s.withdraw_volunteer(world.reporter, a)
+    assert a.volunteer_count == 1 == s.count_volunteers(a) and s.named_volunteers(a) == []
+    with pytest.raises(DomainError):
+        s.withdraw_volunteer(world.reporter, a)
+    s.sign_up_volunteer(world.reporter, a, show_name=True)  # again, after withdrawing: the same row
+    assert a.volunteer_count == 2 == s.count_volunteers(a)
+    assert db.session.scalar(db.select(db.func.count(AuditEntry.id)).where(
+        AuditEntry.action.in_(("action.volunteered", "action.volunteer_withdrawn")))) == 4
+
+
+def test_only_verified_residents_volunteer_and_not_on_a_done_action(world):
+    s = _services()
+    a = gen_action(world)
+    for person in (world.chair_x, world.resident_y, world.stranger, world.official_a):
+        with pytest.raises(NotAllowed):
+            s.sign_up_volunteer(person, a)
+    s.sign_up_volunteer(world.reporter, a)
+    s.complete(world.property_x, a, note="好了", photos=[photo()])
+    with pytest.raises(NotAllowed):
+        s.sign_up_volunteer(world.neighbour, a)
+    with pytest.raises(NotAllowed):
+        s.withdraw_volunteer(world.reporter, a)
+    assert a.volunteer_count == 1
+
+
+def test_tracker_figures_sum_the_volunteers_of_top_level_actions_in_one_statement(world):
+    from tests.queries import count_statements
+    s = _services()
+    first, second = gen_action(world, title="first"), gen_action(world, title="second")
+    step = gen_action(world, parent=first, title="a step")
+    for a in (first, second, step):
+        s.sign_up_volunteer(world.reporter, a)
+    s.sign_up_volunteer(world.neighbour, first)
+    figures = s.tracker_figures(world.x)
+    assert figures.volunteers == 3 and figures == _counted_one_by_one(world.x, local_today(world.x))
+    assert count_statements(lambda: s.tracker_figures(world.x)) == 1

@@ -475,3 +475,104 @@ def test_official_chases_an_overdue_issue_from_its_page(client, auth, world):
     assert post(client, f"/c/x/issues/{issue.id}/chase", {"chase-note": "x", "chase-new_due": new_due},
                 token_from="/").status_code == 403
     assert post(client, "/c/x/issues/999999/chase", {}, token_from="/").status_code == 404
+
+
+# --- an action split into steps --------------------------------------------------------------------------
+
+def test_an_action_with_a_step_half_done_says_in_progress_not_planned(client, world):
+    from portal.actions import services
+    parent = made(world, title="Replace the lift ropes")
+    first = gen_action(world, parent=parent, title="Order the ropes")
+    gen_action(world, parent=parent, title="Fit the ropes")
+    done(world, first)
+    page = html(client.get(url(parent)))
+    head = page[page.index("<h1>"):page.index('class="card"')]
+    assert "In progress" in head and "Planned" not in head and "50 percent done" in head
+    tracker = html(client.get("/c/x/actions"))
+    row = tracker[tracker.index(f'id="action-{parent.id}"'):]
+    assert "In progress" in row[:row.index("</li>")]
+    assert services.tracker_figures(world.x).in_progress == 1
+
+
+def test_the_steps_show_which_are_blocked_and_when_all_are_done(client, world):
+    from portal.actions import services
+    parent = made(world, title="Repair the bike shed")
+    first = gen_action(world, parent=parent, title="Clear the shed")
+    second = gen_action(world, parent=parent, title="New roof")
+    services.block(world.property_x, second, "等待维修资金审批", "业委会")
+    db.session.commit()
+    page = html(client.get(url(parent)))
+    assert "1 step is blocked" in page and "Every step is done" not in page
+    services.unblock(world.property_x, second)
+    done(world, first)
+    done(world, second)
+    page = html(client.get(url(parent)))
+    assert "step is blocked" not in page and "Every step is done: the action can be marked as done." in page
+    zh = html(client.get(url(parent), headers={"Accept-Language": "zh-CN"}))
+    assert "所有步骤均已完成" in zh and "办理中" in zh
+
+
+# --- volunteers ------------------------------------------------------------------------------------------
+
+def test_a_verified_resident_signs_up_as_a_volunteer_and_withdraws(client, auth, world):
+    action = made(world, title="Clean the stairwells")
+    auth.login(world.reporter)
+    page = html(client.get(url(action)))
+    assert "Sign up to help" in page and "Show my name on the action" in page
+    response = post(client, url(action, "volunteer"), {"volunteer-show_name": "y"}, token_from=url(action))
+    assert response.status_code == 302
+    page = html(client.get(url(action)))
+    assert "1 resident has signed up to help." in page and world.reporter.display_name in page
+    assert "Withdraw my sign-up" in page and "Sign up to help" not in page
+    again = post(client, url(action, "volunteer"), {"volunteer-show_name": "y"}, token_from=url(action))
+    assert again.status_code == 400 and "already signed up" in html(again)
+    db.session.refresh(action)
+    assert action.volunteer_count == 1
+    post(client, url(action, "volunteer/withdraw"), token_from=url(action))
+    db.session.refresh(action)
+    assert action.volunteer_count == 0
+    assert "Sign up to help" in html(client.get(url(action)))
+
+
+def test_a_volunteer_who_hides_the_name_is_counted_only(client, auth, world):
+    action = made(world, title="Clean the stairwells")
+    auth.login(world.neighbour)
+    post(client, url(action, "volunteer"), {}, token_from=url(action))  # the box unticked
+    auth.logout()
+    page = html(client.get(url(action)))  # anyone sees the count
+    assert "1 resident has signed up to help." in page and world.neighbour.display_name not in page
+    assert "1 more chose not to show their name." in page and "Sign up to help" not in page
+    zh = html(client.get(url(action), headers={"Accept-Language": "zh-CN"}))
+    assert "已有1位居民报名参与志愿服务。" in zh
+
+
+def test_only_verified_residents_may_volunteer_through_the_page(client, auth, world):
+    action = made(world)
+    for person in (world.chair_x, world.resident_y, world.stranger):
+        auth.login(person)
+        assert "Sign up to help" not in html(client.get(url(action)))
+        assert post(client, url(action, "volunteer"), {"volunteer-show_name": "y"},
+                    token_from=url(action)).status_code == 403
+        auth.logout()
+    assert client.post(url(action, "volunteer")).status_code in (302, 400, 401, 403)
+    db.session.refresh(action)
+    assert action.volunteer_count == 0
+
+
+def test_the_tracker_counts_volunteers_per_row_and_overall_with_the_same_statements(client, world):
+    from portal.actions import services
+    _made_many(world, 5)
+    few = count_queries(client, "/c/x/actions")
+    actions = db.session.scalars(db.select(Action).order_by(Action.id)).all()
+    for person in (world.reporter, world.neighbour):
+        services.sign_up_volunteer(person, actions[0])
+    services.sign_up_volunteer(world.reporter, actions[1])
+    db.session.commit()
+    assert count_queries(client, "/c/x/actions") == few
+    page = html(client.get("/c/x/actions"))
+    row = page[page.index(f'id="action-{actions[0].id}"'):]
+    assert "2 volunteers" in row[:row.index("</li>")]
+    summary = page[page.index('class="card tracker-summary"'):page.index("</section>")]
+    assert "3 volunteer sign-ups" in summary
+    zh = html(client.get("/c/x/actions", headers={"Accept-Language": "zh-CN"}))
+    assert "2位志愿者" in zh and "3人次志愿者报名" in zh

@@ -35,7 +35,8 @@ def test_the_demo_seeds_every_state_and_is_idempotent(app):
     assert elderly.consent_in_person
     kinds = set(db.session.scalars(db.select(Organization.kind)))
     assert kinds == {"residents_committee", "homeowners_committee", "deliberation_council", "property_company",
-                     "subdistrict_office", "department"}
+                     "subdistrict_office", "department", "party_committee", "service_station",
+                     "social_organization", "volunteer_team"}
     # the missing third community is skipped, and a second run adds nothing
     seed_people()
     assert counts == {
