@@ -198,6 +198,16 @@ def test_the_compiled_catalogue_uses_one_word_for_one_thing():
     assert not found, [f"{msgid!r}: {word} → {BANNED[word]}" for msgid, word in found[:20]]
 
 
+def test_no_chinese_text_carries_english_prose():
+    """Technical names stay (api_key, CSV, Open311, Asia/Shanghai); English words in a row do not, as in
+    “望京街道 Wangjing Sub-district” or “填写 developer”."""
+    import re
+    prose = re.compile(r"\b[A-Za-z][a-z]+ [A-Za-z][a-z]+\b")
+    found = [msgid for msgid, _context, strings in _entries()
+             if any(prose.search(re.sub(r"%\(\w+\)[sd]", "", text)) for text in strings)]
+    assert not found, found[:10]
+
+
 def test_moderators_are_the_reviewers_never_the_platform_administrators():
     moderation = [(msgid, strings) for msgid, _context, strings in _entries() if "moderat" in msgid.lower()]
     assert len(moderation) > 15
