@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app portal
 export FLASK_APP := portal
 PYTEST_ARGS ?=
-# The demo's language for browsers that state none (`make run DEFAULT_LANGUAGE=en` for English).
+# The demo's language for browsers that state none and for the words the demo stores, such as a notice's
+# "how to object" (`make run DEFAULT_LANGUAGE=en` for English).
 DEFAULT_LANGUAGE ?= zh
 
 .PHONY: run test install vendor translations db clean migration extract wheel
@@ -30,7 +31,7 @@ translations: install
 
 db: install translations
 	$(FLASK) db upgrade
-	$(FLASK) seed-demo --if-empty
+	DEFAULT_LANGUAGE=$(DEFAULT_LANGUAGE) $(FLASK) seed-demo --if-empty
 
 run: install vendor db
 	DEFAULT_LANGUAGE=$(DEFAULT_LANGUAGE) $(FLASK) run --host 127.0.0.1 --port 5000
