@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app portal
 export FLASK_APP := portal
 PYTEST_ARGS ?=
+# The demo's language for browsers that state none and for the words the demo stores, such as a notice's
+# "how to object" (`make run DEFAULT_LANGUAGE=en` for English).
+DEFAULT_LANGUAGE ?= zh
 
 .PHONY: run test install vendor translations db clean migration extract wheel
 
@@ -28,10 +31,10 @@ translations: install
 
 db: install translations
 	$(FLASK) db upgrade
-	$(FLASK) seed-demo --if-empty
+	DEFAULT_LANGUAGE=$(DEFAULT_LANGUAGE) $(FLASK) seed-demo --if-empty
 
 run: install vendor db
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	DEFAULT_LANGUAGE=$(DEFAULT_LANGUAGE) $(FLASK) run --host 127.0.0.1 --port 5000
 
 # The whole suite. TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test runs it on PostgreSQL.
 test: install vendor translations
@@ -51,5 +54,5 @@ migration: install
 
 # Pull new strings into the Chinese catalogue (then translate them).
 extract: install
-	$(PY) -m babel.messages.frontend extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot --no-location --omit-header -w 120 .
+	$(PY) -m babel.messages.frontend extract -F babel.cfg -k _l -k lazy_gettext -k pgettext:1c,2 -k lazy_pgettext:1c,2 -o portal/translations/messages.pot --no-location --omit-header -w 120 .
 	$(PY) -m babel.messages.frontend update -i portal/translations/messages.pot -d portal/translations -l zh --no-fuzzy-matching -w 120

@@ -77,6 +77,11 @@ class Config:
         self.NOTIFICATION_QUEUE = os.environ.get("NOTIFICATION_QUEUE", "yishi")
         # Behind a reverse proxy, how many hops of X-Forwarded-For to trust (0: none).
         self.PROXY_HOPS = int(os.environ.get("PROXY_HOPS", "0"))
+        # The language of pages and Open311 answers for requests whose Accept-Language names none of LANGUAGES
+        # (a signed-in person's choice and the language cookie still come first): "zh" for a Chinese deployment.
+        self.DEFAULT_LANGUAGE = os.environ.get("DEFAULT_LANGUAGE", "en")
+        # Also the language of e-mails to people who never chose one and of text made outside a request.
+        self.BABEL_DEFAULT_LOCALE = self.DEFAULT_LANGUAGE if self.DEFAULT_LANGUAGE in self.LANGUAGES else "en"
 
     # A 10 MB form is refused with 413 before it is read; photo uploads raise their own limit later.
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
@@ -116,3 +121,5 @@ class TestConfig(Config):
         self.REDIS_URL = None
         # Cheap hashing for throwaway test passwords; production keeps argon2-cffi's defaults.
         self.ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+        # English unless a test sets another default, whatever the shell running the suite exports.
+        self.DEFAULT_LANGUAGE = self.BABEL_DEFAULT_LOCALE = "en"

@@ -6,7 +6,7 @@ DEMO_PASSWORD = "demo-pass-2026"
 
 DEMO_ACCOUNTS = [
     # (login, display name, is_admin)
-    ("admin@yishi.demo", "平台管理员 Admin", True),
+    ("admin@yishi.demo", "平台管理员", True),
 ]
 
 

@@ -1,4 +1,5 @@
-"""Language: the signed-in person's choice, else the remembered cookie, else the browser's."""
+"""Language: the signed-in person's choice, else the remembered cookie, else the browser's, else the portal's
+default (DEFAULT_LANGUAGE) when the browser states no language the portal speaks."""
 from flask import current_app, has_request_context, request
 from flask.globals import _cv_app
 from flask_babel import Domain
@@ -17,7 +18,16 @@ def select_locale() -> str:
     cookie = request.cookies.get(LANGUAGE_COOKIE)
     if cookie in languages:
         return cookie
-    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    return request.accept_languages.best_match(languages) or default_language()
+
+
+def default_language() -> str:
+    """The portal's own language for requests that state none (a hotline client, a crawler): DEFAULT_LANGUAGE
+    when it is one of LANGUAGES, else Flask-Babel's default."""
+    language = current_app.config.get("DEFAULT_LANGUAGE")
+    if language in current_app.config["LANGUAGES"]:
+        return language
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def init_app(app) -> None:

@@ -1,6 +1,7 @@
 """English and Simplified Chinese ship complete: every string in the code has a Chinese translation."""
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
@@ -9,12 +10,14 @@ CATALOGUE = ROOT / "portal" / "translations" / "zh" / "LC_MESSAGES" / "messages.
 METHODS = [("portal/**.py", "python"), ("templates/**.html", "jinja2"), ("templates/**.txt", "jinja2")]
 
 
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
+            "pgettext": ((1, "c"), 2), "lazy_pgettext": ((1, "c"), 2)}
+
+
 def _source_messages() -> set:
-    """(message id, context) of every string in the code; a context comes from pgettext."""
+    """(msgid, context) of every string in the code; context is None outside pgettext."""
     ids = set()
-    for _filename, _lineno, message, _comments, context in extract_from_dir(
-            str(ROOT), METHODS, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None,
-                                          "_l": None, "pgettext": ((1, "c"), 2)}):
+    for _filename, _lineno, message, _comments, context in extract_from_dir(str(ROOT), METHODS, keywords=KEYWORDS):
         ids.add((message[0] if isinstance(message, tuple) else message, context))
     return ids
 
@@ -22,7 +25,7 @@ def _source_messages() -> set:
 def test_every_source_string_has_a_complete_chinese_translation():
     with open(CATALOGUE, "rb") as f:
         catalogue = read_po(f)
-    missing = sorted(m for m, context in _source_messages() if m and catalogue.get(m, context=context) is None)
+    missing = sorted(m for m in _source_messages() if m[0] and (catalogue.get(m[0], context=m[1]) is None))
     assert not missing, f"strings not in the Chinese catalogue (run `make extract`): {missing[:20]}"
     untranslated = [m.id for m in catalogue if m.id and (m.fuzzy or not m.string or (
         isinstance(m.string, tuple) and not all(m.string)))]
@@ -155,3 +158,142 @@ def test_templates_translate_in_the_language_in_force_even_when_it_changes_mid_r
         assert render_template_string(template) == "首页|3 条意见"
     with app.app_context():  # outside a request
         assert render_template_string(template).startswith("Home|")
+
+
+# --- words: one Chinese word for each sense, the terms officials and residents use ------------------------------
+
+def _compiled_catalogue():
+    from babel.messages.mofile import read_mo
+    with open(CATALOGUE.with_suffix(".mo"), "rb") as f:
+        return read_mo(f)
+
+
+def _entries():
+    """(msgid, context, every msgstr text) of the compiled catalogue, the one the portal serves, and of the
+    catalogue it is compiled from (a stale compiled file hides nothing)."""
+    with open(CATALOGUE, "rb") as f:
+        source = list(read_po(f))
+    for message in list(_compiled_catalogue()) + source:
+        if not message.id:
+            continue
+        msgid = message.id[0] if isinstance(message.id, (list, tuple)) else message.id
+        strings = tuple(message.string) if isinstance(message.string, (list, tuple)) else (message.string,)
+        yield msgid, message.context, strings
+
+
+def test_extraction_knows_the_message_contexts():
+    assert {("Ballots", "ballot secrecy"), ("Place", "meeting"), ("Why", "hotspot"), ("Current", "ownership"),
+            ("Open", "proposals")} <= _source_messages()
+    assert "lazy_pgettext:1c,2" in (ROOT / "Makefile").read_text()
+
+
+@pytest.mark.parametrize("context, msgid, meant, plain", [
+    ("ballot secrecy", "Ballots", "投票方式", "表决"),
+    ("meeting", "Place", "地点", "区域"),
+    ("hotspot", "Why", "判定依据", "用途"),
+    ("ownership", "Current", "当前", "现行"),
+    ("proposals", "Open", "进行中", "未办结"),
+])
+def test_one_english_word_with_two_senses_has_two_chinese_words(app, context, msgid, meant, plain):
+    from flask import render_template_string
+    from flask_babel import force_locale, gettext, pgettext
+    with app.test_request_context("/"), force_locale("zh"):
+        assert (pgettext(context, msgid), gettext(msgid)) == (meant, plain)
+        assert render_template_string("{{ pgettext(c, m) }}|{{ _(m) }}", c=context, m=msgid) == f"{meant}|{plain}"
+    with app.test_request_context("/"), force_locale("en"):
+        assert pgettext(context, msgid) == msgid
+
+
+# Words the catalogue must not use, each with the one it uses instead.
+BANNED = {
+    "你": "您 (polite address)",
+    "认证": "已核实 (verified: 认证 suggests a real-name check)",
+    "隐私声明": "隐私政策", "隐私说明": "隐私政策",
+    "超时": "超期", "逾期": "超期",
+    "反映人": "诉求人 (the reporter)",
+    "工作台": "数据看板 (the dashboard)",
+    "未关闭": "未办结 (open)",
+    "内容管理": "审核 (moderation)",
+    "name:phone": "姓名:手机号", "developer": "开发商",
+}
+
+
+def test_the_compiled_catalogue_uses_one_word_for_one_thing():
+    found = [(msgid, word) for msgid, _context, strings in _entries() for word in BANNED
+             if any(word in text for text in strings)]
+    assert not found, [f"{msgid!r}: {word} → {BANNED[word]}" for msgid, word in found[:20]]
+
+
+def test_no_chinese_text_carries_english_prose():
+    """Technical names stay (api_key, CSV, Open311, Asia/Shanghai); English words in a row do not, as in
+    “望京街道 Wangjing Sub-district” or “填写 developer”."""
+    import re
+    prose = re.compile(r"\b[A-Za-z][a-z]+ [A-Za-z][a-z]+\b")
+    found = [msgid for msgid, _context, strings in _entries()
+             if any(prose.search(re.sub(r"%\(\w+\)[sd]", "", text)) for text in strings)]
+    assert not found, found[:10]
+
+
+def test_moderators_are_the_reviewers_never_the_platform_administrators():
+    moderation = [(msgid, strings) for msgid, _context, strings in _entries() if "moderat" in msgid.lower()]
+    assert len(moderation) > 15
+    assert not [msgid for msgid, strings in moderation if any("管理员" in text for text in strings)]
+    assert not [msgid for msgid, strings in moderation if any(
+        "审核人" in text.replace("审核人员", "") for text in strings)]
+    # the platform administrators keep their word
+    admin = dict((msgid, strings[0]) for msgid, _c, strings in _entries())
+    assert "管理员" in admin["Only administrators can create organizations."]
+
+
+def test_the_named_terms_read_as_officials_and_residents_use_them():
+    text = {(msgid, context): strings[0] for msgid, context, strings in _entries()}
+    assert text[("(4) Hiring or dismissing the property service company", None)] == \
+        "（四）选聘和解聘物业服务企业或者其他管理人"
+    assert text[("Dashboard", None)] == "数据看板"
+    assert text[("Me too", None)] == "我也遇到"
+    assert text[("Reporter", None)] == "诉求人"
+    assert text[("Open", None)] == "未办结"
+    assert text[("Privacy notice", None)] == "隐私政策"
+    assert text[("Overdue", None)] == "已超期"
+    assert "已核实" in text[("Only verified residents of this community can report issues here.", None)]
+
+
+def test_owner_help_texts_name_the_words_the_importer_accepts():
+    from portal.places.importer import parse_owners
+    helps = [(msgid, strings[0]) for msgid, _c, strings in _entries() if "name:phone" in msgid]
+    assert len(helps) >= 4 and all("姓名:手机号" in text for _msgid, text in helps)
+    assert all("“开发商”" in text for msgid, text in helps if "developer" in msgid)
+    # what the help texts tell people to write is what the register importer takes
+    assert parse_owners("开发商") == (True, ())
+    assert parse_owners("王芳:13900001234; 李强：13900005678")[1][1].phone == "13900005678"
+
+
+# --- the portal's default language -------------------------------------------------------------------------------
+
+def test_a_browser_that_states_no_language_gets_the_portals_default(client, app, monkeypatch):
+    assert '<html lang="en"' in client.get("/").get_data(as_text=True)  # the library default, unless set
+    monkeypatch.setitem(app.config, "DEFAULT_LANGUAGE", "zh")
+    page = client.get("/").get_data(as_text=True)
+    assert '<html lang="zh-CN"' in page and "首页" in page
+    # a language the portal does not speak is no statement either
+    assert '<html lang="zh-CN"' in client.get("/", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    # a browser that states English, and a remembered choice, come first
+    assert '<html lang="en"' in client.get("/", headers={"Accept-Language": "en-GB"}).get_data(as_text=True)
+    client.set_cookie("lang", "en")
+    assert '<html lang="en"' in client.get("/").get_data(as_text=True)
+
+
+def test_an_unknown_default_language_falls_back_to_the_library_default(client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "DEFAULT_LANGUAGE", "fr")
+    assert '<html lang="en"' in client.get("/").get_data(as_text=True)
+
+
+def test_default_language_comes_from_the_environment_and_the_suite_stays_english(monkeypatch):
+    from portal.config import Config, TestConfig
+    monkeypatch.setenv("DEFAULT_LANGUAGE", "zh")
+    config = Config()
+    assert (config.DEFAULT_LANGUAGE, config.BABEL_DEFAULT_LOCALE) == ("zh", "zh")
+    assert (TestConfig().DEFAULT_LANGUAGE, TestConfig().BABEL_DEFAULT_LOCALE) == ("en", "en")
+    monkeypatch.delenv("DEFAULT_LANGUAGE")
+    assert Config().DEFAULT_LANGUAGE == "en"
+    assert "DEFAULT_LANGUAGE ?= zh" in (ROOT / "Makefile").read_text()

@@ -15,19 +15,19 @@ COMMUNITY_SLUGS = ("huajiadi", "nanhu", "wanghualu")
 # Per community: the memorable logins of its chair, a committee member, the homeowners' committee chair,
 # a deliberation council member and property staff. Huajiadi's are the ones the README lists.
 COMMUNITY_PEOPLE = {
-    "huajiadi": {"chair": ("13800000010", "王主任 Wang (chair)"), "member": ("13800000011", "李委员 Li"),
-                 "hoa_chair": ("13800000012", "赵主任 Zhao"), "council": ("13800000013", "孙代表 Sun"),
-                 "property": ("13800000020", "周经理 Zhou (property)")},
-    "nanhu": {"chair": ("13800000110", "陈主任 Chen (chair)"), "member": ("13800000111", "刘委员 Liu"),
-              "hoa_chair": ("13800000112", "黄主任 Huang"), "council": ("13800000113", "吴代表 Wu"),
-              "property": ("13800000120", "郑经理 Zheng (property)")},
-    "wanghualu": {"chair": ("13800000210", "杨主任 Yang (chair)"), "member": ("13800000211", "徐委员 Xu"),
-                  "hoa_chair": ("13800000212", "马主任 Ma"), "council": ("13800000213", "朱代表 Zhu"),
-                  "property": ("13800000220", "胡经理 Hu (property)")},
+    "huajiadi": {"chair": ("13800000010", "王主任"), "member": ("13800000011", "李委员"),
+                 "hoa_chair": ("13800000012", "赵主任"), "council": ("13800000013", "孙代表"),
+                 "property": ("13800000020", "周经理")},
+    "nanhu": {"chair": ("13800000110", "陈主任"), "member": ("13800000111", "刘委员"),
+              "hoa_chair": ("13800000112", "黄主任"), "council": ("13800000113", "吴代表"),
+              "property": ("13800000120", "郑经理")},
+    "wanghualu": {"chair": ("13800000210", "杨主任"), "member": ("13800000211", "徐委员"),
+                  "hoa_chair": ("13800000212", "马主任"), "council": ("13800000213", "朱代表"),
+                  "property": ("13800000220", "胡经理")},
 }
-OFFICIALS = [("13800000030", "高科长 Gao (official)", "chair"), ("13800000031", "林干事 Lin (official)", "staff")]
-DEPARTMENTS = [("urban", "城管科 Urban management", "13800000040", "罗队员 Luo (urban management)"),
-               ("housing", "住建科 Housing", "13800000041", "梁干事 Liang (housing)")]
+OFFICIALS = [("13800000030", "高科长", "chair"), ("13800000031", "林干事", "staff")]
+DEPARTMENTS = [("urban", "城管科", "13800000040", "罗队员"),
+               ("housing", "住建科", "13800000041", "梁干事")]
 
 
 def ensure_organization(kind, name, *, community=None, sub_district=None) -> Organization:

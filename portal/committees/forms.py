@@ -1,4 +1,5 @@
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -50,7 +51,7 @@ class ScheduleMeetingForm(_MeetingForm):
     title = StringField(_l("Title"), validators=[Length(max=200)], render_kw={"maxlength": 200})
     starts_at = StringField(_l("Starts"), render_kw={"type": "datetime-local"})
     ends_at = StringField(_l("Ends (optional)"), render_kw={"type": "datetime-local"})
-    place = StringField(_l("Place"), validators=[Length(max=200)], render_kw={"maxlength": 200})
+    place = StringField(lazy_pgettext("meeting", "Place"), validators=[Length(max=200)], render_kw={"maxlength": 200})
     online_url = StringField(_l("Online meeting link (optional)"), validators=[Length(max=500)],
                              render_kw={"type": "url", "maxlength": 500, "inputmode": "url"})
     is_public = BooleanField(_l("Public meeting: anyone in the community sees the agenda and the minutes"),

@@ -60,10 +60,10 @@ def _held(community, hoa, chair, now):
         agenda.append(("", in_deliberation, None))
     if issue is not None:
         agenda.append(("", None, issue))
-    agenda += [("地下车库照明维修 Garage lighting", None, None), ("其他事项 Other business", None, None)]
-    meeting = meetings.schedule_meeting(chair, hoa, title="业委会第十二次例会 Homeowners' committee, 12th meeting",
+    agenda += [("地下车库照明维修", None, None), ("其他事项", None, None)]
+    meeting = meetings.schedule_meeting(chair, hoa, title="业委会第十二次例会",
                                         starts_at=starts, ends_at=starts + timedelta(hours=2),
-                                        place="社区服务站二层会议室 Service station, 2nd floor", agenda=agenda,
+                                        place="社区服务站二层会议室", agenda=agenda,
                                         now=starts - 7 * D)
     statuses = {u.id: "present" for u in members}
     statuses[others[-1].id] = "excused"
@@ -75,12 +75,12 @@ def _held(community, hoa, chair, now):
             items[item.id] = "委员们认为方案成熟，同意提交表决。\n\n- 表决方式：委员会表决\n- 时间：下周"
         elif item.issue_id:
             items[item.id] = "物业已派人查看，预计本周内维修完毕。"
-    garage = by_title["地下车库照明维修 Garage lighting"]
+    garage = by_title["地下车库照明维修"]
     items[garage.id] = "地下车库B区照明损坏约**12盏**，物业两周内更换为LED灯。"
     meetings.save_minutes(secretary, meeting, items, now=starts + 1 * D)
     meetings.publish_minutes(approver, meeting, now=starts + 1 * D + timedelta(hours=3))
     items[garage.id] = "地下车库B区照明损坏约**16盏**（复核后更正），物业两周内更换为LED灯。"
-    meetings.save_minutes(secretary, meeting, items, "更正损坏灯具数量：12盏应为16盏 Corrects the number of lamps",
+    meetings.save_minutes(secretary, meeting, items, "更正损坏灯具数量：12盏应为16盏",
                           now=starts + 1 * D + timedelta(hours=20))
     meetings.publish_minutes(chair, meeting, now=starts + 1 * D + timedelta(hours=21))
     proposal_item = next((i for i in meeting.agenda if i.proposal_id), None)
@@ -90,7 +90,7 @@ def _held(community, hoa, chair, now):
     meetings.record_decision(chair, meeting, text="由物业公司在两周内更换地下车库B区全部损坏灯具，业委会验收。",
                              follow_up="create_action", agenda_item=garage, now=starts + timedelta(hours=1))
     meetings.record_decision(chair, meeting, text="小区东侧道路占道停车问题涉及市政道路，提请街道协调交管部门处理。",
-                             follow_up="refer_subdistrict", agenda_item=by_title["其他事项 Other business"],
+                             follow_up="refer_subdistrict", agenda_item=by_title["其他事项"],
                              now=starts + timedelta(hours=1, minutes=30))
     meetings.record_decision(chair, meeting, text="下次例会定于下月第一个周四晚七点半。", follow_up="none",
                              now=starts + timedelta(hours=1, minutes=45))
@@ -123,22 +123,22 @@ def seed_meetings() -> list[str]:
                                                      Issue.status.in_(OPEN_STATES)).order_by(Issue.id.desc()).limit(1))
     if issue is not None:
         upcoming_agenda.append(("", None, issue))
-    upcoming_agenda.append(("业委会季度收支公示 Quarterly accounts", None, None))
+    upcoming_agenda.append(("业委会季度收支公示", None, None))
     starts = _local(now + 5 * D, 19, 30)
-    made.append(meetings.schedule_meeting(hoa_chair, hoa, title="业委会第十三次例会 Homeowners' committee, 13th meeting",
+    made.append(meetings.schedule_meeting(hoa_chair, hoa, title="业委会第十三次例会",
                                           starts_at=starts, ends_at=starts + timedelta(hours=2),
-                                          place="社区服务站二层会议室 Service station, 2nd floor",
+                                          place="社区服务站二层会议室",
                                           online_url="https://meeting.example.org/huajiadi-hoa",
                                           agenda=upcoming_agenda, now=now))
     starts = _local(now + 10 * D, 9, 0)
-    made.append(meetings.schedule_meeting(chair, rc, title="居委会内部工作会 Residents' committee staff meeting",
-                                          starts_at=starts, place="居委会办公室 Committee office", is_public=False,
-                                          agenda=[("网格员排班 Duty rota", None, None)], now=now))
+    made.append(meetings.schedule_meeting(chair, rc, title="居委会内部工作会",
+                                          starts_at=starts, place="居委会办公室", is_public=False,
+                                          agenda=[("网格员排班", None, None)], now=now))
     starts = _local(now + 3 * D, 15, 0)
-    cancelled = meetings.schedule_meeting(chair, rc, title="垃圾分类宣传会 Waste sorting information session",
-                                          starts_at=starts, place="小区中心广场 Central square",
+    cancelled = meetings.schedule_meeting(chair, rc, title="垃圾分类宣传会",
+                                          starts_at=starts, place="小区中心广场",
                                           now=now - 4 * D)
-    meetings.cancel_meeting(chair, cancelled, "天气预报有大雨，改期另行通知。Heavy rain forecast; a new date follows.",
+    meetings.cancel_meeting(chair, cancelled, "天气预报有大雨，改期另行通知。",
                             now=now - 1 * D)
     made.append(cancelled)
     db.session.flush()

@@ -9,6 +9,7 @@ from datetime import date
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -246,7 +247,7 @@ def _tables(filters, community, data) -> list[Table]:
                         [[row["name"], row["issues"], row["actions"], row["total"]] for row in data["chases"]]))
     tables.append(Table("hotspots", _("Hotspots in %(month)s", month=month_text(filters.month_to)),
                         [_("Community"), _("Building"), _("Category"), _("This month"), _("Previous 6 months"),
-                         _("Why")],
+                         pgettext("hotspot", "Why")],
                         [[h.community_name, h.building_name, h.category_name, h.count,
                           " ".join(str(n) for n in h.baseline), _hotspot_reason(h)] for h in data["hotspots"]]))
     return tables

@@ -37,7 +37,7 @@ def seed_open311() -> list[str]:
         return []
     key = db.session.scalar(db.select(Open311Key).where(Open311Key.key_hash == services.hash_token(DEMO_TOKEN)))
     if key is None:
-        key, _token = services.create_key(admin, name="12345 市民服务热线（朝阳区）demo", communities=[community],
+        key, _token = services.create_key(admin, name="12345 市民服务热线（朝阳区）演示", communities=[community],
                                           media_hosts=[], token=DEMO_TOKEN)
     if not db.session.scalar(db.select(Open311Request.id).where(Open311Request.key_id == key.id).limit(1)):
         now = utcnow()

@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.places.models import Building, Community, Household, Owner, Ownership, SubDistrict
 from portal.places.services import developer_of
 
-SUB_DISTRICT = ("wangjing", "望京街道 Wangjing Sub-district")
+SUB_DISTRICT = ("wangjing", "望京街道")
 
 # slug, name, postcode, first handover day, buildings as (code, name, entrances, floors, units per floor)
 COMMUNITIES = [

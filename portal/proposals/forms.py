@@ -2,6 +2,7 @@
 services'; these forms only carry the input, so the person reads the service's message next to the field
 with their typing kept."""
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import (
     HiddenField,
@@ -67,7 +68,7 @@ class FilterForm(FlaskForm):
         csrf = False  # a GET form: a list anyone may link to
 
     status = SelectField(_l("State"), validate_choice=False,
-                         choices=[SelectChoice("", _l("All states")), SelectChoice("open", _l("Open"))]
+                         choices=[SelectChoice("", _l("All states")), SelectChoice("open", lazy_pgettext("proposals", "Open"))]
                          + [SelectChoice(k, v) for k, v in STATE_LABELS.items() if k != "draft"])
     category = SelectField(_l("Category"), validate_choice=False,
                            choices=[SelectChoice("", _l("All categories"))]

@@ -12,10 +12,10 @@ from portal.residents import services
 
 # (login offset from the community's base, display name, what happens to the claim)
 RESIDENTS = [
-    (1, "张阿姨 Zhang (resident)", "verified"),
-    (3, "钱先生 Qian (pending)", "pending"),
-    (4, "孙女士 Sun (rejected)", "rejected"),
-    (5, "李先生 Li (moved out)", "ended"),
+    (1, "张阿姨", "verified"),
+    (3, "钱先生", "pending"),
+    (4, "孙女士", "rejected"),
+    (5, "李先生", "ended"),
 ]
 COMMUNITY_BASE = {"huajiadi": 13800000000, "nanhu": 13800000100, "wanghualu": 13800000200}
 
@@ -58,9 +58,7 @@ def _seed_community(community, chair, base) -> list[str]:
         if state == "verified":
             services.verify_claim(chair, residency)
         elif state == "rejected":
-            services.reject_claim(chair, residency, "登记表中该户没有此人，请带户口本或租房合同到居委会核实。"
-                                                    " The household register has no one of this name at this unit; "
-                                                    "please bring proof of address to the committee office.")
+            services.reject_claim(chair, residency, "登记表中该户没有此人，请带户口本或租房合同到居委会核实。")
         elif state == "ended":
             services.verify_claim(chair, residency)
             services.end_residency(person, residency)
@@ -73,7 +71,7 @@ def _seed_community(community, chair, base) -> list[str]:
     owner_user = db.session.scalar(db.select(User).where(User.phone == owner_login))
     if owner_user is None and unlinked:
         household, owner = unlinked[0]
-        owner_user = ensure_user(owner_login, f"{owner.name} (owner)")
+        owner_user = ensure_user(owner_login, owner.name)
         residency = services.claim_unit(owner_user, household, community=community)
         services.verify_claim(chair, residency, confirm_owner_ids=[owner.id])
         unlinked = unlinked[1:]
@@ -99,7 +97,7 @@ def _seed_community(community, chair, base) -> list[str]:
     elderly = db.session.scalar(db.select(User).where(User.phone == elderly_login))
     if elderly is None:
         elderly, _residency = services.register_on_behalf(
-            chair, community, display_name="刘奶奶 Grandma Liu (registered at the counter)", phone=elderly_login,
+            chair, community, display_name="刘奶奶", phone=elderly_login,
             household=free[9 % len(free)])
         # Only so the demo can sign in as her; a real counter registration leaves no password anyone knows.
         elderly.password_hash = hash_password(DEMO_PASSWORD)

@@ -41,8 +41,8 @@ ZONE = ZoneInfo("Asia/Shanghai")
 ROOF_TITLE = "动用维修资金翻新5A号楼屋面防水"
 INCOME_TITLE = "定期公开小区公共收益"
 # The homeowners' committee has five members: its chair (committees demo) and these four.
-HOA_MEMBERS = [("13800002001", "钱委员 Qian"), ("13800002002", "严委员 Yan"), ("13800002003", "孔委员 Kong"),
-               ("13800002004", "邱委员 Qiu")]
+HOA_MEMBERS = [("13800002001", "钱委员"), ("13800002002", "严委员"), ("13800002003", "孔委员"),
+               ("13800002004", "邱委员")]
 OWNER_ACCOUNT_SHARE = 0.55  # of the register's owners with a phone and no account yet
 
 ROOF_NOTICE = """花家地社区全体业主：
