@@ -135,6 +135,9 @@ def take_part_state(community) -> str | None:
         return None
     if permissions.can_create_proposal(person, community):
         return None
+    from portal.auth import roles
+    if person.is_admin or roles.organizations(person):
+        return None  # staff and officials take part through their organization, not as residents
     from portal.residents.services import residencies_of
     if any(r.community_id == community.id and r.status == "pending" for r in residencies_of(person)):
         return "pending"
@@ -307,7 +310,8 @@ def _proposal_fields(form):
 def new(slug):
     community = community_or_404(slug)
     if not permissions.can_create_proposal(_person(), community):
-        allow(current_user.is_authenticated and permissions.can_view_community(current_user, community))
+        allow(current_user.is_authenticated and permissions.can_view_community(current_user, community)
+              and take_part_state(community) is not None)
         # Signed in but not (yet) a verified resident: say why and how, rather than a bare 403.
         return render_template("proposals/take_part.html", community=community, doing="propose"), 403
     form = ProposalForm()

@@ -147,3 +147,12 @@ def test_the_report_link_says_reported_once_i_have_reported(client, auth, world)
     auth.logout()
     auth.login(world.supporters[0])
     assert flag_url in html_of(client.get(path))  # only the one who reported
+
+
+def test_staff_and_officials_are_not_asked_to_claim_a_home(client, auth, world):
+    proposal = gen_proposal(world)
+    db.session.commit()
+    for person in (world.property_x, world.official_a):
+        auth.login(person)
+        assert "Claim your home" not in html_of(client.get(f"/c/x/proposals/{proposal.id}"))
+        auth.logout()
