@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -133,6 +133,14 @@ def take_part_state(community) -> str | None:
     person = _person()
     if not getattr(person, "is_authenticated", False) or community is None:
         return None
+    cache = g.setdefault("take_part_state", {})  # read once a request, however many blocks ask
+    key = (person.id, community.id)
+    if key not in cache:
+        cache[key] = _take_part_state(person, community)
+    return cache[key]
+
+
+def _take_part_state(person, community) -> str | None:
     if permissions.can_create_proposal(person, community):
         return None
     from portal.auth import roles
@@ -438,6 +446,10 @@ def _detail_page(proposal):
     threads, pager = services.comment_page(proposal, viewer, sort=sort, page=page)
     comment_ids = [c.id for thread in threads for c in (thread.top, *thread.replies)]
     signed_in = viewer.is_authenticated
+    if signed_in:
+        # Asked on every page, not only where a block then explains it, so that a page costs the same
+        # statements whatever state the proposal is in.
+        take_part_state(proposal.community)
     return render_template(
         "proposals/detail.html", community=proposal.community,
         steps=step_list(proposal, services.step_dates(proposal)), tally=services.stance_tally(proposal),
