@@ -404,6 +404,22 @@ def _deadlines(category, start):
 
 # --- reporting -------------------------------------------------------------------------------------------
 
+def report_problems(community, *, category, title, description="") -> list[DomainError]:
+    """What is wrong with a report's fields, every one at once (report_issue stops at the first), so that a
+    form shows the missing title and the missing category together rather than one per send."""
+    checks = (lambda: _check_category(community, category),
+              lambda: _clean_text(title, "title", required=True, maximum=TITLE_MAX,
+                                  empty_message=_l("Give the issue a short title.")),
+              lambda: _clean_text(description, "description", required=False, maximum=DESCRIPTION_MAX))
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except DomainError as problem:
+            problems.append(problem)
+    return problems
+
+
 def report_issue(reporter, community, *, category, title, description="", building=None, household=None,
                  location_text=None, latitude=None, longitude=None, show_name=False, photos=(),
                  on_behalf_of=None, now=None) -> Issue:

@@ -238,10 +238,10 @@ def new(slug):
     if request.method == "POST" and request.form.get("check") is not None:
         similar_issues = _similar_to(community, form.title.data)
     elif form.validate_on_submit():
+        category = db.session.get(IssueCategory, form.category.data) if form.category.data else None
         try:
             issue = services.report_issue(
-                current_user, community,
-                category=db.session.get(IssueCategory, form.category.data) if form.category.data else None,
+                current_user, community, category=category,
                 title=form.title.data or "", description=form.description.data or "",
                 building=db.session.get(Building, form.building.data) if form.building.data else None,
                 household=db.session.get(Household, form.household.data) if form.household.data else None,
@@ -252,7 +252,11 @@ def new(slug):
         except NotAllowed:
             refuse()
         except DomainError as error:
-            show_error(form, error, "title")
+            # Every missing required field at once, not one per send.
+            problems = services.report_problems(community, category=category, title=form.title.data,
+                                                description=form.description.data)
+            for problem in [error, *(p for p in problems if p.field != error.field)]:
+                show_error(form, problem, "title")
         else:
             db.session.commit()
             flash(_("Your issue is sent as number %(number)d. You will be told when it is answered.",
@@ -262,7 +266,7 @@ def new(slug):
         form.title.data = request.args.get("title") or None
         form.building.data = _home_building_id(_person(), community)
     return render_template("issues/new.html", community=community, form=form, similar_issues=similar_issues,
-                           max_photos=MAX_PHOTOS, **_template_context())
+                           title=(form.title.data or "").strip(), max_photos=MAX_PHOTOS, **_template_context())
 
 
 def _home_building_id(person, community):
@@ -357,7 +361,11 @@ def detail(slug, issue_id):
     # step changed something.
     if services.apply_due(issue):
         db.session.commit()
-    return _detail_page(issue)
+    from portal.moderation.services import is_hidden_for
+    # Hidden by moderators: the page that gives the reason, answered 410 so that search engines drop it
+    # (its reporter, handlers and moderators still read it, 200).
+    gone = issue.hidden_state == "hidden" and is_hidden_for(current_user, "issue", issue)
+    return _detail_page(issue), 410 if gone else 200
 
 
 @bp.post("/c/<slug>/issues/<int:issue_id>/support")

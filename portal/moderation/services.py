@@ -184,7 +184,31 @@ def _queue_link(notification):
 register_event("moderation.pending",
                _l("Something you wrote is hidden until moderators review it: several people reported it."),
                _item_link)
-register_event("moderation.hidden", _l("Moderators hid something you wrote. Their reason: %(reason)s"), _item_link)
+def _hidden_message(payload):
+    """"Moderators hid <which item>": named by its kind and number, and for a comment or an update by the
+    title of the proposal or issue it was on, never by its own words (they may be what was hidden)."""
+    values = {"reason": payload.get("reason") or "", "proposal": payload.get("proposal_id"),
+              "issue": payload.get("issue_id"), "title": payload.get("on_title") or ""}
+    if payload.get("comment_id") and values["title"]:
+        text = _l("Moderators hid your comment on proposal no. %(proposal)s “%(title)s”. Their reason: %(reason)s",
+                  **values)
+    elif payload.get("comment_id"):
+        text = _l("Moderators hid your comment on proposal no. %(proposal)s. Their reason: %(reason)s", **values)
+    elif payload.get("event_id") and values["title"]:
+        text = _l("Moderators hid your update on issue no. %(issue)s “%(title)s”. Their reason: %(reason)s",
+                  **values)
+    elif payload.get("event_id"):
+        text = _l("Moderators hid your update on issue no. %(issue)s. Their reason: %(reason)s", **values)
+    elif payload.get("proposal_id"):
+        text = _l("Moderators hid your proposal no. %(proposal)s. Their reason: %(reason)s", **values)
+    elif payload.get("issue_id"):
+        text = _l("Moderators hid your issue no. %(issue)s. Their reason: %(reason)s", **values)
+    else:
+        text = _l("Moderators hid something you wrote. Their reason: %(reason)s", **values)
+    return str(text)
+
+
+register_event("moderation.hidden", _hidden_message, _item_link)
 register_event("moderation.restored", _l("Moderators reviewed something you wrote: it is shown again."), _item_link)
 register_event("moderation.locked",
                _l("Moderators locked a discussion you started: no more comments can be added."), _item_link)
@@ -211,6 +235,15 @@ def _author(kind, found):
     from portal.auth.models import User
     author_id = kind.author_id(found)
     return db.session.get(User, author_id) if author_id else None
+
+
+def _parent_title(item_type, found) -> dict:
+    """The title of the proposal a comment is on, or of the issue an update is on, while that one is shown:
+    it names what was hidden without quoting it."""
+    parent = found.proposal if item_type == "comment" else found.issue if item_type == "issue_update" else None
+    if parent is None or parent.hidden_state is not None:
+        return {}
+    return {"on_title": parent.title}
 
 
 def _tell_author(kind, found, event, **payload):
@@ -407,7 +440,7 @@ def hide(moderator, item_type, found, reason, *, now=None):
     _set_hidden(item_type, found, "hidden", reason)
     record(moderator, "moderation.hide", found, item_type=item_type, reason=reason, flags=resolved)
     _proposal_event(item_type, found, "hidden", moderator, now, body=reason)
-    _tell_author(kind, found, "moderation.hidden", reason=reason)
+    _tell_author(kind, found, "moderation.hidden", reason=reason, **_parent_title(item_type, found))
     return found
 
 

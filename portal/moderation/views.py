@@ -54,6 +54,20 @@ def moderation_may_flag(item_type, item, community) -> bool:
 
 
 @bp.app_template_global()
+def moderation_reported(item_type, item, community) -> bool:
+    """Whether the signed-in person has already reported this item: their flags in the community are read
+    once a request, so a page of comments does not ask once per comment."""
+    if item is None or community is None or not current_user.is_authenticated:
+        return False
+    from portal.moderation.models import Flag
+    cache = g.setdefault("moderation_reported", {})
+    if community.id not in cache:
+        cache[community.id] = set(db.session.execute(db.select(Flag.item_type, Flag.item_id).where(
+            Flag.community_id == community.id, Flag.user_id == current_user.id)).tuples())
+    return (item_type, item.id) in cache[community.id]
+
+
+@bp.app_template_global()
 def moderation_may_moderate(item_type, item, community) -> bool:
     if item is None or item_type not in services.ITEMS or not current_user.is_authenticated:
         return False

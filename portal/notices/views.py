@@ -117,3 +117,9 @@ def answer(slug, notice_id, objection_id):
     db.session.commit()
     flash(_("The answer is published."), "success")
     return redirect(_detail_url(notice, f"#objection-{objection.id}"))
+
+
+@bp.app_template_global()
+def proposal_notice(proposal):
+    """The public notice of a proposal, for its page's link to where residents object (None before one)."""
+    return services.notice_for(proposal)

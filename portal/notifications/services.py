@@ -69,7 +69,10 @@ def message_for(notification: Notification) -> str:
     spec = EVENTS.get(notification.event)
     if spec is None:
         return notification.event
-    return str(spec["message"]) % notification.payload
+    message = spec["message"]
+    if callable(message):  # a message that depends on the payload's shape (which kind of item, say)
+        return str(message(notification.payload or {}))
+    return str(message) % notification.payload
 
 
 def link_for(notification: Notification):

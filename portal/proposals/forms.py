@@ -77,7 +77,8 @@ class FilterForm(FlaskForm):
     show = SelectField(_l("Show"), validate_choice=False,
                        choices=[SelectChoice("", _l("Every proposal")),
                                 SelectChoice("needs_support", _l("Needs my support")),
-                                SelectChoice("supported", _l("I supported"))])
+                                SelectChoice("supported", _l("I supported")),
+                                SelectChoice("mine", _l("My proposals"))])
 
 
 class _ActionForm(FlaskForm):

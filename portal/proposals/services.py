@@ -906,16 +906,24 @@ def _matching_terms(community, q):
 
 
 def community_proposals(community, viewer, *, status=None, category=None, q=None, supported_by=None,
-                        needs_support_of=None, after=None, limit=20, now=None):
+                        needs_support_of=None, written_by=None, after=None, limit=20, now=None):
     """A page of the community's published proposals, newest first, and the cursor of the next page (None
     on the last). `status` is a state or "open"; `q` words or Chinese text (every term must match);
     `supported_by` / `needs_support_of` a person ("needs support" leaves out windows ended before `now`,
-    which run-due has yet to archive). Hidden proposals stay in the list (the page shows a placeholder)."""
+    which run-due has yet to archive); `written_by` a person: their own proposals, written by them or for
+    them, drafts included, newest first by creation (a draft has no publication date). Hidden proposals stay
+    in the list (the page shows a placeholder)."""
     if not permissions.can_view_community(viewer, community):
         raise NotAllowed(_l("This community's pages are for its members."))
     now = _now(now)
-    query = db.select(Proposal).where(Proposal.community_id == community.id, Proposal.status != "draft") \
-        .options(*_row_options())
+    if written_by is not None:
+        if not getattr(written_by, "is_authenticated", False):
+            return [], None
+        query = db.select(Proposal).where(Proposal.community_id == community.id, or_(
+            Proposal.author_id == written_by.id, Proposal.created_by_id == written_by.id))
+    else:
+        query = db.select(Proposal).where(Proposal.community_id == community.id, Proposal.status != "draft")
+    query = query.options(*_row_options())
     if status == "open":
         query = query.where(Proposal.status.in_(OPEN_STATES))
     elif status:
@@ -942,6 +950,9 @@ def community_proposals(community, viewer, *, status=None, category=None, q=None
         else:
             query = query.where(Proposal.status == "collecting", Proposal.support_deadline > now,
                                 Proposal.author_id != person.id, Proposal.id.not_in(supported))
+    if written_by is not None:
+        return keyset_page(query, [Proposal.created_at, Proposal.id], [datetime, int], descending=True,
+                           after=after, limit=limit, key=lambda p: [p.created_at, p.id])
     return keyset_page(query, [Proposal.published_at, Proposal.id], [datetime, int], descending=True, after=after,
                        limit=limit, key=lambda p: [p.published_at, p.id])
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -126,6 +126,33 @@ def days_left(proposal) -> int | None:
     return max(0, math.ceil((proposal.support_deadline - utcnow()).total_seconds() / 86400))
 
 
+@bp.app_template_global()
+def take_part_state(community) -> str | None:
+    """Why the signed-in person may not take part in this community (support, propose, comment, vote), for
+    the pages that then say so: "pending" (their claim waits for the committee), "unclaimed" (no home here
+    claimed, or a claim refused or ended), or None (signed out, or they take part)."""
+    person = _person()
+    if not getattr(person, "is_authenticated", False) or community is None:
+        return None
+    cache = g.setdefault("take_part_state", {})  # read once a request, however many blocks ask
+    key = (person.id, community.id)
+    if key not in cache:
+        cache[key] = _take_part_state(person, community)
+    return cache[key]
+
+
+def _take_part_state(person, community) -> str | None:
+    if permissions.can_create_proposal(person, community):
+        return None
+    from portal.auth import roles
+    if person.is_admin or roles.organizations(person):
+        return None  # staff and officials take part through their organization, not as residents
+    from portal.residents.services import residencies_of
+    if any(r.community_id == community.id and r.status == "pending" for r in residencies_of(person)):
+        return "pending"
+    return "unclaimed"
+
+
 def _template_context():
     return {"state_labels": STATE_LABELS, "category_labels": CATEGORY_LABELS, "stance_labels": STANCE_LABELS,
             "stances": STANCES, "outcome_labels": OUTCOME_LABELS, "days_left": days_left,
@@ -211,7 +238,8 @@ def index(slug):
         rows, cursor = services.community_proposals(
             community, current_user, status=status, category=category, q=words,
             supported_by=person if signed_in and form.show.data == "supported" else None,
-            needs_support_of=person if signed_in and form.show.data == "needs_support" else None, after=after)
+            needs_support_of=person if signed_in and form.show.data == "needs_support" else None,
+            written_by=_person() if signed_in and form.show.data == "mine" else None, after=after)
     except DomainError as error:  # a stale or edited link: show the first page and say why
         flash(str(error.message), "error")
         return redirect(url_for("proposals.index", slug=slug))
@@ -221,7 +249,8 @@ def index(slug):
         filter_selects=filter_selects(form),
         more_url=_more_url(cursor), tallies=services.stance_tallies(ids),
         supported_ids=services.supported_ids(person, ids) if signed_in else set(),
-        drafts=services.my_drafts(_person(), community) if signed_in and not after else [],
+        drafts=services.my_drafts(_person(), community)
+        if signed_in and not after and form.show.data != "mine" else [],
         can_propose=permissions.can_create_proposal(_person(), community),
         feed_url=url_for("proposals.feed", slug=slug), **_template_context())
 
@@ -288,7 +317,11 @@ def _proposal_fields(form):
 @accepts_photos
 def new(slug):
     community = community_or_404(slug)
-    allow(permissions.can_create_proposal(_person(), community))
+    if not permissions.can_create_proposal(_person(), community):
+        allow(current_user.is_authenticated and permissions.can_view_community(current_user, community)
+              and take_part_state(community) is not None)
+        # Signed in but not (yet) a verified resident: say why and how, rather than a bare 403.
+        return render_template("proposals/take_part.html", community=community, doing="propose"), 403
     form = ProposalForm()
     _proposal_choices(form, community)
     if form.validate_on_submit():
@@ -413,6 +446,10 @@ def _detail_page(proposal):
     threads, pager = services.comment_page(proposal, viewer, sort=sort, page=page)
     comment_ids = [c.id for thread in threads for c in (thread.top, *thread.replies)]
     signed_in = viewer.is_authenticated
+    if signed_in:
+        # Asked on every page, not only where a block then explains it, so that a page costs the same
+        # statements whatever state the proposal is in.
+        take_part_state(proposal.community)
     return render_template(
         "proposals/detail.html", community=proposal.community,
         steps=step_list(proposal, services.step_dates(proposal)), tally=services.stance_tally(proposal),

@@ -272,7 +272,9 @@ def index(slug):
     allow(permissions.can_view_community(current_user, community))
     ballots = [b for b in services.community_ballots(community, current_user, limit=INDEX_SIZE)
                if permissions.can_view_ballot(current_user, b)]
-    return render_template("votes/index.html", community=community, ballots=ballots, **_template_context())
+    waiting = [b for b in services.needs_my_vote(current_user, limit=100) if b.community_id == community.id]
+    return render_template("votes/index.html", community=community, ballots=ballots, waiting=waiting,
+                           **_template_context())
 
 
 @bp.app_template_global()
