@@ -170,6 +170,14 @@ def index():
                            action_form=ActionForm(formdata=None))
 
 
+@bp.get("/moderation/hidden")
+def hidden():
+    """What is hidden (by a moderator, or by three reports), with who hid it, why and when; restored from here."""
+    allow(permissions.can_view_moderation_queue(current_user))
+    page = services.hidden_items(current_user, page=request.args.get("page", 1, type=int))
+    return render_template("moderation/hidden.html", page=page, hide_after=services.HIDE_AFTER_FLAGS)
+
+
 # --- flags -------------------------------------------------------------------------------------------------
 
 @bp.route("/moderation/flag/<item_type>/<int:item_id>", methods=["GET", "POST"])

@@ -513,7 +513,9 @@ def cast(user, ballot, option_id, *, voter=None, now=None) -> BallotLogEntry:
 
 def enter_paper(member, ballot, voter, option_id, *, now=None) -> BallotLogEntry:
     """A committee member enters a ballot collected on paper for a named voter. Refused when the voter has
-    voted online; once entered, the voter can no longer vote online (a later paper entry replaces it)."""
+    voted online, and refused when a paper ballot is already entered for them: one paper ballot per voter, so
+    a second sheet (or a second member typing the same sheet) never silently replaces the first. Once
+    entered, the voter can no longer vote online."""
     now = _now(now)
     apply_due(ballot, now)
     _require(permissions.can_enter_paper, member, ballot,
@@ -528,6 +530,9 @@ def enter_paper(member, ballot, voter, option_id, *, now=None) -> BallotLogEntry
     if live is not None and not live.is_paper:
         raise DomainError(_l("%(name)s has voted online: a paper ballot cannot be entered for them.",
                              name=chosen.label), "voter_id")
+    if live is not None:
+        raise DomainError(_l("A paper ballot of %(name)s is already entered: a second one is refused, the first "
+                             "one counts.", name=chosen.label), "voter_id")
     entry = _append(ballot, chosen, option, live, cast_by=member, is_paper=True, now=now)
     record(member, "ballot.paper_entered", ballot, **({} if ballot.secret else {"voter_id": chosen.id}))
     return entry
@@ -679,9 +684,15 @@ def tally(ballot) -> counting.Figures:
         by_option=by_option)
 
 
+SECRET_PARTICIPATION_MIN = 3  # a secret ballot names no count of voters below this: two voters would know
+
+
 def results_visible(ballot) -> bool:
-    """Whether anyone may see numbers per option now (closed, or open with live results)."""
-    return ballot.status == "closed" or (ballot.status == "open" and not ballot.results_hidden)
+    """Whether anyone may see numbers per option now: closed, or open with live results. A secret ballot
+    never shows running totals: with two voters each could deduce the other's choice from them."""
+    if ballot.status == "closed":
+        return True
+    return ballot.status == "open" and not ballot.results_hidden and not ballot.secret
 
 
 def visible_tally(viewer, ballot) -> counting.Figures | None:
@@ -709,6 +720,12 @@ def participation(ballot) -> tuple[int, int]:
         return 0, 0
     # The running totals on the ballot's row (kept by every cast): nothing counted per page view.
     return ballot.voted_count, ballot.electorate_count
+
+
+def participation_shown(ballot) -> bool:
+    """Whether pages may say how many have voted: always, but on an open secret ballot only once at least
+    SECRET_PARTICIPATION_MIN have (with one or two voters, the count tells who voted)."""
+    return not (ballot.secret and ballot.status == "open" and ballot.voted_count < SECRET_PARTICIPATION_MIN)
 
 
 def my_votes(user, ballot) -> list[tuple[BallotVoter, BallotVote | None]]:

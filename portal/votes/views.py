@@ -5,8 +5,9 @@ redirects or renders.
 Every page works without JavaScript; htmx only swaps the vote block after a cast. Numbers about how people
 voted come from services.visible_tally alone (None while results are hidden), and the result figures are read
 only once the ballot is closed, so a hidden result cannot leak through any page or partial rendered here. The
-participation count (how many voted) is always shown; who voted what is never shown for a secret ballot, and a
-voter sees only their own current choice."""
+participation count (how many voted) is shown, except on an open secret ballot while fewer than three have
+voted; who voted what is never shown for a secret ballot, nor its count by option before close, and a voter
+sees only their own current choice."""
 import re
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -248,7 +249,7 @@ def _vote_context(ballot, *, errors=None, chosen=None, receipt=None, notice=None
         picked[only if key is None else key] = option_id
     return {"my_votes": mine, "receipts": _receipts(mine), "vote_errors": by_voter, "block_errors": general,
             "chosen": picked, "new_receipt": receipt, "vote_notice": notice, "voted_count": voted,
-            "electorate_count": electorate}
+            "electorate_count": electorate, "participation_shown": services.participation_shown(ballot)}
 
 
 def _detail_page(ballot, **vote_state):
@@ -335,11 +336,15 @@ def _ballot_fields(form, method, community, now) -> dict:
 
 def _ballot_defaults(form, method, proposal, now):
     zone = proposal.community.time_zone
-    start = now.replace(second=0, microsecond=0) + timedelta(minutes=5)
+    # Other methods open now when "voting opens" is left empty, so it is left empty: a prefilled time a few
+    # minutes ahead would schedule the ballot instead of opening it.
+    start = now.replace(second=0, microsecond=0)
     if method == "owners":
         start = (now + timedelta(days=OWNERS_NOTICE_DAYS + 1)).replace(minute=0, second=0, microsecond=0)
+        form.opens_at.data = _local_text(start, zone)
+    else:
+        form.opens_at.data = ""
     form.question.data = proposal.title[:300]
-    form.opens_at.data = _local_text(start, zone)
     form.closes_at.data = _local_text(start + timedelta(days=7 if method != "owners" else 14), zone)
     form.resident_unit.data = "person"
     form.kind.data = "yes_no"

@@ -385,3 +385,111 @@ def test_after_a_refused_handler_form_the_report_comes_back_to_the_issue_page(cl
     page = html_of(post(client, f"/c/x/issues/{issue.id}/update", {"update-body": ""},
                         token_from=f"/c/x/issues/{issue.id}"))
     assert f'/moderation/flag/issue/{issue.id}?next=/c/x/issues/{issue.id}"' in page
+
+
+# --- issue #16: the list of hidden items, and the queue's two choices of equal weight ---------------------
+
+def test_a_hidden_item_leaves_the_queue_and_is_listed_with_who_hid_it_why_and_when(client, auth, world):
+    issue = gen_issue(world, title="Buy cheap watches here")
+    gen_flags(world, "issue", issue, 1)
+    db.session.commit()
+    auth.login(world.member_x)
+    response = post(client, f"/moderation/issue/{issue.id}/hide", {"reason": "Advertising.", "next": "/moderation"})
+    assert response.status_code == 302
+    assert "Buy cheap watches" not in html_of(client.get("/moderation"))  # decided: out of the queue
+    queue = html_of(client.get("/moderation"))
+    assert 'href="/moderation/hidden"' in queue
+    page = html_of(client.get("/moderation/hidden"))
+    assert "Buy cheap watches here" in page and "Advertising." in page
+    assert "Member X" in page  # who hid it
+    assert re.search(r'<time datetime="[^"]+"', page)  # when
+    assert f'action="/moderation/issue/{issue.id}/restore"' in page
+    assert 'name="csrf_token"' in page
+
+
+def test_content_hidden_by_three_reports_is_listed_as_hidden_by_three_reports(client, auth, world):
+    proposal = gen_in_deliberation(world)
+    comment = gen_comment(world, proposal, body="You are all idiots")
+    gen_flags(world, "comment", comment, 3, reason="offensive")
+    db.session.commit()
+    assert comment.hidden_state == "pending"
+    auth.login(world.chair_x)
+    page = html_of(client.get("/moderation/hidden"))
+    assert "You are all idiots" in page and "3 reports from different people" in page
+    assert "Hidden pending review" in page
+
+
+def test_restoring_from_the_hidden_list_shows_it_again_audits_and_tells_the_author(client, auth, world):
+    from tests.moderation import audit_actions, events_of
+    issue = gen_issue(world, title="Noise after midnight")
+    services.hide(world.member_x, "issue", issue, "Names a neighbour.")
+    db.session.commit()
+    auth.login(world.chair_x)
+    response = post(client, f"/moderation/issue/{issue.id}/restore", {"next": "/moderation/hidden"},
+                    token_from="/moderation/hidden")
+    assert response.status_code == 302 and response.headers["Location"] == "/moderation/hidden"
+    db.session.expire_all()
+    assert issue.hidden_state is None
+    assert audit_actions(issue)[-1] == "moderation.restore"
+    assert events_of(world.reporter)[-1] == "moderation.restored"
+    assert "Noise after midnight" not in html_of(client.get("/moderation/hidden"))
+    # Without the CSRF token the restore is refused.
+    services.hide(world.member_x, "issue", issue, "Names a neighbour.")
+    db.session.commit()
+    client.post(f"/moderation/issue/{issue.id}/restore", data={"next": "/moderation/hidden"})
+    db.session.expire_all()
+    assert issue.hidden_state == "hidden"
+
+
+def test_the_hidden_list_is_for_moderators_of_that_community_only(client, auth, world):
+    issue = gen_issue(world, title="Lift stuck on floor 3")
+    services.hide(world.member_x, "issue", issue, "Duplicate.")
+    db.session.commit()
+    assert client.get("/moderation/hidden").status_code == 302  # sign in first
+    auth.login(world.neighbour)
+    assert client.get("/moderation/hidden").status_code == 403
+    auth.logout()
+    auth.login(world.member_y)
+    page = html_of(client.get("/moderation/hidden"))
+    assert "Nothing is hidden." in page and "Lift stuck" not in page
+    auth.logout()
+    auth.login(world.admin)
+    assert "Lift stuck on floor 3" in html_of(client.get("/moderation/hidden"))
+
+
+def fill_hidden(world, count):
+    proposal = gen_in_deliberation(world)
+    for n in range(count):
+        services.hide(world.member_x, "issue", gen_issue(world, title=f"Problem {n}"), f"Reason {n}")
+        services.hide(world.member_x, "proposal", gen_proposal(world, title=f"Proposal {n}"), "Off topic.")
+        gen_flags(world, "comment", gen_comment(world, proposal, body=f"Comment {n}"), 3, reason="offensive")
+        services.hide(world.member_x, "issue_update", public_update(world, gen_issue(world), body=f"Update {n}"),
+                      "Private.")
+    db.session.commit()
+
+
+def test_the_hidden_list_takes_the_same_number_of_queries_for_few_and_many_items(client, auth, world):
+    auth.login(world.chair_x)
+    fill_hidden(world, 1)
+    few = count_queries(client, "/moderation/hidden")
+    fill_hidden(world, 5)  # 24 items: a full page and a second one
+    many = count_queries(client, "/moderation/hidden")
+    assert many == few, (few, many)
+    page = html_of(client.get("/moderation/hidden"))
+    assert "24 items are hidden." in page and "Page 1 of 2" in page
+    assert page.index("Update 4") < page.index("Problem 4") < page.index("Update 3")  # newest hidden first
+    second = html_of(client.get("/moderation/hidden?page=2"))
+    assert second.count('class="card moderation-item"') == 4 and "Page 2 of 2" in second
+
+
+def test_in_the_queue_hide_and_restore_are_buttons_of_equal_weight(client, auth, world):
+    issue = gen_issue(world, title="Lift stuck on floor 3")
+    gen_flags(world, "issue", issue, 3)
+    db.session.commit()
+    auth.login(world.member_x)
+    page = html_of(client.get("/moderation"))
+    item = page[page.index(f'id="queue-issue-{issue.id}"'):]
+    restore = re.search(r'<button class="([^"]+)" type="submit">Restore</button>', item)
+    hide = re.search(r'<summary class="([^"]+)">Hide…</summary>', item)
+    assert restore and hide
+    assert restore.group(1).split() == hide.group(1).split() == ["button", "button-secondary"]

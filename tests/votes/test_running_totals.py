@@ -1,6 +1,6 @@
 """The running totals kept on a ballot equal a full recount, whatever happens: random sequences of first
 casts, changes of mind (to another option and to the same one), paper entries by the committee and the
-refusals in between (online after paper, paper after online), over ballots of every method at once —
+refusals in between (online after paper, paper after online, a second paper ballot), over ballots of every method at once —
 committee (secret), residents by person (yes/no, results hidden), residents by household (named choices),
 owners (area-weighted). Checked after every step against services.tally (the GROUP BY over the live votes)
 and at the end against the recount from the log (services.verify). Also: rebuilding them from the live
@@ -83,8 +83,9 @@ def test_running_totals_equal_a_recount_after_random_casts_changes_and_paper_ent
         assert services.participation(b.ballot) == (b.ballot.voted_count, b.ballot.electorate_count)
         if step % 50 == 49:
             db.session.commit()
-    # Every kind of step happened, many times, and the log's recount agrees too.
-    assert min(seen.values()) > 20, seen
+    # Every kind of step happened, and the log's recount agrees too. A voter has at most one paper ballot (a
+    # second one is refused, issue #16), so paper entries are as few as the voters without an online vote.
+    assert seen["online"] > 20 and seen["refused"] > 20 and seen["paper"] > 0, seen
     db.session.commit()
     db.session.expire_all()
     for b in ballots:

@@ -513,16 +513,23 @@ def test_a_committee_member_enters_a_paper_ballot_for_a_named_voter(world):
     assert services.verify(ballot).ok
 
 
-def test_a_paper_ballot_locks_online_casting_and_a_later_paper_entry_replaces_it(world):
+def test_a_paper_ballot_locks_online_casting_and_a_second_paper_entry_is_refused(world):
+    # Issue #16: a second paper ballot for the same voter used to replace the first silently. It is refused
+    # now (the first one counts), and the running totals stay those of the first.
     ballot = gen_ballot(world, "owners")
     [(voter, _)] = services.my_votes(world.owner_a, ballot)
     services.enter_paper(world.hoa_chair, ballot, voter.id, option(ballot, "no").id)
     with pytest.raises(DomainError) as refused:
         vote(world.owner_a, ballot, "yes")
     assert refused.value.field == "voter_id"
-    services.enter_paper(world.hoa_member, ballot, str(voter.id), option(ballot, "yes").id)
-    assert services.tally(ballot).by_option == {option(ballot, "yes").id: (1, 10000)}
-    assert ballot.log_length == 2
+    with pytest.raises(DomainError) as refused:
+        services.enter_paper(world.hoa_member, ballot, str(voter.id), option(ballot, "yes").id)
+    assert refused.value.field == "voter_id" and "already entered" in str(refused.value.message)
+    assert "王建国" in str(refused.value.message)
+    assert services.tally(ballot).by_option == {option(ballot, "no").id: (1, 10000)}
+    assert services.running_figures(ballot) == services.tally(ballot)
+    assert ballot.log_length == 1
+    assert len(audit("ballot.paper_entered")) == 1
 
 
 def test_a_paper_ballot_is_refused_for_someone_who_voted_online(world):

@@ -616,3 +616,113 @@ def test_the_outcome_statement_is_required(client, auth, world):
     auth.logout()
     auth.login(world.neighbour)
     assert client.get(page_of(ballot, "/outcome")).status_code == 403
+
+
+# --- issue #16: defects found by residents and officials -----------------------------------------------------
+
+def _opens_at_value(page) -> str | None:
+    tag = re.search(r'<input[^>]*name="opens_at"[^>]*>', page).group(0)
+    found = re.search(r'value="([^"]*)"', tag)
+    return found.group(1) if found else None
+
+
+def test_voting_opens_is_left_empty_so_leaving_it_as_it_is_opens_the_ballot_now(client, auth, world):
+    proposal = gen_in_deliberation(world)
+    db.session.commit()
+    auth.login(world.chair_x)
+    base = f"/c/x/proposals/{proposal.id}/ballots/new"
+    for method in ("committee", "residents"):
+        page = html_of(client.get(f"{base}?method={method}"))
+        assert not _opens_at_value(page), method  # it was now + 5 minutes, which scheduled the ballot
+        assert "Leave it empty to open voting now" in page
+    # The owners' ballot keeps its prefilled date: the notice period is the point of it.
+    assert _opens_at_value(html_of(client.get(f"{base}?method=owners")))
+    # Submitting the form as it is shown (only the closing time filled in) opens the ballot at once.
+    page = html_of(client.get(f"{base}?method=committee"))
+    closes = re.search(r'<input[^>]*name="closes_at"[^>]*>', page).group(0)
+    closes_at = re.search(r'value="([^"]*)"', closes).group(1)
+    response = post(client, f"{base}?method=committee", {
+        "method": "committee", "question": "Paint the railings?", "organization": str(world.rc_x.id),
+        "opens_at": "", "closes_at": closes_at})
+    assert response.status_code == 302
+    ballot = db.session.scalar(db.select(Ballot))
+    assert ballot.status == "open"
+    assert "Voting is open" in html_of(client.get(page_of(ballot)))
+
+
+def test_a_second_paper_ballot_for_the_same_voter_is_refused_on_the_page(client, auth, world):
+    ballot = gen_ballot(world, "owners")
+    db.session.commit()
+    unlinked = db.session.scalar(db.select(BallotVoter).where(BallotVoter.ballot_id == ballot.id,
+                                                             BallotVoter.label == "吴秀英"))
+    auth.login(world.hoa_member)
+    path = page_of(ballot, "/paper")
+    first = post(client, path, {"q": "吴秀", "voter_id": str(unlinked.id), "option_id": str(option(ballot, "yes").id)})
+    assert first.status_code == 302
+    page = html_of(post(client, path, {"q": "吴秀", "voter_id": str(unlinked.id),
+                                       "option_id": str(option(ballot, "no").id)}))
+    assert "already entered" in page and "吴秀英" in page
+    assert count(BallotLogEntry) == 1
+    ballot = fresh(Ballot, ballot.id)
+    assert ballot.voted_count == 1 and option(ballot, "yes").live_count == 1 and option(ballot, "no").live_count == 0
+    assert services.running_figures(ballot) == services.tally(ballot)
+    assert db.session.scalar(db.select(BallotVote.option_id).where(BallotVote.voter_id == unlinked.id)) \
+        == option(ballot, "yes").id
+
+
+def test_the_results_hidden_badge_is_gone_once_voting_closes(client, auth, world):
+    ballot = gen_ballot(world, "committee", results_hidden=True)
+    vote(world.chair_x, ballot, "yes")
+    db.session.commit()
+    assert "Results hidden until voting closes" in html_of(client.get(page_of(ballot)))
+    services.close(world.chair_x, ballot, "Enough", now=utcnow())
+    db.session.commit()
+    page = html_of(client.get(page_of(ballot)))
+    assert "result-heading" in page
+    assert "Results hidden until voting closes" not in page and "hidden until voting closes" not in page
+
+
+def test_a_secret_ballot_with_two_voters_shows_no_totals_and_no_count_before_close(client, auth, world):
+    ballot = gen_ballot(world, "committee", secret=True)  # results not hidden: the secret alone must hold
+    vote(world.chair_x, ballot, "yes")
+    db.session.commit()
+    assert services.visible_tally(world.chair_x, ballot) is None
+    pages = []
+    for who in (None, world.chair_x, world.member_x, world.admin):
+        if who:
+            auth.login(who)
+        pages += [html_of(client.get(page_of(ballot))), html_of(client.get("/c/x/ballots")),
+                  html_of(client.get(f"/c/x/proposals/{ballot.proposal_id}"))]
+        if who is world.member_x:
+            pages.append(html_of(post(client, page_of(ballot, "/vote"), cast_form(ballot, world.member_x, "no"),
+                                      headers={"HX-Request": "true"})))
+            pages.append(html_of(client.get(page_of(ballot))))
+        if who:
+            auth.logout()
+    for text in pages:
+        for mark in ("Votes so far", "option-figures", "tally-bar", "ballot-part-yes"):
+            assert mark not in text, mark
+        assert not re.search(r"\d+ votes? · \d", text)
+        assert not re.search(r"\d+ of 2 (has|have) voted", text)  # the count would tell who voted
+        assert "entries so far" not in text and "entry so far" not in text
+    assert "Fewer than 3 have voted so far" in pages[0]
+    assert "shown only when voting closes" in pages[0]
+    # After the close the result is shown, to everyone.
+    services.close(world.chair_x, fresh(Ballot, ballot.id), "Both members voted", now=utcnow())
+    db.session.commit()
+    page = html_of(client.get(page_of(ballot)))
+    assert "result-heading" in page and "2 of 2 (100.00%)" in page and "1 vote · 50.00%" in page
+
+
+def test_a_secret_ballot_shows_how_many_voted_from_three_voters_on(client, auth, world):
+    ballot = gen_ballot(world, "residents", secret=True)
+    for who in (world.reporter, world.neighbour):
+        vote(who, ballot, "yes")
+    db.session.commit()
+    page = html_of(client.get(page_of(ballot)))
+    assert "Fewer than 3 have voted so far" in page and "have voted" not in page.replace("Fewer than 3 have voted", "")
+    vote(world.supporters[0], ballot, "no")
+    db.session.commit()
+    page = html_of(client.get(page_of(ballot)))
+    assert "3 of 14 have voted" in page and "3 entries so far" in page
+    assert "Votes so far" not in page and not re.search(r"\d+ votes? · \d", page)
