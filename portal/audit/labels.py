@@ -110,6 +110,8 @@ ACTION_LABELS = {
     "action.done": _l("marked an action done"),
     "action.rated": _l("rated an action"),
     "action.evaluated": _l("closed an action's evaluation"),
+    "action.volunteered": _l("signed up as a volunteer for an action"),
+    "action.volunteer_withdrawn": _l("withdrew as a volunteer from an action"),
     # moderation, the API, the dashboard
     "moderation.flag": _l("reported something for moderation"),
     "moderation.hide": _l("hid something"),
