@@ -94,6 +94,7 @@ def import_models() -> None:
     import portal.moderation.models  # noqa: F401
     import portal.notices.models  # noqa: F401
     import portal.notifications.models  # noqa: F401
+    import portal.outbox  # noqa: F401
     import portal.open311.models  # noqa: F401
     import portal.places.models  # noqa: F401
     import portal.proposals.models  # noqa: F401

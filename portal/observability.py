@@ -137,7 +137,7 @@ class DatabaseFigures:
 
     def collect(self):
         from portal.due import DUE_STEPS, last_runs
-        from portal.notifications.models import Notification
+        from portal.outbox import Notification
         now = datetime.now(timezone.utc)
         up = GaugeMetricFamily("yishi_database_up", "1 when the database answered this scrape.")
         try:

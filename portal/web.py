@@ -247,7 +247,7 @@ def template_helpers():
 
 
 def _unread_notifications() -> int:
-    from portal.notifications.services import unread_count
+    from portal.outbox import unread_count
     return unread_count(current_user) if current_user.is_authenticated else 0
 
 

@@ -25,7 +25,7 @@ from portal.committees.models import COMMITTEE_KINDS, SOCIAL_KINDS, Organization
 from portal.due import due_step
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
-from portal.notifications.services import notify, register_event
+from portal.outbox import notify, register_event
 
 TITLE_MAX = 200
 TEXT_MAX = 5000

@@ -20,7 +20,7 @@ from portal.auth.models import LoginAttempt, PasswordReset, User
 from portal.clock import utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db, unproxied
-from portal.notifications.services import notify, register_event
+from portal.outbox import notify, register_event
 from portal.web import absolute_url  # noqa: F401  (used below; others import it from here too)
 
 _hashers: dict[tuple, PasswordHasher] = {}

@@ -33,7 +33,7 @@ from portal.committees.models import (
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.markup import render_markdown
-from portal.notifications.services import notify, register_event
+from portal.outbox import notify, register_event
 
 TITLE_MAX = 200
 PLACE_MAX = 200

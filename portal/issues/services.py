@@ -43,7 +43,7 @@ from portal.issues.models import (
     next_deadline,
     next_deadline_sql,
 )
-from portal.notifications.services import notify, register_event
+from portal.outbox import notify, register_event
 from portal.places.models import Building, Community, Household
 
 REASON_MAX = 1000

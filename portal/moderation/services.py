@@ -21,7 +21,7 @@ from portal.clock import utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.moderation.models import FLAG_REASON_LABELS, FLAG_REASONS, HIDE_AFTER_FLAGS, Flag
-from portal.notifications.services import notify, register_event
+from portal.outbox import notify, register_event
 from portal.places.models import Community
 
 NOTE_MAX = 500
@@ -301,7 +301,7 @@ def _quote_in_notifications(item_type, found, *, hidden: bool):
     """Notices already sent quote the item's words (a proposal's or issue's title, an update's text). While
     it is hidden they name it by its number instead, for everyone but its author; restoring puts the words
     back. Comments are never quoted in notices."""
-    from portal.notifications.models import Notification
+    from portal.outbox import Notification
     if item_type == "comment":
         return
     object_type, object_id = ("issue", found.issue_id) if item_type == "issue_update" else \

@@ -21,7 +21,7 @@ from portal.due import due_step
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.notices.models import Notice, Objection
-from portal.notifications.services import notify, register_event
+from portal.outbox import notify, register_event
 from portal.proposals import services as proposals
 from portal.proposals.models import Proposal
 

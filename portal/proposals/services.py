@@ -37,7 +37,7 @@ from portal.issues.models import IssueEvent
 from portal.issues.services import _page as keyset_page
 from portal.issues.services import members_of
 from portal.markup import render_markdown
-from portal.notifications.services import notify, register_event
+from portal.outbox import notify, register_event
 from portal.places.models import Building
 from portal.proposals.models import (
     BODY_MAX,

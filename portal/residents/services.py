@@ -16,7 +16,7 @@ from portal.auth.services import mask_phone
 from portal.clock import local_today, utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
-from portal.notifications.services import notify, register_event
+from portal.outbox import notify, register_event
 from portal.places.models import (OPEN_RESIDENCY_STATES, Building, Community, Household, Owner, Ownership,
                                   Residency)
 

@@ -39,8 +39,7 @@ from portal.committees.models import COMMITTEE_KINDS, Organization
 from portal.due import due_step
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
-from portal.notifications.models import Notification
-from portal.notifications.services import EVENTS, register_event
+from portal.outbox import EVENTS, Notification, register_event
 from portal.places.models import Owner, Ownership
 from portal.proposals import services as proposals
 from portal.votes import counting, electorate, totals
