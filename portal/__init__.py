@@ -63,21 +63,37 @@ def configure_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id):
-        # One statement by primary key: the person with their current memberships, which the header's
-        # menus and most permission rules ask next (roles keeps them for the rest of the request).
+        # One statement by primary key: the person with what the header and most permission rules ask next,
+        # kept for the rest of the request: current memberships (roles), open residencies (roles) and the
+        # number of unread notifications (the header's badge). Memberships × residencies are a few rows.
+        from flask import g
+        from sqlalchemy import func
         from sqlalchemy.orm import contains_eager
 
         from portal.auth import roles
         from portal.committees.models import Organization, OrgMembership
+        from portal.outbox import Notification
+        from portal.places.models import OPEN_RESIDENCY_STATES, Residency
+        unread = (db.select(func.count(Notification.id))
+                  .where(Notification.recipient_id == User.id, Notification.read_at.is_(None))
+                  .correlate(User).scalar_subquery())
         rows = db.session.execute(
-            db.select(User, OrgMembership).where(User.id == int(user_id))
+            db.select(User, OrgMembership, Residency.community_id, Residency.status, unread)
+            .where(User.id == int(user_id))
             .outerjoin(OrgMembership, roles.current_membership_join())
             .outerjoin(Organization, Organization.id == OrgMembership.organization_id)
+            .outerjoin(Residency, (Residency.user_id == User.id) & Residency.status.in_(OPEN_RESIDENCY_STATES))
             .options(contains_eager(OrgMembership.organization))).all()
         user = rows[0][0] if rows else None
         if user is None or not user.is_active:
             return None
-        roles.remember_memberships(user, [membership for _, membership in rows if membership is not None])
+        roles.remember_memberships(user, list(dict.fromkeys(row[1] for row in rows if row[1] is not None)))
+        residencies: dict[int, set[str]] = {}
+        for row in rows:
+            if row[2] is not None:
+                residencies.setdefault(row[2], set()).add(row[3])
+        roles.remember_residencies(user, residencies)
+        g.unread_notifications_at_start = rows[0][4] or 0
         return user
 
     import_models()

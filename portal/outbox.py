@@ -5,8 +5,10 @@ change it reports was committed. Areas declare their events once at import (regi
 the areas, in portal.notifications: the in-app centre, e-mail by each person's preference per group (sender,
 digest), reminders. A payload with "urgent": True (an emergency issue) is e-mailed even in quiet hours.
 This module imports no area."""
+from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, func
+from sqlalchemy import CheckConstraint, event, func
+from sqlalchemy.orm import Session
 
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db, unproxied
@@ -129,4 +131,18 @@ def mark_read(user, notification_id=None) -> int:
                                           Notification.read_at.is_(None))
     if notification_id is not None:
         query = query.where(Notification.id == notification_id)
+    forget_unread_count()
     return db.session.execute(query.values(read_at=utcnow())).rowcount
+
+
+def forget_unread_count() -> None:
+    """The user loader reads the person's unread count with the person; a write to notifications within the
+    request makes the header count it again."""
+    if has_request_context():
+        g.pop("unread_notifications_at_start", None)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_after_flush(session, flush_context):
+    if any(isinstance(obj, Notification) for obj in (*session.new, *session.dirty, *session.deleted)):
+        forget_unread_count()

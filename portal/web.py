@@ -3,7 +3,7 @@ import re
 from datetime import datetime
 from functools import lru_cache
 
-from flask import Flask, abort, current_app, flash, jsonify, make_response, render_template, request
+from flask import Flask, abort, current_app, flash, g, jsonify, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -242,13 +242,19 @@ def template_helpers():
         "current_locale": locale,
         "large_text": large_text,
         # Counted when the page's header shows it, not for partials and pages that pass their own count.
-        "unread_notifications": on_first_read(_unread_notifications),
+        "unread_notifications": on_first_read(unread_notifications),
     }
 
 
-def _unread_notifications() -> int:
+def unread_notifications() -> int:
+    """The signed-in person's unread notifications, for the header's badge."""
     from portal.outbox import unread_count
-    return unread_count(current_user) if current_user.is_authenticated else 0
+    if not current_user.is_authenticated:
+        return 0
+    # Read with the person at the start of the request (the user loader), unless a write since then may
+    # have changed it: a flush that touched notifications forgets it (portal.outbox).
+    kept = g.get("unread_notifications_at_start")
+    return kept if kept is not None else unread_count(current_user)
 
 
 def on_first_read(compute):

@@ -7,7 +7,7 @@ from datetime import date
 
 from flask import g, has_request_context
 from sqlalchemy import event, or_
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from portal.clock import local_today
 from portal.committees.models import COMMITTEE_KINDS, Organization, OrgMembership
@@ -71,6 +71,13 @@ def _open_residencies(user_id: int) -> dict[int, set[str]]:
     if cache is not None:
         cache[user_id] = found
     return found
+
+
+def remember_residencies(user, found: dict[int, set[str]]) -> None:
+    """The person's open residencies, read by the caller in the same statement as the person."""
+    cache = _request_cache("open_residencies")
+    if cache is not None:
+        cache[user.id] = found
 
 
 def open_residency_community_ids(user_id: int) -> set[int]:
@@ -177,7 +184,7 @@ def communities_of(user) -> list[Community]:
             ids.add(org.community_id)
     sub_districts = official_sub_district_ids(user)
     query = db.select(Community).where(or_(Community.id.in_(ids), Community.sub_district_id.in_(sub_districts)))
-    return db.session.scalars(query.order_by(Community.name)).all()
+    return db.session.scalars(query.options(joinedload(Community.sub_district)).order_by(Community.name)).all()
 
 
 def current_clause(model, on: date | None = None):

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from portal.extensions import db
 from portal.notifications import bp, centre, services
-from portal.web import public
+from portal.web import public, unread_notifications
 
 PREFERENCES_ENDPOINT = "notifications.preferences"
 STOP_POLLING = 286  # htmx stops polling on this status (signed out: nothing to count)
@@ -43,13 +43,13 @@ def index():
 @bp.get("/unread-count")
 @public
 def unread_count():
-    """The badge alone, polled every 60 s. One COUNT; rendered without the page's context (which would
+    """The badge alone, polled every 60 s. One statement (the count comes with the person); rendered without the page's context (which would
     count again), not cached, and it leaves the session cookie alone so polling never keeps a session alive."""
     template = current_app.jinja_env.get_template("notifications/_unread_count.html")
     if not current_user.is_authenticated:
         response = make_response(template.render(unread_notifications=0), STOP_POLLING)
     else:
-        response = make_response(template.render(unread_notifications=services.unread_count(current_user)))
+        response = make_response(template.render(unread_notifications=unread_notifications()))
         if request.cookies.get(current_app.config.get("SESSION_COOKIE_NAME", "session")):
             session.modified = False
     response.headers["Cache-Control"] = "no-store"

@@ -9,6 +9,7 @@ import secrets
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 
 from portal.audit.services import entries_about, record
 from portal.auth import permissions
@@ -80,6 +81,7 @@ def households_by_building(community) -> dict[str, list[tuple[int, str]]]:
 
 def residencies_of(person) -> list[Residency]:
     return db.session.scalars(db.select(Residency).where(Residency.user_id == person.id)
+                              .options(joinedload(Residency.household).joinedload(Household.building))
                               .order_by(Residency.claimed_at.desc(), Residency.id.desc())).all()
 
 
