@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # "how to object" (`make run DEFAULT_LANGUAGE=en` for English).
 DEFAULT_LANGUAGE ?= zh
 
-.PHONY: run test install vendor translations db clean migration extract wheel
+.PHONY: run test lint install vendor translations db clean migration extract wheel
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ run: install vendor db
 # The whole suite. TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test runs it on PostgreSQL.
 test: install vendor translations
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Ruff over the whole repository, with the rules in pyproject.toml ([tool.ruff]); CI runs it before the tests.
+lint: install
+	$(VENV)/bin/ruff check .
 
 # The wheel for deploying (README, Deploy): templates, static files with htmx, catalogues and migrations inside.
 wheel: install vendor translations
