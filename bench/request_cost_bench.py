@@ -7,7 +7,8 @@ Reads the data pages_bench.py keeps (`--keep`, then its state file in $TMPDIR) a
 For home, the community page, the issue list, the proposal list, the calendar and the notification centre,
 signed in as a resident, a committee member and a sub-district official, it prints the median CPU ms of
 `--requests` requests through the Flask test client (after one warm-up request) and the SQL statements
-each sent. `--profile WORDS` runs cProfile over the pages whose label holds one of the words and prints the
+each sent; with `--calls`, the Python function calls of a request instead of CPU ms (a count that a busy,
+shared machine does not disturb). `--profile WORDS` runs cProfile over the pages whose label holds one of the words and prints the
 functions with the most cumulative time."""
 import argparse
 import cProfile
@@ -61,16 +62,25 @@ def paths(slug):
             "notification centre": "/notifications/"}
 
 
-def measure(client, counter, path, n):
+def measure(client, counter, path, n, calls=False):
+    """(median CPU ms, fewest and most statements); with `calls`, the Python function calls of one request
+    (cProfile's count) instead of CPU ms: the same on a busy machine as on a quiet one."""
     response = client.get(path)
     if response.status_code != 200:
         raise SystemExit(f"{path}: {response.status_code}")
     cpu, statements = [], []
     for _ in range(n):
         counter.count = 0
-        start = time.process_time()
-        client.get(path)
-        cpu.append((time.process_time() - start) * 1000)
+        if calls:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            client.get(path)
+            profiler.disable()
+            cpu.append(pstats.Stats(profiler).total_calls)
+        else:
+            start = time.process_time()
+            client.get(path)
+            cpu.append((time.process_time() - start) * 1000)
         statements.append(counter.count)
     return statistics.median(cpu), min(statements), max(statements)
 
@@ -81,6 +91,8 @@ def main(argv=None):
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--profile", help="comma-separated words: cProfile the pages whose label has one")
     parser.add_argument("--top", type=int, default=40, help="functions printed per profile")
+    parser.add_argument("--calls", action="store_true",
+                        help="count Python function calls per request instead of CPU ms (for a busy machine)")
     args = parser.parse_args(argv)
     state = json.loads(state_file(args.database_url).read_text())
     app = create_app(TestConfig(args.database_url))
@@ -89,13 +101,14 @@ def main(argv=None):
         people = personas(state)
     words = [w.strip().lower() for w in (args.profile or "").split(",") if w.strip()]
     print(f"{'page':<22}" + "".join(f"{role:>22}" for role in people))
-    print(f"{'':<22}" + "".join(f"{'CPU ms  statements':>22}" for _ in people))
+    unit = "calls" if args.calls else "CPU ms"
+    print(f"{'':<22}" + "".join(f"{unit + '  statements':>22}" for _ in people))
     rows = {label: [] for label in PAGES}
     profiles = []
     for role, (login, slug) in people.items():
         client = signed_in_client(app, login)
         for label, path in paths(slug).items():
-            rows[label].append(measure(client, counter, path, args.requests))
+            rows[label].append(measure(client, counter, path, args.requests, args.calls))
             if words and any(w in label for w in words):
                 profiler = cProfile.Profile()
                 profiler.enable()
@@ -104,7 +117,7 @@ def main(argv=None):
                 profiler.disable()
                 profiles.append((f"{label} as {role}", profiler))
     for label, cells in rows.items():
-        print(f"{label:<22}" + "".join(f"{cpu:>12.2f}{(f'{lo}' if lo == hi else f'{lo}-{hi}'):>10}"
+        print(f"{label:<22}" + "".join(f"{cpu:>12.{0 if args.calls else 2}f}{(f'{lo}' if lo == hi else f'{lo}-{hi}'):>10}"
                                        for cpu, lo, hi in cells))
     for title, profiler in profiles:
         print(f"\n--- {title}: {args.requests} requests")

@@ -67,23 +67,10 @@ def configure_extensions(app: Flask) -> None:
         # kept for the rest of the request: current memberships (roles), open residencies (roles) and the
         # number of unread notifications (the header's badge). Memberships × residencies are a few rows.
         from flask import g
-        from sqlalchemy import func
-        from sqlalchemy.orm import contains_eager
 
         from portal.auth import roles
-        from portal.committees.models import Organization, OrgMembership
-        from portal.outbox import Notification
-        from portal.places.models import OPEN_RESIDENCY_STATES, Residency
-        unread = (db.select(func.count(Notification.id))
-                  .where(Notification.recipient_id == User.id, Notification.read_at.is_(None))
-                  .correlate(User).scalar_subquery())
-        rows = db.session.execute(
-            db.select(User, OrgMembership, Residency.community_id, Residency.status, unread)
-            .where(User.id == int(user_id))
-            .outerjoin(OrgMembership, roles.current_membership_join())
-            .outerjoin(Organization, Organization.id == OrgMembership.organization_id)
-            .outerjoin(Residency, (Residency.user_id == User.id) & Residency.status.in_(OPEN_RESIDENCY_STATES))
-            .options(contains_eager(OrgMembership.organization))).all()
+        rows = db.session.execute(roles.person_statement(),
+                                  {"user_id": int(user_id), "today": roles.today()}).all()
         user = rows[0][0] if rows else None
         if user is None or not user.is_active:
             return None

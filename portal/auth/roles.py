@@ -6,7 +6,7 @@ ownership end dates are handover days (exclusive), see `Ownership.held_on`."""
 from datetime import date
 
 from flask import g, has_request_context
-from sqlalchemy import event, or_
+from sqlalchemy import Date, Integer, bindparam, event, func, or_
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from portal.clock import local_today
@@ -20,7 +20,7 @@ def today() -> date:
 
 
 def _current(model, on: date | None = None):
-    on = on or today()
+    on = today() if on is None else on
     return (model.start_date <= on) & or_(model.end_date.is_(None), model.end_date >= on)
 
 
@@ -53,10 +53,28 @@ def remember_memberships(user, rows) -> None:
         cache[(user.id, today())] = list(rows)
 
 
-def current_membership_join():
-    """The ON clause joining a user row to that person's current memberships (see the user loader)."""
-    from portal.auth.models import User
-    return (OrgMembership.user_id == User.id) & _current(OrgMembership)
+_PERSON_STATEMENT = []
+
+
+def person_statement():
+    """The user loader's one statement, built once per process (building it costs more than running it):
+    the person with current memberships (and their organizations), open residencies and the unread count,
+    for the bound parameters user_id and today."""
+    if not _PERSON_STATEMENT:
+        from portal.auth.models import User
+        from portal.outbox import Notification
+        on = bindparam("today", type_=Date)
+        unread = (db.select(func.count(Notification.id))
+                  .where(Notification.recipient_id == User.id, Notification.read_at.is_(None))
+                  .correlate(User).scalar_subquery())
+        _PERSON_STATEMENT.append(
+            db.select(User, OrgMembership, Residency.community_id, Residency.status, unread)
+            .where(User.id == bindparam("user_id", type_=Integer))
+            .outerjoin(OrgMembership, (OrgMembership.user_id == User.id) & _current(OrgMembership, on))
+            .outerjoin(Organization, Organization.id == OrgMembership.organization_id)
+            .outerjoin(Residency, (Residency.user_id == User.id) & Residency.status.in_(OPEN_RESIDENCY_STATES))
+            .options(contains_eager(OrgMembership.organization)))
+    return _PERSON_STATEMENT[0]
 
 
 def _open_residencies(user_id: int) -> dict[int, set[str]]:

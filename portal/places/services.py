@@ -10,6 +10,7 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_
+from sqlalchemy.orm import contains_eager
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from portal.audit.services import record
@@ -506,3 +507,21 @@ def households_page(building, page: int = 1, per_page: int = 60):
     query = (db.select(Household).where(Household.building_id == building.id)
              .order_by(Household.entrance, func.length(Household.room), Household.room))
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+DIRECTORY_PAGE_SIZE = 20
+
+
+def community_directory(query: str | None = None, page: int = 1, per_page: int = DIRECTORY_PAGE_SIZE):
+    """Communities open to everyone (not members only), by sub-district and name, a page at a time; `query`
+    narrows to names or sub-district names holding it. Returns a Flask-SQLAlchemy pagination of communities,
+    each with its sub-district loaded."""
+    query = (query or "").replace("\x00", "").strip()[:100]
+    statement = (db.select(Community).join(SubDistrict, SubDistrict.id == Community.sub_district_id)
+                 .options(contains_eager(Community.sub_district)).where(Community.members_only.is_(False)).order_by(SubDistrict.name, Community.name, Community.id))
+    if query:
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(or_(Community.name.ilike(pattern, escape="\\"),
+                                        SubDistrict.name.ilike(pattern, escape="\\")))
+    page = max(1, min(int(page), 10_000))
+    return db.paginate(statement, page=page, per_page=per_page, error_out=False, max_per_page=per_page)

@@ -1,4 +1,6 @@
 """Places pages: each view loads, checks access, calls a service and renders; the rules live in services."""
+from itertools import groupby
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -320,3 +322,19 @@ def confirm_import(slug, token):
             added=len(result.added), changed=len(result.changed), unchanged=len(result.unchanged)), "success")
     return redirect(url_for("places.register", slug=community.slug))
 
+
+
+# ---- the directory of communities ----------------------------------------------------------------------
+
+@bp.get("/communities")
+@public
+def directory():
+    """Every community open to everyone, so a visitor finds theirs (and its ballots, notices, actions,
+    calendar) from the home page without signing in."""
+    query = request.args.get("q", "")
+    page = request.args.get("page", 1, type=int) or 1
+    found = services.community_directory(query, page)
+    groups = [(sub_district, list(communities))
+              for sub_district, communities in groupby(found.items, key=lambda c: c.sub_district)]
+    return render_template("places/directory.html", found=found, groups=groups,
+                           query=query.replace("\x00", "")[:100])
