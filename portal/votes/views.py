@@ -542,7 +542,8 @@ def extend(slug, ballot_id):
     voted, electorate = services.participation(ballot)
     return _committee_form(ballot, form, run, template="votes/extend.html", fallback="reason",
                            done=_("Voting is extended. Everyone who may vote sees the new closing time."),
-                           voted_count=voted, electorate_count=electorate)
+                           voted_count=voted, electorate_count=electorate,
+                           participation_shown=services.participation_shown(ballot))
 
 
 @bp.route("/c/<slug>/ballots/<int:ballot_id>/close", methods=["GET", "POST"])

@@ -693,6 +693,9 @@ def test_a_secret_ballot_with_two_voters_shows_no_totals_and_no_count_before_clo
             auth.login(who)
         pages += [html_of(client.get(page_of(ballot))), html_of(client.get("/c/x/ballots")),
                   html_of(client.get(f"/c/x/proposals/{ballot.proposal_id}"))]
+        if who is world.chair_x:  # the committee's extend page tells no more than the ballot page
+            pages.append(html_of(client.get(page_of(ballot, "/extend"))))
+            assert "Fewer than 3 have voted so far" in pages[-1]
         if who is world.member_x:
             pages.append(html_of(post(client, page_of(ballot, "/vote"), cast_form(ballot, world.member_x, "no"),
                                       headers={"HX-Request": "true"})))
