@@ -575,7 +575,8 @@ def outcome(slug, ballot_id):
 def log(slug, ballot_id):
     ballot = _load(slug, ballot_id)
     entries = services.log_entries(current_user, ballot, _page_number()) if ballot.status == "closed" else None
-    return render_template("votes/log.html", entries=entries, **_template_context(ballot))
+    return render_template("votes/log.html", entries=entries, participation_shown=services.participation_shown(ballot),
+                           **_template_context(ballot))
 
 
 @bp.route("/c/<slug>/ballots/<int:ballot_id>/receipt", methods=["GET", "POST"])
