@@ -542,7 +542,8 @@ def extend(slug, ballot_id):
     voted, electorate = services.participation(ballot)
     return _committee_form(ballot, form, run, template="votes/extend.html", fallback="reason",
                            done=_("Voting is extended. Everyone who may vote sees the new closing time."),
-                           voted_count=voted, electorate_count=electorate)
+                           voted_count=voted, electorate_count=electorate,
+                           participation_shown=services.participation_shown(ballot))
 
 
 @bp.route("/c/<slug>/ballots/<int:ballot_id>/close", methods=["GET", "POST"])
@@ -574,7 +575,8 @@ def outcome(slug, ballot_id):
 def log(slug, ballot_id):
     ballot = _load(slug, ballot_id)
     entries = services.log_entries(current_user, ballot, _page_number()) if ballot.status == "closed" else None
-    return render_template("votes/log.html", entries=entries, **_template_context(ballot))
+    return render_template("votes/log.html", entries=entries, participation_shown=services.participation_shown(ballot),
+                           **_template_context(ballot))
 
 
 @bp.route("/c/<slug>/ballots/<int:ballot_id>/receipt", methods=["GET", "POST"])

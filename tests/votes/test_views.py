@@ -693,6 +693,10 @@ def test_a_secret_ballot_with_two_voters_shows_no_totals_and_no_count_before_clo
             auth.login(who)
         pages += [html_of(client.get(page_of(ballot))), html_of(client.get("/c/x/ballots")),
                   html_of(client.get(f"/c/x/proposals/{ballot.proposal_id}"))]
+        pages.append(html_of(client.get(page_of(ballot, "/log"))))
+        if who is world.chair_x:  # the committee's extend page tells no more than the ballot page
+            pages.append(html_of(client.get(page_of(ballot, "/extend"))))
+            assert "Fewer than 3 have voted so far" in pages[-1]
         if who is world.member_x:
             pages.append(html_of(post(client, page_of(ballot, "/vote"), cast_form(ballot, world.member_x, "no"),
                                       headers={"HX-Request": "true"})))
@@ -705,6 +709,7 @@ def test_a_secret_ballot_with_two_voters_shows_no_totals_and_no_count_before_clo
         assert not re.search(r"\d+ votes? · \d", text)
         assert not re.search(r"\d+ of 2 (has|have) voted", text)  # the count would tell who voted
         assert "entries so far" not in text and "entry so far" not in text
+        assert "Head hash" not in text and not re.search(r"\d+ entr(y|ies)\.", text)  # the log's length and head
     assert "Fewer than 3 have voted so far" in pages[0]
     assert "shown only when voting closes" in pages[0]
     # After the close the result is shown, to everyone.
@@ -725,4 +730,5 @@ def test_a_secret_ballot_shows_how_many_voted_from_three_voters_on(client, auth,
     db.session.commit()
     page = html_of(client.get(page_of(ballot)))
     assert "3 of 14 have voted" in page and "3 entries so far" in page
+    assert "Head hash" in html_of(client.get(page_of(ballot, "/log")))
     assert "Votes so far" not in page and not re.search(r"\d+ votes? · \d", page)
