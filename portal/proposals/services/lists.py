@@ -11,6 +11,7 @@ from portal.auth import permissions
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.issues import similar
+# The keyset pager of the issues lists, shared rather than copied (see the closing note of issue #5).
 from portal.issues.services import _page as keyset_page
 from portal.proposals.models import (
     CATEGORIES,
