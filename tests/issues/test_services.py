@@ -225,7 +225,7 @@ def test_me_too_counts_once_per_person(world):
 def test_a_double_click_racing_past_the_check_is_a_no_op(world, monkeypatch):
     issue = gen_issue(world)
     services.support_issue(world.neighbour, issue)
-    monkeypatch.setattr(services, "has_supported", lambda user, issue: False)
+    monkeypatch.setattr(services.reporting, "has_supported", lambda user, issue: False)
     assert services.support_issue(world.neighbour, issue) is False
     assert issue.support_count == 1 and count(IssueSupport) == 1
     db.session.commit()  # the transaction survived the failed insert

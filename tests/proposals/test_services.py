@@ -332,7 +332,7 @@ def test_a_support_counts_once(world):
 def test_a_double_click_racing_past_the_check_is_a_no_op(world, monkeypatch):
     proposal = gen_proposal(world)
     services.support(world.neighbour, proposal)
-    monkeypatch.setattr(services, "has_supported", lambda user, proposal: False)
+    monkeypatch.setattr(services.supports, "has_supported", lambda user, proposal: False)
     assert services.support(world.neighbour, proposal) is False
     assert proposal.support_count == 1 and count(ProposalSupport) == 1
     db.session.commit()  # the transaction survived the failed insert
@@ -642,7 +642,7 @@ def test_a_like_racing_past_the_check_is_a_no_op(world, monkeypatch):
     proposal = gen_in_deliberation(world)
     comment = gen_comment(world, proposal)
     services.like_comment(world.reporter, comment)
-    monkeypatch.setattr(services, "liked_ids", lambda user, ids: set())
+    monkeypatch.setattr(services.consultation, "liked_ids", lambda user, ids: set())
     assert services.like_comment(world.reporter, comment) is False
     assert comment.like_count == 1
 

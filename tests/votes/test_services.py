@@ -152,7 +152,7 @@ def test_the_unique_index_refuses_a_second_live_ballot_the_checks_missed(world, 
     ballot = gen_ballot(world, "committee", now=T0)
     ballot.proposal.status = "deliberation"
     db.session.flush()
-    monkeypatch.setattr(services, "live_ballot", lambda proposal: None)
+    monkeypatch.setattr(services.opening, "live_ballot", lambda proposal: None)
     with pytest.raises(DomainError) as refused:
         services.open_ballot(world.chair_x, ballot.proposal, **opening(world))
     assert refused.value.field == "proposal"

@@ -1,0 +1,287 @@
+"""The three rates (response, resolution, satisfaction) with their numerators and denominators: read
+from the issue rollups, or computed directly from the issues as the reference; the issues behind a
+figure, and open and overdue issues by community."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+from types import SimpleNamespace
+
+from sqlalchemy import and_, case, func, literal, or_, select
+
+from portal.clock import utcnow
+from portal.committees.models import Organization
+from portal.dashboard.models import IssueRollup
+from portal.dashboard.services.scope import (
+    GROUPS,
+    PARTS,
+    RATES,
+    SATISFIED,
+    FilterError,
+    Filters,
+    _count_if,
+    _half_up,
+    _issue_where,
+    _month_number,
+    _Scope,
+    month_key,
+    parse_month,
+)
+from portal.extensions import db
+from portal.issues.models import OPEN_STATES, Issue, IssueCategory
+from portal.issues.services import category_label
+
+
+@dataclass(frozen=True)
+class Rate:
+    numerator: int
+    denominator: int
+
+    def fraction(self) -> Fraction | None:
+        """Exact value, None for a zero denominator."""
+        return Fraction(self.numerator, self.denominator) if self.denominator else None
+
+    def percent(self, places: int = 1) -> str:
+        """"87.5" (half-up rounded, `places` decimals), "—" for a zero denominator. No "%" sign."""
+        if not self.denominator:
+            return "—"
+        return _half_up(100 * self.numerator, self.denominator, places)
+
+    def __add__(self, other):
+        return Rate(self.numerator + other.numerator, self.denominator + other.denominator)
+
+    def __str__(self) -> str:
+        return self.percent()
+
+
+ZERO = Rate(0, 0)
+
+
+@dataclass(frozen=True)
+class RateRow:
+    """One line of the rates table: `key` is the group value (community id, category code, org id,
+    "2026-11", or None for overall); `label` its display name (community / category / org name, the month)."""
+
+    key: object
+    label: str
+    issues: int  # issues of the group in the period (duplicates left out)
+    response: Rate
+    resolution: Rate
+    satisfaction: Rate
+
+    def rate(self, name: str) -> Rate:
+        return getattr(self, name)
+
+
+def _rate_conditions(now):
+    responded = Issue.first_response_at.is_not(None)
+    return {
+        ("response", "numerator"): and_(responded, Issue.first_response_at <= Issue.respond_by),
+        ("response", "denominator"): or_(Issue.respond_by < now, responded),
+        ("resolution", "numerator"): Issue.rating_resolved.is_(True),
+        ("resolution", "denominator"): Issue.rating_resolved.is_not(None),
+        ("satisfaction", "numerator"): Issue.rating_satisfaction.in_(SATISFIED),
+        ("satisfaction", "denominator"): Issue.rating_satisfaction.is_not(None),
+    }
+
+
+def _cube(filters: Filters, scope: _Scope, now) -> list:
+    """The rows of `_cube_direct` from the rollups (portal.dashboard.rollups) in one statement: the rollup
+    rows of the period, plus the one part that changes with the clock — issues of the period still without
+    a response whose respond-by time has passed (response denominator) — counted live from the unresponded
+    issues only (partial index ix_issue_unresponded). Same rows, same order of columns."""
+    if not scope.ids or not scope.months:
+        return []
+    first = _month_number(scope.months[0])
+    r = IssueRollup
+    kept = [r.community_id.in_(scope.ids), r.month.between(first, _month_number(scope.months[-1]))]
+    if filters.category_id is not None:
+        kept.append(r.category_id == filters.category_id)
+    if filters.category_code is not None:
+        kept.append(r.category_id.in_(select(IssueCategory.id).where(IssueCategory.code == filters.category_code)))
+    if filters.org_id is not None:
+        kept.append(r.org_key == filters.org_id)
+    zero = literal(0)
+    stored = select(r.community_id, r.category_id, r.org_key.label("org_key"), (r.month - first).label("month"),
+                    r.issues, r.responded_in_time, r.responded, zero, r.resolved_yes, r.resolution_rated,
+                    r.satisfied, r.satisfaction_rated).where(*kept)
+    late = (select(Issue.community_id, Issue.category_id, func.coalesce(Issue.handling_org_id, 0),
+                   scope.month_index(Issue.submitted_at, Issue.community_id, scope.months),
+                   zero, zero, zero, literal(1), zero, zero, zero, zero)
+            .where(_issue_where(filters, scope, scope.months), Issue.first_response_at.is_(None),
+                   Issue.respond_by < now))
+    both = stored.union_all(late).subquery()
+    c = list(both.c)
+    sums = [func.sum(col) for col in c[4:]]
+    grouped = (select(*c[:4], *sums).group_by(*c[:4])).subquery()
+    g = list(grouped.c)
+    stmt = (select(g[0], IssueCategory.code, IssueCategory.name, g[2], Organization.name, g[3], *g[4:])
+            .select_from(grouped)
+            .join(IssueCategory, IssueCategory.id == g[1])
+            .outerjoin(Organization, Organization.id == g[2]))
+    keys = [month_key(m) for m in scope.months]
+    out = []
+    for cid, code, cat_name, org_key, org_name, month, n, in_time, responded, late_n, *parts in db.session.execute(stmt):
+        if not n:
+            continue  # a bucket whose issues all moved away
+        out.append((cid, code, category_name(code, cat_name), org_key or None, org_name, keys[int(month)], int(n),
+                    int(in_time), int(responded) + int(late_n), *[int(p) for p in parts]))
+    return out
+
+
+def _cube_direct(filters: Filters, scope: _Scope, now) -> list:
+    """The reference computation, straight from the issues (the tests hold `_cube` to it). One statement:
+    issue counts and rate parts grouped by community × category × handling org × local month, as rows (community_id, category code, category name, org_id, org name, "2026-11", count, 6 parts).
+    Everything else about rates is sums of these integers. The grouping is on integer keys straight off the
+    issue rows (the month as its index in the range), and the names are joined to the few grouped rows
+    afterwards: sorting or hashing tens of thousands of rows by text is what made this slow."""
+    conds = _rate_conditions(now)
+    rows = (
+        select(Issue.community_id.label("community_id"), Issue.category_id.label("category_id"),
+               Issue.handling_org_id.label("org_id"),
+               scope.month_index(Issue.submitted_at, Issue.community_id, scope.months).label("month"),
+               *[case((conds[(r, p)], 1), else_=0).label(f"{r}_{p}") for r in RATES for p in PARTS])
+        .where(_issue_where(filters, scope, scope.months))
+    ).subquery()
+    grouped = (
+        select(rows.c.community_id, rows.c.category_id, rows.c.org_id, rows.c.month, func.count().label("n"),
+               *[func.sum(rows.c[f"{r}_{p}"]).label(f"{r}_{p}") for r in RATES for p in PARTS])
+        .group_by(rows.c.community_id, rows.c.category_id, rows.c.org_id, rows.c.month)
+    ).subquery()
+    stmt = (
+        select(grouped.c.community_id, IssueCategory.code, IssueCategory.name, grouped.c.org_id, Organization.name,
+               grouped.c.month, grouped.c.n, *[grouped.c[f"{r}_{p}"] for r in RATES for p in PARTS])
+        .select_from(grouped)
+        .join(IssueCategory, IssueCategory.id == grouped.c.category_id)
+        .outerjoin(Organization, Organization.id == grouped.c.org_id)
+    )
+    keys = [month_key(m) for m in scope.months]
+    return [(cid, code, category_name(code, cat_name), org_id, org_name, keys[int(month)], n, *parts)
+            for cid, code, cat_name, org_id, org_name, month, n, *parts in db.session.execute(stmt)]
+
+
+def category_name(code, name) -> str:
+    """A default category in the reader's language (as on the issue pages); a community's own name as is."""
+    return category_label(SimpleNamespace(code=code, name=name))
+
+
+def _rate_row(key, label, rows) -> RateRow:
+    """The RateRow of `key` from cube rows' (count, 6 parts) tuples: column sums, done by `sum` in C."""
+    t = [int(sum(column)) for column in zip(*rows)] if rows else [0] * 7
+    return RateRow(key, label, t[0], Rate(t[1], t[2]), Rate(t[3], t[4]), Rate(t[5], t[6]))
+
+
+def _rates_from_cube(cube, scope: _Scope) -> dict[str, list[RateRow]]:
+    # Each cube row's (count, parts) goes to one list per group value; the totals are column sums of
+    # those lists. (Adding into per-group accumulators row by row cost tens of ms for ~5,000 cube rows.)
+    everything = []
+    by = {"community": {cid: [] for cid in scope.ids}, "category": {}, "org": {},
+          "month": {month_key(m): [] for m in scope.months}}
+    category_label, org_label = {}, {}
+    for community_id, code, cat_name, org_id, org_name, month, *values in cube:
+        everything.append(values)
+        by["community"][community_id].append(values)
+        found = by["category"].get(code)
+        if found is None:
+            by["category"][code] = [values]
+            category_label[code] = cat_name
+        else:
+            found.append(values)
+            if cat_name < category_label[code]:
+                category_label[code] = cat_name
+        found = by["org"].get(org_id)
+        if found is None:
+            by["org"][org_id] = [values]
+            org_label[org_id] = org_name or "—"
+        else:
+            found.append(values)
+        by["month"][month].append(values)
+    labels = {"community": scope.names, "category": category_label, "org": org_label}
+    out = {"overall": [_rate_row(None, "", everything)]}
+    for group in ("community", "category", "org"):
+        out[group] = sorted((_rate_row(k, labels[group][k], rows) for k, rows in by[group].items()),
+                            key=lambda r: (r.label, str(r.key)))
+    out["month"] = [_rate_row(month_key(m), month_key(m), by["month"][month_key(m)]) for m in scope.months]
+    return out
+
+
+def three_rates(filters: Filters, *, now: datetime | None = None) -> dict[str, list[RateRow]]:
+    """DESIGN §4 rates, for issues submitted in the period (local months):
+
+    - response = issues with first_response_at ≤ respond_by ÷ issues with respond_by < now or
+      first_response_at not null;
+    - resolution = rating_resolved true ÷ rating_resolved not null;
+    - satisfaction = rating_satisfaction in (satisfied, basically_satisfied) ÷ rating_satisfaction not null.
+
+    Returns {"overall": [one RateRow, key None], "community": [...] (every community in scope, zeros
+    included), "category": [...] (key category code, across communities), "org": [...] (key
+    handling_org_id; None = not assigned, label "—"), "month": [...] (every month of the range, zero rows
+    included, in order)}. Rows other than months are ordered by label. One statement grouped by community ×
+    category × org × month, summed up exactly in Python (+1 for the communities when not given)."""
+    now = now or utcnow()
+    scope = _Scope(filters)
+    return _rates_from_cube(_cube(filters, scope, now), scope)
+
+
+def three_rates_direct(filters: Filters, *, now: datetime | None = None) -> dict[str, list[RateRow]]:
+    """three_rates() computed straight from the issues, without the rollups: the reference the tests hold
+    the rollups to."""
+    now = now or utcnow()
+    scope = _Scope(filters)
+    return _rates_from_cube(_cube_direct(filters, scope, now), scope)
+
+
+def issues_behind(filters: Filters, rate: str, part: str, *, group: str = "overall", key=None,
+                  now: datetime | None = None):
+    """A `select(Issue)` of the issues behind a figure — `rate` in RATES, `part` "numerator" or
+    "denominator", optionally within one group (`group` in GROUPS, `key` as in RateRow.key) — newest
+    first (submitted_at desc, id desc) so the caller can page it. Raises FilterError for a bad rate/part/group."""
+    if rate not in RATES or part not in PARTS or group not in GROUPS:
+        raise FilterError("no such figure")
+    now = now or utcnow()
+    scope = _Scope(filters)
+    months = scope.months
+    stmt = select(Issue)
+    if group == "month":
+        try:
+            m = parse_month(str(key))
+        except FilterError:
+            raise
+        if m not in months:
+            raise FilterError("month outside the period")
+        months = [m]
+    conds = [_issue_where(filters, scope, months), _rate_conditions(now)[(rate, part)]]
+    if group == "community":
+        conds.append(Issue.community_id == key)
+    elif group == "category":
+        conds.append(Issue.category_id.in_(select(IssueCategory.id).where(IssueCategory.code == key)))
+    elif group == "org":
+        conds.append(Issue.handling_org_id.is_(None) if key is None else Issue.handling_org_id == key)
+    return stmt.where(*conds).order_by(Issue.submitted_at.desc(), Issue.id.desc())
+
+
+def issue_ids_behind(filters: Filters, rate: str, part: str, *, group: str = "overall", key=None,
+                     now: datetime | None = None, limit: int | None = None) -> list[int]:
+    """The ids of `issues_behind(...)` (newest first), at most `limit`. One statement (+1 for zones)."""
+    stmt = issues_behind(filters, rate, part, group=group, key=key, now=now).with_only_columns(Issue.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(db.session.execute(stmt).scalars())
+
+
+def open_and_overdue_by_community(filters: Filters, *, now: datetime | None = None) -> list[dict]:
+    """Snapshot now: per community in scope (all of them, zeros included, ordered by name):
+    {"community_id", "name", "open", "overdue"}. Open = status in OPEN_STATES; overdue as
+    portal.issues.services.is_overdue (open and (no response and respond_by < now, or resolve_by < now)).
+    Category / org filters apply; the month range does not. One statement (+1 for the communities)."""
+    now = now or utcnow()
+    scope = _Scope(filters, need_months=False)
+    overdue = or_(and_(Issue.first_response_at.is_(None), Issue.respond_by < now), Issue.resolve_by < now)
+    stmt = (select(Issue.community_id, func.count(), _count_if(overdue))
+            .where(_issue_where(filters, scope, None), Issue.status.in_(OPEN_STATES))
+            .group_by(Issue.community_id))
+    found = {cid: (n, o) for cid, n, o in db.session.execute(stmt)}
+    return [{"community_id": c.id, "name": c.name, "open": found.get(c.id, (0, 0))[0],
+             "overdue": int(found.get(c.id, (0, 0))[1])}
+            for c in sorted(scope.communities, key=lambda c: (c.name, c.id))]

@@ -1,0 +1,267 @@
+"""Reading issues: one issue of a community, the community's list with its filters and sorts (keyset
+pages), "my issues" and "due for me", the public timeline and what each entry says, and what a viewer
+may see of the reporter."""
+import base64
+import json
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, or_
+from sqlalchemy.orm import joinedload, load_only
+
+from portal.auth import permissions, roles
+from portal.errors import DomainError, NotAllowed
+from portal.extensions import db
+from portal.issues.models import OPEN_STATES, STATES, Issue, IssueCategory, IssueEvent, IssueSupport
+from portal.issues.services._common import _now
+from portal.places.models import Building, Community, Household
+
+
+SORTS = ("newest", "supported", "due")
+
+# What each timeline entry says, after the actor's name ("Zhou accepted the issue").
+EVENT_LABELS = {
+    "reported": _l("reported the issue"),
+    "hotline": _l("received the issue from the 12345 hotline"),
+    "accepted": _l("accepted the issue"),
+    "handed_over": _l("handed the issue over"),
+    "handover_accepted": _l("took the issue over"),
+    "started": _l("started work"),
+    "update": _l("posted an update"),
+    "resolved": _l("resolved the issue"),
+    "rejected": _l("rejected the issue"),
+    "merged": _l("merged the issue as a duplicate"),
+    "rated": _l("rated the result"),
+    "reopened": _l("reopened the issue"),
+    "closed_unrated": _l("closed without a rating after 7 days"),
+    "deadline_warning": _l("deadline warning"),
+    "escalated": _l("turned the issue into a proposal"),
+}
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+def _list_options():
+    return (joinedload(Issue.category), joinedload(Issue.building), joinedload(Issue.handling_org),
+            joinedload(Issue.handover_org), joinedload(Issue.reporter), joinedload(Issue.community))
+
+
+def issue_in(community, issue_id) -> Issue | None:
+    """One issue of a community, with what its page shows loaded in the same query."""
+    return db.session.scalar(db.select(Issue).where(Issue.community_id == community.id, Issue.id == issue_id)
+                             .options(*_list_options()))
+
+
+def _encode_cursor(values) -> str:
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor, kinds):
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        values = json.loads(raw)
+        if not isinstance(values, list) or len(values) != len(kinds):
+            raise ValueError
+        out = []
+        for value, kind in zip(values, kinds):
+            if kind is datetime:
+                value = datetime.fromisoformat(value)
+                if value.tzinfo is None:
+                    raise ValueError
+            elif not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError
+            out.append(value)
+        return out
+    except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
+        raise DomainError(_l("This list link is out of date; start from the first page."), "after") from None
+
+
+def _after(columns, values, descending):
+    """Rows strictly after `values` in the order of `columns` (all ascending, or all descending)."""
+    clauses = []
+    for i, (column, value) in enumerate(zip(columns, values)):
+        step = column < value if descending else column > value
+        clauses.append(and_(*[c == v for c, v in zip(columns[:i], values[:i])], step))
+    return or_(*clauses)
+
+
+def _page(query, columns, kinds, *, descending, after, limit, key):
+    limit = _limit(limit)
+    if after:
+        query = query.where(_after(columns, _decode_cursor(after, kinds), descending))
+    order = [c.desc() if descending else c.asc() for c in columns]
+    items = db.session.scalars(query.order_by(*order).limit(limit + 1)).unique().all()
+    more = len(items) > limit
+    items = items[:limit]
+    return items, (_encode_cursor(key(items[-1])) if more else None)
+
+
+def _limit(limit):
+    return max(1, min(int(limit), 100))
+
+
+def _due_key(issue):
+    # The cursor of "due soonest": open issues (0) by their next deadline, then the others (1) oldest first.
+    return [0, issue.next_deadline, issue.id] if issue.next_deadline is not None else [1, issue.submitted_at, issue.id]
+
+
+def _due_page(query, *, after, limit, open_part=True, closed_part=True):
+    """"Due soonest" as two keyset reads, each on its own index: the open issues by their stored next deadline
+    (ix_issue_community_next_deadline), then, when those run out on this page, the others by submission
+    (ix_issue_community_submitted). Same order and cursors as one sort on (open?, deadline, id)."""
+    limit = _limit(limit)
+    part, values = 0, None
+    if after:
+        part, *values = _decode_cursor(after, [int, datetime, int])
+        if part not in (0, 1):
+            raise DomainError(_l("This list link is out of date; start from the first page."), "after")
+    items = []
+    if part == 0 and open_part:
+        columns = [Issue.next_deadline, Issue.id]
+        found = query.where(Issue.next_deadline.is_not(None))
+        if values:
+            found = found.where(_after(columns, values, False))
+        items = db.session.scalars(found.order_by(*columns).limit(limit + 1)).unique().all()
+        values = None
+    if len(items) <= limit and closed_part:
+        columns = [Issue.submitted_at, Issue.id]
+        found = query.where(Issue.next_deadline.is_(None))
+        if values:
+            found = found.where(_after(columns, values, False))
+        items += db.session.scalars(found.order_by(*columns).limit(limit + 1 - len(items))).unique().all()
+    more = len(items) > limit
+    items = items[:limit]
+    return items, (_encode_cursor(_due_key(items[-1])) if more else None)
+
+
+def _overdue_clause(now):
+    # next_deadline is respond-by while nobody responded (never later than resolve-by), else resolve-by, and
+    # NULL when not open: so this is "open, and respond-by passed without a response or resolve-by passed".
+    return Issue.next_deadline < now
+
+
+# What a row of the community list shows (templates/issues/_issue_rows.html), and what deciding whether a
+# hidden title is shown to the viewer reads; the community is the one the page is about.
+_ROW_COLUMNS = (Issue.id, Issue.community_id, Issue.category_id, Issue.building_id, Issue.title, Issue.status,
+                Issue.hidden_state, Issue.support_count, Issue.submitted_at, Issue.first_response_at,
+                Issue.respond_by, Issue.resolve_by, Issue.next_deadline, Issue.reporter_id,
+                Issue.handling_org_id, Issue.handover_org_id)
+
+
+def _row_options():
+    return (load_only(*_ROW_COLUMNS),
+            joinedload(Issue.category).load_only(IssueCategory.code, IssueCategory.name),
+            joinedload(Issue.building).load_only(Building.name))
+
+
+def community_issues(community, viewer, *, status=None, category=None, building=None, overdue=False,
+                     sort="newest", after=None, limit=20, now=None):
+    """A page of the community's issues and the cursor of the next page (None on the last).
+    `status` is a state or "open"; `category` and `building` are objects or ids. Rows carry the columns the
+    list shows; their community is `community` itself (from the session, without a query)."""
+    if not permissions.can_view_community(viewer, community):
+        raise NotAllowed(_l("This community's pages are for its members."))
+    now = _now(now)
+    query = db.select(Issue).where(Issue.community_id == community.id).options(*_row_options())
+    if status == "open":
+        query = query.where(Issue.status.in_(OPEN_STATES))
+    elif status:
+        if status not in STATES:
+            raise DomainError(_l("Unknown status."), "status")
+        query = query.where(Issue.status == status)
+    if category is not None:
+        query = query.where(Issue.category_id == getattr(category, "id", category))
+    if building is not None:
+        query = query.where(Issue.building_id == getattr(building, "id", building))
+    if overdue:
+        query = query.where(_overdue_clause(now))
+    if sort == "supported":
+        return _page(query, [Issue.support_count, Issue.id], [int, int], descending=True, after=after, limit=limit,
+                     key=lambda i: [i.support_count, i.id])
+    if sort == "due":
+        # Open issues first, by the deadline that matters now; then the others, oldest first.
+        open_only = status == "open" or status in OPEN_STATES
+        return _due_page(query, after=after, limit=limit, open_part=not status or open_only,
+                         closed_part=not (open_only or overdue))
+    if sort != "newest":
+        raise DomainError(_l("Unknown order."), "sort")
+    return _page(query, [Issue.submitted_at, Issue.id], [datetime, int], descending=True, after=after, limit=limit,
+                 key=lambda i: [i.submitted_at, i.id])
+
+
+def my_issues(user, *, after=None, limit=20):
+    """Issues the person reported or supports, newest first."""
+    if not getattr(user, "is_authenticated", False):
+        return [], None
+    supported = db.select(IssueSupport.issue_id).where(IssueSupport.user_id == user.id)
+    query = db.select(Issue).where(or_(Issue.reporter_id == user.id, Issue.id.in_(supported))) \
+        .options(*_list_options())
+    return _page(query, [Issue.submitted_at, Issue.id], [datetime, int], descending=True, after=after, limit=limit,
+                 key=lambda i: [i.submitted_at, i.id])
+
+
+def due_for(user, *, after=None, limit=20):
+    """The handler's queue: open issues of the person's organizations (handling, or handed to them), and
+    every open issue of an official's sub-district, the most urgent deadline first."""
+    if not getattr(user, "is_authenticated", False):
+        return [], None
+    orgs = roles.organizations(user)
+    org_ids = [o.id for o in orgs]
+    sub_district_ids = [o.sub_district_id for o in orgs if o.kind == "subdistrict_office"]
+    conditions = []
+    if org_ids:
+        conditions += [Issue.handling_org_id.in_(org_ids), Issue.handover_org_id.in_(org_ids)]
+    if sub_district_ids:
+        conditions.append(Issue.community_id.in_(
+            db.select(Community.id).where(Community.sub_district_id.in_(sub_district_ids))))
+    if not conditions:
+        return [], None
+    query = db.select(Issue).where(Issue.next_deadline.is_not(None), or_(*conditions)).options(*_list_options())
+    return _page(query, [Issue.next_deadline, Issue.id], [datetime, int], descending=False, after=after,
+                 limit=limit, key=lambda i: [i.next_deadline, i.id])
+
+
+def public_events(issue, viewer) -> list[IssueEvent]:
+    """The timeline the viewer may see: everything for handlers, public entries for everyone else."""
+    query = db.select(IssueEvent).where(IssueEvent.issue_id == issue.id) \
+        .options(joinedload(IssueEvent.actor), joinedload(IssueEvent.organization), joinedload(IssueEvent.on_behalf_of))
+    if not permissions.can_handle_issue(viewer, issue):
+        query = query.where(IssueEvent.is_public.is_(True))
+    return db.session.scalars(query.order_by(IssueEvent.at, IssueEvent.id)).all()
+
+
+def event_label(event) -> str:
+    return str(EVENT_LABELS.get(event.kind, event.kind))
+
+
+def reporter_name_for(viewer, issue) -> str | None:
+    """The reporter's name as this viewer may see it: None when hidden from them."""
+    name = issue.reporter.display_name if issue.reporter is not None else issue.reporter_name
+    if issue.show_name and issue.reporter is not None:
+        return name
+    return name if permissions.can_see_reporter(viewer, issue) else None
+
+
+def reporter_phone_for(viewer, issue) -> str:
+    """Handlers see the reporter's phone masked (the hotline's contact number in full: they must call back);
+    the reporter sees their own; everyone else nothing."""
+    from portal.auth.services import mask_phone
+    if not permissions.can_see_reporter(viewer, issue):
+        return ""
+    if issue.reporter is None:
+        return issue.reporter_phone or ""
+    phone = issue.reporter.phone or ""
+    if not phone:
+        return ""
+    return phone if permissions.can_see_full_phone(viewer, issue.reporter) else mask_phone(phone)
+
+
+def building_choices(community) -> list[Building]:
+    return db.session.scalars(db.select(Building).where(Building.community_id == community.id)
+                              .order_by(Building.code)).all()
+
+
+def household_choices(building) -> list[Household]:
+    return db.session.scalars(db.select(Household).where(Household.building_id == building.id)
+                              .order_by(Household.entrance, Household.room)).all()
