@@ -27,7 +27,8 @@ def create_app(config=None) -> Flask:
     app.url_map.converters["int"] = DatabaseInt  # before any route is added
     configure_blueprints(app)
     from portal import delivery, markup, web
-    web.init_app(app)
+    from portal.auth import permissions
+    web.init_app(app, rules=permissions)
     delivery.init_app(app)
     markup.init_app(app)
     from portal import cli, observability
