@@ -31,6 +31,7 @@ from sqlalchemy import and_, bindparam, exists, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from portal import events
 from portal.audit.services import record
 from portal.auth import permissions, roles
 from portal.auth.models import User
@@ -599,8 +600,7 @@ def _close(ballot, now, *, actor=None, reason=None, notify_at=None) -> None:
             outcome = "passed" if result == "passed" else "rejected"
             proposals.record_decision(proposal, outcome, now=now, ballot_id=ballot.id)
             _tell_proposal_followers(ballot, f"proposals.{outcome}")
-            from portal.notices import services as notices  # the decision's public notice starts at once
-            notices.start_notice(proposal, ballot, now=now)
+            events.ballot_decided.send(ballot, proposal=proposal, now=now)  # its public notice starts at once
         else:
             proposals.return_to_deliberation(proposal, None, now=now, ballot_id=ballot.id, result=result)
             _tell_proposal_followers(ballot, "proposals.returned")
