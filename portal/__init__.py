@@ -27,7 +27,8 @@ def create_app(config=None) -> Flask:
     app.url_map.converters["int"] = DatabaseInt  # before any route is added
     configure_blueprints(app)
     from portal import delivery, markup, web
-    web.init_app(app)
+    from portal.auth import permissions
+    web.init_app(app, rules=permissions)
     delivery.init_app(app)
     markup.init_app(app)
     from portal import cli, observability
@@ -92,6 +93,7 @@ def import_models() -> None:
     import portal.audit.models  # noqa: F401
     import portal.auth.models  # noqa: F401
     import portal.committees.models  # noqa: F401
+    import portal.dashboard.models  # noqa: F401
     import portal.due  # noqa: F401  (the last run of each time-driven step)
     import portal.issues.models  # noqa: F401
     import portal.moderation.models  # noqa: F401
@@ -122,6 +124,35 @@ def configure_blueprints(app: Flask) -> None:
     from portal.dashboard import bp as dashboard_bp
     from portal.residents import bp as residents_bp
     from portal.open311 import bp as open311_bp
+
+    # An area's package holds only its blueprint; its pages (and with them the services that register
+    # events, time-driven steps and signal receivers) are imported here, at the top, so no area imports its
+    # own web layer by being imported. The first three keep the time-driven steps in the order run-due ran
+    # them before.
+    import portal.auth.services  # noqa: F401
+    import portal.notifications.sender  # noqa: F401  (the send_notifications due step)
+    import portal.notifications.reminders  # noqa: F401  (its events and due steps)
+    import portal.actions.views  # noqa: F401
+    import portal.audit.views  # noqa: F401
+    import portal.auth.views  # noqa: F401
+    import portal.committees.views  # noqa: F401
+    import portal.dashboard.views  # noqa: F401
+    import portal.issues.views  # noqa: F401
+    import portal.moderation.views  # noqa: F401
+    import portal.notices.services  # noqa: F401  (starts a notice when a ballot is decided)
+    import portal.notices.views  # noqa: F401
+    import portal.notifications.email_views  # noqa: F401  (e-mail settings, unsubscribe)
+    import portal.notifications.mail  # noqa: F401
+    import portal.notifications.views  # noqa: F401
+    import portal.open311.api_views  # noqa: F401
+    import portal.open311.views  # noqa: F401
+    import portal.places.views  # noqa: F401
+    import portal.proposals.views  # noqa: F401
+    import portal.residents.acting  # noqa: F401
+    import portal.residents.views  # noqa: F401
+    import portal.votes.views  # noqa: F401
+    # With REDIS_URL, a commit that wrote notifications queues a drain for the RQ worker.
+    portal.notifications.sender.watch_commits()
 
     for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp,
                issues_bp, proposals_bp, moderation_bp, votes_bp, notices_bp, calendar_bp, printing_bp,

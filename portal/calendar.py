@@ -15,7 +15,8 @@ from icalendar import Calendar, Event
 from portal.auth import permissions
 from portal.clock import utcnow
 from portal.committees import meetings
-from portal.web import absolute_url, allow, community_or_404, public
+from portal.places.services import community_or_404
+from portal.web import absolute_url, allow, public
 
 bp = Blueprint("calendar", __name__)
 

@@ -1,24 +1,7 @@
 """`seed-demo`: a believable demo, extended by every area so it shows each state. Idempotent."""
 from portal.auth.models import User
+from portal.demo_people import DEMO_ACCOUNTS, DEMO_PASSWORD, ensure_user
 from portal.extensions import db
-
-DEMO_PASSWORD = "demo-pass-2026"
-
-DEMO_ACCOUNTS = [
-    # (login, display name, is_admin)
-    ("admin@yishi.demo", "平台管理员", True),
-]
-
-
-def ensure_user(login: str, display_name: str, *, is_admin=False, locale=None) -> User:
-    from portal.auth import services
-    login = services.normalize_login(login)
-    user = services.find_by_login(login)
-    if user is None:
-        kwargs = {"phone": login} if services.is_phone(login) else {"email": login}
-        user = services.create_user(display_name=display_name, password=DEMO_PASSWORD, is_admin=is_admin,
-                                    locale=locale, **kwargs)
-    return user
 
 
 def seed() -> list[str]:

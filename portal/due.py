@@ -117,12 +117,3 @@ def run_due(now: datetime | None = None) -> dict[str, int | str]:
 def last_runs() -> dict[str, datetime]:
     """When each step last finished (steps that never ran are absent)."""
     return dict(db.session.execute(db.select(DueStepRun.name, DueStepRun.finished_at)).all())
-
-
-@due_step("expire_login_attempts")
-def forget_old_login_attempts(now: datetime) -> int:
-    """Failed sign-ins older than a day no longer count toward anything."""
-    from datetime import timedelta
-
-    from portal.auth.models import LoginAttempt
-    return db.session.execute(db.delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=1))).rowcount

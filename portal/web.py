@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db, login_manager
+from portal.formatting import absolute_url, mask_phone  # noqa: F401  (views import them from here too)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -54,11 +55,6 @@ def allow(allowed: bool) -> None:
         abort(403)
 
 
-def community_or_404(slug):
-    from portal.places.models import Community
-    return db.first_or_404(db.select(Community).where(Community.slug == slug))
-
-
 def show_error(form, error, fallback: str | None = None) -> None:
     """A service's refusal (DomainError) on the form the person sent: next to the field it names (else
     `fallback`), or above the form. Whatever the service had begun is rolled back."""
@@ -95,16 +91,6 @@ def perform(call, done_message=None) -> bool:
     return True
 
 
-def absolute_url(endpoint: str, **values) -> str:
-    """A link for outside the portal (e-mail, QR code, calendar feed): PORTAL_BASE_URL and the path url_for
-    would give — never the request's Host, which a client can forge. `_anchor` adds a #fragment."""
-    from urllib.parse import quote
-    anchor = values.pop("_anchor", None)
-    path = current_app.url_map.bind("portal.invalid").build(endpoint, values)
-    url = current_app.config["PORTAL_BASE_URL"].rstrip("/") + path
-    return f"{url}#{quote(str(anchor), safe='-_.~')}" if anchor else url
-
-
 def accepts_photos(view):
     """Mark a view whose form carries phone photos: its request body may reach MAX_PHOTO_REQUEST_LENGTH
     (several photos of up to 15 MB each, each refused with its own message) instead of MAX_CONTENT_LENGTH."""
@@ -118,7 +104,10 @@ def widen_limit_for_photos():
         request.max_content_length = current_app.config["MAX_PHOTO_REQUEST_LENGTH"]
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, *, rules) -> None:
+    """`rules`: the permission rules templates call as `can.<rule>(user, obj)` (portal.auth.permissions, handed
+    in by create_app: this module sits below every area and imports none)."""
+    app.extensions["portal.rules"] = rules
     secure_cookies(app)
     # First of all before-request steps: the CSRF check reads the body, and the limit must be set before.
     app.before_request_funcs.setdefault(None, []).insert(0, widen_limit_for_photos)
@@ -227,10 +216,10 @@ def error_page(code: int, title, text):
 
 
 def template_helpers():
-    from portal.auth import permissions
     from portal.i18n import HTML_LANG
 
     from flask import has_request_context
+    permissions = current_app.extensions["portal.rules"]
     if not has_request_context():  # e-mails and other renders outside a request
         return {"can": permissions}
     locale = _locale_name()
@@ -380,12 +369,6 @@ def _relative_wording(locale_name: str, unit: str, future: bool, amount: int) ->
             if pattern:
                 return pattern.replace("{0}", str(amount))
     return ""
-
-
-def mask_phone(phone):
-    """138****5678: how a phone number shows to anyone but the person, their committee and admins."""
-    from portal.auth.services import mask_phone as masked
-    return masked(phone)
 
 
 # --- uploaded files ------------------------------------------------------------------------------------------

@@ -2,5 +2,3 @@
 from flask import Blueprint
 
 bp = Blueprint("actions", __name__)
-
-from portal.actions import views  # noqa: E402,F401

@@ -25,8 +25,8 @@ from portal.actions import services
 from portal.actions.models import Action, Chase
 from portal.auth.models import User
 from portal.clock import in_zone, utcnow
-from portal.committees.demo import COMMUNITY_PEOPLE, OFFICIALS
 from portal.committees.models import Decision, Meeting, Organization
+from portal.demo_people import COMMUNITY_PEOPLE, OFFICIALS
 from portal.extensions import db
 from portal.issues.models import OPEN_STATES, Issue, IssueCategory
 from portal.places.models import Building, Community, Residency

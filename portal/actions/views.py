@@ -33,7 +33,8 @@ from portal.auth import permissions
 from portal.clock import local_today, utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
-from portal.web import accepts_photos, allow, community_or_404, public, refuse, send_upload, show_error
+from portal.places.services import community_or_404
+from portal.web import accepts_photos, allow, public, refuse, send_upload, show_error
 
 MAX_FILES = 6
 PHOTO_SIZES = (400, 1600)

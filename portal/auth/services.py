@@ -18,10 +18,11 @@ from portal.audit.services import record
 from portal.auth import permissions
 from portal.auth.models import LoginAttempt, PasswordReset, User
 from portal.clock import utcnow
+from portal.due import due_step
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db, unproxied
+from portal.formatting import absolute_url, mask_phone  # noqa: F401  (auth.views uses mask_phone from here)
 from portal.outbox import notify, register_event
-from portal.web import absolute_url  # noqa: F401  (used below; others import it from here too)
 
 _hashers: dict[tuple, PasswordHasher] = {}
 
@@ -72,12 +73,6 @@ def find_by_login(login: str) -> User | None:
     login = normalize_login(login)
     column = User.phone if is_phone(login) else User.email
     return db.session.scalar(db.select(User).where(column == login))
-
-
-def mask_phone(phone: str | None) -> str:
-    if not phone:
-        return ""
-    return phone[:3] + "****" + phone[-4:]
 
 
 def update_preferences(user: User, *, locale=None, large_text=None) -> None:
@@ -208,6 +203,12 @@ def record_failed_login(login: str, ip: str, user: User | None = None, now: date
 
 def clear_failed_logins(user: User) -> None:
     db.session.execute(db.delete(LoginAttempt).where(LoginAttempt.account == user.login_name))
+
+
+@due_step("expire_login_attempts")
+def forget_old_login_attempts(now: datetime) -> int:
+    """Failed sign-ins older than a day no longer count toward anything."""
+    return db.session.execute(db.delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=1))).rowcount
 
 
 def authenticate(login: str, password: str, ip: str, now: datetime | None = None) -> User:

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user, user_loaded_from_cookie
 from sqlalchemy.exc import IntegrityError
 
+from portal import events
 from portal.auth import bp, permissions, services
 from portal.auth.forms import (ChangePasswordForm, ForgotPasswordForm, IssueResetCodeForm, LoginForm, ProfileForm,
                                RegisterForm, ResetPasswordForm, ResetWithCodeForm)
@@ -18,7 +19,6 @@ from portal.auth.models import User
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.i18n import LANGUAGE_COOKIE
-from portal.notifications import mail
 from portal.web import public, show_error
 
 ONE_YEAR = 365 * 24 * 3600
@@ -231,7 +231,7 @@ def forgot_password():
         db.session.commit()
         if reset is not None:
             # Straight away rather than at the next `run-due`: the link only lives 30 minutes.
-            mail.send_pending(recipient_id=reset.user_id)
+            events.notification_urgent.send(recipient_id=reset.user_id)
         # The same page whatever happened, so it cannot be used to find out who has an account.
         return render_template("auth/forgot_password_sent.html")
     return render_template("auth/forgot_password.html", form=form)

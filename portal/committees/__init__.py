@@ -2,5 +2,3 @@
 from flask import Blueprint
 
 bp = Blueprint("committees", __name__)
-
-from portal.committees import views  # noqa: E402,F401

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 from portal.auth.models import User
 from portal.clock import utcnow
 from portal.committees import meetings
-from portal.committees.demo import COMMUNITY_PEOPLE
 from portal.committees.models import Meeting, Organization
+from portal.demo_people import COMMUNITY_PEOPLE
 from portal.extensions import db
 from portal.issues.models import OPEN_STATES, Issue
 from portal.places.models import Community

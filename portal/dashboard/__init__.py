@@ -19,6 +19,3 @@ def rebuild_rollups_command():
     counted = rebuild_rollups()
     db.session.commit()
     click.echo(f"{counted} issues counted")
-
-
-from portal.dashboard import models, views  # noqa: E402,F401

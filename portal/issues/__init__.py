@@ -2,5 +2,3 @@
 from flask import Blueprint
 
 bp = Blueprint("issues", __name__)
-
-from portal.issues import views  # noqa: E402,F401

@@ -6,7 +6,7 @@ already has issues is left alone. Runs after the places and people demos and ski
 from datetime import timedelta
 
 from portal.clock import utcnow
-from portal.committees.demo import COMMUNITY_SLUGS
+from portal.demo_people import COMMUNITY_SLUGS
 from portal.extensions import db
 from portal.issues import services
 from portal.issues.models import Issue

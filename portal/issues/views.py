@@ -36,12 +36,12 @@ from portal.issues.models import (
     IssuePhoto,
 )
 from portal.places.models import Building, Household
+from portal.places.services import community_or_404
 from portal.web import (
     LONG_CACHE,
     NO_CACHE,
     accepts_photos,
     allow,
-    community_or_404,
     htmx_or_page,
     public,
     refuse,

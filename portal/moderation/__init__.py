@@ -2,5 +2,3 @@
 from flask import Blueprint
 
 bp = Blueprint("moderation", __name__)
-
-from portal.moderation import views  # noqa: E402,F401

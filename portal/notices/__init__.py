@@ -2,5 +2,3 @@
 from flask import Blueprint
 
 bp = Blueprint("notices", __name__)
-
-from portal.notices import views  # noqa: E402,F401

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from portal import events
 from portal.audit.services import record
 from portal.auth import permissions
 from portal.clock import utcnow
@@ -101,6 +102,11 @@ def start_notice(proposal, ballot, *, now=None) -> Notice:
     record(None, "notice.started", notice, proposal_id=proposal.id, outcome=notice.outcome, days=days)
     _notify_community(notice, ballot, now)
     return notice
+
+
+@events.ballot_decided.connect
+def _start_for_decided_ballot(ballot, *, proposal, now, **kwargs):
+    start_notice(proposal, ballot, now=now)
 
 
 def _notify_community(notice, ballot, now):

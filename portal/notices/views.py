@@ -13,7 +13,8 @@ from portal.extensions import db
 from portal.notices import bp, services
 from portal.notices.forms import AnswerForm, ObjectionForm
 from portal.proposals.models import OUTCOME_LABELS, STATE_LABELS
-from portal.web import allow, community_or_404, public, refuse, show_error
+from portal.places.services import community_or_404
+from portal.web import allow, public, refuse, show_error
 
 
 def _load(slug, notice_id):

@@ -1,13 +1,24 @@
 """E-mails made from the outbox: one notification, or a person's daily digest; each in the recipient's
 language, plain text plus HTML, with absolute links (PORTAL_BASE_URL), a one-click unsubscribe link and the
 List-Unsubscribe headers (RFC 8058). Delivery itself is portal.notifications.sender."""
+from dataclasses import dataclass, field
+
 from flask import current_app, render_template
 from flask_babel import force_locale
 
 from portal.notifications import preferences, services
 from portal.notifications.models import Notification
-from portal.notifications.sender import OutgoingMessage, drain
 from portal.web import absolute_url, datetime_local
+
+
+@dataclass
+class OutgoingMessage:
+    """One message for one person, whatever carries it."""
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def object_url(notification: Notification) -> str:
@@ -70,11 +81,3 @@ def compose_digest(recipient, rows, *, since=None, zone=None) -> OutgoingMessage
         return _message("digest", recipient, unsubscribe_url(recipient.id, preferences.DIGEST),
                         sections=sections, count=len(rows), inbox_url=absolute_url("notifications.index"),
                         since=datetime_local(since, zone) if since else None)
-
-
-def send_pending(*, recipient_id: int | None = None) -> int:
-    """Send what is due now (only one person's single notifications, with `recipient_id`: a password reset
-    link goes out right after the request that asked for it). Returns how many e-mails the server accepted;
-    what could not go stays in the outbox for the next run."""
-    result = drain(recipient_id=recipient_id, digests=recipient_id is None)
-    return result.sent + result.digests

@@ -21,7 +21,7 @@ REDIS_URL is set, an RQ worker fed after every commit that wrote notifications:
 `rq worker --with-scheduler --url "$REDIS_URL" yishi` (the scheduler wakes it for retries and held mail).
 The worker builds the app from the same environment as the web app (DATABASE_URL, SECRET_KEY, MAIL_*, ...)."""
 import smtplib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -31,9 +31,11 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, or_, update
 from sqlalchemy.orm import selectinload
 
-from portal.clock import utcnow
+from portal import events
+from portal.clock import in_zone, utcnow
 from portal.due import due_step
 from portal.extensions import db
+from portal.notifications.mail import OutgoingMessage
 from portal.notifications.models import MailboxState, Notification
 
 LEASE = timedelta(minutes=10)
@@ -46,16 +48,6 @@ COMMIT_EVERY = 20
 
 
 # --- the channel interface ---------------------------------------------------------------------------------
-
-@dataclass
-class OutgoingMessage:
-    """One message for one person, whatever carries it."""
-    to: str
-    subject: str
-    text: str
-    html: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
 
 class DeliveryError(Exception):
     """A channel could not deliver. `permanent`: the receiving side refused this message for good (an SMTP
@@ -403,11 +395,77 @@ def drain(now: datetime | None = None, *, channel=None, recipient_id: int | None
                     accepted = []
             mark_sent(accepted, now)
         if digests and recipient_id is None and down is None:
-            result.add(digest.send_digests(now, channel))
+            result.add(send_digests(now, channel))
     finally:
         if own_channel:
             channel.close()
     return result
+
+
+def send_digests(now, channel):
+    """The daily digests whose hour has come (portal.notifications.digest says when that is)."""
+    from portal.notifications import mail, preferences, services
+    from portal.notifications.digest import DIGEST_LIMIT, next_digest_at, people_due, postpone
+    result = DrainResult()
+    people = people_due(now)
+    zones = zones_of(people)
+    for user_id in people:
+        zone = zones[user_id]
+        today = in_zone(now, zone).date()
+        state = db.session.get(MailboxState, user_id)
+        # Rows that cannot go yet wait for the hour they can, so no sender keeps finding them due.
+        if state is not None and state.last_digest_on is not None and state.last_digest_on >= today:
+            postpone(user_id, now, next_digest_at(now, zone))
+            continue
+        if until := quiet_until(now, zone):
+            postpone(user_id, now, until)
+            continue
+        ids = claim(now, status="digest", recipient_id=user_id, limit=DIGEST_LIMIT)
+        if not ids:
+            continue
+        rows = load(ids)
+        person = rows[0].recipient
+        modes = preferences.modes_of([user_id])[user_id]
+        items = []
+        for row in rows:
+            group = services.group_of(row.event)
+            if group is None or modes.get(group) == "off" or not person.email or not person.is_active:
+                row.email_status, row.next_attempt_at = "skipped", None
+                result.skipped += 1
+            else:
+                items.append(row)
+        if not items:
+            db.session.commit()
+            continue
+        previous = state.last_digest_at if state is not None else None
+        try:
+            channel.send(mail.compose_digest(person, items, since=previous, zone=zone))
+        except DeliveryError as error:
+            record_failure(items, error, now, result)
+            db.session.commit()
+            if error.unreachable:
+                current_app.logger.warning("notifications: %s", error.reply)
+                break
+            continue
+        record_success(items, now)
+        state = mailbox_of(user_id)
+        state.last_digest_on, state.last_digest_at = today, now
+        result.digests += 1
+        db.session.commit()
+    return result
+
+
+def send_pending(*, recipient_id: int | None = None) -> int:
+    """Send what is due now (only one person's single notifications, with `recipient_id`: a password reset
+    link goes out right after the request that asked for it). Returns how many e-mails the server accepted;
+    what could not go stays in the outbox for the next run."""
+    result = drain(recipient_id=recipient_id, digests=recipient_id is None)
+    return result.sent + result.digests
+
+
+@events.notification_urgent.connect
+def _send_urgent(sender=None, *, recipient_id, **kwargs):
+    send_pending(recipient_id=recipient_id)
 
 
 @due_step("send_notifications")
@@ -454,7 +512,7 @@ def enqueue_drain(app) -> bool:
             return False  # a drain that has not started yet will see these rows too
         try:
             Queue(app.config["NOTIFICATION_QUEUE"], connection=redis).enqueue(
-                "portal.notifications.sender.drain_job", job_timeout=600, result_ttl=3600)
+                "portal.worker.drain_job", job_timeout=600, result_ttl=3600)
         except Exception:
             redis.delete(_queued_flag(app))
             raise
@@ -474,32 +532,14 @@ def schedule_next_drain(app) -> None:
         from rq import Queue
         queue = Queue(app.config["NOTIFICATION_QUEUE"], connection=_redis(app))
         # At most one wake-up a minute (like cron), whatever the rows say.
-        queue.enqueue_at(max(when, utcnow() + timedelta(minutes=1)), "portal.notifications.sender.drain_job",
+        queue.enqueue_at(max(when, utcnow() + timedelta(minutes=1)), "portal.worker.drain_job",
                          job_id=f"{app.config['NOTIFICATION_QUEUE']}-next-drain", job_timeout=600, result_ttl=3600)
     except Exception:
         app.logger.warning("notifications: could not schedule the next drain on Redis", exc_info=True)
 
 
-_worker_app = None
-
-
-def drain_job() -> dict:
-    """The RQ job: drain the outbox in the current app (a worker that pushed one) or in an app built from the
-    environment, as the web app is."""
-    global _worker_app
-    if has_app_context():
-        return _drain_for_worker(current_app._get_current_object())
-    if _worker_app is None:
-        from portal import create_app
-        _worker_app = create_app()
-    with _worker_app.app_context():
-        try:
-            return _drain_for_worker(_worker_app)
-        finally:
-            db.session.remove()
-
-
-def _drain_for_worker(app) -> dict:
+def drain_for_worker(app) -> dict:
+    """What the RQ job (portal.worker.drain_job) does in its app."""
     try:
         _redis(app).delete(_queued_flag(app))
     except Exception:

@@ -7,7 +7,5 @@ from portal.extensions import csrf
 bp = Blueprint("open311", __name__)
 api = Blueprint("api", __name__, url_prefix="/open311/v2")
 
-from portal.open311 import api_views, views  # noqa: E402,F401
-
 bp.register_blueprint(api)
 csrf.exempt(api)

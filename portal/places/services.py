@@ -34,6 +34,10 @@ def local_today(community: Community) -> date:
     return clock.local_today(community.time_zone)
 
 
+def community_or_404(slug) -> Community:
+    return db.first_or_404(db.select(Community).where(Community.slug == slug))
+
+
 def _require(allowed: bool, message=None) -> None:
     if not allowed:
         raise NotAllowed(message or _l("You may not change this."))

@@ -12,7 +12,8 @@ from portal.places import bp, importer, services
 from portal.places.forms import (BuildingForm, CommunityForm, ConfirmForm, HouseholdEditForm, HouseholdForm,
                                  ImportForm, SubDistrictForm, TransferForm)
 from portal.places.models import Building, Household, SubDistrict
-from portal.web import allow, community_or_404, htmx_or_page, public, show_error
+from portal.places.services import community_or_404
+from portal.web import allow, htmx_or_page, public, show_error
 
 
 def _sub_district_choices():

@@ -15,8 +15,7 @@ from types import SimpleNamespace
 from portal.audit.services import record
 from portal.auth.models import User
 from portal.clock import utcnow
-from portal.committees.demo import COMMUNITY_PEOPLE
-from portal.demo import ensure_user
+from portal.demo_people import COMMUNITY_PEOPLE, ensure_user
 from portal.extensions import db
 from portal.issues.models import Issue
 from portal.moderation.models import HIDE_AFTER_FLAGS, Flag

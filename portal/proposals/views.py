@@ -49,12 +49,12 @@ from portal.proposals.models import (
     Comment,
     ProposalAttachment,
 )
+from portal.places.services import community_or_404
 from portal.web import (
     NO_CACHE,
     absolute_url,
     accepts_photos,
     allow,
-    community_or_404,
     date_local,
     htmx_or_page,
     perform,

@@ -3,5 +3,3 @@ counter, and who sees phone numbers."""
 from flask import Blueprint
 
 bp = Blueprint("residents", __name__)
-
-from portal.residents import acting, views  # noqa: E402,F401

@@ -4,8 +4,7 @@ at the counter and helped by the chair. Idempotent; runs after the places demo a
 from portal.auth.models import User
 from portal.auth.services import hash_password
 from portal.clock import local_today
-from portal.committees.demo import COMMUNITY_PEOPLE, seed_organizations
-from portal.demo import DEMO_PASSWORD, ensure_user
+from portal.demo_people import COMMUNITY_PEOPLE, DEMO_PASSWORD, ensure_user, seed_organizations
 from portal.extensions import db
 from portal.places.models import Building, Community, Household, Owner, Residency
 from portal.residents import services

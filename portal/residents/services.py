@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.audit.services import entries_about, record
 from portal.auth import permissions
-from portal.auth.services import mask_phone
+from portal.formatting import mask_phone
 from portal.clock import local_today, utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db

@@ -12,7 +12,8 @@ from portal.extensions import db
 from portal.places.models import Community, Household, Residency
 from portal.residents import acting, bp, services
 from portal.residents.forms import ClaimForm, RegisterOnBehalfForm, RejectForm
-from portal.web import community_or_404, perform, refuse, show_error
+from portal.places.services import community_or_404
+from portal.web import perform, refuse, show_error
 
 
 def _household(household_id):

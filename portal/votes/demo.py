@@ -23,9 +23,8 @@ from zoneinfo import ZoneInfo
 from portal.audit.services import record
 from portal.auth.models import User
 from portal.clock import utcnow
-from portal.committees.demo import COMMUNITY_PEOPLE, ensure_member
 from portal.committees.models import Organization
-from portal.demo import DEMO_PASSWORD, ensure_user
+from portal.demo_people import COMMUNITY_PEOPLE, DEMO_PASSWORD, ensure_member, ensure_user
 from portal.extensions import db
 from portal.places.models import Community, Owner, Ownership, Residency
 from portal.proposals import services as proposals

@@ -48,7 +48,8 @@ from portal.votes.models import (
     BallotLogEntry,
     BallotVoter,
 )
-from portal.web import allow, community_or_404, datetime_local, public, refuse, show_error
+from portal.places.services import community_or_404
+from portal.web import allow, datetime_local, public, refuse, show_error
 
 MAX_ID = 2**31 - 1  # an id in the address beyond any row (and beyond what SQLite takes) is simply not there
 PAPER_MATCHES = 20  # voters listed on the paper-ballot page for one search

@@ -246,7 +246,7 @@ def reporter_name_for(viewer, issue) -> str | None:
 def reporter_phone_for(viewer, issue) -> str:
     """Handlers see the reporter's phone masked (the hotline's contact number in full: they must call back);
     the reporter sees their own; everyone else nothing."""
-    from portal.auth.services import mask_phone
+    from portal.formatting import mask_phone
     if not permissions.can_see_reporter(viewer, issue):
         return ""
     if issue.reporter is None:

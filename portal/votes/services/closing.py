@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from portal import events
 from portal.audit.services import record
 from portal.auth import permissions, roles
 from portal.due import due_step
@@ -126,8 +127,7 @@ def _close(ballot, now, *, actor=None, reason=None, notify_at=None) -> None:
             outcome = "passed" if result == "passed" else "rejected"
             proposals.record_decision(proposal, outcome, now=now, ballot_id=ballot.id)
             _tell_proposal_followers(ballot, f"proposals.{outcome}")
-            from portal.notices import services as notices  # the decision's public notice starts at once
-            notices.start_notice(proposal, ballot, now=now)
+            events.ballot_decided.send(ballot, proposal=proposal, now=now)  # its public notice starts at once
         else:
             proposals.return_to_deliberation(proposal, None, now=now, ballot_id=ballot.id, result=result)
             _tell_proposal_followers(ballot, "proposals.returned")

@@ -1,13 +1,33 @@
-"""Demo organizations: committees and a property company per community, the sub-district office and two
-departments, each with members. Idempotent; runs after the places demo and skips what is missing."""
+"""The demo's people, shared by every area's demo (portal.demo runs them; they never import each other):
+the demo accounts and their password, who is who in each community, and the organizations they serve in —
+committees and a property company per community, the sub-district office and two departments, each with
+members. Idempotent; the organizations come after the places demo and skip what is missing."""
 from datetime import timedelta
 
 from portal.auth.models import User
 from portal.clock import utcnow
 from portal.committees.models import Organization, OrgMembership
-from portal.demo import ensure_user
 from portal.extensions import db
 from portal.places.models import Community, SubDistrict
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+DEMO_ACCOUNTS = [
+    # (login, display name, is_admin)
+    ("admin@yishi.demo", "平台管理员", True),
+]
+
+
+def ensure_user(login: str, display_name: str, *, is_admin=False, locale=None) -> User:
+    from portal.auth import services
+    login = services.normalize_login(login)
+    user = services.find_by_login(login)
+    if user is None:
+        kwargs = {"phone": login} if services.is_phone(login) else {"email": login}
+        user = services.create_user(display_name=display_name, password=DEMO_PASSWORD, is_admin=is_admin,
+                                    locale=locale, **kwargs)
+    return user
+
 
 SUB_DISTRICT_SLUG = "wangjing"
 COMMUNITY_SLUGS = ("huajiadi", "nanhu", "wanghualu")

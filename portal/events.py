@@ -1,0 +1,19 @@
+"""In-process events: how a lower area tells a higher one that something happened without importing it
+(dependencies point down; see tests/test_layering.py). Core: imports no area.
+
+Each signal says who sends it and with which keyword arguments. Receivers connect at import (the receiving
+module is imported by create_app) and accept `**kwargs`, so a new argument breaks nobody. Receivers run
+inside the sender's transaction, in the same request; an exception in one propagates to the sender."""
+from blinker import Namespace
+
+_signals = Namespace()
+
+ballot_decided = _signals.signal("ballot-decided", doc="""
+A ballot on a proposal closed with a decision (passed or failed) and the proposal is now decided.
+Sent by portal.votes.services when it closes the ballot, with `ballot` as the sender and keyword arguments
+`proposal` and `now`. Received by portal.notices.services: the decision's public notice starts at once.""")
+
+notification_urgent = _signals.signal("notification-urgent", doc="""
+A request just wrote a notification that cannot wait for the next run of the sender (a password reset
+link lives 30 minutes). Sent by portal.auth.views with keyword argument `recipient_id` after the commit.
+Received by portal.notifications.sender: that person's pending single notifications go out now.""")
