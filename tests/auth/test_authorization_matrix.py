@@ -164,7 +164,8 @@ ROUTES = {
     "proposals.reply": Route(lambda u, w: permissions.can_comment(u, w.proposal)),
     "proposals.edit_comment": Route(lambda u, w: permissions.can_edit_comment(u, w.comment)),
     "proposals.comment_history": Route(lambda u, w: permissions.can_moderate(u, w.x)),
-    "proposals.attachment": Route(lambda u, w: False, refused=404, anonymous_refused=404,
+    # the proposal is checked first, then the file (there is none with this key)
+    "proposals.attachment": Route(lambda u, w: permissions.can_view_proposal(u, w.proposal), ok=(404,),
                                   values=lambda w: {"slug": "x", "proposal_id": w.proposal.id, "key": "0" * 32,
                                                     "size": 640}),
     # moderation
@@ -333,8 +334,19 @@ def test_every_get_route_is_in_the_matrix(app):
     assert not stale, "entries in ROUTES for endpoints that no longer exist: " + ", ".join(stale)
 
 
-def test_every_get_route_answers_what_its_rule_says(app, world):
+# Community x as it is, then "members only" (its pages closed to outsiders), seen by the people on either side
+# of that line.
+MEMBERS_ONLY_ROLES = ("anonymous", "verified resident", "resident of another community")
+
+
+@pytest.mark.parametrize("members_only", [False, True], ids=["open community", "members-only community"])
+def test_every_get_route_answers_what_its_rule_says(app, world, members_only):
+    if members_only:
+        world.x.members_only = True
+        db.session.commit()
     clients = _clients(app, world)
+    if members_only:
+        clients = {label: found for label, found in clients.items() if label in MEMBERS_ONLY_ROLES}
     mismatches = []
     for rule in sorted(_get_rules(app), key=lambda r: r.rule):
         route = ROUTES[rule.endpoint]
