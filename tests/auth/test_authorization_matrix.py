@@ -144,9 +144,8 @@ ROUTES = {
     "issues.categories": Route(lambda u, w: permissions.can_manage_issue_categories(u, w.x)),
     "issues.mine": Route("signed in"),
     "issues.queue": Route("signed in"),
-    # no photo with this key: nobody gets anything
-    "issues.photo": Route(lambda u, w: False, refused=404, anonymous_refused=404,
-                          values=lambda w: {"key": "0" * 32, "size": 640}),
+    # no photo with this key: not there for anyone
+    "issues.photo": Route("public", ok=(404,), values=lambda w: {"key": "0" * 32, "size": 640}),
     # proposals
     "proposals.index": Route(community_page),
     "proposals.feed": Route(community_page),
@@ -195,8 +194,7 @@ ROUTES = {
     "actions.detail": Route(community_page),
     "actions.new": Route(lambda u, w: permissions.can_create_action(u, w.x, w.passed),
                          query="source=proposal&id={passed}"),
-    "actions.evidence": Route(lambda u, w: False, refused=404, anonymous_refused=404,
-                              values=lambda w: {"key": "0" * 32, "size": 640}),
+    "actions.evidence": Route("public", ok=(404,), values=lambda w: {"key": "0" * 32, "size": 640}),
     # dashboard
     "dashboard.index": Route(lambda u, w: permissions.can_view_dashboard(u)),
     "dashboard.issues": Route(lambda u, w: permissions.can_view_dashboard(u)),
@@ -238,7 +236,7 @@ def _ids(w) -> dict:
         "passed": w.passed.id, "bx": w.bx.id, "lift": w.categories["lift"].id,
         "month": local_today(w.x).strftime("%Y-%m"),
         # for POST routes only (the CSRF check comes before the view looks anything up)
-        "residency_id": 1, "objection_id": 1, "membership_id": 1, "item_id_": 1, "token": "t", "key": "k",
+        "residency_id": 1, "objection_id": 1, "membership_id": 1, "token": "t", "key": "k",
         "size": 640, "fmt": "json", "request_id": "1", "service_code": "lift", "rest": "x",
     }
 
@@ -247,6 +245,7 @@ def _ids(w) -> dict:
 def world(actions_world):
     """The actions world plus what every route needs (see the module docstring)."""
     from portal.clock import utcnow
+    from portal.notices.models import Notice
     from portal.open311 import services as open311
     from portal.outbox import Notification
     from tests.actions import gen_action
@@ -262,10 +261,7 @@ def world(actions_world):
     w.collecting = gen_proposal(w, title="Bicycle shed")
     w.open_ballot = gen_ballot(w, "committee")
     w.closed_ballot = decide(w, now=utcnow() - timedelta(minutes=1))
-    w.notice = w.closed_ballot.proposal.notice if hasattr(w.closed_ballot.proposal, "notice") else None
-    if w.notice is None:
-        from portal.notices.models import Notice
-        w.notice = db.session.scalar(db.select(Notice).where(Notice.proposal_id == w.closed_ballot.proposal_id))
+    w.notice = db.session.scalar(db.select(Notice).where(Notice.proposal_id == w.closed_ballot.proposal_id))
     w.action = gen_action(w)
     w.meeting.is_public = False
     w.key, _token = open311.create_key(w.admin, name="City hotline", communities=[w.x])
