@@ -100,6 +100,7 @@ ROUTES = {
     "places.edit_sub_district": Route(lambda u, w: permissions.can_manage_places(u)),
     "places.new_community": Route(lambda u, w: permissions.can_manage_places(u)),
     "places.community": Route(community_page),
+    "places.directory": Route("public"),
     "places.edit_community": Route(lambda u, w: permissions.can_edit_community(u, w.x)),
     "places.register": Route(lambda u, w: permissions.can_view_register(u, w.x)),
     "places.import_register": Route(lambda u, w: permissions.can_import_register(u, w.x)),
