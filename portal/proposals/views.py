@@ -16,6 +16,7 @@ from flask import abort, current_app, flash, g, make_response, redirect, render_
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
@@ -24,7 +25,7 @@ from portal.auth import permissions
 from portal.clock import utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
-from portal.formviews import form_view, posted_id
+from portal.formviews import flash_back, form_view, posted_id
 from portal.moderation.services import is_hidden_for
 from portal.proposals import bp, services
 from portal.proposals.forms import (
@@ -787,14 +788,8 @@ def escalate_issue(slug, issue_id):
     if issue is None:
         abort(404)
     allow(permissions.can_escalate_issue(current_user, issue))
-    try:
-        proposal = services.escalate_issue(current_user, issue)
-    except NotAllowed:
-        refuse()
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
-        return redirect(url_for("issues.detail", slug=slug, issue_id=issue.id))
-    db.session.commit()
-    flash(_("A draft proposal is made from the issue. Check it, then publish it."), "success")
-    return redirect(url_for("proposals.edit", slug=slug, proposal_id=proposal.id))
+    # A button on the issue's page: a refusal is said there.
+    return form_view(FlaskForm(), lambda: services.escalate_issue(current_user, issue), validate=False,
+                     refused=flash_back(url_for("issues.detail", slug=slug, issue_id=issue.id)),
+                     message=_("A draft proposal is made from the issue. Check it, then publish it."),
+                     done=lambda proposal: url_for("proposals.edit", slug=slug, proposal_id=proposal.id))
