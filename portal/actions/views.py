@@ -31,10 +31,11 @@ from portal.actions.forms import (
 from portal.actions.models import STATE_LABELS, Action, ActionEvidence
 from portal.auth import permissions
 from portal.clock import local_today, utcnow
-from portal.errors import DomainError, NotAllowed
+from portal.errors import DomainError
 from portal.extensions import db
 from portal.places.services import community_or_404
-from portal.web import accepts_photos, allow, public, refuse, send_upload, show_error
+from portal.formviews import flash_back, form_view
+from portal.web import accepts_photos, allow, public, send_upload
 
 MAX_FILES = 6
 PHOTO_SIZES = (400, 1600)
@@ -303,16 +304,9 @@ def _step(slug, action_id, prefix, form_class, run, done, fallback, *, rule=None
     action = _action(community, action_id)
     allow((rule or permissions.can_update_action)(current_user, action))
     form = form_class(prefix=prefix)
-    try:
-        run(action, form)
-    except NotAllowed:
-        refuse()
-    except DomainError as error:
-        show_error(form, error, fallback)
-        return _detail_page(_action(community, action_id), {prefix: form}, status=400)
-    db.session.commit()
-    flash(done, "success")
-    return redirect(url_for("actions.detail", slug=slug, action_id=action_id))
+    return form_view(form, lambda: run(action, form), validate=False, field=fallback, status=400, message=done,
+                     done=url_for("actions.detail", slug=slug, action_id=action_id),
+                     page=lambda: _detail_page(_action(community, action_id), {prefix: form}))
 
 
 @bp.post("/c/<slug>/actions/<int:action_id>/progress")
@@ -394,17 +388,12 @@ def chase_issue(slug, issue_id):
         abort(404)
     allow(permissions.can_chase(current_user, issue))
     form = ChaseForm(prefix="chase")
-    try:
-        services.chase(current_user, "issue", issue, note=form.note.data or "", new_due=_date(form.new_due))
-    except NotAllowed:
-        refuse()
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
-        return redirect(url_for("issues.detail", slug=slug, issue_id=issue_id) + "#chase")
-    db.session.commit()
-    flash(_("The chase is sent to the responsible organization."), "success")
-    return redirect(url_for("issues.detail", slug=slug, issue_id=issue_id))
+    # The form is on the issue's page: a refusal is said there.
+    return form_view(form, lambda: services.chase(current_user, "issue", issue, note=form.note.data or "",
+                                                  new_due=_date(form.new_due)),
+                     validate=False, message=_("The chase is sent to the responsible organization."),
+                     done=url_for("issues.detail", slug=slug, issue_id=issue_id),
+                     refused=flash_back(url_for("issues.detail", slug=slug, issue_id=issue_id) + "#chase"))
 
 
 # --- creating ----------------------------------------------------------------------------------------------
@@ -494,30 +483,24 @@ def new(slug):
         allow(permissions.can_create_action(current_user, community, source_obj))
     form = ActionForm()
     organizations = _choices(form, community)
-    if request.method == "POST" and form.validate_on_submit():
-        try:
-            organization = organizations.get(form.responsible_org.data)
-            if organization is None:
-                raise DomainError(_("Choose the responsible organization."), "responsible_org")
-            owner = db.session.get(User, form.owner.data) if form.owner.data else None
-            action = services.create_action(
-                current_user, community, source=kind, title=(form.title.data or "").strip(),
-                description=form.description.data or "", responsible_org=organization, owner=owner,
-                due_date=_date(form.due_date), budget=_budget(form.budget),
-                funding_source=(form.funding_source.data or "").strip(), **keywords)
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, "title")
-        else:
-            db.session.commit()
-            flash(_("The action is created; the responsible organization is told."), "success")
-            return redirect(url_for("actions.detail", slug=slug, action_id=action.id))
-    elif request.method == "GET":
+    if request.method == "GET":
         form.title.data = _suggested_title(kind, source_obj)
-    status = 400 if request.method == "POST" else 200
-    return render_template("actions/new.html", community=community, form=form, kind=kind, source_obj=source_obj,
-                           source_args=_source_args(), **_context()), status
+
+    def create():
+        organization = organizations.get(form.responsible_org.data)
+        if organization is None:
+            raise DomainError(_("Choose the responsible organization."), "responsible_org")
+        owner = db.session.get(User, form.owner.data) if form.owner.data else None
+        return services.create_action(
+            current_user, community, source=kind, title=(form.title.data or "").strip(),
+            description=form.description.data or "", responsible_org=organization, owner=owner,
+            due_date=_date(form.due_date), budget=_budget(form.budget),
+            funding_source=(form.funding_source.data or "").strip(), **keywords)
+    return form_view(form, create, field="title", status=400,
+                     message=_("The action is created; the responsible organization is told."),
+                     done=lambda action: url_for("actions.detail", slug=slug, action_id=action.id),
+                     page=lambda: render_template("actions/new.html", community=community, form=form, kind=kind,
+                                                  source_obj=source_obj, source_args=_source_args(), **_context()))
 
 
 def _source_args():

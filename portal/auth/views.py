@@ -16,10 +16,11 @@ from portal.auth import bp, permissions, services
 from portal.auth.forms import (ChangePasswordForm, ForgotPasswordForm, IssueResetCodeForm, LoginForm, ProfileForm,
                                RegisterForm, ResetPasswordForm, ResetWithCodeForm)
 from portal.auth.models import User
-from portal.errors import DomainError, NotAllowed
+from portal.errors import DomainError
 from portal.extensions import db
+from portal.formviews import form_view
 from portal.i18n import LANGUAGE_COOKIE
-from portal.web import public, show_error
+from portal.web import public
 
 ONE_YEAR = 365 * 24 * 3600
 # The password generation a session was started under; see services.session_stamp.
@@ -120,23 +121,22 @@ def register():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = RegisterForm()
-    if form.validate_on_submit():
+
+    def register_account():
         try:
-            user = services.register_account(login=form.login.data, display_name=form.display_name.data,
+            return services.register_account(login=form.login.data, display_name=form.display_name.data,
                                              password=form.password.data, locale=str(get_locale() or "") or None)
-        except DomainError as error:
-            db.session.rollback()
-            show_error(form, error)
         except IntegrityError:
             # Two registrations with the same login at the same instant: the unique index decides.
             db.session.rollback()
-            show_error(form, DomainError(_("An account with this login already exists."), "login"))
-        else:
-            db.session.commit()
-            start_session(user)
-            flash(_("Welcome, %(name)s. Your account is ready.", name=user.display_name), "success")
-            return redirect(_after_register_url())
-    return render_template("auth/register.html", form=form)
+            raise DomainError(_("An account with this login already exists."), "login") from None
+
+    def signed_in(user):
+        start_session(user)
+        return _after_register_url()
+    return form_view(form, register_account, done=signed_in,
+                     message=lambda user: _("Welcome, %(name)s. Your account is ready.", name=user.display_name),
+                     page="auth/register.html", context={"form": form})
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -145,17 +145,13 @@ def login():
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
-    if form.validate_on_submit():
-        try:
-            user = services.authenticate(form.login.data, form.password.data, _client_ip())
-        except DomainError as error:
-            db.session.commit()  # the failure is counted toward lock-out even though sign-in is refused
-            show_error(form, error)
-        else:
-            db.session.commit()
-            start_session(user, remember=form.remember.data)
-            return redirect(_safe_next(request.args.get("next")))
-    return render_template("auth/login.html", form=form)
+
+    def signed_in(user):
+        start_session(user, remember=form.remember.data)
+        return _safe_next(request.args.get("next"))
+    return form_view(form, lambda: services.authenticate(form.login.data, form.password.data, _client_ip()),
+                     commit_refusal=True,  # the failure is counted toward lock-out even though sign-in is refused
+                     done=signed_in, page="auth/login.html", context={"form": form})
 
 
 @bp.post("/logout")
@@ -181,43 +177,34 @@ def profile():
     form = ProfileForm(obj=current_user)
     if request.method == "GET":
         form.locale.data = current_user.locale or str(get_locale() or "en")
-    if form.validate_on_submit():
-        try:
-            services.update_profile(me, me, display_name=form.display_name.data,
-                                    locale=form.locale.data, large_text=form.large_text.data)
-        except DomainError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("Your account is saved."), "success")
-            response = redirect(url_for("auth.profile"))
-            # The header switches read these cookies too; keep them in step with the account.
-            response.set_cookie(LANGUAGE_COOKIE, current_user.locale, max_age=ONE_YEAR, samesite="Lax",
-                                httponly=True)
-            response.set_cookie("large_text", "1" if current_user.large_text else "0", max_age=ONE_YEAR,
-                                samesite="Lax", httponly=True)
-            return response
-    return render_template("auth/profile.html", form=form, masked_phone=services.mask_phone(current_user.phone))
+
+    def saved(_result):
+        response = redirect(url_for("auth.profile"))
+        # The header switches read these cookies too; keep them in step with the account.
+        response.set_cookie(LANGUAGE_COOKIE, current_user.locale, max_age=ONE_YEAR, samesite="Lax",
+                            httponly=True)
+        response.set_cookie("large_text", "1" if current_user.large_text else "0", max_age=ONE_YEAR,
+                            samesite="Lax", httponly=True)
+        return response
+    return form_view(form, lambda: services.update_profile(me, me, display_name=form.display_name.data,
+                                                           locale=form.locale.data, large_text=form.large_text.data),
+                     message=_("Your account is saved."), done=saved,
+                     page=lambda: render_template("auth/profile.html", form=form,
+                                                  masked_phone=services.mask_phone(current_user.phone)))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
 def change_password():
     me = current_user._get_current_object()
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.change_password(me, me, current_password=form.current_password.data,
-                                     new_password=form.password.data)
-        except DomainError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            db.session.commit()
-            _refresh_stamp(me)
-            flash(_("Your password is changed. You are signed out everywhere else."), "success")
-            return redirect(url_for("auth.profile"))
-    return render_template("auth/change_password.html", form=form)
+
+    def changed(_result):
+        _refresh_stamp(me)
+        return url_for("auth.profile")
+    return form_view(form, lambda: services.change_password(me, me, current_password=form.current_password.data,
+                                                            new_password=form.password.data),
+                     message=_("Your password is changed. You are signed out everywhere else."), done=changed,
+                     page="auth/change_password.html", context={"form": form})
 
 
 # --- Password recovery ------------------------------------------------------------------------------
@@ -226,15 +213,15 @@ def change_password():
 @public
 def forgot_password():
     form = ForgotPasswordForm()
-    if form.validate_on_submit():
-        reset = services.request_password_reset(form.login.data)
-        db.session.commit()
+
+    def sent(reset):
         if reset is not None:
             # Straight away rather than at the next `run-due`: the link only lives 30 minutes.
             events.notification_urgent.send(recipient_id=reset.user_id)
         # The same page whatever happened, so it cannot be used to find out who has an account.
-        return render_template("auth/forgot_password_sent.html")
-    return render_template("auth/forgot_password.html", form=form)
+        return make_response(render_template("auth/forgot_password_sent.html"))
+    return form_view(form, lambda: services.request_password_reset(form.login.data), done=sent,
+                     page="auth/forgot_password.html", context={"form": form})
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
@@ -245,38 +232,31 @@ def reset_password(token):
     except DomainError as error:
         return _no_store(render_template("auth/reset_invalid.html", message=error.message))
     form = ResetPasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.reset_password_with_link(token, form.password.data)
-        except DomainError as error:
-            db.session.rollback()
-            if error.field is None:
-                return _no_store(render_template("auth/reset_invalid.html", message=error.message))
-            show_error(form, error)
-        else:
-            db.session.commit()
-            logout_user()
-            flash(_("Your new password is set. Please sign in with it."), "success")
-            return redirect(url_for("auth.login"))
-    return _no_store(render_template("auth/reset_password.html", form=form))
+
+    def link_refused(error):
+        if error.field is None:  # the link itself is spent or wrong, not the password typed
+            return _no_store(render_template("auth/reset_invalid.html", message=error.message))
+        return None
+    return form_view(form, lambda: services.reset_password_with_link(token, form.password.data),
+                     refused=link_refused, message=_("Your new password is set. Please sign in with it."),
+                     done=_signed_out_to_login,
+                     page=lambda: _no_store(render_template("auth/reset_password.html", form=form)))
+
+
+def _signed_out_to_login(_result):
+    logout_user()
+    return url_for("auth.login")
 
 
 @bp.route("/reset-code", methods=["GET", "POST"])
 @public
 def reset_with_code():
     form = ResetWithCodeForm()
-    if form.validate_on_submit():
-        try:
-            services.reset_password_with_code(form.login.data, form.code.data, form.password.data, _client_ip())
-        except DomainError as error:
-            db.session.commit()  # a wrong code is counted toward lock-out
-            show_error(form, error)
-        else:
-            db.session.commit()
-            logout_user()
-            flash(_("Your new password is set. Please sign in with it."), "success")
-            return redirect(url_for("auth.login"))
-    return render_template("auth/reset_with_code.html", form=form)
+    return form_view(form, lambda: services.reset_password_with_code(form.login.data, form.code.data,
+                                                                     form.password.data, _client_ip()),
+                     commit_refusal=True,  # a wrong code is counted toward lock-out
+                     message=_("Your new password is set. Please sign in with it."), done=_signed_out_to_login,
+                     page="auth/reset_with_code.html", context={"form": form})
 
 
 @bp.route("/users/<int:user_id>/reset-code", methods=["GET", "POST"])
@@ -285,13 +265,8 @@ def issue_reset_code(user_id):
     if not permissions.can_issue_reset_code(current_user, target):
         abort(403)
     form = IssueResetCodeForm()
-    if form.validate_on_submit():
-        try:
-            code = services.issue_reset_code(current_user._get_current_object(), target)
-        except NotAllowed:
-            db.session.rollback()
-            abort(403)
-        db.session.commit()
-        return _no_store(render_template("auth/reset_code_issued.html", target=target, code=code,
-                                         hours=int(services.RESET_CODE_LIFETIME.total_seconds() // 3600)))
-    return render_template("auth/issue_reset_code.html", form=form, target=target)
+    return form_view(form, lambda: services.issue_reset_code(current_user._get_current_object(), target),
+                     done=lambda code: _no_store(render_template(
+                         "auth/reset_code_issued.html", target=target, code=code,
+                         hours=int(services.RESET_CODE_LIFETIME.total_seconds() // 3600))),
+                     page="auth/issue_reset_code.html", context={"form": form, "target": target})

@@ -2,10 +2,11 @@
 chairs and admins; meetings (schedule, agenda, attendance, minutes, decisions)."""
 import re
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
 from portal.auth import permissions, roles
@@ -22,11 +23,12 @@ from portal.committees.forms import (
     ScheduleMeetingForm,
 )
 from portal.committees.models import TITLES, Decision, Meeting, Organization, OrgMembership
-from portal.errors import DomainError, NotAllowed
+from portal.errors import DomainError
 from portal.extensions import db
+from portal.formviews import form_view
 from portal.forms import local_time
 from portal.places.models import Community, SubDistrict
-from portal.web import allow, perform, public, refuse, show_error
+from portal.web import allow, perform, public
 
 
 @bp.get("/o/<int:org_id>")
@@ -74,22 +76,12 @@ def add_member(org_id):
     if not permissions.can_manage_members(current_user, org):
         abort(403)
     form = AddMemberForm()
-    if form.validate_on_submit():
-        try:
-            membership = services.add_member(current_user, org, find_by_login(form.login.data or ""),
-                                             form.title.data, form.start_date.data)
-        except NotAllowed:
-            db.session.rollback()
-            abort(403)
-        except DomainError as error:
-            db.session.rollback()
-            show_error(form, error, "login")
-        else:
-            db.session.commit()
-            flash(_("%(name)s is added as %(title)s.", name=membership.user.display_name,
-                    title=membership.title_label), "success")
-            return redirect(url_for("committees.manage", org_id=org.id))
-    return _manage_page(org, add_form=form)
+    return form_view(form, lambda: services.add_member(current_user, org, find_by_login(form.login.data or ""),
+                                                       form.title.data, form.start_date.data),
+                     field="login", done=url_for("committees.manage", org_id=org.id),
+                     message=lambda membership: _("%(name)s is added as %(title)s.",
+                                                  name=membership.user.display_name, title=membership.title_label),
+                     page=lambda: _manage_page(org, add_form=form))
 
 
 @bp.post("/o/<int:org_id>/members/<int:membership_id>/end")
@@ -101,21 +93,12 @@ def end_membership(org_id, membership_id):
     if membership is None or membership.organization_id != org.id:
         abort(404)
     form = EndMembershipForm(prefix=f"m{membership.id}")
-    if form.validate():
-        try:
-            services.end_membership(current_user, membership, form.end_date.data)
-        except NotAllowed:
-            db.session.rollback()
-            abort(403)
-        except DomainError as error:
-            db.session.rollback()
-            show_error(form, error, "end_date")
-        else:
-            db.session.commit()
-            flash(_("The membership of %(name)s ends on %(date)s.", name=membership.user.display_name,
-                    date=membership.end_date.isoformat()), "success")
-            return redirect(url_for("committees.manage", org_id=org.id))
-    return _manage_page(org, end_forms={membership.id: form})
+    return form_view(form, lambda: services.end_membership(current_user, membership, form.end_date.data),
+                     field="end_date", done=url_for("committees.manage", org_id=org.id),
+                     message=lambda _result: _("The membership of %(name)s ends on %(date)s.",
+                                               name=membership.user.display_name,
+                                               date=membership.end_date.isoformat()),
+                     page=lambda: _manage_page(org, end_forms={membership.id: form}))
 
 
 @bp.route("/admin/organizations", methods=["GET", "POST"])
@@ -127,23 +110,15 @@ def admin_organizations():
     sub_districts = db.session.scalars(db.select(SubDistrict).order_by(SubDistrict.name)).all()
     form.community.choices = [SelectChoice("", _("None"))] + [SelectChoice(c.id, c.name) for c in communities]
     form.sub_district.choices = [SelectChoice("", _("None"))] + [SelectChoice(s.id, s.name) for s in sub_districts]
-    if form.validate_on_submit():
-        try:
-            org = services.create_organization(
-                current_user, kind=form.kind.data, name=form.name.data,
-                community=db.session.get(Community, form.community.data) if form.community.data else None,
-                sub_district=db.session.get(SubDistrict, form.sub_district.data) if form.sub_district.data else None)
-        except NotAllowed:
-            db.session.rollback()
-            abort(403)
-        except DomainError as error:
-            db.session.rollback()
-            show_error(form, error, "kind")
-        else:
-            db.session.commit()
-            flash(_("%(name)s is created. Add its chair next.", name=org.name), "success")
-            return redirect(url_for("committees.manage", org_id=org.id))
-    return render_template("committees/admin.html", form=form, organizations=services.all_organizations())
+    return form_view(
+        form, lambda: services.create_organization(
+            current_user, kind=form.kind.data, name=form.name.data,
+            community=db.session.get(Community, form.community.data) if form.community.data else None,
+            sub_district=db.session.get(SubDistrict, form.sub_district.data) if form.sub_district.data else None),
+        field="kind", message=lambda org: _("%(name)s is created. Add its chair next.", name=org.name),
+        done=lambda org: url_for("committees.manage", org_id=org.id),
+        page=lambda: render_template("committees/admin.html", form=form,
+                                     organizations=services.all_organizations()))
 
 
 # --- meetings ------------------------------------------------------------------------------------------------
@@ -247,25 +222,19 @@ def schedule_meeting(org_id):
     org = _organization(org_id)
     allow(permissions.can_schedule_meeting(current_user, org))
     form = ScheduleMeetingForm() if request.method == "POST" else ScheduleMeetingForm(formdata=None)
-    if request.method == "POST" and form.validate():
+
+    def schedule():
         zone = _zone(org)
-        try:
-            agenda = [(line.strip()[:200], None, None) for line in (form.agenda.data or "").splitlines()
-                      if line.strip()]
-            meeting = meetings.schedule_meeting(
-                current_user, org, title=(form.title.data or "").strip(),
-                starts_at=local_time(form.starts_at, zone), ends_at=local_time(form.ends_at, zone, required=False),
-                place=(form.place.data or "").strip(), online_url=(form.online_url.data or "").strip(),
-                is_public=bool(form.is_public.data), agenda=agenda)
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, "title")
-        else:
-            db.session.commit()
-            flash(_("The meeting is scheduled and the members are notified."), "success")
-            return redirect(_meeting_url(meeting))
-    return render_template("committees/schedule.html", org=org, form=form, zone=_zone(org))
+        agenda = [(line.strip()[:200], None, None) for line in (form.agenda.data or "").splitlines()
+                  if line.strip()]
+        return meetings.schedule_meeting(
+            current_user, org, title=(form.title.data or "").strip(),
+            starts_at=local_time(form.starts_at, zone), ends_at=local_time(form.ends_at, zone, required=False),
+            place=(form.place.data or "").strip(), online_url=(form.online_url.data or "").strip(),
+            is_public=bool(form.is_public.data), agenda=agenda)
+    return form_view(form, schedule, field="title", done=_meeting_url,
+                     message=_("The meeting is scheduled and the members are notified."),
+                     page=lambda: render_template("committees/schedule.html", org=org, form=form, zone=_zone(org)))
 
 
 @bp.get("/o/<int:org_id>/meetings/<int:meeting_id>")
@@ -296,19 +265,11 @@ def add_agenda_item(org_id, meeting_id):
     issue = db.session.get(Issue, subject_id) if kind == "issue" and subject_id else None
     if kind in ("proposal", "issue") and proposal is None and issue is None:
         abort(404)
-    if form.validate():
-        try:
-            meetings.add_agenda_item(current_user, meeting, title=(form.title.data or "").strip(),
-                                     proposal=proposal, issue=issue)
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, "title")
-        else:
-            db.session.commit()
-            flash(_("The agenda item is added."), "success")
-            return redirect(_meeting_url(meeting, "#agenda"))
-    return _meeting_page(meeting, agenda_form=form)
+    return form_view(form, lambda: meetings.add_agenda_item(current_user, meeting,
+                                                            title=(form.title.data or "").strip(),
+                                                            proposal=proposal, issue=issue),
+                     field="title", message=_("The agenda item is added."), done=_meeting_url(meeting, "#agenda"),
+                     page=lambda: _meeting_page(meeting, agenda_form=form))
 
 
 @bp.post("/o/<int:org_id>/meetings/<int:meeting_id>/agenda/<int:item_id>/remove")
@@ -325,18 +286,9 @@ def remove_agenda_item(org_id, meeting_id, item_id):
 def cancel_meeting(org_id, meeting_id):
     meeting = _meeting(org_id, meeting_id, manage=True)
     form = CancelMeetingForm()
-    if form.validate():
-        try:
-            meetings.cancel_meeting(current_user, meeting, (form.reason.data or "").strip())
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, "reason")
-        else:
-            db.session.commit()
-            flash(_("The meeting is cancelled and the members are told."), "success")
-            return redirect(_meeting_url(meeting))
-    return _meeting_page(meeting, cancel_form=form)
+    return form_view(form, lambda: meetings.cancel_meeting(current_user, meeting, (form.reason.data or "").strip()),
+                     field="reason", message=_("The meeting is cancelled and the members are told."),
+                     done=lambda _result: _meeting_url(meeting), page=lambda: _meeting_page(meeting, cancel_form=form))
 
 
 @bp.post("/o/<int:org_id>/meetings/<int:meeting_id>/attendance")
@@ -346,18 +298,16 @@ def record_attendance(org_id, meeting_id):
     for key, value in request.form.items():
         if key.startswith("status-") and _whole(key[7:]) is not None and value in ATTENDANCE_LABELS:
             statuses[int(key[7:])] = value
-    try:
+
+    def record():
         if not statuses:
             raise DomainError(_("Mark each member present, absent or excused."))
         meetings.record_attendance(current_user, meeting, statuses)
-    except NotAllowed:
-        refuse()
-    except DomainError as error:
-        db.session.rollback()
-        return _meeting_page(meeting, attendance_input=statuses, attendance_error=str(error.message))
-    db.session.commit()
-    flash(_("The attendance is recorded."), "success")
-    return redirect(_meeting_url(meeting, "#attendance"))
+    # A form of one radio group per member, read from the request: its refusal is one message above them.
+    return form_view(FlaskForm(), record, validate=False, message=_("The attendance is recorded."),
+                     done=_meeting_url(meeting, "#attendance"),
+                     refused=lambda error: _meeting_page(meeting, attendance_input=statuses,
+                                                         attendance_error=str(error.message)))
 
 
 @bp.post("/o/<int:org_id>/meetings/<int:meeting_id>/minutes")
@@ -367,18 +317,15 @@ def save_minutes(org_id, meeting_id):
     for item in meeting.agenda:
         items[item.id] = request.form.get(f"minutes-{item.id}", "")
     note = (request.form.get("correction_note") or "").strip()[:1000]
-    try:
-        meetings.save_minutes(current_user, meeting, items, correction_note=note)
-    except NotAllowed:
-        refuse()
-    except DomainError as error:
-        db.session.rollback()
+
+    def minutes_refused(error):
         typed = {(key or 0): value for key, value in items.items()}
         return _meeting_page(meeting, minutes_input=typed, minutes_errors={error.field or "minutes": str(error.message)},
                              correction_note=note)
-    db.session.commit()
-    flash(_("The minutes draft is saved. Another look, then publish it."), "success")
-    return redirect(_meeting_url(meeting, "#minutes"))
+    # One text per agenda item, read from the request: a refusal goes next to the text it names.
+    return form_view(FlaskForm(), lambda: meetings.save_minutes(current_user, meeting, items, correction_note=note),
+                     validate=False, message=_("The minutes draft is saved. Another look, then publish it."),
+                     done=_meeting_url(meeting, "#minutes"), refused=minutes_refused)
 
 
 @bp.post("/o/<int:org_id>/meetings/<int:meeting_id>/minutes/publish")
@@ -396,20 +343,14 @@ def record_decision(org_id, meeting_id):
     item = next((i for i in meeting.agenda if i.id == form.agenda_item.data), None)
     if form.agenda_item.data is not None and item is None:
         abort(404)
-    if form.validate():
-        try:
-            decision = meetings.record_decision(current_user, meeting, text=(form.text.data or "").strip(),
-                                                follow_up=form.follow_up.data, agenda_item=item)
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, "text")
-        else:
-            db.session.commit()
-            flash(_("The decision is recorded."), "success")
-            if decision.follow_up == "open_ballot" and item is not None and item.proposal is not None \
-                    and permissions.can_open_ballot(current_user, item.proposal):
-                return redirect(url_for("votes.new", slug=meeting.community.slug, proposal_id=item.proposal_id,
-                                        decision=decision.id))
-            return redirect(_meeting_url(meeting, f"#decision-{decision.id}"))
-    return _meeting_page(meeting, decision_form=form)
+
+    def recorded(decision):
+        if decision.follow_up == "open_ballot" and item is not None and item.proposal is not None \
+                and permissions.can_open_ballot(current_user, item.proposal):
+            return url_for("votes.new", slug=meeting.community.slug, proposal_id=item.proposal_id,
+                           decision=decision.id)
+        return _meeting_url(meeting, f"#decision-{decision.id}")
+    return form_view(form, lambda: meetings.record_decision(current_user, meeting, text=(form.text.data or "").strip(),
+                                                            follow_up=form.follow_up.data, agenda_item=item),
+                     field="text", message=_("The decision is recorded."), done=recorded,
+                     page=lambda: _meeting_page(meeting, decision_form=form))

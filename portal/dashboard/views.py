@@ -7,7 +7,7 @@ and the file are both rendered from the one list of tables `_tables` builds."""
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import pgettext
 from flask_login import current_user
@@ -19,11 +19,12 @@ from portal.auth import permissions, roles
 from portal.clock import local_today, utcnow
 from portal.dashboard import bp, export, services
 from portal.dashboard.forms import BadFilter, HotspotActionForm, month_text, parse_filters, parse_month
-from portal.errors import DomainError, NotAllowed
+from portal.errors import DomainError
 from portal.extensions import db
+from portal.formviews import form_view
 from portal.issues.models import Issue
 from portal.places.models import Building, Community, SubDistrict
-from portal.web import allow, refuse, show_error
+from portal.web import allow
 
 PER_PAGE = 50
 EXPORT_FORMATS = ("xlsx", "csv")
@@ -425,26 +426,20 @@ def hotspot_action():
         db.and_(Organization.sub_district_id == community.sub_district_id, Organization.kind == "department")))
         .order_by(Organization.name)).all()
     form.responsible_org.choices = [("", _("Choose…"))] + [(str(o.id), o.name) for o in orgs]
-    if form.validate_on_submit():
+
+    def create():
         org = next((o for o in orgs if str(o.id) == form.responsible_org.data), None)
         if org is None:
-            form.responsible_org.errors = [*form.responsible_org.errors, _("Choose an organization from the list.")]
-        else:
-            try:
-                action = actions.create_action(
-                    current_user, community, source="hotspot", title=form.title.data,
-                    description=form.description.data or "", responsible_org=org, due_date=form.due_date.data,
-                    hotspot=hotspot)
-            except NotAllowed:
-                refuse()
-            except DomainError as error:
-                show_error(form, error)
-            else:
-                db.session.commit()
-                flash(_("The action was created."), "success")
-                return redirect(_action_url(community, action))
-    return render_template("dashboard/hotspot_action.html", form=form, community=community, building=building,
-                           category=category, month=month_text(month))
+            raise DomainError(_("Choose an organization from the list."), "responsible_org")
+        return actions.create_action(
+            current_user, community, source="hotspot", title=form.title.data,
+            description=form.description.data or "", responsible_org=org, due_date=form.due_date.data,
+            hotspot=hotspot)
+    return form_view(form, create, message=_("The action was created."),
+                     done=lambda action: _action_url(community, action),
+                     page="dashboard/hotspot_action.html",
+                     context={"form": form, "community": community, "building": building, "category": category,
+                              "month": month_text(month)})
 
 
 def _action_url(community, action):

@@ -14,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from portal.auth import permissions, roles
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
+from portal.formviews import form_view, posted_id, show_on_form
 from portal.issues import bp, services
 from portal.issues.filters import IssueFilters
 from portal.issues.forms import (
@@ -45,7 +46,6 @@ from portal.web import (
     htmx_or_page,
     public,
     refuse,
-    show_error,
 )
 
 PHOTO_SIZES = (400, 1600)
@@ -235,38 +235,42 @@ def new(slug):
     form = ReportForm()
     _report_choices(form, community)
     similar_issues = None
+
+    def page():
+        return render_template("issues/new.html", community=community, form=form, similar_issues=similar_issues,
+                               title=(form.title.data or "").strip(), max_photos=MAX_PHOTOS, **_template_context())
     if request.method == "POST" and request.form.get("check") is not None:
         similar_issues = _similar_to(community, form.title.data)
-    elif form.validate_on_submit():
-        category = db.session.get(IssueCategory, form.category.data) if form.category.data else None
-        try:
-            issue = services.report_issue(
-                current_user, community, category=category,
-                title=form.title.data or "", description=form.description.data or "",
-                building=db.session.get(Building, form.building.data) if form.building.data else None,
-                household=db.session.get(Household, form.household.data) if form.household.data else None,
-                location_text=(form.location_text.data or "").strip() or None,
-                latitude=_coordinate(form.latitude), longitude=_coordinate(form.longitude),
-                show_name=bool(form.show_name.data), photos=_uploaded_photos(form.photos),
-                on_behalf_of=_acting_for())
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            # Every missing required field at once, not one per send.
-            problems = services.report_problems(community, category=category, title=form.title.data,
-                                                description=form.description.data)
-            for problem in [error, *(p for p in problems if p.field != error.field)]:
-                show_error(form, problem, "title")
-        else:
-            db.session.commit()
-            flash(_("Your issue is sent as number %(number)d. You will be told when it is answered.",
-                    number=issue.id), "success")
-            return redirect(url_for("issues.detail", slug=slug, issue_id=issue.id))
-    elif request.method == "GET":
+        return page()
+    if request.method == "GET":
         form.title.data = request.args.get("title") or None
         form.building.data = _home_building_id(_person(), community)
-    return render_template("issues/new.html", community=community, form=form, similar_issues=similar_issues,
-                           title=(form.title.data or "").strip(), max_photos=MAX_PHOTOS, **_template_context())
+    chosen = {}
+
+    def report():
+        category = chosen["category"] = db.session.get(IssueCategory, form.category.data) \
+            if form.category.data else None
+        return services.report_issue(
+            current_user, community, category=category,
+            title=form.title.data or "", description=form.description.data or "",
+            building=db.session.get(Building, form.building.data) if form.building.data else None,
+            household=db.session.get(Household, form.household.data) if form.household.data else None,
+            location_text=(form.location_text.data or "").strip() or None,
+            latitude=_coordinate(form.latitude), longitude=_coordinate(form.longitude),
+            show_name=bool(form.show_name.data), photos=_uploaded_photos(form.photos),
+            on_behalf_of=_acting_for())
+
+    def every_problem(error):
+        # Every missing required field at once, not one per send.
+        problems = services.report_problems(community, category=chosen.get("category"), title=form.title.data,
+                                            description=form.description.data)
+        for problem in problems:
+            if problem.field != error.field:
+                show_on_form(form, problem, "title")
+    return form_view(form, report, field="title", refused=every_problem, page=page,
+                     message=lambda issue: _("Your issue is sent as number %(number)d. You will be told when it "
+                                             "is answered.", number=issue.id),
+                     done=lambda issue: url_for("issues.detail", slug=slug, issue_id=issue.id))
 
 
 def _home_building_id(person, community):
@@ -397,16 +401,9 @@ def _handler_action(slug, issue_id, prefix, form_class, run, done, fallback, *, 
     form = form_class(prefix=prefix)
     if prefix == "handover":
         form.organization.choices = _handover_choices(issue)
-    try:
-        run(issue, form)
-    except NotAllowed:
-        refuse()
-    except DomainError as error:
-        show_error(form, error, fallback)
-        return _detail_page(_issue(issue.community, issue_id), {prefix: form})
-    db.session.commit()
-    flash(done, "success")
-    return redirect(url_for("issues.detail", slug=slug, issue_id=issue_id))
+    return form_view(form, lambda: run(issue, form), validate=False, field=fallback, message=done,
+                     done=url_for("issues.detail", slug=slug, issue_id=issue_id),
+                     page=lambda: _detail_page(_issue(issue.community, issue_id), {prefix: form}))
 
 
 @bp.post("/c/<slug>/issues/<int:issue_id>/accept")
@@ -559,29 +556,27 @@ def categories(slug):
     if not listed:
         listed = services.ensure_default_categories(community)
         db.session.commit()
-    overrides = {}
     if request.method == "POST":
-        category = db.session.get(IssueCategory, request.form.get("category_id", type=int) or 0)
+        category = db.session.get(IssueCategory, posted_id(request.form.get("category_id")) or 0)
         if category is None or category.community_id != community.id:
             abort(404)
         form = _category_form(category, community, formdata=request.form)
-        try:
-            services.update_category(
+        return form_view(
+            form, lambda: services.update_category(
                 current_user, category, name=(form.name.data or "").strip(),
                 deadline_class=form.deadline_class.data, respond_hours=form.respond_hours.data,
                 resolve_hours=form.resolve_hours.data,
                 default_org=db.session.get(Organization, form.default_org.data) if form.default_org.data else None,
-                is_active=bool(form.is_active.data))
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, "name")
-            overrides[category.id] = form
-            listed = services.categories_for(community, active_only=False)
-        else:
-            db.session.commit()
-            flash(_("Saved %(name)s.", name=services.category_label(category)), "success")
-            return redirect(url_for("issues.categories", slug=slug) + f"#category-{category.id}")
-    forms = {c.id: overrides.get(c.id) or _category_form(c, community) for c in listed}
+                is_active=bool(form.is_active.data)),
+            validate=False, field="name",
+            message=lambda _result: _("Saved %(name)s.", name=services.category_label(category)),
+            done=lambda _result: url_for("issues.categories", slug=slug) + f"#category-{category.id}",
+            page=lambda: _categories_page(community, services.categories_for(community, active_only=False),
+                                          {category.id: form}))
+    return _categories_page(community, listed)
+
+
+def _categories_page(community, listed, overrides=None):
+    forms = {c.id: (overrides or {}).get(c.id) or _category_form(c, community) for c in listed}
     return render_template("issues/categories.html", community=community, categories=listed, forms=forms,
                            deadline_labels=DEADLINE_CLASS_LABELS, **_template_context())

@@ -5,17 +5,18 @@ The template helpers below are Jinja globals, not only context variables, so tha
 templates/moderation/_macros.html work when imported without context and inside htmx partials."""
 from urllib.parse import urlsplit
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.auth import permissions
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
+from portal.formviews import form_view
 from portal.moderation import bp, services
 from portal.moderation.forms import ActionForm, FlagForm, HideForm
 from portal.moderation.models import FLAG_REASON_LABELS, FLAG_REASONS
-from portal.web import allow, refuse, show_error
+from portal.web import allow
 
 ANCHORS = {"comment": "comment-{id}", "issue_update": "update-{id}"}
 
@@ -193,25 +194,19 @@ def flag(item_type, item_id):
             return render_template("moderation/_flagged.html", item_type=item_type, item=found, form=form,
                                    notice=None)
         return _form_page("moderation/flag.html", form, item_type, found)
-    if form.validate_on_submit():
-        try:
-            services.flag(current_user, item_type, found, form.reason.data or "", form.note.data or "")
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error)
-            found = _item(item_type, item_id)
-        else:
-            db.session.commit()
-            if htmx:
-                return render_template("moderation/_flagged.html", item_type=item_type, item=found,
-                                       notice=_("Reported, thank you. Moderators will look at it."))
-            flash(_("Reported, thank you. Moderators will look at it."), "success")
-            return _back(form)
-    if htmx:
-        return render_template("moderation/_flagged.html", item_type=item_type, item=found, form=form,
-                               notice=None)
-    return _form_page("moderation/flag.html", form, item_type, found)
+    thanks = _("Reported, thank you. Moderators will look at it.")
+
+    def reported(_result):
+        if htmx:
+            return make_response(render_template("moderation/_flagged.html", item_type=item_type, item=found,
+                                                 notice=thanks))
+        return _back(form)
+    return form_view(form, lambda: services.flag(current_user, item_type, found, form.reason.data or "",
+                                                 form.note.data or ""),
+                     message=None if htmx else thanks, done=reported,
+                     page=lambda: _form_page("moderation/flag.html", form, item_type, found),
+                     partial=lambda: render_template("moderation/_flagged.html", item_type=item_type, item=found,
+                                                     form=form, notice=None))
 
 
 # --- moderators' actions -----------------------------------------------------------------------------------
@@ -219,22 +214,20 @@ def flag(item_type, item_id):
 def _moderate(item_type, item_id, form, run, done):
     found = _item(item_type, item_id)
     allow(permissions.can_moderate(current_user, _community(item_type, found)))
-    try:
-        run(found)
-    except NotAllowed as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
-        return _back(form)
-    except DomainError as error:
-        db.session.rollback()
+
+    def moderate():
+        try:
+            run(found)
+        except NotAllowed as error:  # the item changed since the page was shown: say so there, not a 403
+            raise DomainError(error.message) from None
+
+    def refused(error):
         if error.field and hasattr(form, error.field):
-            show_error(form, error)
             return _form_page("moderation/hide.html", form, item_type, _item(item_type, item_id))
         flash(str(error.message), "error")
         return _back(form)
-    db.session.commit()
-    flash(done, "success")
-    return _back(form)
+    # The callers have validated the form.
+    return form_view(form, moderate, validate=False, message=done, done=lambda _result: _back(form), refused=refused)
 
 
 def _button(item_type, item_id, run, done):

@@ -8,13 +8,14 @@ from flask_login import current_user
 
 from portal.auth import permissions
 from portal.clock import utcnow
-from portal.errors import DomainError, NotAllowed
+from portal.errors import DomainError
 from portal.extensions import db
+from portal.formviews import form_view, show_on_form
 from portal.notices import bp, services
 from portal.notices.forms import AnswerForm, ObjectionForm
 from portal.proposals.models import OUTCOME_LABELS, STATE_LABELS
 from portal.places.services import community_or_404
-from portal.web import allow, public, refuse, show_error
+from portal.web import allow, public
 
 
 def _load(slug, notice_id):
@@ -82,19 +83,15 @@ def object_(slug, notice_id):
     notice = _load(slug, notice_id)
     form = ObjectionForm()
     if not services.in_period(notice):  # a page left open past the period: say so rather than a bare 403
-        show_error(form, DomainError(_("The notice period has ended: objections are no longer taken."), "body"))
+        db.session.rollback()
+        show_on_form(form, DomainError(_("The notice period has ended: objections are no longer taken."), "body"))
         return _detail_page(notice, objection_form=form, status=400)
     allow(permissions.can_object(current_user, notice))
-    try:
-        objection = services.lodge_objection(current_user, notice, form.body.data)
-    except NotAllowed:
-        refuse()
-    except DomainError as error:
-        show_error(form, error, "body")
-        return _detail_page(notice, objection_form=form, status=400)
-    db.session.commit()
-    flash(_("Your objection is published. The committee will answer it here."), "success")
-    return redirect(_detail_url(notice, f"#objection-{objection.id}"))
+    return form_view(form, lambda: services.lodge_objection(current_user, notice, form.body.data), validate=False,
+                     field="body", status=400,
+                     message=_("Your objection is published. The committee will answer it here."),
+                     done=lambda objection: _detail_url(notice, f"#objection-{objection.id}"),
+                     page=lambda: _detail_page(notice, objection_form=form))
 
 
 @bp.post("/c/<slug>/notices/<int:notice_id>/objections/<int:objection_id>/answer")
@@ -108,16 +105,10 @@ def answer(slug, notice_id, objection_id):
         flash(_("This objection has already been answered."), "error")
         return redirect(_detail_url(notice, f"#objection-{objection.id}"))
     form = AnswerForm()
-    try:
-        services.answer_objection(current_user, objection, form.answer.data)
-    except NotAllowed:
-        refuse()
-    except DomainError as error:
-        show_error(form, error, "answer")
-        return _detail_page(notice, answer_forms={objection.id: form}, status=400)
-    db.session.commit()
-    flash(_("The answer is published."), "success")
-    return redirect(_detail_url(notice, f"#objection-{objection.id}"))
+    return form_view(form, lambda: services.answer_objection(current_user, objection, form.answer.data),
+                     validate=False, field="answer", status=400, message=_("The answer is published."),
+                     done=_detail_url(notice, f"#objection-{objection.id}"),
+                     page=lambda: _detail_page(notice, answer_forms={objection.id: form}))
 
 
 @bp.app_template_global()

@@ -1,7 +1,7 @@
 """E-mail settings (signed in) and the one-click unsubscribe link of every e-mail (no sign-in: the signed
 token is the proof, so that endpoint alone is exempt from CSRF). GET only shows a confirm button, because mail
 scanners follow links; POST — from that button, or a mail client's RFC 8058 one-click request — turns it off."""
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -10,10 +10,10 @@ from wtforms import RadioField
 from wtforms.fields import SelectChoice
 
 from portal.auth.models import User
-from portal.errors import DomainError, NotAllowed
 from portal.extensions import csrf, db
+from portal.formviews import form_view
 from portal.notifications import bp, preferences, sender, services
-from portal.web import public, refuse, show_error
+from portal.web import public
 
 GROUP_HINTS = {
     "my_issues": _l("An issue you reported or support is accepted, updated, resolved or merged."),
@@ -42,22 +42,15 @@ def preferences_page():
     me = current_user._get_current_object()
     current = preferences.modes_of([me.id])[me.id]
     form = preferences_form(current)
-    if form.validate_on_submit():
-        choices = {group: getattr(form, group).data for group in preferences.changeable_groups()}
-        try:
-            preferences.set_modes(me, me, choices)
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("Your e-mail settings are saved."), "success")
-            return redirect(url_for("notifications.preferences"))
-    return render_template("notifications/preferences.html", form=form, hints=GROUP_HINTS,
-                           groups=preferences.changeable_groups(), fixed_label=services.GROUPS["account"],
-                           quiet=[f"{current_app.config[key]:02d}:00" for key in (
-                               "NOTIFICATION_QUIET_START", "NOTIFICATION_QUIET_END", "NOTIFICATION_DIGEST_HOUR")])
+    return form_view(
+        form, lambda: preferences.set_modes(me, me, {group: getattr(form, group).data
+                                                     for group in preferences.changeable_groups()}),
+        message=_("Your e-mail settings are saved."), done=url_for("notifications.preferences"),
+        page="notifications/preferences.html",
+        context={"form": form, "hints": GROUP_HINTS, "groups": preferences.changeable_groups(),
+                 "fixed_label": services.GROUPS["account"],
+                 "quiet": [f"{current_app.config[key]:02d}:00" for key in (
+                     "NOTIFICATION_QUIET_START", "NOTIFICATION_QUIET_END", "NOTIFICATION_DIGEST_HOUR")]})
 
 
 def _invalid(message):

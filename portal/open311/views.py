@@ -1,19 +1,19 @@
 """The Open311 documentation page (public) and the admins' pages for API keys."""
 from datetime import timedelta
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.auth import permissions
 from portal.clock import utcnow
-from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
+from portal.formviews import form_view
 from portal.open311 import bp, services
 from portal.open311.forms import KeyForm
 from portal.open311.models import Open311Key
 from portal.places.models import Community
-from portal.web import absolute_url, allow, perform, public, refuse, show_error
+from portal.web import absolute_url, allow, perform, public
 
 
 @bp.app_context_processor
@@ -60,23 +60,22 @@ def _no_store(response):
 def keys():
     allow(permissions.is_admin(current_user))
     form = _form(formdata=request.form if request.method == "POST" else None)
-    if request.method == "POST" and form.validate():
-        try:
-            key, token = services.create_key(current_user, name=form.name.data, communities=_chosen(form),
-                                             media_hosts=form.media_hosts.data or "", rate_limit=form.rate_limit.data)
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, "name")
-        else:
-            db.session.commit()
-            # The secret is shown on this response only: no redirect that would need to carry it.
-            return _no_store(render_template("open311/issued.html", key=key, token=token,
-                                             docs_url=absolute_url("open311.docs")))
-    listed = services.all_keys()
-    since = utcnow() - timedelta(days=1)
-    return _no_store(render_template("open311/keys.html", form=form, keys=listed,
-                                     usage=services.usage_counts(listed, since=since) if listed else {}))
+
+    def issued(created):
+        key, token = created
+        # The secret is shown on this response only: no redirect that would need to carry it.
+        return _no_store(render_template("open311/issued.html", key=key, token=token,
+                                         docs_url=absolute_url("open311.docs")))
+
+    def page():
+        listed = services.all_keys()
+        since = utcnow() - timedelta(days=1)
+        return _no_store(render_template("open311/keys.html", form=form, keys=listed,
+                                         usage=services.usage_counts(listed, since=since) if listed else {}))
+    return form_view(form, lambda: services.create_key(current_user, name=form.name.data, communities=_chosen(form),
+                                                       media_hosts=form.media_hosts.data or "",
+                                                       rate_limit=form.rate_limit.data),
+                     field="name", done=issued, page=page)
 
 
 def _key_or_404(key_id):
@@ -91,19 +90,11 @@ def edit_key(key_id):
     allow(permissions.is_admin(current_user))
     key = _key_or_404(key_id)
     form = _form(key, formdata=request.form if request.method == "POST" else None)
-    if request.method == "POST" and form.validate():
-        try:
-            services.update_key(current_user, key, name=form.name.data, communities=_chosen(form),
-                                media_hosts=form.media_hosts.data or "", rate_limit=form.rate_limit.data)
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, "name")
-        else:
-            db.session.commit()
-            flash(_("Saved the key “%(name)s”.", name=key.name), "success")
-            return redirect(url_for("open311.keys"))
-    return render_template("open311/edit.html", form=form, key=key)
+    return form_view(form, lambda: services.update_key(current_user, key, name=form.name.data,
+                                                       communities=_chosen(form), media_hosts=form.media_hosts.data or "",
+                                                       rate_limit=form.rate_limit.data),
+                     field="name", message=lambda _result: _("Saved the key “%(name)s”.", name=key.name),
+                     done=url_for("open311.keys"), page="open311/edit.html", context={"form": form, "key": key})
 
 
 @bp.post("/open311/keys/<int:key_id>/revoke")

@@ -6,8 +6,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.auth import permissions
-from portal.errors import DomainError, NotAllowed
+from portal.errors import DomainError
 from portal.extensions import db
+from portal.formviews import flash_back, form_view
 from portal.places import bp, importer, services
 from portal.places.forms import (BuildingForm, CommunityForm, ConfirmForm, HouseholdEditForm, HouseholdForm,
                                  ImportForm, SubDistrictForm, TransferForm)
@@ -34,15 +35,11 @@ def admin_index():
 def new_sub_district():
     allow(permissions.can_manage_places(current_user))
     form = SubDistrictForm()
-    if form.validate_on_submit():
-        try:
-            sub_district = services.create_sub_district(current_user, name=form.name.data, slug=form.slug.data)
-            db.session.commit()
-            flash(_("Sub-district %(name)s created.", name=sub_district.name), "success")
-            return redirect(url_for("places.admin_index"))
-        except DomainError as error:
-            show_error(form, error)
-    return render_template("places/sub_district_form.html", form=form, sub_district=None)
+    return form_view(
+        form, lambda: services.create_sub_district(current_user, name=form.name.data, slug=form.slug.data),
+        message=lambda sub_district: _("Sub-district %(name)s created.", name=sub_district.name),
+        done=url_for("places.admin_index"),
+        page="places/sub_district_form.html", context={"form": form, "sub_district": None})
 
 
 @bp.route("/admin/places/sub-districts/<int:sub_district_id>/edit", methods=["GET", "POST"])
@@ -50,15 +47,11 @@ def edit_sub_district(sub_district_id):
     allow(permissions.can_manage_places(current_user))
     sub_district = db.get_or_404(SubDistrict, sub_district_id)
     form = SubDistrictForm(obj=sub_district)
-    if form.validate_on_submit():
-        try:
-            services.update_sub_district(current_user, sub_district, name=form.name.data, slug=form.slug.data)
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for("places.admin_index"))
-        except DomainError as error:
-            show_error(form, error)
-    return render_template("places/sub_district_form.html", form=form, sub_district=sub_district)
+    return form_view(
+        form, lambda: services.update_sub_district(current_user, sub_district, name=form.name.data,
+                                                   slug=form.slug.data),
+        message=_("Saved."), done=url_for("places.admin_index"),
+        page="places/sub_district_form.html", context={"form": form, "sub_district": sub_district})
 
 
 def _community_values(form) -> dict:
@@ -74,15 +67,11 @@ def new_community():
     form.sub_district_id.choices = _sub_district_choices()
     if request.method == "GET" and request.args.get("sub_district", type=int):
         form.sub_district_id.data = request.args.get("sub_district", type=int)
-    if form.validate_on_submit():
-        try:
-            community = services.create_community(current_user, **_community_values(form))
-            db.session.commit()
-            flash(_("Community %(name)s created.", name=community.name), "success")
-            return redirect(url_for("places.register", slug=community.slug))
-        except DomainError as error:
-            show_error(form, error)
-    return render_template("places/community_form.html", form=form, community=None)
+    return form_view(
+        form, lambda: services.create_community(current_user, **_community_values(form)),
+        message=lambda community: _("Community %(name)s created.", name=community.name),
+        done=lambda community: url_for("places.register", slug=community.slug),
+        page="places/community_form.html", context={"form": form, "community": None})
 
 
 @bp.route("/c/<slug>/edit", methods=["GET", "POST"])
@@ -91,15 +80,10 @@ def edit_community(slug):
     allow(permissions.can_edit_community(current_user, community))
     form = CommunityForm(obj=community)
     form.sub_district_id.choices = _sub_district_choices()
-    if form.validate_on_submit():
-        try:
-            services.update_community(current_user, community, **_community_values(form))
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for("places.community", slug=community.slug))
-        except DomainError as error:
-            show_error(form, error)
-    return render_template("places/community_form.html", form=form, community=community)
+    return form_view(
+        form, lambda: services.update_community(current_user, community, **_community_values(form)),
+        message=_("Saved."), done=lambda _result: url_for("places.community", slug=community.slug),
+        page="places/community_form.html", context={"form": form, "community": community})
 
 
 # ---- the public community page -------------------------------------------------------------------------
@@ -147,15 +131,11 @@ def new_building(slug):
     community = community_or_404(slug)
     allow(permissions.can_edit_register(current_user, community))
     form = BuildingForm()
-    if form.validate_on_submit():
-        try:
-            building = services.create_building(current_user, community, name=form.name.data, code=form.code.data)
-            db.session.commit()
-            flash(_("Building %(code)s added.", code=building.code), "success")
-            return redirect(url_for("places.register", slug=community.slug, building=building.code))
-        except DomainError as error:
-            show_error(form, error)
-    return render_template("places/building_form.html", form=form, community=community, building=None)
+    return form_view(
+        form, lambda: services.create_building(current_user, community, name=form.name.data, code=form.code.data),
+        message=lambda building: _("Building %(code)s added.", code=building.code),
+        done=lambda building: url_for("places.register", slug=community.slug, building=building.code),
+        page="places/building_form.html", context={"form": form, "community": community, "building": None})
 
 
 @bp.route("/c/<slug>/buildings/<int:building_id>/edit", methods=["GET", "POST"])
@@ -166,16 +146,12 @@ def edit_building(slug, building_id):
         abort(404)
     allow(permissions.can_edit_register(current_user, community))
     form = BuildingForm(obj=building)
-    if form.validate_on_submit():
-        try:
-            services.update_building(current_user, building, name=form.name.data, code=form.code.data)
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for("places.register", slug=community.slug, building=building.code))
-        except DomainError as error:
-            show_error(form, error)
-    return render_template("places/building_form.html", form=form, community=community, building=building,
-                           has_units=bool(services.unit_count(building)))
+    return form_view(
+        form, lambda: services.update_building(current_user, building, name=form.name.data, code=form.code.data),
+        message=_("Saved."), done=lambda _result: url_for("places.register", slug=community.slug,
+                                                           building=building.code),
+        page=lambda: render_template("places/building_form.html", form=form, community=community,
+                                     building=building, has_units=bool(services.unit_count(building))))
 
 
 def _household(community, household_id) -> Household:
@@ -194,23 +170,21 @@ def new_household(slug):
                                                        for b, _n in services.building_unit_counts(community)]
     if request.method == "GET" and request.args.get("building", type=int):
         form.building_id.data = request.args.get("building", type=int)
-    if form.validate_on_submit():
+
+    def create():
         building = db.session.get(Building, form.building_id.data or 0)
-        try:
-            if building is None or building.community_id != community.id:
-                raise DomainError(_("Choose the building."), "building_id")
-            owners = None
-            if (form.owners.data or "").strip():
-                developer, entries = importer.parse_owners(form.owners.data)
-                owners = importer.DEVELOPER if developer else list(entries)
-            household = services.create_household(current_user, building, entrance=form.entrance.data,
-                                                  room=form.room.data, area_m2=form.area_m2.data, owners=owners)
-            db.session.commit()
-            flash(_("Unit added."), "success")
-            return redirect(url_for("places.household", slug=community.slug, household_id=household.id))
-        except DomainError as error:
-            show_error(form, error)
-    return render_template("places/household_form.html", form=form, community=community, household=None)
+        if building is None or building.community_id != community.id:
+            raise DomainError(_("Choose the building."), "building_id")
+        owners = None
+        if (form.owners.data or "").strip():
+            developer, entries = importer.parse_owners(form.owners.data)
+            owners = importer.DEVELOPER if developer else list(entries)
+        return services.create_household(current_user, building, entrance=form.entrance.data,
+                                         room=form.room.data, area_m2=form.area_m2.data, owners=owners)
+    return form_view(
+        form, create, message=_("Unit added."),
+        done=lambda household: url_for("places.household", slug=community.slug, household_id=household.id),
+        page="places/household_form.html", context={"form": form, "community": community, "household": None})
 
 
 @bp.get("/c/<slug>/households/<int:household_id>")
@@ -230,16 +204,12 @@ def edit_household(slug, household_id):
     household = _household(community, household_id)
     allow(permissions.can_edit_register(current_user, community))
     form = HouseholdEditForm(obj=household)
-    if form.validate_on_submit():
-        try:
-            services.update_household(current_user, household, entrance=form.entrance.data, room=form.room.data,
-                                      area_m2=form.area_m2.data)
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for("places.household", slug=community.slug, household_id=household.id))
-        except DomainError as error:
-            show_error(form, error)
-    return render_template("places/household_form.html", form=form, community=community, household=household)
+    return form_view(
+        form, lambda: services.update_household(current_user, household, entrance=form.entrance.data,
+                                                room=form.room.data, area_m2=form.area_m2.data),
+        message=_("Saved."),
+        done=lambda _result: url_for("places.household", slug=community.slug, household_id=household.id),
+        page="places/household_form.html", context={"form": form, "community": community, "household": household})
 
 
 @bp.route("/c/<slug>/households/<int:household_id>/owners", methods=["GET", "POST"])
@@ -252,21 +222,19 @@ def transfer(slug, household_id):
     form = TransferForm()
     if request.method == "GET":
         form.on_date.data = today
-    if form.validate_on_submit():
-        try:
-            developer, entries = importer.parse_owners(form.owners.data)
-            new_owners = importer.DEVELOPER if developer else list(entries)
-            if current:
-                services.transfer_household(current_user, household, new_owners, form.on_date.data)
-            else:
-                services.start_ownership(current_user, household, new_owners, form.on_date.data)
-            db.session.commit()
-            flash(_("Owners recorded."), "success")
-            return redirect(url_for("places.household", slug=community.slug, household_id=household.id))
-        except DomainError as error:
-            show_error(form, error)
-    return render_template("places/transfer.html", form=form, community=community, household=household,
-                           current=current)
+
+    def record_owners():
+        developer, entries = importer.parse_owners(form.owners.data)
+        new_owners = importer.DEVELOPER if developer else list(entries)
+        if current:
+            services.transfer_household(current_user, household, new_owners, form.on_date.data)
+        else:
+            services.start_ownership(current_user, household, new_owners, form.on_date.data)
+    return form_view(
+        form, record_owners, message=_("Owners recorded."),
+        done=lambda _result: url_for("places.household", slug=community.slug, household_id=household.id),
+        page="places/transfer.html",
+        context={"form": form, "community": community, "household": household, "current": current})
 
 
 # ---- register import -----------------------------------------------------------------------------------
@@ -277,6 +245,7 @@ def import_register(slug):
     allow(permissions.can_import_register(current_user, community))
     form = ImportForm()
     problems = None
+    # Not form_view: the first of two steps, which writes nothing (no commit) and lists the file's faults.
     if form.validate_on_submit():
         upload = form.file.data
         data = upload.read(importer.MAX_BYTES + 1)
@@ -308,20 +277,17 @@ def confirm_import(slug, token):
         flash(_("This preview has expired or was already applied. Please upload the file again."), "error")
         return redirect(url_for("places.import_register", slug=community.slug))
     rows, filename = pending
-    try:
-        result = services.apply_import(current_user, community, rows, filename=filename)
-        db.session.commit()
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
-        return redirect(url_for("places.import_register", slug=community.slug))
-    importer.discard_pending(token)
-    flash(_("Register imported. Units added: %(added)d; changed: %(changed)d; unchanged: %(unchanged)d.",
-            added=len(result.added), changed=len(result.changed), unchanged=len(result.unchanged)), "success")
-    return redirect(url_for("places.register", slug=community.slug))
+
+    def imported(result):
+        importer.discard_pending(token)
+        return url_for("places.register", slug=community.slug)
+    return form_view(
+        form, lambda: services.apply_import(current_user, community, rows, filename=filename), validate=False,
+        refused=flash_back(url_for("places.import_register", slug=community.slug)),
+        message=lambda result: _("Register imported. Units added: %(added)d; changed: %(changed)d; "
+                                 "unchanged: %(unchanged)d.", added=len(result.added), changed=len(result.changed),
+                                 unchanged=len(result.unchanged)),
+        done=imported)
 
 
 

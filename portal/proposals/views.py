@@ -16,6 +16,7 @@ from flask import abort, current_app, flash, g, make_response, redirect, render_
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
@@ -24,6 +25,7 @@ from portal.auth import permissions
 from portal.clock import utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
+from portal.formviews import flash_back, form_view, posted_id
 from portal.moderation.services import is_hidden_for
 from portal.proposals import bp, services
 from portal.proposals.forms import (
@@ -61,7 +63,6 @@ from portal.web import (
     public,
     refuse,
     send_upload,
-    show_error,
 )
 
 COMMENT_SORTS = services.COMMENT_SORTS
@@ -324,26 +325,19 @@ def new(slug):
         return render_template("proposals/take_part.html", community=community, doing="propose"), 403
     form = ProposalForm()
     _proposal_choices(form, community)
-    if form.validate_on_submit():
-        publish = request.form.get("publish") is not None
-        try:
-            proposal = services.create_proposal(
-                current_user, community, **_proposal_fields(form), attachments=_uploaded_attachments(form.attachments),
-                publish=publish, on_behalf_of=_acting_for())
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, "title")
-        else:
-            db.session.commit()
-            flash(_("Your proposal is published. Neighbours can now support it.") if publish
-                  else _("Your draft is saved. Only you can see it until you publish it."), "success")
-            return redirect(_detail_url(proposal))
-    elif request.method == "GET":
+    if request.method == "GET":
         form.category.data = request.args.get("category") if request.args.get("category") in CATEGORIES \
             else "other"
-    return render_template("proposals/new.html", community=community, form=form, proposal=None,
-                           max_attachments=MAX_ATTACHMENTS, **_template_context())
+    publish = request.form.get("publish") is not None
+    return form_view(
+        form, lambda: services.create_proposal(
+            current_user, community, **_proposal_fields(form), attachments=_uploaded_attachments(form.attachments),
+            publish=publish, on_behalf_of=_acting_for()),
+        field="title", done=_detail_url,
+        message=_("Your proposal is published. Neighbours can now support it.") if publish
+        else _("Your draft is saved. Only you can see it until you publish it."),
+        page="proposals/new.html", context={"community": community, "form": form, "proposal": None,
+                                            "max_attachments": MAX_ATTACHMENTS, **_template_context()})
 
 
 @bp.route("/c/<slug>/proposals/<int:proposal_id>/edit", methods=["GET", "POST"])
@@ -360,25 +354,21 @@ def edit(slug, proposal_id):
             "category": proposal.category, "buildings": [b.id for b in proposal.buildings],
             "estimated_cost": "" if proposal.estimated_cost is None else f"{proposal.estimated_cost:f}"})
     _proposal_choices(form, community)
-    if form.validate_on_submit():
+
+    def update():
         removed = {int(v) for v in request.form.getlist("remove_attachments") if v.isdigit()}
-        try:
-            services.update_proposal(
-                current_user, proposal, **_proposal_fields(form),
-                add_attachments=_uploaded_attachments(form.attachments),
-                remove_attachment_ids=[a.id for a in proposal.attachments if a.id in removed],
-                note=(form.note.data or "").strip())
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, "title")
-            proposal = _load(slug, proposal_id)
-        else:
-            db.session.commit()
-            flash(_("Your changes are saved."), "success")
-            return redirect(_detail_url(proposal))
-    return render_template("proposals/new.html", community=community, form=form, proposal=proposal,
-                           max_attachments=MAX_ATTACHMENTS, **_template_context())
+        services.update_proposal(
+            current_user, proposal, **_proposal_fields(form),
+            add_attachments=_uploaded_attachments(form.attachments),
+            remove_attachment_ids=[a.id for a in proposal.attachments if a.id in removed],
+            note=(form.note.data or "").strip())
+
+    def page(shown):
+        return render_template("proposals/new.html", community=community, form=form, proposal=shown,
+                               max_attachments=MAX_ATTACHMENTS, **_template_context())
+    return form_view(form, update, field="title", message=_("Your changes are saved."),
+                     done=lambda _result: _detail_url(proposal), page=lambda: page(proposal),
+                     refused=lambda _error: page(_load(slug, proposal_id)))
 
 
 @bp.post("/c/<slug>/proposals/<int:proposal_id>/publish")
@@ -395,19 +385,12 @@ def withdraw(slug, proposal_id):
     proposal = _load(slug, proposal_id)
     allow(permissions.can_withdraw_proposal(current_user, proposal))
     form = WithdrawForm()
-    if request.method == "POST":
-        try:
-            services.withdraw(current_user, proposal, form.reason.data or "", (form.note.data or "").strip())
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, "reason")
-        else:
-            db.session.commit()
-            flash(_("Your proposal is withdrawn; its supporters are told why."), "success")
-            return redirect(_detail_url(proposal))
-    return render_template("proposals/withdraw.html", community=proposal.community, proposal=proposal, form=form,
-                           **_template_context())
+    return form_view(
+        form, lambda: services.withdraw(current_user, proposal, form.reason.data or "", (form.note.data or "").strip()),
+        validate=False, field="reason", message=_("Your proposal is withdrawn; its supporters are told why."),
+        done=lambda _result: _detail_url(proposal),
+        page=lambda: render_template("proposals/withdraw.html", community=proposal.community, proposal=proposal,
+                                     form=form, **_template_context()))
 
 
 # --- one proposal ------------------------------------------------------------------------------------------
@@ -553,19 +536,12 @@ def close_deliberation(slug, proposal_id):
 
 def _reason_action(proposal, run, *, title, button, hint, done):
     form = ReasonForm()
-    if request.method == "POST":
-        try:
-            run((form.reason.data or "").strip())
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, "reason")
-        else:
-            db.session.commit()
-            flash(done, "success")
-            return redirect(_detail_url(proposal))
-    return render_template("proposals/reason.html", community=proposal.community, proposal=proposal, form=form,
-                           heading=title, button=button, hint=hint, action=request.path, **_template_context())
+    return form_view(
+        form, lambda: run((form.reason.data or "").strip()), validate=False, field="reason", message=done,
+        done=lambda _result: _detail_url(proposal),
+        page=lambda: render_template("proposals/reason.html", community=proposal.community, proposal=proposal,
+                                     form=form, heading=title, button=button, hint=hint, action=request.path,
+                                     **_template_context()))
 
 
 @bp.route("/c/<slug>/proposals/<int:proposal_id>/summary", methods=["GET", "POST"])
@@ -577,20 +553,14 @@ def summary(slug, proposal_id):
     else:
         form = SummaryForm(data={"arguments_for": proposal.summary_for or "",
                                  "arguments_against": proposal.summary_against or ""})
-    if request.method == "POST":
-        try:
-            services.write_summary(current_user, proposal, arguments_for=(form.arguments_for.data or "").strip(),
-                                   arguments_against=(form.arguments_against.data or "").strip())
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, "arguments_for")
-        else:
-            db.session.commit()
-            flash(_("The summary is pinned on top of the proposal."), "success")
-            return redirect(_detail_url(proposal))
-    return render_template("proposals/summary.html", community=proposal.community, proposal=proposal, form=form,
-                           **_template_context())
+    return form_view(
+        form, lambda: services.write_summary(current_user, proposal,
+                                             arguments_for=(form.arguments_for.data or "").strip(),
+                                             arguments_against=(form.arguments_against.data or "").strip()),
+        validate=False, field="arguments_for", message=_("The summary is pinned on top of the proposal."),
+        done=lambda _result: _detail_url(proposal),
+        page=lambda: render_template("proposals/summary.html", community=proposal.community, proposal=proposal,
+                                     form=form, **_template_context()))
 
 
 @bp.get("/c/<slug>/proposals/<int:proposal_id>/history")
@@ -705,21 +675,15 @@ def comment(slug, proposal_id):
     form = CommentForm()
     parent = None
     if (form.parent_id.data or "").strip():
-        try:
-            parent = _comment(proposal, int(form.parent_id.data))
-        except ValueError:
+        parent_id = posted_id(form.parent_id.data)
+        if parent_id is None:  # not a number, or none the database holds
             abort(404)
-    try:
-        added = services.add_comment(current_user, proposal, stance=form.stance.data or "", body=form.body.data or "",
-                                     parent=parent, on_behalf_of=_acting_for())
-    except NotAllowed:
-        refuse()
-    except DomainError as error:
-        show_error(form, error, "body")
-        return _comment_page(proposal, form, parent=parent)
-    db.session.commit()
-    flash(_("Your comment is posted."), "success")
-    return redirect(_comment_url(proposal, added))
+        parent = _comment(proposal, parent_id)
+    return form_view(
+        form, lambda: services.add_comment(current_user, proposal, stance=form.stance.data or "",
+                                           body=form.body.data or "", parent=parent, on_behalf_of=_acting_for()),
+        validate=False, field="body", message=_("Your comment is posted."),
+        done=lambda added: _comment_url(proposal, added), page=lambda: _comment_page(proposal, form, parent=parent))
 
 
 @bp.get("/c/<slug>/proposals/<int:proposal_id>/comments/<int:comment_id>/reply")
@@ -745,18 +709,11 @@ def edit_comment(slug, proposal_id, comment_id):
     allow(permissions.can_edit_comment(person, found))
     form = CommentForm() if request.method == "POST" else CommentForm(data={"stance": found.stance,
                                                                             "body": found.body})
-    if request.method == "POST":
-        try:
-            services.edit_comment(person, found, stance=form.stance.data or "", body=form.body.data or "")
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, "body")
-        else:
-            db.session.commit()
-            flash(_("Your comment is saved."), "success")
-            return redirect(_comment_url(proposal, found))
-    return _comment_page(proposal, form, parent=found.parent, comment=found)
+    return form_view(
+        form, lambda: services.edit_comment(person, found, stance=form.stance.data or "", body=form.body.data or ""),
+        validate=False, field="body", message=_("Your comment is saved."),
+        done=lambda _result: _comment_url(proposal, found),
+        page=lambda: _comment_page(proposal, form, parent=found.parent, comment=found))
 
 
 @bp.post("/c/<slug>/proposals/<int:proposal_id>/comments/<int:comment_id>/delete")
@@ -803,23 +760,18 @@ def settings(slug):
     allow(permissions.can_manage_proposal_settings(current_user, community))
     if request.method == "POST":
         form = SettingsForm()
-        try:
-            services.update_settings(current_user, community, threshold=_whole_number(form.threshold),
-                                     days=_whole_number(form.days),
-                                     notice_days=_whole_number(form.notice_days) if form.notice_days.raw_data else None)
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, "threshold")
-        else:
-            db.session.commit()
-            flash(_("Saved. New proposals use these settings; published ones keep theirs."), "success")
-            return redirect(url_for("proposals.index", slug=slug))
     else:
         threshold, days = services.settings_for(community)
         form = SettingsForm(data={"threshold": str(threshold), "days": str(days),
                                   "notice_days": str(community.notice_days)})
-    return render_template("proposals/settings.html", community=community, form=form, **_template_context())
+    return form_view(
+        form, lambda: services.update_settings(
+            current_user, community, threshold=_whole_number(form.threshold), days=_whole_number(form.days),
+            notice_days=_whole_number(form.notice_days) if form.notice_days.raw_data else None),
+        validate=False, field="threshold",
+        message=_("Saved. New proposals use these settings; published ones keep theirs."),
+        done=url_for("proposals.index", slug=slug),
+        page="proposals/settings.html", context={"community": community, "form": form, **_template_context()})
 
 
 def _whole_number(form_field):
@@ -836,14 +788,8 @@ def escalate_issue(slug, issue_id):
     if issue is None:
         abort(404)
     allow(permissions.can_escalate_issue(current_user, issue))
-    try:
-        proposal = services.escalate_issue(current_user, issue)
-    except NotAllowed:
-        refuse()
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
-        return redirect(url_for("issues.detail", slug=slug, issue_id=issue.id))
-    db.session.commit()
-    flash(_("A draft proposal is made from the issue. Check it, then publish it."), "success")
-    return redirect(url_for("proposals.edit", slug=slug, proposal_id=proposal.id))
+    # A button on the issue's page: a refusal is said there.
+    return form_view(FlaskForm(), lambda: services.escalate_issue(current_user, issue), validate=False,
+                     refused=flash_back(url_for("issues.detail", slug=slug, issue_id=issue.id)),
+                     message=_("A draft proposal is made from the issue. Check it, then publish it."),
+                     done=lambda proposal: url_for("proposals.edit", slug=slug, proposal_id=proposal.id))

@@ -1,5 +1,5 @@
 """Residents' pages: parse, authorize, call a service, render."""
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
@@ -9,15 +9,21 @@ from portal.auth import permissions
 from portal.auth.models import User
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
+from portal.formviews import fits_database, form_view, posted_id
 from portal.places.models import Community, Household, Residency
 from portal.residents import acting, bp, services
 from portal.residents.forms import ClaimForm, RegisterOnBehalfForm, RejectForm
 from portal.places.services import community_or_404
-from portal.web import perform, refuse, show_error
+from portal.web import perform, refuse
 
 
 def _household(household_id):
     return db.session.get(Household, household_id) if household_id else None
+
+
+def _owner_ids() -> list[int]:
+    """The ticked owner records; a value that is no id the database holds is no owner."""
+    return [i for i in map(posted_id, request.form.getlist("confirm_owner")) if i is not None]
 
 
 def _unit_choices(community):
@@ -36,29 +42,29 @@ def claim():
         SelectChoice(c.id, c.name) for c in services.all_communities()]
     if request.method == "GET" and request.args.get("community"):
         form.community.data = request.args.get("community", type=int)
-    community = db.session.get(Community, form.community.data) if form.community.data else None
+    # A number beyond the id column is no community (the form says so), rather than a database error.
+    community = db.session.get(Community, form.community.data) \
+        if form.community.data and fits_database(form.community.data) else None
     form.household.choices = _unit_choices(community)
     # With JavaScript, changing the community swaps in its units; without, the "show units" button does.
     form.community.render_kw = {"hx-get": url_for("residents.claim_units"), "hx-target": "#unit-field",
                                 "hx-swap": "outerHTML"}
     person = acting.current_person()
-    if request.method == "POST" and request.form.get("step") != "units" and form.validate_on_submit():
-        try:
-            if community is None:
-                raise DomainError(_("Choose your community."), "community")
-            residency = services.claim_unit(current_user, _household(form.household.data), community=community,
-                                            is_adult=not form.minor.data, on_behalf_of=acting.acting_for())
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            db.session.rollback()
-            show_error(form, error, "household")
-        else:
-            db.session.commit()
-            flash(_("Your claim for %(unit)s is sent. A committee member of %(community)s will verify it.",
-                    unit=services.unit_label(residency.household), community=community.name), "success")
-            return redirect(url_for("residents.mine"))
-    return render_template("residents/claim.html", form=form, community=community, person=person)
+
+    def page():
+        return render_template("residents/claim.html", form=form, community=community, person=person)
+    if request.method == "POST" and request.form.get("step") == "units":
+        return page()
+
+    def claim_unit():
+        if community is None:
+            raise DomainError(_("Choose your community."), "community")
+        return services.claim_unit(current_user, _household(form.household.data), community=community,
+                                   is_adult=not form.minor.data, on_behalf_of=acting.acting_for())
+    return form_view(form, claim_unit, field="household", page=page, done=url_for("residents.mine"),
+                     message=lambda residency: _(
+                         "Your claim for %(unit)s is sent. A committee member of %(community)s will verify it.",
+                         unit=services.unit_label(residency.household), community=community.name))
 
 
 @bp.get("/claim/units")
@@ -160,7 +166,7 @@ def verify(slug, residency_id):
     residency = _claim_or_404(community, residency_id)
     try:
         changed = services.verify_claim(current_user, residency,
-                                        confirm_owner_ids=request.form.getlist("confirm_owner", type=int))
+                                        confirm_owner_ids=_owner_ids())
     except NotAllowed:
         refuse()
     except DomainError as error:
@@ -184,25 +190,19 @@ def reject(slug, residency_id):
         abort(403)
     residency = _claim_or_404(community, residency_id)
     form = RejectForm(prefix=f"claim{residency.id}")
-    if form.validate():
-        try:
-            services.reject_claim(current_user, residency, form.reason.data)
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            db.session.rollback()
-            show_error(form, error, "reason")
-        else:
-            db.session.commit()
-            notice = _("The claim of %(name)s is not accepted; they can read your reason.",
-                       name=residency.user.display_name)
-            if request.htmx:
-                return _claim_partial(community, residency, notice=notice)
-            flash(notice, "success")
-            return redirect(url_for("residents.pending", slug=slug))
-    if request.htmx:
-        return _claim_partial(community, residency, form=form)
-    return _pending_page(community, reject_forms={residency.id: form})
+
+    def notice(_result):
+        return _("The claim of %(name)s is not accepted; they can read your reason.",
+                 name=residency.user.display_name)
+
+    def rejected(result):
+        if request.htmx:
+            return make_response(_claim_partial(community, residency, notice=notice(result)))
+        return url_for("residents.pending", slug=slug)
+    return form_view(form, lambda: services.reject_claim(current_user, residency, form.reason.data),
+                     field="reason", message=lambda result: None if request.htmx else notice(result), done=rejected,
+                     page=lambda: _pending_page(community, reject_forms={residency.id: form}),
+                     partial=lambda: _claim_partial(community, residency, form=form))
 
 
 @bp.post("/c/<slug>/residents/claims/<int:residency_id>/end")
@@ -221,7 +221,7 @@ def confirm_owners(slug, residency_id):
     if not permissions.can_verify_residents(current_user, community):
         abort(403)
     residency = _claim_or_404(community, residency_id)
-    owner_ids = request.form.getlist("confirm_owner", type=int)
+    owner_ids = _owner_ids()
     if not owner_ids:
         flash(_("Tick the owner you have checked before confirming."), "error")
     else:
@@ -258,22 +258,15 @@ def register_on_behalf(slug):
         abort(403)
     form = RegisterOnBehalfForm()
     form.household.choices = _unit_choices(community)
-    if form.validate_on_submit():
-        try:
-            person, _residency = services.register_on_behalf(
-                current_user, community, display_name=form.display_name.data, phone=form.phone.data,
-                household=_household(form.household.data), is_adult=not form.minor.data)
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            db.session.rollback()
-            show_error(form, error, "display_name")
-        else:
-            db.session.commit()
-            flash(_("%(name)s is registered and verified. Give them a reset code so they can choose a password.",
-                    name=person.display_name), "success")
-            return redirect(url_for("residents.detail", slug=slug, user_id=person.id))
-    return render_template("residents/register_for.html", community=community, form=form)
+    return form_view(
+        form, lambda: services.register_on_behalf(
+            current_user, community, display_name=form.display_name.data, phone=form.phone.data,
+            household=_household(form.household.data), is_adult=not form.minor.data)[0],
+        field="display_name",
+        message=lambda person: _("%(name)s is registered and verified. Give them a reset code so they can choose "
+                                 "a password.", name=person.display_name),
+        done=lambda person: url_for("residents.detail", slug=slug, user_id=person.id),
+        page="residents/register_for.html", context={"community": community, "form": form})
 
 
 # --- acting for a resident ------------------------------------------------------------------------------

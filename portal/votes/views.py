@@ -13,7 +13,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, make_response, render_template, request, url_for
 from flask_babel import format_datetime, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -21,8 +21,9 @@ from wtforms.fields.choices import SelectChoice
 
 from portal.auth import permissions
 from portal.clock import in_zone, utcnow
-from portal.errors import DomainError, NotAllowed
+from portal.errors import DomainError
 from portal.extensions import db
+from portal.formviews import form_view
 from portal.forms import local_time
 from portal.votes import bp, counting, services
 from portal.votes import log as ballot_log
@@ -49,7 +50,7 @@ from portal.votes.models import (
     BallotVoter,
 )
 from portal.places.services import community_or_404
-from portal.web import allow, datetime_local, public, refuse, show_error
+from portal.web import allow, datetime_local, public
 
 MAX_ID = 2**31 - 1  # an id in the address beyond any row (and beyond what SQLite takes) is simply not there
 PAPER_MATCHES = 20  # voters listed on the paper-ballot page for one search
@@ -391,31 +392,28 @@ def new(slug, proposal_id):
     committees = _committees_of(current_user, community)
     form.organization.choices = [SelectChoice(str(o.id), o.name) for o in committees]
     now = utcnow()
-    if request.method == "POST":
-        try:
-            ballot = services.open_ballot(current_user, proposal, **_ballot_fields(form, method, community, now))
-            _link_decision(proposal, ballot)
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            db.session.commit()
-            if ballot.status == "open":
-                flash(_("Voting is open. Everyone who may vote is told."), "success")
-            elif ballot.method == "owners":
-                flash(_("The ballot is announced to every owner; voting opens on %(when)s.",
-                        when=datetime_local(ballot.opens_at, community.time_zone)), "success")
-            else:
-                flash(_("The ballot is announced; voting opens on %(when)s.",
-                        when=datetime_local(ballot.opens_at, community.time_zone)), "success")
-            return redirect(_detail_url(ballot))
-    else:
+    if request.method != "POST":
         _ballot_defaults(form, method, proposal, now)
         if committees:
             form.organization.data = str(committees[0].id)
-    return render_template("votes/new.html", community=community, proposal=proposal, method=method, form=form,
-                           committees=committees, zone=community.time_zone, **_template_context())
+
+    def open_ballot():
+        ballot = services.open_ballot(current_user, proposal, **_ballot_fields(form, method, community, now))
+        _link_decision(proposal, ballot)
+        return ballot
+
+    def opened(ballot):
+        if ballot.status == "open":
+            return _("Voting is open. Everyone who may vote is told.")
+        if ballot.method == "owners":
+            return _("The ballot is announced to every owner; voting opens on %(when)s.",
+                     when=datetime_local(ballot.opens_at, community.time_zone))
+        return _("The ballot is announced; voting opens on %(when)s.",
+                 when=datetime_local(ballot.opens_at, community.time_zone))
+    return form_view(form, open_ballot, validate=False, message=opened, done=_detail_url,
+                     page="votes/new.html",
+                     context={"community": community, "proposal": proposal, "method": method, "form": form,
+                              "committees": committees, "zone": community.time_zone, **_template_context()})
 
 
 # --- one ballot --------------------------------------------------------------------------------------------
@@ -435,27 +433,29 @@ def cast(slug, ballot_id):
     if ballot.status == "closed":  # a page left open past the close: say so rather than a bare 403
         return _vote_refused(ballot, _("Voting has closed: your vote was not cast."), voter_id, option_id)
     allow(permissions.can_vote(current_user, ballot))
-    try:
+
+    def cast_vote():
         if option_id is None:
             raise DomainError(_("Choose one of the options."), "option_id")
         voter = _voter(ballot, voter_id)
         if voter_id is not None and voter is None:
             raise DomainError(_("That vote is not one you may cast. Reload the page and try again."), "voter_id")
-        entry = services.cast(current_user, ballot, option_id, voter=voter)
-    except NotAllowed:
-        refuse()
-    except DomainError as error:
-        db.session.rollback()
-        return _vote_refused(ballot, str(error.message), voter_id, option_id)
-    db.session.commit()
-    if request.htmx:  # the block, and the live count and log head beside it (out of band)
+        return services.cast(current_user, ballot, option_id, voter=voter)
+
+    def counted(entry):
+        if not request.htmx:
+            return _detail_url(ballot, "#vote")
+        # The block, and the live count and log head beside it (out of band).
         notice = _("Your vote is counted. Keep your receipt to check it later.")
         context = {**_vote_context(ballot, receipt=entry.receipt, notice=notice), **_template_context(ballot)}
-        return render_template("votes/_vote.html", **context) + render_template(
-            "votes/_live.html", oob=True, tally=services.visible_tally(current_user, ballot), **context)
-    flash(_("Your vote is counted. Keep your receipt to check it later: %(receipt)s", receipt=entry.receipt),
-          "success")
-    return redirect(_detail_url(ballot, "#vote"))
+        return make_response(render_template("votes/_vote.html", **context) + render_template(
+            "votes/_live.html", oob=True, tally=services.visible_tally(current_user, ballot), **context))
+    # Both fields are read as ids (_whole) and never stored: a NUL in them is "choose one of the options".
+    return form_view(form, cast_vote, validate=False, guard_input=False, done=counted,
+                     message=lambda entry: None if request.htmx else _(
+                         "Your vote is counted. Keep your receipt to check it later: %(receipt)s",
+                         receipt=entry.receipt),
+                     refused=lambda error: _vote_refused(ballot, str(error.message), voter_id, option_id))
 
 
 def _vote_refused(ballot, message, voter_id, option_id):
@@ -485,47 +485,35 @@ def paper(slug, ballot_id):
     allow(permissions.can_enter_paper(current_user, ballot))
     words = (request.values.get("q") or "").strip()[:100]
     form = PaperForm()
-    picked = None
+    picked = option_id = None
     if request.method == "POST":
         voter_id, option_id = _whole(form.voter_id.data), _whole(form.option_id.data)
         picked = _voter(ballot, voter_id)
-        try:
-            if picked is None:
-                raise DomainError(_("Choose whose paper ballot it is."), "voter_id")
-            if option_id is None:
-                raise DomainError(_("Choose what the paper ballot says."), "option_id")
-            entry = services.enter_paper(current_user, ballot, picked, option_id)
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("The paper ballot of %(name)s is entered. Its receipt: %(receipt)s",
-                    name=picked.label, receipt=entry.receipt), "success")
-            return redirect(url_for("votes.paper", slug=slug, ballot_id=ballot.id))
-    matches = _search_voters(ballot, words, also=picked)
-    form.voter_id.choices = [SelectChoice(str(v.id), v.label) for v in matches]
-    form.option_id.choices = [SelectChoice(str(o.id), option_text(o)) for o in ballot.options]
-    return render_template("votes/paper.html", form=form, words=words, matches=matches,
-                           **_template_context(ballot))
+
+    def enter():
+        if picked is None:
+            raise DomainError(_("Choose whose paper ballot it is."), "voter_id")
+        if option_id is None:
+            raise DomainError(_("Choose what the paper ballot says."), "option_id")
+        return services.enter_paper(current_user, ballot, picked, option_id)
+
+    def page():
+        matches = _search_voters(ballot, words, also=picked)
+        form.voter_id.choices = [SelectChoice(str(v.id), v.label) for v in matches]
+        form.option_id.choices = [SelectChoice(str(o.id), option_text(o)) for o in ballot.options]
+        return render_template("votes/paper.html", form=form, words=words, matches=matches,
+                               **_template_context(ballot))
+    return form_view(form, enter, validate=False, page=page,
+                     message=lambda entry: _("The paper ballot of %(name)s is entered. Its receipt: %(receipt)s",
+                                             name=picked.label, receipt=entry.receipt),
+                     done=url_for("votes.paper", slug=slug, ballot_id=ballot.id))
 
 
 def _committee_form(ballot, form, run, *, template, done, fallback, **extra):
     """Extend, close early, record the outcome: the form, its service call, and the form again with the
     message and the typing kept when the service says no."""
-    if request.method == "POST":
-        try:
-            run()
-        except NotAllowed:
-            refuse()
-        except DomainError as error:
-            show_error(form, error, fallback)
-        else:
-            db.session.commit()
-            flash(done, "success")
-            return redirect(_detail_url(ballot))
-    return render_template(template, form=form, **extra, **_template_context(ballot))
+    return form_view(form, run, validate=False, field=fallback, message=done, done=_detail_url(ballot),
+                     page=template, context={"form": form, **extra, **_template_context(ballot)})
 
 
 @bp.route("/c/<slug>/ballots/<int:ballot_id>/extend", methods=["GET", "POST"])
