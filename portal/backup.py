@@ -31,6 +31,7 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 import click
 from sqlalchemy import create_engine, inspect, text
@@ -194,14 +195,14 @@ def _pg_restore(database: Database, path: Path, dump_program: str) -> None:
 
 # --- SQLite ---------------------------------------------------------------------------------------------------
 
-def _sqlite_copy(source: str, target: str, *, source_must_exist: bool) -> None:
-    """Copy one SQLite database into another with SQLite's online backup API: a consistent copy even while the
-    portal writes (the copy starts again when a write interrupts it), into a file created or still empty."""
+def _sqlite_copy(source: str, target: str) -> None:
+    """Copy one SQLite database into another (created, or still empty) with SQLite's online backup API: a
+    consistent copy while the portal runs, made in one step under a read lock."""
     import sqlite3
-    if source_must_exist and not Path(source).is_file():
+    if not Path(source).is_file():
         raise BackupError(f"The SQLite database {source} does not exist.")
     try:
-        src = sqlite3.connect(f"file:{Path(source).absolute()}?mode=ro", uri=True)
+        src = sqlite3.connect(f"file:{quote(str(Path(source).absolute()))}?mode=ro", uri=True)
         try:
             dst = sqlite3.connect(target)
             try:
@@ -311,7 +312,7 @@ def create_backup(folder, database_url: str, upload_dir, migrations=None) -> Bac
         if database.kind == "postgresql":
             manifest.update(_pg_dump(database, dump))
         else:
-            _sqlite_copy(database.url.database, str(dump), source_must_exist=True)
+            _sqlite_copy(database.url.database, str(dump))
         size, digest = _sha256_of(dump)
         files = [{"path": dump.name, "size": size, "sha256": digest}]
         summary = BackupSummary(folder=folder, database=f"{database} → {dump.name}", database_size=size,
@@ -482,7 +483,7 @@ def restore_backup(folder, database_url: str, upload_dir, migrations=None) -> Re
         if database.kind == "postgresql":
             _pg_restore(database, dump, manifest.get("dump_program"))
         else:
-            _sqlite_copy(str(dump), database.url.database, source_must_exist=True)
+            _sqlite_copy(str(dump), database.url.database)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
