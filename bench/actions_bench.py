@@ -27,18 +27,26 @@ import random
 import re
 import statistics
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-import _common
-from _common import (Database, add_database_arguments, analyze, bulk, community_with_residents, percentile,
-                     statement_range, time_pages)
+import _common  # noqa: F401  (first: puts the project on sys.path)
+from _common import (
+    Database,
+    add_database_arguments,
+    analyze,
+    bulk,
+    community_with_residents,
+    percentile,
+    statement_range,
+    time_pages,
+)
 
 from portal.actions import services as actions
 from portal.actions.models import Action, ActionUpdate, ActionVolunteer
 from portal.committees.models import Organization
 from portal.extensions import db
 
-UTC = timezone.utc
+UTC = UTC
 STATES = ["done"] * 4 + ["in_progress"] * 3 + ["planned"] * 2 + ["blocked"]
 TITLES = ["更换{}号楼电梯钢丝绳", "修复{}号楼单元门禁", "{}号楼外墙防水维修", "Repaint the railings of building {}",
           "增设{}号楼电动自行车充电桩", "Fix the lights of the path behind building {}", "{}号楼楼道堆物清理"]

@@ -10,23 +10,32 @@ and, interleaved, straight from the issues as before them — and its parts, the
 import argparse
 import random
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import _common
-from _common import (PASSWORD, Database, add_database_arguments, analyze, bulk, percentile, statement_range,
-                     time_pages, views_built)
+from _common import (
+    PASSWORD,
+    Database,
+    add_database_arguments,
+    analyze,
+    bulk,
+    percentile,
+    statement_range,
+    time_pages,
+    views_built,
+)
 
 from portal.actions.models import Action, Chase
+from portal.auth.models import User
 from portal.auth.services import hash_password
-from portal.committees.models import OrgMembership, Organization
+from portal.committees.models import Organization, OrgMembership
 from portal.dashboard import services as S
 from portal.dashboard.rollups import rebuild_rollups
 from portal.extensions import db
 from portal.issues.models import Issue, IssueCategory
 from portal.places.models import Building, Community, SubDistrict
-from portal.auth.models import User
 
-UTC = timezone.utc
+UTC = UTC
 OFFICIAL_LOGIN = "official@bench.test"
 
 
@@ -65,7 +74,7 @@ def build(args, now):
     start = now - timedelta(days=3 * 365)
     span = int((now - start).total_seconds())
     rows = []
-    for i in range(args.issues):
+    for _ in range(args.issues):
         c = rng.choice(comms)
         sub = start + timedelta(seconds=rng.randrange(span))
         fr = sub + timedelta(hours=rng.uniform(0.5, 40)) if rng.random() < 0.9 else None
@@ -76,16 +85,18 @@ def build(args, now):
                          show_name=False, status=("closed" if done else "in_progress"),
                          handling_org_id=rng.choice(orgs[c.id]), submitted_at=sub,
                          respond_by=sub + timedelta(hours=24), resolve_by=sub + timedelta(hours=168),
-                         first_response_at=fr, resolved_at=(fr + timedelta(hours=rng.uniform(1, 200)) if done else None),
+                         first_response_at=fr,
+                         resolved_at=(fr + timedelta(hours=rng.uniform(1, 200)) if done else None),
                          rated_at=(now if rated else None), rating_resolved=(rng.random() < 0.8 if rated else None),
                          rating_satisfaction=(rng.choice(S.SATISFIED + ("dissatisfied",)) if rated else None),
                          respond_warned=0, resolve_warned=0, reopen_count=0, support_count=0))
     bulk(Issue, rows)
     rows = []
-    for i in range(args.actions):
+    for _ in range(args.actions):
         c = rng.choice(comms)
         rows.append(dict(community_id=c.id, title="a", description="", source="issue",
-                         responsible_org_id=rng.choice(orgs[c.id]), due_date=(now + timedelta(days=rng.randint(-300, 100))).date(),
+                         responsible_org_id=rng.choice(orgs[c.id]),
+                         due_date=(now + timedelta(days=rng.randint(-300, 100))).date(),
                          status=rng.choice(["planned", "in_progress", "done"]), progress=0,
                          progress_set_by_hand=False, created_by_id=user.id, created_at=now - timedelta(days=400)))
     bulk(Action, rows)

@@ -16,13 +16,24 @@ import statistics
 import time
 from datetime import timedelta
 
-from _common import (Database, add_database_arguments, analyze, bulk, chunks, community_with_residents,
-                     pareto_counts, percentile, statement_range, time_pages, views_built)
-
-CLOSED_STATES = ("resolved", "closed", "closed", "closed", "rejected", "duplicate")
+from _common import (
+    Database,
+    add_database_arguments,
+    analyze,
+    bulk,
+    chunks,
+    community_with_residents,
+    pareto_counts,
+    percentile,
+    statement_range,
+    time_pages,
+    views_built,
+)
 from sqlalchemy import text
 
 from portal.extensions import db
+
+CLOSED_STATES = ("resolved", "closed", "closed", "closed", "rejected", "duplicate")
 
 ZH_THINGS = ["电梯", "楼道灯", "水管", "暖气", "垃圾桶", "车位", "门禁", "绿化带", "下水道", "路灯", "健身器材",
              "消防通道", "单元门", "窨井盖", "监控", "充电桩", "外墙", "屋顶", "自行车棚", "快递柜"]
@@ -51,8 +62,15 @@ def build(n_issues, n_supports, n_users, rng):
     from portal.committees.models import Organization
     from portal.issues import services as issues_services
     from portal.issues import similar
-    from portal.issues.models import (DEADLINE_CLASSES, OPEN_STATES, Issue, IssueCategory, IssueEvent,
-                                      IssueSupport, IssueTerm)
+    from portal.issues.models import (
+        DEADLINE_CLASSES,
+        OPEN_STATES,
+        Issue,
+        IssueCategory,
+        IssueEvent,
+        IssueSupport,
+        IssueTerm,
+    )
 
     now = utcnow()
     community, buildings, user_ids = community_with_residents(n_users, now)
@@ -70,7 +88,7 @@ def build(n_issues, n_supports, n_users, rng):
     db.session.flush()
 
     issues = []
-    for n in range(n_issues):
+    for _ in range(n_issues):
         category = rng.choice(categories)
         submitted = now - timedelta(minutes=rng.randint(10, 60 * 24 * 730))
         respond_by = submitted + timedelta(hours=category.respond_hours)

@@ -20,7 +20,7 @@ import os
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import _common  # noqa: F401  (first: puts the project on sys.path, sets a throwaway instance folder)
 from _common import Database, add_database_arguments, bulk
@@ -30,7 +30,7 @@ from flask_babel import lazy_gettext as _l
 from portal.extensions import db
 
 # 10:00 in Shanghai (the portal's default zone): outside quiet hours.
-DAYTIME = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
+DAYTIME = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
 class CountingHandler:

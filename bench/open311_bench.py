@@ -13,11 +13,19 @@ import gzip
 import random
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import _common  # noqa: F401  (first: sets up the path and a throwaway instance folder)
-from _common import (Database, StatementCounter, add_database_arguments, analyze, bulk, community_with_residents,
-                     percentile, statement_range)
+from _common import (
+    Database,
+    StatementCounter,
+    add_database_arguments,
+    analyze,
+    bulk,
+    community_with_residents,
+    percentile,
+    statement_range,
+)
 
 from portal.auth.models import User
 from portal.extensions import db
@@ -33,7 +41,7 @@ from portal.issues import services as issues
 from portal.issues.models import Issue, IssueEvent
 from portal.open311 import services as open311
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def build(args, now):

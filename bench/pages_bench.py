@@ -30,8 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import _common  # noqa: F401  (first: puts the project on sys.path, sets a throwaway instance folder)
-from _common import (ROOT, Database, Gunicorn, StatementCounter, analyze, http_get, sign_in,
-                     sign_in_http)
+from _common import ROOT, Database, Gunicorn, StatementCounter, analyze, http_get, sign_in, sign_in_http
 from sqlalchemy import text
 
 from portal.extensions import db
@@ -104,6 +103,7 @@ def build_ballots(n, rng, now):
     n["log"] log entries, and a closed one on the same register (n["closed_log"] entries, voting 24–9 days
     ago, closed at `now` by apply_due)."""
     import votes_bench
+
     from portal.proposals.models import Proposal
     from portal.votes import services
     from portal.votes.models import Ballot
@@ -157,7 +157,7 @@ def meetings(community, creator_id, now, rng):
     for k in range(40):
         starts = now + timedelta(days=rng.uniform(0, 89), hours=rng.randint(0, 10))
         db.session.add(Meeting(organization_id=rng.choice(orgs), community_id=community.id,
-                               title=f"第{k + 1}次业主大会筹备会议", starts_at=starts, ends_at=starts + timedelta(hours=2),
+                               title=f"第{k + 1}次业主大会筹备会议", starts_at=starts, ends_at=starts + timedelta(hours=2),  # noqa: E501
                                place="社区活动中心二楼", is_public=k % 4 != 0, status="scheduled",
                                created_by_id=creator_id, created_at=now - timedelta(days=3)))
     db.session.commit()
@@ -211,6 +211,7 @@ class beside:
 
 def build_issues(n, rng, now):
     import issues_bench
+
     from portal.auth.models import User
     from portal.issues.models import Issue
     with beside(issues_bench):
@@ -247,6 +248,7 @@ def notifications(resident, community, now, rng, count=300):
 
 def build_proposals(n, rng, now):
     import proposals_bench
+
     from portal.auth.models import User
     from portal.proposals.models import Proposal
     with beside(proposals_bench):
@@ -288,6 +290,7 @@ def notices(community, now, rng):
 
 def build_dashboard(n, now):
     import dashboard_bench
+
     from portal.places.models import Community
     sd = dashboard_bench.build(argparse.Namespace(issues=n["dashboard_issues"], actions=n["dashboard_actions"]), now)
     tracker = db.session.scalar(db.select(Community).where(Community.sub_district_id == sd.id)
@@ -300,6 +303,7 @@ def build_dashboard(n, now):
 def rebuild_derived(state):
     """Call the rebuild functions of the stored derived data, where they exist (see DERIVED)."""
     import importlib
+
     from portal.places.models import Community
     from portal.votes.models import Ballot
     objects = {"ballot": lambda: [db.session.get(Ballot, state["ballots"][k]) for k in ("open", "closed")],
@@ -519,8 +523,9 @@ def main(argv=None):
                     page_runs.append(wrk(portal.url, paths, cookie, args.seconds, args.threads, args.connections,
                                          script_dir))
             row = {"label": label, "as": persona, "status": status, "sent": sent, "encoding": encoding,
-                   "plain": plain, "gzipped": gzipped, "load": (load_before, os.getloadavg()[0]), "ceiling": ceiling_runs,
-                   "page": page_runs, "sql": in_process[label][0], "alone": in_process[label][1]}
+                   "plain": plain, "gzipped": gzipped, "load": (load_before, os.getloadavg()[0]),
+                   "ceiling": ceiling_runs, "page": page_runs, "sql": in_process[label][0],
+                   "alone": in_process[label][1]}
             rows.append(row)
             print_row(row, header=len(rows) == 1)
     finally:

@@ -16,8 +16,19 @@ import statistics
 import time
 from datetime import timedelta
 
-from _common import (Database, add_database_arguments, analyze, bulk, chunks, community_with_residents,
-                     pareto_counts, percentile, statement_range, time_pages, views_built)
+from _common import (
+    Database,
+    add_database_arguments,
+    analyze,
+    bulk,
+    chunks,
+    community_with_residents,
+    pareto_counts,
+    percentile,
+    statement_range,
+    time_pages,
+    views_built,
+)
 from sqlalchemy import text
 
 from portal.extensions import db
@@ -77,11 +88,19 @@ def proposal_text(rng: random.Random) -> tuple[str, str, str]:
 def build(n_proposals, n_supports, n_users, n_comments, n_likes, rng):
     """One community, its residents and committee, the proposals and the big discussion: bulk inserts."""
     from portal.clock import utcnow
-    from portal.committees.models import OrgMembership, Organization
+    from portal.committees.models import Organization, OrgMembership
     from portal.issues import similar
     from portal.markup import render_markdown
-    from portal.proposals.models import (STANCES, Comment, CommentLike, Proposal, ProposalEvent, ProposalSupport,
-                                         ProposalTerm, ProposalVersion)
+    from portal.proposals.models import (
+        STANCES,
+        Comment,
+        CommentLike,
+        Proposal,
+        ProposalEvent,
+        ProposalSupport,
+        ProposalTerm,
+        ProposalVersion,
+    )
 
     now = utcnow()
     community, _buildings, user_ids = community_with_residents(n_users, now)
@@ -94,7 +113,7 @@ def build(n_proposals, n_supports, n_users, n_comments, n_likes, rng):
     states = [s for s, weight in STATE_MIX for _ in range(weight)]
     body_cache = {}
     proposals = []
-    for n in range(n_proposals):
+    for _ in range(n_proposals):
         title, summary, category = proposal_text(rng)
         status = rng.choice(states)
         published = now - timedelta(minutes=rng.randint(60, 60 * 24 * 730))

@@ -8,8 +8,8 @@ For home, the community page, the issue list, the proposal list, the calendar an
 signed in as a resident, a committee member and a sub-district official, it prints the median CPU ms of
 `--requests` requests through the Flask test client (after one warm-up request) and the SQL statements
 each sent; with `--calls`, the Python function calls of a request instead of CPU ms (a count that a busy,
-shared machine does not disturb). `--profile WORDS` runs cProfile over the pages whose label holds one of the words and prints the
-functions with the most cumulative time."""
+shared machine does not disturb). `--profile WORDS` runs cProfile over the pages whose label holds one of
+the words and prints the functions with the most cumulative time."""
 import argparse
 import cProfile
 import json
@@ -117,7 +117,8 @@ def main(argv=None):
                 profiler.disable()
                 profiles.append((f"{label} as {role}", profiler))
     for label, cells in rows.items():
-        print(f"{label:<22}" + "".join(f"{cpu:>12.{0 if args.calls else 2}f}{(f'{lo}' if lo == hi else f'{lo}-{hi}'):>10}"
+        digits = 0 if args.calls else 2
+        print(f"{label:<22}" + "".join(f"{cpu:>12.{digits}f}{(f'{lo}' if lo == hi else f'{lo}-{hi}'):>10}"
                                        for cpu, lo, hi in cells))
     for title, profiler in profiles:
         print(f"\n--- {title}: {args.requests} requests")

@@ -22,8 +22,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import _common  # noqa: F401  (first: puts the project on sys.path, sets a throwaway instance folder)
-from _common import (PASSWORD, Database, StatementCounter, add_database_arguments, analyze, percentile, sign_in,
-                     statement_range, views_built)
+from _common import (
+    PASSWORD,
+    Database,
+    StatementCounter,
+    add_database_arguments,
+    analyze,
+    percentile,
+    sign_in,
+    statement_range,
+    views_built,
+)
 from sqlalchemy import func, insert, select, text, update
 
 from portal.extensions import db
@@ -101,7 +110,7 @@ def build_register(n_units, rng, loader):
     from portal.auth.models import User
     from portal.auth.services import hash_password
     from portal.clock import utcnow
-    from portal.committees.models import OrgMembership, Organization
+    from portal.committees.models import Organization, OrgMembership
     from portal.places.models import Building, Community, Household, Owner, Ownership, SubDistrict
     from portal.proposals.models import Proposal
 
@@ -547,7 +556,7 @@ def main(argv=None):
     try:
         from portal.votes import log, services  # noqa: F401
     except ImportError as error:
-        raise SystemExit(f"portal.votes services or log not built yet ({error})")
+        raise SystemExit(f"portal.votes services or log not built yet ({error})") from None
     from portal.clock import utcnow
     from portal.votes.models import Ballot
     rng = random.Random(args.seed)

@@ -60,8 +60,6 @@ def configure_extensions(app: Flask) -> None:
     from flask_babel import lazy_gettext as _l
     login_manager.login_message = _l("Please sign in to see this page.")
 
-    from portal.auth.models import User
-
     @login_manager.user_loader
     def load_user(user_id):
         # One statement by primary key: the person with what the header and most permission rules ask next,

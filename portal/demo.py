@@ -6,17 +6,17 @@ from portal.extensions import db
 
 def seed() -> list[str]:
     """Each area's demo in dependency order: places first, then the people who live and serve there."""
+    from portal.actions.demo import seed_actions
     from portal.committees.meetings_demo import seed_meetings
     from portal.issues.demo import seed_issues
+    from portal.notices.demo import seed_notices
+    from portal.notifications.preferences import seed_demo_preferences
+    from portal.notifications.reminders import seed_notifications
+    from portal.open311.demo import seed_open311
     from portal.places.demo import seed_places
     from portal.proposals.demo import seed_proposals
     from portal.residents.demo import seed_people
     from portal.votes.demo import seed_votes
-    from portal.notices.demo import seed_notices
-    from portal.actions.demo import seed_actions
-    from portal.notifications.preferences import seed_demo_preferences
-    from portal.notifications.reminders import seed_notifications
-    from portal.open311.demo import seed_open311
     lines = []
     for login, name, is_admin in DEMO_ACCOUNTS:
         ensure_user(login, name, is_admin=is_admin)

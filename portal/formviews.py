@@ -36,9 +36,10 @@ def form_view(form, call: Callable, *, done, message=None, page=None, partial=No
               commit_refusal: bool = False, refused: Callable | None = None):
     """The response of a form view. `call()` runs the service and returns its result; `done` and `message`
     are values or functions of that result: `done` a URL to redirect to, or a response (a Response object or a
-    (body, status) tuple, never a bare string, which is taken for a URL). `refused(error)` may answer a refusal itself (after the error is
-    on the form); returning None shows the form page. `guard_input=False` only where every posted value is
-    read as an id or a known choice and never stored (then a NUL is that field's ordinary mistake)."""
+    (body, status) tuple, never a bare string, which is taken for a URL). `refused(error)` may answer a
+    refusal itself (after the error is on the form); returning None shows the form page. `guard_input=False`
+    only where every posted value is read as an id or a known choice and never stored (then a NUL is that
+    field's ordinary mistake)."""
     def form_page(answer_status=200):
         if page is None:
             abort(400)

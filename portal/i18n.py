@@ -31,7 +31,8 @@ def default_language() -> str:
 
 
 def init_app(app) -> None:
-    """Python's gettext and lazy strings (labels, error texts) go through PortalDomain. Templates translate through the request's catalogue looked up once per language: Flask-Babel's own
+    """Python's gettext and lazy strings (labels, error texts) go through PortalDomain. Templates translate
+    through the request's catalogue looked up once per language: Flask-Babel's own
     callables find the domain, the locale and the locale's name again for each of a page's few hundred
     strings (about a tenth of a long page's rendering)."""
     app.jinja_env.install_gettext_callables(

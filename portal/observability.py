@@ -24,11 +24,10 @@ import re
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask, Response, current_app, g, has_request_context, request
-from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
-from prometheus_client import REGISTRY, CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import event
 
@@ -92,7 +91,7 @@ def finish_request(response):
 class JsonFormatter(logging.Formatter):
     def format(self, record):
         line = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -138,7 +137,7 @@ class DatabaseFigures:
     def collect(self):
         from portal.due import DUE_STEPS, last_runs
         from portal.outbox import Notification
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         up = GaugeMetricFamily("yishi_database_up", "1 when the database answered this scrape.")
         try:
             count, oldest = db.session.execute(
@@ -156,7 +155,7 @@ class DatabaseFigures:
         yield up
         yield GaugeMetricFamily("yishi_outbox_pending", "Notifications waiting to be e-mailed.", value=count)
         if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=timezone.utc)
+            oldest = oldest.replace(tzinfo=UTC)
         yield GaugeMetricFamily("yishi_outbox_oldest_pending_age_seconds",
                                 "Age of the oldest notification waiting to be e-mailed (0: none).",
                                 value=(now - oldest).total_seconds() if oldest else 0)

@@ -16,8 +16,8 @@ from flask_login import current_user
 
 from portal.auth import permissions
 from portal.extensions import db
-from portal.qr import qr_png, qr_svg
 from portal.places.services import community_or_404
+from portal.qr import qr_png, qr_svg
 from portal.web import absolute_url, allow, public
 
 bp = Blueprint("printing", __name__)

@@ -28,7 +28,8 @@ ERROR_TEXT = {
     413: (_l("Too large"), _l("What you sent is too large. Please send something smaller.")),
     429: (_l("Too many requests"), _l("Please wait a moment and try again.")),
     500: (_l("Something went wrong"), _l("An error occurred on our side. It has been logged; please try again later.")),
-    503: (_l("Briefly unavailable"), _l("The connection to the database was lost and nothing was saved. Please try again in a moment.")),
+    503: (_l("Briefly unavailable"),
+          _l("The connection to the database was lost and nothing was saved. Please try again in a moment.")),
 }
 RETRY_AFTER_SECONDS = 5
 
@@ -216,9 +217,9 @@ def error_page(code: int, title, text):
 
 
 def template_helpers():
-    from portal.i18n import HTML_LANG
-
     from flask import has_request_context
+
+    from portal.i18n import HTML_LANG
     permissions = current_app.extensions["portal.rules"]
     if not has_request_context():  # e-mails and other renders outside a request
         return {"can": permissions}

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from portal import due
 from portal.clock import utcnow
-from portal.due import DueStepRun, SKIPPED, lock_key, run_due
+from portal.due import SKIPPED, DueStepRun, lock_key, run_due
 from portal.extensions import db
 
 
@@ -82,7 +82,7 @@ def test_two_run_due_at_once_run_every_step_exactly_once(app, postgresql_only, e
     for thread in threads:
         thread.join(timeout=60)
     assert not errors
-    assert executions() == {name: 1 for name in names}
+    assert executions() == dict.fromkeys(names, 1)
     for name in names:
         outcomes = sorted(str(results[label][name]) for label in ("one", "two"))
         assert outcomes == ["1", SKIPPED], (name, results)

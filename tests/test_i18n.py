@@ -1,4 +1,5 @@
 """English and Simplified Chinese ship complete: every string in the code has a Chinese translation."""
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -60,9 +61,9 @@ def test_datetime_local_is_one_format_per_language_with_the_year_only_when_not_t
     from datetime import datetime, timedelta, timezone
 
     from portal.web import datetime_local
-    _freeze(monkeypatch, datetime(2026, 12, 5, 12, 0, tzinfo=timezone.utc))
-    value = datetime(2026, 12, 11, 12, 0, 45, tzinfo=timezone.utc)  # 20:00:45 in Shanghai
-    last_year = datetime(2025, 3, 2, 1, 5, tzinfo=timezone.utc)
+    _freeze(monkeypatch, datetime(2026, 12, 5, 12, 0, tzinfo=UTC))
+    value = datetime(2026, 12, 11, 12, 0, 45, tzinfo=UTC)  # 20:00:45 in Shanghai
+    last_year = datetime(2025, 3, 2, 1, 5, tzinfo=UTC)
     with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
         assert datetime_local(value, "Asia/Shanghai") == "12月11日 20:00"
         assert datetime_local(value) == "12月11日 20:00"  # the portal's default zone
@@ -79,29 +80,29 @@ def test_datetime_local_is_one_format_per_language_with_the_year_only_when_not_t
 
 
 def test_the_year_rule_follows_the_communitys_zone_and_the_clock(app, monkeypatch):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from portal.web import date_local, datetime_local
     # 31 Dec 2026 20:00 UTC is already 1 Jan 2027 in Shanghai, still 2026 in New York.
-    _freeze(monkeypatch, datetime(2026, 12, 31, 20, 0, tzinfo=timezone.utc))
-    new_year = datetime(2027, 1, 1, 1, 0, tzinfo=timezone.utc)
+    _freeze(monkeypatch, datetime(2026, 12, 31, 20, 0, tzinfo=UTC))
+    new_year = datetime(2027, 1, 1, 1, 0, tzinfo=UTC)
     with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "zh"}):
         assert datetime_local(new_year, "Asia/Shanghai") == "1月1日 09:00"
         assert date_local(new_year, "Asia/Shanghai") == "1月1日"
-        late_december = datetime(2026, 12, 31, 10, 0, tzinfo=timezone.utc)
+        late_december = datetime(2026, 12, 31, 10, 0, tzinfo=UTC)
         assert datetime_local(late_december, "Asia/Shanghai") == "2026年12月31日 18:00"  # last year there
         assert datetime_local(late_december, "America/New_York") == "12月31日 05:00"  # this year there
-    _freeze(monkeypatch, datetime(2027, 6, 1, tzinfo=timezone.utc))  # a cached text is not reused next year
+    _freeze(monkeypatch, datetime(2027, 6, 1, tzinfo=UTC))  # a cached text is not reused next year
     with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "zh"}):
-        assert datetime_local(datetime(2026, 12, 31, 10, tzinfo=timezone.utc), "America/New_York") == \
+        assert datetime_local(datetime(2026, 12, 31, 10, tzinfo=UTC), "America/New_York") == \
             "2026年12月31日 05:00"
 
 
 def test_date_local_for_due_dates(app, monkeypatch):
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime
 
     from portal.web import date_local
-    _freeze(monkeypatch, datetime(2026, 12, 5, tzinfo=timezone.utc))
+    _freeze(monkeypatch, datetime(2026, 12, 5, tzinfo=UTC))
     with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "zh"}):
         assert date_local(date(2026, 12, 11)) == "12月11日" and date_local(date(2027, 1, 3)) == "2027年1月3日"
         assert date_local(None) == ""
@@ -241,7 +242,7 @@ def test_moderators_are_the_reviewers_never_the_platform_administrators():
     assert not [msgid for msgid, strings in moderation if any(
         "审核人" in text.replace("审核人员", "") for text in strings)]
     # the platform administrators keep their word
-    admin = dict((msgid, strings[0]) for msgid, _c, strings in _entries())
+    admin = {msgid: strings[0] for msgid, _c, strings in _entries()}
     assert "管理员" in admin["Only administrators can create organizations."]
 
 

@@ -199,7 +199,8 @@ def violations(graph, paths: dict[str, Path], root: Path = ROOT) -> list[str]:
                 continue
             elif area in CORE:
                 why = "core modules import no area"
-            elif target_area in below(area) or (module.rpartition(".")[2] in WEB_ENTRY and target_area in below_readers):
+            elif target_area in below(area) or (
+                    module.rpartition(".")[2] in WEB_ENTRY and target_area in below_readers):
                 continue
             else:
                 why = f"{area} does not build on {target_area}"

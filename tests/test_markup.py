@@ -9,7 +9,6 @@ from markupsafe import Markup
 
 from portal.markup import clean_html, plain_paragraphs, render_markdown
 
-
 ALLOWED = {"p": set(), "br": set(), "strong": set(), "em": set(), "del": set(), "s": set(), "ul": set(),
            "ol": {"start"}, "li": set(), "blockquote": set(), "code": set(), "pre": set(), "hr": set(),
            "h2": set(), "h3": set(), "h4": set(), "a": {"href", "title", "rel"}, "table": set(),

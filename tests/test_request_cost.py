@@ -8,8 +8,15 @@ from portal.auth import roles
 from portal.clock import local_today
 from portal.extensions import db
 from portal.places.models import Residency
-from tests.factories import (gen_committee_member, gen_community, gen_membership, gen_organization,
-                             gen_residency, gen_sub_district, gen_user)
+from tests.factories import (
+    gen_committee_member,
+    gen_community,
+    gen_membership,
+    gen_organization,
+    gen_residency,
+    gen_sub_district,
+    gen_user,
+)
 from tests.queries import count_queries, recorded_statements
 
 

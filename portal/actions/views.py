@@ -33,8 +33,8 @@ from portal.auth import permissions
 from portal.clock import local_today, utcnow
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.places.services import community_or_404
 from portal.formviews import flash_back, form_view
+from portal.places.services import community_or_404
 from portal.web import accepts_photos, allow, public, send_upload
 
 MAX_FILES = 6
@@ -175,7 +175,7 @@ def _date(form_field, *, required=True) -> date | None:
     try:
         value = date.fromisoformat(text)
     except ValueError:
-        raise DomainError(_("Write a date such as 2026-12-31."), form_field.short_name)
+        raise DomainError(_("Write a date such as 2026-12-31."), form_field.short_name) from None
     if not 2000 <= value.year <= 2100:
         raise DomainError(_("Write a date such as 2026-12-31."), form_field.short_name)
     return value
@@ -189,7 +189,7 @@ def _budget(form_field):
         value = Decimal(text)
     except InvalidOperation:
         raise DomainError(_("Write an amount in yuan such as 12000 or 12000.50, or leave it empty."),
-                          form_field.short_name)
+                          form_field.short_name) from None
     if not value.is_finite() or value < 0 or value >= Decimal("10000000000") or value != value.quantize(
             Decimal("0.01")):
         raise DomainError(_("Write an amount in yuan such as 12000 or 12000.50, or leave it empty."),

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload
 from portal.clock import local_today
 from portal.committees.models import COMMITTEE_KINDS, Organization, OrgMembership
 from portal.extensions import db
-from portal.places.models import OPEN_RESIDENCY_STATES, Community, Ownership, Owner, Residency
+from portal.places.models import OPEN_RESIDENCY_STATES, Community, Owner, Ownership, Residency
 
 
 def today() -> date:

@@ -4,8 +4,7 @@ Each view parses its form, checks who may act, calls a service and renders; a Do
 service becomes a message on the field it names."""
 import hmac
 
-from flask import (abort, current_app, flash, g, make_response, redirect, render_template, request, session,
-                   url_for)
+from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user, user_loaded_from_cookie
@@ -13,8 +12,16 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import events
 from portal.auth import bp, permissions, services
-from portal.auth.forms import (ChangePasswordForm, ForgotPasswordForm, IssueResetCodeForm, LoginForm, ProfileForm,
-                               RegisterForm, ResetPasswordForm, ResetWithCodeForm)
+from portal.auth.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    IssueResetCodeForm,
+    LoginForm,
+    ProfileForm,
+    RegisterForm,
+    ResetPasswordForm,
+    ResetWithCodeForm,
+)
 from portal.auth.models import User
 from portal.errors import DomainError
 from portal.extensions import db

@@ -9,8 +9,14 @@ from sqlalchemy import or_
 
 from portal.audit.services import record
 from portal.auth import permissions, roles
-from portal.committees.models import (COMMITTEE_KINDS, COMMUNITY_KINDS, SUB_DISTRICT_KINDS, TITLES, Organization,
-                                      OrgMembership)
+from portal.committees.models import (
+    COMMITTEE_KINDS,
+    COMMUNITY_KINDS,
+    SUB_DISTRICT_KINDS,
+    TITLES,
+    Organization,
+    OrgMembership,
+)
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 

@@ -12,7 +12,6 @@ from wtforms.fields.choices import SelectChoice
 from portal.auth import permissions, roles
 from portal.auth.services import find_by_login
 from portal.committees import bp, meetings, services
-from portal.committees.meetings import ATTENDANCE_LABELS, FOLLOW_UP_LABELS
 from portal.committees.forms import (
     AddMemberForm,
     AgendaItemForm,
@@ -22,11 +21,12 @@ from portal.committees.forms import (
     OrganizationForm,
     ScheduleMeetingForm,
 )
+from portal.committees.meetings import ATTENDANCE_LABELS, FOLLOW_UP_LABELS
 from portal.committees.models import TITLES, Decision, Meeting, Organization, OrgMembership
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.formviews import form_view
 from portal.forms import local_time
+from portal.formviews import form_view
 from portal.places.models import Community, SubDistrict
 from portal.web import allow, perform, public
 
@@ -210,7 +210,8 @@ def _meeting_page(meeting, *, status=200, agenda_form=None, cancel_form=None, de
         published=published, draft=draft, minutes_texts=texts, minutes_errors=minutes_errors or {},
         correction_note=correction_note if correction_note is not None else "",
         needs_correction_note=bool(published) and (draft is None or bool(draft.correction_note)),
-        decisions=decisions, follow_up_labels=FOLLOW_UP_LABELS, status_labels=STATUS_LABELS, attendance_labels=ATTENDANCE_LABELS,
+        decisions=decisions, follow_up_labels=FOLLOW_UP_LABELS, status_labels=STATUS_LABELS,
+        attendance_labels=ATTENDANCE_LABELS,
         q=q, candidates=_candidates(meeting, q),
         agenda_form=agenda_form or AgendaItemForm(formdata=None),
         cancel_form=cancel_form or CancelMeetingForm(formdata=None),
@@ -320,8 +321,8 @@ def save_minutes(org_id, meeting_id):
 
     def minutes_refused(error):
         typed = {(key or 0): value for key, value in items.items()}
-        return _meeting_page(meeting, minutes_input=typed, minutes_errors={error.field or "minutes": str(error.message)},
-                             correction_note=note)
+        return _meeting_page(meeting, minutes_input=typed,
+                             minutes_errors={error.field or "minutes": str(error.message)}, correction_note=note)
     # One text per agenda item, read from the request: a refusal goes next to the text it names.
     return form_view(FlaskForm(), lambda: meetings.save_minutes(current_user, meeting, items, correction_note=note),
                      validate=False, message=_("The minutes draft is saved. Another look, then publish it."),

@@ -18,7 +18,7 @@ Writers that bypass the session entirely (bulk INSERT through Core, as the bench
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, event, inspect, select
@@ -67,7 +67,7 @@ def contribution(row, zone_name):
                  int(row.rating_satisfaction in SATISFIED), int(row.rating_satisfaction is not None))
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 
 

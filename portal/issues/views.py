@@ -86,7 +86,7 @@ def _coordinate(form_field):
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise DomainError(_("Write a number such as 39.9042, or leave it empty."), form_field.short_name)
+        raise DomainError(_("Write a number such as 39.9042, or leave it empty."), form_field.short_name) from None
     if not value.is_finite():
         raise DomainError(_("Write a number such as 39.9042, or leave it empty."), form_field.short_name)
     return value

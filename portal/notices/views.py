@@ -13,8 +13,8 @@ from portal.extensions import db
 from portal.formviews import form_view, show_on_form
 from portal.notices import bp, services
 from portal.notices.forms import AnswerForm, ObjectionForm
-from portal.proposals.models import OUTCOME_LABELS, STATE_LABELS
 from portal.places.services import community_or_404
+from portal.proposals.models import OUTCOME_LABELS, STATE_LABELS
 from portal.web import allow, public
 
 
@@ -67,7 +67,8 @@ def _detail_page(notice, objection_form=None, answer_forms=None, status=200):
         has_objected=services.has_objected(viewer, notice),
         may_answer=permissions.can_answer_objection(viewer, notice),
         objection_form=objection_form or ObjectionForm(formdata=None), answer_forms=answer_forms or {},
-        answer_form=AnswerForm(formdata=None), print_url=url_for("printing.notice", slug=notice.community.slug, notice_id=notice.id),
+        answer_form=AnswerForm(formdata=None),
+        print_url=url_for("printing.notice", slug=notice.community.slug, notice_id=notice.id),
         ballot_context=ballot_context, **{k: v for k, v in ballot_context.items()
                                           if k not in ("community", "proposal", "ballot")}), status
 

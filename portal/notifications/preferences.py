@@ -119,7 +119,7 @@ def unsubscribe(user, group: str) -> list[str]:
         groups = [g for g in changeable_groups() if current[g] == "digest"]
     else:
         groups = [group]
-    return set_modes(user, user, {g: "off" for g in groups})
+    return set_modes(user, user, dict.fromkeys(groups, "off"))
 
 
 # --- the demo ------------------------------------------------------------------------------------------------

@@ -43,8 +43,9 @@ def index():
 @bp.get("/unread-count")
 @public
 def unread_count():
-    """The badge alone, polled every 60 s. One statement (the count comes with the person); rendered without the page's context (which would
-    count again), not cached, and it leaves the session cookie alone so polling never keeps a session alive."""
+    """The badge alone, polled every 60 s. One statement (the count comes with the person); rendered without
+    the page's context (which would count again), not cached, and it leaves the session cookie alone so
+    polling never keeps a session alive."""
     template = current_app.jinja_env.get_template("notifications/_unread_count.html")
     if not current_user.is_authenticated:
         response = make_response(template.render(unread_notifications=0), STOP_POLLING)

@@ -91,7 +91,8 @@ def edit_key(key_id):
     key = _key_or_404(key_id)
     form = _form(key, formdata=request.form if request.method == "POST" else None)
     return form_view(form, lambda: services.update_key(current_user, key, name=form.name.data,
-                                                       communities=_chosen(form), media_hosts=form.media_hosts.data or "",
+                                                       communities=_chosen(form),
+                                                       media_hosts=form.media_hosts.data or "",
                                                        rate_limit=form.rate_limit.data),
                      field="name", message=lambda _result: _("Saved the key “%(name)s”.", name=key.name),
                      done=url_for("open311.keys"), page="open311/edit.html", context={"form": form, "key": key})

@@ -7,16 +7,16 @@ any day exactly one set of owners holds a unit (start_date <= day < end_date).""
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_
 from sqlalchemy.orm import contains_eager
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from portal import clock
 from portal.audit.services import record
 from portal.auth import permissions
 from portal.auth.services import is_phone, normalize_login
-from portal import clock
 from portal.clock import DEFAULT_TIME_ZONE
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
@@ -522,7 +522,8 @@ def community_directory(query: str | None = None, page: int = 1, per_page: int =
     each with its sub-district loaded."""
     query = (query or "").replace("\x00", "").strip()[:100]
     statement = (db.select(Community).join(SubDistrict, SubDistrict.id == Community.sub_district_id)
-                 .options(contains_eager(Community.sub_district)).where(Community.members_only.is_(False)).order_by(SubDistrict.name, Community.name, Community.id))
+                 .options(contains_eager(Community.sub_district)).where(Community.members_only.is_(False))
+                 .order_by(SubDistrict.name, Community.name, Community.id))
     if query:
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         statement = statement.where(or_(Community.name.ilike(pattern, escape="\\"),

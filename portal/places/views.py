@@ -10,8 +10,16 @@ from portal.errors import DomainError
 from portal.extensions import db
 from portal.formviews import flash_back, form_view
 from portal.places import bp, importer, services
-from portal.places.forms import (BuildingForm, CommunityForm, ConfirmForm, HouseholdEditForm, HouseholdForm,
-                                 ImportForm, SubDistrictForm, TransferForm)
+from portal.places.forms import (
+    BuildingForm,
+    CommunityForm,
+    ConfirmForm,
+    HouseholdEditForm,
+    HouseholdForm,
+    ImportForm,
+    SubDistrictForm,
+    TransferForm,
+)
 from portal.places.models import Building, Household, SubDistrict
 from portal.places.services import community_or_404
 from portal.web import allow, htmx_or_page, public, show_error

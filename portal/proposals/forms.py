@@ -68,7 +68,8 @@ class FilterForm(FlaskForm):
         csrf = False  # a GET form: a list anyone may link to
 
     status = SelectField(_l("State"), validate_choice=False,
-                         choices=[SelectChoice("", _l("All states")), SelectChoice("open", lazy_pgettext("proposals", "Open"))]
+                         choices=[SelectChoice("", _l("All states")),
+                                  SelectChoice("open", lazy_pgettext("proposals", "Open"))]
                          + [SelectChoice(k, v) for k, v in STATE_LABELS.items() if k != "draft"])
     category = SelectField(_l("Category"), validate_choice=False,
                            choices=[SelectChoice("", _l("All categories"))]

@@ -9,8 +9,8 @@ import difflib
 import math
 import re
 from datetime import UTC, datetime
-from functools import lru_cache
 from decimal import Decimal, InvalidOperation
+from functools import cache, lru_cache
 
 from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
@@ -27,6 +27,7 @@ from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.formviews import flash_back, form_view, posted_id
 from portal.moderation.services import is_hidden_for
+from portal.places.services import community_or_404
 from portal.proposals import bp, services
 from portal.proposals.forms import (
     CommentForm,
@@ -51,7 +52,6 @@ from portal.proposals.models import (
     Comment,
     ProposalAttachment,
 )
-from portal.places.services import community_or_404
 from portal.web import (
     NO_CACHE,
     absolute_url,
@@ -199,7 +199,7 @@ def filter_selects(form) -> dict:
     return selects
 
 
-@lru_cache(maxsize=None)
+@cache
 def _filter_values(name) -> frozenset:
     return frozenset(choice.value for choice in FilterForm.__dict__[name].kwargs["choices"])
 

@@ -13,13 +13,12 @@ from sqlalchemy.orm import joinedload
 
 from portal.audit.services import entries_about, record
 from portal.auth import permissions
-from portal.formatting import mask_phone
 from portal.clock import local_today, utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
+from portal.formatting import mask_phone
 from portal.outbox import notify, register_event
-from portal.places.models import (OPEN_RESIDENCY_STATES, Building, Community, Household, Owner, Ownership,
-                                  Residency)
+from portal.places.models import OPEN_RESIDENCY_STATES, Building, Community, Household, Owner, Ownership, Residency
 
 REASON_MAX = 500
 

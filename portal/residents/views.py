@@ -11,9 +11,9 @@ from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.formviews import fits_database, form_view, posted_id
 from portal.places.models import Community, Household, Residency
+from portal.places.services import community_or_404
 from portal.residents import acting, bp, services
 from portal.residents.forms import ClaimForm, RegisterOnBehalfForm, RejectForm
-from portal.places.services import community_or_404
 from portal.web import perform, refuse
 
 

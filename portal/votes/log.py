@@ -17,7 +17,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
@@ -52,7 +52,7 @@ def canonical(fields) -> str:
     for name in HASHED_FIELDS:
         value = fields[name]
         if name == "at":
-            value = value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+            value = value.astimezone(UTC).isoformat(timespec="microseconds")
         elif name == "is_paper":
             value = bool(value)
         elif name != "receipt":

@@ -23,8 +23,9 @@ from portal.auth import permissions
 from portal.clock import in_zone, utcnow
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.formviews import form_view
 from portal.forms import local_time
+from portal.formviews import form_view
+from portal.places.services import community_or_404
 from portal.votes import bp, counting, services
 from portal.votes import log as ballot_log
 from portal.votes.forms import (
@@ -49,7 +50,6 @@ from portal.votes.models import (
     BallotLogEntry,
     BallotVoter,
 )
-from portal.places.services import community_or_404
 from portal.web import allow, datetime_local, public
 
 MAX_ID = 2**31 - 1  # an id in the address beyond any row (and beyond what SQLite takes) is simply not there
@@ -285,7 +285,7 @@ def proposal_ballots(proposal) -> list[Ballot]:
     """The ballots of a proposal for its page, newest first, their due steps applied (a ballot whose time
     has come opens or closes here too, committed as every page load that applies due steps does)."""
     ballots = services.ballots_for_proposal(proposal)
-    if any([services.apply_due(b) for b in ballots]):
+    if any([services.apply_due(b) for b in ballots]):  # noqa: C419  (a list: every ballot's steps must run)
         db.session.commit()
     return ballots
 
@@ -364,6 +364,7 @@ def _remember_decision(proposal):
 
 def _link_decision(proposal, ballot):
     from flask import session
+
     from portal.committees import meetings
     kept = session.pop("ballot_decision", None)
     if not kept or kept[0] != proposal.id:

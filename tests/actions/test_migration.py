@@ -28,7 +28,8 @@ def test_planned_actions_with_a_started_step_become_in_progress(empty_database_u
                 sub_district_id=sd, name="花家地社区", slug="hjd", time_zone="Asia/Shanghai",
                 members_only=False)).inserted_primary_key[0]
             u = conn.execute(table["user"].insert().values(
-                display_name="王主任", phone="13800000010", password_hash="x", large_text=False, is_admin=False, is_active_account=True,
+                display_name="王主任", phone="13800000010", password_hash="x", large_text=False, is_admin=False,
+                is_active_account=True,
                 consented_at=at, consent_in_person=False, created_at=at,
                 password_changed_at=at)).inserted_primary_key[0]
             org = conn.execute(table["organization"].insert().values(

@@ -13,8 +13,8 @@ def _services():
 
 
 def test_every_source_creates_an_action_and_notifies_the_org(world):
-    from portal.notifications.models import Notification
     from portal.extensions import db
+    from portal.notifications.models import Notification
     for source in ("proposal", "decision", "issue", "hotspot"):
         a = gen_action(world, source=source)
         assert a.source == source and a.status == "planned" and a.updates[0].kind == "created"

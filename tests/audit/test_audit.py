@@ -46,7 +46,7 @@ def test_the_log_reads_like_a_log_in_each_language(client, auth):
     assert "created an organization" in page
     assert f'href="/o/{org.id}"' in page and f"Organization #{org.id}" in page
     # details as label: value, never JSON with escapes
-    assert "<dt>Reason</dt><dd>居民要求 &#34;急&#34;</dd>" in page or "<dt>Reason</dt><dd>居民要求 &quot;急&quot;</dd>" in page
+    assert "<dt>Reason</dt><dd>居民要求 &#34;急&#34;</dd>" in page or "<dt>Reason</dt><dd>居民要求 &quot;急&quot;</dd>" in page  # noqa: E501
     assert "<dt>Personal data</dt><dd>yes</dd>" in page and "<dt>Ids</dt><dd>3, 4</dd>" in page
     assert "3号楼" in page and "\\u" not in page and '{&#34;reason' not in page
     # codes nobody has named yet read as words, with the object's noun when it is known

@@ -17,9 +17,10 @@ def _record_section(page: str) -> str:
 
 
 @pytest.mark.parametrize("language, words", [
-    ("en", ["You", "signed in to your account", "changed your notification settings", "a sign-in to your account failed",
+    ("en", ["You", "signed in to your account", "changed your notification settings",
+            "a sign-in to your account failed",
             "Member Chen", "viewed your record", "changed your display name"]),
-    ("zh-CN", ["您", "登录了您的账户", "修改了您的通知设置", "您的账户有一次登录失败", "Member Chen", "查看了您的记录"]),
+    ("zh-CN", ["您", "登录了您的账户", "修改了您的通知设置", "您的账户有一次登录失败", "Member Chen", "查看了您的记录"]),  # noqa: E501
 ])
 def test_account_activity_is_in_words_never_codes(client, auth, language, words):
     person, member = gen_user(display_name="Person Wu"), gen_user(display_name="Member Chen")

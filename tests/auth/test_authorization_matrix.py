@@ -11,9 +11,9 @@ The world is the actions tests' world (tests/actions/conftest.py, itself the vot
 worlds) plus an open issue, a proposal in consultation with a comment, an open ballot, a decided ballot with its
 notice, an action, a non-public meeting with a decision, an Open311 key. Each test builds it once and collects
 every mismatch into one failure message."""
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
 
 import pytest
 from flask_login import AnonymousUserMixin

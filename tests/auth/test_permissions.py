@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 from flask_login import AnonymousUserMixin
+from sqlalchemy.exc import IntegrityError
 
 from portal.auth import permissions as can
 from portal.extensions import db
@@ -118,7 +119,7 @@ def test_new_kinds_are_community_organizations_the_database_accepts(world, kind)
     from portal.committees.models import COMMITTEE_KINDS, KIND_LABELS, Organization
     org = db.session.get(Organization, gen_organization(kind, community=world.y).id)
     assert org.community_id == world.y.id and kind not in COMMITTEE_KINDS and str(KIND_LABELS[kind])
-    with pytest.raises(Exception):  # the kind-place check: a community organization has no sub-district
+    with pytest.raises(IntegrityError):  # the kind-place check: a community organization has no sub-district
         with db.session.begin_nested():
             db.session.add(Organization(kind=kind, name="wrong place", sub_district=world.sd_a))
             db.session.flush()

@@ -10,8 +10,15 @@ from portal.clock import utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.notifications.models import Notification
-from tests.factories import (DEFAULT_PASSWORD, gen_committee_member, gen_community, gen_membership,
-                             gen_organization, gen_residency, gen_user)
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    gen_committee_member,
+    gen_community,
+    gen_membership,
+    gen_organization,
+    gen_residency,
+    gen_user,
+)
 
 IP = "203.0.113.5"
 

@@ -11,8 +11,15 @@ from portal.extensions import db
 from portal.notifications.models import Notification
 from portal.places.models import Residency
 from tests.csrf import TOKEN, csrf_token
-from tests.factories import (DEFAULT_PASSWORD, gen_committee_member, gen_community, gen_membership,
-                             gen_organization, gen_residency, gen_user)
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    gen_committee_member,
+    gen_community,
+    gen_membership,
+    gen_organization,
+    gen_residency,
+    gen_user,
+)
 
 NEW_PASSWORD = "a brand new password"
 

@@ -60,7 +60,8 @@ _SMALL_TARGETS = """() => [...document.querySelectorAll('a[href], summary')].fil
     const own = e.textContent.trim(), around = (e.parentElement.textContent || '').trim();
     const standalone = own && (around === own || e.closest('.breadcrumbs, .pager, header, footer'));
     return standalone && box.height < 43.5;
-  }).map(e => `${e.tagName.toLowerCase()} "${e.textContent.trim().slice(0, 40)}" ${Math.round(e.getBoundingClientRect().height)}px`)"""
+  }).map(e => `${e.tagName.toLowerCase()} "${e.textContent.trim().slice(0, 40)}" `
+              + `${Math.round(e.getBoundingClientRect().height)}px`)"""
 
 
 def small_targets(page) -> list[str]:

@@ -210,7 +210,7 @@ def test_a_passed_proposal_becomes_an_action_that_is_done_rated_and_counted(new_
     download = download_info.value
     assert download.suggested_filename.endswith(".xlsx")
     workbook = load_workbook(io.BytesIO(download.path().read_bytes()), read_only=True)
-    cells = [[cell for cell in row] for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True)]
+    cells = [list(row) for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True)]
     overdue_rows = [r for r in cells if place["property_company"] in r]
     assert overdue_rows, "the export has the property company's row"
     assert any(list(r[-2:]) == [1, 1] for r in overdue_rows), overdue_rows

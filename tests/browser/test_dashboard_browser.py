@@ -6,8 +6,15 @@ from playwright.sync_api import expect
 
 from tests.browser.flows import sign_in, unique_email, unique_phone, visit
 from tests.browser.screens import capture
-from tests.factories import DEFAULT_PASSWORD, gen_community, gen_membership, gen_organization, gen_residency, \
-    gen_sub_district, gen_user
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    gen_community,
+    gen_membership,
+    gen_organization,
+    gen_residency,
+    gen_sub_district,
+    gen_user,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -68,7 +75,8 @@ def _sideways(page) -> list[str]:
 
 def _labels_overlap(page, chart_id: str) -> list[str]:
     return page.evaluate("""(id) => {
-        const boxes = [...document.querySelectorAll('#' + id + ' text')].map(t => [t.textContent, t.getBoundingClientRect()]);
+        const boxes = [...document.querySelectorAll('#' + id + ' text')]
+          .map(t => [t.textContent, t.getBoundingClientRect()]);
         const out = [];
         for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
             const [a, p] = boxes[i], [b, q] = boxes[j];

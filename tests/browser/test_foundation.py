@@ -5,8 +5,19 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.extensions import db
-from tests.browser.flows import (form_with, press_header_button, press_switch, register, sign_in, sign_out,
-                                 sign_out_button, submit, unique_email, unique_phone, visit)
+from tests.browser.flows import (
+    form_with,
+    press_header_button,
+    press_switch,
+    register,
+    sign_in,
+    sign_out,
+    sign_out_button,
+    submit,
+    unique_email,
+    unique_phone,
+    visit,
+)
 from tests.browser.screens import capture
 from tests.factories import DEFAULT_PASSWORD, gen_user
 

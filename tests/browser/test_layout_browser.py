@@ -9,8 +9,17 @@ from playwright.sync_api import expect
 from portal.extensions import db
 from tests.browser.flows import open_menu, press_switch, sign_in, sign_out, unique_email, unique_phone, visit
 from tests.browser.screens import capture, small_targets
-from tests.factories import (DEFAULT_PASSWORD, gen_building, gen_community, gen_household, gen_membership,
-                             gen_organization, gen_residency, gen_sub_district, gen_user)
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    gen_building,
+    gen_community,
+    gen_household,
+    gen_membership,
+    gen_organization,
+    gen_residency,
+    gen_sub_district,
+    gen_user,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -33,7 +33,7 @@ def register_csv(owner_name: str, owner_phone: str) -> bytes:
         f"B3,1,101,88.50,{owner_name}:{owner_phone}\n"
         "B3,1,102,102.35,李强:13900005678; 张丽:13900005679\n"
         "B3,2,201,75.00,developer\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def household_rooms(live_server, community_id: int) -> list[str]:

@@ -3,7 +3,7 @@ its numerator and denominator, zero denominators ("—"), local months at the bo
 counts), hotspots (mean + 2·SD exactly at and above the line, 3+ where none before), overdue issues and
 actions (zone-aware), chases per organization, proposals by state, ballot participation. Runs on SQLite and,
 with TEST_DATABASE_URL, PostgreSQL: the expected numbers are the same literals for both."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
 import pytest
@@ -16,7 +16,7 @@ from portal.proposals.models import Proposal
 from portal.votes.models import Ballot, BallotLogEntry, BallotOption, BallotVote, BallotVoter
 from tests.factories import gen_building, gen_community, gen_organization, gen_sub_district, gen_user
 
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
 
 
@@ -214,7 +214,7 @@ def test_hotspots(w):
     series(w.b2, w.a_water, [0] * 6, 2)  # none before, only 2
     series(w.b3, w.b_lift, [0, 2, 0, 2, 0, 2], 4)  # 4 > 3 → hotspot
     issue(w, w.a, w.a_water, at(2026, 3, 20), building=w.b2, status="duplicate")  # left out
-    for k in range(5):
+    for _ in range(5):
         issue(w, w.a, w.a_water, at(2026, 3, 20), building=None)  # no building: not counted
     db.session.commit()
     found = S.hotspots(filters(w), date(2026, 3, 1))

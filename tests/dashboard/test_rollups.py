@@ -3,7 +3,7 @@ with known answers, after random sequences of issue transitions through the real
 boundaries and time zones), after bulk statements, deletions, a time-zone change, and after a rebuild.
 Runs on SQLite and, with TEST_DATABASE_URL, PostgreSQL."""
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,7 +18,7 @@ from portal.places.models import Community
 from tests.dashboard.test_figures import NOW, filters, rated, w  # noqa: F401
 from tests.issues.conftest import world  # noqa: F401
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def stored() -> dict:

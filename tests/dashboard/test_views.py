@@ -129,7 +129,7 @@ def test_charts_are_accessible_svg_with_tables(client, auth, world):
 def test_every_figure_links_to_its_issues(client, auth, world):
     auth.login(world.official_a)
     page = client.get("/dashboard").get_data(as_text=True)
-    links = set(html.unescape(h) for h in re.findall(r'href="(/dashboard/issues\?[^"]+)"', page))
+    links = {html.unescape(h) for h in re.findall(r'href="(/dashboard/issues\?[^"]+)"', page)}
     assert links
     denominator = next(link for link in links if "rate=response" in link and "part=denominator" in link
                        and "group=overall" in link)

@@ -7,8 +7,17 @@ from portal.extensions import db
 from portal.moderation import services
 from portal.moderation.models import Flag
 from portal.proposals.models import ProposalEvent
-from tests.moderation import (audit_actions, events_of, gen_comment, gen_flags, gen_in_deliberation, gen_issue,
-                              gen_proposal, notices_of, public_update)
+from tests.moderation import (
+    audit_actions,
+    events_of,
+    gen_comment,
+    gen_flags,
+    gen_in_deliberation,
+    gen_issue,
+    gen_proposal,
+    notices_of,
+    public_update,
+)
 
 
 def open_flags(item_type, item):
@@ -385,6 +394,7 @@ def test_notices_sent_after_a_proposal_is_hidden_do_not_quote_its_title(world):
 
 def test_the_queue_lists_reported_items_newest_flag_first_with_counts_and_reasons(world):
     from datetime import timedelta
+
     from portal.clock import utcnow
     now = utcnow()
     old = gen_issue(world, title="Old")

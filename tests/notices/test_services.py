@@ -57,7 +57,7 @@ def test_a_ballot_that_does_not_decide_starts_no_notice(world):
 def test_objection_inside_the_period_once_each(world):
     now = utcnow()
     notice = notice_of(decide(world, now=now))
-    objection = services.lodge_objection(world.neighbour, notice, "  电梯井占用绿地，请重新论证。 ", now=now + timedelta(days=1))
+    objection = services.lodge_objection(world.neighbour, notice, "  电梯井占用绿地，请重新论证。 ", now=now + timedelta(days=1))  # noqa: E501
     assert objection.body == "电梯井占用绿地，请重新论证。"
     assert {n.recipient_id for n in events("notices.objection")} == {world.chair_x.id, world.member_x.id}
     with pytest.raises(DomainError) as second:

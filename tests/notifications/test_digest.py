@@ -1,6 +1,6 @@
 """Daily digests: once a day at 07:00 in the person's zone, everything of their digest groups since the last one."""
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -21,7 +21,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def local(*args, zone=SHANGHAI):
-    return datetime(*args, tzinfo=zone).astimezone(timezone.utc)
+    return datetime(*args, tzinfo=zone).astimezone(UTC)
 
 
 def written(person, event, at, **payload):

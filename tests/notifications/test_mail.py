@@ -6,7 +6,7 @@ import email
 import email.policy
 import re
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -25,7 +25,7 @@ services.register_event("test_in_app_only", _l("Only in the app"), group="propos
 services.register_event("test_issue_update", _l("Your issue %(title)s was updated."), group="my_issues")
 
 # 10:00 in Shanghai (the default zone): outside quiet hours, before nothing in particular.
-DAYTIME = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
+DAYTIME = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
 # --- a real SMTP server the tests can steer -------------------------------------------------------------

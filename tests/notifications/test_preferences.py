@@ -6,8 +6,14 @@ from portal.extensions import db
 from portal.notifications import preferences
 from portal.notifications.models import NotificationPreference
 from tests.csrf import csrf_token
-from tests.factories import (gen_committee_member, gen_community, gen_membership, gen_organization, gen_residency,
-                             gen_user)
+from tests.factories import (
+    gen_committee_member,
+    gen_community,
+    gen_membership,
+    gen_organization,
+    gen_residency,
+    gen_user,
+)
 
 PAGE = "/notifications/preferences"
 

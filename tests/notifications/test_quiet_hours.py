@@ -1,5 +1,5 @@
 """Quiet hours: no e-mail from 22:00 to 07:00 in the recipient's zone, except emergencies and their own account."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -18,7 +18,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def local(*args, zone=SHANGHAI):
-    return datetime(*args, tzinfo=zone).astimezone(timezone.utc)
+    return datetime(*args, tzinfo=zone).astimezone(UTC)
 
 
 def resident(zone="Asia/Shanghai", **extra):

@@ -9,8 +9,16 @@ from portal.due import run_due
 from portal.extensions import db
 from portal.notifications import services
 from portal.notifications.models import MailboxState, Notification
-from portal.notifications.sender import (LEASE, MAX_REJECTIONS, SmtpChannel, backoff, claim, drain, enqueue_drain,
-                                         undeliverable)
+from portal.notifications.sender import (
+    LEASE,
+    MAX_REJECTIONS,
+    SmtpChannel,
+    backoff,
+    claim,
+    drain,
+    enqueue_drain,
+    undeliverable,
+)
 from tests.conftest import free_port
 from tests.factories import gen_user
 from tests.notifications.test_mail import DAYTIME, mail_server, text_of  # noqa: F401  (fixture)

@@ -18,7 +18,6 @@ from portal.open311.formats import to_xml
 from portal.open311.models import Open311Request
 from tests.open311 import BASE, create_via_service
 
-
 # --- the reference: the former rendering, kept here verbatim in substance ---------------------------------
 
 def _iso(value, zone):

@@ -10,8 +10,16 @@ from portal.extensions import db
 from portal.places import services
 from portal.places.importer import parse_area
 from portal.places.models import Community, Owner, Ownership
-from tests.factories import (gen_building, gen_committee_member, gen_community, gen_household, gen_organization,
-                             gen_membership, gen_sub_district, gen_user)
+from tests.factories import (
+    gen_building,
+    gen_committee_member,
+    gen_community,
+    gen_household,
+    gen_membership,
+    gen_organization,
+    gen_sub_district,
+    gen_user,
+)
 
 
 def actions():

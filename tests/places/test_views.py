@@ -9,8 +9,16 @@ from portal.extensions import db
 from portal.places import services
 from portal.places.models import Building, Community, Household, Ownership, SubDistrict
 from tests.csrf import csrf_token
-from tests.factories import (gen_building, gen_committee_member, gen_community, gen_household, gen_membership,
-                             gen_organization, gen_residency, gen_user)
+from tests.factories import (
+    gen_building,
+    gen_committee_member,
+    gen_community,
+    gen_household,
+    gen_membership,
+    gen_organization,
+    gen_residency,
+    gen_user,
+)
 
 
 def unit_count() -> int:

@@ -4,8 +4,15 @@ from portal.issues.demo import seed_issues
 from portal.issues.models import IssueEvent
 from portal.moderation.models import Flag
 from portal.proposals.demo import LIFT_COMMENTS, seed_proposals
-from portal.proposals.models import (Comment, CommentLike, CommentRevision, Proposal, ProposalEvent,
-                                     ProposalSupport, ProposalVersion)
+from portal.proposals.models import (
+    Comment,
+    CommentLike,
+    CommentRevision,
+    Proposal,
+    ProposalEvent,
+    ProposalSupport,
+    ProposalVersion,
+)
 from portal.residents.demo import seed_people
 from tests.residents.test_demo import demo_places
 

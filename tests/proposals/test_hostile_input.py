@@ -11,8 +11,16 @@ import pytest
 
 from portal.audit.models import AuditEntry
 from portal.extensions import db
-from portal.proposals.models import (BODY_MAX, COMMENT_MAX, Comment, Proposal, ProposalAttachment, ProposalEvent,
-                                     ProposalTerm, ProposalVersion)
+from portal.proposals.models import (
+    BODY_MAX,
+    COMMENT_MAX,
+    Comment,
+    Proposal,
+    ProposalAttachment,
+    ProposalEvent,
+    ProposalTerm,
+    ProposalVersion,
+)
 from tests.proposals import gen_comment, gen_in_deliberation, gen_proposal, gen_supports
 from tests.residents import post
 

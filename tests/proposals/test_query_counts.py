@@ -13,10 +13,16 @@ from portal.extensions import db
 from portal.issues import similar
 from portal.moderation.models import Flag
 from portal.proposals import services
-from portal.proposals.models import (STANCES, Comment, CommentLike, Proposal, ProposalSupport, ProposalTerm,
-                                     proposal_building)
-from tests.factories import gen_building, gen_community, gen_household, gen_membership, gen_organization, \
-    gen_residency
+from portal.proposals.models import (
+    STANCES,
+    Comment,
+    CommentLike,
+    Proposal,
+    ProposalSupport,
+    ProposalTerm,
+    proposal_building,
+)
+from tests.factories import gen_building, gen_community, gen_household, gen_membership, gen_organization, gen_residency
 from tests.issues.test_photos import phone_jpeg
 from tests.proposals import gen_proposal
 from tests.proposals.test_attachments import plain_pdf

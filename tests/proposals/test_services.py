@@ -229,7 +229,7 @@ def test_an_edit_after_publishing_is_a_new_version_with_its_note(world):
     assert proposal.version == 2 and "<em>强调</em>" in proposal.body_html
     latest = services.versions(proposal)
     assert [v.version for v in latest] == [2, 1]
-    assert (latest[0].body, latest[0].note, latest[0].estimated_cost) == ("新的正文 *强调*", "补充了费用", Decimal("500"))
+    assert (latest[0].body, latest[0].note, latest[0].estimated_cost) == ("新的正文 *强调*", "补充了费用", Decimal("500"))  # noqa: E501
     assert latest[1].body != latest[0].body
     assert kinds(proposal)[-1] == "edited"
 

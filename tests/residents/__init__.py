@@ -6,8 +6,16 @@ from types import SimpleNamespace
 from portal.extensions import db
 from portal.places.models import Owner, Ownership
 from tests.csrf import csrf_token
-from tests.factories import (gen_building, gen_community, gen_household, gen_membership, gen_organization,
-                             gen_residency, gen_sub_district, gen_user)
+from tests.factories import (
+    gen_building,
+    gen_community,
+    gen_household,
+    gen_membership,
+    gen_organization,
+    gen_residency,
+    gen_sub_district,
+    gen_user,
+)
 
 
 def post(client, path, data=None, token_from="/", **kwargs):

@@ -91,7 +91,7 @@ def test_500_concurrent_casts_lose_nothing_and_count_nothing_twice(world, app, p
                                    .where(BallotVote.ballot_id == ballot_id)).all())
     assert len(live) == VOTERS
     latest = {}
-    for user_id, option_id, seq, _ in sorted(results, key=lambda r: r[2]):
+    for user_id, option_id, _seq, _ in sorted(results, key=lambda r: r[2]):
         latest[user_id] = option_id
     assert live == latest
     assert all(live[p] == yes for p in double)

@@ -1,6 +1,7 @@
 """The running totals kept on a ballot equal a full recount, whatever happens: random sequences of first
 casts, changes of mind (to another option and to the same one), paper entries by the committee and the
-refusals in between (online after paper, paper after online, a second paper ballot), over ballots of every method at once —
+refusals in between (online after paper, paper after online, a second paper ballot), over ballots of every
+method at once —
 committee (secret), residents by person (yes/no, results hidden), residents by household (named choices),
 owners (area-weighted). Checked after every step against services.tally (the GROUP BY over the live votes)
 and at the end against the recount from the log (services.verify). Also: rebuilding them from the live

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from flask_login import AnonymousUserMixin
+
 from portal.audit.models import AuditEntry
 from portal.clock import utcnow
 from portal.due import DUE_STEPS, run_due
@@ -20,8 +21,16 @@ from portal.votes.models import Ballot, BallotLogEntry, BallotVote, BallotVoter
 from tests.factories import gen_membership, gen_user
 from tests.proposals import gen_in_deliberation, gen_proposal
 from tests.queries import recorded_statements
-from tests.votes import (DEFAULT_NOTICE, OWNERS_AREA_CM, OWNERS_HEADCOUNT, RESIDENT_HOUSEHOLDS, RESIDENTS_PERSONS,
-                         gen_ballot, option, vote)
+from tests.votes import (
+    DEFAULT_NOTICE,
+    OWNERS_AREA_CM,
+    OWNERS_HEADCOUNT,
+    RESIDENT_HOUSEHOLDS,
+    RESIDENTS_PERSONS,
+    gen_ballot,
+    option,
+    vote,
+)
 
 # A fixed "now" for time-driven tests: 09:00 in Beijing a month ahead, so that memberships (which the
 # factories start 30 days before the real today) are current on every day a test freezes an electorate.

@@ -406,7 +406,7 @@ def test_a_committee_member_enters_a_paper_ballot_and_online_casting_is_locked_f
     page = html_of(post(client, path, {"q": "吴秀", "voter_id": str(unlinked.id)}))
     assert "Choose what the paper ballot says." in page
     assert re.search(rf'value="{unlinked.id}"[^>]*checked|checked[^>]*value="{unlinked.id}"', page)
-    response = post(client, path, {"q": "吴秀", "voter_id": str(unlinked.id), "option_id": str(option(ballot, "yes").id)})
+    response = post(client, path, {"q": "吴秀", "voter_id": str(unlinked.id), "option_id": str(option(ballot, "yes").id)})  # noqa: E501
     assert response.status_code == 302
     entry = db.session.scalar(db.select(BallotLogEntry).where(BallotLogEntry.voter_id == unlinked.id))
     assert entry.is_paper and entry.cast_by_id == world.hoa_member.id

@@ -12,7 +12,6 @@ from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.outbox import register_event
 
-
 TITLE_MAX = 200
 TEXT_MAX = 5000
 REASON_MAX = 1000

@@ -24,7 +24,6 @@ from portal.errors import DomainError
 from portal.extensions import db
 from portal.outbox import notify
 
-
 # --- chasing (督办) --------------------------------------------------------------------------------------
 
 def _issue_overdue(issue, now) -> bool:

@@ -29,7 +29,6 @@ from portal.errors import DomainError
 from portal.extensions import db
 from portal.outbox import notify
 
-
 # --- creating --------------------------------------------------------------------------------------------
 
 def _check_budget(budget):

@@ -11,7 +11,6 @@ from portal.actions.services._common import MAX_FILES
 from portal.errors import DomainError
 from portal.extensions import db
 
-
 # --- evidence files (photos like issue photos; PDFs like proposal attachments) -------------------------
 
 def _as_file(item, default_name):

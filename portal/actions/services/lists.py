@@ -12,7 +12,6 @@ from portal.actions.services.rating import apply_due
 from portal.committees.models import Organization
 from portal.extensions import db
 
-
 # --- reads -----------------------------------------------------------------------------------------------
 
 def action_in(community, action_id) -> Action | None:

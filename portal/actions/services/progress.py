@@ -27,7 +27,6 @@ from portal.errors import DomainError
 from portal.extensions import db
 from portal.outbox import notify
 
-
 # --- progress --------------------------------------------------------------------------------------------
 
 def progress_of(action) -> int:

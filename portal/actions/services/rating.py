@@ -15,7 +15,6 @@ from portal.due import due_step
 from portal.errors import DomainError
 from portal.extensions import db
 
-
 # --- rating and evaluation -------------------------------------------------------------------------------
 
 def rate(user, action, satisfaction, *, now=None) -> ActionRating:

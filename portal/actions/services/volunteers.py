@@ -10,7 +10,6 @@ from portal.auth import permissions
 from portal.errors import DomainError
 from portal.extensions import db
 
-
 # --- volunteers ------------------------------------------------------------------------------------------
 
 def _sign_up_of(user, action) -> ActionVolunteer | None:

@@ -2,7 +2,7 @@
 meeting sends, the text and time checks, the meeting's day in its community's zone, the organization's
 members on a day, and the checks that the actor manages the meeting and that it is scheduled or has
 started."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -14,7 +14,6 @@ from portal.committees.models import OrgMembership
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.outbox import register_event
-
 
 REASON_MAX = 1000
 EARLY_RECORDING = timedelta(hours=1)  # attendance, minutes and decisions: from an hour before the start
@@ -49,7 +48,7 @@ register_event("meetings.referred", _l("%(org)s refers a decision to the sub-dis
 # --- helpers ---------------------------------------------------------------------------------------------
 
 def _now(now):
-    return (now or utcnow()).astimezone(timezone.utc)
+    return (now or utcnow()).astimezone(UTC)
 
 
 def _text(value, field, *, maximum, required, empty_message=None):
@@ -65,7 +64,7 @@ def _text(value, field, *, maximum, required, empty_message=None):
 def _moment(value, field):
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise DomainError(_l("Give a date and time."), field)
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def meeting_day(meeting) -> date:

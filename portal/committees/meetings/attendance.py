@@ -15,7 +15,6 @@ from portal.committees.models import ATTENDANCE, Attendance
 from portal.errors import DomainError
 from portal.extensions import db
 
-
 # --- attendance ------------------------------------------------------------------------------------------
 
 def record_attendance(actor, meeting, statuses, *, now=None) -> list[Attendance]:

@@ -19,7 +19,6 @@ from portal.errors import DomainError
 from portal.extensions import db
 from portal.outbox import notify
 
-
 DECISION_MAX = 5000
 
 

@@ -22,7 +22,6 @@ from portal.extensions import db
 from portal.markup import render_markdown
 from portal.outbox import notify
 
-
 MINUTES_MAX = 20000
 
 

@@ -11,7 +11,6 @@ from portal.clock import utcnow
 from portal.committees.models import AgendaItem, Meeting
 from portal.extensions import db
 
-
 # --- reading ---------------------------------------------------------------------------------------------
 
 def _meeting_options():

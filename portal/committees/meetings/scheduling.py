@@ -25,7 +25,6 @@ from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.outbox import notify
 
-
 TITLE_MAX = 200
 PLACE_MAX = 200
 URL_MAX = 500

@@ -14,11 +14,10 @@ from portal.dashboard.services.medians import medians
 from portal.dashboard.services.rates import ZERO, Rate, open_and_overdue_by_community, three_rates
 from portal.dashboard.services.scope import Filters, _count_if, _Scope
 from portal.extensions import db
-from portal.proposals.models import Proposal
-from portal.proposals.models import STATES as PROPOSAL_STATES
 from portal.proposals.models import STATE_LABELS as PROPOSAL_STATE_LABELS
+from portal.proposals.models import STATES as PROPOSAL_STATES
+from portal.proposals.models import Proposal
 from portal.votes.models import Ballot, BallotVote, BallotVoter
-
 
 # --- actions, proposals, ballots, chases ------------------------------------------------------------------
 

@@ -122,7 +122,8 @@ def _cube(filters: Filters, scope: _Scope, now) -> list:
             .outerjoin(Organization, Organization.id == g[2]))
     keys = [month_key(m) for m in scope.months]
     out = []
-    for cid, code, cat_name, org_key, org_name, month, n, in_time, responded, late_n, *parts in db.session.execute(stmt):
+    rows = db.session.execute(stmt)
+    for cid, code, cat_name, org_key, org_name, month, n, in_time, responded, late_n, *parts in rows:
         if not n:
             continue  # a bucket whose issues all moved away
         out.append((cid, code, category_name(code, cat_name), org_key or None, org_name, keys[int(month)], int(n),
@@ -132,7 +133,8 @@ def _cube(filters: Filters, scope: _Scope, now) -> list:
 
 def _cube_direct(filters: Filters, scope: _Scope, now) -> list:
     """The reference computation, straight from the issues (the tests hold `_cube` to it). One statement:
-    issue counts and rate parts grouped by community × category × handling org × local month, as rows (community_id, category code, category name, org_id, org name, "2026-11", count, 6 parts).
+    issue counts and rate parts grouped by community × category × handling org × local month, as rows
+    (community_id, category code, category name, org_id, org name, "2026-11", count, 6 parts).
     Everything else about rates is sums of these integers. The grouping is on integer keys straight off the
     issue rows (the month as its index in the range), and the names are joined to the few grouped rows
     afterwards: sorting or hashing tens of thousands of rows by text is what made this slow."""

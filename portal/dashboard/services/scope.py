@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, and_, case, false, func, literal, or_, select
@@ -17,7 +17,6 @@ from portal.clock import DEFAULT_TIME_ZONE, in_zone
 from portal.extensions import db
 from portal.issues.models import Issue, IssueCategory
 from portal.places.models import Community
-
 
 RATES = ("response", "resolution", "satisfaction")
 PARTS = ("numerator", "denominator")
@@ -102,7 +101,7 @@ def months_between(month_from: date, month_to: date) -> list[str]:
 
 
 def _utc_start(day: date, zone: str) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 class _Scope:

@@ -13,7 +13,6 @@ from portal.issues import similar
 from portal.issues.models import MAX_PHOTOS, IssueEvent, IssueSupport
 from portal.outbox import register_event
 
-
 REASON_MAX = 1000
 COMMENT_MAX = 500
 LOCATION_MAX = 120

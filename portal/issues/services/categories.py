@@ -11,7 +11,6 @@ from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.issues.models import DEADLINE_CLASSES, IssueCategory
 
-
 CATEGORY_CODE_MAX = 32
 CATEGORY_NAME_MAX = 80
 

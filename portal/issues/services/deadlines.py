@@ -13,7 +13,6 @@ from portal.issues.models import OPEN_STATES, Issue, IssueCategory, next_deadlin
 from portal.issues.services._common import _add_event, _handlers, _now, _officials_of, _payload, _urgent
 from portal.outbox import notify
 
-
 RATE_WITHIN = timedelta(days=7)
 WARN_AT = 0.75  # share of the time to a deadline after which handlers are warned
 

@@ -30,7 +30,6 @@ from portal.issues.services._common import (
 )
 from portal.outbox import notify
 
-
 # --- handling --------------------------------------------------------------------------------------------
 
 def _require_handler(user, issue):

@@ -16,7 +16,6 @@ from portal.issues.models import OPEN_STATES, STATES, Issue, IssueCategory, Issu
 from portal.issues.services._common import _now
 from portal.places.models import Building, Community, Household
 
-
 SORTS = ("newest", "supported", "due")
 
 # What each timeline entry says, after the actor's name ("Zhou accepted the issue").

@@ -12,7 +12,6 @@ from portal.moderation.models import Flag
 from portal.moderation.services.items import ITEMS, _proposal_models, _url
 from portal.outbox import notify, register_event
 
-
 NOTE_MAX = 500
 REASON_MAX = 500
 

@@ -20,7 +20,6 @@ from portal.moderation.services._common import (
 from portal.moderation.services.items import can_view_item, kind_of
 from portal.outbox import notify
 
-
 # --- flags -------------------------------------------------------------------------------------------------
 
 def has_flagged(user, item_type, found) -> bool:

@@ -14,7 +14,6 @@ from portal.moderation.services.items import ITEMS, _issue_models, _proposal_mod
 from portal.moderation.services.queue import QueuePage
 from portal.places.models import Community
 
-
 # --- the hidden list ---------------------------------------------------------------------------------------
 
 HIDING_ACTIONS = ("moderation.hide", "moderation.auto_hide")

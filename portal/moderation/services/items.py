@@ -1,8 +1,8 @@
 """The registry of the four kinds of flaggable item (ITEMS): how each kind is loaded, linked, excerpted
 and labelled, whether it can be locked, and who may see an item
 (moderators see the communities they moderate)."""
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
@@ -11,7 +11,6 @@ from sqlalchemy.orm import joinedload
 from portal.auth import permissions, roles
 from portal.errors import DomainError
 from portal.extensions import db
-
 
 EXCERPT_MAX = 200
 

@@ -18,7 +18,6 @@ from portal.moderation.services._common import (
 from portal.moderation.services.flagging import open_flag_count
 from portal.moderation.services.items import ITEMS, kind_of
 
-
 # --- moderators' actions -----------------------------------------------------------------------------------
 
 def restore(moderator, item_type, found, *, note="", now=None):

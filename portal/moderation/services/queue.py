@@ -14,7 +14,6 @@ from portal.moderation.models import FLAG_REASON_LABELS, Flag
 from portal.moderation.services.items import ITEMS, moderated_community_ids
 from portal.places.models import Community
 
-
 # --- the queue ---------------------------------------------------------------------------------------------
 
 @dataclass

@@ -22,7 +22,6 @@ from portal.open311.services._common import Open311Error, _bad
 from portal.open311.services.jurisdictions import _attributes, _category
 from portal.places.models import Building
 
-
 MEDIA_MAX_BYTES = 10 * 1024 * 1024
 MEDIA_TIMEOUT = 5  # seconds per connect or read
 URL_MAX = 2048

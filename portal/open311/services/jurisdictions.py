@@ -8,7 +8,6 @@ from portal.issues.models import IssueCategory
 from portal.open311.services._common import Open311Error, _bad
 from portal.places.models import Community
 
-
 # --- jurisdictions and services --------------------------------------------------------------------------
 
 def jurisdiction(jurisdiction_id) -> Community:

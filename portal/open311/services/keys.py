@@ -20,7 +20,6 @@ from portal.extensions import db
 from portal.open311.models import DEFAULT_RATE_LIMIT, Open311Key, Open311Usage
 from portal.open311.services._common import Open311Error
 
-
 log = logging.getLogger("portal.open311.services")  # the name operators filter on, as before the split
 RATE_WINDOW = timedelta(minutes=1)
 KEY_NAME_MAX = 120

@@ -20,7 +20,6 @@ from portal.open311.models import Open311Request
 from portal.open311.services._common import Open311Error, _bad
 from portal.places.models import Building
 
-
 MAX_RANGE = timedelta(days=90)
 MAX_RESULTS = 1000
 MAX_IDS = 1000

@@ -15,7 +15,6 @@ from portal.issues.services import members_of
 from portal.outbox import notify, register_event
 from portal.proposals.models import ProposalEvent, ProposalSupport
 
-
 EDIT_SILENTLY_WITHIN = timedelta(minutes=10)
 OPEN_STATES = ("collecting", "deliberation", "voting")
 

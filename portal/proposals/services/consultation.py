@@ -33,7 +33,6 @@ from portal.proposals.services._common import (
     _text,
 )
 
-
 COMMENT_SORTS = ("oldest", "newest", "liked")
 COMMENTS_PER_PAGE = 50
 REPLIES_SHOWN = 3  # under each thread of a page; "show N more replies" loads the rest

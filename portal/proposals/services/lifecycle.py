@@ -22,7 +22,6 @@ from portal.proposals.services._common import (
     tell_followers,
 )
 
-
 # --- the committee's steps -------------------------------------------------------------------------------
 
 def move_to_deliberation(actor, proposal, reason, *, now=None) -> Proposal:

@@ -11,6 +11,7 @@ from portal.auth import permissions
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.issues import similar
+
 # The keyset pager of the issues lists, shared rather than copied (see the closing note of issue #5).
 from portal.issues.services import _page as keyset_page
 from portal.proposals.models import (
@@ -23,7 +24,6 @@ from portal.proposals.models import (
     ProposalVersion,
 )
 from portal.proposals.services._common import OPEN_STATES, _now
-
 
 # What each timeline entry says, after the actor's name (or alone when no one acted: the threshold, expiry).
 EVENT_LABELS = {

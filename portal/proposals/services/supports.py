@@ -18,7 +18,6 @@ from portal.proposals.services._common import (
     followers_of,
 )
 
-
 # --- supports --------------------------------------------------------------------------------------------
 
 def has_supported(user, proposal) -> bool:

@@ -29,7 +29,6 @@ from portal.proposals.models import (
 )
 from portal.proposals.services._common import _add_event, _behalf, _move, _now, _text, tell_followers
 
-
 THRESHOLD_RANGE = (1, 10000)
 DAYS_RANGE = (1, 365)
 NOTICE_DAYS_RANGE = (1, 90)

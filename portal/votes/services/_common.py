@@ -1,7 +1,7 @@
 """What every part of the ballot rules shares: the field limits and option labels, the notification
 events a ballot sends and who they reach, times in the community's zone, the row lock every cast and
 the close take, and the checks that a ballot is still open and that the actor may act on it."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from flask_babel import lazy_gettext as _l
@@ -15,7 +15,6 @@ from portal.outbox import EVENTS, Notification, register_event
 from portal.places.models import Owner, Ownership
 from portal.proposals import services as proposals
 from portal.votes.models import Ballot, BallotCaster
-
 
 QUESTION_MAX = 300
 NOTICE_MAX = 10000
@@ -60,7 +59,7 @@ register_event("votes.closing_soon",
 # --- helpers ---------------------------------------------------------------------------------------------
 
 def _now(now):
-    return (now or utcnow()).astimezone(timezone.utc)
+    return (now or utcnow()).astimezone(UTC)
 
 
 def _local(ballot, moment) -> datetime:
@@ -77,7 +76,7 @@ _text = proposals._text  # the same trimming, "required" and length rules (and m
 def _moment(value, field):
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise DomainError(_l("Give a date and time."), field)
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def _payload(ballot, **extra):

@@ -34,7 +34,6 @@ from portal.votes.services.opening import _open
 from portal.votes.services.results import tally
 from portal.votes.totals import running_figures
 
-
 # --- time ------------------------------------------------------------------------------------------------
 
 def apply_due(ballot, now=None) -> bool:
