@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "portal"
 
-CORE = {"charts", "clock", "config", "delivery", "due", "errors", "events", "extensions", "formatting", "forms",
-        "i18n", "markup", "observability", "outbox", "qr", "web"}
+CORE = {"backup", "charts", "clock", "config", "delivery", "due", "errors", "events", "extensions", "formatting",
+        "forms", "i18n", "markup", "observability", "outbox", "qr", "web"}
 
 CONTENT = {"actions", "meetings", "moderation", "notices", "open311"}  # with what they build on: every area
 READERS = {"calendar", "dashboard", "home", "notifications", "printing"}
