@@ -1,4 +1,6 @@
 """Writing the audit log. Services call `record` inside the transaction of the change they make."""
+from __future__ import annotations
+
 from dataclasses import dataclass
 
 from sqlalchemy.orm import selectinload
@@ -8,7 +10,8 @@ from portal.extensions import db, unproxied
 from portal.observability import current_request_id
 
 
-def record(actor, action: str, obj=None, *, on_behalf_of=None, subject_user=None, **details) -> AuditEntry:
+def record(actor: object, action: str, obj: object | None = None, *, on_behalf_of: object | None = None,
+           subject_user: object | None = None, **details) -> AuditEntry:
     obj = unproxied(obj)
     entry = AuditEntry(
         actor_id=getattr(actor, "id", None),
@@ -53,7 +56,7 @@ def _filtered(query, *, action=None, actor_id=None, object_type=None, object_id=
     return query
 
 
-def search(*, before=None, after=None, per_page=50, **filters) -> LogPage:
+def search(*, before: int | None = None, after: int | None = None, per_page: int = 50, **filters) -> LogPage:
     """The entries matching the filters, newest first: `per_page` of them before the id `before` (or the
     newest), or — going back towards the newest — the `per_page` just after the id `after`."""
     before = min(before, MAX_ID) if before else None
@@ -79,7 +82,7 @@ def search(*, before=None, after=None, per_page=50, **filters) -> LogPage:
                    oldest if exists(AuditEntry.id < oldest) else None)
 
 
-def entries_about(user, limit=100):
+def entries_about(user: object, limit: int = 100) -> list[AuditEntry]:
     """What others did to or with this person's records: shown to the person themself."""
     query = (db.select(AuditEntry)
              .where((AuditEntry.subject_user_id == user.id) | (AuditEntry.on_behalf_of_id == user.id))

@@ -1,4 +1,6 @@
 """Accounts: creating them, passwords, sign-in with lock-out, preferences."""
+from __future__ import annotations
+
 import hashlib
 import hmac
 import math
@@ -75,7 +77,7 @@ def find_by_login(login: str) -> User | None:
     return db.session.scalar(db.select(User).where(column == login))
 
 
-def update_preferences(user: User, *, locale=None, large_text=None) -> None:
+def update_preferences(user: User, *, locale: str | None = None, large_text: bool | None = None) -> None:
     user = unproxied(user)
     changed = {}
     if locale is not None and locale != user.locale:

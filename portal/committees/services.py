@@ -2,7 +2,10 @@
 
 Every function takes the acting person, checks the rule, changes the model, writes an audit entry and
 raises DomainError (with the form field it concerns) when the rule says no. Callers commit."""
+from __future__ import annotations
+
 from datetime import date
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_
@@ -20,8 +23,13 @@ from portal.committees.models import (
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 
+if TYPE_CHECKING:
+    from portal.auth.models import User
+    from portal.places.models import Community, SubDistrict
 
-def create_organization(actor, *, kind: str, name: str, community=None, sub_district=None) -> Organization:
+
+def create_organization(actor: User, *, kind: str, name: str, community: Community | None = None,
+                        sub_district: SubDistrict | None = None) -> Organization:
     if not permissions.can_manage_organizations(actor):
         raise NotAllowed(_l("Only administrators can create organizations."))
     name = (name or "").strip()
@@ -44,7 +52,8 @@ def create_organization(actor, *, kind: str, name: str, community=None, sub_dist
     return org
 
 
-def add_member(actor, org: Organization, user, title: str, start: date, end: date | None = None) -> OrgMembership:
+def add_member(actor: User, org: Organization, user: User, title: str, start: date,
+               end: date | None = None) -> OrgMembership:
     if not permissions.can_manage_members(actor, org):
         raise NotAllowed(_l("Only the chair of this organization or an administrator can change its members."))
     if user is None:
@@ -71,7 +80,7 @@ def add_member(actor, org: Organization, user, title: str, start: date, end: dat
     return membership
 
 
-def end_membership(actor, membership: OrgMembership, end_date: date) -> OrgMembership:
+def end_membership(actor: User, membership: OrgMembership, end_date: date) -> OrgMembership:
     """Ends a membership on end_date (the last day served); the row stays, so history stays true."""
     if not permissions.can_manage_members(actor, membership.organization):
         raise NotAllowed(_l("Only the chair of this organization or an administrator can change its members."))
@@ -89,7 +98,7 @@ def end_membership(actor, membership: OrgMembership, end_date: date) -> OrgMembe
     return membership
 
 
-def committee_members(community) -> list:
+def committee_members(community: Community) -> list:
     """The people currently on any committee of the community: they verify its residents."""
     from portal.auth.models import User
     query = (db.select(User).join(OrgMembership, OrgMembership.user_id == User.id).join(Organization)
@@ -98,7 +107,7 @@ def committee_members(community) -> list:
     return db.session.scalars(query).all()
 
 
-def organizations_of_community(community) -> list[Organization]:
+def organizations_of_community(community: Community) -> list[Organization]:
     return db.session.scalars(db.select(Organization).where(Organization.community_id == community.id)
                               .order_by(Organization.kind, Organization.name)).all()
 
@@ -107,7 +116,7 @@ def all_organizations() -> list[Organization]:
     return db.session.scalars(db.select(Organization).order_by(Organization.id)).all()
 
 
-def managed_organizations(user) -> list[Organization]:
+def managed_organizations(user: User) -> list[Organization]:
     """The organizations whose members this person may manage (for a link on their pages)."""
     if permissions.is_admin(user):
         return all_organizations()

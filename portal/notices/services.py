@@ -6,7 +6,10 @@ As the other areas: functions that change something take the acting person first
 `portal.auth.permissions`, validate everything before writing anything, write an audit entry and notify
 the people concerned. Callers commit; a DomainError leaves nothing written. `now=None` means utcnow().
 Pages apply a notice's due step when they load it (apply_due), and `run-due` does it for all."""
+from __future__ import annotations
+
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
@@ -25,6 +28,15 @@ from portal.notices.models import Notice, Objection
 from portal.outbox import notify, register_event
 from portal.proposals import services as proposals
 from portal.proposals.models import Proposal
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from flask_login import AnonymousUserMixin
+
+    from portal.auth.models import User
+    from portal.places.models import Community
+    from portal.votes.models import Ballot
 
 OBJECTION_MAX = 2000
 ANSWER_MAX = 2000
@@ -75,7 +87,7 @@ def _ends_text(notice) -> str:
 
 # --- starting ---------------------------------------------------------------------------------------------
 
-def start_notice(proposal, ballot, *, now=None) -> Notice:
+def start_notice(proposal: Proposal, ballot: Ballot | None, *, now: datetime | None = None) -> Notice:
     """A ballot decided the proposal (passed or rejected): its public notice starts now and runs for the
     community's notice period. The proposal moves from decided to notice. Called by the votes area inside
     its close; commits nothing."""
@@ -136,19 +148,19 @@ def _default_locale():
 
 # --- objections and answers -------------------------------------------------------------------------------
 
-def in_period(notice, now=None) -> bool:
+def in_period(notice: Notice, now: datetime | None = None) -> bool:
     now = _now(now)
     return notice.status == "open" and notice.starts_at <= now < notice.ends_at
 
 
-def has_objected(user, notice) -> bool:
+def has_objected(user: User, notice: Notice) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False
     return db.session.scalar(select(Objection.id).where(Objection.notice_id == notice.id,
                                                         Objection.user_id == user.id)) is not None
 
 
-def lodge_objection(user, notice, body, *, now=None) -> Objection:
+def lodge_objection(user: User, notice: Notice, body: str, *, now: datetime | None = None) -> Objection:
     """A verified resident objects, during the period, once."""
     now = _now(now)
     apply_due(notice, now)
@@ -183,7 +195,7 @@ def _answerers(notice, actor):
     return [p for p in people if p.id != actor.id]
 
 
-def objection_in(notice, objection_id) -> Objection | None:
+def objection_in(notice: Notice, objection_id: int) -> Objection | None:
     try:
         objection_id = int(objection_id)
     except (TypeError, ValueError):
@@ -194,7 +206,7 @@ def objection_in(notice, objection_id) -> Objection | None:
                                                      Objection.id == objection_id))
 
 
-def answer_objection(actor, objection, answer, *, now=None) -> Objection:
+def answer_objection(actor: User, objection: Objection, answer: str, *, now: datetime | None = None) -> Objection:
     """The committee answers an objection publicly, once (an answer is not rewritten)."""
     now = _now(now)
     notice = objection.notice
@@ -215,13 +227,13 @@ def answer_objection(actor, objection, answer, *, now=None) -> Objection:
     return objection
 
 
-def unanswered_count(notice) -> int:
+def unanswered_count(notice: Notice) -> int:
     return sum(1 for o in notice.objections if o.answered_at is None)
 
 
 # --- time -------------------------------------------------------------------------------------------------
 
-def apply_due(notice, now=None) -> bool:
+def apply_due(notice: Notice, now: datetime | None = None) -> bool:
     """After the period, with every objection answered: the notice ends and the proposal moves on
     (passed → implementing, rejected → archived). With an objection unanswered it stays open, waiting.
     True when something changed."""
@@ -255,7 +267,7 @@ def end_due(now: datetime) -> int:
 
 # --- reading ----------------------------------------------------------------------------------------------
 
-def notice_in(community, notice_id) -> Notice | None:
+def notice_in(community: Community, notice_id: int) -> Notice | None:
     try:
         notice_id = int(notice_id)
     except (TypeError, ValueError):
@@ -269,13 +281,14 @@ def notice_in(community, notice_id) -> Notice | None:
                                       selectinload(Notice.objections).joinedload(Objection.answered_by)))
 
 
-def notice_for(proposal) -> Notice | None:
+def notice_for(proposal: Proposal) -> Notice | None:
     """The proposal's latest notice, if any."""
     return db.session.scalar(select(Notice).where(Notice.proposal_id == proposal.id)
                              .order_by(Notice.id.desc()).limit(1))
 
 
-def community_notices(community, viewer, *, limit=LIST_SIZE) -> list[Notice]:
+def community_notices(community: Community, viewer: User | AnonymousUserMixin, *,
+                      limit: int = LIST_SIZE) -> list[Notice]:
     """The community's notices: open first (ending soonest first), then ended (latest first)."""
     if not permissions.can_view_community(viewer, community):
         raise NotAllowed(_l("This community's pages are for its members."))
@@ -292,7 +305,7 @@ def community_notices(community, viewer, *, limit=LIST_SIZE) -> list[Notice]:
                               .limit(max(1, min(int(limit), 200)))).all()
 
 
-def objection_counts(notices) -> dict[int, int]:
+def objection_counts(notices: Iterable[Notice]) -> dict[int, int]:
     """How many objections each of these notices has (one query for a list)."""
     ids = [n.id for n in notices]
     if not ids:

@@ -4,9 +4,12 @@ Every change is audited; every refusal is a DomainError naming the field it conc
 
 Ownership periods: `end_date` is the handover day, which is also the next owners' `start_date`, so on
 any day exactly one set of owners holds a unit (start_date <= day < end_date)."""
+from __future__ import annotations
+
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import lazy_gettext as _l
@@ -23,6 +26,17 @@ from portal.extensions import db
 from portal.places.importer import DEVELOPER, OwnerEntry, RegisterRow, parse_area, read_register, unit_label
 from portal.places.models import Building, Community, Household, Owner, Ownership, SubDistrict
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from decimal import Decimal
+
+    from flask_sqlalchemy.pagination import Pagination
+
+    from portal.auth.models import User
+
+    # Owner rows, OwnerEntry / (name, phone) pairs or "developer", one or several (see resolve_owners).
+    OwnersGiven = Iterable[Owner | OwnerEntry | tuple[str, str] | str] | Owner | OwnerEntry | str
+
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 POSTCODE_RE = re.compile(r"^\d{6}$")
 BUILDING_CODE_RE = re.compile(r"^[\w-]{1,16}$")
@@ -34,7 +48,7 @@ def local_today(community: Community) -> date:
     return clock.local_today(community.time_zone)
 
 
-def community_or_404(slug) -> Community:
+def community_or_404(slug: str) -> Community:
     return db.first_or_404(db.select(Community).where(Community.slug == slug))
 
 
@@ -64,7 +78,7 @@ def _slug(value, model, current=None) -> str:
 
 # ---- sub-districts and communities (admins) ------------------------------------------------------------
 
-def create_sub_district(actor, *, name, slug) -> SubDistrict:
+def create_sub_district(actor: User, *, name: str, slug: str) -> SubDistrict:
     _require(permissions.can_manage_places(actor))
     sub_district = SubDistrict(name=_text(name, "name", 120), slug=_slug(slug, SubDistrict))
     db.session.add(sub_district)
@@ -73,7 +87,7 @@ def create_sub_district(actor, *, name, slug) -> SubDistrict:
     return sub_district
 
 
-def update_sub_district(actor, sub_district, *, name, slug) -> SubDistrict:
+def update_sub_district(actor: User, sub_district: SubDistrict, *, name: str, slug: str) -> SubDistrict:
     _require(permissions.can_manage_places(actor))
     name, slug = _text(name, "name", 120), _slug(slug, SubDistrict, sub_district)
     changed = _assign(sub_district, name=name, slug=slug)
@@ -98,8 +112,8 @@ def _community_fields(sub_district, name, slug, time_zone, postcode, current=Non
             "slug": _slug(slug, Community, current), "time_zone": time_zone, "postcode": postcode}
 
 
-def create_community(actor, *, sub_district, name, slug, postcode, time_zone=DEFAULT_TIME_ZONE,
-                     members_only=False) -> Community:
+def create_community(actor: User, *, sub_district: SubDistrict, name: str, slug: str, postcode: str,
+                     time_zone: str = DEFAULT_TIME_ZONE, members_only: bool = False) -> Community:
     _require(permissions.can_manage_places(actor))
     values = _community_fields(sub_district, name, slug, time_zone, postcode)
     community = Community(members_only=bool(members_only), **values)
@@ -109,8 +123,8 @@ def create_community(actor, *, sub_district, name, slug, postcode, time_zone=DEF
     return community
 
 
-def update_community(actor, community, *, sub_district, name, slug, postcode, time_zone=DEFAULT_TIME_ZONE,
-                     members_only=False) -> Community:
+def update_community(actor: User, community: Community, *, sub_district: SubDistrict, name: str, slug: str,
+                     postcode: str, time_zone: str = DEFAULT_TIME_ZONE, members_only: bool = False) -> Community:
     _require(permissions.can_edit_community(actor, community))
     values = _community_fields(sub_district, name, slug, time_zone, postcode, current=community)
     changed = _assign(community, members_only=bool(members_only), **values)
@@ -149,7 +163,7 @@ def _building_code(community, code, current=None) -> str:
     return code
 
 
-def create_building(actor, community, *, name, code) -> Building:
+def create_building(actor: User, community: Community, *, name: str, code: str) -> Building:
     _require(permissions.can_edit_register(actor, community))
     building = Building(community=community, name=_text(name, "name", 120), code=_building_code(community, code))
     db.session.add(building)
@@ -158,7 +172,7 @@ def create_building(actor, community, *, name, code) -> Building:
     return building
 
 
-def update_building(actor, building, *, name, code) -> Building:
+def update_building(actor: User, building: Building, *, name: str, code: str) -> Building:
     """The code is stable once the building has units: imports and people refer to units by it."""
     _require(permissions.can_edit_register(actor, building.community))
     name = _text(name, "name", 120)
@@ -182,7 +196,8 @@ def _unit_fields(building, entrance, room, current=None) -> tuple[str, str]:
     return entrance, room
 
 
-def create_household(actor, building, *, entrance, room, area_m2, owners=None, on_date=None) -> Household:
+def create_household(actor: User, building: Building, *, entrance: str, room: str, area_m2: str | Decimal,
+                     owners: OwnersGiven | None = None, on_date: date | None = None) -> Household:
     """A unit; with `owners` (see `resolve_owners`) its first owners start on `on_date` (default today)."""
     _require(permissions.can_edit_register(actor, building.community))
     entrance, room = _unit_fields(building, entrance, room)
@@ -196,7 +211,8 @@ def create_household(actor, building, *, entrance, room, area_m2, owners=None, o
     return household
 
 
-def update_household(actor, household, *, entrance, room, area_m2) -> Household:
+def update_household(actor: User, household: Household, *, entrance: str, room: str,
+                     area_m2: str | Decimal) -> Household:
     _require(permissions.can_edit_register(actor, household.community))
     entrance, room = _unit_fields(household.building, entrance, room, current=household)
     changed = _assign(household, entrance=entrance, room=room, area_m2=parse_area(area_m2))
@@ -206,19 +222,19 @@ def update_household(actor, household, *, entrance, room, area_m2) -> Household:
     return household
 
 
-def unit_count(building) -> int:
+def unit_count(building: Building) -> int:
     return db.session.scalar(db.select(func.count(Household.id)).where(Household.building_id == building.id))
 
 
 # ---- owners and ownership ------------------------------------------------------------------------------
 
-def current_ownerships(household, on: date | None = None) -> list[Ownership]:
+def current_ownerships(household: Household, on: date | None = None) -> list[Ownership]:
     on = on or local_today(household.community)
     return db.session.scalars(db.select(Ownership).join(Owner).where(
         Ownership.household_id == household.id, Ownership.held_on(on)).order_by(Owner.name)).all()
 
 
-def current_owners_by_household(household_ids, on: date) -> dict[int, list[Owner]]:
+def current_owners_by_household(household_ids: Iterable[int], on: date) -> dict[int, list[Owner]]:
     """Current owners of many units in one query, for register pages."""
     owners: dict[int, list[Owner]] = {}
     if not household_ids:
@@ -230,13 +246,13 @@ def current_owners_by_household(household_ids, on: date) -> dict[int, list[Owner
     return owners
 
 
-def ownership_history(household) -> list[Ownership]:
+def ownership_history(household: Household) -> list[Ownership]:
     """Every holding of the unit, newest first; co-owners started together sit next to each other."""
     return db.session.scalars(db.select(Ownership).join(Owner).where(Ownership.household_id == household.id)
                               .order_by(Ownership.start_date.desc(), Ownership.id)).all()
 
 
-def developer_of(community) -> Owner:
+def developer_of(community: Community) -> Owner:
     """The community's one developer owner, made on first use."""
     owner = db.session.scalar(db.select(Owner).where(Owner.community_id == community.id, Owner.is_developer))
     if owner is None:
@@ -246,7 +262,7 @@ def developer_of(community) -> Owner:
     return owner
 
 
-def owner_by_phone(actor, community, name: str, phone: str) -> Owner:
+def owner_by_phone(actor: User, community: Community, name: str, phone: str) -> Owner:
     """The community's owner with this phone, made on first use; the register's latest name wins."""
     owner = db.session.scalar(db.select(Owner).where(Owner.community_id == community.id, Owner.phone == phone))
     if owner is None:
@@ -259,7 +275,7 @@ def owner_by_phone(actor, community, name: str, phone: str) -> Owner:
     return owner
 
 
-def resolve_owners(actor, community, new_owners) -> list[Owner]:
+def resolve_owners(actor: User, community: Community, new_owners: OwnersGiven) -> list[Owner]:
     """Owners from any of: Owner rows, OwnerEntry / (name, phone) pairs, or "developer"."""
     if isinstance(new_owners, (str, Owner, OwnerEntry)):
         new_owners = [new_owners]
@@ -305,7 +321,8 @@ def _owner_names(ownerships) -> str:
     return ", ".join(o.owner.name for o in ownerships)
 
 
-def start_ownership(actor, household, new_owners, on_date=None) -> list[Ownership]:
+def start_ownership(actor: User, household: Household, new_owners: OwnersGiven,
+                    on_date: date | None = None) -> list[Ownership]:
     """First owners of a unit that has none from `on_date`; co-owners are given together.
 
     Refused when anyone else already holds the unit then: a change of owners is a sale."""
@@ -334,7 +351,8 @@ def _start(household, owners, on_date) -> list[Ownership]:
     return created
 
 
-def transfer_household(actor, household, new_owners, on_date=None) -> list[Ownership]:
+def transfer_household(actor: User, household: Household, new_owners: OwnersGiven,
+                       on_date: date | None = None) -> list[Ownership]:
     """A sale or other change of owners on `on_date`: the current holdings end that day and the new
     owners' (co-owners together) start that day. Nothing is deleted, so the history stays true."""
     community = household.community
@@ -390,7 +408,7 @@ class ImportPreview:
         return bool(self.added or self.changed or self.renamed)
 
 
-def read_import(actor, community, data: bytes) -> list[RegisterRow]:
+def read_import(actor: User, community: Community, data: bytes) -> list[RegisterRow]:
     """The rows of an uploaded register file, or RegisterFileRefused with every faulty row and why."""
     _require(permissions.can_import_register(actor, community))
     codes = db.session.scalars(db.select(Building.code).where(Building.community_id == community.id)).all()
@@ -405,7 +423,7 @@ def _row_owner_key(row: RegisterRow) -> frozenset:
     return frozenset({DEVELOPER}) if row.developer else frozenset(o.phone for o in row.owners)
 
 
-def preview_import(actor, community, rows) -> ImportPreview:
+def preview_import(actor: User, community: Community, rows: list[RegisterRow]) -> ImportPreview:
     """What importing these rows would change; writes nothing."""
     _require(permissions.can_import_register(actor, community))
     buildings = {b.code: b for b in db.session.scalars(
@@ -438,7 +456,7 @@ def preview_import(actor, community, rows) -> ImportPreview:
     return preview
 
 
-def apply_import(actor, community, rows, *, filename: str = "") -> ImportPreview:
+def apply_import(actor: User, community: Community, rows: list[RegisterRow], *, filename: str = "") -> ImportPreview:
     """Import the rows: add new units, update areas, and where the owners differ end the old holdings
     today and start the new ones. Importing the same file again changes nothing."""
     preview = preview_import(actor, community, rows)
@@ -495,7 +513,7 @@ def apply_import(actor, community, rows, *, filename: str = "") -> ImportPreview
 
 # ---- reading -------------------------------------------------------------------------------------------
 
-def building_unit_counts(community) -> list[tuple[Building, int]]:
+def building_unit_counts(community: Community) -> list[tuple[Building, int]]:
     rows = db.session.execute(
         db.select(Building, func.count(Household.id)).outerjoin(Household)
         .where(Building.community_id == community.id).group_by(Building.id).order_by(Building.code)).all()
@@ -507,7 +525,7 @@ def _natural(code: str):
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.findall(r"\d+|\D+", code)]
 
 
-def households_page(building, page: int = 1, per_page: int = 60):
+def households_page(building: Building, page: int = 1, per_page: int = 60) -> Pagination:
     query = (db.select(Household).where(Household.building_id == building.id)
              .order_by(Household.entrance, func.length(Household.room), Household.room))
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
@@ -516,7 +534,7 @@ def households_page(building, page: int = 1, per_page: int = 60):
 DIRECTORY_PAGE_SIZE = 20
 
 
-def community_directory(query: str | None = None, page: int = 1, per_page: int = DIRECTORY_PAGE_SIZE):
+def community_directory(query: str | None = None, page: int = 1, per_page: int = DIRECTORY_PAGE_SIZE) -> Pagination:
     """Communities open to everyone (not members only), by sub-district and name, a page at a time; `query`
     narrows to names or sub-district names holding it. Returns a Flask-SQLAlchemy pagination of communities,
     each with its sub-district loaded."""

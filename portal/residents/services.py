@@ -5,7 +5,10 @@ Every function takes the acting person explicitly. When a committee member acts 
 member is the actor and the resident is `on_behalf_of`; the audit log records both, and the resident
 can read every entry about them on their own page. Callers commit; a DomainError leaves nothing written
 that the caller will keep (views roll back)."""
+from __future__ import annotations
+
 import secrets
+from typing import TYPE_CHECKING
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
@@ -19,6 +22,14 @@ from portal.extensions import db
 from portal.formatting import mask_phone
 from portal.outbox import notify, register_event
 from portal.places.models import OPEN_RESIDENCY_STATES, Building, Community, Household, Owner, Ownership, Residency
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from flask_login import AnonymousUserMixin
+
+    from portal.audit.models import AuditEntry
+    from portal.auth.models import User
 
 REASON_MAX = 500
 
@@ -45,7 +56,7 @@ register_event("residency.rejected", _l("Your claim for %(unit)s was not accepte
 register_event("residency.ended", _l("Your residence at %(unit)s was ended by %(by)s."), _mine_link)
 
 
-def unit_label(household) -> str:
+def unit_label(household: Household | None) -> str:
     """Building, entrance and room, the way residents write an address: "3号楼 1-0201"."""
     if household is None:
         return ""
@@ -53,7 +64,7 @@ def unit_label(household) -> str:
     return f"{household.building.name} {door}"
 
 
-def phone_for(viewer, person) -> str:
+def phone_for(viewer: User | AnonymousUserMixin, person: User | None) -> str:
     """The full phone number for those allowed to see it (see permissions.can_see_full_phone), else masked."""
     if person is None or not person.phone:
         return ""
@@ -66,7 +77,7 @@ def all_communities() -> list[Community]:
     return db.session.scalars(db.select(Community).order_by(Community.name)).all()
 
 
-def households_by_building(community) -> dict[str, list[tuple[int, str]]]:
+def households_by_building(community: Community | None) -> dict[str, list[tuple[int, str]]]:
     """The community's units grouped by building, for a select with one group per building."""
     if community is None:
         return {}
@@ -78,34 +89,34 @@ def households_by_building(community) -> dict[str, list[tuple[int, str]]]:
     return groups
 
 
-def residencies_of(person) -> list[Residency]:
+def residencies_of(person: User) -> list[Residency]:
     return db.session.scalars(db.select(Residency).where(Residency.user_id == person.id)
                               .options(joinedload(Residency.household).joinedload(Household.building))
                               .order_by(Residency.claimed_at.desc(), Residency.id.desc())).all()
 
 
-def residencies_in(community, statuses=OPEN_RESIDENCY_STATES) -> list[Residency]:
+def residencies_in(community: Community, statuses: Iterable[str] = OPEN_RESIDENCY_STATES) -> list[Residency]:
     return db.session.scalars(db.select(Residency).where(
         Residency.community_id == community.id, Residency.status.in_(statuses))
         .order_by(Residency.claimed_at, Residency.id)).all()
 
 
-def pending_claims(community) -> list[Residency]:
+def pending_claims(community: Community) -> list[Residency]:
     return residencies_in(community, ("pending",))
 
 
-def resident_history(community, person) -> list[Residency]:
+def resident_history(community: Community, person: User) -> list[Residency]:
     return db.session.scalars(db.select(Residency).where(
         Residency.community_id == community.id, Residency.user_id == person.id)
         .order_by(Residency.claimed_at.desc(), Residency.id.desc())).all()
 
 
-def record_about(person):
+def record_about(person: User) -> list[AuditEntry]:
     """Every audit entry about the person: acts on their behalf, who viewed or changed their record."""
     return entries_about(person)
 
 
-def owner_proposals(residency) -> list[Owner]:
+def owner_proposals(residency: Residency) -> list[Owner]:
     """Owners in the register, with a current ownership of the claimed unit and not yet linked to an
     account, whose register phone equals the account's phone. Only a proposal: a member must confirm."""
     person = residency.user
@@ -114,7 +125,7 @@ def owner_proposals(residency) -> list[Owner]:
     return [o for o in _unlinked_current_owners(residency) if o.phone == person.phone]
 
 
-def linked_owners(person) -> list[Owner]:
+def linked_owners(person: User) -> list[Owner]:
     return db.session.scalars(db.select(Owner).where(Owner.user_id == person.id).order_by(Owner.id)).all()
 
 
@@ -137,7 +148,8 @@ def _claimant(actor, on_behalf_of):
     return on_behalf_of
 
 
-def claim_unit(user, household, *, community=None, is_adult=True, on_behalf_of=None) -> Residency:
+def claim_unit(user: User, household: Household | None, *, community: Community | None = None, is_adult: bool = True,
+               on_behalf_of: User | None = None) -> Residency:
     """A claim to live in `household`; `community` is the one the person picked, which the unit must be in."""
     claimant = _claimant(user, on_behalf_of)
     if community is None and household is None:
@@ -173,7 +185,7 @@ def _require_verifier(member, residency):
                             community=residency.community.name))
 
 
-def confirm_owners(member, residency, owner_ids) -> list[Owner]:
+def confirm_owners(member: User, residency: Residency, owner_ids: Iterable[int]) -> list[Owner]:
     """Links register owners of the resident's unit to the resident's account, each explicitly chosen."""
     _require_verifier(member, residency)
     owner_ids = {int(i) for i in owner_ids or ()}
@@ -198,7 +210,7 @@ def confirm_owners(member, residency, owner_ids) -> list[Owner]:
     return confirmed
 
 
-def verify_claim(member, residency, confirm_owner_ids=()) -> bool:
+def verify_claim(member: User, residency: Residency, confirm_owner_ids: Iterable[int] = ()) -> bool:
     """Verifies a pending claim and confirms the chosen owners. Returns False (and changes nothing) when
     the claim was already verified."""
     _require_verifier(member, residency)
@@ -220,7 +232,7 @@ def verify_claim(member, residency, confirm_owner_ids=()) -> bool:
     return True
 
 
-def reject_claim(member, residency, reason: str) -> Residency:
+def reject_claim(member: User, residency: Residency, reason: str) -> Residency:
     _require_verifier(member, residency)
     reason = (reason or "").strip()
     if not reason:
@@ -239,7 +251,7 @@ def reject_claim(member, residency, reason: str) -> Residency:
     return residency
 
 
-def end_residency(actor, residency, *, on_behalf_of=None) -> Residency:
+def end_residency(actor: User, residency: Residency, *, on_behalf_of: User | None = None) -> Residency:
     """Moving out (or withdrawing a pending claim): status "ended" with who and when; the row stays."""
     if on_behalf_of is not None:
         if on_behalf_of.id != residency.user_id or not permissions.can_act_for(actor, on_behalf_of):
@@ -260,7 +272,7 @@ def end_residency(actor, residency, *, on_behalf_of=None) -> Residency:
     return residency
 
 
-def set_act_for_consent(person, residency, consent: bool) -> Residency:
+def set_act_for_consent(person: User, residency: Residency, consent: bool) -> Residency:
     """The resident's own choice (never a helper's) to let the community's committee act for them."""
     if person.id != residency.user_id:
         raise NotAllowed(_l("Only the resident can decide this."))
@@ -275,8 +287,8 @@ def set_act_for_consent(person, residency, consent: bool) -> Residency:
 
 # --- at the counter: registering and acting for a resident -------------------------------------------------
 
-def register_on_behalf(member, community, *, display_name: str, phone: str, household,
-                       is_adult=True) -> tuple:
+def register_on_behalf(member: User, community: Community, *, display_name: str, phone: str, household: Household,
+                       is_adult: bool = True) -> tuple:
     """Registers a resident who came to the counter: an account (consent given in person, no password
     anyone knows; the resident sets one with a reset code) and a verified residency for their unit."""
     from portal.auth.services import create_user
@@ -308,17 +320,17 @@ def register_on_behalf(member, community, *, display_name: str, phone: str, hous
     return person, residency
 
 
-def start_acting_for(member, person) -> None:
+def start_acting_for(member: User, person: User) -> None:
     if not permissions.can_act_for(member, person):
         raise NotAllowed(_l("You may act only for residents of your community who were registered at the "
                             "counter or have agreed to it."))
     record(member, "act_for.started", person, on_behalf_of=person, subject_user=person)
 
 
-def stop_acting_for(member, person) -> None:
+def stop_acting_for(member: User, person: User) -> None:
     record(member, "act_for.stopped", person, on_behalf_of=person, subject_user=person)
 
 
-def record_view(viewer, person, community) -> None:
+def record_view(viewer: User | AnonymousUserMixin, person: User, community: Community) -> None:
     """Opening a resident's record is itself recorded, so the resident sees who looked."""
     record(viewer, "resident.viewed", person, subject_user=person, community=community.slug)

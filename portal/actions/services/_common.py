@@ -1,8 +1,11 @@
 """What every part of the agreed-actions rules shares: the field limits, the notification events an
 action sends, the progress entry, the text check, the responsible organization's members, and the rule
 check that refuses with a translated message."""
+from __future__ import annotations
+
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 
@@ -11,6 +14,9 @@ from portal.clock import in_zone, utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.outbox import register_event
+
+if TYPE_CHECKING:
+    from portal.places.models import Community
 
 TITLE_MAX = 200
 TEXT_MAX = 5000
@@ -51,7 +57,7 @@ def _now(now):
     return now or utcnow()
 
 
-def local_date(community, now: datetime) -> date:
+def local_date(community: Community, now: datetime) -> date:
     """The community-local date of an instant: what its people mean by "today"."""
     return in_zone(now, community.time_zone).date()
 

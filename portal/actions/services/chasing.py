@@ -1,6 +1,9 @@
 """Chasing (督办): an official chases an overdue action or issue with a note and a new due date; the
 responsible organization hears of it."""
+from __future__ import annotations
+
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -24,13 +27,19 @@ from portal.errors import DomainError
 from portal.extensions import db
 from portal.outbox import notify
 
+if TYPE_CHECKING:
+    from portal.actions.models import Action
+    from portal.auth.models import User
+    from portal.issues.models import Issue
+
 # --- chasing (督办) --------------------------------------------------------------------------------------
 
 def _issue_overdue(issue, now) -> bool:
     return issue.is_open and issue.resolve_by < now
 
 
-def chase(official, item_type, item, *, note, new_due, now=None) -> Chase:
+def chase(official: User, item_type: str, item: Issue | Action, *, note: str, new_due: datetime | date,
+          now: datetime | None = None) -> Chase:
     """A formal chase of an overdue issue or action by an official of its sub-district: a Chase row, a step
     on the item's timeline, and a notice to the responsible organization's members. `new_due` (a UTC
     datetime, or a community-local date meaning the end of that day) is the date asked for; the item's own
@@ -77,7 +86,7 @@ def chase(official, item_type, item, *, note, new_due, now=None) -> Chase:
     return row
 
 
-def chases_of(item_type, item_id) -> list[Chase]:
+def chases_of(item_type: str, item_id: int) -> list[Chase]:
     return db.session.scalars(db.select(Chase).where(Chase.item_type == item_type, Chase.item_id == item_id)
                               .options(joinedload(Chase.official), joinedload(Chase.organization))
                               .order_by(Chase.id)).all()

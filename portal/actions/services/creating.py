@@ -1,8 +1,11 @@
 """Creating an agreed action: from a passed proposal, a meeting, a resolved issue or an official's
 hotspot; the responsible organizations a community may choose, the budget and funding checks, and a
 sub-action under its parent."""
+from __future__ import annotations
+
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 
@@ -29,6 +32,13 @@ from portal.errors import DomainError
 from portal.extensions import db
 from portal.outbox import notify
 
+if TYPE_CHECKING:
+    from portal.auth.models import User
+    from portal.committees.models import Decision
+    from portal.issues.models import Issue
+    from portal.places.models import Community
+    from portal.proposals.models import Proposal
+
 # --- creating --------------------------------------------------------------------------------------------
 
 def _check_budget(budget):
@@ -48,7 +58,7 @@ def _check_budget(budget):
 COMMUNITY_RESPONSIBLE_KINDS = (*COMMITTEE_KINDS, "property_company", *SOCIAL_KINDS)
 
 
-def responsible_orgs(community) -> list[Organization]:
+def responsible_orgs(community: Community) -> list[Organization]:
     """Who can be responsible: the community's committees, property company, social organizations and
     volunteer teams, and its sub-district's departments."""
     return db.session.scalars(db.select(Organization).where(db.or_(
@@ -105,9 +115,11 @@ def _check_source(community, source, *, proposal, decision, issue, hotspot, pare
             raise DomainError(_l("Give the month as YYYY-MM."), "source") from None
 
 
-def create_action(actor, community, *, source, title, description="", responsible_org, owner=None, due_date,
-                  budget=None, funding_source="", parent=None, proposal=None, decision=None, issue=None,
-                  hotspot=None, now=None) -> Action:
+def create_action(actor: User, community: Community, *, source: str, title: str, description: str = "",
+                  responsible_org: Organization, owner: User | None = None, due_date: date,
+                  budget: str | Decimal | None = None, funding_source: str = "", parent: Action | None = None,
+                  proposal: Proposal | None = None, decision: Decision | None = None, issue: Issue | None = None,
+                  hotspot: dict | None = None, now: datetime | None = None) -> Action:
     now = _now(now)
     if parent is not None:
         source, proposal, decision, issue = parent.source, parent.proposal, parent.decision, parent.issue

@@ -1,7 +1,10 @@
 """Reading actions: one action of a community, its timeline, the community's tracker and its figures,
 and the actions that came from a proposal, meeting, issue or hotspot."""
+from __future__ import annotations
+
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, case, func
 from sqlalchemy.orm import joinedload, load_only, selectinload
@@ -12,9 +15,15 @@ from portal.actions.services.rating import apply_due
 from portal.committees.models import Organization
 from portal.extensions import db
 
+if TYPE_CHECKING:
+    from flask_login import AnonymousUserMixin
+
+    from portal.auth.models import User
+    from portal.places.models import Community
+
 # --- reads -----------------------------------------------------------------------------------------------
 
-def action_in(community, action_id) -> Action | None:
+def action_in(community: Community, action_id: int) -> Action | None:
     """One action of this community (its due steps applied; the page commits), or None."""
     try:
         action_id = int(action_id)
@@ -28,7 +37,7 @@ def action_in(community, action_id) -> Action | None:
     return action
 
 
-def timeline(action) -> list[ActionUpdate]:
+def timeline(action: Action) -> list[ActionUpdate]:
     return db.session.scalars(db.select(ActionUpdate).where(ActionUpdate.action_id == action.id)
                               .options(joinedload(ActionUpdate.author), selectinload(ActionUpdate.evidence))
                               .order_by(ActionUpdate.at, ActionUpdate.id)).all()
@@ -42,8 +51,9 @@ def _tracker_query(community):
     return db.select(Action).where(Action.community_id == community.id, Action.parent_id.is_(None))
 
 
-def community_actions(community, viewer=None, status=None, overdue=False, *, after=None, limit=TRACKER_PAGE,
-                      now=None) -> tuple[list[Action], str | None]:
+def community_actions(community: Community, viewer: User | AnonymousUserMixin | None = None, status: str | None = None,
+                      overdue: bool = False, *, after: str | None = None, limit: int = TRACKER_PAGE,
+                      now: datetime | None = None) -> tuple[list[Action], str | None]:
     """A page of the public tracker, newest first, and the cursor of the next page (None on the last): one
     bounded query (keyset on created_at, id) loading only what a row shows, whatever the number of actions.
     `overdue` keeps those past due (community-local date) and not done. A stale or edited cursor raises
@@ -79,7 +89,7 @@ class TrackerFigures:
         return self.done * 100 // self.total if self.total else None
 
 
-def tracker_figures(community, *, now=None) -> TrackerFigures:
+def tracker_figures(community: Community, *, now: datetime | None = None) -> TrackerFigures:
     """Counts by status and overdue (past due in the community-local date, not done), in ONE statement."""
     today = local_date(community, _now(now))
 
@@ -94,7 +104,7 @@ def tracker_figures(community, *, now=None) -> TrackerFigures:
     return TrackerFigures(*(int(n) for n in row))
 
 
-def actions_for_source(kind, obj) -> list[Action]:
+def actions_for_source(kind: str, obj: object) -> list[Action]:
     """The actions that include this proposal, decision or issue ("included in …")."""
     column = {"proposal": Action.proposal_id, "decision": Action.decision_id, "issue": Action.issue_id}.get(kind)
     if column is None or obj is None:

@@ -1,7 +1,10 @@
 """Progress of an action: updates with evidence, the percentage by hand or rolled up from sub-actions,
 starting, blocking (with a reason and an unblock-by date) and unblocking, completing, and overdue (past
 due and not done)."""
+from __future__ import annotations
+
 from datetime import date
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
@@ -27,9 +30,15 @@ from portal.errors import DomainError
 from portal.extensions import db
 from portal.outbox import notify
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+    from portal.auth.models import User
+
 # --- progress --------------------------------------------------------------------------------------------
 
-def progress_of(action) -> int:
+def progress_of(action: Action) -> int:
     """The children's average (rounded half up) unless set by hand or there are no children; one query."""
     if action.progress_set_by_hand:
         return action.progress
@@ -80,7 +89,9 @@ def _check_percent(percent):
     return value
 
 
-def post_progress(actor, action, *, body, percent=None, photos=(), documents=(), now=None) -> ActionUpdate:
+def post_progress(actor: User, action: Action, *, body: str, percent: int | str | None = None,
+                  photos: Iterable[bytes | tuple[str, bytes]] = (), documents: Iterable[bytes | tuple[str, bytes]] = (),
+                  now: datetime | None = None) -> ActionUpdate:
     now = _now(now)
     _require(permissions.can_update_action(actor, action))
     if action.status not in ("planned", "in_progress"):
@@ -101,7 +112,8 @@ def post_progress(actor, action, *, body, percent=None, photos=(), documents=(),
     return update
 
 
-def set_progress_by_hand(actor, action, percent, *, now=None) -> Action:
+def set_progress_by_hand(actor: User, action: Action, percent: int | str | None, *,
+                         now: datetime | None = None) -> Action:
     """A percentage set by hand overrides the children's average; None returns to the average."""
     now = _now(now)
     _require(permissions.can_update_action(actor, action))
@@ -119,7 +131,7 @@ def set_progress_by_hand(actor, action, percent, *, now=None) -> Action:
     return action
 
 
-def block(actor, action, reason, unblock_by, *, now=None) -> Action:
+def block(actor: User, action: Action, reason: str, unblock_by: str, *, now: datetime | None = None) -> Action:
     now = _now(now)
     _require(permissions.can_update_action(actor, action))
     if action.status not in ("planned", "in_progress"):
@@ -137,7 +149,7 @@ def block(actor, action, reason, unblock_by, *, now=None) -> Action:
     return action
 
 
-def unblock(actor, action, note="", *, now=None) -> Action:
+def unblock(actor: User, action: Action, note: str = "", *, now: datetime | None = None) -> Action:
     now = _now(now)
     _require(permissions.can_update_action(actor, action))
     if action.status != "blocked":
@@ -153,7 +165,8 @@ def unblock(actor, action, note="", *, now=None) -> Action:
     return action
 
 
-def complete(actor, action, *, note, photos=(), documents=(), now=None) -> Action:
+def complete(actor: User, action: Action, *, note: str, photos: Iterable[bytes | tuple[str, bytes]] = (),
+             documents: Iterable[bytes | tuple[str, bytes]] = (), now: datetime | None = None) -> Action:
     """Done: a completion note and at least one photo or document (new, or already on the action)."""
     now = _now(now)
     _require(permissions.can_update_action(actor, action))
@@ -183,10 +196,10 @@ def complete(actor, action, *, note, photos=(), documents=(), now=None) -> Actio
     return action
 
 
-def is_overdue(action, today: date) -> bool:
+def is_overdue(action: Action, today: date) -> bool:
     """Past its due date in the community's zone and not done (`today` is the community-local date)."""
     return action.status != "done" and action.due_date < today
 
 
-def overdue_now(action, now=None) -> bool:
+def overdue_now(action: Action, now: datetime | None = None) -> bool:
     return is_overdue(action, local_date(action.community, _now(now)))

@@ -1,6 +1,9 @@
 """Residents' rating of a done action within the rating window, its summary, and evaluating the
 proposal when the rating window ends (the run-due step is registered here)."""
+from __future__ import annotations
+
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
@@ -15,9 +18,14 @@ from portal.due import due_step
 from portal.errors import DomainError
 from portal.extensions import db
 
+if TYPE_CHECKING:
+    from flask_login import AnonymousUserMixin
+
+    from portal.auth.models import User
+
 # --- rating and evaluation -------------------------------------------------------------------------------
 
-def rate(user, action, satisfaction, *, now=None) -> ActionRating:
+def rate(user: User, action: Action, satisfaction: str, *, now: datetime | None = None) -> ActionRating:
     """One rating each, changeable while the window is open (a second rating replaces the first)."""
     now = _now(now)
     apply_due(action, now)
@@ -47,14 +55,14 @@ def rate(user, action, satisfaction, *, now=None) -> ActionRating:
     return rating
 
 
-def my_rating(user, action) -> str | None:
+def my_rating(user: User | AnonymousUserMixin | None, action: Action) -> str | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     return db.session.scalar(db.select(ActionRating.satisfaction).where(
         ActionRating.action_id == action.id, ActionRating.user_id == user.id))
 
 
-def rating_summary(action) -> dict:
+def rating_summary(action: Action) -> dict:
     """{"satisfied": n, "basically_satisfied": n, "dissatisfied": n, "total": n} in one query."""
     rows = db.session.execute(db.select(ActionRating.satisfaction, func.count(ActionRating.id)).where(
         ActionRating.action_id == action.id).group_by(ActionRating.satisfaction)).all()
@@ -64,7 +72,7 @@ def rating_summary(action) -> dict:
     return summary
 
 
-def apply_due(action, now=None) -> bool:
+def apply_due(action: Action, now: datetime | None = None) -> bool:
     """After done_at + 14 days the rating window closes (evaluated_at); when every action of its source
     proposal is evaluated, the proposal becomes evaluated. Pages call this lazily; run-due for all."""
     now = _now(now)

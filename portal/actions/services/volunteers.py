@@ -1,4 +1,8 @@
 """Volunteers of an action: signing up and withdrawing (once per person), and who may see their names."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -9,6 +13,13 @@ from portal.audit.services import record
 from portal.auth import permissions
 from portal.errors import DomainError
 from portal.extensions import db
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from flask_login import AnonymousUserMixin
+
+    from portal.auth.models import User
 
 # --- volunteers ------------------------------------------------------------------------------------------
 
@@ -22,7 +33,8 @@ def _count_volunteers(action, step):
     action.volunteer_count = Action.volunteer_count + step
 
 
-def sign_up_volunteer(user, action, *, show_name=True, now=None) -> ActionVolunteer:
+def sign_up_volunteer(user: User, action: Action, *, show_name: bool = True,
+                      now: datetime | None = None) -> ActionVolunteer:
     """A verified resident of the community offers to help, while the action is not done. Signing up again
     after withdrawing reopens the same row; signing up twice is refused."""
     now = _now(now)
@@ -47,7 +59,7 @@ def sign_up_volunteer(user, action, *, show_name=True, now=None) -> ActionVolunt
     return row
 
 
-def withdraw_volunteer(user, action, *, now=None) -> ActionVolunteer:
+def withdraw_volunteer(user: User, action: Action, *, now: datetime | None = None) -> ActionVolunteer:
     """The volunteer takes back their offer, while the action is not done."""
     now = _now(now)
     _require(permissions.can_withdraw_volunteer(user, action))
@@ -61,7 +73,7 @@ def withdraw_volunteer(user, action, *, now=None) -> ActionVolunteer:
     return row
 
 
-def is_volunteer(user, action) -> bool:
+def is_volunteer(user: User | AnonymousUserMixin | None, action: Action) -> bool:
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     return db.session.scalar(db.select(ActionVolunteer.id).where(
@@ -69,7 +81,7 @@ def is_volunteer(user, action) -> bool:
         ActionVolunteer.withdrawn_at.is_(None))) is not None
 
 
-def named_volunteers(action) -> list[str]:
+def named_volunteers(action: Action) -> list[str]:
     """The display names of the current volunteers who chose to be named, in sign-up order (one query); the
     others count in `action.volunteer_count` only."""
     from portal.auth.models import User
@@ -79,7 +91,7 @@ def named_volunteers(action) -> list[str]:
         ActionVolunteer.show_name.is_(True)).order_by(ActionVolunteer.signed_up_at, ActionVolunteer.id)))
 
 
-def count_volunteers(action) -> int:
+def count_volunteers(action: Action) -> int:
     """The full count the stored volunteer_count must equal."""
     return db.session.scalar(db.select(func.count(ActionVolunteer.id)).where(
         ActionVolunteer.action_id == action.id, ActionVolunteer.withdrawn_at.is_(None)))

@@ -2,7 +2,10 @@
 meeting sends, the text and time checks, the meeting's day in its community's zone, the organization's
 members on a day, and the checks that the actor manages the meeting and that it is scheduled or has
 started."""
+from __future__ import annotations
+
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -14,6 +17,9 @@ from portal.committees.models import OrgMembership
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.outbox import register_event
+
+if TYPE_CHECKING:
+    from portal.committees.models import Meeting, Organization
 
 REASON_MAX = 1000
 EARLY_RECORDING = timedelta(hours=1)  # attendance, minutes and decisions: from an hour before the start
@@ -67,7 +73,7 @@ def _moment(value, field):
     return value.astimezone(UTC)
 
 
-def meeting_day(meeting) -> date:
+def meeting_day(meeting: Meeting) -> date:
     """The meeting's date in its community's time zone: membership is counted on this day."""
     return in_zone(meeting.starts_at, meeting.community.time_zone).date()
 
@@ -83,7 +89,7 @@ def _payload(meeting, **extra):
     return payload
 
 
-def members_on(organization, on: date) -> list:
+def members_on(organization: Organization, on: date) -> list:
     """The people who were members of the organization on that day."""
     return db.session.scalars(
         select(OrgMembership).options(joinedload(OrgMembership.user))

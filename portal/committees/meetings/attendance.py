@@ -1,5 +1,9 @@
 """Attendance and quorum: recording each member's attendance, reading it back, and whether more than
 half of the members were present."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -15,9 +19,17 @@ from portal.committees.models import ATTENDANCE, Attendance
 from portal.errors import DomainError
 from portal.extensions import db
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+    from portal.auth.models import User
+    from portal.committees.models import Meeting
+
 # --- attendance ------------------------------------------------------------------------------------------
 
-def record_attendance(actor, meeting, statuses, *, now=None) -> list[Attendance]:
+def record_attendance(actor: User, meeting: Meeting, statuses: Mapping[int, str] | None, *,
+                      now: datetime | None = None) -> list[Attendance]:
     """Present / absent / excused for members of the organization on the meeting's date (given as
     {user_id: status}); records already there are updated. The meeting is then held."""
     now = _now(now)
@@ -57,12 +69,12 @@ def record_attendance(actor, meeting, statuses, *, now=None) -> list[Attendance]
     return rows
 
 
-def attendance_of(meeting) -> dict[int, str]:
+def attendance_of(meeting: Meeting) -> dict[int, str]:
     return {a.user_id: a.status for a in db.session.scalars(select(Attendance).where(
         Attendance.meeting_id == meeting.id))}
 
 
-def quorum(meeting) -> tuple[int, int, bool]:
+def quorum(meeting: Meeting) -> tuple[int, int, bool]:
     """(present, members, met): members on the meeting's date, those of them recorded present, and whether
     more than half were (2·present > members; exactly half is not a quorum)."""
     member_ids = {u.id for u in _member_users(meeting.organization, meeting_day(meeting))}

@@ -1,5 +1,9 @@
 """Decisions of a meeting with their intended follow-up (for example a ballot on a proposal, or a
 referral that tells the sub-district office), and the link between a decision and the ballot it opened."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -19,12 +23,22 @@ from portal.errors import DomainError
 from portal.extensions import db
 from portal.outbox import notify
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from portal.auth.models import User
+    from portal.committees.models import AgendaItem, Meeting
+    from portal.places.models import Community
+    from portal.proposals.models import Proposal
+    from portal.votes.models import Ballot
+
 DECISION_MAX = 5000
 
 
 # --- decisions -------------------------------------------------------------------------------------------
 
-def record_decision(actor, meeting, *, text, follow_up, agenda_item=None, now=None) -> Decision:
+def record_decision(actor: User, meeting: Meeting, *, text: str, follow_up: str, agenda_item: AgendaItem | None = None,
+                    now: datetime | None = None) -> Decision:
     """What the meeting decided and its intended follow-up: "open_ballot" (a proposal in consultation on the
     agenda item; the ballot is linked when opened from the decision), "create_action" (an agreed action
     made from the decision links back to it), "refer_subdistrict" (the sub-district office is told), or "none"."""
@@ -53,7 +67,7 @@ def record_decision(actor, meeting, *, text, follow_up, agenda_item=None, now=No
     return decision
 
 
-def subdistrict_office_members(community) -> list:
+def subdistrict_office_members(community: Community) -> list:
     """Current members of the sub-district office of the community's sub-district."""
     rows = db.session.scalars(
         select(OrgMembership).join(Organization).options(joinedload(OrgMembership.user))
@@ -62,13 +76,13 @@ def subdistrict_office_members(community) -> list:
     return [m.user for m in rows]
 
 
-def decisions_of(meeting) -> list[Decision]:
+def decisions_of(meeting: Meeting) -> list[Decision]:
     return db.session.scalars(select(Decision).where(Decision.meeting_id == meeting.id)
                               .options(joinedload(Decision.agenda_item), joinedload(Decision.ballot))
                               .order_by(Decision.id)).all()
 
 
-def decision_for_ballot(actor, decision_id, proposal) -> Decision | None:
+def decision_for_ballot(actor: User, decision_id: int | str | None, proposal: Proposal) -> Decision | None:
     """The decision a ballot is being opened from (votes.new?decision=<id>), when the actor manages its
     meeting and it is an open_ballot decision on this proposal still without a ballot; else None."""
     try:
@@ -84,7 +98,7 @@ def decision_for_ballot(actor, decision_id, proposal) -> Decision | None:
     return decision
 
 
-def link_ballot(decision, ballot) -> Decision:
+def link_ballot(decision: Decision, ballot: Ballot) -> Decision:
     """The ballot opened from an "open a ballot" decision (on the agenda item's proposal)."""
     if decision.follow_up != "open_ballot" or decision.agenda_item is None or \
             decision.agenda_item.proposal_id != ballot.proposal_id:

@@ -1,5 +1,9 @@
 """Versioned minutes: drafting and saving, approving and publishing by a member; a published version
 never changes (a session hook refuses it) — a correction is a new version."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session, selectinload
@@ -22,27 +26,35 @@ from portal.extensions import db
 from portal.markup import render_markdown
 from portal.outbox import notify
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+    from portal.auth.models import User
+    from portal.committees.models import Meeting
+
 MINUTES_MAX = 20000
 
 
 # --- minutes ---------------------------------------------------------------------------------------------
 
-def minutes_versions(meeting) -> list[MinutesVersion]:
+def minutes_versions(meeting: Meeting) -> list[MinutesVersion]:
     return db.session.scalars(select(MinutesVersion).where(MinutesVersion.meeting_id == meeting.id)
                               .options(selectinload(MinutesVersion.items).joinedload(MinutesItem.agenda_item))
                               .order_by(MinutesVersion.version)).all()
 
 
-def published_minutes(meeting) -> list[MinutesVersion]:
+def published_minutes(meeting: Meeting) -> list[MinutesVersion]:
     return [v for v in minutes_versions(meeting) if v.status == "published"]
 
 
-def draft_minutes(meeting) -> MinutesVersion | None:
+def draft_minutes(meeting: Meeting) -> MinutesVersion | None:
     versions = minutes_versions(meeting)
     return versions[-1] if versions and versions[-1].status == "draft" else None
 
 
-def save_minutes(actor, meeting, items, correction_note="", *, version=None, now=None) -> MinutesVersion:
+def save_minutes(actor: User, meeting: Meeting, items: Mapping[int | None, str], correction_note: str = "", *,
+                 version: int | str | None = None, now: datetime | None = None) -> MinutesVersion:
     """Write the minutes: {agenda_item_id or None (general remarks): Markdown}. Edits the current draft, or
     starts a new version — a correction, with `correction_note` required, when a version is published.
     `version` (the version number the editor was opened on, optional) refuses a stale form whose version
@@ -99,7 +111,7 @@ def save_minutes(actor, meeting, items, correction_note="", *, version=None, now
     return minutes
 
 
-def publish_minutes(actor, meeting, *, now=None) -> MinutesVersion:
+def publish_minutes(actor: User, meeting: Meeting, *, now: datetime | None = None) -> MinutesVersion:
     """A member approves the draft and publishes it: immutable from then on."""
     now = _now(now)
     _require_manage(actor, meeting)

@@ -1,7 +1,10 @@
 """Reading meetings: one meeting of a community, an organization's and a community's meetings (what the
 viewer may see), and the upcoming events the calendar shows."""
+from __future__ import annotations
+
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -11,6 +14,13 @@ from portal.clock import utcnow
 from portal.committees.models import AgendaItem, Meeting
 from portal.extensions import db
 
+if TYPE_CHECKING:
+    from flask_login import AnonymousUserMixin
+
+    from portal.auth.models import User
+    from portal.committees.models import Organization
+    from portal.places.models import Community
+
 # --- reading ---------------------------------------------------------------------------------------------
 
 def _meeting_options():
@@ -19,7 +29,7 @@ def _meeting_options():
             selectinload(Meeting.agenda).joinedload(AgendaItem.issue))
 
 
-def meeting_in(organization, meeting_id) -> Meeting | None:
+def meeting_in(organization: Organization, meeting_id: int) -> Meeting | None:
     try:
         meeting_id = int(meeting_id)
     except (TypeError, ValueError):
@@ -40,7 +50,8 @@ def _visible_clause(viewer):
         else Meeting.is_public.is_(True)
 
 
-def organization_meetings(organization, viewer, *, limit=100) -> list[Meeting]:
+def organization_meetings(organization: Organization, viewer: User | AnonymousUserMixin, *,
+                          limit: int = 100) -> list[Meeting]:
     """The organization's meetings the viewer may see: upcoming first (soonest first), then past (latest
     first)."""
     if organization.community is not None and not permissions.can_view_community(viewer, organization.community):
@@ -55,7 +66,8 @@ def organization_meetings(organization, viewer, *, limit=100) -> list[Meeting]:
     return upcoming + [m for m in meetings if m.starts_at < now]
 
 
-def community_meetings(community, viewer, *, after=None, limit=100) -> list[Meeting]:
+def community_meetings(community: Community, viewer: User | AnonymousUserMixin, *, after: datetime | None = None,
+                       limit: int = 100) -> list[Meeting]:
     """The community's meetings the viewer may see (public ones for outsiders), from `after` on, soonest
     first."""
     if not permissions.can_view_community(viewer, community):
@@ -79,7 +91,8 @@ class CalendarEvent:
     is_public: bool = True
 
 
-def upcoming_events(community, viewer, start, end) -> list[CalendarEvent]:
+def upcoming_events(community: Community, viewer: User | AnonymousUserMixin, start: datetime,
+                    end: datetime) -> list[CalendarEvent]:
     """Meetings (not cancelled) and ballot opening and closing times of the community between start and end
     (UTC), as the viewer may see them, in time order."""
     from portal.proposals.models import Proposal

@@ -1,7 +1,10 @@
 """Scheduling a meeting: its time, place or link and agenda (items pointing at proposals and issues of
 the organization's community), adding and removing agenda items, the candidates for the agenda, and
 cancelling with a reason; members hear of each."""
+from __future__ import annotations
+
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
@@ -24,6 +27,15 @@ from portal.committees.models import AgendaItem, Decision, Meeting, MinutesItem
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.outbox import notify
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+    from portal.auth.models import User
+    from portal.committees.models import Organization
+    from portal.issues.models import Issue
+    from portal.proposals.models import Proposal
 
 TITLE_MAX = 200
 PLACE_MAX = 200
@@ -63,8 +75,10 @@ def _agenda_title(title, proposal, issue):
 
 # --- scheduling ------------------------------------------------------------------------------------------
 
-def schedule_meeting(actor, organization, *, title, starts_at, ends_at=None, place="", online_url="",
-                     is_public=True, agenda=(), now=None) -> Meeting:
+def schedule_meeting(actor: User, organization: Organization, *, title: str, starts_at: datetime,
+                     ends_at: datetime | None = None, place: str = "", online_url: str = "", is_public: bool = True,
+                     agenda: Iterable[tuple[str, Proposal | None, Issue | None]] = (),
+                     now: datetime | None = None) -> Meeting:
     """A meeting of a committee or the property company, with its agenda: (title, proposal or None, issue
     or None) each. Current members are told."""
     now = _now(now)
@@ -106,7 +120,8 @@ def schedule_meeting(actor, organization, *, title, starts_at, ends_at=None, pla
     return meeting
 
 
-def add_agenda_item(actor, meeting, *, title="", proposal=None, issue=None) -> AgendaItem:
+def add_agenda_item(actor: User, meeting: Meeting, *, title: str = "", proposal: Proposal | None = None,
+                    issue: Issue | None = None) -> AgendaItem:
     _require_manage(actor, meeting)
     _require_scheduled(meeting)
     _subject(meeting.community, proposal, issue)
@@ -127,7 +142,7 @@ def add_agenda_item(actor, meeting, *, title="", proposal=None, issue=None) -> A
     return item
 
 
-def remove_agenda_item(actor, meeting, item) -> None:
+def remove_agenda_item(actor: User, meeting: Meeting, item: AgendaItem | None) -> None:
     _require_manage(actor, meeting)
     _require_scheduled(meeting)
     if item is None or item.meeting_id != meeting.id:
@@ -143,7 +158,7 @@ def remove_agenda_item(actor, meeting, item) -> None:
     db.session.flush()
 
 
-def agenda_candidates(meeting, q, limit=10) -> list[tuple[str, object]]:
+def agenda_candidates(meeting: Meeting, q: str, limit: int = 10) -> list[tuple[str, object]]:
     """Proposals (past draft, not hidden) and open issues of the meeting's community whose titles hold
     every word of `q`, not on the agenda yet: [("proposal", p) | ("issue", i)], newest first."""
     from portal.issues import similar
@@ -177,7 +192,7 @@ def agenda_candidates(meeting, q, limit=10) -> list[tuple[str, object]]:
     return found[:limit]
 
 
-def cancel_meeting(actor, meeting, reason, *, now=None) -> Meeting:
+def cancel_meeting(actor: User, meeting: Meeting, reason: str, *, now: datetime | None = None) -> Meeting:
     now = _now(now)
     _require_manage(actor, meeting)
     _require_scheduled(meeting)

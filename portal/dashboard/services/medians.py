@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, case, false, func, or_, select
 
@@ -22,6 +23,9 @@ from portal.dashboard.services.scope import (
 )
 from portal.extensions import db
 from portal.issues.models import Issue, IssueCategory
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,7 @@ def _medians(filters: Filters, kinds, *, direct: bool) -> dict[str, Median]:
     return found
 
 
-def medians(filters: Filters, kinds=MEDIAN_KINDS) -> dict[str, Median]:
+def medians(filters: Filters, kinds: Iterable[str] = MEDIAN_KINDS) -> dict[str, Median]:
     """Median time from submission to first response (kind "first_response") and to resolution
     ("resolution", resolved_at) over issues of the period that have that timestamp. Whole seconds (each
     timestamp truncated to the second), window functions (row_number, count over); even counts average
@@ -141,7 +145,7 @@ def medians(filters: Filters, kinds=MEDIAN_KINDS) -> dict[str, Median]:
     return _medians(filters, kinds, direct=False)
 
 
-def medians_direct(filters: Filters, kinds=MEDIAN_KINDS) -> dict[str, Median]:
+def medians_direct(filters: Filters, kinds: Iterable[str] = MEDIAN_KINDS) -> dict[str, Median]:
     """medians() computed from the issues' timestamps: the reference the tests hold IssueDuration to."""
     return _medians(filters, kinds, direct=True)
 

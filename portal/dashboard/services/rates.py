@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, case, func, literal, or_, select
 
@@ -31,6 +32,9 @@ from portal.dashboard.services.scope import (
 from portal.extensions import db
 from portal.issues.models import OPEN_STATES, Issue, IssueCategory
 from portal.issues.services import category_label
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,7 @@ def _cube_direct(filters: Filters, scope: _Scope, now) -> list:
             for cid, code, cat_name, org_id, org_name, month, n, *parts in db.session.execute(stmt)]
 
 
-def category_name(code, name) -> str:
+def category_name(code: str, name: str) -> str:
     """A default category in the reader's language (as on the issue pages); a community's own name as is."""
     return category_label(SimpleNamespace(code=code, name=name))
 
@@ -234,8 +238,8 @@ def three_rates_direct(filters: Filters, *, now: datetime | None = None) -> dict
     return _rates_from_cube(_cube_direct(filters, scope, now), scope)
 
 
-def issues_behind(filters: Filters, rate: str, part: str, *, group: str = "overall", key=None,
-                  now: datetime | None = None):
+def issues_behind(filters: Filters, rate: str, part: str, *, group: str = "overall", key: object | None = None,
+                  now: datetime | None = None) -> Select:
     """A `select(Issue)` of the issues behind a figure — `rate` in RATES, `part` "numerator" or
     "denominator", optionally within one group (`group` in GROUPS, `key` as in RateRow.key) — newest
     first (submitted_at desc, id desc) so the caller can page it. Raises FilterError for a bad rate/part/group."""
@@ -263,7 +267,7 @@ def issues_behind(filters: Filters, rate: str, part: str, *, group: str = "overa
     return stmt.where(*conds).order_by(Issue.submitted_at.desc(), Issue.id.desc())
 
 
-def issue_ids_behind(filters: Filters, rate: str, part: str, *, group: str = "overall", key=None,
+def issue_ids_behind(filters: Filters, rate: str, part: str, *, group: str = "overall", key: object | None = None,
                      now: datetime | None = None, limit: int | None = None) -> list[int]:
     """The ids of `issues_behind(...)` (newest first), at most `limit`. One statement (+1 for zones)."""
     stmt = issues_behind(filters, rate, part, group=group, key=key, now=now).with_only_columns(Issue.id)

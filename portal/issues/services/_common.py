@@ -1,6 +1,10 @@
 """What every part of the issues rules shares: the field limits, the notification events an issue sends
 (and who hears them), who handles and who supports an issue, the timeline entry, and the checks for text
 and photos that reporting and handling both apply."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from flask_babel import lazy_gettext as _l
 
 from portal.auth import roles
@@ -12,6 +16,11 @@ from portal.extensions import db
 from portal.issues import similar
 from portal.issues.models import MAX_PHOTOS, IssueEvent, IssueSupport
 from portal.outbox import register_event
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from portal.issues.models import Issue
 
 REASON_MAX = 1000
 COMMENT_MAX = 500
@@ -78,7 +87,7 @@ def _urgent(issue) -> dict:
     return {"urgent": True} if issue.category is not None and issue.category.deadline_class == "emergency" else {}
 
 
-def members_of(org_ids) -> list[User]:
+def members_of(org_ids: Iterable[int]) -> list[User]:
     """Current members of these organizations (one query)."""
     org_ids = [i for i in org_ids if i]
     if not org_ids:
@@ -98,7 +107,7 @@ def _handlers(issue) -> list[User]:
     return members_of([issue.handling_org_id, issue.handover_org_id])
 
 
-def supporters_of(issue) -> list[User]:
+def supporters_of(issue: Issue) -> list[User]:
     return db.session.scalars(db.select(User).join(IssueSupport, IssueSupport.user_id == User.id)
                               .where(IssueSupport.issue_id == issue.id).order_by(IssueSupport.id)).all()
 

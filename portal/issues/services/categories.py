@@ -1,6 +1,10 @@
 """Issue categories and their deadlines: the default set a community starts with (after the 12345 hotline
 practice), the respond-by and resolve-by hours of each deadline class, and the organization a category
 routes to. Only the community's committee changes them."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
@@ -10,6 +14,10 @@ from portal.committees.models import Organization
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.issues.models import DEADLINE_CLASSES, IssueCategory
+
+if TYPE_CHECKING:
+    from portal.auth.models import User
+    from portal.places.models import Community
 
 CATEGORY_CODE_MAX = 32
 CATEGORY_NAME_MAX = 80
@@ -67,7 +75,7 @@ def _default_org(community, kind):
     return org
 
 
-def ensure_default_categories(community) -> list[IssueCategory]:
+def ensure_default_categories(community: Community) -> list[IssueCategory]:
     """The default categories of a community, created when missing (existing ones are left as edited)."""
     existing = {c.code: c for c in db.session.scalars(
         db.select(IssueCategory).where(IssueCategory.community_id == community.id))}
@@ -85,14 +93,14 @@ def ensure_default_categories(community) -> list[IssueCategory]:
     return result
 
 
-def categories_for(community, *, active_only=True) -> list[IssueCategory]:
+def categories_for(community: Community, *, active_only: bool = True) -> list[IssueCategory]:
     query = db.select(IssueCategory).where(IssueCategory.community_id == community.id)
     if active_only:
         query = query.where(IssueCategory.is_active.is_(True))
     return db.session.scalars(query.options(joinedload(IssueCategory.default_org)).order_by(IssueCategory.id)).all()
 
 
-def category_label(category) -> str:
+def category_label(category: IssueCategory) -> str:
     """Default categories show their translated label while their name is the default one."""
     defaults = {code: name for code, name, _c, _k in DEFAULT_CATEGORIES}
     if category.code in CATEGORY_LABELS and category.name == defaults[category.code]:
@@ -124,8 +132,9 @@ def _check_org_for(community, org):
         raise DomainError(_l("Choose an organization of this community or its sub-district."), "default_org")
 
 
-def create_category(actor, community, *, code, name, deadline_class, respond_hours=None, resolve_hours=None,
-                    default_org=None) -> IssueCategory:
+def create_category(actor: User, community: Community, *, code: str, name: str, deadline_class: str,
+                    respond_hours: int | str | None = None, resolve_hours: int | str | None = None,
+                    default_org: Organization | None = None) -> IssueCategory:
     if not permissions.can_manage_issue_categories(actor, community):
         raise NotAllowed(_l("Only administrators can change issue categories."))
     code = (code or "").strip().lower()
@@ -150,8 +159,9 @@ def create_category(actor, community, *, code, name, deadline_class, respond_hou
     return category
 
 
-def update_category(actor, category, *, name, deadline_class, respond_hours, resolve_hours, default_org,
-                    is_active) -> IssueCategory:
+def update_category(actor: User, category: IssueCategory, *, name: str, deadline_class: str,
+                    respond_hours: int | str | None, resolve_hours: int | str | None, default_org: Organization,
+                    is_active: bool) -> IssueCategory:
     """Everything but the code, which issues keep referring to. Existing issues keep their deadlines."""
     if not permissions.can_manage_issue_categories(actor, category.community):
         raise NotAllowed(_l("Only administrators can change issue categories."))

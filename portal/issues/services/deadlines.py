@@ -1,7 +1,10 @@
 """Time on issues: the stored next deadline, overdue, closing unrated 7 days after resolution, and the
 deadline warnings at 75 % and at 100 % of the respond-by and resolve-by times (each sent once). The two
 time-driven steps of `flask run-due` for issues are registered here."""
+from __future__ import annotations
+
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, func, or_
 from sqlalchemy.orm import joinedload
@@ -13,13 +16,16 @@ from portal.issues.models import OPEN_STATES, Issue, IssueCategory, next_deadlin
 from portal.issues.services._common import _add_event, _handlers, _now, _officials_of, _payload, _urgent
 from portal.outbox import notify
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 RATE_WITHIN = timedelta(days=7)
 WARN_AT = 0.75  # share of the time to a deadline after which handlers are warned
 
 
 # --- time ------------------------------------------------------------------------------------------------
 
-def rebuild_next_deadlines(community_ids=None) -> int:
+def rebuild_next_deadlines(community_ids: Iterable[int] | None = None) -> int:
     """Set the stored next deadline of every issue (of these communities) from its row, in one UPDATE: for
     bulk loads and bulk updates, which bypass the ORM hook that keeps it. Returns the rows changed."""
     expr = next_deadline_sql()
@@ -30,7 +36,7 @@ def rebuild_next_deadlines(community_ids=None) -> int:
     return db.session.execute(query).rowcount
 
 
-def is_overdue(issue, now=None) -> bool:
+def is_overdue(issue: Issue, now: datetime | None = None) -> bool:
     if issue.status not in OPEN_STATES:
         return False
     now = _now(now)
@@ -65,7 +71,7 @@ def _warn(issue, kind, level, now):
            **_payload(issue, deadline=kind, at=deadline.isoformat(timespec="minutes"), level=level), **_urgent(issue))
 
 
-def apply_due(issue, now=None) -> bool:
+def apply_due(issue: Issue, now: datetime | None = None) -> bool:
     """Apply the time-driven steps to one issue: close it unrated 7 days after resolution, warn at 75 % and
     at 100 % of the respond-by and resolve-by times (each once). True when something changed."""
     now = _now(now)

@@ -2,6 +2,10 @@
 accountable until another accepts), starting work, public updates and internal notes, resolving,
 rejecting with a reason and merging a duplicate. The first response the reporter can see is stamped
 here."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_
 
@@ -30,6 +34,12 @@ from portal.issues.services._common import (
 )
 from portal.outbox import notify
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+    from portal.auth.models import User
+
 # --- handling --------------------------------------------------------------------------------------------
 
 def _require_handler(user, issue):
@@ -44,7 +54,7 @@ def _require_status(issue, allowed, message=None):
                                         status=issue.status_label), "status")
 
 
-def accept_issue(handler, issue, *, note="", now=None) -> Issue:
+def accept_issue(handler: User, issue: Issue, *, note: str = "", now: datetime | None = None) -> Issue:
     """The handling organization takes the issue on: the first response, unless one was already given."""
     now = _now(now)
     _require_handler(handler, issue)
@@ -60,7 +70,7 @@ def accept_issue(handler, issue, *, note="", now=None) -> Issue:
     return issue
 
 
-def handover_targets(issue) -> list[Organization]:
+def handover_targets(issue: Issue) -> list[Organization]:
     """Organizations an issue can be handed to: the community's and its sub-district's, but not the one
     handling it now."""
     community = issue.community
@@ -69,7 +79,8 @@ def handover_targets(issue) -> list[Organization]:
         Organization.id != (issue.handling_org_id or 0)).order_by(Organization.kind, Organization.name)).all()
 
 
-def hand_over(handler, issue, organization, reason, *, now=None) -> Issue:
+def hand_over(handler: User, issue: Issue, organization: Organization | None, reason: str, *,
+              now: datetime | None = None) -> Issue:
     """Pass the issue to another organization with a reason. The current one stays accountable (首接负责)
     until the receiver accepts the handover."""
     now = _now(now)
@@ -92,7 +103,7 @@ def hand_over(handler, issue, organization, reason, *, now=None) -> Issue:
     return issue
 
 
-def accept_handover(handler, issue, *, now=None) -> Issue:
+def accept_handover(handler: User, issue: Issue, *, now: datetime | None = None) -> Issue:
     """A member of the receiving organization takes the issue over; from now on it is accountable."""
     now = _now(now)
     if not permissions.can_accept_handover(handler, issue):
@@ -111,7 +122,7 @@ def accept_handover(handler, issue, *, now=None) -> Issue:
     return issue
 
 
-def start_work(handler, issue, *, now=None) -> Issue:
+def start_work(handler: User, issue: Issue, *, now: datetime | None = None) -> Issue:
     now = _now(now)
     _require_handler(handler, issue)
     _require_status(issue, ("accepted", "reopened"))
@@ -124,7 +135,8 @@ def start_work(handler, issue, *, now=None) -> Issue:
     return issue
 
 
-def post_update(handler, issue, body, *, public=True, photos=(), now=None) -> IssueEvent:
+def post_update(handler: User, issue: Issue, body: str, *, public: bool = True, photos: Iterable[bytes] = (),
+                now: datetime | None = None) -> IssueEvent:
     """Progress in words (and photos). A public update is a response the reporter sees; an internal note
     is for the handlers only."""
     now = _now(now)
@@ -147,7 +159,8 @@ def post_update(handler, issue, body, *, public=True, photos=(), now=None) -> Is
     return event
 
 
-def resolve_issue(handler, issue, note, *, photos=(), now=None) -> Issue:
+def resolve_issue(handler: User, issue: Issue, note: str, *, photos: Iterable[bytes] = (),
+                  now: datetime | None = None) -> Issue:
     now = _now(now)
     _require_handler(handler, issue)
     _require_status(issue, ("accepted", "in_progress", "reopened"),
@@ -168,7 +181,7 @@ def resolve_issue(handler, issue, note, *, photos=(), now=None) -> Issue:
     return issue
 
 
-def reject_issue(handler, issue, reason, *, now=None) -> Issue:
+def reject_issue(handler: User, issue: Issue, reason: str, *, now: datetime | None = None) -> Issue:
     now = _now(now)
     _require_handler(handler, issue)
     _require_status(issue, OPEN_STATES)
@@ -186,7 +199,7 @@ def reject_issue(handler, issue, reason, *, now=None) -> Issue:
     return issue
 
 
-def merge_duplicate(handler, issue, into, *, now=None) -> Issue:
+def merge_duplicate(handler: User, issue: Issue, into: Issue | None, *, now: datetime | None = None) -> Issue:
     """`issue` repeats `into`: it becomes a duplicate, its supporters move over (nobody supports twice),
     and its reporter becomes a supporter of `into` and is told where to look."""
     now = _now(now)

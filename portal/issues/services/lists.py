@@ -1,9 +1,12 @@
 """Reading issues: one issue of a community, the community's list with its filters and sorts (keyset
 pages), "my issues" and "due for me", the public timeline and what each entry says, and what a viewer
 may see of the reporter."""
+from __future__ import annotations
+
 import base64
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_
@@ -15,6 +18,11 @@ from portal.extensions import db
 from portal.issues.models import OPEN_STATES, STATES, Issue, IssueCategory, IssueEvent, IssueSupport
 from portal.issues.services._common import _now
 from portal.places.models import Building, Community, Household
+
+if TYPE_CHECKING:
+    from flask_login import AnonymousUserMixin
+
+    from portal.auth.models import User
 
 SORTS = ("newest", "supported", "due")
 
@@ -45,7 +53,7 @@ def _list_options():
             joinedload(Issue.handover_org), joinedload(Issue.reporter), joinedload(Issue.community))
 
 
-def issue_in(community, issue_id) -> Issue | None:
+def issue_in(community: Community, issue_id: int) -> Issue | None:
     """One issue of a community, with what its page shows loaded in the same query."""
     return db.session.scalar(db.select(Issue).where(Issue.community_id == community.id, Issue.id == issue_id)
                              .options(*_list_options()))
@@ -154,8 +162,10 @@ def _row_options():
             joinedload(Issue.building).load_only(Building.name))
 
 
-def community_issues(community, viewer, *, status=None, category=None, building=None, overdue=False,
-                     sort="newest", after=None, limit=20, now=None):
+def community_issues(community: Community, viewer: User | AnonymousUserMixin, *, status: str | None = None,
+                     category: IssueCategory | int | None = None, building: Building | int | None = None,
+                     overdue: bool = False, sort: str = "newest", after: str | None = None, limit: int = 20,
+                     now: datetime | None = None) -> tuple[list[Issue], str | None]:
     """A page of the community's issues and the cursor of the next page (None on the last).
     `status` is a state or "open"; `category` and `building` are objects or ids. Rows carry the columns the
     list shows; their community is `community` itself (from the session, without a query)."""
@@ -189,7 +199,8 @@ def community_issues(community, viewer, *, status=None, category=None, building=
                  key=lambda i: [i.submitted_at, i.id])
 
 
-def my_issues(user, *, after=None, limit=20):
+def my_issues(user: User | AnonymousUserMixin, *, after: str | None = None,
+              limit: int = 20) -> tuple[list[Issue], str | None]:
     """Issues the person reported or supports, newest first."""
     if not getattr(user, "is_authenticated", False):
         return [], None
@@ -200,7 +211,8 @@ def my_issues(user, *, after=None, limit=20):
                  key=lambda i: [i.submitted_at, i.id])
 
 
-def due_for(user, *, after=None, limit=20):
+def due_for(user: User | AnonymousUserMixin, *, after: str | None = None,
+            limit: int = 20) -> tuple[list[Issue], str | None]:
     """The handler's queue: open issues of the person's organizations (handling, or handed to them), and
     every open issue of an official's sub-district, the most urgent deadline first."""
     if not getattr(user, "is_authenticated", False):
@@ -221,7 +233,7 @@ def due_for(user, *, after=None, limit=20):
                  limit=limit, key=lambda i: [i.next_deadline, i.id])
 
 
-def public_events(issue, viewer) -> list[IssueEvent]:
+def public_events(issue: Issue, viewer: User | AnonymousUserMixin) -> list[IssueEvent]:
     """The timeline the viewer may see: everything for handlers, public entries for everyone else."""
     query = db.select(IssueEvent).where(IssueEvent.issue_id == issue.id) \
         .options(joinedload(IssueEvent.actor), joinedload(IssueEvent.organization), joinedload(IssueEvent.on_behalf_of))
@@ -230,11 +242,11 @@ def public_events(issue, viewer) -> list[IssueEvent]:
     return db.session.scalars(query.order_by(IssueEvent.at, IssueEvent.id)).all()
 
 
-def event_label(event) -> str:
+def event_label(event: IssueEvent) -> str:
     return str(EVENT_LABELS.get(event.kind, event.kind))
 
 
-def reporter_name_for(viewer, issue) -> str | None:
+def reporter_name_for(viewer: User | AnonymousUserMixin, issue: Issue) -> str | None:
     """The reporter's name as this viewer may see it: None when hidden from them."""
     name = issue.reporter.display_name if issue.reporter is not None else issue.reporter_name
     if issue.show_name and issue.reporter is not None:
@@ -242,7 +254,7 @@ def reporter_name_for(viewer, issue) -> str | None:
     return name if permissions.can_see_reporter(viewer, issue) else None
 
 
-def reporter_phone_for(viewer, issue) -> str:
+def reporter_phone_for(viewer: User | AnonymousUserMixin, issue: Issue) -> str:
     """Handlers see the reporter's phone masked (the hotline's contact number in full: they must call back);
     the reporter sees their own; everyone else nothing."""
     from portal.formatting import mask_phone
@@ -256,11 +268,11 @@ def reporter_phone_for(viewer, issue) -> str:
     return phone if permissions.can_see_full_phone(viewer, issue.reporter) else mask_phone(phone)
 
 
-def building_choices(community) -> list[Building]:
+def building_choices(community: Community) -> list[Building]:
     return db.session.scalars(db.select(Building).where(Building.community_id == community.id)
                               .order_by(Building.code)).all()
 
 
-def household_choices(building) -> list[Household]:
+def household_choices(building: Building) -> list[Household]:
     return db.session.scalars(db.select(Household).where(Household.building_id == building.id)
                               .order_by(Household.entrance, Household.room)).all()

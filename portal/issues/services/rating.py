@@ -1,6 +1,9 @@
 """The reporter's rating of a resolved issue: resolved or not, how satisfied, and the one reopening a
 dissatisfied answer earns (back to the same handler with a new resolve-by time)."""
+from __future__ import annotations
+
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 
@@ -23,8 +26,14 @@ from portal.issues.services._common import (
 )
 from portal.outbox import notify
 
+if TYPE_CHECKING:
+    from datetime import datetime
 
-def rate_issue(user, issue, *, resolved, satisfaction, comment="", now=None) -> Issue:
+    from portal.auth.models import User
+
+
+def rate_issue(user: User, issue: Issue, *, resolved: bool, satisfaction: str, comment: str = "",
+               now: datetime | None = None) -> Issue:
     """The reporter's two answers. Dissatisfied reopens the issue once, back to the same handler with a new
     resolve-by time; otherwise (or the second time) the issue closes."""
     now = _now(now)

@@ -1,8 +1,11 @@
 """Reporting an issue (by a resident, on a resident's behalf, or from the 12345 hotline) and "me too":
 what a report must hold, where it is routed, when its deadlines fall, and that a person supports an issue
 once."""
+from __future__ import annotations
+
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +31,14 @@ from portal.issues.services._common import (
     _urgent,
 )
 from portal.outbox import notify
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+    from portal.auth.models import User
+    from portal.issues.models import IssueCategory
+    from portal.places.models import Building, Community, Household
 
 
 def _coordinate(value, field, limit):
@@ -55,7 +66,8 @@ def _deadlines(category, start):
 
 # --- reporting -------------------------------------------------------------------------------------------
 
-def report_problems(community, *, category, title, description="") -> list[DomainError]:
+def report_problems(community: Community, *, category: IssueCategory, title: str,
+                    description: str = "") -> list[DomainError]:
     """What is wrong with a report's fields, every one at once (report_issue stops at the first), so that a
     form shows the missing title and the missing category together rather than one per send."""
     checks = (lambda: _check_category(community, category),
@@ -71,9 +83,10 @@ def report_problems(community, *, category, title, description="") -> list[Domai
     return problems
 
 
-def report_issue(reporter, community, *, category, title, description="", building=None, household=None,
-                 location_text=None, latitude=None, longitude=None, show_name=False, photos=(),
-                 on_behalf_of=None, now=None) -> Issue:
+def report_issue(reporter: User, community: Community, *, category: IssueCategory, title: str, description: str = "",
+                 building: Building | None = None, household: Household | None = None, location_text: str | None = None,
+                 latitude: str | float | None = None, longitude: str | float | None = None, show_name: bool = False,
+                 photos: Iterable[bytes] = (), on_behalf_of: User | None = None, now: datetime | None = None) -> Issue:
     """A verified resident reports a problem; a committee member at the counter may report for a resident
     (`reporter` is then the member, `on_behalf_of` the resident, who becomes the issue's reporter)."""
     now = _now(now)
@@ -119,8 +132,8 @@ def report_issue(reporter, community, *, category, title, description="", buildi
     return issue
 
 
-def report_from_hotline(community, *, category, title, description, reporter_name, reporter_phone,
-                        now=None) -> Issue:
+def report_from_hotline(community: Community, *, category: IssueCategory, title: str, description: str,
+                        reporter_name: str, reporter_phone: str, now: datetime | None = None) -> Issue:
     """An issue dispatched by the city hotline: no account, contact fields only handlers see. The clock
     starts at dispatch (`now`)."""
     now = _now(now)
@@ -144,14 +157,14 @@ def report_from_hotline(community, *, category, title, description, reporter_nam
     return issue
 
 
-def has_supported(user, issue) -> bool:
+def has_supported(user: User, issue: Issue) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False
     return db.session.scalar(db.select(IssueSupport.id).where(
         IssueSupport.issue_id == issue.id, IssueSupport.user_id == user.id)) is not None
 
 
-def supported_issue_ids(user, issue_ids) -> set[int]:
+def supported_issue_ids(user: User, issue_ids: Iterable[int]) -> set[int]:
     """Which of these issues the person supports (one query, for lists)."""
     issue_ids = list(issue_ids)
     if not getattr(user, "is_authenticated", False) or not issue_ids:
@@ -160,7 +173,7 @@ def supported_issue_ids(user, issue_ids) -> set[int]:
         IssueSupport.user_id == user.id, IssueSupport.issue_id.in_(issue_ids))))
 
 
-def support_issue(user, issue, *, now=None) -> bool:
+def support_issue(user: User, issue: Issue, *, now: datetime | None = None) -> bool:
     """"Me too". False, changing nothing, when the person already supports it (a double click included)."""
     if not permissions.can_support_issue(user, issue):
         raise NotAllowed(_l("Only verified residents of this community can support an open issue they did "

@@ -2,6 +2,10 @@
 author, the moderators and the reporters hear, quoting nothing that was hidden), who moderates a
 community, the moderator check, resolving open flags, hiding and showing an item with its counters,
 and the step on a proposal's timeline."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from flask_babel import lazy_gettext as _l
 
 from portal.auth import permissions, roles
@@ -11,6 +15,9 @@ from portal.extensions import db
 from portal.moderation.models import Flag
 from portal.moderation.services.items import ITEMS, _proposal_models, _url
 from portal.outbox import notify, register_event
+
+if TYPE_CHECKING:
+    from portal.places.models import Community
 
 NOTE_MAX = 500
 REASON_MAX = 500
@@ -75,7 +82,7 @@ register_event("moderation.flags_waiting",
                _queue_link)
 
 
-def moderators_of(community) -> list:
+def moderators_of(community: Community) -> list:
     """Current members of the community's committee organizations (one query)."""
     from portal.auth.models import User
     from portal.committees.models import COMMITTEE_KINDS, Organization, OrgMembership

@@ -1,5 +1,9 @@
 """Flagging: one flag per person per item, with a reason and a note, never on one's own words; the
 third open flag from different people hides the item pending review, and the moderators hear of it."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -20,18 +24,24 @@ from portal.moderation.services._common import (
 from portal.moderation.services.items import can_view_item, kind_of
 from portal.outbox import notify
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from portal.auth.models import User
+
 # --- flags -------------------------------------------------------------------------------------------------
 
-def has_flagged(user, item_type, found) -> bool:
+def has_flagged(user: User, item_type: str, found: object) -> bool:
     return db.session.scalar(db.select(Flag.id).where(
         Flag.item_type == item_type, Flag.item_id == found.id, Flag.user_id == user.id).limit(1)) is not None
 
 
-def open_flag_count(item_type, found) -> int:
+def open_flag_count(item_type: str, found: object) -> int:
     return db.session.scalar(db.select(func.count(Flag.id)).where(_open_flags(item_type, found))) or 0
 
 
-def flag(user, item_type, found, reason, note="", *, now=None) -> Flag:
+def flag(user: User, item_type: str, found: object, reason: str, note: str = "", *,
+         now: datetime | None = None) -> Flag:
     """Report an item. The third open flag from different people hides it until a moderator reviews it."""
     kind = kind_of(item_type)
     community = kind.community(found)

@@ -1,7 +1,10 @@
 """The hidden list: what moderators hid (or flags hid automatically) in their communities, with who
 hid it and why, a page at a time."""
+from __future__ import annotations
+
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
@@ -13,6 +16,9 @@ from portal.extensions import db
 from portal.moderation.services.items import ITEMS, _issue_models, _proposal_models, moderated_community_ids
 from portal.moderation.services.queue import QueuePage
 from portal.places.models import Community
+
+if TYPE_CHECKING:
+    from portal.auth.models import User
 
 # --- the hidden list ---------------------------------------------------------------------------------------
 
@@ -64,7 +70,7 @@ def _hidden_keys(community_ids):
     ).subquery()
 
 
-def hidden_items(moderator, *, page=1, per_page=20) -> QueuePage:
+def hidden_items(moderator: User, *, page: int = 1, per_page: int = 20) -> QueuePage:
     """Hidden items (by a moderator, or pending review after three reports) in the communities the person
     moderates, the most recently hidden first, each with who hid it, why and when (the latest hiding entry
     of the audit log). Hidden items leave the queue once decided; this is where they are found again and

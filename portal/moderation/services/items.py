@@ -1,8 +1,11 @@
 """The registry of the four kinds of flaggable item (ITEMS): how each kind is loaded, linked, excerpted
 and labelled, whether it can be locked, and who may see an item
 (moderators see the communities they moderate)."""
+from __future__ import annotations
+
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
@@ -11,6 +14,11 @@ from sqlalchemy.orm import joinedload
 from portal.auth import permissions, roles
 from portal.errors import DomainError
 from portal.extensions import db
+
+if TYPE_CHECKING:
+    from flask_login import AnonymousUserMixin
+
+    from portal.auth.models import User
 
 EXCERPT_MAX = 200
 
@@ -106,14 +114,14 @@ ITEMS: dict[str, ItemKind] = {
 ITEM_LABELS = {name: kind.label for name, kind in ITEMS.items()}
 
 
-def kind_of(item_type) -> ItemKind:
+def kind_of(item_type: str) -> ItemKind:
     kind = ITEMS.get(item_type)
     if kind is None:
         raise DomainError(_l("This kind of content cannot be moderated."))
     return kind
 
 
-def item(item_type, item_id):
+def item(item_type: str, item_id: int) -> object | None:
     """The item of that kind and number, or None (unknown kind, no such row, an internal issue note)."""
     kind = ITEMS.get(item_type)
     if kind is None:
@@ -124,11 +132,11 @@ def item(item_type, item_id):
     return found
 
 
-def link_for(item_type, found):
+def link_for(item_type: str, found: object) -> str | None:
     return ITEMS[item_type].link(found)
 
 
-def can_view_item(user, item_type, found) -> bool:
+def can_view_item(user: User, item_type: str, found: object) -> bool:
     """Whether the person may see the page the item is on (a flag or an action needs that first)."""
     if item_type == "proposal":
         return permissions.can_view_proposal(user, found)
@@ -139,7 +147,7 @@ def can_view_item(user, item_type, found) -> bool:
     return found.is_public and permissions.can_view_issue(user, found.issue)
 
 
-def is_lockable(item_type, found) -> bool:
+def is_lockable(item_type: str, found: object) -> bool:
     kind = ITEMS.get(item_type)
     if kind is None or not kind.lockable:
         return False
@@ -148,7 +156,7 @@ def is_lockable(item_type, found) -> bool:
 
 # --- who sees what -----------------------------------------------------------------------------------------
 
-def moderated_community_ids(user):
+def moderated_community_ids(user: User) -> set[int] | None:
     """The communities whose queue the person reads; None means every community (administrators)."""
     if not getattr(user, "is_authenticated", False):
         return set()
@@ -157,7 +165,7 @@ def moderated_community_ids(user):
     return roles.committee_community_ids(user)
 
 
-def is_hidden_for(viewer, item_type, found) -> bool:
+def is_hidden_for(viewer: User | AnonymousUserMixin, item_type: str, found: object) -> bool:
     """Whether the viewer sees the placeholder instead of the text: everyone but the author, the
     community's moderators and (for issues and their updates) the issue's handlers."""
     if found is None or found.hidden_state is None:

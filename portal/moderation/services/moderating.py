@@ -1,5 +1,9 @@
 """Moderators' actions: hiding with a reason, restoring, locking and unlocking a discussion; each
 resolves the open flags and tells the author."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from flask_babel import lazy_gettext as _l
 
 from portal.audit.services import record
@@ -18,9 +22,14 @@ from portal.moderation.services._common import (
 from portal.moderation.services.flagging import open_flag_count
 from portal.moderation.services.items import ITEMS, kind_of
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from portal.auth.models import User
+
 # --- moderators' actions -----------------------------------------------------------------------------------
 
-def restore(moderator, item_type, found, *, note="", now=None):
+def restore(moderator: User, item_type: str, found: object, *, note: str = "", now: datetime | None = None) -> object:
     """Show the item again and close its reports (also "keep it" for a visible item that was reported)."""
     kind = kind_of(item_type)
     _require_moderator(moderator, kind, found)
@@ -42,7 +51,7 @@ def restore(moderator, item_type, found, *, note="", now=None):
     return found
 
 
-def hide(moderator, item_type, found, reason, *, now=None):
+def hide(moderator: User, item_type: str, found: object, reason: str, *, now: datetime | None = None) -> object:
     """Hide the item; the reason is shown in place of its text, and its author is told."""
     kind = kind_of(item_type)
     _require_moderator(moderator, kind, found)
@@ -68,7 +77,7 @@ def _require_lockable(item_type, found):
         raise DomainError(_l("Only a whole thread can be locked: lock its first comment."))
 
 
-def lock(moderator, item_type, found, *, now=None):
+def lock(moderator: User, item_type: str, found: object, *, now: datetime | None = None) -> object:
     """Stop the discussion: a proposal's whole consultation, or one comment thread."""
     kind = kind_of(item_type)
     _require_moderator(moderator, kind, found)
@@ -83,7 +92,7 @@ def lock(moderator, item_type, found, *, now=None):
     return found
 
 
-def unlock(moderator, item_type, found, *, now=None):
+def unlock(moderator: User, item_type: str, found: object, *, now: datetime | None = None) -> object:
     kind = kind_of(item_type)
     _require_moderator(moderator, kind, found)
     _require_lockable(item_type, found)

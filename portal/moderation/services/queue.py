@@ -1,8 +1,11 @@
 """The moderation queue: the items with open flags in the communities a moderator moderates, a page at
 a time, and its count."""
+from __future__ import annotations
+
 from dataclasses import dataclass
 from datetime import datetime
 from math import ceil
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
@@ -13,6 +16,9 @@ from portal.extensions import db
 from portal.moderation.models import FLAG_REASON_LABELS, Flag
 from portal.moderation.services.items import ITEMS, moderated_community_ids
 from portal.places.models import Community
+
+if TYPE_CHECKING:
+    from portal.auth.models import User
 
 # --- the queue ---------------------------------------------------------------------------------------------
 
@@ -73,7 +79,7 @@ def _open_in(community_ids):
     return clause
 
 
-def queue_count(user) -> int:
+def queue_count(user: User) -> int:
     """Items waiting for the person's review (the nav badge): 0 without a query for non-moderators."""
     if not permissions.can_view_moderation_queue(user):
         return 0
@@ -85,7 +91,7 @@ def queue_count(user) -> int:
     return db.session.scalar(db.select(func.count()).select_from(waiting)) or 0
 
 
-def queue(moderator, *, page=1, per_page=20) -> QueuePage:
+def queue(moderator: User, *, page: int = 1, per_page: int = 20) -> QueuePage:
     """Reported items in the communities the person moderates, the most recently reported first, each with
     its number of reports and their reasons. A fixed number of queries whatever the number of items."""
     if not permissions.can_view_moderation_queue(moderator):

@@ -1,12 +1,15 @@
 """Creating a request: checking every parameter (text, location, contact, attributes), fetching its
 media from the key's allowed hosts within size and time limits, and creating the issue through the
 issues area's hotline path; refusals are recorded."""
+from __future__ import annotations
+
 import http.client
 import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
@@ -21,6 +24,13 @@ from portal.open311.models import Open311Request
 from portal.open311.services._common import Open311Error, _bad
 from portal.open311.services.jurisdictions import _attributes, _category
 from portal.places.models import Building
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from datetime import datetime
+
+    from portal.open311.models import Open311Key
+    from portal.places.models import Community
 
 MEDIA_MAX_BYTES = 10 * 1024 * 1024
 MEDIA_TIMEOUT = 5  # seconds per connect or read
@@ -117,7 +127,7 @@ def _media_allowed(url, hosts) -> bool:
     return parts.scheme in ("http", "https") and (parts.hostname or "").lower() in set(hosts or ())
 
 
-def fetch_media(url, hosts) -> bytes | None:
+def fetch_media(url: str, hosts: Iterable[str]) -> bytes | None:
     """The bytes at `url` when its host is on the allow-list and it answers 200 within the time and size
     limits; None otherwise (the request then keeps the address as a link)."""
     if not _media_allowed(url, hosts):
@@ -150,7 +160,8 @@ def _prepared_photo(url, key):
         return None
 
 
-def create_request(key, community, params, *, now=None) -> Created:
+def create_request(key: Open311Key, community: Community, params: Mapping[str, str], *,
+                   now: datetime | None = None) -> Created:
     """POST requests: one hotline issue from the parameters, with the caller's contact kept for handlers."""
     now = now or utcnow()
     if community not in key.communities:
@@ -231,7 +242,7 @@ def create_request(key, community, params, *, now=None) -> Created:
     return Created(issue=issue, service_notice=notice)
 
 
-def record_refusal(key, community, error) -> None:
+def record_refusal(key: Open311Key, community: Community | None, error: Open311Error) -> None:
     """A refused POST of an authenticated key, in the audit log (the caller has rolled back and commits)."""
     record(None, "open311.request_refused", key, key_prefix=key.prefix, code=error.code,
            description=str(error.description)[:200], community_id=getattr(community, "id", None))

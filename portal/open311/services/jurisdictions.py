@@ -1,5 +1,7 @@
 """Jurisdictions and services: a community as an Open311 jurisdiction, its issue categories as the
 service list, and each service's definition with its attributes."""
+from __future__ import annotations
+
 from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db
@@ -10,7 +12,7 @@ from portal.places.models import Community
 
 # --- jurisdictions and services --------------------------------------------------------------------------
 
-def jurisdiction(jurisdiction_id) -> Community:
+def jurisdiction(jurisdiction_id: str | None) -> Community:
     """The community whose slug is `jurisdiction_id`; it may be left out while the portal serves one."""
     slug = (jurisdiction_id or "").strip()
     if slug:
@@ -33,7 +35,7 @@ def _categories(community) -> list[IssueCategory]:
     return listed
 
 
-def service_list(community) -> list[dict]:
+def service_list(community: Community) -> list[dict]:
     from portal.issues.models import DEADLINE_CLASS_LABELS
     has_buildings = bool(issues.building_choices(community))
     result = []
@@ -78,7 +80,7 @@ def _attributes(community) -> list[dict]:
     }]
 
 
-def service_definition(community, service_code) -> dict:
+def service_definition(community: Community, service_code: str) -> dict:
     category = _category(community, service_code)
     if category is None:
         raise Open311Error(404, _l("Unknown service_code."))

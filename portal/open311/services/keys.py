@@ -1,11 +1,14 @@
 """Open311 API keys and the rate limit: creating, updating and revoking a key (only its hash is
 stored), the hosts a key may fetch media from, recording and counting each key's use, and the
 per-minute limit (in Redis when configured, otherwise counted in the database)."""
+from __future__ import annotations
+
 import hashlib
 import logging
 import re
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -19,6 +22,13 @@ from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.open311.models import DEFAULT_RATE_LIMIT, Open311Key, Open311Usage
 from portal.open311.services._common import Open311Error
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+    from portal.auth.models import User
+    from portal.places.models import Community
 
 log = logging.getLogger("portal.open311.services")  # the name operators filter on, as before the split
 RATE_WINDOW = timedelta(minutes=1)
@@ -39,7 +49,7 @@ def _new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def parse_hosts(text) -> list[str]:
+def parse_hosts(text: str | None) -> list[str]:
     """Host names from a textarea (one per line, or separated by commas or spaces), lower-cased, checked."""
     hosts = []
     for part in re.split(r"[\s,]+", (text or "").strip().lower()):
@@ -73,7 +83,8 @@ def _check_key_fields(name, communities, media_hosts, rate_limit):
     return name, communities, hosts, rate_limit
 
 
-def create_key(actor, *, name, communities, media_hosts=(), rate_limit=DEFAULT_RATE_LIMIT, token=None):
+def create_key(actor: User, *, name: str, communities: Iterable[Community], media_hosts: Iterable[str] = (),
+               rate_limit: int | str = DEFAULT_RATE_LIMIT, token: str | None = None) -> tuple[Open311Key, str]:
     """Issue a key for an integration; returns (key, token). The token is shown once and never stored.
     `token` is for the demo data only (a documented, fixed demo key)."""
     if not permissions.is_admin(actor):
@@ -89,7 +100,8 @@ def create_key(actor, *, name, communities, media_hosts=(), rate_limit=DEFAULT_R
     return key, token
 
 
-def update_key(actor, key, *, name, communities, media_hosts, rate_limit) -> Open311Key:
+def update_key(actor: User, key: Open311Key, *, name: str, communities: Iterable[Community], media_hosts: Iterable[str],
+               rate_limit: int | str) -> Open311Key:
     if not permissions.is_admin(actor):
         raise NotAllowed(_l("Only administrators can change API keys."))
     name, communities, hosts, rate_limit = _check_key_fields(name, communities, media_hosts, rate_limit)
@@ -103,7 +115,7 @@ def update_key(actor, key, *, name, communities, media_hosts, rate_limit) -> Ope
     return key
 
 
-def revoke_key(actor, key, *, now=None) -> bool:
+def revoke_key(actor: User, key: Open311Key, *, now: datetime | None = None) -> bool:
     """False, changing nothing, when the key was already revoked."""
     if not permissions.is_admin(actor):
         raise NotAllowed(_l("Only administrators can revoke API keys."))
@@ -121,7 +133,7 @@ def all_keys() -> list[Open311Key]:
                               .order_by(Open311Key.revoked_at.is_not(None), Open311Key.id.desc())).unique().all()
 
 
-def key_for(token, *, now=None) -> Open311Key:
+def key_for(token: str, *, now: datetime | None = None) -> Open311Key:
     """The active key with this token; 403 when missing, unknown or revoked."""
     token = (token or "").strip()
     if not token:
@@ -135,12 +147,12 @@ def key_for(token, *, now=None) -> Open311Key:
     return key
 
 
-def record_use(key, method, endpoint, status, *, now=None) -> None:
+def record_use(key: Open311Key, method: str, endpoint: str, status: int, *, now: datetime | None = None) -> None:
     db.session.add(Open311Usage(key_id=key.id, method=method, endpoint=endpoint[:40], status=status,
                                 at=now or utcnow()))
 
 
-def usage_counts(keys, *, since) -> dict[int, int]:
+def usage_counts(keys: Iterable[Open311Key], *, since: datetime) -> dict[int, int]:
     rows = db.session.execute(db.select(Open311Usage.key_id, func.count()).where(
         Open311Usage.key_id.in_([k.id for k in keys]), Open311Usage.at >= since).group_by(Open311Usage.key_id))
     return dict(rows.all())
@@ -159,7 +171,7 @@ def _redis(url):
     return client
 
 
-def check_rate(key, *, now=None) -> None:
+def check_rate(key: Open311Key, *, now: datetime | None = None) -> None:
     """429 when the key has used its POSTs of this minute: counted in Redis (fixed one-minute windows) when
     REDIS_URL is set and answers, else from the usage table (the last 60 seconds)."""
     now = now or utcnow()

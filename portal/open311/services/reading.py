@@ -1,9 +1,12 @@
 """Reading requests: the query parameters (dates, ids, status, service, bounded ranges), finding
 requests, one request, the fingerprint for conditional responses, and serializing rows with their
 latest public update and photos; the request behind an issue for the issue page."""
+from __future__ import annotations
+
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -20,6 +23,11 @@ from portal.open311.models import Open311Request
 from portal.open311.services._common import Open311Error, _bad
 from portal.places.models import Building
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from portal.places.models import Community
+
 MAX_RANGE = timedelta(days=90)
 MAX_RESULTS = 1000
 MAX_IDS = 1000
@@ -27,7 +35,7 @@ MAX_IDS = 1000
 
 # --- reading requests ------------------------------------------------------------------------------------
 
-def parse_datetime(value, name) -> datetime | None:
+def parse_datetime(value: str | None, name: str) -> datetime | None:
     text = (value or "").strip()
     if not text:
         return None
@@ -52,7 +60,7 @@ def _positive_int(value, name, *, default, maximum):
     return int(text)
 
 
-def parse_ids(value) -> list[int]:
+def parse_ids(value: str | None) -> list[int]:
     ids = []
     for part in (value or "").split(","):
         part = part.strip()
@@ -81,7 +89,7 @@ class RequestQuery:
         return (now - MAX_RANGE, now) if self.default_window else (self.start, self.end)
 
 
-def parse_request_query(community, params) -> RequestQuery:
+def parse_request_query(community: Community, params: Mapping[str, str]) -> RequestQuery:
     """The checks of GET requests, in the order they have always been made (service_request_id first: it
     overrides every other filter, which are then not looked at)."""
     if (params.get("service_request_id") or "").strip():
@@ -132,13 +140,13 @@ def _matching(community, q: RequestQuery, now):
     return where + [Issue.submitted_at >= start, Issue.submitted_at <= end]
 
 
-def find_requests(community, params, *, now=None) -> list[dict]:
+def find_requests(community: Community, params: Mapping[str, str], *, now: datetime | None = None) -> list[dict]:
     """GET requests: by service_request_id (which overrides every other filter), or by service_code, status
     and a requested_datetime range of at most 90 days (the last 90 days by default), newest first."""
     return requests_for(community, parse_request_query(community, params), now=now)
 
 
-def requests_for(community, q: RequestQuery, *, now=None) -> list[dict]:
+def requests_for(community: Community, q: RequestQuery, *, now: datetime | None = None) -> list[dict]:
     now = now or utcnow()
     rows = db.select(*_ROW_COLUMNS).join(IssueCategory, IssueCategory.id == Issue.category_id) \
         .outerjoin(Building, Building.id == Issue.building_id) \
@@ -149,7 +157,7 @@ def requests_for(community, q: RequestQuery, *, now=None) -> list[dict]:
     return serialize_rows(community, db.session.execute(rows).all())
 
 
-def requests_fingerprint(community, q: RequestQuery, *, now=None) -> tuple:
+def requests_fingerprint(community: Community, q: RequestQuery, *, now: datetime | None = None) -> tuple:
     """A cheap sign of everything a GET requests answer is made of, in ONE statement: the set of issues the
     query selects (count, sum and largest of their ids, so one leaving the 90-day window or being hidden
     changes it), and the newest timeline entry, photo, Open311 request and audit entry of the portal (every
@@ -163,7 +171,7 @@ def requests_fingerprint(community, q: RequestQuery, *, now=None) -> tuple:
     return tuple(int(v) if v is not None else None for v in row)
 
 
-def find_request(community, request_id) -> list[dict]:
+def find_request(community: Community, request_id: int | str) -> list[dict]:
     text = str(request_id)
     if not text.isdigit() or len(text) > 9:
         raise Open311Error(404, _l("Unknown service_request_id."))
@@ -217,7 +225,7 @@ _ROW_COLUMNS = (Issue.id, Issue.status, Issue.description, Issue.title, Issue.lo
                 Building.name, Building.code, Organization.name)
 
 
-def serialize_rows(community, found) -> list[dict]:
+def serialize_rows(community: Community, found: list[dict]) -> list[dict]:
     """The spec's fields of each request from plain rows (_ROW_COLUMNS) of one community: the zone, postcode,
     labels and who may see photos are worked out once, not per row."""
     from flask_login import AnonymousUserMixin
@@ -261,7 +269,7 @@ def serialize_rows(community, found) -> list[dict]:
 
 # --- for the issue page ----------------------------------------------------------------------------------
 
-def request_for_issue(issue) -> Open311Request | None:
+def request_for_issue(issue: Issue | None) -> Open311Request | None:
     if issue is None or issue.source != "hotline":
         return None
     return db.session.scalar(db.select(Open311Request).where(Open311Request.issue_id == issue.id)

@@ -2,7 +2,10 @@
 entry and the state move, acting for a resident, the text check (also used by the votes and notices
 areas), who follows a proposal and who sits on the committee, counters changed in the database, and
 opening the consultation (by the threshold or by the committee)."""
+from __future__ import annotations
+
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 
@@ -14,6 +17,12 @@ from portal.extensions import db
 from portal.issues.services import members_of
 from portal.outbox import notify, register_event
 from portal.proposals.models import ProposalEvent, ProposalSupport
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from portal.places.models import Community
+    from portal.proposals.models import Proposal
 
 EDIT_SILENTLY_WITHIN = timedelta(minutes=10)
 OPEN_STATES = ("collecting", "deliberation", "voting")
@@ -99,19 +108,20 @@ def _text(value, field, *, maximum, required, empty_message=None):
     return value
 
 
-def committee_of(community) -> list[User]:
+def committee_of(community: Community) -> list[User]:
     """Current members of the community's committees (one query for the ids, one for the people)."""
     org_ids = db.session.scalars(db.select(Organization.id).where(
         Organization.community_id == community.id, Organization.kind.in_(COMMITTEE_KINDS))).all()
     return members_of(org_ids)
 
 
-def followers_of(proposal) -> list[User]:
+def followers_of(proposal: Proposal) -> list[User]:
     """The people told of the proposal's steps: its author and its supporters."""
     return [proposal.author] + supporters_of(proposal)
 
 
-def tell_followers(proposal, event, *, actor=None, skip_ids=(), **extra) -> None:
+def tell_followers(proposal: Proposal, event: str, *, actor: User | None = None, skip_ids: Iterable[int] = (),
+                   **extra) -> None:
     """Notify the author and supporters of a step, except the person who took it and `skip_ids` (people
     another area's notice of the same step already reaches)."""
     skip = set(skip_ids) | {getattr(actor, "id", None)}
@@ -119,7 +129,7 @@ def tell_followers(proposal, event, *, actor=None, skip_ids=(), **extra) -> None
            **_payload(proposal, **extra))
 
 
-def supporters_of(proposal) -> list[User]:
+def supporters_of(proposal: Proposal) -> list[User]:
     return db.session.scalars(db.select(User).join(ProposalSupport, ProposalSupport.user_id == User.id)
                               .where(ProposalSupport.proposal_id == proposal.id).order_by(ProposalSupport.id)).all()
 

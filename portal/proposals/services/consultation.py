@@ -1,7 +1,9 @@
 """The consultation: comments with a stance and replies in threads, editing (with revisions) and
 deleting them, likes, the committee's summary of the arguments, the stance tallies and the pages of
 comments and replies."""
-from typing import NamedTuple
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
@@ -33,6 +35,15 @@ from portal.proposals.services._common import (
     _text,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+    from flask_login import AnonymousUserMixin
+    from flask_sqlalchemy.pagination import Pagination
+
+    from portal.auth.models import User
+
 COMMENT_SORTS = ("oldest", "newest", "liked")
 COMMENTS_PER_PAGE = 50
 REPLIES_SHOWN = 3  # under each thread of a page; "show N more replies" loads the rest
@@ -41,7 +52,7 @@ REPLIES_PER_PAGE = 100  # of a thread's replies, loaded by "show more"
 
 # --- comments --------------------------------------------------------------------------------------------
 
-def comment_in(proposal, comment_id) -> Comment | None:
+def comment_in(proposal: Proposal, comment_id: int) -> Comment | None:
     """One comment of this proposal (its author loaded), or None."""
     try:
         comment_id = int(comment_id)
@@ -69,7 +80,8 @@ def _thread_of(proposal, parent):
     return top
 
 
-def add_comment(author, proposal, *, stance, body, parent=None, on_behalf_of=None, now=None) -> Comment:
+def add_comment(author: User, proposal: Proposal, *, stance: str, body: str, parent: Comment | None = None,
+                on_behalf_of: User | None = None, now: datetime | None = None) -> Comment:
     """A comment with a stance, or a reply to a top-level comment (a reply to a reply joins its thread);
     the author of the comment replied to is told."""
     now = _now(now)
@@ -95,7 +107,7 @@ def add_comment(author, proposal, *, stance, body, parent=None, on_behalf_of=Non
     return comment
 
 
-def edit_comment(author, comment, *, stance, body, now=None) -> Comment:
+def edit_comment(author: User, comment: Comment, *, stance: str, body: str, now: datetime | None = None) -> Comment:
     """Within 10 minutes of writing, an edit is silent; later (still while the consultation is open) the
     comment shows "edited" and what it said is kept as a revision for moderators."""
     now = _now(now)
@@ -116,7 +128,7 @@ def edit_comment(author, comment, *, stance, body, now=None) -> Comment:
     return comment
 
 
-def delete_comment(actor, comment, *, now=None) -> Comment:
+def delete_comment(actor: User, comment: Comment, *, now: datetime | None = None) -> Comment:
     """The author's words go (earlier revisions too); a placeholder keeps the replies in their place."""
     now = _now(now)
     if not permissions.can_delete_comment(actor, comment):
@@ -133,13 +145,13 @@ def delete_comment(actor, comment, *, now=None) -> Comment:
     return comment
 
 
-def comment_revisions(comment) -> list[CommentRevision]:
+def comment_revisions(comment: Comment) -> list[CommentRevision]:
     """What a comment said before each visible edit, oldest first (for moderators)."""
     return db.session.scalars(db.select(CommentRevision).where(CommentRevision.comment_id == comment.id)
                               .order_by(CommentRevision.id)).all()
 
 
-def like_comment(user, comment) -> bool:
+def like_comment(user: User, comment: Comment) -> bool:
     """False, changing nothing, when the person already likes it."""
     if not permissions.can_like_comment(user, comment):
         raise NotAllowed(_l("Verified residents can like other people's comments."))
@@ -154,7 +166,7 @@ def like_comment(user, comment) -> bool:
     return True
 
 
-def unlike_comment(user, comment) -> bool:
+def unlike_comment(user: User, comment: Comment) -> bool:
     if not getattr(user, "is_authenticated", False):
         raise NotAllowed(_l("Verified residents can like other people's comments."))
     removed = db.session.execute(db.delete(CommentLike).where(
@@ -164,7 +176,7 @@ def unlike_comment(user, comment) -> bool:
     return bool(removed)
 
 
-def liked_ids(user, comment_ids) -> set[int]:
+def liked_ids(user: User, comment_ids: Iterable[int]) -> set[int]:
     """Which of these comments the person likes (one query, for a page of comments)."""
     comment_ids = list(comment_ids)
     if not getattr(user, "is_authenticated", False) or not comment_ids:
@@ -175,7 +187,8 @@ def liked_ids(user, comment_ids) -> set[int]:
 
 # --- the consultation summary ----------------------------------------------------------------------------
 
-def write_summary(actor, proposal, *, arguments_for, arguments_against, now=None) -> Proposal:
+def write_summary(actor: User, proposal: Proposal, *, arguments_for: str, arguments_against: str,
+                  now: datetime | None = None) -> Proposal:
     """The main arguments for and against, pinned on top of the consultation; written again replaces it."""
     now = _now(now)
     if not permissions.can_write_summary(actor, proposal):
@@ -194,12 +207,12 @@ def write_summary(actor, proposal, *, arguments_for, arguments_against, now=None
     return proposal
 
 
-def stance_tally(proposal) -> dict[str, int]:
+def stance_tally(proposal: Proposal) -> dict[str, int]:
     """Visible, undeleted comments (replies too) by stance, in one query."""
     return stance_tallies([proposal.id])[proposal.id]
 
 
-def stance_tallies(proposal_ids) -> dict[int, dict[str, int]]:
+def stance_tallies(proposal_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """stance_tally of each listed proposal, in one query for a whole list page."""
     tallies = {i: dict.fromkeys(STANCES, 0) for i in proposal_ids}
     if tallies:
@@ -219,8 +232,9 @@ class Thread(NamedTuple):
     more_replies: int
 
 
-def comment_page(proposal, viewer, *, sort="oldest", page=1, per_page=COMMENTS_PER_PAGE,
-                 replies_shown=REPLIES_SHOWN):
+def comment_page(proposal: Proposal, viewer: User | AnonymousUserMixin, *, sort: str = "oldest", page: int = 1,
+                 per_page: int = COMMENTS_PER_PAGE,
+                 replies_shown: int = REPLIES_SHOWN) -> tuple[list[Thread], Pagination]:
     """A page of top-level comments, each with its first `replies_shown` replies: (threads, pager), threads
     being a list of Thread. Three queries whatever the number of comments: the count, the page, the first
     replies of its threads with each thread's number of replies; authors come with them. Deleted and hidden
@@ -251,7 +265,8 @@ def comment_page(proposal, viewer, *, sort="oldest", page=1, per_page=COMMENTS_P
     return [Thread(c, replies[c.id], totals[c.id] - len(replies[c.id])) for c in pager.items], pager
 
 
-def thread_replies(proposal, top, viewer, *, after=0, limit=REPLIES_PER_PAGE):
+def thread_replies(proposal: Proposal, top: Comment, viewer: User | AnonymousUserMixin, *, after: int = 0,
+                   limit: int = REPLIES_PER_PAGE) -> tuple[list[Comment], int]:
     """Replies to the top-level comment `top` after the reply `after` (by id, oldest first), at most `limit`:
     (replies, how many more follow them). Two queries whatever the thread's length."""
     after = max(0, min(int(after or 0), 2**31 - 1))

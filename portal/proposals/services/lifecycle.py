@@ -2,7 +2,10 @@
 closing it), time's (archiving unsupported proposals at the end of their window; a run-due step is
 registered here), and the steps the votes, notices and actions areas take inside their own changes
 (voting, the decision, back to consultation, the notice period, evaluated)."""
+from __future__ import annotations
+
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
@@ -22,9 +25,12 @@ from portal.proposals.services._common import (
     tell_followers,
 )
 
+if TYPE_CHECKING:
+    from portal.auth.models import User
+
 # --- the committee's steps -------------------------------------------------------------------------------
 
-def move_to_deliberation(actor, proposal, reason, *, now=None) -> Proposal:
+def move_to_deliberation(actor: User, proposal: Proposal, reason: str, *, now: datetime | None = None) -> Proposal:
     """A committee member opens the consultation before the threshold is reached, saying why."""
     now = _now(now)
     if not permissions.can_move_to_deliberation(actor, proposal):
@@ -39,7 +45,7 @@ def move_to_deliberation(actor, proposal, reason, *, now=None) -> Proposal:
     return proposal
 
 
-def close_deliberation(actor, proposal, reason="", *, now=None) -> Proposal:
+def close_deliberation(actor: User, proposal: Proposal, reason: str = "", *, now: datetime | None = None) -> Proposal:
     """Comments become read-only. The proposal stays "in consultation" until the votes area takes it on."""
     now = _now(now)
     if not permissions.can_close_deliberation(actor, proposal):
@@ -54,7 +60,7 @@ def close_deliberation(actor, proposal, reason="", *, now=None) -> Proposal:
 
 # --- time ------------------------------------------------------------------------------------------------
 
-def apply_due(proposal, now=None) -> bool:
+def apply_due(proposal: Proposal, now: datetime | None = None) -> bool:
     """A proposal still collecting when its window has ended is archived (pages call this when they load
     one; run-due does it for all). True when something changed."""
     now = _now(now)
@@ -78,20 +84,20 @@ def archive_expired(now: datetime) -> int:
 
 # --- the ballot's steps (portal.votes.services calls these inside its own change) -------------------------
 
-def enter_voting(proposal, actor, *, now, ballot_id) -> None:
+def enter_voting(proposal: Proposal, actor: User, *, now: datetime, ballot_id: int) -> None:
     """Consultation → voting: a ballot was announced or opened on the proposal."""
     if proposal.status != "deliberation":
         raise DomainError(_l("Only a proposal in consultation can go to a vote."), "proposal")
     _move(proposal, "voting", "ballot", actor, at=now, ballot_id=ballot_id)
 
 
-def record_decision(proposal, outcome, *, now, ballot_id) -> None:
+def record_decision(proposal: Proposal, outcome: str, *, now: datetime, ballot_id: int) -> None:
     """Voting → decided, passed or rejected by the ballot."""
     proposal.outcome = outcome
     _move(proposal, "decided", "decided", None, at=now, outcome=outcome, ballot_id=ballot_id)
 
 
-def return_to_deliberation(proposal, reason, *, now, ballot_id, **details) -> None:
+def return_to_deliberation(proposal: Proposal, reason: str, *, now: datetime, ballot_id: int, **details) -> None:
     """Voting → consultation again (no quorum, or a tie): the consultation reopens for comments."""
     proposal.comments_closed_at = None
     _move(proposal, "deliberation", "returned", None, body=reason, at=now, ballot_id=ballot_id, **details)
@@ -99,12 +105,12 @@ def return_to_deliberation(proposal, reason, *, now, ballot_id, **details) -> No
 
 # --- the public notice's steps (portal.notices.services calls these inside its own change) --------------
 
-def enter_notice(proposal, *, now, notice_id) -> None:
+def enter_notice(proposal: Proposal, *, now: datetime, notice_id: int) -> None:
     """Decided → notice: the decision's public notice started."""
     _move(proposal, "notice", "notice", None, at=now, notice_id=notice_id)
 
 
-def end_notice(proposal, *, now, notice_id) -> None:
+def end_notice(proposal: Proposal, *, now: datetime, notice_id: int) -> None:
     """Notice → implementing (passed) or archived (rejected): the period ended, every objection answered."""
     if proposal.outcome == "passed":
         _move(proposal, "implementing", "implementing", None, at=now, notice_id=notice_id)
@@ -115,7 +121,7 @@ def end_notice(proposal, *, now, notice_id) -> None:
 
 # --- the agreed actions' step (portal.actions.services calls this inside its own change) ---------------
 
-def mark_evaluated(proposal, now) -> None:
+def mark_evaluated(proposal: Proposal, now: datetime) -> None:
     """Implementing → evaluated: every action carrying it out is done and its 14 days of rating are over."""
     if proposal.status != "implementing":
         return

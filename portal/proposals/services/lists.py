@@ -1,7 +1,10 @@
 """Reading proposals: one proposal of a community, the community's list with its filters and search,
 drafts, the feed of new proposals, the public timeline and what each entry says, the dates of each step
 and the versions of the text."""
+from __future__ import annotations
+
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_
@@ -24,6 +27,12 @@ from portal.proposals.models import (
     ProposalVersion,
 )
 from portal.proposals.services._common import OPEN_STATES, _now
+
+if TYPE_CHECKING:
+    from flask_login import AnonymousUserMixin
+
+    from portal.auth.models import User
+    from portal.places.models import Community
 
 # What each timeline entry says, after the actor's name (or alone when no one acted: the threshold, expiry).
 EVENT_LABELS = {
@@ -66,7 +75,7 @@ def _row_options():
             defer(Proposal.hidden_reason))
 
 
-def proposal_in(community, proposal_id) -> Proposal | None:
+def proposal_in(community: Community, proposal_id: int) -> Proposal | None:
     """One proposal of a community, with what its page shows loaded up front."""
     try:
         proposal_id = int(proposal_id)
@@ -89,8 +98,10 @@ def _matching_terms(community, q):
             .group_by(ProposalTerm.proposal_id).having(func.count() == len(query_terms)))
 
 
-def community_proposals(community, viewer, *, status=None, category=None, q=None, supported_by=None,
-                        needs_support_of=None, written_by=None, after=None, limit=20, now=None):
+def community_proposals(community: Community, viewer: User | AnonymousUserMixin, *, status: str | None = None,
+                        category: str | None = None, q: str | None = None, supported_by: User | None = None,
+                        needs_support_of: User | None = None, written_by: User | None = None, after: str | None = None,
+                        limit: int = 20, now: datetime | None = None) -> tuple[list[Proposal], str | None]:
     """A page of the community's published proposals, newest first, and the cursor of the next page (None
     on the last). `status` is a state or "open"; `q` words or Chinese text (every term must match);
     `supported_by` / `needs_support_of` a person ("needs support" leaves out windows ended before `now`,
@@ -141,7 +152,7 @@ def community_proposals(community, viewer, *, status=None, category=None, q=None
                        limit=limit, key=lambda p: [p.published_at, p.id])
 
 
-def my_drafts(user, community) -> list[Proposal]:
+def my_drafts(user: User, community: Community) -> list[Proposal]:
     """The person's drafts in this community (written by them or for them), latest first."""
     if not getattr(user, "is_authenticated", False):
         return []
@@ -151,7 +162,7 @@ def my_drafts(user, community) -> list[Proposal]:
         .options(*_row_options()).order_by(Proposal.updated_at.desc(), Proposal.id.desc())).all()
 
 
-def new_proposals_feed(community, limit=30) -> list[Proposal]:
+def new_proposals_feed(community: Community, limit: int = 30) -> list[Proposal]:
     """Published, visible proposals, newest first (the Atom feed)."""
     return db.session.scalars(db.select(Proposal).where(
         Proposal.community_id == community.id, Proposal.status != "draft", Proposal.hidden_state.is_(None))
@@ -159,18 +170,18 @@ def new_proposals_feed(community, limit=30) -> list[Proposal]:
         .order_by(Proposal.published_at.desc(), Proposal.id.desc()).limit(max(1, min(int(limit), 100)))).all()
 
 
-def timeline(proposal, viewer) -> list[ProposalEvent]:
+def timeline(proposal: Proposal, viewer: User | AnonymousUserMixin) -> list[ProposalEvent]:
     """The proposal's steps, oldest first, with who took them (everyone sees the same timeline)."""
     return db.session.scalars(db.select(ProposalEvent).where(ProposalEvent.proposal_id == proposal.id)
                               .options(joinedload(ProposalEvent.actor), joinedload(ProposalEvent.on_behalf_of))
                               .order_by(ProposalEvent.at, ProposalEvent.id)).all()
 
 
-def event_label(event) -> str:
+def event_label(event: ProposalEvent) -> str:
     return str(EVENT_LABELS.get(event.kind, event.kind))
 
 
-def step_dates(proposal) -> dict[str, datetime]:
+def step_dates(proposal: Proposal) -> dict[str, datetime]:
     """When the proposal first reached each state (for the step bar); "draft" is when it was written."""
     dates = {"draft": proposal.created_at}
     for to_state, at in db.session.execute(
@@ -181,7 +192,7 @@ def step_dates(proposal) -> dict[str, datetime]:
     return dates
 
 
-def versions(proposal) -> list[ProposalVersion]:
+def versions(proposal: Proposal) -> list[ProposalVersion]:
     """Every published version, newest first, with who made it."""
     return db.session.scalars(db.select(ProposalVersion).where(ProposalVersion.proposal_id == proposal.id)
                               .options(joinedload(ProposalVersion.edited_by))

@@ -1,5 +1,9 @@
 """Supports: one per person per proposal, only while it collects them; the counter moves in the
 database, and reaching the threshold opens the consultation."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
@@ -18,16 +22,22 @@ from portal.proposals.services._common import (
     followers_of,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+    from portal.auth.models import User
+
 # --- supports --------------------------------------------------------------------------------------------
 
-def has_supported(user, proposal) -> bool:
+def has_supported(user: User, proposal: Proposal) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False
     return db.session.scalar(db.select(ProposalSupport.id).where(
         ProposalSupport.proposal_id == proposal.id, ProposalSupport.user_id == user.id)) is not None
 
 
-def supported_ids(user, proposal_ids) -> set[int]:
+def supported_ids(user: User, proposal_ids: Iterable[int]) -> set[int]:
     """Which of these proposals the person supports (one query, for lists)."""
     proposal_ids = list(proposal_ids)
     if not getattr(user, "is_authenticated", False) or not proposal_ids:
@@ -41,7 +51,7 @@ def _check_window(proposal, now):
         raise DomainError(_l("The time to collect supports for this proposal has ended."), "support")
 
 
-def support(user, proposal, *, now=None) -> bool:
+def support(user: User, proposal: Proposal, *, now: datetime | None = None) -> bool:
     """One support. False, changing nothing, when the person already supports it (a double click
     included). The support that reaches the threshold opens the consultation and tells the committee."""
     now = _now(now)
@@ -63,7 +73,7 @@ def support(user, proposal, *, now=None) -> bool:
     return True
 
 
-def withdraw_support(user, proposal, *, now=None) -> bool:
+def withdraw_support(user: User, proposal: Proposal, *, now: datetime | None = None) -> bool:
     """Take a support back while supports are collected. False when there was none."""
     now = _now(now)
     if not getattr(user, "is_authenticated", False) or proposal.status != "collecting":

@@ -1,8 +1,11 @@
 """Writing a proposal: the community's support threshold and window, drafting (text, buildings, cost,
 attachments, search terms), publishing, editing (a new version unless within the silent-edit minutes),
 withdrawing with a reason, and escalating a neighbourhood issue into a proposal."""
+from __future__ import annotations
+
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 
@@ -28,6 +31,14 @@ from portal.proposals.models import (
     ProposalVersion,
 )
 from portal.proposals.services._common import _add_event, _behalf, _move, _now, _text, tell_followers
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+    from portal.auth.models import User
+    from portal.issues.models import Issue
+    from portal.places.models import Community
 
 THRESHOLD_RANGE = (1, 10000)
 DAYS_RANGE = (1, 365)
@@ -150,12 +161,13 @@ def _write_version(proposal, editor, note, now):
 
 # --- settings --------------------------------------------------------------------------------------------
 
-def settings_for(community) -> tuple[int, int]:
+def settings_for(community: Community) -> tuple[int, int]:
     """The community's support threshold N and window D (days)."""
     return community.proposal_support_threshold, community.proposal_support_days
 
 
-def update_settings(actor, community, *, threshold, days, notice_days=None):
+def update_settings(actor: User, community: Community, *, threshold: int | str, days: int | str,
+                    notice_days: int | str | None = None) -> Community:
     """Change N and D for proposals published from now on; published ones keep what they were given. The
     notice period (days) applies to notices started from now on (None leaves it as it is)."""
     if not permissions.can_manage_proposal_settings(actor, community):
@@ -180,8 +192,11 @@ def update_settings(actor, community, *, threshold, days, notice_days=None):
 
 # --- writing a proposal ----------------------------------------------------------------------------------
 
-def create_proposal(author, community, *, title, summary, body, category, building_ids=(), estimated_cost=None,
-                    attachments=(), publish=False, on_behalf_of=None, source_issue=None, now=None) -> Proposal:
+def create_proposal(author: User, community: Community, *, title: str, summary: str, body: str, category: str,
+                    building_ids: Iterable[int] = (), estimated_cost: str | Decimal | None = None,
+                    attachments: Iterable[tuple[str, bytes]] = (), publish: bool = False,
+                    on_behalf_of: User | None = None, source_issue: Issue | None = None,
+                    now: datetime | None = None) -> Proposal:
     """A draft (or, with publish=True, a proposal collecting supports at once). `attachments` are
     (filename, bytes) pairs. A committee member at the counter passes the resident as `on_behalf_of`:
     the resident is the author, the member `created_by`."""
@@ -215,7 +230,7 @@ def create_proposal(author, community, *, title, summary, body, category, buildi
     return proposal
 
 
-def publish_proposal(actor, proposal, *, now=None) -> Proposal:
+def publish_proposal(actor: User, proposal: Proposal, *, now: datetime | None = None) -> Proposal:
     """Draft → collecting: the community's threshold and window are frozen on the proposal, and the text
     as published becomes version 1."""
     now = _now(now)
@@ -239,8 +254,10 @@ def publish_proposal(actor, proposal, *, now=None) -> Proposal:
 publish = publish_proposal  # the contract's name; the longer one reads better next to other areas' verbs
 
 
-def update_proposal(editor, proposal, *, title, summary, body, category, building_ids, estimated_cost,
-                    add_attachments=(), remove_attachment_ids=(), note="", now=None) -> Proposal:
+def update_proposal(editor: User, proposal: Proposal, *, title: str, summary: str, body: str, category: str,
+                    building_ids: Iterable[int], estimated_cost: str | Decimal,
+                    add_attachments: Iterable[tuple[str, bytes]] = (), remove_attachment_ids: Iterable[int] = (),
+                    note: str = "", now: datetime | None = None) -> Proposal:
     """The author's edit. A draft changes in place; a published proposal gets a new version (the text
     after the edit, with the editor's note) and a timeline entry. Sending the same text changes nothing."""
     now = _now(now)
@@ -304,7 +321,7 @@ def _remove_attachments(removing):
         attachments.delete_files(attachment)
 
 
-def withdraw(actor, proposal, reason, note="", *, now=None) -> Proposal:
+def withdraw(actor: User, proposal: Proposal, reason: str, note: str = "", *, now: datetime | None = None) -> Proposal:
     """The author takes the proposal back, saying why; its supporters are told."""
     now = _now(now)
     if not permissions.can_withdraw_proposal(actor, proposal):
@@ -326,7 +343,7 @@ def withdraw(actor, proposal, reason, note="", *, now=None) -> Proposal:
 
 # --- from a neighbourhood issue --------------------------------------------------------------------------
 
-def escalate_issue(actor, issue, *, now=None) -> Proposal:
+def escalate_issue(actor: User, issue: Issue, *, now: datetime | None = None) -> Proposal:
     """An issue that needs a community decision becomes a draft proposal by the committee member, linked to
     the issue; the issue's timeline says so."""
     now = _now(now)

@@ -1,8 +1,11 @@
 """What every part of the ballot rules shares: the field limits and option labels, the notification
 events a ballot sends and who they reach, times in the community's zone, the row lock every cast and
 the close take, and the checks that a ballot is still open and that the actor may act on it."""
+from __future__ import annotations
+
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, literal, select
@@ -15,6 +18,9 @@ from portal.outbox import EVENTS, Notification, register_event
 from portal.places.models import Owner, Ownership
 from portal.proposals import services as proposals
 from portal.votes.models import Ballot, BallotCaster
+
+if TYPE_CHECKING:
+    from portal.votes.models import BallotOption
 
 QUESTION_MAX = 300
 NOTICE_MAX = 10000
@@ -31,7 +37,7 @@ YES_NO_LABELS = {"yes": _l("Yes"), "no": _l("No"), "abstain": _l("Abstain")}
 STORED_LABELS = {"yes": "Yes", "no": "No", "abstain": "Abstain"}
 
 
-def option_label(option) -> str:
+def option_label(option: BallotOption) -> str:
     """An option as a reader sees it: yes / no / abstain in their language, a named choice as written."""
     code = getattr(option, "code", None)
     return str(YES_NO_LABELS[code]) if code in YES_NO_LABELS else option.label

@@ -1,7 +1,10 @@
 """Casting and changing a vote, online or on paper entered by a committee member: under the ballot's row
 lock, each cast appends the next entry to the hash-chained log, upserts the voter's one live vote and
 keeps the running totals."""
+from __future__ import annotations
+
 from functools import cache
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select, update
@@ -15,6 +18,12 @@ from portal.votes import log as ballot_log
 from portal.votes.models import BallotLogEntry, BallotOption, BallotVote, BallotVoter
 from portal.votes.services._common import _lock, _now, _require, _still_open
 from portal.votes.services.closing import apply_due
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from portal.auth.models import User
+    from portal.votes.models import Ballot
 
 
 @cache
@@ -78,7 +87,8 @@ def _live_vote(ballot, voter) -> BallotVote | None:
     return db.session.scalar(_live_vote_statement(), {"ballot_id": ballot.id, "voter_id": voter.id})
 
 
-def cast(user, ballot, option_id, *, voter=None, now=None) -> BallotLogEntry:
+def cast(user: User, ballot: Ballot, option_id: int, *, voter: BallotVoter | int | None = None,
+         now: datetime | None = None) -> BallotLogEntry:
     """The user's vote (a new one, or a change: the latest counts, every cast stays in the log). `voter`
     names which vote when the account casts several (its own units, a co-owned unit…). Returns the log
     entry; its receipt is the voter's."""
@@ -106,7 +116,8 @@ def cast(user, ballot, option_id, *, voter=None, now=None) -> BallotLogEntry:
     return _append(ballot, chosen, option, live, cast_by=user, is_paper=False, now=now)
 
 
-def enter_paper(member, ballot, voter, option_id, *, now=None) -> BallotLogEntry:
+def enter_paper(member: User, ballot: Ballot, voter: BallotVoter | int, option_id: int, *,
+                now: datetime | None = None) -> BallotLogEntry:
     """A committee member enters a ballot collected on paper for a named voter. Refused when the voter has
     voted online, and refused when a paper ballot is already entered for them: one paper ballot per voter, so
     a second sheet (or a second member typing the same sheet) never silently replaces the first. Once

@@ -1,7 +1,10 @@
 """Time on ballots (opening when announced, closing at the close time; the run-due step is registered
 here), extending once with a reason, closing early, deciding the result and telling the proposal, and
 the committee's recorded outcome."""
+from __future__ import annotations
+
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -34,9 +37,12 @@ from portal.votes.services.opening import _open
 from portal.votes.services.results import tally
 from portal.votes.totals import running_figures
 
+if TYPE_CHECKING:
+    from portal.auth.models import User
+
 # --- time ------------------------------------------------------------------------------------------------
 
-def apply_due(ballot, now=None) -> bool:
+def apply_due(ballot: Ballot, now: datetime | None = None) -> bool:
     """Open a scheduled ballot whose time has come, close an open one whose time has passed (pages call
     this whenever they load a ballot; run-due does it for all). True when something changed."""
     now = _now(now)
@@ -66,7 +72,7 @@ def apply_due_ballots(now: datetime) -> int:
 
 # --- extending, closing, the outcome ---------------------------------------------------------------------
 
-def extend(actor, ballot, new_closes_at, reason, *, now=None) -> Ballot:
+def extend(actor: User, ballot: Ballot, new_closes_at: datetime, reason: str, *, now: datetime | None = None) -> Ballot:
     """Once, before the close time, with a reason, when participation is short of what the result needs
     (the quorum; for owners two thirds of area and headcount): voting closes later."""
     now = _now(now)
@@ -95,7 +101,7 @@ def extend(actor, ballot, new_closes_at, reason, *, now=None) -> Ballot:
     return ballot
 
 
-def close(actor, ballot, reason, *, now=None) -> Ballot:
+def close(actor: User, ballot: Ballot, reason: str, *, now: datetime | None = None) -> Ballot:
     """Early, by a member of the committee that opened it, with a reason."""
     now = _now(now)
     apply_due(ballot, now)
@@ -136,7 +142,7 @@ def _close(ballot, now, *, actor=None, reason=None, notify_at=None) -> None:
     _notify_all(_caster_ids(ballot), "votes.closed", ballot, _payload(ballot, result=result), notify_at or now)
 
 
-def record_outcome(actor, ballot, statement, *, now=None) -> Ballot:
+def record_outcome(actor: User, ballot: Ballot, statement: str, *, now: datetime | None = None) -> Ballot:
     """After close, the opening committee states what follows from the result (written again, replaced)."""
     now = _now(now)
     apply_due(ballot, now)

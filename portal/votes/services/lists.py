@@ -1,6 +1,9 @@
 """Reading ballots: one ballot of a community, the ballots of a proposal and of a community, a person's
 votes in a ballot and the ballots that need their vote."""
+from __future__ import annotations
+
 from functools import cache
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, exists, select
@@ -12,6 +15,15 @@ from portal.extensions import db
 from portal.votes import electorate
 from portal.votes.models import Ballot, BallotCaster, BallotVote, BallotVoter
 from portal.votes.services._common import _now
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from flask_login import AnonymousUserMixin
+
+    from portal.auth.models import User
+    from portal.places.models import Community
+    from portal.proposals.models import Proposal
 
 
 @cache
@@ -29,7 +41,7 @@ def _votes_of_statement():
 
 # --- reading ---------------------------------------------------------------------------------------------
 
-def ballot_in(community, ballot_id) -> Ballot | None:
+def ballot_in(community: Community, ballot_id: int) -> Ballot | None:
     """One ballot of a community, with its proposal, opener and options."""
     try:
         ballot_id = int(ballot_id)
@@ -38,14 +50,14 @@ def ballot_in(community, ballot_id) -> Ballot | None:
     return db.session.scalar(_ballot_in_statement(), {"community_id": community.id, "ballot_id": ballot_id})
 
 
-def ballots_for_proposal(proposal) -> list[Ballot]:
+def ballots_for_proposal(proposal: Proposal) -> list[Ballot]:
     """Every ballot on a proposal, newest first."""
     return db.session.scalars(select(Ballot).where(Ballot.proposal_id == proposal.id)
                               .options(selectinload(Ballot.options), joinedload(Ballot.organization))
                               .order_by(Ballot.id.desc())).all()
 
 
-def community_ballots(community, viewer, *, limit=50) -> list[Ballot]:
+def community_ballots(community: Community, viewer: User | AnonymousUserMixin, *, limit: int = 50) -> list[Ballot]:
     """The community's ballots: open first (closing soonest first), then announced, then closed (latest
     first)."""
     if not permissions.can_view_community(viewer, community):
@@ -58,7 +70,7 @@ def community_ballots(community, viewer, *, limit=50) -> list[Ballot]:
                               .limit(max(1, min(int(limit), 200)))).all()
 
 
-def my_votes(user, ballot) -> list[tuple[BallotVoter, BallotVote | None]]:
+def my_votes(user: User, ballot: Ballot) -> list[tuple[BallotVoter, BallotVote | None]]:
     """The votes this account may cast, each with its live vote (None when not cast yet): "you voted X at
     14:02". For a co-owned unit the live vote may be the other co-owner's."""
     voters = electorate.voters_for(ballot, user)
@@ -69,7 +81,7 @@ def my_votes(user, ballot) -> list[tuple[BallotVoter, BallotVote | None]]:
     return [(voter, votes.get(voter.id)) for voter in voters]
 
 
-def needs_my_vote(user, limit=10, *, now=None) -> list[Ballot]:
+def needs_my_vote(user: User, limit: int = 10, *, now: datetime | None = None) -> list[Ballot]:
     """Open ballots where this account can still cast a vote nobody has cast, closing soonest first (one
     query; each open ballot is probed through the (ballot, user) index of its casters)."""
     if not getattr(user, "is_authenticated", False):

@@ -2,8 +2,11 @@
 homeowners' or residents' committee), the method's rules (options, secrecy, matter, unit, quorum,
 threshold), the owners' 15-day announcement, one live ballot per proposal, and freezing the electorate
 when voting opens."""
+from __future__ import annotations
+
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -44,6 +47,13 @@ from portal.votes.services._common import (
     _tell_proposal_followers,
     _text,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+    from portal.auth.models import User
+    from portal.proposals.models import Proposal
 
 
 def _committees_of(actor, community) -> list[Organization]:
@@ -146,9 +156,11 @@ def _check_method(method, *, options, secret, matter, resident_unit, quorum_perc
     return fields
 
 
-def open_ballot(actor, proposal, *, method, question, options=None, opens_at, closes_at, secret=False,
-                results_hidden=False, matter=None, resident_unit=None, quorum_percent=None, threshold=None,
-                notice="", organization=None, now=None) -> Ballot:
+def open_ballot(actor: User, proposal: Proposal, *, method: str, question: str, options: Iterable[str] | None = None,
+                opens_at: datetime, closes_at: datetime, secret: bool = False, results_hidden: bool = False,
+                matter: int | str | None = None, resident_unit: str | None = None,
+                quorum_percent: str | Decimal | None = None, threshold: str | None = None, notice: str = "",
+                organization: Organization | None = None, now: datetime | None = None) -> Ballot:
     """A ballot on a proposal in consultation, which goes to voting. Voting opens at once when `opens_at`
     has come (the electorate is frozen and told), else the ballot is announced (owners: every owner with
     an account receives the notice). `options` None means yes / no / abstain; named choices (2–10) are
@@ -218,7 +230,7 @@ def _open(ballot, now) -> None:
                 _payload(ballot, closes=_local_text(ballot, ballot.closes_at)), now)
 
 
-def live_ballot(proposal) -> Ballot | None:
+def live_ballot(proposal: Proposal) -> Ballot | None:
     """The proposal's ballot that is announced or open, if any."""
     return db.session.scalar(select(Ballot).where(Ballot.proposal_id == proposal.id,
                                                   Ballot.status.in_(("scheduled", "open"))))

@@ -1,8 +1,11 @@
 """The ballot log and receipts: pages of the published log (a secret ballot's without names),
 verifying the hash chain and the totals against a recount, checking a receipt, and the `flask
 verify-ballot` command."""
+from __future__ import annotations
+
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy import select
@@ -13,6 +16,11 @@ from portal.extensions import db
 from portal.votes import log as ballot_log
 from portal.votes.models import Ballot, BallotLogEntry, BallotOption, BallotVoter
 from portal.votes.services._common import LOG_PAGE_SIZE, RECEIPT_MAX, option_label
+
+if TYPE_CHECKING:
+    from flask_login import AnonymousUserMixin
+
+    from portal.votes.log import VerifyReport
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,8 @@ class LogPage:
     names: bool  # whether the rows carry names (public ballots, for those allowed to inspect them)
 
 
-def log_entries(viewer, ballot, page=1, per_page=LOG_PAGE_SIZE) -> LogPage | None:
+def log_entries(viewer: User | AnonymousUserMixin, ballot: Ballot, page: int = 1,
+                per_page: int = LOG_PAGE_SIZE) -> LogPage | None:
     """A page of the published log (after close only; None before, or for someone who may not see the
     ballot). Receipts, choices and weights for everyone who may see it; names, times and hashes too on
     public ballots, for those allowed to inspect them."""
@@ -73,12 +82,12 @@ def log_entries(viewer, ballot, page=1, per_page=LOG_PAGE_SIZE) -> LogPage | Non
     return LogPage(rows=rows, page=page, pages=pages, total=total, names=names)
 
 
-def verify(ballot):
+def verify(ballot: Ballot) -> VerifyReport:
     """Walk the log: the chain, the head, the live votes and the stored result (votes.log.verify)."""
     return ballot_log.verify(ballot)
 
 
-def check_receipt(ballot, receipt):
+def check_receipt(ballot: Ballot, receipt: str | None) -> tuple:
     """("counted", entry) | ("replaced", entry, replaced_at) | ("unknown", None) (votes.log.receipt_status;
     spaces, dashes and case do not matter). Pages show the status and the times only, never the entry's
     choice: the results may be hidden, and a receipt may not be the viewer's own."""
@@ -89,7 +98,7 @@ def check_receipt(ballot, receipt):
 
 @click.command("verify-ballot")
 @click.argument("ballot_id", type=int)
-def verify_ballot_command(ballot_id):
+def verify_ballot_command(ballot_id: int) -> None:
     """Recompute a ballot's tally from its log and compare it with the stored votes and result; exits 1
     naming the first broken entry when anything differs."""
     ballot = db.session.get(Ballot, ballot_id)
