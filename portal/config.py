@@ -45,6 +45,8 @@ def _engine_options(url: str) -> dict:
     # used, and portal.delivery runs that GET again or answers 503. Connections older than half an hour are
     # replaced, before a firewall or the server's idle timeout cuts them.
     options = {"pool_recycle": int(os.environ.get("DATABASE_POOL_RECYCLE", "1800"))}
+    if url == "sqlite://" or ":memory:" in url:
+        options["pool_recycle"] = -1  # an in-memory database lives in its one connection: replacing it loses it
     if url.startswith("postgresql"):
         # Memory for each sort or hash of a statement: the dashboard groups and ranks tens of thousands of
         # issues, which PostgreSQL's 4 MB default would sort on disk or plan as sorts instead of hashes.

@@ -47,3 +47,12 @@ def test_the_database_has_the_work_memory_asked_for(app):
         if db.engine.dialect.name != "postgresql":
             return  # SQLite has no such setting
         assert db.session.scalar(text("SHOW work_mem")) == "16MB"
+
+
+def test_an_in_memory_database_is_never_recycled():
+    """Replacing the one connection of an in-memory SQLite database would lose every table (a suite run past
+    half an hour on a busy machine failed with "no such table" from then on)."""
+    from portal.config import _engine_options
+    assert _engine_options("sqlite://")["pool_recycle"] == -1
+    assert _engine_options("sqlite:///:memory:")["pool_recycle"] == -1
+    assert _engine_options("sqlite:////tmp/portal.sqlite3")["pool_recycle"] == 1800
