@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 from portal.auth import permissions
 from portal.errors import NotAllowed
 from portal.extensions import db
-from portal.moderation.services.items import ITEMS, _issue_models, _proposal_models, moderated_community_ids
+from portal.moderation.services.items import ITEMS, ItemRow, _issue_models, _proposal_models, moderated_community_ids
 from portal.moderation.services.queue import QueuePage
 from portal.places.models import Community
 
@@ -26,7 +26,7 @@ HIDING_ACTIONS = ("moderation.hide", "moderation.auto_hide")
 
 
 @dataclass
-class HiddenRow:
+class HiddenRow(ItemRow):
     item_type: str
     item: object
     community: Community
@@ -35,14 +35,6 @@ class HiddenRow:
     hidden_by: object | None  # the moderator; None when three reports hid it, or nothing was recorded
     by_reports: bool  # hidden by HIDE_AFTER_FLAGS reports, pending review
     own: bool  # the moderator wrote it: another must decide
-
-    @property
-    def kind_label(self):
-        return ITEMS[self.item_type].label
-
-    @property
-    def link(self):
-        return ITEMS[self.item_type].link(self.item)
 
 
 def _hidden_keys(community_ids):

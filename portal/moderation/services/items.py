@@ -111,6 +111,21 @@ ITEMS: dict[str, ItemKind] = {
         load_options=lambda: (joinedload(_issue_models()[1].issue).joinedload(_issue_models()[0].community),)),
 }
 
+
+class ItemRow:
+    """What a listed item (a queue row, a hidden row) says of itself from its `item_type` and `item`."""
+
+    item_type: str
+    item: object
+
+    @property
+    def kind_label(self):
+        return ITEMS[self.item_type].label
+
+    @property
+    def link(self):
+        return ITEMS[self.item_type].link(self.item)
+
 ITEM_LABELS = {name: kind.label for name, kind in ITEMS.items()}
 
 

@@ -14,7 +14,7 @@ from portal.auth import permissions
 from portal.errors import NotAllowed
 from portal.extensions import db
 from portal.moderation.models import FLAG_REASON_LABELS, Flag
-from portal.moderation.services.items import ITEMS, moderated_community_ids
+from portal.moderation.services.items import ITEMS, ItemRow, moderated_community_ids
 from portal.places.models import Community
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # --- the queue ---------------------------------------------------------------------------------------------
 
 @dataclass
-class QueueRow:
+class QueueRow(ItemRow):
     item_type: str
     item: object
     community: Community
@@ -33,14 +33,6 @@ class QueueRow:
     notes: list  # [(created_at, note)] newest first; who wrote them stays with the audit log
     excerpt: str
     own: bool  # the moderator wrote it: another must decide
-
-    @property
-    def kind_label(self):
-        return ITEMS[self.item_type].label
-
-    @property
-    def link(self):
-        return ITEMS[self.item_type].link(self.item)
 
 
 @dataclass
