@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app portal
 export FLASK_APP := portal
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): one per core; `make test TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= auto
 # The demo's language for browsers that state none and for the words the demo stores, such as a notice's
 # "how to object" (`make run DEFAULT_LANGUAGE=en` for English).
 DEFAULT_LANGUAGE ?= zh
@@ -38,7 +40,7 @@ run: install vendor db
 
 # The whole suite. TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test runs it on PostgreSQL.
 test: install vendor translations
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Ruff over the whole repository, with the rules in pyproject.toml ([tool.ruff]); CI runs it before the tests.
 lint: install

@@ -122,6 +122,6 @@ class TestConfig(Config):
         # No job queue unless a test sets one up (tests/notifications/test_sender.py uses a real Redis).
         self.REDIS_URL = None
         # Cheap hashing for throwaway test passwords; production keeps argon2-cffi's defaults.
-        self.ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+        self.ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}  # 8 KiB: argon2's least
         # English unless a test sets another default, whatever the shell running the suite exports.
         self.DEFAULT_LANGUAGE = self.BABEL_DEFAULT_LOCALE = "en"
