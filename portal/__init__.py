@@ -68,10 +68,14 @@ def configure_extensions(app: Flask) -> None:
         from flask import g
 
         from portal.auth import roles
-        rows = db.session.execute(roles.person_statement(),
-                                  {"user_id": int(user_id), "today": roles.today()}).all()
+        from portal.auth.models import User
+        parsed = User.parse_session_id(user_id)
+        if parsed is None:
+            return None
+        rows = db.session.execute(roles.person_statement(), {"user_id": parsed[0], "today": roles.today()}).all()
         user = rows[0][0] if rows else None
-        if user is None or not user.is_active:
+        # A session or remember cookie from before a sign-out, password change or lock loads nobody.
+        if user is None or not user.is_active or user.session_generation != parsed[1]:
             return None
         roles.remember_memberships(user, list(dict.fromkeys(row[1] for row in rows if row[1] is not None)))
         residencies: dict[int, set[str]] = {}

@@ -1,6 +1,7 @@
 """Configuration from the environment."""
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 SOURCE_TREE = Path(__file__).resolve().parent.parent
@@ -98,8 +99,14 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "UTC"
     LANGUAGES = ("en", "zh")
     DEFAULT_TIME_ZONE = "Asia/Shanghai"
+    # Sign-in lock-out: LOGIN_FAILURE_LIMIT failed tries for one account within the window lock that account;
+    # an address is locked for everyone only at the far higher LOGIN_ADDRESS_FAILURE_LIMIT, since a whole
+    # estate or carrier network may share it.
     LOGIN_FAILURE_LIMIT = 10
+    LOGIN_ADDRESS_FAILURE_LIMIT = 100
     LOGIN_WINDOW_MINUTES = 15
+    # "Keep me signed in" lasts 30 days (signing out, a password change or a lock ends it sooner).
+    REMEMBER_COOKIE_DURATION = timedelta(days=30)
     TESTING = False
 
 

@@ -19,6 +19,7 @@ ACTION_LABELS = {
     "account.reset_link_sent": _l("sent a password reset link"),
     "account.preferences": _l("changed the account preferences"),
     "account.display_name": _l("changed the display name"),
+    "account.signed_out_everywhere": _l("signed out on every device"),
     "notifications.preferences_changed": _l("changed the notification settings"),
     "act_for.started": _l("started acting for a resident"),
     "act_for.stopped": _l("stopped acting for a resident"),

@@ -99,3 +99,7 @@ class ResetWithCodeForm(FlaskForm):
 
 class IssueResetCodeForm(FlaskForm):
     """Only the CSRF token: issuing a code is a deliberate POST, never a link someone can be sent."""
+
+
+class SignOutEverywhereForm(FlaskForm):
+    """Only the CSRF token: ends every session of the person, this one included."""

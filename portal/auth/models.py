@@ -28,12 +28,28 @@ class User(UserMixin, db.Model):
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     password_changed_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     last_login_at = db.Column(UTCDateTime)
+    # Part of every session and remember-me cookie (see get_id): raising it ends them all, on the server.
+    session_generation = db.Column(db.Integer, nullable=False, default=0, server_default="0")
 
     registered_by = db.relationship("User", remote_side=[id])
 
     @property
     def is_active(self):
         return self.is_active_account
+
+    def get_id(self) -> str:
+        """What sessions and remember-me cookies carry: the id and the session generation they were started
+        under, so a copy kept from before a sign-out, a password change or a lock no longer loads anyone."""
+        return f"{self.id}:{self.session_generation}"
+
+    @staticmethod
+    def parse_session_id(value: str) -> tuple[int, int] | None:
+        """(id, generation) from get_id's text; a bare id is generation 0. None when it is neither."""
+        user_id, _, generation = str(value).partition(":")
+        try:
+            return int(user_id), int(generation or 0)
+        except ValueError:
+            return None
 
     @property
     def login_name(self) -> str:

@@ -14,7 +14,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext as _ln
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import func
+from sqlalchemy import event, func
 
 from portal.audit.services import record
 from portal.auth import permissions
@@ -24,7 +24,7 @@ from portal.due import due_step
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db, unproxied
 from portal.formatting import absolute_url, mask_phone  # noqa: F401  (auth.views uses mask_phone from here)
-from portal.outbox import notify, register_event
+from portal.outbox import Notification, notify, register_event
 
 _hashers: dict[tuple, PasswordHasher] = {}
 
@@ -136,11 +136,33 @@ def parse_login(login: str) -> tuple[str, str]:
     return "email", value
 
 
-def register_account(*, login: str, display_name: str, password: str, locale: str | None = None) -> User:
+register_event("registration_attempt",
+               _l("Someone tried to register a new account with your mobile number or e-mail address. If it "
+                  "was you: you already have an account, so sign in, or reset your password if you have "
+                  "forgotten it. If it was not you, there is nothing to do."),
+               link=lambda n: absolute_url("auth.login"), group="account")
+
+
+def register_account(*, login: str, display_name: str, password: str, locale: str | None = None,
+                     now: datetime | None = None) -> User | None:
     """A person registering themself with a mobile number or an e-mail address in one field.
-    The consent they gave on the form is recorded as the account's creation time."""
+    The consent they gave on the form is recorded as the account's creation time.
+
+    Returns None when the login already has an account: its owner is told (once a day at most), nothing
+    else happens, and the caller must answer exactly as for a new account, so the registration page does not
+    reveal who has an account."""
+    now = now or utcnow()
     kind, value = parse_login(login)
-    return create_user(display_name=display_name, password=password, locale=locale, **{kind: value})
+    existing = find_by_login(value)
+    if existing is None:
+        return create_user(display_name=display_name, password=password, locale=locale, **{kind: value})
+    hash_password(password or "")  # as long as creating the account would have taken
+    told = db.session.scalar(db.select(Notification.id).where(
+        Notification.recipient_id == existing.id, Notification.event == "registration_attempt",
+        Notification.created_at > now - timedelta(days=1)).limit(1))
+    if told is None and existing.is_active:
+        notify([existing], "registration_attempt", existing)
+    return None
 
 
 # --- Sign-in and lock-out ---------------------------------------------------------------------------
@@ -148,26 +170,21 @@ def register_account(*, login: str, display_name: str, password: str, locale: st
 class LockedOut(DomainError):
     """Too many failed sign-ins for this account or from this address; `until` says when it lifts."""
 
-    def __init__(self, until: datetime, now: datetime):
+    def __init__(self, until: datetime, now: datetime, field: str = "login"):
         minutes = max(1, math.ceil((until - now).total_seconds() / 60))
         super().__init__(_ln("Too many unsuccessful tries. For your safety, signing in is paused: "
                              "please try again in about %(num)d minute.",
                              "Too many unsuccessful tries. For your safety, signing in is paused: "
-                             "please try again in about %(num)d minutes.", minutes), "login")
+                             "please try again in about %(num)d minutes.", minutes), field)
         self.until = until
 
 
-def _lockout_settings() -> tuple[int, timedelta]:
-    config = current_app.config
-    return config["LOGIN_FAILURE_LIMIT"], timedelta(minutes=config["LOGIN_WINDOW_MINUTES"])
-
-
-def _tripped_until(column, value: str, now: datetime) -> datetime | None:
+def _tripped_until(column, value: str, limit: int, now: datetime) -> datetime | None:
     """When the lock on this account or address lifts, or None when there is none.
 
-    `limit` failures within `window` lock further tries for `window` from the failure that tripped
+    `limit` failures within the window lock further tries for the window from the failure that tripped
     it. Tries refused while locked are not recorded, so a lock cannot be stretched forever."""
-    limit, window = _lockout_settings()
+    window = timedelta(minutes=current_app.config["LOGIN_WINDOW_MINUTES"])
     times = sorted(db.session.scalars(
         db.select(LoginAttempt.at).where(column == value, LoginAttempt.at > now - 2 * window)
         .order_by(LoginAttempt.at.desc()).limit(10 * limit)))
@@ -185,22 +202,49 @@ def account_key(login: str) -> str:
     return user.login_name if user is not None else normalize_login(login)
 
 
+def _check_key(key: str, ip: str, now: datetime, field: str = "login") -> None:
+    # An account is locked after LOGIN_FAILURE_LIMIT failures from anywhere. An address is counted
+    # separately, against a far higher limit: many people share one address (a housing estate's network, a
+    # mobile carrier's gateway), and a few of them mistyping must not lock out the rest.
+    config = current_app.config
+    untils = [u for u in (_tripped_until(LoginAttempt.account, key, config["LOGIN_FAILURE_LIMIT"], now),
+                          _tripped_until(LoginAttempt.ip, ip, config["LOGIN_ADDRESS_FAILURE_LIMIT"], now))
+              if u is not None]
+    if untils:
+        raise LockedOut(max(untils), now, field)
+
+
 def check_lockout(login: str, ip: str, now: datetime | None = None) -> None:
     """Raise LockedOut while this account, or this client address, is locked."""
-    now = now or utcnow()
-    key = account_key(login)
-    untils = [u for u in (_tripped_until(LoginAttempt.account, key, now),
-                          _tripped_until(LoginAttempt.ip, ip, now)) if u is not None]
-    if untils:
-        raise LockedOut(max(untils), now)
+    _check_key(account_key(login), ip, now or utcnow())
 
 
-def record_failed_login(login: str, ip: str, user: User | None = None, now: datetime | None = None,
-                        reason: str = "password") -> None:
-    now = now or utcnow()
-    db.session.add(LoginAttempt(account=account_key(login)[:254], ip=ip[:45], at=now))
+def _try_lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"yishi.sign_in:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+def _start_try(key: str, ip: str, user: User | None, now: datetime, field: str = "login") -> None:
+    """Check the lock and record this try as a failure, as one step: a try that turns out right removes
+    the record again (clear_failed_logins). On PostgreSQL, tries for the same account or from the same
+    address wait for each other until the transaction ends, so guesses sent at once cannot all pass the
+    check before any of them is recorded (SQLite writes one transaction at a time)."""
+    if db.engine.dialect.name == "postgresql":
+        for name in sorted((f"account:{key}", f"address:{ip}")):  # one order everywhere: no deadlock
+            db.session.execute(db.select(db.func.pg_advisory_xact_lock(_try_lock_key(name))))
+    try:
+        _check_key(key, ip, now, field)
+    except LockedOut:
+        record(None, "account.login_locked", user, subject_user=user, ip=ip)
+        raise
+    db.session.add(LoginAttempt(account=key[:254], ip=ip[:45], at=now))
+    db.session.flush()
+
+
+def _failed_try(key: str, ip: str, user: User | None, now: datetime, reason: str, field: str = "login") -> None:
+    """Audit a failed try (recorded by _start_try); when it was the one that tripped the lock, say so."""
     # Only known accounts are named in the audit log: what was typed may be a mistyped password.
     record(None, "account.login_failed", user, subject_user=user, ip=ip, reason=reason)
+    _check_key(key, ip, now, field)
 
 
 def clear_failed_logins(user: User) -> None:
@@ -213,6 +257,9 @@ def forget_old_login_attempts(now: datetime) -> int:
     return db.session.execute(db.delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=1))).rowcount
 
 
+_WRONG_LOGIN = _l("The mobile number, e-mail or password is not right.")
+
+
 def authenticate(login: str, password: str, ip: str, now: datetime | None = None) -> User:
     """The account for these credentials, or DomainError on the `login` field.
 
@@ -220,18 +267,13 @@ def authenticate(login: str, password: str, ip: str, now: datetime | None = None
     or raises. A locked account refuses even the right password."""
     now = now or utcnow()
     user = find_by_login(login)
-    try:
-        check_lockout(login, ip, now)
-    except LockedOut:
-        record(None, "account.login_locked", user, subject_user=user, ip=ip)
-        raise
+    key = user.login_name if user is not None else normalize_login(login)
+    _start_try(key, ip, user, now)
     if user is None:
         _waste_a_hash_check(password)
     if user is None or not user.is_active or not check_password(user, password):
-        record_failed_login(login, ip, user, now)
-        db.session.flush()
-        check_lockout(login, ip, now)
-        raise DomainError(_l("The mobile number, e-mail or password is not right."), "login")
+        _failed_try(key, ip, user, now, "password")
+        raise DomainError(_WRONG_LOGIN, "login")
     clear_failed_logins(user)
     user.last_login_at = now
     record(user, "account.login", user, subject_user=user, ip=ip)
@@ -253,13 +295,33 @@ def _waste_a_hash_check(password: str) -> None:
         pass
 
 
-def session_stamp(user: User) -> str:
-    """A fingerprint of the account's password generation: sessions and remember-me cookies carry it,
-    and one that no longer matches (the password changed since) is signed out."""
-    key = current_app.config["SECRET_KEY"].encode()
-    changed = round(user.password_changed_at.timestamp() * 1_000_000)
-    message = f"{user.id}:{changed}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+def end_sessions(user: User) -> None:
+    """Every session and remember-me cookie of this person stops working, on every device: they carry the
+    session generation (User.get_id), and the user loader refuses one that is not the current one."""
+    user = unproxied(user)
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def sign_out(user: User) -> None:
+    """Signing out ends the session on the server, so a copy of its cookies taken earlier is worthless too.
+    Sessions are counted per person, so this signs the person out on their other devices as well."""
+    end_sessions(user)
+
+
+def sign_out_everywhere(actor: User, user: User) -> None:
+    actor, user = unproxied(actor), unproxied(user)
+    if actor is None or actor.id != user.id:
+        raise NotAllowed(_l("You can only sign yourself out."))
+    end_sessions(user)
+    record(actor, "account.signed_out_everywhere", user, subject_user=user)
+
+
+@event.listens_for(User.is_active_account, "set")
+def _end_sessions_when_locked(user, value, oldvalue, initiator):
+    # Locking an account (an administrator's lock, a deletion) ends its sessions for good: unlocking it
+    # later does not bring old cookies back to life.
+    if oldvalue is True and value is False:
+        user.session_generation = (user.session_generation or 0) + 1
 
 
 # --- Account page -----------------------------------------------------------------------------------
@@ -289,17 +351,23 @@ def _set_password(user: User, password: str, now: datetime) -> None:
         PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None),
         PasswordReset.expires_at > now).values(expires_at=now))
     clear_failed_logins(user)
+    end_sessions(user)
     notify([user], "password_changed", user)
 
 
 def change_password(actor: User, user: User, *, current_password: str, new_password: str,
-                    now: datetime | None = None) -> None:
-    """The signed-in person changes their own password; other sessions are signed out by the new stamp."""
+                    ip: str = "unknown", now: datetime | None = None) -> None:
+    """The signed-in person changes their own password; every session ends (the caller starts this one
+    again). A wrong current password counts as a failed sign-in, so a session left open on a shared
+    computer cannot be used to guess the password faster than the sign-in page allows: the caller commits
+    the refusal too."""
     now = now or utcnow()
     actor, user = unproxied(actor), unproxied(user)
     if actor is None or actor.id != user.id:
         raise NotAllowed(_l("You can only change your own password."))
+    _start_try(user.login_name, ip, user, now, "current_password")
     if not check_password(user, current_password or ""):
+        _failed_try(user.login_name, ip, user, now, "current_password", "current_password")
         raise DomainError(_l("This is not your current password."), "current_password")
     _set_password(user, new_password, now)
     record(actor, "account.password_changed", user, subject_user=user)
@@ -427,10 +495,11 @@ def reset_password_with_code(login: str, code: str, new_password: str, ip: str,
     """Set a new password with a handed-over code. A wrong code counts as a failed sign-in, so codes
     cannot be guessed faster than passwords."""
     now = now or utcnow()
-    check_lockout(login, ip, now)
     if len(new_password or "") < MIN_PASSWORD_LENGTH:
         raise DomainError(_l("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH), "password")
     user = find_by_login(login)
+    key = user.login_name if user is not None else normalize_login(login)
+    _start_try(key, ip, user, now)
     code = normalize_code(code)
     reset = None
     if user is not None and len(code) == CODE_LENGTH:
@@ -446,7 +515,7 @@ def reset_password_with_code(login: str, code: str, new_password: str, ip: str,
     else:
         _waste_a_hash_check(code)
     if reset is None or not user.is_active:
-        record_failed_login(login, ip, user, now, reason="reset_code")
+        _failed_try(key, ip, user, now, "reset_code")
         raise DomainError(_BAD_CODE, "code")
     _set_password(user, new_password, now)
     reset.used_at = now

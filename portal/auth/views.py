@@ -2,12 +2,10 @@
 
 Each view parses its form, checks who may act, calls a service and renders; a DomainError from the
 service becomes a message on the field it names."""
-import hmac
-
-from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user, user_loaded_from_cookie
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
 from portal import events
@@ -21,6 +19,7 @@ from portal.auth.forms import (
     RegisterForm,
     ResetPasswordForm,
     ResetWithCodeForm,
+    SignOutEverywhereForm,
 )
 from portal.auth.models import User
 from portal.errors import DomainError
@@ -30,68 +29,38 @@ from portal.i18n import LANGUAGE_COOKIE
 from portal.web import public
 
 ONE_YEAR = 365 * 24 * 3600
-# The password generation a session was started under; see services.session_stamp.
-SESSION_STAMP = "_auth_stamp"
-# The same for a remember-me cookie, which Flask-Login signs but does not tie to the password.
-REMEMBER_STAMP_COOKIE = "remember_stamp"
+_proxy_warning = []
+# The login just registered, filled into the sign-in form that follows.
+REGISTERED_LOGIN = "registered_login"
 
 
-# --- Sessions tied to the password ------------------------------------------------------------------
+# --- Sessions ---------------------------------------------------------------------------------------
+# Sessions and remember-me cookies carry the person's session generation (User.get_id); signing out, a
+# password change and a lock raise it, and the user loader refuses any cookie from before.
 
 def start_session(user: User, remember: bool = False) -> None:
     login_user(user, remember=remember)
-    stamp = services.session_stamp(user)
-    session[SESSION_STAMP] = stamp
-    g.remember_stamp = stamp if remember else None
 
 
-def _refresh_stamp(user: User) -> None:
-    """After this session changed the password: keep this session (and its remember cookie) signed in."""
-    stamp = services.session_stamp(user)
-    session[SESSION_STAMP] = stamp
-    if request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")):
-        g.remember_stamp = stamp
-
-
-@user_loaded_from_cookie.connect
-def _note_cookie_login(sender, user=None, **extra):
-    g.signed_in_by_cookie = True
+def _restart_session(user: User) -> None:
+    """After this session raised the generation (a password change): keep it, and its remember cookie,
+    signed in under the new one."""
+    remember = bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
+    login_user(user, remember=remember)
 
 
 @bp.before_app_request
-def end_sessions_from_before_a_password_change():
-    if request.endpoint == "static" or not current_user.is_authenticated:
+def warn_of_an_unconfigured_proxy():
+    """Behind a reverse proxy every request seems to come from the proxy, so one person's failed sign-ins
+    would be counted against everyone's address. Say so once when that seems to be the case."""
+    if _proxy_warning or "X-Forwarded-For" not in request.headers:
         return
-    expected = services.session_stamp(current_user)
-    if g.pop("signed_in_by_cookie", False):
-        presented = request.cookies.get(REMEMBER_STAMP_COOKIE, "")
-    else:
-        presented = session.get(SESSION_STAMP)
-        if presented is None:
-            # Started by login_user elsewhere in this server; the session cookie is ours, so adopt it.
-            session[SESSION_STAMP] = expected
-            return
-    if hmac.compare_digest(presented, expected):
-        session[SESSION_STAMP] = expected
-        return
-    logout_user()
-    session.pop(SESSION_STAMP, None)
-    g.remember_stamp = ""
-    flash(_("Your password was changed, so please sign in again."), "info")
-
-
-@bp.after_app_request
-def keep_remember_stamp_cookie(response):
-    stamp = g.pop("remember_stamp", None)
-    if stamp:
-        config = current_app.config
-        duration = config.get("REMEMBER_COOKIE_DURATION")
-        max_age = int(duration.total_seconds()) if duration is not None else ONE_YEAR
-        response.set_cookie(REMEMBER_STAMP_COOKIE, stamp, max_age=max_age, httponly=True, samesite="Lax",
-                            secure=bool(config.get("REMEMBER_COOKIE_SECURE")))
-    elif stamp == "":
-        response.delete_cookie(REMEMBER_STAMP_COOKIE)
-    return response
+    if not current_app.config.get("PROXY_HOPS"):
+        _proxy_warning.append(True)
+        current_app.logger.warning(
+            "Requests arrive with X-Forwarded-For but PROXY_HOPS is 0: every client is taken to be the proxy "
+            "at %s, and sign-in lock-out by address counts them all as one. Set PROXY_HOPS to the number of "
+            "proxies in front of the portal.", request.remote_addr)
 
 
 # --- Helpers for views ------------------------------------------------------------------------------
@@ -134,15 +103,20 @@ def register():
             return services.register_account(login=form.login.data, display_name=form.display_name.data,
                                              password=form.password.data, locale=str(get_locale() or "") or None)
         except IntegrityError:
-            # Two registrations with the same login at the same instant: the unique index decides.
+            # Two registrations with the same login at the same instant: the unique index decides, and the
+            # second is answered like any login that already has an account.
             db.session.rollback()
-            raise DomainError(_("An account with this login already exists."), "login") from None
+            return None
 
-    def signed_in(user):
-        start_session(user)
-        return _after_register_url()
-    return form_view(form, register_account, done=signed_in,
-                     message=lambda user: _("Welcome, %(name)s. Your account is ready.", name=user.display_name),
+    def next_step(_user):
+        # The same answer whether the account is new or the login already had one (whose owner is told):
+        # the page must not tell a stranger who has an account. Signing in is the next step either way.
+        session[REGISTERED_LOGIN] = services.normalize_login(form.login.data)
+        return url_for("auth.login", next=_after_register_url())
+    return form_view(form, register_account, done=next_step,
+                     message=_("Thank you. Now sign in with your mobile number or e-mail and the password you "
+                               "chose. If this number or address already had an account, we have told its "
+                               "owner instead."),
                      page="auth/register.html", context={"form": form})
 
 
@@ -152,9 +126,13 @@ def login():
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
+    if request.method == "GET" and session.get(REGISTERED_LOGIN):
+        form.login.data = session[REGISTERED_LOGIN]
 
     def signed_in(user):
         start_session(user, remember=form.remember.data)
+        if session.pop(REGISTERED_LOGIN, None) == user.login_name:
+            flash(_("Welcome, %(name)s. Your account is ready.", name=user.display_name), "success")
         return _safe_next(request.args.get("next"))
     return form_view(form, lambda: services.authenticate(form.login.data, form.password.data, _client_ip()),
                      commit_refusal=True,  # the failure is counted toward lock-out even though sign-in is refused
@@ -163,11 +141,24 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    services.sign_out(current_user._get_current_object())
+    db.session.commit()
     logout_user()
-    session.pop(SESSION_STAMP, None)
-    g.remember_stamp = ""
     flash(_("You have signed out."), "info")
     return redirect(url_for("home.index"))
+
+
+@bp.post("/account/sign-out-everywhere")
+def sign_out_everywhere():
+    me = current_user._get_current_object()
+    form = SignOutEverywhereForm()
+    return form_view(form, lambda: services.sign_out_everywhere(me, me), done=_signed_out_home,
+                     message=_("You are signed out on every device, this one included."))
+
+
+def _signed_out_home(_result):
+    logout_user()
+    return url_for("home.index")
 
 
 @bp.get("/privacy")
@@ -197,6 +188,7 @@ def profile():
                                                            locale=form.locale.data, large_text=form.large_text.data),
                      message=_("Your account is saved."), done=saved,
                      page=lambda: render_template("auth/profile.html", form=form,
+                                                  sign_out_form=SignOutEverywhereForm(),
                                                   masked_phone=services.mask_phone(current_user.phone)))
 
 
@@ -206,10 +198,11 @@ def change_password():
     form = ChangePasswordForm()
 
     def changed(_result):
-        _refresh_stamp(me)
+        _restart_session(me)
         return url_for("auth.profile")
     return form_view(form, lambda: services.change_password(me, me, current_password=form.current_password.data,
-                                                            new_password=form.password.data),
+                                                            new_password=form.password.data, ip=_client_ip()),
+                     commit_refusal=True,  # a wrong current password is counted toward lock-out
                      message=_("Your password is changed. You are signed out everywhere else."), done=changed,
                      page="auth/change_password.html", context={"form": form})
 

@@ -68,6 +68,11 @@ def register(page, login: str, display_name: str, password: str) -> None:
     form.locator("[name=confirm]").fill(password)
     form.locator("[name=consent]").check()
     submit(form)
+    # Registering does not sign in by itself (the answer must not tell who already has an account): the
+    # sign-in page it leads to has the login filled in.
+    form = form_with(page, "password")
+    form.locator("[name=password]").fill(password)
+    submit(form)
     expect(sign_out_button(page)).to_be_attached()
 
 
