@@ -5,8 +5,11 @@ that names an api_key is counted in that key's usage, and refused (403) when the
 from flask import current_app, g, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from portal import observability
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.open311 import api, services
@@ -40,6 +43,18 @@ def http_error(error):
     code = error.code or 500
     descriptions = {404: _l("Unknown resource."), 405: _l("This resource does not accept this method.")}
     return errors(_fmt(), code if code >= 400 else 400, descriptions.get(code, error.name))
+
+
+@api.errorhandler(DBAPIError)
+@api.errorhandler(PoolTimeout)
+def database_error(error):
+    """While the database cannot be reached, a 503 in the spec's format (clients retry after Retry-After)."""
+    if not observability.database_unreachable(error):
+        return observability.database_error(error)
+    observability.note_unreachable(error)
+    response = errors(_fmt(), 503, _l("The service is briefly unavailable: please try again shortly."))
+    response.headers["Retry-After"] = str(observability.UNAVAILABLE_RETRY_SECONDS)
+    return response
 
 
 @api.before_request
