@@ -15,7 +15,14 @@ status class, database connections in use, the outbox backlog and the age of its
 time since each run-due step last finished. With `METRICS_TOKEN` set it answers only `Authorization: Bearer
 <token>`; without, only requests from 127.0.0.1 or ::1. Under gunicorn, PROMETHEUS_MULTIPROC_DIR (an empty
 folder, see deploy/gunicorn.conf.py) makes the workers' figures add up in whichever worker answers the scrape.
-Scrape each app server directly (not through nginx, which spreads requests over the servers)."""
+Scrape each app server directly (not through nginx, which spreads requests over the servers).
+
+Health (`GET /healthz`, portal.home): 200 `{"status": "ok", "database": "ok"}` (and `"redis": "ok"` when
+REDIS_URL is set) when every dependency answers; else 503 with `"status": "error"` and each one that did not
+answer as "unavailable". While the database cannot be reached at all, every page answers 503 with a
+translated "try again shortly" page (templates/errors/unavailable.html) and `Retry-After`; the request's
+transaction never began, so nothing is half-written. A connection lost under a statement is portal.web's
+case: a read runs once more, a write is told it was not saved."""
 import hmac
 import json
 import logging
@@ -26,16 +33,19 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from flask import Flask, Response, current_app, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, jsonify, render_template, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from portal.extensions import db
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
+UNAVAILABLE_RETRY_SECONDS = 30  # a database restart or failover takes about this long
 
 REQUEST_SECONDS = Histogram(
     "yishi_request_duration_seconds", "Time to answer a request, by endpoint and status class.",
@@ -213,6 +223,96 @@ def watch_pool(app: Flask) -> None:
         event.listen(engine, "checkin", _checked_in)
 
 
+# --- health and unavailability -----------------------------------------------------------------------------
+
+def database_answers() -> bool:
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # any failure to reach the database is "not healthy", whatever the driver raises
+        db.session.rollback()
+        current_app.logger.exception("health check: database did not answer")
+        return False
+    finally:
+        db.session.rollback()
+    return True
+
+
+def redis_answers(url: str) -> bool:
+    from redis import Redis
+    from redis.exceptions import RedisError
+    client = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except (RedisError, OSError):
+        current_app.logger.warning("health check: Redis did not answer")
+        return False
+    finally:
+        client.close()
+
+
+def dependency_health() -> Response:
+    """What /healthz answers: each dependency "ok" or "unavailable"; 503 when any is unavailable."""
+    found = {"database": database_answers()}
+    if current_app.config.get("REDIS_URL"):
+        found["redis"] = redis_answers(current_app.config["REDIS_URL"])
+    healthy = all(found.values())
+    response = jsonify(status="ok" if healthy else "error",
+                       **{name: "ok" if up else "unavailable" for name, up in found.items()})
+    response.headers["Cache-Control"] = "no-store"
+    if not healthy:
+        response.status_code = 503
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+    return response
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """No connection to the database could be had: refused, timed out, its file cannot be opened, or none
+    came free in the pool in time. SQLAlchemy names no statement when connecting failed; a connection lost
+    under a statement (connection_invalidated) is portal.web's lost_connection instead."""
+    if isinstance(error, PoolTimeout):
+        return True
+    return (isinstance(error, (OperationalError, InterfaceError)) and error.statement is None
+            and not error.connection_invalidated)
+
+
+def database_error(error: Exception):
+    """The app's handler for database errors: an unreachable database answers `unavailable()`, anything else
+    goes to portal.web's handler of unexpected errors (which also answers lost connections)."""
+    from portal.web import unexpected_error
+    if not database_unreachable(error):
+        return unexpected_error(error)
+    note_unreachable(error)
+    return unavailable()
+
+
+def note_unreachable(error: Exception) -> None:
+    """Log the request the database could not answer and drop what its session holds."""
+    try:
+        db.session.rollback()
+    except Exception:  # nothing was begun; a pool that cannot even roll back must not hide the answer
+        pass
+    current_app.logger.warning("Database unreachable on %s %s: %s", request.method, request.path,
+                               getattr(error, "orig", None) or error)
+
+
+def unavailable() -> Response:
+    """The 503 page while the database cannot be reached, in the visitor's language, made without it."""
+    from flask_babel import gettext as _
+    # Who is signed in is read from the database: the page is made as for a visitor (language from the
+    # cookie or the browser), and the session is left as it was.
+    g._login_user = current_app.login_manager.anonymous_user()
+    if request.path.startswith("/healthz") or request.accept_mimetypes.best == "application/json":
+        response = jsonify(error=_("Briefly unavailable"))
+    else:
+        sent = request.method not in ("GET", "HEAD")
+        response = Response(render_template("errors/unavailable.html", sent=sent,
+                                            retry_url=request.path if sent else request.full_path.rstrip("?")))
+    response.status_code = 503
+    response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def init_app(app: Flask) -> None:
     from portal.web import public
     app.config.setdefault("METRICS_TOKEN", os.environ.get("METRICS_TOKEN") or None)
@@ -223,4 +323,7 @@ def init_app(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, start_request)
     app.after_request(finish_request)
     app.add_url_rule("/metrics", "metrics", public(metrics))
+    # Before portal.web's handler of every Exception: Flask picks the most specific class registered.
+    app.register_error_handler(DBAPIError, database_error)
+    app.register_error_handler(PoolTimeout, database_error)
     watch_pool(app)

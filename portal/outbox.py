@@ -4,8 +4,12 @@ notify() writes one row per recipient and event in the caller's transaction, so 
 change it reports was committed. Areas declare their events once at import (register_event). Delivery sits above
 the areas, in portal.notifications: the in-app centre, e-mail by each person's preference per group (sender,
 digest), reminders. A payload with "urgent": True (an emergency issue) is e-mailed even in quiet hours.
+A payload keeps moments as ISO 8601 UTC text (`instant()`) with the community's time zone under "zone"; the
+message writes them when it is read, in the reader's language and that zone (see register_event's `times`).
 This module imports no area."""
-from flask import g, has_request_context
+from datetime import UTC, datetime
+
+from flask import current_app, g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, event, func
 from sqlalchemy.orm import Session
@@ -69,15 +73,22 @@ GROUP_BY_PREFIX = {"password_": "account", "residency.": "account", "issue_": "m
 EVENTS: dict[str, dict] = {}
 
 
-def register_event(event: str, message, link=None, *, group: str | None = None) -> None:
+def register_event(event: str, message, link=None, *, group: str | None = None, times: tuple[str, ...] = ()) -> None:
     """Areas declare their events once at import: `message` is a lazy_gettext string with %(name)s
     placeholders filled from the payload; `link(notification)` returns the page it points at; `group`
-    (a key of GROUPS; by default from the event's name) decides how it is e-mailed."""
+    (a key of GROUPS; by default from the event's name) decides how it is e-mailed; `times` names the payload
+    keys that hold a moment (`instant()`), written for each reader when the message is read."""
     if group is None:
         group = next((g for prefix, g in GROUP_BY_PREFIX.items() if event.startswith(prefix)), None)
     if group not in GROUPS:
         raise ValueError(f"notification event {event!r} needs a group from GROUPS")
-    EVENTS[event] = {"message": message, "link": link, "group": group}
+    EVENTS[event] = {"message": message, "link": link, "group": group, "times": tuple(times)}
+
+
+def instant(moment: datetime) -> str:
+    """A moment as a payload keeps it: ISO 8601 in UTC ("2026-12-11T12:00:00+00:00"), never words or a
+    local time, so that each reader sees it in their own language."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def notify(recipients, event: str, obj=None, **payload) -> list[Notification]:
@@ -109,9 +120,36 @@ def message_for(notification: Notification) -> str:
     if spec is None:
         return notification.event
     message = spec["message"]
+    payload = _readable(notification.payload or {}, spec.get("times", ()))
     if callable(message):  # a message that depends on the payload's shape (which kind of item, say)
-        return str(message(notification.payload or {}))
-    return str(message) % notification.payload
+        return str(message(payload))
+    return str(message) % payload
+
+
+def _readable(payload: dict, times: tuple[str, ...]) -> dict:
+    """The payload with each moment named in `times` written as the portal writes times: in the language in
+    force (the reader's) and the zone kept with it (the community's). A payload stored before moments were
+    kept as instants holds the text written then, which is shown as it is."""
+    if not times:
+        return payload
+    # portal.web's datetime_local, found on the app: portal.web reads this module, so it cannot be imported.
+    written = current_app.jinja_env.filters["datetime_local"]
+    shown = dict(payload)
+    for key in times:
+        moment = _instant_of(payload.get(key))
+        if moment is not None:
+            shown[key] = written(moment, payload.get("zone"))
+    return shown
+
+
+def _instant_of(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def link_for(notification: Notification):

@@ -25,7 +25,7 @@ from portal.due import due_step
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.notices.models import Notice, Objection
-from portal.outbox import notify, register_event
+from portal.outbox import instant, notify, register_event
 from portal.proposals import services as proposals
 from portal.proposals.models import Proposal
 
@@ -55,7 +55,7 @@ def _notice_link(notification):
 
 register_event("notices.started",
                _l("“%(title)s” was decided: its public notice runs until %(ends)s. Objections are welcome until "
-                  "then."), _notice_link)
+                  "then."), _notice_link, times=("ends",))
 register_event("notices.objection", _l("A resident objected to the decision on “%(title)s”: please answer."),
                _notice_link)
 register_event("notices.answered", _l("The committee answered your objection to the decision on “%(title)s”."),
@@ -75,14 +75,10 @@ def _now(now):
 def _payload(notice, **extra):
     proposal = notice.proposal
     title = f"#{proposal.id}" if proposal.hidden_state else proposal.title
-    payload = {"title": title, "slug": notice.community.slug, "notice_id": notice.id, "proposal_id": proposal.id}
+    payload = {"title": title, "slug": notice.community.slug, "notice_id": notice.id, "proposal_id": proposal.id,
+               "zone": notice.community.time_zone}
     payload.update({k: v if isinstance(v, (int, str)) else str(v) for k, v in extra.items()})
     return payload
-
-
-def _ends_text(notice) -> str:
-    from portal.clock import in_zone
-    return in_zone(notice.ends_at, notice.community.time_zone).strftime("%Y-%m-%d %H:%M")
 
 
 # --- starting ---------------------------------------------------------------------------------------------
@@ -138,7 +134,7 @@ def _notify_community(notice, ballot, now):
     if ballot is not None:
         reached.append(User.id.in_(select(BallotCaster.user_id).where(BallotCaster.ballot_id == ballot.id)))
     ids = select(User.id.label("user_id")).where(db.or_(*reached), User.is_active_account.is_(True))
-    votes._notify_all(ids, "notices.started", notice, _payload(notice, ends=_ends_text(notice)), now)
+    votes._notify_all(ids, "notices.started", notice, _payload(notice, ends=instant(notice.ends_at)), now)
 
 
 def _default_locale():

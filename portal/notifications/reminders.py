@@ -16,6 +16,7 @@ from portal.clock import utcnow
 from portal.due import due_step
 from portal.extensions import db
 from portal.notifications.models import Notification
+from portal.outbox import instant
 
 BALLOT_REMIND_BEFORE = timedelta(hours=24)
 ACTION_REMIND_DAYS = 3
@@ -46,7 +47,7 @@ def remind_ballots_closing(now: datetime) -> int:
         waiting_count = db.session.scalar(select(func.count()).select_from(waiting.subquery()))
         if waiting_count:
             votes._notify_all(waiting, "votes.closing_soon", ballot,
-                              votes._payload(ballot, closes=votes._local_text(ballot, ballot.closes_at)), now)
+                              votes._payload(ballot, closes=instant(ballot.closes_at)), now)
         sent += waiting_count
     return sent
 

@@ -1,11 +1,15 @@
 """GeoReport v2 endpoints: each resource as .json and .xml; errors as the spec's list of {code, description}.
 
-Reading is public (only what the portal's public pages show); creating needs an admin-issued api_key."""
-from flask import current_app, request
+Reading is public (only what the portal's public pages show); creating needs an admin-issued api_key. A read
+that names an api_key is counted in that key's usage, and refused (403) when the key is wrong or revoked."""
+from flask import current_app, g, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from portal import observability
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.open311 import api, services
@@ -41,6 +45,18 @@ def http_error(error):
     return errors(_fmt(), code if code >= 400 else 400, descriptions.get(code, error.name))
 
 
+@api.errorhandler(DBAPIError)
+@api.errorhandler(PoolTimeout)
+def database_error(error):
+    """While the database cannot be reached, a 503 in the spec's format (clients retry after Retry-After)."""
+    if not observability.database_unreachable(error):
+        return observability.database_error(error)
+    observability.note_unreachable(error)
+    response = errors(_fmt(), 503, _l("The service is briefly unavailable: please try again shortly."))
+    response.headers["Retry-After"] = str(observability.UNAVAILABLE_RETRY_SECONDS)
+    return response
+
+
 @api.before_request
 def refuse_nul_characters():
     """No database stores a NUL character in text (PostgreSQL refuses it): a 400 before anything looks."""
@@ -51,18 +67,22 @@ def refuse_nul_characters():
         raise Open311Error(400, _l("Parameters may not contain NUL characters."))
 
 
+@api.before_request
+def refuse_unusable_keys_on_reads():
+    """A read without a key is public; a read that names one uses it as a creation does, so a revoked or wrong
+    key answers 403 rather than being read as a visitor (the integrator learns at once that it is cut off)."""
+    if request.method in ("GET", "HEAD") and (request.args.get("api_key") or "").strip():
+        g.open311_key = services.key_for(request.args["api_key"])
+
+
 def _jurisdiction(params):
     return services.jurisdiction(params.get("jurisdiction_id"))
 
 
 def _note_use(endpoint, status=200):
     """A GET that names a valid api_key is recorded in the key's usage (not in the audit log: reads are many)."""
-    token = request.args.get("api_key")
-    if not token:
-        return
-    try:
-        key = services.key_for(token)
-    except Open311Error:
+    key = g.get("open311_key")
+    if key is None:
         return
     services.record_use(key, "GET", endpoint, status)
     db.session.commit()

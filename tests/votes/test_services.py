@@ -15,6 +15,7 @@ from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.notifications.models import Notification
 from portal.notifications.services import link_for, message_for
+from portal.outbox import instant
 from portal.proposals.models import ProposalEvent
 from portal.votes import services
 from portal.votes.models import Ballot, BallotLogEntry, BallotVote, BallotVoter
@@ -40,7 +41,9 @@ D = timedelta(days=1)
 
 
 def beijing(moment):
-    return (moment + 8 * H).strftime("%Y-%m-%d %H:%M")
+    """The moment as English pages and messages write it in the community's zone (Asia/Shanghai, UTC+8)."""
+    local = moment + 8 * H
+    return local.strftime("%-d %b %H:%M" if local.year == (utcnow() + 8 * H).year else "%-d %b %Y %H:%M")
 
 
 def opening(world, method="committee", **kw):
@@ -298,7 +301,8 @@ def test_an_owners_ballot_is_announced_to_every_owner_and_opens_fifteen_days_lat
               world.reporter.id, *(p.id for p in world.owners_more)}
     assert recipients("votes.announced", ballot) == owners  # not the seller, whose unit was sold
     notice = notified("votes.announced", ballot)[0]
-    assert notice.payload["opens"] == beijing(T0) and notice.payload["closes"] == beijing(T0 + 7 * D)
+    assert notice.payload["opens"] == instant(T0) and notice.payload["closes"] == instant(T0 + 7 * D)
+    assert notice.payload["zone"] == world.x.time_zone
     assert beijing(T0) in message_for(notice)
     with app.test_request_context():
         assert f"/{ballot.id}" in link_for(notice) or f"/{ballot.proposal_id}" in link_for(notice)
@@ -953,7 +957,7 @@ def test_the_electorate_is_told_when_voting_opens_and_closes(world):
     residents = {world.reporter.id, world.neighbour.id, *(p.id for p in world.supporters)}
     assert recipients("votes.opened", ballot) == residents
     opened = notified("votes.opened", ballot)[0]
-    assert opened.payload["closes"] == beijing(T0 + 7 * D) and opened.object_type == "ballot"
+    assert opened.payload["closes"] == instant(T0 + 7 * D) and opened.object_type == "ballot"
     assert beijing(T0 + 7 * D) in message_for(opened)
     services.close(world.chair_x, ballot, "结束", now=T0 + H)
     assert recipients("votes.closed", ballot) == residents

@@ -16,7 +16,7 @@ from portal.clock import in_zone, utcnow
 from portal.committees.models import OrgMembership
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
-from portal.outbox import register_event
+from portal.outbox import instant, register_event
 
 if TYPE_CHECKING:
     from portal.committees.models import Meeting, Organization
@@ -43,9 +43,10 @@ def _meeting_link(notification):
     return url_for("committees.meeting", org_id=org_id, meeting_id=meeting_id) + anchor
 
 
-register_event("meetings.scheduled", _l("%(org)s meets on %(when)s: “%(title)s”."), _meeting_link)
+register_event("meetings.scheduled", _l("%(org)s meets on %(when)s: “%(title)s”."), _meeting_link,
+               times=("when",))
 register_event("meetings.cancelled", _l("The meeting “%(title)s” of %(org)s on %(when)s is cancelled: %(reason)s"),
-               _meeting_link)
+               _meeting_link, times=("when",))
 register_event("meetings.minutes_published", _l("The minutes of “%(title)s” (%(org)s) are published."),
                _meeting_link)
 register_event("meetings.referred", _l("%(org)s refers a decision to the sub-district: %(text)s"), _meeting_link)
@@ -78,13 +79,10 @@ def meeting_day(meeting: Meeting) -> date:
     return in_zone(meeting.starts_at, meeting.community.time_zone).date()
 
 
-def _when_text(meeting) -> str:
-    return in_zone(meeting.starts_at, meeting.community.time_zone).strftime("%Y-%m-%d %H:%M")
-
-
 def _payload(meeting, **extra):
     payload = {"title": meeting.title, "org": meeting.organization.name, "org_id": meeting.organization_id,
-               "meeting_id": meeting.id, "when": _when_text(meeting)}
+               "meeting_id": meeting.id, "when": instant(meeting.starts_at),
+               "zone": meeting.community.time_zone}
     payload.update({k: v if isinstance(v, (int, str)) else str(v) for k, v in extra.items()})
     return payload
 

@@ -36,7 +36,6 @@ from portal.votes.services._common import (
     STATEMENT_MAX,
     STORED_LABELS,
     YES_NO_LABELS,
-    _local_text,
     _notify_all,
     _payload,
     option_label,

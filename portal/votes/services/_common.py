@@ -54,12 +54,14 @@ def _ballot_link(notification):
 
 register_event("votes.announced",
                _l("Owners' ballot announced on “%(title)s”: voting opens %(opens)s and closes %(closes)s."),
-               _ballot_link)
-register_event("votes.opened", _l("Voting is open on “%(title)s” until %(closes)s."), _ballot_link)
+               _ballot_link, times=("opens", "closes"))
+register_event("votes.opened", _l("Voting is open on “%(title)s” until %(closes)s."), _ballot_link,
+               times=("closes",))
 register_event("votes.closed", _l("The ballot on “%(title)s” has closed: see the result."), _ballot_link)
 # Sent once per ballot and person by portal.notifications.reminders, only to those who have not voted.
 register_event("votes.closing_soon",
-               _l("Voting on “%(title)s” closes at %(closes)s and you have not voted yet."), _ballot_link)
+               _l("Voting on “%(title)s” closes at %(closes)s and you have not voted yet."), _ballot_link,
+               times=("closes",))
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -70,10 +72,6 @@ def _now(now):
 
 def _local(ballot, moment) -> datetime:
     return in_zone(moment, ballot.community.time_zone)
-
-
-def _local_text(ballot, moment) -> str:
-    return _local(ballot, moment).strftime("%Y-%m-%d %H:%M")
 
 
 _text = proposals._text  # the same trimming, "required" and length rules (and messages) as proposals' fields
@@ -88,7 +86,8 @@ def _moment(value, field):
 def _payload(ballot, **extra):
     proposal = ballot.proposal
     title = f"#{proposal.id}" if proposal.hidden_state else proposal.title
-    payload = {"title": title, "slug": ballot.community.slug, "ballot_id": ballot.id, "proposal_id": proposal.id}
+    payload = {"title": title, "slug": ballot.community.slug, "ballot_id": ballot.id, "proposal_id": proposal.id,
+               "zone": ballot.community.time_zone}
     payload.update({k: v if isinstance(v, (int, str)) else str(v) for k, v in extra.items()})
     return payload
 

@@ -17,6 +17,7 @@ from portal.auth import permissions, roles
 from portal.committees.models import COMMITTEE_KINDS, Organization
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
+from portal.outbox import instant
 from portal.proposals import services as proposals
 from portal.votes import electorate, totals
 from portal.votes.models import (
@@ -38,7 +39,6 @@ from portal.votes.services._common import (
     STORED_LABELS,
     _caster_ids,
     _local,
-    _local_text,
     _moment,
     _notify_all,
     _now,
@@ -212,7 +212,7 @@ def open_ballot(actor: User, proposal: Proposal, *, method: str, question: str, 
     elif method == "owners":
         announced_on = _local(ballot, now).date()
         _notify_all(_owner_account_ids(ballot, announced_on), "votes.announced", ballot,
-                    _payload(ballot, opens=_local_text(ballot, opens_at), closes=_local_text(ballot, closes_at)),
+                    _payload(ballot, opens=instant(opens_at), closes=instant(closes_at)),
                     now)
     _tell_proposal_followers(ballot, "proposals.voting", actor, announced_on=announced_on)
     return ballot
@@ -227,7 +227,7 @@ def _open(ballot, now) -> None:
     db.session.flush()
     record(None, "ballot.opened", ballot, voters=voters)
     _notify_all(_caster_ids(ballot), "votes.opened", ballot,
-                _payload(ballot, closes=_local_text(ballot, ballot.closes_at)), now)
+                _payload(ballot, closes=instant(ballot.closes_at)), now)
 
 
 def live_ballot(proposal: Proposal) -> Ballot | None:
