@@ -2,7 +2,7 @@
 accepting a new privacy notice, and a deletion carried out at the counter. Each view checks one rule, calls
 one service, commits. A signed-in person who agreed to an older privacy notice is sent to read the current
 one before anything else (a GET that is not the notice, the sign-out or a static file)."""
-from flask import abort, redirect, render_template, request, send_file, session, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -44,6 +44,12 @@ def privacy_periods() -> dict[str, int]:
 
 
 @bp.app_template_global()
+def may_delete_at_counter(person) -> bool:
+    """For the resident's page: may the signed-in member or admin carry out a deletion asked at the counter?"""
+    return services.can_delete_at_counter(current_user, person)
+
+
+@bp.app_template_global()
 def privacy_notice_version() -> str:
     return services.notice_version()
 
@@ -82,9 +88,12 @@ def mine():
 @bp.post("/account/privacy/export")
 def request_export():
     allow(services.can_manage_own_data(current_user))
-    perform(lambda: services.request_export(current_user, current_user),
-            _("Your copy is being prepared. It stays here to download for %(days)d days.",
-              days=services.setting("EXPORT_KEEP_DAYS")))
+    made = []
+    if perform(lambda: made.append(services.request_export(current_user, current_user))):
+        days = services.setting("EXPORT_KEEP_DAYS")
+        flash(_("Your copy is ready. It stays here to download for %(days)d days.", days=days)
+              if made[0].status == "ready" else
+              _("Your copy is being prepared. It stays here to download for %(days)d days.", days=days), "success")
     return redirect(url_for("privacy.mine"))
 
 

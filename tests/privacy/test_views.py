@@ -18,7 +18,9 @@ def _post(client, path, data=None, page="/account/privacy"):
 
 def test_the_account_page_links_to_my_data(world, client, auth):
     auth.login(world.reporter)
-    assert "/account/privacy" in client.get("/account").get_data(as_text=True)
+    account = client.get("/account").get_data(as_text=True)
+    assert account.count('href="/account/privacy"') == 1
+    assert "<title>My account" in account
     page = client.get("/account/privacy").get_data(as_text=True)
     assert "Download my data" in page and "Delete my account" in page
 
@@ -72,6 +74,12 @@ def test_counter_deletion_for_each_role(world, client, auth):
     assert client.post(path, data={"csrf_token": csrf_token(client, path)}).status_code == 302
     db.session.expire_all()
     assert world.neighbour.display_name == "deleted participant"
+
+
+def test_the_residents_page_offers_the_counter_deletion_to_the_committee(world, client, auth):
+    path = f"/c/x/residents/{world.neighbour.id}"
+    auth.login(world.chair_x)
+    assert f"/people/{world.neighbour.id}/delete" in client.get(path).get_data(as_text=True)
 
 
 def test_withdraw_digest_consent_from_the_page(world, client, auth):
