@@ -26,8 +26,9 @@ def ask_for_new_notice():
     one. The answer is remembered in the session per version, so a page costs no extra query."""
     if request.method not in ("GET", "HEAD") or request.endpoint is None or request.endpoint in NOT_HELD:
         return None
-    if request.endpoint.startswith("open311.api") or not current_user.is_authenticated:
-        return None
+    if request.endpoint.startswith("open311.api") or request.headers.get("HX-Request") \
+            or not current_user.is_authenticated:
+        return None  # a partial update is not a page to replace; the next page asks
     version = services.notice_version()
     if session.get(NOTICE_CHECKED) == f"{current_user.id}:{version}":
         return None
