@@ -133,6 +133,7 @@ ACTION_LABELS = {
     "privacy.export_requested": _l("asked for a copy of their data"),
     "privacy.notice_accepted": _l("accepted the privacy notice"),
     "privacy.digest_consent": _l("changed their consent to e-mail digests"),
+    "privacy.photo_removed": _l("removed a photo showing a person, at their request"),
 }
 
 # Said to the person whose own record it is ("You changed your password").

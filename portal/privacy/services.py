@@ -72,12 +72,12 @@ def retention_periods() -> dict[str, int]:
 
 # --- Who may ----------------------------------------------------------------------------------------------
 
-def can_manage_own_data(user) -> bool:
+def can_manage_own_data(user: object) -> bool:
     """Ask for one's own copy, deletion, or withdraw consent: any signed-in, active account."""
     return bool(getattr(user, "is_authenticated", False)) and user.is_active
 
 
-def can_delete_at_counter(user, person) -> bool:
+def can_delete_at_counter(user: object, person: User | None) -> bool:
     """Carry out a deletion asked for at the counter: an admin, or a committee member or service station staff
     of a community the person lives in (or has claimed a unit in). Never one's own account this way, nor an
     admin's."""
@@ -209,6 +209,24 @@ def carry_out_due_deletions(now: datetime) -> int:
         anonymize(deletion.user, now)
         deletion.carried_out_at = now
     return len(due)
+
+
+def can_remove_photo(user: object, photo: IssuePhoto | None) -> bool:
+    """Remove an issue photo that shows a person who asked for it to go: the community's committee members
+    (the moderators) and admins."""
+    return bool(getattr(user, "is_authenticated", False)) and photo is not None \
+        and permissions.can_moderate(user, photo.issue.community)
+
+
+def remove_photo_on_request(actor: User, photo: IssuePhoto) -> None:
+    """The photo's files and its row go; the audit log keeps who removed it from which issue."""
+    actor = unproxied(actor)
+    if not can_remove_photo(actor, photo):
+        raise NotAllowed(_l("You may not remove this photo."))
+    record(actor, "privacy.photo_removed", photo.issue, issue_id=photo.issue_id)
+    for size in issue_photos.SIZES:
+        issue_photos.path_for(photo, size).unlink(missing_ok=True)
+    db.session.delete(photo)
 
 
 # --- A copy of one's data ---------------------------------------------------------------------------------

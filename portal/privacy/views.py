@@ -10,6 +10,7 @@ from portal.auth.models import User
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.formviews import form_view
+from portal.issues.models import IssuePhoto
 from portal.privacy import bp, services
 from portal.privacy.forms import ButtonForm
 from portal.web import allow, perform
@@ -48,6 +49,11 @@ def privacy_periods() -> dict[str, int]:
 def may_delete_at_counter(person) -> bool:
     """For the resident's page: may the signed-in member or admin carry out a deletion asked at the counter?"""
     return services.can_delete_at_counter(current_user, person)
+
+
+@bp.app_template_global()
+def may_remove_photo(photo) -> bool:
+    return services.can_remove_photo(current_user, photo)
 
 
 @bp.app_template_global()
@@ -148,3 +154,14 @@ def delete_at_counter(user_id):
                      done=url_for("home.index"), message=_("The account is deleted."),
                      page="privacy/delete_at_counter.html", context={"form": form, "person": person})
 
+
+
+@bp.post("/issues/photos/<int:photo_id>/remove")
+def remove_photo(photo_id):
+    photo = db.session.get(IssuePhoto, photo_id)
+    if photo is None:
+        abort(404)
+    allow(services.can_remove_photo(current_user, photo))
+    issue = photo.issue
+    perform(lambda: services.remove_photo_on_request(current_user, photo), _("The photo is removed."))
+    return redirect(url_for("issues.detail", slug=issue.community.slug, issue_id=issue.id))

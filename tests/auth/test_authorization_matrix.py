@@ -244,7 +244,7 @@ def _ids(w) -> dict:
         "passed": w.passed.id, "bx": w.bx.id, "lift": w.categories["lift"].id,
         "month": local_today(w.x).strftime("%Y-%m"),
         # for POST routes only (the CSRF check comes before the view looks anything up)
-        "residency_id": 1, "objection_id": 1, "membership_id": 1, "token": "t", "key": "k",
+        "residency_id": 1, "objection_id": 1, "membership_id": 1, "token": "t", "key": "k", "photo_id": 1,
         "size": 640, "fmt": "json", "request_id": "1", "service_code": "lift", "rest": "x",
     }
 

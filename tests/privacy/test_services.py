@@ -263,3 +263,21 @@ def test_a_deleted_person_is_no_longer_findable_by_their_login(world):
     services.delete_at_counter(world.admin, world.neighbour)
     assert db.session.scalar(db.select(User).where(User.phone == phone)) is None
     assert db.session.scalar(db.select(DeletionRequest).where(DeletionRequest.user_id == world.neighbour.id))
+
+
+def test_a_photo_showing_a_person_is_removed_on_request_by_the_committee(world):
+    from tests.issues import gen_issue
+    issue = gen_issue(world, photos=[tiny_png()])
+    photo = db.session.scalar(db.select(IssuePhoto).where(IssuePhoto.issue_id == issue.id))
+    files = [services.issue_photos.path_for(photo, size) for size in services.issue_photos.SIZES]
+    assert all(path.exists() for path in files)
+    for person in (world.reporter, world.neighbour, world.property_x, world.official_a, world.resident_y):
+        assert not services.can_remove_photo(person, photo)
+    with pytest.raises(NotAllowed):
+        services.remove_photo_on_request(world.reporter, photo)
+    assert services.can_remove_photo(world.admin, photo)
+    services.remove_photo_on_request(world.chair_x, photo)
+    db.session.flush()
+    assert db.session.scalar(db.select(IssuePhoto).where(IssuePhoto.issue_id == issue.id)) is None
+    assert not any(path.exists() for path in files)
+    assert audit("privacy.photo_removed")[0].actor_id == world.chair_x.id

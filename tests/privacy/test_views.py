@@ -115,3 +115,21 @@ def test_accepting_never_sends_off_site(world, client, auth):
 def test_the_privacy_page_shows_the_retention_periods(client, world):
     page = client.get("/privacy").get_data(as_text=True)
     assert "180" in page and "90" in page and "30" in page
+
+
+def test_the_committee_removes_a_photo_from_the_issue_page(world, client, auth):
+    from portal.issues.models import IssuePhoto
+    from tests.issues import gen_issue
+    from tests.issues.test_services import tiny_png
+    issue = gen_issue(world, photos=[tiny_png()])
+    db.session.commit()
+    photo = db.session.scalar(db.select(IssuePhoto).where(IssuePhoto.issue_id == issue.id))
+    page = f"/c/x/issues/{issue.id}"
+    auth.login(world.reporter)
+    assert f"/issues/photos/{photo.id}/remove" not in client.get(page).get_data(as_text=True)
+    assert _post(client, f"/issues/photos/{photo.id}/remove", page=page).status_code == 403
+    auth.logout()
+    auth.login(world.chair_x)
+    assert f"/issues/photos/{photo.id}/remove" in client.get(page).get_data(as_text=True)
+    assert _post(client, f"/issues/photos/{photo.id}/remove", page=page).status_code == 302
+    assert db.session.scalar(db.select(IssuePhoto).where(IssuePhoto.issue_id == issue.id)) is None
