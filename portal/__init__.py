@@ -104,6 +104,7 @@ def import_models() -> None:
     import portal.outbox  # noqa: F401
     import portal.open311.models  # noqa: F401
     import portal.places.models  # noqa: F401
+    import portal.privacy.models  # noqa: F401
     import portal.proposals.models  # noqa: F401
     import portal.votes.models  # noqa: F401
 
@@ -126,6 +127,7 @@ def configure_blueprints(app: Flask) -> None:
     from portal.dashboard import bp as dashboard_bp
     from portal.residents import bp as residents_bp
     from portal.open311 import bp as open311_bp
+    from portal.privacy import bp as privacy_bp
 
     # An area's package holds only its blueprint; its pages (and with them the services that register
     # events, time-driven steps and signal receivers) are imported here, at the top, so no area imports its
@@ -149,6 +151,7 @@ def configure_blueprints(app: Flask) -> None:
     import portal.open311.api_views  # noqa: F401
     import portal.open311.views  # noqa: F401
     import portal.places.views  # noqa: F401
+    import portal.privacy.views  # noqa: F401  (its due steps and the new-notice check)
     import portal.proposals.views  # noqa: F401
     import portal.residents.acting  # noqa: F401
     import portal.residents.views  # noqa: F401
@@ -158,5 +161,5 @@ def configure_blueprints(app: Flask) -> None:
 
     for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp,
                issues_bp, proposals_bp, moderation_bp, votes_bp, notices_bp, calendar_bp, printing_bp,
-               actions_bp, dashboard_bp, open311_bp):
+               actions_bp, dashboard_bp, open311_bp, privacy_bp):
         app.register_blueprint(bp)

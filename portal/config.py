@@ -78,6 +78,15 @@ class Config:
         self.NOTIFICATION_DIGEST_HOUR = int(os.environ.get("NOTIFICATION_DIGEST_HOUR", "7"))
         # The RQ queue the app feeds (with REDIS_URL) and `rq worker ... yishi` drains.
         self.NOTIFICATION_QUEUE = os.environ.get("NOTIFICATION_QUEUE", "yishi")
+        # Personal information: the privacy notice's version (and when it came into force: people who agreed
+        # before are asked to accept it again), and how many days what is kept stays.
+        self.PRIVACY_NOTICE_VERSION = os.environ.get("PRIVACY_NOTICE_VERSION", "2")
+        self.PRIVACY_NOTICE_SINCE = os.environ.get("PRIVACY_NOTICE_SINCE", "2026-12-06")
+        self.DELETION_COOLING_OFF_DAYS = int(os.environ.get("DELETION_COOLING_OFF_DAYS", "7"))
+        self.EXPORT_KEEP_DAYS = int(os.environ.get("EXPORT_KEEP_DAYS", "7"))
+        self.RETENTION_HOTLINE_CONTACT_DAYS = int(os.environ.get("RETENTION_HOTLINE_CONTACT_DAYS", "180"))
+        self.RETENTION_SIGN_IN_DAYS = int(os.environ.get("RETENTION_SIGN_IN_DAYS", "90"))
+        self.RETENTION_UNCONFIRMED_DAYS = int(os.environ.get("RETENTION_UNCONFIRMED_DAYS", "30"))
         # Behind a reverse proxy, how many hops of X-Forwarded-For to trust (0: none).
         self.PROXY_HOPS = int(os.environ.get("PROXY_HOPS", "0"))
         # The language of pages and Open311 answers for requests whose Accept-Language names none of LANGUAGES

@@ -14,6 +14,7 @@ def seed() -> list[str]:
     from portal.notifications.reminders import seed_notifications
     from portal.open311.demo import seed_open311
     from portal.places.demo import seed_places
+    from portal.privacy.demo import seed_privacy
     from portal.proposals.demo import seed_proposals
     from portal.residents.demo import seed_people
     from portal.votes.demo import seed_votes
@@ -31,6 +32,7 @@ def seed() -> list[str]:
     lines += seed_notices()  # after the votes (and meetings) demos: their decided ballots started notices
     lines += seed_actions()  # after the notices demo: its ended notice left a proposal to carry out
     lines += seed_open311()  # its requests join the issues demo
+    lines += seed_privacy()  # a pending deletion and a ready copy of a resident's data
     lines += seed_notifications()  # last: reminders due now; older notifications read, the newest per group not
     lines.append(f"accounts: {db.session.query(User).count()} (password for all demo accounts: {DEMO_PASSWORD})")
     return lines

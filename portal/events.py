@@ -17,3 +17,13 @@ notification_urgent = _signals.signal("notification-urgent", doc="""
 A request just wrote a notification that cannot wait for the next run of the sender (a password reset
 link lives 30 minutes). Sent by portal.auth.views with keyword argument `recipient_id` after the commit.
 Received by portal.notifications.sender: that person's pending single notifications go out now.""")
+
+account_anonymized = _signals.signal("account-anonymized", doc="""
+An account was deleted (anonymized): its person is gone from it. Sent by portal.privacy.services with the
+account (`User`) as the sender and keyword argument `now`. Received by portal.notifications.preferences:
+the person's e-mail choices and mailbox state (a bounced address) are removed.""")
+
+digest_consent_withdrawn = _signals.signal("digest-consent-withdrawn", doc="""
+A person withdrew their consent to e-mail digests (optional processing). Sent by portal.privacy.services
+with the person (`User`) as the sender. Received by portal.notifications.preferences: every group the person
+gets as a digest is turned off.""")

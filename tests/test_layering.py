@@ -46,10 +46,11 @@ BUILDS_ON = {
     "calendar": CONTENT,
     "printing": CONTENT,
     "home": CONTENT,
-    "cli": READERS | {"demo"},
-    "demo": READERS | {"demo_people"},
+    "privacy": CONTENT,  # a person's copy and deletion read every area (e-mail settings through events)
+    "cli": READERS | {"demo", "privacy"},
+    "demo": READERS | {"demo_people", "privacy"},
     "worker": {"portal"},  # the RQ job builds the app
-    "portal": READERS | {"cli"},
+    "portal": READERS | {"cli", "privacy"},
     "wsgi": {"portal"},
 }
 # Modules that count as an area of their own, by name prefix.

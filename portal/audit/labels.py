@@ -126,6 +126,15 @@ ACTION_LABELS = {
     "open311.request_created": _l("received a hotline request"),
     "open311.request_refused": _l("refused a hotline request"),
     "dashboard.export": _l("exported the dashboard"),
+    # personal information
+    "privacy.deletion_requested": _l("asked for an account to be deleted"),
+    "privacy.deletion_cancelled": _l("cancelled a request to delete an account"),
+    "privacy.deleted_at_counter": _l("deleted an account asked for at the counter"),
+    "privacy.account_anonymized": _l("deleted an account (anonymized)"),
+    "privacy.export_requested": _l("asked for a copy of their data"),
+    "privacy.notice_accepted": _l("accepted the privacy notice"),
+    "privacy.digest_consent": _l("changed their consent to e-mail digests"),
+    "privacy.photo_removed": _l("removed a photo showing a person, at their request"),
 }
 
 # Said to the person whose own record it is ("You changed your password").
@@ -154,6 +163,13 @@ OWN_LABELS = {
     "act_for.stopped": _l("stopped acting for you"),
     "membership.added": _l("added you to an organization"),
     "membership.ended": _l("ended your membership of an organization"),
+    "privacy.deletion_requested": _l("asked for your account to be deleted"),
+    "privacy.deletion_cancelled": _l("cancelled the request to delete your account"),
+    "privacy.deleted_at_counter": _l("deleted your account at your request at the counter"),
+    "privacy.account_anonymized": _l("deleted your account"),
+    "privacy.export_requested": _l("asked for a copy of your data"),
+    "privacy.notice_accepted": _l("accepted the privacy notice"),
+    "privacy.digest_consent": _l("changed your consent to e-mail digests"),
 }
 
 def _object_labels() -> dict:
@@ -238,7 +254,8 @@ def _detail_labels() -> dict:
         "agenda": pgettext("audit detail", "Agenda items"),
         "agenda_item_id": pgettext("audit detail", "Agenda item"),
         "statuses": pgettext("audit detail", "Attendance"), "minutes_id": pgettext("audit detail", "Minutes"),
-        "version": pgettext("audit detail", "Version"), "decision_id": pgettext("audit detail", "Decision"),
+        "version": pgettext("audit detail", "Version"), "given": pgettext("audit detail", "Consent given"),
+        "decision_id": pgettext("audit detail", "Decision"),
         "follow_up": pgettext("audit detail", "Follow-up"), "ballot_id": pgettext("audit detail", "Ballot"),
         # proposals
         "proposal_id": pgettext("audit detail", "Proposal"),

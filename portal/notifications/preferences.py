@@ -9,10 +9,11 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from portal import events
 from portal.audit.services import record
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
-from portal.notifications.models import MODES, NotificationPreference
+from portal.notifications.models import MODES, MailboxState, NotificationPreference
 from portal.notifications.services import GROUPS
 
 FIXED_GROUP = "account"
@@ -77,6 +78,21 @@ def set_modes(actor, user, choices: dict[str, str]) -> list[str]:
         record(actor, "notifications.preferences_changed", user, subject_user=user,
                changes={g: choices[g] for g in changed})
     return changed
+
+
+@events.digest_consent_withdrawn.connect
+def turn_digests_off(user, **kwargs) -> None:
+    """Consent to e-mail digests withdrawn: every group the person gets as a digest goes off."""
+    digests = {group: "off" for group, mode in modes_of([user.id])[user.id].items() if mode == DIGEST}
+    if digests:
+        set_modes(user, user, digests)
+
+
+@events.account_anonymized.connect
+def forget_mail_settings(user, **kwargs) -> None:
+    """A deleted account keeps no e-mail choices and no bounced address."""
+    db.session.execute(db.delete(NotificationPreference).where(NotificationPreference.user_id == user.id))
+    db.session.execute(db.delete(MailboxState).where(MailboxState.user_id == user.id))
 
 
 # --- one-click unsubscribe ---------------------------------------------------------------------------------

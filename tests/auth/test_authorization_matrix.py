@@ -20,6 +20,7 @@ from flask_login import AnonymousUserMixin
 
 from portal.auth import permissions
 from portal.extensions import db
+from portal.privacy import services as privacy_services
 from tests.actions.conftest import world as actions_world  # noqa: F401
 from tests.conftest import Auth
 from tests.issues.conftest import world as issues_world  # noqa: F401
@@ -210,6 +211,12 @@ ROUTES = {
     "notifications.open": Route(lambda u, w: u.is_authenticated and u.id == w.notification.recipient_id,
                                 refused=404, ok=(302, 410)),
     "notifications.unsubscribe": Route("public", values=lambda w: {"token": "not-a-token"}, ok=(200, 400)),
+    # personal information (a ready copy is its owner's alone: any other id is not there)
+    "privacy.mine": Route("signed in"),
+    "privacy.accept_notice": Route("signed in"),
+    "privacy.download_export": Route("signed in", ok=(404,), values=lambda w: {"export_id": 2**31 - 1}),
+    "privacy.delete_at_counter": Route(lambda u, w: privacy_services.can_delete_at_counter(u, w.resident_x),
+                                       values=lambda w: {"user_id": w.resident_x.id}),
     # Open311: the documentation and the API are public; keys are for admins
     "open311.docs": Route("public"),
     "open311.keys": Route(lambda u, w: permissions.is_admin(u)),
@@ -237,7 +244,7 @@ def _ids(w) -> dict:
         "passed": w.passed.id, "bx": w.bx.id, "lift": w.categories["lift"].id,
         "month": local_today(w.x).strftime("%Y-%m"),
         # for POST routes only (the CSRF check comes before the view looks anything up)
-        "residency_id": 1, "objection_id": 1, "membership_id": 1, "token": "t", "key": "k",
+        "residency_id": 1, "objection_id": 1, "membership_id": 1, "token": "t", "key": "k", "photo_id": 1,
         "size": 640, "fmt": "json", "request_id": "1", "service_code": "lift", "rest": "x",
     }
 
