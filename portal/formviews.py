@@ -130,6 +130,23 @@ def posted_id(value) -> int | None:
     return number if fits_database(number) else None
 
 
+def db_int(text) -> int:
+    """`int` for a number a view reads from the request itself (`request.args.get("page", 1, type=db_int)`):
+    a ValueError, so the default, for a number beyond an integer column too."""
+    number = int(text)
+    if not fits_database(number):
+        raise ValueError(f"{number} is beyond an integer column")
+    return number
+
+
+def posted_text(value) -> str:
+    """A value the view reads from the request itself (a search's words, a slug to look up) as text a
+    database takes: without NUL and the other control characters, "" for nothing."""
+    if not isinstance(value, str):
+        return ""
+    return "".join(c for c in value if c in "\t\n\r" or not (c < " " or "\x7f" <= c <= "\x9f"))
+
+
 def _integers(data) -> list[int]:
     values = data if isinstance(data, (list, tuple, set)) else (data,)
     return [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
