@@ -12,6 +12,11 @@ from portal.places.importer import parse_area
 REQUIRED = _l("This field is required.")
 
 
+def as_text(value):
+    """The stored area (a Decimal, when a post leaves the field out) as the text the field holds."""
+    return value if value is None or isinstance(value, str) else str(value)
+
+
 def valid_area(form, field):
     """Checked here too, so a wrong area shows together with the form's other mistakes."""
     try:
@@ -49,7 +54,7 @@ class HouseholdForm(FlaskForm):
     entrance = StringField(_l("Entrance"), validators=[DataRequired(REQUIRED), Length(max=16)])
     room = StringField(_l("Room"), validators=[DataRequired(REQUIRED), Length(max=16)])
     area_m2 = StringField(_l("Exclusive area (m²)"), validators=[DataRequired(REQUIRED), Length(max=20), valid_area],
-                          render_kw={"inputmode": "decimal"})
+                          filters=[as_text], render_kw={"inputmode": "decimal"})
     owners = TextAreaField(_l("Owners"), validators=[Optional(), Length(max=2000), PlainName()],
                            render_kw={"rows": 3})
 
@@ -58,7 +63,7 @@ class HouseholdEditForm(FlaskForm):
     entrance = StringField(_l("Entrance"), validators=[DataRequired(REQUIRED), Length(max=16)])
     room = StringField(_l("Room"), validators=[DataRequired(REQUIRED), Length(max=16)])
     area_m2 = StringField(_l("Exclusive area (m²)"), validators=[DataRequired(REQUIRED), Length(max=20), valid_area],
-                          render_kw={"inputmode": "decimal"})
+                          filters=[as_text], render_kw={"inputmode": "decimal"})
 
 
 class TransferForm(FlaskForm):
