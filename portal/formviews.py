@@ -2,8 +2,9 @@
 `form_view` does the rest, in this order:
 
 1. a GET (or HEAD) shows the form page;
-2. input no database can hold (a NUL character, an integer beyond a 32-bit column) comes back on the form,
-   before anything reads it;
+2. input no database can hold (a NUL character, an integer beyond a 32-bit column), and a name with
+   invisible or text-direction characters (portal.forms.PlainName), comes back on the form, before anything
+   reads it;
 3. the form's own validators, when the view asks for them;
 4. the service call: NotAllowed rolls back and answers 403; any other DomainError rolls back (or commits
    what the service recorded first, `commit_refusal`) and goes next to the field it names (else `field`,
@@ -109,6 +110,11 @@ def input_problems(form) -> list[DomainError]:
             problems.append(DomainError(NUL_CHARACTER, item.short_name))
         elif not all(fits_database(number) for number in _integers(item.data)):
             problems.append(DomainError(OUT_OF_RANGE, item.short_name))
+        else:
+            refusal = next(filter(None, (check.refuses(value) for check in item.validators
+                                         if hasattr(check, "refuses") for value in item.raw_data or ())), None)
+            if refusal:
+                problems.append(DomainError(refusal, item.short_name))
     for name, values in request.form.lists():
         if name not in names and ("\x00" in name or any("\x00" in value for value in values)):
             problems.append(DomainError(NUL_CHARACTER))
@@ -128,6 +134,23 @@ def posted_id(value) -> int | None:
         return None
     number = int(text)
     return number if fits_database(number) else None
+
+
+def db_int(text) -> int:
+    """`int` for a number a view reads from the request itself (`request.args.get("page", 1, type=db_int)`):
+    a ValueError, so the default, for a number beyond an integer column too."""
+    number = int(text)
+    if not fits_database(number):
+        raise ValueError(f"{number} is beyond an integer column")
+    return number
+
+
+def posted_text(value) -> str:
+    """A value the view reads from the request itself (a search's words, a slug to look up) as text a
+    database takes: without NUL and the other control characters, "" for nothing."""
+    if not isinstance(value, str):
+        return ""
+    return "".join(c for c in value if c in "\t\n\r" or not (c < " " or "\x7f" <= c <= "\x9f"))
 
 
 def _integers(data) -> list[int]:

@@ -274,3 +274,23 @@ def test_the_guarded_input_of_a_real_form_page_never_reaches_the_database(client
                                              ("１２", None), ("1e3", None), ("", None), (None, None), ("\x00", None)])
 def test_posted_id_is_a_number_the_database_can_look_up(value, expected):
     assert posted_id(value) == expected
+
+
+def test_a_name_field_refuses_invisible_and_direction_characters_even_without_validation(app):
+    """portal.forms.PlainName on a field: the guard applies it before anything, whether or not the view runs
+    the form's validators."""
+    from portal.forms import PlainName
+
+    class PlaceForm(FlaskForm):
+        class Meta:
+            csrf = False
+        name = StringField(validators=[PlainName()])
+        slug = StringField()
+
+    calls = []
+    with app.test_request_context("/", method="POST", data={"name": "望京\u202e街道", "slug": "a\u200bb"}):
+        form = PlaceForm()
+        response = app.make_response(form_view(form, lambda: calls.append(1), done="/done", validate=False,
+                                                page=lambda: f"PAGE {form.name.errors} {form.slug.errors}"))
+    assert calls == [] and "invisible characters" in response.get_data(as_text=True)
+    assert response.get_data(as_text=True).endswith("()")  # a field that is no name may hold any character

@@ -33,7 +33,7 @@ from portal.auth import permissions
 from portal.clock import local_today, utcnow
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.formviews import flash_back, form_view
+from portal.formviews import db_int, flash_back, form_view
 from portal.places.services import community_or_404
 from portal.web import accepts_photos, allow, public, send_upload
 
@@ -404,17 +404,17 @@ def _source_from_args(community):
     from portal.issues.models import Issue
     from portal.proposals.models import Proposal
     args = request.values
-    parent_id = args.get("parent", type=int)
+    parent_id = args.get("parent", type=db_int)
     if parent_id is not None:
         parent = _action(community, parent_id)
         return parent.source, {"parent": parent}, parent
     kind = args.get("source", "")
-    item_id = args.get("id", type=int)
+    item_id = args.get("id", type=db_int)
     if kind == "hotspot":
         from portal.issues.models import IssueCategory
         from portal.places.models import Building
-        building = db.session.get(Building, args.get("building", type=int) or 0)
-        category = db.session.get(IssueCategory, args.get("category", type=int) or 0)
+        building = db.session.get(Building, args.get("building", type=db_int) or 0)
+        category = db.session.get(IssueCategory, args.get("category", type=db_int) or 0)
         month = args.get("month", "")
         if building is None or category is None or building.community_id != community.id \
                 or category.community_id != community.id or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):

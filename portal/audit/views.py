@@ -10,6 +10,7 @@ from flask_login import current_user
 from portal.audit import bp, labels, services
 from portal.auth import permissions
 from portal.extensions import db
+from portal.formviews import posted_text
 
 PER_PAGE = 50
 
@@ -65,11 +66,11 @@ def index():
     if not permissions.can_read_audit_log(current_user):
         abort(403)
     filters = {
-        "action": request.args.get("action", "").strip()[:64] or None,
+        "action": posted_text(request.args.get("action")).strip()[:64] or None,
         "actor_id": _id_arg("actor"),
-        "object_type": request.args.get("object_type", "").strip()[:40] or None,
+        "object_type": posted_text(request.args.get("object_type")).strip()[:40] or None,
         "object_id": _id_arg("object_id"),
-        "request_id": request.args.get("request_id", "").strip()[:64] or None,
+        "request_id": posted_text(request.args.get("request_id")).strip()[:64] or None,
     }
     filters = {k: (min(v, services.MAX_ID) if isinstance(v, int) else v) for k, v in filters.items()}
     page = services.search(before=_id_arg("before"), after=_id_arg("after"), per_page=PER_PAGE, **filters)

@@ -7,6 +7,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Val
 
 from portal.auth.services import MIN_PASSWORD_LENGTH, parse_login
 from portal.errors import DomainError
+from portal.forms import PlainName
 
 LOGIN_LABEL = _l("Mobile number or e-mail")
 ENTER_LOGIN = _l("Enter your mobile number or e-mail address.")
@@ -41,7 +42,7 @@ class RegisterForm(FlaskForm):
     login = StringField(LOGIN_LABEL, validators=[DataRequired(ENTER_LOGIN), Length(max=254)],
                         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"})
     display_name = StringField(_l("Your name"), validators=[DataRequired(_l("Enter the name others will see.")),
-                                                           Length(max=80)],
+                                                           Length(max=80), PlainName()],
                                render_kw={"autocomplete": "name"})
     password = _new_password(_l("Password"))
     confirm = _confirm()
@@ -59,7 +60,7 @@ class RegisterForm(FlaskForm):
 
 class ProfileForm(FlaskForm):
     display_name = StringField(_l("Your name"), validators=[DataRequired(_l("Enter the name others will see.")),
-                                                           Length(max=80)],
+                                                           Length(max=80), PlainName()],
                                render_kw={"autocomplete": "name"})
     # Each language in its own script, so a person who cannot read the current one still finds theirs.
     locale = SelectField(_l("Language"), choices=[SelectChoice("en", "English", render_kw={"lang": "en"}),

@@ -7,13 +7,13 @@ from wtforms.validators import InputRequired, Length
 
 from portal.committees.meetings import FOLLOW_UP_LABELS
 from portal.committees.models import KIND_LABELS, TITLE_LABELS
-from portal.forms import optional_id
+from portal.forms import PlainName, optional_id
 
 
 class OrganizationForm(FlaskForm):
     kind = SelectField(_l("Kind"), validate_choice=False,
                        choices=[SelectChoice("", _l("Choose…"))] + [SelectChoice(k, v) for k, v in KIND_LABELS.items()])
-    name = StringField(_l("Name"), validators=[Length(max=120)])
+    name = StringField(_l("Name"), validators=[Length(max=120), PlainName()])
     community = SelectField(_l("Community (for the community's organizations)"), coerce=optional_id,
                             validate_choice=False)
     sub_district = SelectField(_l("Sub-district (for departments and the sub-district office)"),

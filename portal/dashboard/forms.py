@@ -8,6 +8,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.formviews import posted_text
+
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_MONTHS = 60  # five years on one screen is plenty, and keeps every per-month table short
 
@@ -60,7 +62,7 @@ def parse_filters(args, this_month: date) -> dict:
         raise BadFilter(_l("Choose at most %(n)d months.", n=MAX_MONTHS))
     return {
         "sub_district_id": optional_int(args.get("sub_district"), _l("Sub-district")),
-        "community": (args.get("community") or "").strip() or None,
+        "community": posted_text(args.get("community")).strip() or None,
         # Categories are chosen by code (the same code in every community); the view checks its shape.
         "category": (args.get("category") or "").strip() or None,
         "org_id": optional_int(args.get("org"), _l("Organization")),

@@ -21,7 +21,7 @@ from portal.dashboard import bp, export, services
 from portal.dashboard.forms import BadFilter, HotspotActionForm, month_text, parse_filters, parse_month
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.formviews import form_view
+from portal.formviews import form_view, posted_id, posted_text
 from portal.issues.models import Issue
 from portal.places.models import Building, Community, SubDistrict
 from portal.web import allow
@@ -399,14 +399,15 @@ def hotspot_action():
     from portal.committees.models import Organization
     from portal.issues.models import IssueCategory
     source = request.form if request.method == "POST" else request.args
-    community = db.session.scalar(db.select(Community).where(Community.slug == (source.get("community") or "")))
+    community = db.session.scalar(db.select(Community).where(Community.slug == posted_text(source.get("community"))))
     if community is None:
         abort(404)
+    building_id, category_id = posted_id(source.get("building")), posted_id(source.get("category"))
     try:
-        building_id = int(source.get("building", ""))
-        category_id = int(source.get("category", ""))
-        month = parse_month(source.get("month", ""), _("Month"))
-    except (ValueError, BadFilter):
+        month = parse_month(posted_text(source.get("month")), _("Month"))
+    except BadFilter:
+        abort(400)
+    if building_id is None or category_id is None:
         abort(400)
     building = db.session.get(Building, building_id)
     category = db.session.get(IssueCategory, category_id)

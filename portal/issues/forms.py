@@ -14,7 +14,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from portal.forms import optional_id
+from portal.forms import PlainName, optional_id
 from portal.issues.models import DEADLINE_CLASS_LABELS, SATISFACTION_LABELS
 
 
@@ -83,7 +83,7 @@ class RateForm(_ActionForm):
 
 
 class CategoryForm(_ActionForm):
-    name = StringField(_l("Name"), render_kw={"maxlength": 80})
+    name = StringField(_l("Name"), validators=[PlainName()], render_kw={"maxlength": 80})
     deadline_class = SelectField(_l("Deadline class"), validate_choice=False,
                                  choices=[SelectChoice(k, v) for k, v in DEADLINE_CLASS_LABELS.items()])
     respond_hours = IntegerField(_l("Respond within (hours)"), validators=[Optional()],

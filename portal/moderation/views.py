@@ -12,7 +12,7 @@ from flask_login import current_user
 from portal.auth import permissions
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
-from portal.formviews import form_view
+from portal.formviews import db_int, form_view
 from portal.moderation import bp, services
 from portal.moderation.forms import ActionForm, FlagForm, HideForm
 from portal.moderation.models import FLAG_REASON_LABELS, FLAG_REASONS
@@ -166,7 +166,7 @@ def _form_page(template, form, item_type, found, status=200):
 @bp.get("/moderation")
 def index():
     allow(permissions.can_view_moderation_queue(current_user))
-    page = services.queue(current_user, page=request.args.get("page", 1, type=int))
+    page = services.queue(current_user, page=request.args.get("page", 1, type=db_int))
     return render_template("moderation/index.html", page=page, hide_form=HideForm(formdata=None),
                            action_form=ActionForm(formdata=None))
 
@@ -175,7 +175,7 @@ def index():
 def hidden():
     """What is hidden (by a moderator, or by three reports), with who hid it, why and when; restored from here."""
     allow(permissions.can_view_moderation_queue(current_user))
-    page = services.hidden_items(current_user, page=request.args.get("page", 1, type=int))
+    page = services.hidden_items(current_user, page=request.args.get("page", 1, type=db_int))
     return render_template("moderation/hidden.html", page=page, hide_after=services.HIDE_AFTER_FLAGS)
 
 
@@ -222,7 +222,7 @@ def _moderate(item_type, item_id, form, run, done):
             raise DomainError(error.message) from None
 
     def refused(error):
-        if error.field and hasattr(form, error.field):
+        if error.field and hasattr(form, error.field) and isinstance(form, HideForm):
             return _form_page("moderation/hide.html", form, item_type, _item(item_type, item_id))
         flash(str(error.message), "error")
         return _back(form)

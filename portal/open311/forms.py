@@ -5,7 +5,7 @@ from wtforms import IntegerField, SelectMultipleField, StringField, TextAreaFiel
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.forms import optional_id
+from portal.forms import PlainName, optional_id
 
 
 class _Checkboxes(SelectMultipleField):
@@ -20,7 +20,7 @@ class _Checkboxes(SelectMultipleField):
 
 
 class KeyForm(FlaskForm):
-    name = StringField(_l("Integration name (e.g. “12345 hotline, Xicheng district”)"),
+    name = StringField(_l("Integration name (e.g. “12345 hotline, Xicheng district”)"), validators=[PlainName()],
                        render_kw={"maxlength": 120, "autocomplete": "off"})
     communities = _Checkboxes(_l("Communities it may report into (its jurisdictions)"), coerce=int)
     media_hosts = TextAreaField(_l("Photo hosts to fetch media_url from (one host name per line; optional)"),

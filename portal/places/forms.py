@@ -6,9 +6,15 @@ from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaF
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.errors import DomainError
+from portal.forms import PlainName
 from portal.places.importer import parse_area
 
 REQUIRED = _l("This field is required.")
+
+
+def as_text(value):
+    """The stored area (a Decimal, when a post leaves the field out) as the text the field holds."""
+    return value if value is None or isinstance(value, str) else str(value)
 
 
 def valid_area(form, field):
@@ -20,14 +26,14 @@ def valid_area(form, field):
 
 
 class SubDistrictForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120), PlainName()])
     slug = StringField(_l("Short name for addresses"), validators=[DataRequired(REQUIRED), Length(max=64)],
                        render_kw={"autocapitalize": "none", "spellcheck": "false"})
 
 
 class CommunityForm(FlaskForm):
     sub_district_id = SelectField(_l("Sub-district"), coerce=int, validators=[DataRequired(REQUIRED)])
-    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120), PlainName()])
     slug = StringField(_l("Short name for addresses"), validators=[DataRequired(REQUIRED), Length(max=64)],
                        render_kw={"autocapitalize": "none", "spellcheck": "false"})
     time_zone = StringField(_l("Time zone"), default="Asia/Shanghai", validators=[Length(max=64)],
@@ -38,7 +44,7 @@ class CommunityForm(FlaskForm):
 
 
 class BuildingForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120)])
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120), PlainName()])
     code = StringField(_l("Code"), validators=[DataRequired(REQUIRED), Length(max=16)],
                        render_kw={"autocapitalize": "characters", "spellcheck": "false"})
 
@@ -48,19 +54,20 @@ class HouseholdForm(FlaskForm):
     entrance = StringField(_l("Entrance"), validators=[DataRequired(REQUIRED), Length(max=16)])
     room = StringField(_l("Room"), validators=[DataRequired(REQUIRED), Length(max=16)])
     area_m2 = StringField(_l("Exclusive area (m²)"), validators=[DataRequired(REQUIRED), Length(max=20), valid_area],
-                          render_kw={"inputmode": "decimal"})
-    owners = TextAreaField(_l("Owners"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 3})
+                          filters=[as_text], render_kw={"inputmode": "decimal"})
+    owners = TextAreaField(_l("Owners"), validators=[Optional(), Length(max=2000), PlainName()],
+                           render_kw={"rows": 3})
 
 
 class HouseholdEditForm(FlaskForm):
     entrance = StringField(_l("Entrance"), validators=[DataRequired(REQUIRED), Length(max=16)])
     room = StringField(_l("Room"), validators=[DataRequired(REQUIRED), Length(max=16)])
     area_m2 = StringField(_l("Exclusive area (m²)"), validators=[DataRequired(REQUIRED), Length(max=20), valid_area],
-                          render_kw={"inputmode": "decimal"})
+                          filters=[as_text], render_kw={"inputmode": "decimal"})
 
 
 class TransferForm(FlaskForm):
-    owners = TextAreaField(_l("New owners"), validators=[DataRequired(REQUIRED), Length(max=2000)],
+    owners = TextAreaField(_l("New owners"), validators=[DataRequired(REQUIRED), Length(max=2000), PlainName()],
                            render_kw={"rows": 3})
     on_date = DateField(_l("Date of the change"), validators=[DataRequired(_l("Enter a date."))])
 

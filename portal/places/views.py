@@ -8,7 +8,7 @@ from flask_login import current_user
 from portal.auth import permissions
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.formviews import flash_back, form_view
+from portal.formviews import db_int, flash_back, form_view
 from portal.places import bp, importer, services
 from portal.places.forms import (
     BuildingForm,
@@ -73,8 +73,8 @@ def new_community():
     allow(permissions.can_manage_places(current_user))
     form = CommunityForm()
     form.sub_district_id.choices = _sub_district_choices()
-    if request.method == "GET" and request.args.get("sub_district", type=int):
-        form.sub_district_id.data = request.args.get("sub_district", type=int)
+    if request.method == "GET" and request.args.get("sub_district", type=db_int):
+        form.sub_district_id.data = request.args.get("sub_district", type=db_int)
     return form_view(
         form, lambda: services.create_community(current_user, **_community_values(form)),
         message=lambda community: _("Community %(name)s created.", name=community.name),
@@ -127,7 +127,7 @@ def register(slug):
         building = buildings[0][0]
     page = owners = None
     if building is not None:
-        page = services.households_page(building, page=request.args.get("page", 1, type=int))
+        page = services.households_page(building, page=request.args.get("page", 1, type=db_int))
         owners = services.current_owners_by_household([h.id for h in page.items],
                                                       services.local_today(community))
     return htmx_or_page("places/_units.html", "places/register.html", community=community, buildings=buildings,
@@ -176,8 +176,8 @@ def new_household(slug):
     form = HouseholdForm()
     form.building_id.choices = [(0, _("Choose…"))] + [(b.id, f"{b.code} · {b.name}")
                                                        for b, _n in services.building_unit_counts(community)]
-    if request.method == "GET" and request.args.get("building", type=int):
-        form.building_id.data = request.args.get("building", type=int)
+    if request.method == "GET" and request.args.get("building", type=db_int):
+        form.building_id.data = request.args.get("building", type=db_int)
 
     def create():
         building = db.session.get(Building, form.building_id.data or 0)
@@ -307,7 +307,7 @@ def directory():
     """Every community open to everyone, so a visitor finds theirs (and its ballots, notices, actions,
     calendar) from the home page without signing in."""
     query = request.args.get("q", "")
-    page = request.args.get("page", 1, type=int) or 1
+    page = request.args.get("page", 1, type=db_int) or 1
     found = services.community_directory(query, page)
     groups = [(sub_district, list(communities))
               for sub_district, communities in groupby(found.items, key=lambda c: c.sub_district)]

@@ -25,7 +25,7 @@ from portal.auth import permissions
 from portal.clock import utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
-from portal.formviews import flash_back, form_view, posted_id
+from portal.formviews import db_int, flash_back, form_view, posted_id
 from portal.moderation.services import is_hidden_for
 from portal.places.services import community_or_404
 from portal.proposals import bp, services
@@ -396,7 +396,7 @@ def withdraw(slug, proposal_id):
 # --- one proposal ------------------------------------------------------------------------------------------
 
 def _page_number():
-    page = request.args.get("page", type=int) or 1
+    page = request.args.get("page", type=db_int) or 1
     return max(1, min(page, 100_000))
 
 
@@ -460,7 +460,7 @@ def replies(slug, proposal_id, comment_id):
     if top.parent_id is not None:
         abort(404)
     viewer = current_user
-    after = max(0, min(request.args.get("after", type=int) or 0, 2**31 - 1))
+    after = max(0, min(request.args.get("after", type=db_int) or 0, 2**31 - 1))
     found, later = services.thread_replies(proposal, top, viewer, after=after, limit=services.REPLIES_PER_PAGE)
     signed_in = viewer.is_authenticated
     return htmx_or_page(

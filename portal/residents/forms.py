@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
-from portal.forms import optional_id
+from portal.forms import PlainName, optional_id
 
 
 class ClaimForm(FlaskForm):
@@ -24,7 +24,7 @@ class RejectForm(FlaskForm):
 
 
 class RegisterOnBehalfForm(FlaskForm):
-    display_name = StringField(_l("Resident's name"), validators=[Length(max=80)],
+    display_name = StringField(_l("Resident's name"), validators=[Length(max=80), PlainName()],
                                render_kw={"autocomplete": "off"})
     phone = StringField(_l("Resident's mobile number"), validators=[Length(max=20)],
                         render_kw={"inputmode": "tel", "autocomplete": "off"})

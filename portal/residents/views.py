@@ -9,7 +9,7 @@ from portal.auth import permissions
 from portal.auth.models import User
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
-from portal.formviews import fits_database, form_view, posted_id
+from portal.formviews import db_int, fits_database, form_view, posted_id
 from portal.places.models import Community, Household, Residency
 from portal.places.services import community_or_404
 from portal.residents import acting, bp, services
@@ -41,7 +41,7 @@ def claim():
     form.community.choices = [SelectChoice("", _("Choose your community…"))] + [
         SelectChoice(c.id, c.name) for c in services.all_communities()]
     if request.method == "GET" and request.args.get("community"):
-        form.community.data = request.args.get("community", type=int)
+        form.community.data = request.args.get("community", type=db_int)
     # A number beyond the id column is no community (the form says so), rather than a database error.
     community = db.session.get(Community, form.community.data) \
         if form.community.data and fits_database(form.community.data) else None
@@ -71,7 +71,7 @@ def claim():
 def claim_units():
     """The unit select for the chosen community: what htmx swaps in when the community changes."""
     form = ClaimForm(formdata=None)
-    community = db.session.get(Community, request.args.get("community", type=int) or 0)
+    community = db.session.get(Community, request.args.get("community", type=db_int) or 0)
     form.household.choices = _unit_choices(community)
     return render_template("residents/_unit_field.html", form=form, community=community)
 

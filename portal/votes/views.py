@@ -24,7 +24,7 @@ from portal.clock import in_zone, utcnow
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import local_time
-from portal.formviews import form_view
+from portal.formviews import db_int, form_view, posted_text
 from portal.places.services import community_or_404
 from portal.votes import bp, counting, services
 from portal.votes import log as ballot_log
@@ -113,7 +113,7 @@ def _voter(ballot, voter_id) -> BallotVoter | None:
 
 
 def _page_number():
-    page = request.args.get("page", type=int) or 1
+    page = request.args.get("page", type=db_int) or 1
     return max(1, min(page, 100_000))
 
 
@@ -484,7 +484,7 @@ def _search_voters(ballot, words, also=None) -> list[BallotVoter]:
 def paper(slug, ballot_id):
     ballot = _load(slug, ballot_id)
     allow(permissions.can_enter_paper(current_user, ballot))
-    words = (request.values.get("q") or "").strip()[:100]
+    words = posted_text(request.values.get("q")).strip()[:100]
     form = PaperForm()
     picked = option_id = None
     if request.method == "POST":
