@@ -97,6 +97,18 @@ def _hotspot(w, ids):
     return {}, {"community": w.x.slug, "building": ids["bx"], "category": ids["lift"], "month": ids["month"]}
 
 
+def _issue_photo(w, ids):
+    import secrets
+
+    from portal.issues.models import IssuePhoto
+    from tests.issues import gen_issue
+    issue = gen_issue(w, title="Bikes in the stairwell")
+    photo = IssuePhoto(issue_id=issue.id, key=secrets.token_urlsafe(16), width=64, height=48)
+    db.session.add(photo)
+    db.session.flush()
+    return {"photo_id": photo.id}, {}
+
+
 def _reset_link(w, ids):
     from portal.auth import services as auth
     from portal.outbox import Notification
@@ -126,6 +138,7 @@ STATE = {
     "dashboard.hotspot_action": _hotspot,
     "votes.new": lambda w, ids: ({}, {"method": "committee"}),
     "auth.reset_password": _reset_link,
+    "privacy.remove_photo": _issue_photo,
 }
 
 
