@@ -7,7 +7,7 @@ digest), reminders. A payload with "urgent": True (an emergency issue) is e-mail
 A payload keeps moments as ISO 8601 UTC text (`instant()`) with the community's time zone under "zone"; the
 message writes them when it is read, in the reader's language and that zone (see register_event's `times`).
 This module imports no area."""
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask import current_app, g, has_request_context
 from flask_babel import lazy_gettext as _l
@@ -73,16 +73,18 @@ GROUP_BY_PREFIX = {"password_": "account", "residency.": "account", "issue_": "m
 EVENTS: dict[str, dict] = {}
 
 
-def register_event(event: str, message, link=None, *, group: str | None = None, times: tuple[str, ...] = ()) -> None:
+def register_event(event: str, message, link=None, *, group: str | None = None, times: tuple[str, ...] = (),
+                   days: tuple[str, ...] = ()) -> None:
     """Areas declare their events once at import: `message` is a lazy_gettext string with %(name)s
     placeholders filled from the payload; `link(notification)` returns the page it points at; `group`
     (a key of GROUPS; by default from the event's name) decides how it is e-mailed; `times` names the payload
-    keys that hold a moment (`instant()`), written for each reader when the message is read."""
+    keys that hold a moment (`instant()`), `days` those that hold a calendar day (`date.isoformat()`, a due
+    date), each written for the reader when the message is read."""
     if group is None:
         group = next((g for prefix, g in GROUP_BY_PREFIX.items() if event.startswith(prefix)), None)
     if group not in GROUPS:
         raise ValueError(f"notification event {event!r} needs a group from GROUPS")
-    EVENTS[event] = {"message": message, "link": link, "group": group, "times": tuple(times)}
+    EVENTS[event] = {"message": message, "link": link, "group": group, "times": tuple(times), "days": tuple(days)}
 
 
 def instant(moment: datetime) -> str:
@@ -120,26 +122,41 @@ def message_for(notification: Notification) -> str:
     if spec is None:
         return notification.event
     message = spec["message"]
-    payload = _readable(notification.payload or {}, spec.get("times", ()))
+    payload = _readable(notification.payload or {}, spec.get("times", ()), spec.get("days", ()))
     if callable(message):  # a message that depends on the payload's shape (which kind of item, say)
         return str(message(payload))
     return str(message) % payload
 
 
-def _readable(payload: dict, times: tuple[str, ...]) -> dict:
+def _readable(payload: dict, times: tuple[str, ...], days: tuple[str, ...] = ()) -> dict:
     """The payload with each moment named in `times` written as the portal writes times: in the language in
-    force (the reader's) and the zone kept with it (the community's). A payload stored before moments were
-    kept as instants holds the text written then, which is shown as it is."""
-    if not times:
+    force (the reader's) and the zone kept with it (the community's); each day named in `days` likewise,
+    without a time. A payload stored before moments were kept as instants holds the text written then,
+    which is shown as it is."""
+    if not times and not days:
         return payload
-    # portal.web's datetime_local, found on the app: portal.web reads this module, so it cannot be imported.
-    written = current_app.jinja_env.filters["datetime_local"]
+    # portal.web's datetime_local and date_local, found on the app: portal.web reads this module, so it
+    # cannot be imported.
+    filters = current_app.jinja_env.filters
     shown = dict(payload)
     for key in times:
         moment = _instant_of(payload.get(key))
         if moment is not None:
-            shown[key] = written(moment, payload.get("zone"))
+            shown[key] = filters["datetime_local"](moment, payload.get("zone"))
+    for key in days:
+        day = _day_of(payload.get(key))
+        if day is not None:
+            shown[key] = filters["date_local"](day, payload.get("zone"))
     return shown
+
+
+def _day_of(value) -> date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _instant_of(value) -> datetime | None:

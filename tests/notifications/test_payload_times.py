@@ -141,3 +141,18 @@ def test_the_notification_centre_shows_the_moment_in_the_readers_language(far_we
     auth.login(far_west.hoa_member)
     page = client.get("/notifications/").get_data(as_text=True)
     assert zh(starts) in page and "18:05" in page
+
+
+def test_an_actions_due_date_reads_in_each_readers_language(world):  # noqa: F811
+    """Due dates are days: kept as ISO dates ("2027-03-09"), written "3月9日" / "9 Mar" for the reader; a payload
+    of an unknown shape still reads as stored."""
+    from portal.outbox import notify
+    due = date(in_zone(utcnow(), "Asia/Shanghai").year, 3, 9)
+    notify([world.chair_x], "actions.due_soon", None, title="修补屋顶", action_id=1, slug=world.x.slug,
+           due=due.isoformat())
+    db.session.flush()
+    note = only("actions.due_soon")
+    assert read_in("zh", note) == "“修补屋顶”的完成期限为3月9日。"
+    assert read_in("en", note) == "“修补屋顶” is due on 9 Mar."
+    note.payload = {**note.payload, "due": "next week"}
+    assert read_in("en", note) == "“修补屋顶” is due on next week."

@@ -41,14 +41,16 @@ def _link(notification):
     return None
 
 
-register_event("actions.assigned", _l("Your organization is responsible for “%(title)s”, due %(due)s."), _link)
-register_event("actions.chased", _l("An official chased “%(title)s”: %(note)s (new date %(new_due)s)."), _link)
+register_event("actions.assigned", _l("Your organization is responsible for “%(title)s”, due %(due)s."), _link,
+               days=("due",))
+register_event("actions.chased", _l("An official chased “%(title)s”: %(note)s (new date %(new_due)s)."), _link,
+               days=("new_due",))
 register_event("actions.done", _l("“%(title)s” is done: residents can rate the result."), _link)
 register_event("actions.blocked", _l("“%(title)s” is blocked: %(reason)s"), _link)
 # Sent once each by portal.notifications.reminders to the owner (or, with no owner, the responsible
 # organization's members).
-register_event("actions.due_soon", _l("“%(title)s” is due on %(due)s."), _link)
-register_event("actions.overdue", _l("“%(title)s” is overdue: it was due on %(due)s."), _link)
+register_event("actions.due_soon", _l("“%(title)s” is due on %(due)s."), _link, days=("due",))
+register_event("actions.overdue", _l("“%(title)s” is overdue: it was due on %(due)s."), _link, days=("due",))
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
