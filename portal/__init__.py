@@ -68,15 +68,18 @@ def configure_extensions(app: Flask) -> None:
         from flask import g
 
         from portal.auth import roles
-        from portal.auth.models import User
+        from portal.auth.models import User, session_key_digest
         parsed = User.parse_session_id(user_id)
         if parsed is None:
             return None
-        rows = db.session.execute(roles.person_statement(), {"user_id": parsed[0], "today": roles.today()}).all()
+        rows = db.session.execute(roles.person_statement(), {
+            "user_id": parsed[0], "today": roles.today(), "digest": session_key_digest(parsed[2])}).all()
         user = rows[0][0] if rows else None
-        # A session or remember cookie from before a sign-out, password change or lock loads nobody.
+        # A session or remember cookie whose session was signed out (no row), or from before a password
+        # change, a sign-out everywhere or a lock (an earlier generation) loads nobody.
         if user is None or not user.is_active or user.session_generation != parsed[1]:
             return None
+        user.session_key = parsed[2]
         roles.remember_memberships(user, list(dict.fromkeys(row[1] for row in rows if row[1] is not None)))
         residencies: dict[int, set[str]] = {}
         for row in rows:

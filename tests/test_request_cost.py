@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from flask import g
 
-from portal.auth import roles
+from portal.auth import roles, services
 from portal.clock import local_today
 from portal.extensions import db
 from portal.places.models import Residency
@@ -31,6 +31,13 @@ def _people():
     admin = gen_user(is_admin=True)
     db.session.commit()
     return community, {"resident": resident, "member": member, "official": official, "admin": admin}
+
+
+def _session_id(user) -> str:
+    """What a cookie of a browser that signed in as `user` carries (a session of its own)."""
+    services.open_session(user)
+    db.session.commit()
+    return user.get_id()
 
 
 # The account page: the person with their memberships, open residencies and unread count (one statement), for
@@ -73,7 +80,7 @@ def test_the_badge_counts_again_after_a_write_to_notifications_in_the_same_reque
     db.session.commit()
     auth.login(resident)
     with app.test_request_context():
-        login_user(app.login_manager._user_callback(str(resident.id)))
+        login_user(app.login_manager._user_callback(_session_id(resident)))
         assert g.unread_notifications_at_start == 2 and unread_notifications() == 2
         mark_read(resident)
         assert unread_notifications() == 0
@@ -101,11 +108,10 @@ def test_the_loaded_person_carries_exactly_their_current_memberships(app, client
     later = gen_organization("residents_committee", community=gen_community())
     gen_membership(member, later, start=local_today() + timedelta(days=1))
     db.session.commit()
-    member_id = member.id
     auth.login(member)
     with app.test_request_context("/"):
         from flask_login import login_user
-        loaded = app.login_manager._user_callback(str(member_id))
+        loaded = app.login_manager._user_callback(_session_id(member))
         login_user(loaded)
         from_loader = sorted(m.id for m in roles.memberships(loaded))
         g.pop("current_memberships")
@@ -118,7 +124,7 @@ def test_an_inactive_account_is_not_loaded(app):
     person.is_active_account = False
     db.session.commit()
     with app.test_request_context("/"):
-        assert app.login_manager._user_callback(str(person.id)) is None
+        assert app.login_manager._user_callback(_session_id(person)) is None
 
 
 def test_rules_see_a_residency_change_made_earlier_in_the_same_request(app):

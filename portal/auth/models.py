@@ -1,4 +1,6 @@
-"""Accounts, sign-in attempts and password resets."""
+"""Accounts, their signed-in sessions, sign-in attempts and password resets."""
+import hashlib
+
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint
 
@@ -37,17 +39,24 @@ class User(UserMixin, db.Model):
     def is_active(self):
         return self.is_active_account
 
+    # This browser's session key (see SignedInSession), set by the user loader or when a session starts;
+    # not a column: each signed-in browser has its own.
+    session_key = None
+
     def get_id(self) -> str:
-        """What sessions and remember-me cookies carry: the id and the session generation they were started
-        under, so a copy kept from before a sign-out, a password change or a lock no longer loads anyone."""
-        return f"{self.id}:{self.session_generation}"
+        """What sessions and remember-me cookies carry: the id, the session generation they were started
+        under and this browser's session key, so a copy kept from before a sign-out (of this browser), a
+        password change or a lock (of every browser) no longer loads anyone."""
+        return f"{self.id}:{self.session_generation}:{self.session_key or ''}"
 
     @staticmethod
-    def parse_session_id(value: str) -> tuple[int, int] | None:
-        """(id, generation) from get_id's text; a bare id is generation 0. None when it is neither."""
-        user_id, _, generation = str(value).partition(":")
+    def parse_session_id(value: str) -> tuple[int, int, str] | None:
+        """(id, generation, session key) from get_id's text; a bare id is generation 0, and a missing key is
+        "" (which no session has: such a cookie loads nobody). None when it is neither."""
+        user_id, _, rest = str(value).partition(":")
+        generation, _, key = rest.partition(":")
         try:
-            return int(user_id), int(generation or 0)
+            return int(user_id), int(generation or 0), key
         except ValueError:
             return None
 
@@ -57,6 +66,26 @@ class User(UserMixin, db.Model):
 
     def __repr__(self):
         return f"<User {self.id} {self.display_name}>"
+
+
+def session_key_digest(key: str) -> str:
+    """What the database keeps of a session key: a copy of the table cannot be turned into cookies."""
+    return hashlib.sha256((key or "").encode()).hexdigest()
+
+
+class SignedInSession(db.Model):
+    """One browser signed in: its session and remember-me cookies carry the key whose digest this row
+    keeps. Signing out ends this row only; the person's other browsers stay signed in."""
+
+    __tablename__ = "signed_in_session"
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False, index=True)
+    key_digest = db.Column(db.String(64), nullable=False, unique=True)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    last_seen_at = db.Column(UTCDateTime)
+    ended_at = db.Column(UTCDateTime)
+    user_agent = db.Column(db.String(200))
 
 
 class LoginAttempt(db.Model):

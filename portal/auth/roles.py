@@ -6,7 +6,7 @@ ownership end dates are handover days (exclusive), see `Ownership.held_on`."""
 from datetime import date
 
 from flask import g, has_request_context
-from sqlalchemy import Date, Integer, bindparam, event, func, or_
+from sqlalchemy import Date, Integer, String, bindparam, event, func, or_
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from portal.clock import local_today
@@ -59,9 +59,10 @@ _PERSON_STATEMENT = []
 def person_statement():
     """The user loader's one statement, built once per process (building it costs more than running it):
     the person with current memberships (and their organizations), open residencies and the unread count,
-    for the bound parameters user_id and today."""
+    for the bound parameters user_id and today; nobody unless the session whose key digest is the bound
+    parameter digest is the person's and has not ended."""
     if not _PERSON_STATEMENT:
-        from portal.auth.models import User
+        from portal.auth.models import SignedInSession, User
         from portal.outbox import Notification
         on = bindparam("today", type_=Date)
         unread = (db.select(func.count(Notification.id))
@@ -70,6 +71,9 @@ def person_statement():
         _PERSON_STATEMENT.append(
             db.select(User, OrgMembership, Residency.community_id, Residency.status, unread)
             .where(User.id == bindparam("user_id", type_=Integer))
+            .where(db.select(SignedInSession.id).where(
+                SignedInSession.user_id == User.id, SignedInSession.ended_at.is_(None),
+                SignedInSession.key_digest == bindparam("digest", type_=String)).correlate(User).exists())
             .outerjoin(OrgMembership, (OrgMembership.user_id == User.id) & _current(OrgMembership, on))
             .outerjoin(Organization, Organization.id == OrgMembership.organization_id)
             .outerjoin(Residency, (Residency.user_id == User.id) & Residency.status.in_(OPEN_RESIDENCY_STATES))

@@ -18,7 +18,7 @@ from sqlalchemy import event, func
 
 from portal.audit.services import record
 from portal.auth import permissions
-from portal.auth.models import LoginAttempt, PasswordReset, User
+from portal.auth.models import LoginAttempt, PasswordReset, SignedInSession, User, session_key_digest
 from portal.clock import utcnow
 from portal.due import due_step
 from portal.errors import DomainError, NotAllowed
@@ -295,17 +295,44 @@ def _waste_a_hash_check(password: str) -> None:
         pass
 
 
-def end_sessions(user: User) -> None:
+def open_session(user: User, user_agent: str | None = None, now: datetime | None = None) -> str:
+    """A new signed-in session for this browser: its key, which the session and remember-me cookies carry
+    (User.get_id); the database keeps only its digest."""
+    user = unproxied(user)
+    key = secrets.token_urlsafe(16)
+    now = now or utcnow()
+    db.session.add(SignedInSession(user_id=user.id, key_digest=session_key_digest(key), created_at=now,
+                                   last_seen_at=now, user_agent=(user_agent or "")[:200] or None))
+    user.session_key = key
+    return key
+
+
+def _end_session_rows(user: User, now: datetime, keep: str | None = None) -> None:
+    condition = [SignedInSession.user_id == user.id, SignedInSession.ended_at.is_(None)]
+    if keep:
+        condition.append(SignedInSession.key_digest != session_key_digest(keep))
+    db.session.execute(db.update(SignedInSession).where(*condition).values(ended_at=now))
+
+
+def end_sessions(user: User, keep: str | None = None, now: datetime | None = None) -> None:
     """Every session and remember-me cookie of this person stops working, on every device: they carry the
-    session generation (User.get_id), and the user loader refuses one that is not the current one."""
+    session generation (User.get_id), and the user loader refuses one that is not the current one. `keep`,
+    the key of the session that asked (a password change), stays open: its caller signs it in again under
+    the new generation."""
     user = unproxied(user)
     user.session_generation = (user.session_generation or 0) + 1
+    _end_session_rows(user, now or utcnow(), keep)
 
 
-def sign_out(user: User) -> None:
-    """Signing out ends the session on the server, so a copy of its cookies taken earlier is worthless too.
-    Sessions are counted per person, so this signs the person out on their other devices as well."""
-    end_sessions(user)
+def sign_out(user: User, key: str | None, now: datetime | None = None) -> None:
+    """Signing out ends this browser's session on the server, so a copy of its cookies taken earlier is
+    worthless too. The person's other browsers stay signed in."""
+    user = unproxied(user)
+    if user is None or not key:
+        return
+    db.session.execute(db.update(SignedInSession).where(
+        SignedInSession.user_id == user.id, SignedInSession.key_digest == session_key_digest(key),
+        SignedInSession.ended_at.is_(None)).values(ended_at=now or utcnow()))
 
 
 def sign_out_everywhere(actor: User, user: User) -> None:
@@ -316,12 +343,18 @@ def sign_out_everywhere(actor: User, user: User) -> None:
     record(actor, "account.signed_out_everywhere", user, subject_user=user)
 
 
+def forget_ended_sessions(before: datetime) -> int:
+    """Rows of sessions that ended before `before` (the privacy retention step's sign-in period)."""
+    return db.session.execute(db.delete(SignedInSession).where(SignedInSession.ended_at < before)).rowcount
+
+
 @event.listens_for(User.is_active_account, "set")
 def _end_sessions_when_locked(user, value, oldvalue, initiator):
     # Locking an account (an administrator's lock, a deletion) ends its sessions for good: unlocking it
     # later does not bring old cookies back to life.
     if oldvalue is True and value is False:
         user.session_generation = (user.session_generation or 0) + 1
+        # Its session rows are ended by whoever locks it (anonymize); the generation alone already refuses them.
 
 
 # --- Account page -----------------------------------------------------------------------------------
@@ -341,7 +374,7 @@ def update_profile(actor: User, user: User, *, display_name: str, locale: str | 
     update_preferences(user, locale=locale, large_text=large_text)
 
 
-def _set_password(user: User, password: str, now: datetime) -> None:
+def _set_password(user: User, password: str, now: datetime, keep_session: str | None = None) -> None:
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise DomainError(_l("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH), "password")
     user.password_hash = hash_password(password)
@@ -351,16 +384,16 @@ def _set_password(user: User, password: str, now: datetime) -> None:
         PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None),
         PasswordReset.expires_at > now).values(expires_at=now))
     clear_failed_logins(user)
-    end_sessions(user)
+    end_sessions(user, keep=keep_session, now=now)
     notify([user], "password_changed", user)
 
 
 def change_password(actor: User, user: User, *, current_password: str, new_password: str,
                     ip: str = "unknown", now: datetime | None = None) -> None:
-    """The signed-in person changes their own password; every session ends (the caller starts this one
-    again). A wrong current password counts as a failed sign-in, so a session left open on a shared
-    computer cannot be used to guess the password faster than the sign-in page allows: the caller commits
-    the refusal too."""
+    """The signed-in person changes their own password; every other session ends (the caller signs this
+    one, the actor's session_key, in again under the new generation). A wrong current password counts as a
+    failed sign-in, so a session left open on a shared computer cannot be used to guess the password faster
+    than the sign-in page allows: the caller commits the refusal too."""
     now = now or utcnow()
     actor, user = unproxied(actor), unproxied(user)
     if actor is None or actor.id != user.id:
@@ -369,7 +402,7 @@ def change_password(actor: User, user: User, *, current_password: str, new_passw
     if not check_password(user, current_password or ""):
         _failed_try(user.login_name, ip, user, now, "current_password", "current_password")
         raise DomainError(_l("This is not your current password."), "current_password")
-    _set_password(user, new_password, now)
+    _set_password(user, new_password, now, keep_session=actor.session_key)
     record(actor, "account.password_changed", user, subject_user=user)
 
 

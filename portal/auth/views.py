@@ -35,16 +35,18 @@ REGISTERED_LOGIN = "registered_login"
 
 
 # --- Sessions ---------------------------------------------------------------------------------------
-# Sessions and remember-me cookies carry the person's session generation (User.get_id); signing out, a
-# password change and a lock raise it, and the user loader refuses any cookie from before.
+# Sessions and remember-me cookies carry the person's session generation and this browser's session key
+# (User.get_id). Signing out ends this browser's key; a password change, signing out everywhere and a lock
+# raise the generation, and the user loader refuses any cookie from before.
 
 def start_session(user: User, remember: bool = False) -> None:
+    """Sign this browser in under the session key services.open_session gave the person (committed)."""
     login_user(user, remember=remember)
 
 
 def _restart_session(user: User) -> None:
     """After this session raised the generation (a password change): keep it, and its remember cookie,
-    signed in under the new one."""
+    signed in under the new one, with the same key."""
     remember = bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
     login_user(user, remember=remember)
 
@@ -129,19 +131,25 @@ def login():
     if request.method == "GET" and session.get(REGISTERED_LOGIN):
         form.login.data = session[REGISTERED_LOGIN]
 
+    def sign_in():
+        user = services.authenticate(form.login.data, form.password.data, _client_ip())
+        services.open_session(user, request.user_agent.string)
+        return user
+
     def signed_in(user):
         start_session(user, remember=form.remember.data)
         if session.pop(REGISTERED_LOGIN, None) == user.login_name:
             flash(_("Welcome, %(name)s. Your account is ready.", name=user.display_name), "success")
         return _safe_next(request.args.get("next"))
-    return form_view(form, lambda: services.authenticate(form.login.data, form.password.data, _client_ip()),
+    return form_view(form, sign_in,
                      commit_refusal=True,  # the failure is counted toward lock-out even though sign-in is refused
                      done=signed_in, page="auth/login.html", context={"form": form})
 
 
 @bp.post("/logout")
 def logout():
-    services.sign_out(current_user._get_current_object())
+    me = current_user._get_current_object()
+    services.sign_out(me, me.session_key)
     db.session.commit()
     logout_user()
     flash(_("You have signed out."), "info")

@@ -28,8 +28,8 @@ from portal.actions.models import ActionRating, ActionVolunteer
 from portal.audit.models import AuditEntry
 from portal.audit.services import record
 from portal.auth import permissions
-from portal.auth.models import LoginAttempt, PasswordReset, User
-from portal.auth.services import hash_password
+from portal.auth.models import LoginAttempt, PasswordReset, SignedInSession, User
+from portal.auth.services import forget_ended_sessions, hash_password
 from portal.clock import utcnow
 from portal.committees.models import OrgMembership
 from portal.due import due_step
@@ -189,6 +189,8 @@ def anonymize(user: User, now: datetime) -> None:
     db.session.execute(db.update(Owner).where(Owner.user_id == user_id).values(user_id=None))
     db.session.execute(db.update(Issue).where(Issue.reporter_id == user_id).values(reporter_phone=None))
     db.session.execute(db.delete(PasswordReset).where(PasswordReset.user_id == user_id))
+    db.session.execute(db.update(SignedInSession).where(
+        SignedInSession.user_id == user_id, SignedInSession.ended_at.is_(None)).values(ended_at=now))
     if old_logins:
         db.session.execute(db.delete(LoginAttempt).where(LoginAttempt.account.in_(old_logins)))
     events.account_anonymized.send(user, now=now)
@@ -352,6 +354,7 @@ def personal_data(user: User) -> dict:
         "consents": {"registration": user.consented_at,
                      "records": _rows(ConsentRecord, ConsentRecord.user_id == uid)},
         "audit_entries": _rows(AuditEntry, AuditEntry.subject_user_id == uid),
+        "signed_in_sessions": _rows(SignedInSession, SignedInSession.user_id == uid, leave_out=("key_digest",)),
     }
 
 
@@ -411,10 +414,11 @@ def remove_hotline_contacts(now: datetime) -> int:
 
 
 def forget_sign_in_addresses(now: datetime) -> int:
-    """Sign-in records older than RETENTION_SIGN_IN_DAYS: failed attempts go, and the audit log's sign-in
-    entries lose their IP address (the entry itself stays)."""
+    """Sign-in records older than RETENTION_SIGN_IN_DAYS: failed attempts and sessions ended before go, and the
+    audit log's sign-in entries lose their IP address (the entry itself stays)."""
     cutoff = now - timedelta(days=setting("RETENTION_SIGN_IN_DAYS"))
     changed = db.session.execute(db.delete(LoginAttempt).where(LoginAttempt.at < cutoff)).rowcount
+    changed += forget_ended_sessions(cutoff)
     entries = db.session.scalars(db.select(AuditEntry).where(
         AuditEntry.action.in_(SIGN_IN_ACTIONS), AuditEntry.created_at < cutoff)).all()
     for entry in entries:

@@ -1,13 +1,15 @@
-"""Sessions that end on the server, sign out everywhere, lock-out that a wrong current password counts
-toward, and lock-out that holds under guesses sent at once (issue #18)."""
+"""Sessions that end on the server (signing out ends this browser's only), sign out everywhere, lock-out
+that a wrong current password counts toward, and lock-out that holds under guesses sent at once (issue #18)."""
 import logging
 import threading
+from datetime import timedelta
 
 import pytest
 
 from portal.audit.models import AuditEntry
 from portal.auth import services, views
-from portal.auth.models import LoginAttempt, User
+from portal.auth.models import LoginAttempt, SignedInSession, User, session_key_digest
+from portal.clock import utcnow
 from portal.errors import DomainError
 from portal.extensions import db
 from tests.auth.test_views import NEW_PASSWORD, post_form, signed_in
@@ -56,6 +58,62 @@ def test_a_copy_of_the_remember_cookie_stops_working_at_sign_out(app, client, au
     assert not signed_in(copy_cookies(app, copy, names=("remember_token",)))
 
 
+def test_signing_out_in_one_browser_leaves_the_other_signed_in(app, client, auth, person):
+    phone = app.test_client()
+    type(auth)(phone).login(person, remember=True)
+    auth.login(person, remember=True)
+    library = copy_cookies(app, client)
+    auth.logout()
+    assert not signed_in(client) and not signed_in(library)
+    library.delete_cookie("session")
+    assert not signed_in(library)  # nor by the copied remember cookie
+    assert signed_in(phone)
+    phone.delete_cookie("session")
+    assert signed_in(phone)  # its remember cookie still signs it in
+    rows = db.session.scalars(db.select(SignedInSession).where(SignedInSession.user_id == person.id)).all()
+    assert sorted(row.ended_at is None for row in rows) == [False, True]
+
+
+def test_each_sign_in_is_a_session_of_its_own_keeping_only_the_keys_digest(app, client, auth, person):
+    auth.login(person)
+    type(auth)(app.test_client()).login(person)
+    rows = db.session.scalars(db.select(SignedInSession).where(SignedInSession.user_id == person.id)).all()
+    assert len(rows) == 2 and len({row.key_digest for row in rows}) == 2
+    assert all(row.ended_at is None and row.created_at and len(row.key_digest) == 64 for row in rows)
+    key = User.parse_session_id(_session_user_id(client))[2]
+    assert key and session_key_digest(key) in {row.key_digest for row in rows}
+    assert all(key not in row.key_digest for row in rows)
+
+
+def _session_user_id(client) -> str:
+    with client.session_transaction() as session:
+        return session["_user_id"]
+
+
+def test_a_cookie_from_before_session_keys_signs_nobody_in(app, client, auth, person):
+    auth.login(person)
+    with client.session_transaction() as session:
+        session["_user_id"] = f"{person.id}:{reload(person).session_generation}"
+    assert not signed_in(client)
+
+
+def test_a_password_change_ends_the_other_browsers_and_keeps_this_one(app, client, auth, person):
+    phone = app.test_client()
+    type(auth)(phone).login(person, remember=True)
+    auth.login(person, remember=True)
+    response = post_form(client, "/account/password",
+                         {"current_password": DEFAULT_PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.status_code == 302
+    assert signed_in(client) and not signed_in(phone)
+    phone.delete_cookie("session")
+    assert not signed_in(phone)
+    client.delete_cookie("session")
+    assert signed_in(client)  # this browser's remember cookie, under the new generation
+    open_rows = db.session.scalar(db.select(db.func.count(SignedInSession.id)).where(
+        SignedInSession.user_id == person.id, SignedInSession.ended_at.is_(None)))
+    assert open_rows == 1
+
+
 def test_signing_in_again_after_signing_out_works(client, auth, person):
     auth.login(person)
     auth.logout()
@@ -78,6 +136,8 @@ def test_sign_out_everywhere_ends_every_device_this_one_included_and_is_audited(
     phone.delete_cookie("session")
     assert not signed_in(phone)  # nor by its remember cookie
     assert db.session.scalar(db.select(AuditEntry).where(AuditEntry.action == "account.signed_out_everywhere"))
+    assert db.session.scalar(db.select(db.func.count(SignedInSession.id)).where(
+        SignedInSession.user_id == person.id, SignedInSession.ended_at.is_(None))) == 0
 
 
 def test_sign_out_everywhere_needs_sign_in_and_a_csrf_token(client, auth, person):
@@ -94,6 +154,8 @@ def test_nobody_signs_out_another_person():
 
 
 def test_locking_an_account_ends_its_sessions_for_good(app, client, auth, person):
+    phone = app.test_client()
+    type(auth)(phone).login(person, remember=True)
     auth.login(person, remember=True)
     user = reload(person)
     user.is_active_account = False
@@ -105,6 +167,20 @@ def test_locking_an_account_ends_its_sessions_for_good(app, client, auth, person
     assert not signed_in(client)
     client.delete_cookie("session")
     assert not signed_in(client)
+    assert not signed_in(phone)
+    phone.delete_cookie("session")
+    assert not signed_in(phone)
+
+
+def test_ended_sessions_are_forgotten_after_the_sign_in_retention_and_open_ones_stay():
+    user = gen_user()
+    now = utcnow()
+    old, recent, still_open = (services.open_session(user, now=now - timedelta(days=days)) for days in (200, 200, 300))
+    services.sign_out(user, old, now=now - timedelta(days=100))
+    services.sign_out(user, recent, now=now - timedelta(days=10))
+    assert services.forget_ended_sessions(now - timedelta(days=90)) == 1
+    left = set(db.session.scalars(db.select(SignedInSession.key_digest).where(SignedInSession.user_id == user.id)))
+    assert left == {session_key_digest(recent), session_key_digest(still_open)}
 
 
 def test_a_reset_by_link_or_code_ends_every_session():
@@ -114,18 +190,22 @@ def test_a_reset_by_link_or_code_ends_every_session():
     assert user.get_id() != before
 
 
-def test_the_session_id_names_the_person_and_the_generation():
+def test_the_session_id_names_the_person_the_generation_and_the_session_key():
     user = gen_user()
-    assert User.parse_session_id(user.get_id()) == (user.id, 0)
+    key = services.open_session(user)
+    assert User.parse_session_id(user.get_id()) == (user.id, 0, key)
     services.end_sessions(user)
-    assert User.parse_session_id(user.get_id()) == (user.id, 1)
-    assert User.parse_session_id("17") == (17, 0)  # a bare id, as cookies from before carried
+    assert User.parse_session_id(user.get_id()) == (user.id, 1, key)
+    assert User.parse_session_id("17:2") == (17, 2, "")  # no key, as cookies from before carried
+    assert User.parse_session_id("17") == (17, 0, "")
     assert User.parse_session_id("x:y") is None
 
 
-def test_the_user_loader_refuses_an_earlier_generation_in_one_statement(app):
+def test_the_user_loader_refuses_an_earlier_generation_and_an_ended_key_in_one_statement(app):
     user = gen_user()
-    services.end_sessions(user)
+    key = services.open_session(user)
+    ended = services.open_session(user)
+    services.end_sessions(user, keep=key)
     db.session.commit()
     user_id = user.id
     statements = []
@@ -135,13 +215,14 @@ def test_the_user_loader_refuses_an_earlier_generation_in_one_statement(app):
     with app.test_request_context("/"):
         db.event.listen(db.engine, "before_cursor_execute", count)
         try:
-            assert app.login_manager._user_callback(f"{user_id}:0") is None
-            assert app.login_manager._user_callback(str(user_id)) is None
-            assert app.login_manager._user_callback(f"{user_id}:1").id == user_id
+            assert app.login_manager._user_callback(f"{user_id}:0:{key}") is None
+            assert app.login_manager._user_callback(f"{user_id}:1") is None
+            assert app.login_manager._user_callback(f"{user_id}:1:{ended}") is None
+            assert app.login_manager._user_callback(f"{user_id}:1:{key}").id == user_id
         finally:
             db.event.remove(db.engine, "before_cursor_execute", count)
         assert app.login_manager._user_callback("not-an-id") is None
-    assert len(statements) == 3
+    assert len(statements) == 4
 
 
 # --- A wrong current password counts toward the lock-out ---------------------------------------------

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from portal.auth.models import LoginAttempt, User
-from portal.auth.services import check_password
+from portal.auth.models import LoginAttempt, SignedInSession, User
+from portal.auth.services import check_password, open_session, sign_out
 from portal.clock import utcnow
 from portal.committees.models import OrgMembership
 from portal.due import run_step
@@ -28,6 +28,8 @@ def test_a_deletion_waits_out_the_cooling_off_period_then_anonymizes(world):
     proposal = gen_in_deliberation(world)
     comment = gen_comment(world, proposal, author=person)
     now = utcnow()
+    open_session(person)
+    open_session(person)
     deletion = services.request_deletion(person, person, now=now)
     assert deletion.due_at == now + timedelta(days=7)
     assert services.carry_out_due_deletions(now + timedelta(days=6)) == 0
@@ -41,6 +43,8 @@ def test_a_deletion_waits_out_the_cooling_off_period_then_anonymizes(world):
     assert all(not r.is_open for r in db.session.scalars(db.select(Residency).where(Residency.user_id == person.id)))
     assert deletion.carried_out_at is not None
     assert audit("privacy.account_anonymized")
+    assert db.session.scalar(db.select(db.func.count(SignedInSession.id)).where(
+        SignedInSession.user_id == person.id, SignedInSession.ended_at.is_(None))) == 0
     assert services.carry_out_due_deletions(now + timedelta(days=8)) == 0  # idempotent
 
 
@@ -202,9 +206,14 @@ def test_sign_in_addresses_go_after_90_days(world):
     recent = record(world.reporter, "account.login", world.reporter, subject_user=world.reporter, ip="10.0.0.2")
     db.session.add(LoginAttempt(account="x", ip="10.0.0.3", at=now - timedelta(days=91)))
     db.session.flush()
+    ended_long_ago, ended_lately = open_session(world.reporter), open_session(world.reporter)
+    sign_out(world.reporter, ended_long_ago, now=now - timedelta(days=91))
+    sign_out(world.reporter, ended_lately, now=now - timedelta(days=89))
+    db.session.flush()
     services.forget_sign_in_addresses(now)
     assert "ip" not in old.details and recent.details["ip"] == "10.0.0.2"
     assert db.session.scalar(db.select(db.func.count()).select_from(LoginAttempt)) == 0
+    assert db.session.scalar(db.select(db.func.count()).select_from(SignedInSession)) == 1
 
 
 def test_unconfirmed_registrations_go_after_30_days(world):
