@@ -17,6 +17,7 @@ PostgreSQL refuses a NUL in text (SQLite keeps it) and a number beyond 32 bits e
 runs on both."""
 import importlib
 import pkgutil
+import sys
 from contextlib import contextmanager
 from functools import wraps
 
@@ -150,9 +151,18 @@ def portal_form_classes() -> set[type]:
     while pending:
         for sub in pending.pop().__subclasses__():
             pending.append(sub)
-            if sub.__module__.startswith("portal.") and not sub.__name__.startswith("_"):
+            if sub.__module__.startswith("portal.") and not sub.__name__.startswith("_") and _current(sub):
                 found.add(sub)
     return found
+
+
+def _current(cls: type) -> bool:
+    """The class its module holds now: a test that imports a module afresh (the layering test) leaves the
+    earlier class object behind among FlaskForm's subclasses."""
+    holder = sys.modules.get(cls.__module__)
+    for name in cls.__qualname__.split("."):
+        holder = getattr(holder, name, None)
+    return holder is cls
 
 
 class Seen:

@@ -28,7 +28,6 @@ def upgrade():
     sa.Column('created_at', portal.clock.UTCDateTime(), nullable=False),
     sa.Column('last_seen_at', portal.clock.UTCDateTime(), nullable=True),
     sa.Column('ended_at', portal.clock.UTCDateTime(), nullable=True),
-    sa.Column('user_agent', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_signed_in_session_user_id_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_signed_in_session')),
     sa.UniqueConstraint('key_digest', name=op.f('uq_signed_in_session_key_digest'))

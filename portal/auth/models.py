@@ -85,7 +85,6 @@ class SignedInSession(db.Model):
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     last_seen_at = db.Column(UTCDateTime)
     ended_at = db.Column(UTCDateTime)
-    user_agent = db.Column(db.String(200))
 
 
 class LoginAttempt(db.Model):

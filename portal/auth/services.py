@@ -295,14 +295,15 @@ def _waste_a_hash_check(password: str) -> None:
         pass
 
 
-def open_session(user: User, user_agent: str | None = None, now: datetime | None = None) -> str:
+def open_session(user: User, now: datetime | None = None) -> str:
     """A new signed-in session for this browser: its key, which the session and remember-me cookies carry
-    (User.get_id); the database keeps only its digest."""
+    (User.get_id); the database keeps only its digest, and nothing about the browser (the privacy notice
+    promises only when one signed in)."""
     user = unproxied(user)
     key = secrets.token_urlsafe(16)
     now = now or utcnow()
     db.session.add(SignedInSession(user_id=user.id, key_digest=session_key_digest(key), created_at=now,
-                                   last_seen_at=now, user_agent=(user_agent or "")[:200] or None))
+                                   last_seen_at=now))
     user.session_key = key
     return key
 

@@ -133,7 +133,7 @@ def login():
 
     def sign_in():
         user = services.authenticate(form.login.data, form.password.data, _client_ip())
-        services.open_session(user, request.user_agent.string)
+        services.open_session(user)
         return user
 
     def signed_in(user):
