@@ -69,11 +69,14 @@ def configure_extensions(app: Flask) -> None:
 
         from portal.auth import roles
         from portal.auth.models import User, session_key_digest
+        from portal.clock import utcnow
         parsed = User.parse_session_id(user_id)
         if parsed is None:
             return None
+        since = utcnow() - app.config["REMEMBER_COOKIE_DURATION"]
         rows = db.session.execute(roles.person_statement(), {
-            "user_id": parsed[0], "today": roles.today(), "digest": session_key_digest(parsed[2])}).all()
+            "user_id": parsed[0], "today": roles.today(), "digest": session_key_digest(parsed[2]),
+            "since": since}).all()
         user = rows[0][0] if rows else None
         # A session or remember cookie whose session was signed out (no row), or from before a password
         # change, a sign-out everywhere or a lock (an earlier generation) loads nobody.

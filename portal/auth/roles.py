@@ -60,7 +60,8 @@ def person_statement():
     """The user loader's one statement, built once per process (building it costs more than running it):
     the person with current memberships (and their organizations), open residencies and the unread count,
     for the bound parameters user_id and today; nobody unless the session whose key digest is the bound
-    parameter digest is the person's and has not ended."""
+    parameter digest is the person's, has not ended and began after the bound parameter since (a sign-in
+    lasts REMEMBER_COOKIE_DURATION at most, whatever cookie a browser keeps)."""
     if not _PERSON_STATEMENT:
         from portal.auth.models import SignedInSession, User
         from portal.outbox import Notification
@@ -73,7 +74,9 @@ def person_statement():
             .where(User.id == bindparam("user_id", type_=Integer))
             .where(db.select(SignedInSession.id).where(
                 SignedInSession.user_id == User.id, SignedInSession.ended_at.is_(None),
-                SignedInSession.key_digest == bindparam("digest", type_=String)).correlate(User).exists())
+                SignedInSession.key_digest == bindparam("digest", type_=String),
+                SignedInSession.created_at > bindparam("since", type_=SignedInSession.created_at.type))
+                  .correlate(User).exists())
             .outerjoin(OrgMembership, (OrgMembership.user_id == User.id) & _current(OrgMembership, on))
             .outerjoin(Organization, Organization.id == OrgMembership.organization_id)
             .outerjoin(Residency, (Residency.user_id == User.id) & Residency.status.in_(OPEN_RESIDENCY_STATES))

@@ -114,6 +114,20 @@ def test_a_password_change_ends_the_other_browsers_and_keeps_this_one(app, clien
     assert open_rows == 1
 
 
+def test_a_sign_in_lasts_thirty_days_whatever_cookie_the_browser_keeps(app, client, auth, person):
+    """Remember-me lasts 30 days on the server too: a remember cookie kept (or copied) past that loads nobody."""
+    auth.login(person, remember=True)
+    copy = copy_cookies(app, client, names=("remember_token",))
+    row = db.session.scalar(db.select(SignedInSession).where(SignedInSession.user_id == person.id))
+    row.created_at = utcnow() - app.config["REMEMBER_COOKIE_DURATION"] + timedelta(hours=1)
+    db.session.commit()
+    assert signed_in(copy_cookies(app, copy, names=("remember_token",)))
+    row.created_at = utcnow() - app.config["REMEMBER_COOKIE_DURATION"] - timedelta(minutes=1)
+    db.session.commit()
+    assert not signed_in(copy_cookies(app, copy, names=("remember_token",)))
+    assert not signed_in(client)
+
+
 def test_signing_in_again_after_signing_out_works(client, auth, person):
     auth.login(person)
     auth.logout()
