@@ -274,6 +274,7 @@ def _detail_labels() -> dict:
         # ballots
         "matter": pgettext("audit detail", "Matter"), "secret": pgettext("audit detail", "Secret ballot"),
         "results_hidden": pgettext("audit detail", "Results hidden until voting closes"),
+        "resident_rule": pgettext("audit detail", "Residents' vote rule"),
         "opens_at": pgettext("audit detail", "Voting opens"), "closes_at": pgettext("audit detail", "Voting closes"),
         "original_closes_at": pgettext("audit detail", "Voting was to close"),
         "voter_id": pgettext("audit detail", "Voter"), "result": pgettext("audit detail", "Result"),

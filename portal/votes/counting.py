@@ -12,6 +12,9 @@ made. The rules are DESIGN §3 "Ballot":
   2·yes > yes+no, "two_thirds" when 3·yes ≥ 2·(yes+no); abstentions are outside yes+no, and
   yes+no = 0 fails. Named choices: the option with most votes wins (result "passed",
   details["winner_id"]); equal top counts are a tie.
+- residents under the "meeting" rule (居民会议, Organic Law of Urban Residents' Committees art. 10; yes/no
+  only): quorum when more than half of the frozen electorate take part (2·voted > electorate); passes when
+  yes is more than half of those taking part, abstentions in the base (2·yes > voted).
 - owners (Civil Code art. 278, SPC interpretation art. 9): participation when the voters hold ≥ 2/3 of the
   area AND are ≥ 2/3 of the headcount (abstaining is taking part). Matters 6–8 pass with yes ≥ 3/4 of the
   participating area AND headcount; all others with yes > 1/2 of each.
@@ -99,7 +102,8 @@ def MATTER_RULE(matter) -> str:  # noqa: N802 (the name the contract fixes)
 
 def decide(ballot_like, figures: Figures) -> tuple[str, dict]:
     """(result, details) for a ballot (anything with method, matter, threshold, quorum_percent,
-    at_least_half and options with id and code) and its figures. result is one of models.RESULTS."""
+    at_least_half, optionally resident_rule, and options with id and code) and its figures. result is one
+    of models.RESULTS."""
     decide_method = {"committee": _decide_committee, "residents": _decide_residents, "owners": _decide_owners}
     result, details = decide_method[ballot_like.method](ballot_like, figures, _base_details(ballot_like, figures))
     if figures.electorate_count <= 0 or figures.voted_count <= 0:
@@ -125,6 +129,8 @@ def _decide_committee(ballot, f: Figures, details: dict) -> tuple[str, dict]:
 
 
 def _decide_residents(ballot, f: Figures, details: dict) -> tuple[str, dict]:
+    if getattr(ballot, "resident_rule", None) == "meeting":
+        return _decide_residents_meeting(ballot, f, details)
     num, den = Decimal(ballot.quorum_percent or 0).as_integer_ratio()  # q = num/den exactly
     details["quorum_met"] = 100 * f.voted_count * den >= num * f.electorate_count
     if not _is_yes_no(ballot):
@@ -143,6 +149,17 @@ def _decide_residents(ballot, f: Figures, details: dict) -> tuple[str, dict]:
     else:
         passed = 2 * yes > yes + no
     return ("passed" if passed else "failed"), details
+
+
+def _decide_residents_meeting(ballot, f: Figures, details: dict) -> tuple[str, dict]:
+    """The 居民会议 rule: more than half of the electorate take part; more than half of them vote yes."""
+    details.update(rule="residents_meeting", quorum_met=2 * f.voted_count > f.electorate_count,
+                   quorum_needed=f.electorate_count // 2 + 1, yes_needed=f.voted_count // 2 + 1)
+    yes, _ = _code_total(ballot, f, "yes")
+    _yes_share(details, yes, 0, f.voted_count, 0, base="voted")
+    if not details["quorum_met"]:
+        return "no_quorum", details
+    return ("passed" if 2 * yes > f.voted_count else "failed"), details
 
 
 def _decide_plurality(ballot, f: Figures, details: dict) -> tuple[str, dict]:

@@ -18,6 +18,12 @@ RESIDENT_UNIT_LABELS = {"person": _l("One vote per verified adult resident"),
                         "household": _l("One vote per household")}
 THRESHOLD_LABELS = {"simple": _l("More than half of the yes and no votes"),
                     "two_thirds": _l("At least two thirds of the yes and no votes")}
+RESIDENT_RULE_LABELS = {
+    "simple": _l("Simple: valid at the quorum you set; passes with the share of yes and no votes you choose "
+                 "(abstentions left out)"),
+    "meeting": _l("Residents' meeting (居民会议, art. 10): valid when more than half of the electorate take part; "
+                  "passes when more than half of those taking part vote yes (abstentions count)"),
+}
 KIND_LABELS = {"yes_no": _l("Yes / no / abstain"), "choices": _l("Named choices (2 to 10)")}
 
 
@@ -42,6 +48,8 @@ class BallotForm(_ActionForm):
     notice = TextAreaField(_l("Announcement to every owner"), render_kw={"rows": 5})
     resident_unit = RadioField(_l("Who has a vote?"), validate_choice=False,
                                choices=[SelectChoice(k, v) for k, v in RESIDENT_UNIT_LABELS.items()])
+    resident_rule = RadioField(_l("How is the vote decided?"), validate_choice=False,
+                               choices=[SelectChoice(k, v) for k, v in RESIDENT_RULE_LABELS.items()])
     kind = RadioField(_l("Options"), validate_choice=False,
                       choices=[SelectChoice(k, v) for k, v in KIND_LABELS.items()])
     options = TextAreaField(_l("The choices, one per line"), render_kw={"rows": 5})

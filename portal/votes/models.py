@@ -46,6 +46,10 @@ OWNERS_NOTICE_DAYS = 15
 
 RESIDENT_UNITS = ("person", "household")  # residents' method: one vote per adult, or per household
 THRESHOLDS = ("simple", "two_thirds")  # residents' method: yes > 1/2 of yes+no, or yes ≥ 2/3 of yes+no
+# Residents' method, chosen at opening: "simple" (the quorum and threshold set above, abstentions left out) or
+# "meeting", the 居民会议 rule of the Organic Law of Urban Residents' Committees art. 10: more than half of the
+# frozen electorate take part, and more than half of those taking part (abstentions included) vote yes.
+RESIDENT_RULES = ("simple", "meeting")
 VOTER_KINDS = ("member", "resident", "household", "owner", "co_owned_unit", "developer")
 OPTION_CODES = ("yes", "no", "abstain")
 
@@ -60,6 +64,7 @@ class Ballot(db.Model):
         CheckConstraint("method = 'owners' OR matter IS NULL", name="matter_for_owners"),
         CheckConstraint("resident_unit IS NULL OR resident_unit IN ('person', 'household')", name="resident_unit"),
         CheckConstraint("threshold IS NULL OR threshold IN ('simple', 'two_thirds')", name="threshold"),
+        CheckConstraint("resident_rule IS NULL OR resident_rule IN ('simple', 'meeting')", name="resident_rule"),
         CheckConstraint("NOT (secret AND method = 'owners')", name="owners_public"),
         CheckConstraint("closes_at > opens_at", name="period"),
         Index("ix_ballot_status_closes", "status", "closes_at"),
@@ -79,6 +84,7 @@ class Ballot(db.Model):
     resident_unit = db.Column(db.String(16))  # residents: person | household
     quorum_percent = db.Column(db.Numeric(5, 2))  # residents: share of the electorate that must take part
     threshold = db.Column(db.String(16))  # residents, yes/no ballots: simple | two_thirds
+    resident_rule = db.Column(db.String(16))  # residents: simple | meeting (RESIDENT_RULES); NULL for the others
     # Committee: "at least half" instead of "more than half", copied from the organization at opening.
     at_least_half = db.Column(db.Boolean, nullable=False, default=False)
     question = db.Column(db.String(300), nullable=False)

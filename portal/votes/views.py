@@ -135,6 +135,15 @@ def rule_lines(ballot) -> list[str]:
         unit = _("one vote per household") if ballot.resident_unit == "household" \
             else _("one vote per verified adult resident")
         lines = [_("Residents' vote: %(unit)s.", unit=unit)]
+        if ballot.resident_rule == "meeting":
+            lines.append(_("Residents' meeting rule (居民会议, Organic Law of Urban Residents' Committees art. 10)."))
+            lines.append(_("Valid when more than half of the households, as frozen when voting opened, take part.")
+                         if ballot.resident_unit == "household" else
+                         _("Valid when more than half of the verified adult residents, as frozen when voting "
+                           "opened, take part."))
+            lines.append(_("Passes when more than half of those taking part vote yes; abstentions count among "
+                           "those taking part."))
+            return lines
         if ballot.quorum_percent is not None:
             lines.append(_("Valid when at least %(quorum)s%% of the electorate vote.",
                            quorum=format_decimal(ballot.quorum_percent, format="0.##")))
@@ -328,6 +337,11 @@ def _ballot_fields(form, method, community, now) -> dict:
             raise DomainError(_("Choose the committee that votes."), "organization")
         return fields
     fields["resident_unit"] = form.resident_unit.data or None
+    fields["resident_rule"] = form.resident_rule.data or None
+    if fields["resident_rule"] == "meeting":  # the rule fixes quorum and threshold; choices are refused
+        if form.kind.data == "choices":
+            fields["options"] = [line.strip() for line in (form.options.data or "").splitlines() if line.strip()]
+        return fields
     fields["quorum_percent"] = _percent(form.quorum_percent)
     if form.kind.data == "choices":
         fields["options"] = [line.strip() for line in (form.options.data or "").splitlines() if line.strip()]
@@ -349,6 +363,7 @@ def _ballot_defaults(form, method, proposal, now):
     form.question.data = proposal.title[:300]
     form.closes_at.data = _local_text(start + timedelta(days=7 if method != "owners" else 14), zone)
     form.resident_unit.data = "person"
+    form.resident_rule.data = "simple"
     form.kind.data = "yes_no"
     form.threshold.data = "simple"
     form.quorum_percent.data = "50"

@@ -25,6 +25,7 @@ from portal.votes.models import (
     METHODS,
     OPTION_CODES,
     OWNERS_NOTICE_DAYS,
+    RESIDENT_RULES,
     RESIDENT_UNITS,
     THRESHOLDS,
     Ballot,
@@ -119,16 +120,19 @@ def _quorum(value) -> Decimal:
     return quorum.quantize(Decimal("0.01"))
 
 
-def _check_method(method, *, options, secret, matter, resident_unit, quorum_percent, threshold, notice,
-                  opens_at, now) -> dict:
-    """The method's own fields, checked and cleaned; fields another method uses are left out."""
+def _check_method(method, *, options, secret, matter, resident_unit, resident_rule, quorum_percent, threshold,
+                  notice, opens_at, now) -> dict:
+    """The method's own fields, checked and cleaned; fields another method uses are left out. A residents'
+    vote under the meeting rule has its quorum and threshold fixed by the rule: what was given for them is
+    not used."""
     options = [str(o) for o in (options or ()) if str(o or "").strip()]
     named = bool(options)
     if named and method != "residents":
         raise DomainError(_l("Named choices are for residents' votes; this ballot asks yes, no or abstain."),
                           "options")
     fields = {"choices": _choices(options) if named else None, "secret": bool(secret), "matter": None,
-              "resident_unit": None, "quorum_percent": None, "threshold": None, "notice": None}
+              "resident_unit": None, "resident_rule": None, "quorum_percent": None, "threshold": None,
+              "notice": None}
     if method == "owners":
         try:
             matter = int(matter)
@@ -148,7 +152,16 @@ def _check_method(method, *, options, secret, matter, resident_unit, quorum_perc
     elif method == "residents":
         if resident_unit not in RESIDENT_UNITS:
             raise DomainError(_l("Choose one vote per adult resident or one per household."), "resident_unit")
-        fields.update(resident_unit=resident_unit, quorum_percent=_quorum(quorum_percent))
+        resident_rule = resident_rule or "simple"
+        if resident_rule not in RESIDENT_RULES:
+            raise DomainError(_l("Choose how the residents' vote is decided."), "resident_rule")
+        fields.update(resident_unit=resident_unit, resident_rule=resident_rule)
+        if resident_rule == "meeting":
+            if named:
+                raise DomainError(_l("The residents' meeting rule decides a yes/no question: named choices "
+                                     "are for the simple rule."), "resident_rule")
+            return fields
+        fields["quorum_percent"] = _quorum(quorum_percent)
         if not named:
             if threshold not in THRESHOLDS:
                 raise DomainError(_l("Choose the share of yes votes needed to pass."), "threshold")
@@ -158,13 +171,14 @@ def _check_method(method, *, options, secret, matter, resident_unit, quorum_perc
 
 def open_ballot(actor: User, proposal: Proposal, *, method: str, question: str, options: Iterable[str] | None = None,
                 opens_at: datetime, closes_at: datetime, secret: bool = False, results_hidden: bool = False,
-                matter: int | str | None = None, resident_unit: str | None = None,
+                matter: int | str | None = None, resident_unit: str | None = None, resident_rule: str | None = None,
                 quorum_percent: str | Decimal | None = None, threshold: str | None = None, notice: str = "",
                 organization: Organization | None = None, now: datetime | None = None) -> Ballot:
     """A ballot on a proposal in consultation, which goes to voting. Voting opens at once when `opens_at`
     has come (the electorate is frozen and told), else the ballot is announced (owners: every owner with
     an account receives the notice). `options` None means yes / no / abstain; named choices (2–10) are
-    for residents' votes."""
+    for residents' votes. A residents' vote is decided by `resident_rule` "simple" (the default: the quorum
+    and threshold given) or "meeting" (the 居民会议 rule, yes/no only)."""
     now = _now(now)
     if not permissions.can_open_ballot(actor, proposal):
         raise NotAllowed(_l("Only the community's committee can open a ballot, on a proposal in consultation."))
@@ -179,13 +193,14 @@ def open_ballot(actor: User, proposal: Proposal, *, method: str, question: str, 
         raise DomainError(_l("Voting must close after it opens."), "closes_at")
     opener = _opening_organization(actor, proposal, method, organization)
     fields = _check_method(method, options=options, secret=secret, matter=matter, resident_unit=resident_unit,
-                           quorum_percent=quorum_percent, threshold=threshold, notice=notice, opens_at=opens_at,
-                           now=now)
+                           resident_rule=resident_rule, quorum_percent=quorum_percent, threshold=threshold,
+                           notice=notice, opens_at=opens_at, now=now)
     if live_ballot(proposal) is not None:
         raise DomainError(_l("This proposal already has a ballot announced or open."), "proposal")
 
     ballot = Ballot(proposal=proposal, community=proposal.community, organization=opener, opened_by_id=actor.id,
                     method=method, matter=fields["matter"], resident_unit=fields["resident_unit"],
+                    resident_rule=fields["resident_rule"],
                     quorum_percent=fields["quorum_percent"], threshold=fields["threshold"],
                     at_least_half=bool(opener.at_least_half) if method == "committee" else False,
                     question=question, notice=fields["notice"], secret=fields["secret"],
@@ -204,6 +219,7 @@ def open_ballot(actor: User, proposal: Proposal, *, method: str, question: str, 
     proposals.enter_voting(proposal, actor, now=now, ballot_id=ballot.id)
     db.session.flush()
     record(actor, "ballot.created", ballot, proposal_id=proposal.id, method=method, matter=ballot.matter,
+           resident_rule=ballot.resident_rule,
            organization_id=opener.id, secret=ballot.secret, results_hidden=ballot.results_hidden,
            opens_at=opens_at.isoformat(), closes_at=closes_at.isoformat())
     announced_on = None
