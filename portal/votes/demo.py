@@ -9,7 +9,9 @@
   public-income proposal is decided);
 - a residents' vote with named choices (where the fitness equipment goes), closed by plurality;
 - a residents' vote without quorum (the south gate's night hours): the proposal went back to consultation;
-- a secret residents' vote with results hidden until close (a residents' representative), open.
+- a secret residents' vote with results hidden until close (a residents' representative), open;
+- a residents' vote under the residents' meeting rule (居民会议, art. 10: more than half of the adult residents
+  take part, more than half of them vote yes, abstentions counted) on an e-bike charging shed, closed and passed.
 
 Owners need accounts to vote online: about sixty owners of the register get one (their register phone,
 the demo password) and are linked by the homeowners' committee, as its members would after checking
@@ -321,6 +323,37 @@ def _gate_no_quorum(cast, community, now):
                                 now=opens + 7 * D + 22 * H)
     return ballot
 
+CHARGING_BODY = """楼道里给电动自行车充电、私拉电线的情况屡禁不止，今年已发生两起电瓶冒烟。\
+建议在3号楼北侧空地建设一处电动自行车集中充电棚（24个充电口，刷卡计费，配灭火器和监控），费用由街道专项经费承担。\
+充电棚会占用北侧约6个临时停车位，涉及全体居民，按居民会议规则表决。"""
+
+
+def _charging_meeting(cast, community, now):
+    """A residents' vote under the residents' meeting rule: just over half of the adult residents took part,
+    and more than half of them (abstentions in the base) voted yes: closed and passed."""
+    start = now - 20 * D
+    author = (_named(cast, "郑阿姨") or cast.residents[:1])[0]
+    proposal = _proposal(community, author, cast.chair, start, title="3号楼北侧建设电动自行车集中充电棚",
+                         summary="楼道充电隐患大，建议在3号楼北侧建集中充电棚，占用约6个临时车位。",
+                         body=CHARGING_BODY, category="safety", reason="涉及全体居民，居委会组织协商后按居民会议规则表决。")
+    opens = _local(now - 9 * D, 8)
+    ballot = services.open_ballot(cast.chair, proposal, method="residents", resident_unit="person",
+                                  resident_rule="meeting", organization=cast.rc,
+                                  question="是否同意在3号楼北侧建设电动自行车集中充电棚？", opens_at=opens,
+                                  closes_at=opens + 5 * D, now=opens)
+    taking_part = ballot.electorate_count // 2 + 2  # just over half of the frozen electorate
+    voters = cast.residents[:taking_part]
+    yes = taking_part // 2 + 2
+    codes = ["yes"] * yes + ["abstain"] + ["no"] * (taking_part - yes - 1)
+    for person, code, at in zip(voters, codes, _spread(opens + H, opens + 4 * D, len(voters)), strict=False):
+        _vote(person, ballot, code, at)
+    services.apply_due(ballot, opens + 5 * D)
+    if ballot.status == "closed" and ballot.result == "passed":
+        services.record_outcome(cast.chair, ballot, "过半数居民参加表决，参加者过半数同意，决议通过。居委会将报街道申请专项"
+                                                    "经费，施工前在3号楼北侧张贴临时车位调整方案。",
+                                now=opens + 6 * D)
+    return ballot
+
 
 def _delegate_secret(cast, community, now):
     start = now - 12 * D
@@ -354,7 +387,8 @@ def seed_votes() -> list[str]:
     now = utcnow()
     accounts = _owner_accounts(community, cast, now)
     ballots = [_income_committee(cast, community, now), _fitness_plurality(cast, community, now),
-               _gate_no_quorum(cast, community, now), _delegate_secret(cast, community, now)]
+               _gate_no_quorum(cast, community, now), _delegate_secret(cast, community, now),
+               _charging_meeting(cast, community, now)]
     property_ballot, changer = _property_open(cast, community, now)
     ballots += [property_ballot, _roof_announced(cast, community, now)]
     ballots = [b for b in ballots if b is not None]

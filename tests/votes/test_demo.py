@@ -20,9 +20,9 @@ def test_the_demo_shows_a_ballot_in_every_state_and_is_idempotent(app):
     seed_issues()
     seed_proposals()
     lines = seed_votes()
-    assert len(lines) == 1 and "6 ballots" in lines[0]
+    assert len(lines) == 1 and "7 ballots" in lines[0]
     ballots = {(b.method, b.status, b.result, b.secret, b.results_hidden): b
-               for b in db.session.scalars(db.select(Ballot))}
+               for b in db.session.scalars(db.select(Ballot)) if b.resident_rule != "meeting"}
     assert set(ballots) == {
         ("owners", "scheduled", None, False, False),     # the roof, matter (5), announced
         ("owners", "open", None, False, False),          # the property company, matter (4)
@@ -43,7 +43,12 @@ def test_the_demo_shows_a_ballot_in_every_state_and_is_idempotent(app):
     no_quorum = ballots[("residents", "closed", "no_quorum", False, False)]
     assert no_quorum.proposal.status == "deliberation" and no_quorum.outcome_statement
     assert ballots[("committee", "closed", "passed", False, False)].proposal.outcome == "passed"
-    for ballot in ballots.values():
+    meeting = db.session.scalars(db.select(Ballot).where(Ballot.resident_rule == "meeting")).one()
+    assert (meeting.status, meeting.result, meeting.figures["details"]["rule"]) == ("closed", "passed",
+                                                                                   "residents_meeting")
+    assert 2 * meeting.figures["voted_count"] > meeting.figures["electorate_count"] > 0
+    assert meeting.figures["details"]["abstain_count"] and meeting.outcome_statement
+    for ballot in [*ballots.values(), meeting]:
         assert services.verify(ballot).ok
     before = counts()
     assert seed_votes() == [lines[0].split(":")[0] + ": ballots already seeded"]
