@@ -141,9 +141,9 @@ class TemplateUrls:
     def url_for(self, endpoint: str, **values) -> str:
         from flask.globals import _cv_request
         context = _cv_request.get(None)
-        if context is None or endpoint[:1] == "." or endpoint == "static":
+        adapter = context.url_adapter if context is not None else None
+        if adapter is None or endpoint[:1] == "." or endpoint == "static":
             return self.app.url_for(endpoint, **values)
-        adapter = context.url_adapter
         key = (endpoint, adapter.url_scheme, adapter.server_name, adapter.script_name, adapter.subdomain,
                *((name, type(value), value) for name, value in sorted(values.items())))
         try:
