@@ -3,9 +3,10 @@
     .venv/bin/python bench/request_cost_bench.py                       # pages_bench's kept data (bench_bench)
     .venv/bin/python bench/request_cost_bench.py --requests 50 --profile 'issue list'
 
-Reads the data pages_bench.py keeps (`--keep`, then its state file in $TMPDIR) and changes nothing in it.
-For home, the community page, the issue list, the proposal list, the calendar and the notification centre,
-signed in as a resident, a committee member and a sub-district official, it prints the median CPU ms of
+Reads the data pages_bench.py keeps (`--keep`, then its state file in $TMPDIR) and writes only a signed-in
+session row per role. For home, the community page, the issue list, the proposal list, the calendar, the
+notification centre, an issue page, the consultation with the most comments and the actions tracker, signed
+in as a resident, a committee member and a sub-district official, it prints the median CPU ms of
 `--requests` requests through the Flask test client (after one warm-up request) and the SQL statements
 each sent; with `--calls`, the Python function calls of a request instead of CPU ms (a count that a busy,
 shared machine does not disturb). `--profile WORDS` runs cProfile over the pages whose label holds one of
@@ -25,7 +26,8 @@ from portal import create_app
 from portal.config import TestConfig
 from portal.extensions import db
 
-PAGES = ("home", "community page", "issue list", "proposal list", "calendar", "notification centre")
+PAGES = ("home", "community page", "issue list", "proposal list", "calendar", "notification centre",
+         "issue page", "consultation", "tracker")
 
 
 def personas(state):
@@ -44,22 +46,31 @@ def committee_member_login(community_id):
 
 
 def signed_in_client(app, login):
-    """A test client whose session names the person, as after signing in: without the sign-in request, whose
-    audit entry would be the only write to the kept data (and fail on a data set built before a migration)."""
+    """A test client whose session names the person, as after signing in: without the sign-in request and its
+    audit entry; the only write to the kept data is the signed-in session's row the user loader asks for."""
     from portal.auth.models import User
+    from portal.auth.services import open_session
     with app.app_context():
-        user_id = db.session.scalar(db.select(User.id).where(User.email == login))
+        user = db.session.scalar(db.select(User).where(User.email == login))
+        open_session(user)
+        db.session.commit()
+        session_id = user.get_id()
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = session_id
         session["_fresh"] = True
     return client
 
 
-def paths(slug):
+def paths(slug, state):
+    """The role's own community's pages, then the same issue page, consultation and tracker for every role."""
+    issues, proposals, dashboard = state["issues"], state["proposals"], state["dashboard"]
     return {"home": "/", "community page": f"/c/{slug}", "issue list": f"/c/{slug}/issues",
             "proposal list": f"/c/{slug}/proposals", "calendar": f"/c/{slug}/calendar",
-            "notification centre": "/notifications/"}
+            "notification centre": "/notifications/",
+            "issue page": f"/c/{issues['slug']}/issues/{issues['issue_ids'][0]}",
+            "consultation": f"/c/{proposals['slug']}/proposals/{proposals['consultation']}",
+            "tracker": f"/c/{dashboard['tracker']}/actions"}
 
 
 def measure(client, counter, path, n, calls=False):
@@ -107,7 +118,7 @@ def main(argv=None):
     profiles = []
     for role, (login, slug) in people.items():
         client = signed_in_client(app, login)
-        for label, path in paths(slug).items():
+        for label, path in paths(slug, state).items():
             rows[label].append(measure(client, counter, path, args.requests, args.calls))
             if words and any(w in label for w in words):
                 profiler = cProfile.Profile()

@@ -4,9 +4,12 @@ from flask import current_app, has_request_context, request
 from flask.globals import _cv_app
 from flask_babel import Domain
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 LANGUAGE_COOKIE = "lang"
 HTML_LANG = {"en": "en", "zh": "zh-CN"}
+TEMPLATE_TEXTS_KEPT = 10_000
 
 
 def select_locale() -> str:
@@ -42,6 +45,9 @@ def init_app(app) -> None:
         pgettext=lambda c, s: _translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
     )
+    # `_("…")` and `gettext("…")` without variables give the same text for every request in a language:
+    # each is looked up, marked safe and %-formatted once per catalogue (Jinja's own path does it per call).
+    app.jinja_env.globals["_"] = app.jinja_env.globals["gettext"] = template_gettext
     from portal.extensions import babel
     babel.domain_instance = PortalDomain(domain=app.config.get("BABEL_DEFAULT_DOMAIN", "messages"))
 
@@ -87,14 +93,36 @@ def locale_name() -> str:
     return name
 
 
+@pass_context
+def template_gettext(context, string, **variables):
+    """Jinja's new-style gettext (the text looked up, Markup when autoescaping, always %-formatted with the
+    variables), remembered per catalogue, autoescape and string when there are no variables."""
+    translations = _translations()
+    autoescape = context.eval_ctx.autoescape
+    if variables:
+        text = translations.ugettext(string)
+        return (Markup(text) if autoescape else text) % variables
+    try:
+        texts = translations.portal_template_texts
+    except AttributeError:
+        texts = translations.portal_template_texts = {}
+    key = (autoescape, string)
+    text = texts.get(key)
+    if text is None:
+        text = (Markup(translations.ugettext(string)) if autoescape else translations.ugettext(string)) % {}
+        if len(texts) < TEMPLATE_TEXTS_KEPT:  # templates pass literals: a few thousand at most
+            texts[key] = text
+    return text
+
+
 def _translations():
     """What flask_babel.get_translations() answers, kept on Flask-Babel's own per-context namespace for as
     long as the locale (and domain) objects there stay the same: force_locale and refresh replace them."""
-    from flask import g
     from flask_babel import get_translations
-    if not g:
+    context = _cv_app.get(None)
+    if context is None:
         return get_translations()
-    state = getattr(g, "_flask_babel", None)
+    state = getattr(context.g, "_flask_babel", None)
     locale = getattr(state, "babel_locale", None)
     if locale is None:  # the first string of the request: Flask-Babel picks the language
         return get_translations()

@@ -118,10 +118,44 @@ def init_app(app: Flask, *, rules) -> None:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)
     app.context_processor(template_helpers)
+    app.jinja_env.globals["url_for"] = TemplateUrls(app).url_for
     app.add_template_filter(datetime_local)
     app.add_template_filter(date_local)
     app.add_template_filter(relative_time)
     app.add_template_filter(mask_phone)
+
+
+class TemplateUrls:
+    """Templates' url_for, remembered per endpoint and arguments: a page builds the same header, menu and
+    footer links (and often the same row links) on every request, each costing a routing-map build. An
+    address depends only on the endpoint, the arguments and the request's scheme, host and script root, never
+    on the person. Blueprint-relative endpoints, static files (whose hash follows the file) and unhashable
+    arguments are built each time."""
+
+    KEPT = 20_000  # addresses with ids fill it on big sites; once full, the first ones (the menus) stay
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.kept: dict = {}
+
+    def url_for(self, endpoint: str, **values) -> str:
+        from flask.globals import _cv_request
+        context = _cv_request.get(None)
+        adapter = context.url_adapter if context is not None else None
+        if adapter is None or endpoint[:1] == "." or endpoint == "static":
+            return self.app.url_for(endpoint, **values)
+        key = (endpoint, adapter.url_scheme, adapter.server_name, adapter.script_name, adapter.subdomain,
+               *((name, type(value), value) for name, value in sorted(values.items())))
+        try:
+            return self.kept[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable argument
+            return self.app.url_for(endpoint, **values)
+        url = self.app.url_for(endpoint, **values)
+        if len(self.kept) < self.KEPT:
+            self.kept[key] = url
+        return url
 
 
 def require_login_unless_public():
