@@ -229,7 +229,6 @@ def database_answers() -> bool:
     try:
         db.session.execute(text("SELECT 1"))
     except Exception:  # any failure to reach the database is "not healthy", whatever the driver raises
-        db.session.rollback()
         current_app.logger.exception("health check: database did not answer")
         return False
     finally:

@@ -16,7 +16,6 @@ import json
 import secrets
 import zipfile
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 from flask import current_app
@@ -41,7 +40,7 @@ from portal.moderation.models import Flag
 from portal.notices.models import Objection
 from portal.open311.models import Open311Request
 from portal.outbox import Notification
-from portal.places.models import OPEN_RESIDENCY_STATES, Owner, Ownership, Residency
+from portal.places.models import OPEN_RESIDENCY_STATES, Community, Owner, Ownership, Residency
 from portal.privacy.models import ConsentRecord, DataExport, DeletionRequest
 from portal.proposals.models import Comment, CommentLike, Proposal, ProposalSupport
 from portal.votes.models import Ballot, BallotCaster, BallotLogEntry, BallotOption
@@ -89,12 +88,7 @@ def can_delete_at_counter(user: object, person: User | None) -> bool:
         return True
     communities = set(db.session.scalars(db.select(Residency.community_id).where(
         Residency.user_id == person.id, Residency.status.in_(OPEN_RESIDENCY_STATES))))
-    return any(permissions.can_verify_residents(user, _community(cid)) for cid in communities)
-
-
-def _community(community_id: int):
-    from portal.places.models import Community
-    return db.session.get(Community, community_id)
+    return any(permissions.can_verify_residents(user, db.session.get(Community, cid)) for cid in communities)
 
 
 # --- Deleting an account ----------------------------------------------------------------------------------
@@ -259,7 +253,8 @@ def request_export(actor: User, user: User, now: datetime | None = None) -> Data
                         expires_at=now + timedelta(days=setting("EXPORT_KEEP_DAYS")))
     db.session.add(export)
     record(actor, "privacy.export_requested", user, subject_user=user)
-    if len(_own_photos(user)) <= IMMEDIATE_EXPORT_PHOTOS:
+    photos = db.session.scalar(db.select(db.func.count(IssuePhoto.id)).where(IssuePhoto.uploaded_by_id == user.id))
+    if photos <= IMMEDIATE_EXPORT_PHOTOS:
         prepare_export(export, now)
     return export
 
@@ -310,10 +305,9 @@ def _own_photos(user: User) -> list[IssuePhoto]:
 
 
 def _json_value(value):
+    """What json.dumps cannot write itself: times and days as ISO 8601, anything else (Decimal) as text."""
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
     return str(value)
 
 
@@ -419,13 +413,13 @@ def forget_sign_in_addresses(now: datetime) -> int:
     cutoff = now - timedelta(days=setting("RETENTION_SIGN_IN_DAYS"))
     changed = db.session.execute(db.delete(LoginAttempt).where(LoginAttempt.at < cutoff)).rowcount
     changed += forget_ended_sessions(cutoff)
+    # Only entries that still hold an address: the step runs every minute over a log that only grows.
     entries = db.session.scalars(db.select(AuditEntry).where(
-        AuditEntry.action.in_(SIGN_IN_ACTIONS), AuditEntry.created_at < cutoff)).all()
+        AuditEntry.action.in_(SIGN_IN_ACTIONS), AuditEntry.created_at < cutoff,
+        AuditEntry.details["ip"].as_string().is_not(None))).all()
     for entry in entries:
-        if entry.details and "ip" in entry.details:
-            entry.details = {k: v for k, v in entry.details.items() if k != "ip"}
-            changed += 1
-    return changed
+        entry.details = {k: v for k, v in entry.details.items() if k != "ip"}
+    return changed + len(entries)
 
 
 def remove_unconfirmed_registrations(now: datetime) -> int:
