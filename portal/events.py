@@ -27,3 +27,12 @@ digest_consent_withdrawn = _signals.signal("digest-consent-withdrawn", doc="""
 A person withdrew their consent to e-mail digests (optional processing). Sent by portal.privacy.services
 with the person (`User`) as the sender. Received by portal.notifications.preferences: every group the person
 gets as a digest is turned off.""")
+
+work_order_changed = _signals.signal("work-order-changed", doc="""
+A hotline issue (source "hotline", a 12345 work order) changed state in a way the hotline must hear of.
+Sent by portal.issues.services, inside the transaction that made the change, with the issue (`Issue`) as the
+sender and keyword arguments `event` (one of "signed_for", "sent_back", "returned_to_hotline", "rerouted",
+"extension_requested", "extension_decided", "resolved", "reopened", "return_visit", "appeal_decided"),
+`now` (the UTC instant of the change) and `public_text` (what the hotline may show the caller; may be "").
+Received by portal.open311 (the integration that created the issue gets a signed webhook, sent from an outbox
+written in the same transaction).""")
