@@ -19,9 +19,9 @@ DEMO_SLUG = "huajiadi"
 # building's name here: the demo sends that building's code when the community has it, else its first one.
 REQUESTS = [
     (30, {"service_code": "lighting", "address_id": "7号楼", "description": "7号楼1单元门口路灯不亮，晚上很黑。（12345工单）",
-          "first_name": "张", "last_name": "女士", "phone": "13700001234"}, "已安排电工今晚检修。"),
+          "last_name": "张", "first_name": "女士", "phone": "13700001234"}, "已安排电工今晚检修。"),
     (6, {"service_code": "rubbish", "address_string": "南门外垃圾站", "lat": "39.983214", "long": "116.471352",
-         "description": "南门外垃圾站满溢，已有异味。（12345工单）", "first_name": "王", "phone": "13600005678",
+         "description": "南门外垃圾站满溢，已有异味。（12345工单）", "last_name": "王", "phone": "13600005678",
          "email": "caller@example.cn"}, None),
     (2, {"service_code": "parking", "address_id": "3号楼", "description": "3号楼前消防通道被私家车占用。（12345工单）",
          "phone": "13500009876"}, None),

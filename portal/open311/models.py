@@ -7,12 +7,25 @@ An integration may also have a webhook: the portal tells it of each state change
 created (Open311Delivery, an outbox sent by portal.open311.webhooks). Its signing secret must be kept as it is
 (an HMAC needs the secret itself, not a hash of it); it is shown once, when set or rotated, and never again.
 Anyone who can read the database can read it, as with the mail server's password: rotate it after a leak."""
+import re
+
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
 
 DEFAULT_RATE_LIMIT = 60  # POSTs per key per minute
+CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+
+
+def caller_name(first_name: str | None, last_name: str | None) -> str:
+    """A caller's name as it is written: a Chinese name in Chinese order, the family name (GeoReport's
+    last_name) first and no space (first_name 测试, last_name 王 → 王测试); a name in Latin letters in the order
+    its script uses, given name first, with a space (first_name John, last_name Smith → John Smith)."""
+    first, last = (first_name or "").strip(), (last_name or "").strip()
+    if CJK.search(first + last):
+        return last + first
+    return " ".join(p for p in (first, last) if p)
 
 open311_key_community = db.Table(
     "open311_key_community",
@@ -81,6 +94,10 @@ class Open311Request(db.Model):
 
     issue = db.relationship("Issue")
     key = db.relationship("Open311Key")
+
+    @property
+    def caller_name(self) -> str:
+        return caller_name(self.first_name, self.last_name)
 
 
 class Open311Usage(db.Model):
