@@ -201,13 +201,6 @@ def drain(now: datetime | None = None, *, send=post) -> DrainResult:
     return result
 
 
-def drain_alone(now: datetime | None = None, **kwargs) -> DrainResult | None:
-    """`drain`, unless another process is draining right now (the step's lock, PostgreSQL only): then None."""
-    from portal.due import step_lock
-    with step_lock("send_open311_webhooks") as held:
-        return drain(now, **kwargs) if held else None
-
-
 @due_step("send_open311_webhooks")
 def send_webhooks_step(now) -> int:
     return drain(now).delivered
