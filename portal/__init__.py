@@ -156,6 +156,7 @@ def configure_blueprints(app: Flask) -> None:
     import portal.notifications.views  # noqa: F401
     import portal.open311.api_views  # noqa: F401
     import portal.open311.views  # noqa: F401
+    import portal.open311.webhooks  # noqa: F401  (work orders' changes to the hotline: receiver, due step)
     import portal.places.views  # noqa: F401
     import portal.privacy.views  # noqa: F401  (its due steps and the new-notice check)
     import portal.proposals.views  # noqa: F401

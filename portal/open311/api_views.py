@@ -67,6 +67,38 @@ def refuse_nul_characters():
         raise Open311Error(400, _l("Parameters may not contain NUL characters."))
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+PREFLIGHT_HEADERS = "Content-Type, Accept, Accept-Language, If-None-Match"
+PREFLIGHT_MAX_AGE = "86400"
+
+
+@api.before_request
+def answer_preflight():
+    """OPTIONS (a browser's CORS preflight, or a client asking): the methods this resource allows and the
+    request headers a browser-based 311 app may send; no key, no body."""
+    if request.method != "OPTIONS":
+        return None
+    rest = request.path[len(api.url_prefix):].lstrip("/")
+    methods = "GET, HEAD, POST, OPTIONS" if rest in ("requests.json", "requests.xml") else "GET, HEAD, OPTIONS"
+    response = current_app.response_class(status=204)
+    response.headers["Allow"] = methods
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Allow-Methods"] = methods
+    response.headers["Access-Control-Allow-Headers"] = PREFLIGHT_HEADERS
+    response.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@api.before_request
+def refuse_bodies_that_are_not_forms():
+    """GeoReport v2 POSTs are form-encoded: a JSON (or any other) body gets a 400 that says so, before the
+    api_key is looked for (it would be inside the JSON, where a form reader never finds it)."""
+    if request.method == "POST" and request.mimetype and request.mimetype not in FORM_TYPES:
+        raise Open311Error(400, _l("form-encoded body expected: send the parameters as "
+                                   "application/x-www-form-urlencoded (or multipart/form-data)."))
+
+
 @api.before_request
 def refuse_unusable_keys_on_reads():
     """A read without a key is public; a read that names one uses it as a creation does, so a revoked or wrong
@@ -154,7 +186,10 @@ def create_request(fmt):
     current_app.logger.info("Open311 request %s created with key %s", created.issue.id, key.prefix)
     data = [{"service_request_id": str(created.issue.id), "service_notice": created.service_notice,
              "account_id": None}]
-    return respond(fmt, data, root="service_requests", item="request", status=201)
+    # 201 Created, in both formats: a new resource, whose address goes in Location (see the docs page).
+    response = respond(fmt, data, root="service_requests", item="request", status=201)
+    response.headers["Location"] = absolute_url("open311.api.request_detail", request_id=created.issue.id, fmt=fmt)
+    return response
 
 
 def _merged(params):

@@ -103,6 +103,7 @@ def respond_with(fmt: str, body: bytes, *, status: int = 200, cache: str = "no-s
     response = Response(body, status=status, content_type=XML_TYPE if fmt == "xml" else JSON_TYPE)
     # Anyone may read the public resources from a browser-based 311 app.
     response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = "ETag, Location, Retry-After"
     response.headers["Cache-Control"] = cache
     return response
 

@@ -27,3 +27,9 @@ class KeyForm(FlaskForm):
                                 render_kw={"rows": 3, "autocomplete": "off"})
     rate_limit = IntegerField(_l("Requests per minute"), validators=[Optional()],
                               render_kw={"inputmode": "numeric", "min": 1})
+
+
+class WebhookForm(FlaskForm):
+    webhook_url = StringField(_l("Webhook address (https://…; empty: no webhook)"),
+                              render_kw={"maxlength": 2048, "autocomplete": "off", "inputmode": "url",
+                                         "spellcheck": "false"})

@@ -1,13 +1,31 @@
 """Open311 GeoReport v2 integrations: API keys issued by admins, the requests they created, their usage.
 
 A key's secret is shown once, when it is issued; only its SHA-256 is kept (the token is 32 random bytes,
-so a plain hash is as strong as a slow one). The short `prefix` names the key in lists and logs."""
-from sqlalchemy import CheckConstraint, Index
+so a plain hash is as strong as a slow one). The short `prefix` names the key in lists and logs.
+
+An integration may also have a webhook: the portal tells it of each state change of the work orders it
+created (Open311Delivery, an outbox sent by portal.open311.webhooks). Its signing secret must be kept as it is
+(an HMAC needs the secret itself, not a hash of it); it is shown once, when set or rotated, and never again.
+Anyone who can read the database can read it, as with the mail server's password: rotate it after a leak."""
+import re
+
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
 
 DEFAULT_RATE_LIMIT = 60  # POSTs per key per minute
+CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+
+
+def caller_name(first_name: str | None, last_name: str | None) -> str:
+    """A caller's name as it is written: a Chinese name in Chinese order, the family name (GeoReport's
+    last_name) first and no space (first_name 测试, last_name 王 → 王测试); a name in Latin letters in the order
+    its script uses, given name first, with a space (first_name John, last_name Smith → John Smith)."""
+    first, last = (first_name or "").strip(), (last_name or "").strip()
+    if CJK.search(first + last):
+        return last + first
+    return " ".join(p for p in (first, last) if p)
 
 open311_key_community = db.Table(
     "open311_key_community",
@@ -34,6 +52,14 @@ class Open311Key(db.Model):
     revoked_at = db.Column(UTCDateTime)
     revoked_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
     last_used_at = db.Column(UTCDateTime)
+    # The webhook (optional): where state changes are POSTed, the HMAC secret, and the sender's last news.
+    webhook_url = db.Column(db.String(2048))
+    webhook_secret = db.Column(db.String(100))
+    webhook_secret_set_at = db.Column(UTCDateTime)
+    webhook_last_success_at = db.Column(UTCDateTime)
+    webhook_failures = db.Column(db.Integer, nullable=False, default=0, server_default="0")  # since the last success
+    webhook_last_error = db.Column(db.String(500))
+    webhook_last_error_at = db.Column(UTCDateTime)
 
     created_by = db.relationship("User", foreign_keys=[created_by_id])
     revoked_by = db.relationship("User", foreign_keys=[revoked_by_id])
@@ -69,6 +95,10 @@ class Open311Request(db.Model):
     issue = db.relationship("Issue")
     key = db.relationship("Open311Key")
 
+    @property
+    def caller_name(self) -> str:
+        return caller_name(self.first_name, self.last_name)
+
 
 class Open311Usage(db.Model):
     """One authenticated call of the API: the key's usage record, and what the database rate limit counts."""
@@ -82,3 +112,37 @@ class Open311Usage(db.Model):
     endpoint = db.Column(db.String(40), nullable=False)
     status = db.Column(db.SmallInteger, nullable=False)
     at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+DELIVERY_STATES = ("pending", "delivered")
+
+
+class Open311Delivery(db.Model):
+    """One state change of a work order to tell the integration that created it (the webhook's outbox).
+    Written in the transaction that made the change; `sequence` numbers the changes of one request (1, 2, …),
+    and a later one is sent only after every earlier one was delivered. `delivery_id` is the idempotency key
+    the receiver sees as X-Yishi-Delivery (the same on every retry)."""
+
+    __tablename__ = "open311_delivery"
+    __table_args__ = (
+        UniqueConstraint("issue_id", "sequence"),
+        CheckConstraint("status IN ('pending', 'delivered')", name="status"),
+        Index("ix_open311_delivery_status_key", "status", "key_id"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    delivery_id = db.Column(db.String(36), nullable=False, unique=True)
+    key_id = db.Column(db.Integer, db.ForeignKey("open311_key.id"), nullable=False)
+    issue_id = db.Column(db.Integer, db.ForeignKey("issue.id"), nullable=False)
+    sequence = db.Column(db.Integer, nullable=False)
+    event = db.Column(db.String(32), nullable=False)
+    status = db.Column(db.String(16), nullable=False, default="pending")
+    payload = db.Column(db.JSON, nullable=False)
+    occurred_at = db.Column(UTCDateTime, nullable=False)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    attempts = db.Column(db.Integer, nullable=False, default=0)
+    next_attempt_at = db.Column(UTCDateTime)
+    delivered_at = db.Column(UTCDateTime)
+    last_error = db.Column(db.String(500))
+
+    key = db.relationship("Open311Key")

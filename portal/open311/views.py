@@ -1,7 +1,7 @@
 """The Open311 documentation page (public) and the admins' pages for API keys."""
 from datetime import timedelta
 
-from flask import abort, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -10,7 +10,7 @@ from portal.clock import utcnow
 from portal.extensions import db
 from portal.formviews import form_view
 from portal.open311 import bp, services
-from portal.open311.forms import KeyForm
+from portal.open311.forms import KeyForm, WebhookForm
 from portal.open311.models import Open311Key
 from portal.places.models import Community
 from portal.web import absolute_url, allow, perform, public
@@ -71,7 +71,8 @@ def keys():
         listed = services.all_keys()
         since = utcnow() - timedelta(days=1)
         return _no_store(render_template("open311/keys.html", form=form, keys=listed,
-                                         usage=services.usage_counts(listed, since=since) if listed else {}))
+                                         usage=services.usage_counts(listed, since=since) if listed else {},
+                                         pending=services.pending_counts(listed)))
     return form_view(form, lambda: services.create_key(current_user, name=form.name.data, communities=_chosen(form),
                                                        media_hosts=form.media_hosts.data or "",
                                                        rate_limit=form.rate_limit.data),
@@ -105,3 +106,42 @@ def revoke_key(key_id):
     perform(lambda: services.revoke_key(current_user, key),
             _("Revoked the key “%(name)s”: it no longer works.", name=key.name))
     return redirect(url_for("open311.keys"))
+
+
+def _secret_page(key, secret):
+    """The signing secret, on this response only (no redirect that would carry it), never cached."""
+    return _no_store(render_template("open311/secret.html", key=key, secret=secret,
+                                     docs_url=absolute_url("open311.docs") + "#webhook"))
+
+
+@bp.route("/open311/keys/<int:key_id>/webhook", methods=["GET", "POST"])
+def webhook(key_id):
+    allow(permissions.is_admin(current_user))
+    key = _key_or_404(key_id)
+    form = WebhookForm(formdata=request.form if request.method == "POST" else None,
+                       data={"webhook_url": key.webhook_url or ""})
+
+    def done(secret):
+        return _secret_page(key, secret) if secret else url_for("open311.keys")
+
+    def message(secret):
+        if secret:
+            return None
+        if key.webhook_url:
+            return _("Saved the webhook of “%(name)s”.", name=key.name)
+        return _("“%(name)s” has no webhook now: its changes wait until one is set.", name=key.name)
+    return form_view(form, lambda: services.set_webhook(current_user, key, form.webhook_url.data),
+                     field="webhook_url", message=message, done=done, page="open311/webhook.html",
+                     context={"form": form, "key": key})
+
+
+@bp.post("/open311/keys/<int:key_id>/webhook/secret")
+def rotate_webhook_secret(key_id):
+    allow(permissions.is_admin(current_user))
+    key = _key_or_404(key_id)
+    if key.webhook_url is None or key.revoked_at is not None:
+        flash(_("Set a webhook address first."), "error")
+        return redirect(url_for("open311.webhook", key_id=key.id))
+    if not perform(lambda: services.rotate_secret(current_user, key)):
+        return redirect(url_for("open311.webhook", key_id=key.id))
+    return _secret_page(key, key.webhook_secret)

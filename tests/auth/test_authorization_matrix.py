@@ -221,6 +221,7 @@ ROUTES = {
     "open311.docs": Route("public"),
     "open311.keys": Route(lambda u, w: permissions.is_admin(u)),
     "open311.edit_key": Route(lambda u, w: permissions.is_admin(u)),
+    "open311.webhook": Route(lambda u, w: permissions.is_admin(u)),
     "open311.api.discovery": Route("public", values=lambda w: {"fmt": "json"}),
     "open311.api.service_list": Route("public", values=lambda w: {"fmt": "json"}, ok=(200, 400)),
     "open311.api.service_definition": Route("public", values=lambda w: {"service_code": "lift", "fmt": "json"},

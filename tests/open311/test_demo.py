@@ -3,7 +3,7 @@ from portal.demo import DEMO_ACCOUNTS, ensure_user
 from portal.extensions import db
 from portal.issues.demo import seed_issues
 from portal.open311.demo import DEMO_SLUG, DEMO_TOKEN, REQUESTS, seed_open311
-from portal.open311.models import Open311Key, Open311Request
+from portal.open311.models import Open311Delivery, Open311Key, Open311Request
 from portal.residents.demo import seed_people
 from tests.open311 import BASE
 from tests.residents.test_demo import demo_places
@@ -28,8 +28,14 @@ def test_the_demo_issues_a_key_and_requests_and_is_idempotent(app, client):
     response = client.post(f"{BASE}/requests.json", data={"api_key": DEMO_TOKEN, "jurisdiction_id": DEMO_SLUG,
                                                          "service_code": "lift", "address_id": "1"})
     assert response.status_code == 201
+    key = db.session.scalar(db.select(Open311Key))
+    assert key.webhook_url.startswith("https://") and key.webhook_secret and key.webhook_failures == 3
+    states = db.session.execute(db.select(Open311Delivery.status, Open311Delivery.last_error)
+                                .order_by(Open311Delivery.id)).all()
+    assert [s for s, _e in states] == ["delivered", "pending"] and states[1][1].startswith("cannot reach")
     seed_open311()
     db.session.commit()
+    assert db.session.scalar(db.select(db.func.count(Open311Delivery.id))) == 2
     assert db.session.scalar(db.select(db.func.count(Open311Key.id))) == 1
     assert db.session.scalar(db.select(db.func.count(Open311Request.id))) == len(REQUESTS) + 1
 

@@ -7,8 +7,8 @@ behind. Issues are created through the issues area's hotline path, so routing, d
 and the dashboard treat them like every other issue. Callers commit.
 
 The rules live in one module per concern: `keys` (with the rate limit), `jurisdictions` (and the
-service list), `creating`, `reading`; `_common` holds the refusal every part raises. Import from
-`portal.open311.services`."""
+service list), `creating`, `reading`, `webhooks` (telling the hotline); `_common` holds the refusal every
+part raises. Import from `portal.open311.services`."""
 from portal.issues.models import DESCRIPTION_MAX
 from portal.open311.services._common import CHANGESET, SPECIFICATION, Open311Error
 from portal.open311.services.creating import (
@@ -62,4 +62,12 @@ from portal.open311.services.reading import (
     requests_fingerprint,
     requests_for,
     serialize_rows,
+)
+from portal.open311.services.webhooks import (
+    EVENTS,
+    check_webhook_url,
+    pending_counts,
+    record_change,
+    rotate_secret,
+    set_webhook,
 )

@@ -20,7 +20,7 @@ from portal.errors import DomainError
 from portal.extensions import db
 from portal.issues import services as issues
 from portal.issues.models import DESCRIPTION_MAX, TITLE_MAX, Issue
-from portal.open311.models import Open311Request
+from portal.open311.models import Open311Request, caller_name
 from portal.open311.services._common import Open311Error, _bad
 from portal.open311.services.jurisdictions import _attributes, _category
 from portal.places.models import Building
@@ -213,7 +213,7 @@ def create_request(key: Open311Key, community: Community, params: Mapping[str, s
 
     # The caller's phone stays in the Open311 record, shown masked to handlers: the integration (the hotline)
     # keeps the relationship with its caller, and the portal answers through status_notes.
-    name = " ".join(p for p in (first_name, last_name) if p) or key.name
+    name = caller_name(first_name, last_name) or key.name
     try:
         issue = issues.report_from_hotline(
             community, category=category, reporter_name=name[:issues.REPORTER_NAME_MAX],

@@ -3,8 +3,9 @@ requests, one request, the fingerprint for conditional responses, and serializin
 latest public update and photos; the request behind an issue for the issue page."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -35,10 +36,24 @@ MAX_IDS = 1000
 
 # --- reading requests ------------------------------------------------------------------------------------
 
-def parse_datetime(value: str | None, name: str) -> datetime | None:
+DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_datetime(value: str | None, name: str, zone: str | None = None) -> datetime | None:
+    """An ISO 8601 date and time with a time zone, or a W3C date alone (YYYY-MM-DD): midnight at the start of
+    that day in `zone` (the community's time zone), for start_date and end_date alike."""
     text = (value or "").strip()
     if not text:
         return None
+    if DATE_ONLY.match(text) and zone:
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise _bad(_l("%(name)s must be an ISO 8601 date and time, such as 2026-12-01T08:00:00+08:00.",
+                          name=name)) from None
+        if not 2000 <= day.year <= 2100:
+            raise _bad(_l("%(name)s is out of range.", name=name))
+        return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -104,8 +119,9 @@ def parse_request_query(community: Community, params: Mapping[str, str]) -> Requ
     statuses = {s.strip() for s in (params.get("status") or "").split(",") if s.strip()}
     if statuses - {"open", "closed"}:
         raise _bad(_l("status is open or closed."))
-    start, end = parse_datetime(params.get("start_date"), "start_date"), parse_datetime(params.get("end_date"),
-                                                                                        "end_date")
+    zone = community.time_zone
+    start = parse_datetime(params.get("start_date"), "start_date", zone)
+    end = parse_datetime(params.get("end_date"), "end_date", zone)
     default_window = start is None and end is None
     if not default_window:
         if start is None:
