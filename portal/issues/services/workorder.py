@@ -91,21 +91,22 @@ def awaiting_signature(issue: Issue) -> bool:
 
 # --- sign for, send back --------------------------------------------------------------------------------
 
-def sign_for(handler: User, issue: Issue, *, now: datetime | None = None) -> Issue:
+def sign_for(handler: User, issue: Issue, *, note: str = "", now: datetime | None = None) -> Issue:
     """The receiving organization signs for the work order: its response (late when after respond-by; the
-    response rate counts it as late, the deadline warnings have already gone out)."""
+    response rate counts it as late, the deadline warnings have already gone out). `note` is for the caller."""
     now = _now(now)
     if not permissions.can_sign_for_issue(handler, issue):
         raise NotAllowed(_l("Only the receiving organization can sign for a hotline work order waiting for it."))
+    note = _clean_text(note, "note", required=False, maximum=REASON_MAX)
     issue.signed_at = now
     issue.status = "accepted"
     _first_response(issue, now)
     late = now > issue.respond_by
-    _add_event(issue, "signed_for", handler, at=now, late=late)
+    _add_event(issue, "signed_for", handler, body=note or None, at=now, late=late)
     db.session.flush()
     record(handler, "issue.signed_for", issue, late=late)
     org = issue.handling_org.name if issue.handling_org else ""
-    tell_hotline(issue, "signed_for", now, _l("Signed for by %(org)s.", org=org))
+    tell_hotline(issue, "signed_for", now, note or _l("Signed for by %(org)s.", org=org))
     return issue
 
 
