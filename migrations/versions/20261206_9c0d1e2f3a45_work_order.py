@@ -119,18 +119,20 @@ def _aware(value):
 
 
 def _correct_rollups(sign):
-    """Take (sign +1) or give back (-1) the "resolved: yes" of open issues that carry a rating, bucket by
-    bucket as portal.dashboard.rollups counts them."""
+    """Take (sign +1) or give back (-1) the "resolved: yes" of reopened issues being redone (open again,
+    with the rating that reopened them), bucket by bucket as portal.dashboard.rollups counts them."""
     conn = op.get_bind()
     issue = sa.table("issue", *[sa.column(c) for c in (
-        "community_id", "category_id", "handling_org_id", "status", "submitted_at", "rating_resolved")])
+        "community_id", "category_id", "handling_org_id", "status", "submitted_at", "rating_resolved",
+        "reopen_count")])
     community = sa.table("community", sa.column("id"), sa.column("time_zone"))
     rollup = sa.table("issue_rollup", *[sa.column(c) for c in (
         "community_id", "category_id", "org_key", "month", "resolved_yes")])
     zones = {cid: ZoneInfo(tz or "Asia/Shanghai") for cid, tz in conn.execute(
         sa.select(community.c.id, community.c.time_zone))}
     found = Counter()
-    for row in conn.execute(sa.select(issue).where(issue.c.status.in_(OPEN), issue.c.rating_resolved.is_(True))):
+    for row in conn.execute(sa.select(issue).where(issue.c.status.in_(OPEN), issue.c.reopen_count > 0,
+                                           issue.c.rating_resolved.is_(True))):
         local = _aware(row.submitted_at).astimezone(zones[row.community_id])
         found[(row.community_id, row.category_id, row.handling_org_id or 0, local.year * 12 + local.month - 1)] += 1
     for (cid, cat, org, month), n in sorted(found.items()):

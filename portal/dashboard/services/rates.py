@@ -9,7 +9,7 @@ from fractions import Fraction
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, not_, or_, select
 
 from portal.clock import utcnow
 from portal.committees.models import Organization
@@ -87,7 +87,8 @@ def _rate_conditions(now):
     return {
         ("response", "numerator"): and_(responded, Issue.first_response_at <= Issue.respond_by),
         ("response", "denominator"): or_(Issue.respond_by < now, responded),
-        ("resolution", "numerator"): and_(Issue.rating_resolved.is_(True), kept, Issue.status.not_in(OPEN_STATES)),
+        ("resolution", "numerator"): and_(Issue.rating_resolved.is_(True), kept,
+                                          not_(and_(Issue.reopen_count > 0, Issue.status.in_(OPEN_STATES)))),
         ("resolution", "denominator"): and_(Issue.rating_resolved.is_not(None), kept),
         ("satisfaction", "numerator"): and_(Issue.rating_satisfaction.in_(SATISFIED), kept),
         ("satisfaction", "denominator"): and_(Issue.rating_satisfaction.is_not(None), kept),
@@ -221,8 +222,8 @@ def three_rates(filters: Filters, *, now: datetime | None = None) -> dict[str, l
 
     - response = issues with first_response_at ≤ respond_by ÷ issues with respond_by < now or
       first_response_at not null;
-    - resolution = rating_resolved true and the issue not open (a reopened one being redone is not
-      resolved) ÷ rating_resolved not null; a resident's rating or a hotline issue's return visit;
+    - resolution = rating_resolved true, except a reopened issue being redone (reopen_count > 0 and open
+      again) ÷ rating_resolved not null; a resident's rating or a hotline issue's return visit;
     - satisfaction = rating_satisfaction in (satisfied, basically_satisfied) ÷ rating_satisfaction not null;
     - both leave out the ratings an upheld appeal removed (rating_excluded; see `removed_by_appeal`).
 
