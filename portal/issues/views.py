@@ -39,9 +39,9 @@ from portal.issues.forms import (
 from portal.issues.models import (
     CONTACT_METHOD_LABELS,
     DEADLINE_CLASS_LABELS,
-    SEND_BACK_REASON_LABELS,
     MAX_PHOTOS,
     SATISFACTION_LABELS,
+    SEND_BACK_REASON_LABELS,
     Issue,
     IssueCategory,
     IssuePhoto,

@@ -57,8 +57,9 @@ def test_the_whole_work_order_through_the_pages(client, auth, world):
     assert post(client, url(issue, "/sign"), data={}).status_code == 302
     db.session.expire_all()
     issue = db.session.get(Issue, issue.id)
-    from portal.clock import DEFAULT_TIME_ZONE
     from zoneinfo import ZoneInfo
+
+    from portal.clock import DEFAULT_TIME_ZONE
     day = (issue.resolve_by.astimezone(ZoneInfo(issue.community.time_zone or DEFAULT_TIME_ZONE))
            + timedelta(days=2)).date().isoformat()
     bad = post(client, url(issue, "/extension"), data={"extension-reason": "等配件", "extension-proposed": "soon"})
