@@ -195,7 +195,9 @@ def resolve_issue(handler: User, issue: Issue, note: str, *, photos: Iterable[by
     event = _add_event(issue, "resolved", handler, body=note, at=now, **report)
     db.session.flush()
     _save_photos(prepared, issue, handler, event)
-    record(handler, "issue.resolved", issue, photos=len(prepared), **report)
+    record(handler, "issue.resolved", issue, photos=len(prepared),
+           **({"caller_contacted": report["caller_contacted"], "contact_method": report["contact_method"]}
+              if report else {}))
     notify(_others(_reporter_and_supporters(issue), handler), "issue_resolved", issue, **_payload(issue))
     if issue.source == "hotline":
         work_order_changed.send(issue, event="resolved", now=now, public_text=note)
