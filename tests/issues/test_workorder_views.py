@@ -92,6 +92,7 @@ def test_the_whole_work_order_through_the_pages(client, auth, world):
     assert issue.status == "closed" and issue.rating_satisfaction == "basically_satisfied"
     page = client.get(url(issue)).get_data(as_text=True)
     assert "The caller&#39;s answer (return visit)" in page or "The caller's answer (return visit)" in page
+    assert "Caller contacted: By phone" in page
 
 
 def test_the_callers_full_number_only_for_the_handling_staff_and_audited(client, auth, world):
