@@ -220,6 +220,11 @@ def _tables(filters, community, data) -> list[Table]:
     tables.append(Table("appeals", _("Ratings removed by upheld appeals"), [_("Scope"), _("Ratings removed")],
                         [[_("All"), Cell(data["removed_by_appeal"],
                                          url_for("dashboard.issues", **dict(base, part="removed")))]]))
+    orders = data["work_orders"]
+    on_time = services.Rate(orders["on_time"], orders["resolved"])
+    tables.append(Table("work-orders", _("12345 work orders resolved on time"),
+                        [_("Scope"), _("On time"), _("Resolved"), "%", _("Extended")],
+                        [[_("All"), on_time.numerator, on_time.denominator, on_time.percent(), orders["extended"]]]))
     by_category = Table("by-category", _("Issues by category"), [_("Category"), _("Issues")],
                         [[row["name"], row["count"]] for row in data["by_category"]])
     by_category.chart = charts.bar_chart(

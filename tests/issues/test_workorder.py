@@ -388,3 +388,24 @@ def test_the_whole_work_order_is_heard_in_order(world, heard):
     assert [h[1] for h in heard] == ["signed_for", "extension_requested", "extension_decided", "resolved",
                                      "return_visit", "reopened", "resolved", "return_visit", "appeal_decided"]
     assert {h[0] for h in heard} == {issue.id}
+
+
+def test_work_orders_on_time_follow_the_extension_setting(world):
+    """Two resolved work orders: one in its first time, one after it but within an approved extension."""
+    from flask import current_app
+    quick = resolved_hotline(world)
+    slow = hotline(world, title="慢的工单")
+    services.sign_for(world.property_x, slow, now=T0 + H)
+    first = slow.resolve_by
+    services.request_extension(world.property_x, slow, "等配件", first + 2 * D, now=T0 + 2 * H)
+    services.decide_extension(world.official_a, slow, approve=True, now=T0 + 3 * H)
+    services.resolve_issue(world.property_x, slow, "修好了", caller_contacted=False, now=first + D)
+    db.session.commit()
+    f = S.Filters(sub_district=world.sd_a, month_from=S.parse_month("2025-03"), month_to=S.parse_month("2025-03"))
+    assert S.work_orders_on_time(f) == {"resolved": 2, "on_time": 1, "extended": 1}
+    current_app.config["WORK_ORDER_EXTENSION_ON_TIME"] = True
+    try:
+        assert S.work_orders_on_time(f) == {"resolved": 2, "on_time": 2, "extended": 1}
+    finally:
+        current_app.config["WORK_ORDER_EXTENSION_ON_TIME"] = False
+    assert services.resolved_on_time(quick) is True

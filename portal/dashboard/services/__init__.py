@@ -49,6 +49,7 @@ from portal.dashboard.services.rates import (
     removed_by_appeal_count,
     three_rates,
     three_rates_direct,
+    work_orders_on_time,
 )
 from portal.dashboard.services.scope import (
     GROUPS,

@@ -17,6 +17,7 @@ from portal.dashboard.services.rates import (
     open_and_overdue_by_community,
     removed_by_appeal_count,
     three_rates,
+    work_orders_on_time,
 )
 from portal.dashboard.services.scope import Filters, _count_if, _Scope
 from portal.extensions import db
@@ -105,9 +106,9 @@ def chases_by_org(filters: Filters) -> list[dict]:
 
 
 def summary(filters: Filters, *, now: datetime | None = None) -> dict:
-    """Everything the dashboard page shows, in a fixed number of statements (10, +1 for the communities
+    """Everything the dashboard page shows, in a fixed number of statements (11, +1 for the communities
     when not given): {"rates", "removed_by_appeal" (ratings upheld appeals took out of the resolution and
-    satisfaction rates), "open_overdue", "overdue_actions", "median_first_response", "median_resolution",
+    satisfaction rates), "work_orders" (hotline work orders resolved on time, extended), "open_overdue", "overdue_actions", "median_first_response", "median_resolution",
     "proposals", "ballots", "hotspots" (for month_to), "chases", "by_category", "trend"}."""
     now = now or utcnow()
     if filters.communities is None:
@@ -118,6 +119,7 @@ def summary(filters: Filters, *, now: datetime | None = None) -> dict:
     return {
         "rates": rates,
         "removed_by_appeal": removed_by_appeal_count(filters),
+        "work_orders": work_orders_on_time(filters),
         "trend": rates["month"],
         "by_category": _by_category(rates),
         "open_overdue": open_and_overdue_by_community(filters, now=now),

@@ -312,3 +312,20 @@ def removed_by_appeal_count(filters: Filters) -> int:
     """How many ratings of the period upheld appeals removed (one statement, +1 for the communities)."""
     stmt = removed_by_appeal(filters).with_only_columns(func.count()).order_by(None)
     return int(db.session.scalar(stmt) or 0)
+
+
+def work_orders_on_time(filters: Filters) -> dict:
+    """The hotline work orders (source "hotline") of the period that were resolved: how many ("resolved"),
+    how many by their resolve-by ("on_time": an approved extension's later resolve-by counts only where the
+    portal's setting WORK_ORDER_EXTENSION_ON_TIME says so, else the resolve-by before it), and how many had an
+    extension approved ("extended"). One statement (+1 for the communities when not given)."""
+    from portal.issues.services import extension_counts_on_time
+    scope = _Scope(filters)
+    deadline = Issue.resolve_by if extension_counts_on_time() else func.coalesce(Issue.original_resolve_by,
+                                                                                  Issue.resolve_by)
+    stmt = (select(func.count(), _count_if(Issue.resolved_at <= deadline),
+                   _count_if(Issue.original_resolve_by.is_not(None)))
+            .where(_issue_where(filters, scope, scope.months), Issue.source == "hotline",
+                   Issue.resolved_at.is_not(None)))
+    resolved, on_time, extended = db.session.execute(stmt).one()
+    return {"resolved": int(resolved), "on_time": int(on_time or 0), "extended": int(extended or 0)}
