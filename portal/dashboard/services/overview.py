@@ -108,7 +108,8 @@ def chases_by_org(filters: Filters) -> list[dict]:
 def summary(filters: Filters, *, now: datetime | None = None) -> dict:
     """Everything the dashboard page shows, in a fixed number of statements (11, +1 for the communities
     when not given): {"rates", "removed_by_appeal" (ratings upheld appeals took out of the resolution and
-    satisfaction rates), "work_orders" (hotline work orders resolved on time, extended), "open_overdue", "overdue_actions", "median_first_response", "median_resolution",
+    satisfaction rates), "work_orders" (hotline work orders resolved on time, extended), "open_overdue",
+    "overdue_actions", "median_first_response", "median_resolution",
     "proposals", "ballots", "hotspots" (for month_to), "chases", "by_category", "trend"}."""
     now = now or utcnow()
     if filters.communities is None:
