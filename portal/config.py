@@ -85,6 +85,11 @@ class Config:
         self.DELETION_COOLING_OFF_DAYS = int(os.environ.get("DELETION_COOLING_OFF_DAYS", "7"))
         self.EXPORT_KEEP_DAYS = int(os.environ.get("EXPORT_KEEP_DAYS", "7"))
         self.RETENTION_HOTLINE_CONTACT_DAYS = int(os.environ.get("RETENTION_HOTLINE_CONTACT_DAYS", "180"))
+        # The 12345 work order: the return visit (回访) is made within RETURN_VISIT_DAYS of the resolution; an
+        # issue resolved after its first resolve-by but within an approved extension counts as resolved on
+        # time only with WORK_ORDER_EXTENSION_ON_TIME.
+        self.RETURN_VISIT_DAYS = int(os.environ.get("RETURN_VISIT_DAYS", "5"))
+        self.WORK_ORDER_EXTENSION_ON_TIME = os.environ.get("WORK_ORDER_EXTENSION_ON_TIME", "") in ("1", "true", "yes")
         self.RETENTION_SIGN_IN_DAYS = int(os.environ.get("RETENTION_SIGN_IN_DAYS", "90"))
         self.RETENTION_UNCONFIRMED_DAYS = int(os.environ.get("RETENTION_UNCONFIRMED_DAYS", "30"))
         # Behind a reverse proxy, how many hops of X-Forwarded-For to trust (0: none).

@@ -19,6 +19,7 @@ import importlib
 import pkgutil
 import sys
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import wraps
 
 import pytest
@@ -122,6 +123,34 @@ def _reset_link(w, ids):
     return {"token": note.payload["url"].rsplit("/", 1)[1]}, {}
 
 
+def _work_order(step):
+    """A hotline issue (a 12345 work order) brought to the state the route acts on: "new" (waiting to be
+    signed for), "sent_back", "signed", "extension" (a request waiting), "resolved", "rated" (unsolved and
+    dissatisfied, after its one reopening), "appealed"."""
+    def make(w, ids):
+        from portal.clock import utcnow
+        from portal.issues import services
+        now = utcnow() - timedelta(hours=3)
+        issue = services.report_from_hotline(w.x, category=w.categories["lift"], title="电梯停运", description="",
+                                             reporter_name="王先生", reporter_phone="13512345678", now=now)
+        if step == "sent_back":
+            services.send_back(w.property_x, issue, "not_our_area", "不归我们", now=now)
+        elif step != "new":
+            services.sign_for(w.property_x, issue, now=now)
+        if step == "extension":
+            services.request_extension(w.property_x, issue, "等配件", issue.resolve_by + timedelta(days=2), now=now)
+        if step in ("resolved", "rated", "appealed"):
+            services.resolve_issue(w.property_x, issue, "修好了", caller_contacted=False, now=now)
+        if step in ("rated", "appealed"):
+            issue.reopen_count = 1
+            services.record_return_visit(w.official_a, issue, contacted=True, solved=False,
+                                         satisfaction="dissatisfied", now=now)
+        if step == "appealed":
+            services.appeal_rating(w.property_x, issue, "超出职权", now=now)
+        return {"issue_id": issue.id}, {}
+    return make
+
+
 # What a route needs that the world's ids do not give: URL values of an object in the right state (made for
 # the route, so that a button another route pressed does not spoil it), and posted values the view reads
 # before its form (they are fuzzed too).
@@ -140,6 +169,15 @@ STATE = {
     "votes.new": lambda w, ids: ({}, {"method": "committee"}),
     "auth.reset_password": _reset_link,
     "privacy.remove_photo": _issue_photo,
+    "issues.sign_for": _work_order("new"),
+    "issues.send_back": _work_order("new"),
+    "issues.reroute": _work_order("sent_back"),
+    "issues.return_to_hotline": _work_order("sent_back"),
+    "issues.request_extension": _work_order("signed"),
+    "issues.decide_extension": _work_order("extension"),
+    "issues.return_visit": _work_order("resolved"),
+    "issues.appeal": _work_order("rated"),
+    "issues.decide_appeal": _work_order("appealed"),
 }
 
 

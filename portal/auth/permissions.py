@@ -254,6 +254,83 @@ def can_support_issue(user, issue) -> bool:
     return issue.reporter_id != user.id and roles.is_verified_resident(user, issue.community)
 
 
+# --- the 12345 work order (issue #20) ---
+# The receiving organization signs a hotline issue for (or sends it back) and later asks for more time and
+# appeals a rating; the sub-district office re-routes what was sent back, decides extensions and appeals and
+# makes the return visits (its staff who are not of the handling organization); only the handling
+# organization's staff see the caller's full number, to call back.
+
+def _in_handling_org(user, issue) -> bool:
+    return issue.handling_org_id is not None and any(o.id == issue.handling_org_id for o in roles.organizations(user))
+
+
+def _official_for(user, issue) -> bool:
+    return user.is_admin or roles.is_official_of(user, issue.community.sub_district)
+
+
+def _work_order(user, issue) -> bool:
+    return _signed_in(user) and issue is not None and issue.source == "hotline"
+
+
+def _awaiting_signature(issue) -> bool:
+    return issue.status == "submitted" and issue.signed_at is None and issue.work_order_state is None \
+        and issue.handover_org_id is None
+
+
+def can_sign_for_issue(user, issue) -> bool:
+    """Signing for (签收) a hotline issue: its receiving organization's members, and admins."""
+    return _work_order(user, issue) and _awaiting_signature(issue) and (user.is_admin or _in_handling_org(user, issue))
+
+
+def can_send_back_issue(user, issue) -> bool:
+    """Sending a hotline issue back (退单) before signing for it: as signing for it (the time limit is the
+    service's rule, with its own message)."""
+    return can_sign_for_issue(user, issue)
+
+
+def can_route_sent_back_issue(user, issue) -> bool:
+    """Re-routing a sent-back hotline issue or returning it to the hotline: the sub-district's officials."""
+    return _work_order(user, issue) and issue.work_order_state == "sent_back" and _official_for(user, issue)
+
+
+def can_request_extension(user, issue) -> bool:
+    """Asking for more time (延期): the handling organization's members (and admins), on a signed, open issue."""
+    return _work_order(user, issue) and issue.signed_at is not None and issue.status in (
+        "accepted", "in_progress", "reopened") and (user.is_admin or _in_handling_org(user, issue))
+
+
+def can_decide_extension(user, issue) -> bool:
+    """Approving or refusing an extension: the sub-district's officials, and admins."""
+    return _work_order(user, issue) and issue.status in ("accepted", "in_progress", "reopened") \
+        and _official_for(user, issue)
+
+
+def can_return_visit(user, issue) -> bool:
+    """The return visit (回访) of a resolved hotline issue: the sub-district's officials who are not of the
+    organization that handled it, and admins."""
+    return _work_order(user, issue) and issue.status == "resolved" and _official_for(user, issue) \
+        and not _in_handling_org(user, issue)
+
+
+def can_appeal_rating(user, issue) -> bool:
+    """Appealing (申诉) a dissatisfied or unsolved rating of a hotline issue: the handling organization's members."""
+    return _work_order(user, issue) and issue.rated_at is not None and not issue.rating_excluded and (
+        issue.rating_resolved is False or issue.rating_satisfaction == "dissatisfied") \
+        and (user.is_admin or _in_handling_org(user, issue))
+
+
+def can_decide_appeal(user, issue) -> bool:
+    """Deciding an appeal: the sub-district's officials who are not of the appealing organization, and admins."""
+    return _work_order(user, issue) and _official_for(user, issue) and (
+        user.is_admin or not _in_handling_org(user, issue))
+
+
+def can_see_caller_phone(user, issue) -> bool:
+    """The hotline caller's full number: the handling organization's staff, who call back. Everyone else who
+    may see the reporter sees it masked."""
+    return _work_order(user, issue) and _in_handling_org(user, issue)
+
+
 def can_escalate_issue(user, issue) -> bool:
     """Turn an issue that needs a community decision into a proposal: the community's committee members."""
     return _signed_in(user) and issue is not None and roles.is_committee_member(user, issue.community)

@@ -29,13 +29,13 @@ from sqlalchemy.orm import Session
 from portal.clock import DEFAULT_TIME_ZONE
 from portal.dashboard.models import COUNTS, IssueDuration, IssueRollup
 from portal.extensions import db
-from portal.issues.models import Issue
+from portal.issues.models import OPEN_STATES, Issue
 from portal.places.models import Community
 
 SATISFIED = ("satisfied", "basically_satisfied")
 # The issue columns a rollup depends on: a change of any other column (title, support count…) moves nothing.
 COUNTED = ("status", "community_id", "category_id", "handling_org_id", "submitted_at", "first_response_at",
-           "respond_by", "resolved_at", "rating_resolved", "rating_satisfaction")
+           "respond_by", "resolved_at", "rating_resolved", "rating_satisfaction", "rating_excluded", "reopen_count")
 _CHUNK = 500
 _OLD, _NEW, _ZONES = "dashboard.rollup_old", "dashboard.rollup_new", "dashboard.rollup_zones"
 
@@ -62,9 +62,14 @@ def contribution(row, zone_name):
         return None
     responded = row.first_response_at is not None
     key = (row.community_id, row.category_id, row.handling_org_id or 0, month_number(row.submitted_at, zone_name))
+    # As portal.dashboard.services.rates._rate_conditions: an upheld appeal removes the rating from both
+    # rates; a reopened issue being redone is not "resolved: yes".
+    kept = not row.rating_excluded
+    redone = bool(row.reopen_count) and row.status in OPEN_STATES
     return key, (1, int(responded), int(responded and row.first_response_at <= row.respond_by),
-                 int(row.rating_resolved is True), int(row.rating_resolved is not None),
-                 int(row.rating_satisfaction in SATISFIED), int(row.rating_satisfaction is not None))
+                 int(kept and row.rating_resolved is True and not redone),
+                 int(kept and row.rating_resolved is not None),
+                 int(kept and row.rating_satisfaction in SATISFIED), int(kept and row.rating_satisfaction is not None))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -216,6 +216,15 @@ def _tables(filters, community, data) -> list[Table]:
         [(labels[name], [(row.rate(name).numerator, row.rate(name).denominator) for row in trend])
          for name in RATE_NAMES])
 
+    # Ratings an upheld appeal (申诉/核减) took out of the resolution and satisfaction rates, and the link to them.
+    tables.append(Table("appeals", _("Ratings removed by upheld appeals"), [_("Scope"), _("Ratings removed")],
+                        [[_("All"), Cell(data["removed_by_appeal"],
+                                         url_for("dashboard.issues", **dict(base, part="removed")))]]))
+    orders = data["work_orders"]
+    on_time = services.Rate(orders["on_time"], orders["resolved"])
+    tables.append(Table("work-orders", _("12345 work orders resolved on time"),
+                        [_("Scope"), _("On time"), _("Resolved"), "%", _("Extended")],
+                        [[_("All"), on_time.numerator, on_time.denominator, on_time.percent(), orders["extended"]]]))
     by_category = Table("by-category", _("Issues by category"), [_("Category"), _("Issues")],
                         [[row["name"], row["count"]] for row in data["by_category"]])
     by_category.chart = charts.bar_chart(
@@ -308,11 +317,15 @@ def issues():
         rate = request.args.get("rate") or "response"
         part = request.args.get("part") or "denominator"
         group = request.args.get("group") or "overall"
-        if rate not in services.RATES or part not in services.PARTS or group not in services.GROUPS:
-            raise BadFilter(_("Choose a rate, numerator or denominator, and a grouping."))
-        key = _group_key(group, request.args.get("key"))
-        query = services.issues_behind(filters, rate, part, group=group, key=key, now=utcnow()).options(
-            selectinload(Issue.community))
+        if part == "removed":  # the ratings upheld appeals removed from the rates (overall only)
+            rate, group, key = "resolution", "overall", None
+            query = services.removed_by_appeal(filters).options(selectinload(Issue.community))
+        else:
+            if rate not in services.RATES or part not in services.PARTS or group not in services.GROUPS:
+                raise BadFilter(_("Choose a rate, numerator or denominator, and a grouping."))
+            key = _group_key(group, request.args.get("key"))
+            query = services.issues_behind(filters, rate, part, group=group, key=key, now=utcnow()).options(
+                selectinload(Issue.community))
     except (BadFilter, services.FilterError) as error:
         return bad_filter(error)
     try:

@@ -1,7 +1,10 @@
 """Demo issues: the default categories of each community and about twenty issues in every state —
 submitted, accepted, in progress, handed over and waiting, resolved and waiting for a rating, closed with
 each satisfaction and unrated, rejected, duplicate, reopened, overdue, some with "me too" supports —
-spread over the last 60 days so deadlines and the three rates mean something. Idempotent: a community that
+spread over the last 60 days so deadlines and the three rates mean something — and 12345 hotline work
+orders in every state (waiting to be signed for, signed, sent back, returned to the hotline, extended, an
+extension waiting, resolved with the closure report, return-visited, three failed calls, appealed, appeal
+upheld). Idempotent: a community that
 already has issues is left alone. Runs after the places and people demos and skips what is missing."""
 from datetime import timedelta
 
@@ -102,6 +105,75 @@ def _play(issue, story, start, reporter, earlier):
                 services.hand_over(handler, issue, target, argument, now=at)
 
 
+# The 12345 work orders (issue #20), one in each state: (days ago, category, title, the steps it went through).
+WORK_ORDERS = [
+    (0.02, "lift", "电梯按钮失灵（12345）", []),
+    (0.5, "lighting", "单元门口灯坏了（12345）", ["sign"]),
+    (0.1, "parking", "小区外道路停车收费（12345）", ["send_back"]),
+    (4, "neighbours", "邻居饲养宠物纠纷（12345）", ["send_back", "return"]),
+    (6, "facilities", "消防通道地面塌陷（12345）", ["sign", "extension", "approve"]),
+    (5, "leak", "楼顶防水层破损（12345）", ["sign", "extension"]),
+    (2, "rubbish", "建筑垃圾堆放（12345）", ["sign", "resolve"]),
+    (4, "greenery", "树枝遮挡窗户（12345）", ["sign", "resolve", "visit_basically"]),
+    (4, "water", "水压不足（12345）", ["sign", "resolve", "visit_missed", "visit_missed", "visit_missed"]),
+    (5, "heating", "暖气漏水（12345）", ["sign", "resolve", "redone", "visit_unsolved", "appeal"]),
+    (6, "security", "监控探头损坏（12345）", ["sign", "resolve", "redone", "visit_unsolved", "appeal",
+                                           "uphold"]),
+]
+
+
+def _office_staff(issue):
+    """A member of the sub-district office who is not of the handling organization (makes the return visits)."""
+    office = [o.id for o in services.handover_targets(issue) if o.kind == "subdistrict_office"]
+    handling = {u.id for u in services.members_of([issue.handling_org_id])}
+    return next((u for u in services.members_of(office) if u.id not in handling), None)
+
+
+def _seed_work_orders(community, categories, now) -> int:
+    made = 0
+    for days_ago, code, title, steps in WORK_ORDERS:
+        start = now - days_ago * D
+        issue = services.report_from_hotline(community, category=categories[code], title=title,
+                                             description="12345 热线转来的工单。", reporter_name="市民 李女士",
+                                             reporter_phone="13600000000", now=start)
+        made += 1
+        handler, office = _handler(issue), _office_staff(issue)
+        if handler is None or office is None:
+            continue
+        at = start
+        for step in steps:
+            at += H
+            if step == "sign":
+                services.sign_for(handler, issue, note="已签收，马上处理。", now=at)
+            elif step == "send_back":
+                services.send_back(handler, issue, "not_our_area", "该路段属于市政道路，不归物业管理。", now=at)
+            elif step == "return":
+                services.return_to_hotline(office, issue, "属于邻里民事纠纷，建议通过人民调解解决。", now=at)
+            elif step == "extension":
+                services.request_extension(handler, issue, "需要等待专业施工队和材料。", issue.resolve_by + 2 * D,
+                                           now=at)
+            elif step == "approve":
+                services.decide_extension(office, issue, approve=True, now=at)
+            elif step == "resolve":
+                services.resolve_issue(handler, issue, "已处理完毕，并电话告知来电人。", caller_contacted=True,
+                                       contact_method="phone", now=at)
+            elif step == "redone":
+                issue.reopen_count = 1  # already redone once: a dissatisfied answer now closes it
+            elif step == "visit_basically":
+                services.record_return_visit(office, issue, contacted=True, solved=True,
+                                             satisfaction="basically_satisfied", words="处理了，还可以。", now=at)
+            elif step == "visit_missed":
+                services.record_return_visit(office, issue, contacted=False, now=at)
+            elif step == "visit_unsolved":
+                services.record_return_visit(office, issue, contacted=True, solved=False,
+                                             satisfaction="dissatisfied", words="要求全部免费更换。", now=at)
+            elif step == "appeal":
+                services.appeal_rating(handler, issue, "来电人要求超出物业服务合同范围，已书面答复。", now=at)
+            elif step == "uphold":
+                services.decide_appeal(office, issue, upheld=True, reason="经核实，诉求超出职责范围，核减。", now=at)
+    return made
+
+
 def _seed_community(community, now) -> list[str]:
     categories = {c.code: c for c in services.ensure_default_categories(community)}
     residencies = _verified_residents(community)
@@ -134,12 +206,14 @@ def _seed_community(community, now) -> list[str]:
         for k, person in enumerate(supporters):
             services.support_issue(person, issue, now=start + (k + 1) * 10 * timedelta(minutes=1))
         _play(issue, story, start, reporter, issues)
+    work_orders = _seed_work_orders(community, categories, now)
     for issue in issues:
         services.apply_due(issue, now)
     db.session.flush()
     states = sorted({i.status for i in issues})
     overdue = sum(services.is_overdue(i, now) for i in issues)
-    return [f"{community.name}: {len(issues)} issues ({', '.join(states)}; {overdue} overdue)"]
+    return [f"{community.name}: {len(issues)} issues ({', '.join(states)}; {overdue} overdue), "
+            f"{work_orders} hotline work orders"]
 
 
 def seed_issues() -> list[str]:

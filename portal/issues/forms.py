@@ -15,7 +15,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from portal.forms import PlainName, optional_id
-from portal.issues.models import DEADLINE_CLASS_LABELS, SATISFACTION_LABELS
+from portal.issues.models import (
+    CONTACT_METHOD_LABELS,
+    DEADLINE_CLASS_LABELS,
+    SATISFACTION_LABELS,
+    SEND_BACK_REASON_LABELS,
+)
 
 
 class ReportForm(FlaskForm):
@@ -60,9 +65,65 @@ class UpdateForm(_ActionForm):
     photos = MultipleFileField(_l("Photos (optional, up to 6)"), render_kw={"accept": "image/*"})
 
 
+def _yes_no():
+    return [SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))]
+
+
 class ResolveForm(_ActionForm):
     note = TextAreaField(_l("What was done?"), render_kw={"rows": 3})
     photos = MultipleFileField(_l("Photos of the result (optional, up to 6)"), render_kw={"accept": "image/*"})
+    # The closure report of a hotline work order (办结反馈): shown and required for those only.
+    caller_contacted = RadioField(_l("Was the caller contacted?"), validate_choice=False, choices=_yes_no())
+    contact_method = RadioField(_l("How?"), validate_choice=False,
+                                choices=[SelectChoice(k, v) for k, v in CONTACT_METHOD_LABELS.items()])
+
+
+class SendBackForm(_ActionForm):
+    reason = RadioField(_l("Why is it sent back?"), validate_choice=False,
+                        choices=[SelectChoice(k, v) for k, v in SEND_BACK_REASON_LABELS.items()])
+    text = TextAreaField(_l("Explain: the sub-district office and the hotline will read this."),
+                         render_kw={"rows": 2})
+
+
+class RerouteForm(_ActionForm):
+    organization = SelectField(_l("Route to"), coerce=optional_id, validate_choice=False)
+
+
+class ReturnToHotlineForm(_ActionForm):
+    reason = TextAreaField(_l("Why does it go back to the hotline? The hotline will read this."),
+                           render_kw={"rows": 2})
+
+
+class ExtensionForm(_ActionForm):
+    reason = TextAreaField(_l("Why is more time needed?"), render_kw={"rows": 2})
+    proposed = StringField(_l("New resolve-by date"), render_kw={"type": "date"})
+
+
+class DecisionForm(_ActionForm):
+    decision = RadioField(_l("Decision"), validate_choice=False,
+                          choices=[SelectChoice("approve", _l("Approve")), SelectChoice("refuse", _l("Refuse"))])
+    reason = TextAreaField(_l("Reason (required to refuse)"), render_kw={"rows": 2})
+
+
+class ReturnVisitForm(_ActionForm):
+    contacted = RadioField(_l("Was the caller reached?"), validate_choice=False, choices=_yes_no())
+    solved = RadioField(_l("Does the caller say the problem was solved?"), validate_choice=False,
+                        choices=_yes_no())
+    satisfaction = RadioField(_l("How satisfied is the caller?"), validate_choice=False,
+                              choices=[SelectChoice(k, v) for k, v in SATISFACTION_LABELS.items()])
+    words = TextAreaField(_l("The caller's words (optional)"), render_kw={"rows": 2, "maxlength": 500})
+
+
+class AppealForm(_ActionForm):
+    evidence = TextAreaField(_l("Why is the rating unreasonable? Give the evidence (the demand was unlawful, "
+                                "beyond your powers, or already answered)."), render_kw={"rows": 3})
+
+
+class AppealDecisionForm(_ActionForm):
+    decision = RadioField(_l("Decision"), validate_choice=False,
+                          choices=[SelectChoice("upheld", _l("Uphold: remove the rating from the rates")),
+                                   SelectChoice("rejected", _l("Reject: the rating stays"))])
+    reason = TextAreaField(_l("Reason"), render_kw={"rows": 2})
 
 
 class RejectForm(_ActionForm):

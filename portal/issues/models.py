@@ -3,7 +3,7 @@
 Lifecycle (DESIGN §3): submitted → accepted → in_progress → resolved → closed, plus rejected, duplicate
 (merged into another issue) and reopened (after a dissatisfied rating, once; back to the same handler)."""
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint, case, event, null, text
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, case, event, false, null, text
 
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
@@ -41,6 +41,22 @@ SATISFACTION_LABELS = {
     "basically_satisfied": _l("Basically satisfied"),
     "dissatisfied": _l("Dissatisfied"),
 }
+
+# The work order (issue #20): why a receiver sends a hotline issue back, how the handler reached the caller
+# for the closure report, what an extension or an appeal is waiting for.
+SEND_BACK_REASONS = ("not_our_area", "wrong_address", "duplicate", "not_government", "other")
+SEND_BACK_REASON_LABELS = {
+    "not_our_area": _l("Not our area of responsibility"),
+    "wrong_address": _l("Wrong address"),
+    "duplicate": _l("Duplicate of another work order"),
+    "not_government": _l("Not a matter for the government"),
+    "other": _l("Other"),
+}
+CONTACT_METHODS = ("phone", "visit", "message")
+CONTACT_METHOD_LABELS = {"phone": _l("By phone"), "visit": _l("In person"), "message": _l("By message")}
+DECISION_STATES = ("pending", "approved", "refused")
+APPEAL_STATES = ("pending", "upheld", "rejected")
+RETURN_VISIT_ATTEMPTS = 3
 
 MAX_PHOTOS = 6
 TITLE_MAX = 120
@@ -89,6 +105,8 @@ class Issue(db.Model):
         CheckConstraint("reporter_id IS NOT NULL OR reporter_name IS NOT NULL", name="has_reporter"),
         CheckConstraint("rating_satisfaction IS NULL OR rating_satisfaction IN "
                         "('satisfied', 'basically_satisfied', 'dissatisfied')", name="satisfaction"),
+        CheckConstraint("work_order_state IS NULL OR work_order_state IN ('sent_back', 'returned')",
+                        name="work_order_state"),
         # The community list pages by (submitted_at, id) and filters by status. On PostgreSQL the index
         # also carries what the dashboard aggregates, so its figures come from an index-only scan.
         Index("ix_issue_community_submitted", "community_id", "submitted_at", "id",
@@ -155,6 +173,17 @@ class Issue(db.Model):
     # Moderation (portal.moderation): NULL visible, "pending" hidden by flags, "hidden" by a moderator.
     hidden_state = db.Column(db.String(8))
     hidden_reason = db.Column(db.String(500))
+
+    # The 12345 work order (a hotline issue, portal.issues.services.workorder): when the receiving
+    # organization signed for it (签收, its response), whether it was sent back (退单: "sent_back" waits for
+    # the sub-district office, "returned" went back to the hotline) with the reason from SEND_BACK_REASONS,
+    # the resolve-by time before the first approved extension (延期), and whether an upheld appeal (核减)
+    # removed its rating from the resolution and satisfaction rates.
+    signed_at = db.Column(UTCDateTime)
+    work_order_state = db.Column(db.String(16))
+    send_back_reason = db.Column(db.String(24))
+    original_resolve_by = db.Column(UTCDateTime)
+    rating_excluded = db.Column(db.Boolean, nullable=False, default=False, server_default=false())
 
     community = db.relationship("Community")
     category = db.relationship("IssueCategory")
@@ -274,3 +303,77 @@ class IssueTerm(db.Model):
     issue_id = db.Column(db.Integer, db.ForeignKey("issue.id"), nullable=False)
     community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False)
     term = db.Column(db.String(32), nullable=False)
+
+
+class IssueExtension(db.Model):
+    """A handler's request for more time (延期) on a hotline issue, and the sub-district office's decision.
+    An approved one moved the issue's resolve-by from `previous_resolve_by` to `proposed_resolve_by`."""
+
+    __tablename__ = "issue_extension"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'refused')", name="status"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    issue_id = db.Column(db.Integer, db.ForeignKey("issue.id"), nullable=False, index=True)
+    organization_id = db.Column(db.Integer, db.ForeignKey("organization.id"))
+    requested_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    requested_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    reason = db.Column(db.String(1000), nullable=False)
+    previous_resolve_by = db.Column(UTCDateTime, nullable=False)
+    proposed_resolve_by = db.Column(UTCDateTime, nullable=False)
+    status = db.Column(db.String(16), nullable=False, default="pending")
+    decided_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    decided_at = db.Column(UTCDateTime)
+    decision_reason = db.Column(db.String(1000))
+
+    issue = db.relationship("Issue")
+    organization = db.relationship("Organization")
+
+
+class ReturnVisitAttempt(db.Model):
+    """One call of the return visit (回访) to a hotline issue's caller by sub-district staff: reached or not;
+    when reached, the caller's answers, which are the issue's rating."""
+
+    __tablename__ = "return_visit_attempt"
+    __table_args__ = (
+        CheckConstraint("satisfaction IS NULL OR satisfaction IN ('satisfied', 'basically_satisfied', "
+                        "'dissatisfied')", name="satisfaction"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    issue_id = db.Column(db.Integer, db.ForeignKey("issue.id"), nullable=False, index=True)
+    visitor_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    # Which resolution of the issue this visit is about (a reopened and resolved again issue is visited again).
+    resolved_at = db.Column(UTCDateTime, nullable=False)
+    contacted = db.Column(db.Boolean, nullable=False)
+    solved = db.Column(db.Boolean)
+    satisfaction = db.Column(db.String(24))
+    words = db.Column(db.String(500))
+
+    visitor = db.relationship("User")
+
+
+class IssueAppeal(db.Model):
+    """The handling organization's appeal (申诉/核减) against a dissatisfied or unsolved rating, and the
+    sub-district office's decision: upheld takes the rating out of the resolution and satisfaction rates."""
+
+    __tablename__ = "issue_appeal"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'upheld', 'rejected')", name="status"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    issue_id = db.Column(db.Integer, db.ForeignKey("issue.id"), nullable=False, index=True)
+    organization_id = db.Column(db.Integer, db.ForeignKey("organization.id"))
+    appealed_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    appealed_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    evidence = db.Column(db.Text, nullable=False)
+    status = db.Column(db.String(16), nullable=False, default="pending")
+    decided_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    decided_at = db.Column(UTCDateTime)
+    decision_reason = db.Column(db.String(1000))
+
+    issue = db.relationship("Issue")
+    organization = db.relationship("Organization")

@@ -18,20 +18,30 @@ from portal.formviews import form_view, posted_id, show_on_form
 from portal.issues import bp, services
 from portal.issues.filters import IssueFilters
 from portal.issues.forms import (
+    AppealDecisionForm,
+    AppealForm,
     CategoryForm,
+    DecisionForm,
+    ExtensionForm,
     HandOverForm,
     MergeForm,
     NoteForm,
     RateForm,
     RejectForm,
     ReportForm,
+    RerouteForm,
     ResolveForm,
+    ReturnToHotlineForm,
+    ReturnVisitForm,
+    SendBackForm,
     UpdateForm,
 )
 from portal.issues.models import (
+    CONTACT_METHOD_LABELS,
     DEADLINE_CLASS_LABELS,
     MAX_PHOTOS,
     SATISFACTION_LABELS,
+    SEND_BACK_REASON_LABELS,
     Issue,
     IssueCategory,
     IssuePhoto,
@@ -317,10 +327,32 @@ def _action_forms(issue, overrides=None, *, can_handle=True, can_rate=True):
                      merge=MergeForm(formdata=None, prefix="merge"))
     if can_rate:
         forms["rate"] = RateForm(formdata=None, prefix="rate")
+    if issue.source == "hotline":
+        forms.update({name: form_class(formdata=None, prefix=name) for name, form_class in WORK_ORDER_FORMS.items()})
     forms.update(overrides or {})
     if "handover" in forms:
         forms["handover"].organization.choices = _handover_choices(issue)
-    return SimpleNamespace(**forms)  # templates read forms.update, which on a dict is its method
+    if "reroute" in forms:
+        forms["reroute"].organization.choices = _handover_choices(issue)
+    return SimpleNamespace(**forms)
+
+
+# The work order's forms (a hotline issue's page only), by prefix.
+WORK_ORDER_FORMS = {"sign": NoteForm, "sendback": SendBackForm, "reroute": RerouteForm,
+                    "returnhotline": ReturnToHotlineForm, "extension": ExtensionForm, "extdecision": DecisionForm,
+                    "visit": ReturnVisitForm, "appeal": AppealForm, "appealdecision": AppealDecisionForm}
+
+
+def _work_order_context(issue):
+    """What the work order part of a hotline issue's page shows (nothing, and no query, for other issues)."""
+    if issue.source != "hotline":
+        return {"work_order": None}
+    return {"work_order": SimpleNamespace(
+        extensions=services.extensions_of(issue), attempts=services.attempts_of(issue),
+        appeals=services.appeals_of(issue), pending_extension=services.pending_extension(issue),
+        pending_appeal=services.pending_appeal(issue), visit_due_by=services.visit_due_by(issue),
+        on_time=services.resolved_on_time(issue), send_back_labels=SEND_BACK_REASON_LABELS,
+        contact_labels=CONTACT_METHOD_LABELS)}  # templates read forms.update, which on a dict is its method
 
 
 def _split_photos(issue, events):
@@ -347,7 +379,7 @@ def _detail_page(issue, overrides=None):
         top_photos=top_photos, event_photos=event_photos, can_see_photos=can_see_photos,
         can_handle=can_handle, can_rate=can_rate, overdue=services.is_overdue(issue),
         forms=_action_forms(issue, overrides, can_handle=can_handle, can_rate=can_rate),
-        **_support_context(issue), **_template_context())
+        **_work_order_context(issue), **_support_context(issue), **_template_context())
 
 
 def _support_context(issue):
@@ -399,7 +431,7 @@ def _handler_action(slug, issue_id, prefix, form_class, run, done, fallback, *, 
     issue = _issue(community_or_404(slug), issue_id)
     allow((rule or permissions.can_handle_issue)(current_user, issue))
     form = form_class(prefix=prefix)
-    if prefix == "handover":
+    if prefix in ("handover", "reroute"):
         form.organization.choices = _handover_choices(issue)
     return form_view(form, lambda: run(issue, form), validate=False, field=fallback, message=done,
                      done=url_for("issues.detail", slug=slug, issue_id=issue_id),
@@ -455,8 +487,10 @@ def update(slug, issue_id):
 def resolve(slug, issue_id):
     return _handler_action(
         slug, issue_id, "resolve", ResolveForm,
-        lambda issue, f: services.resolve_issue(current_user, issue, f.note.data or "",
-                                                photos=_uploaded_photos(f.photos)),
+        lambda issue, f: services.resolve_issue(
+            current_user, issue, f.note.data or "", photos=_uploaded_photos(f.photos),
+            caller_contacted={"yes": True, "no": False}.get(f.caller_contacted.data),
+            contact_method=f.contact_method.data or ""),
         _("The issue is resolved; the reporter is asked to rate it."), "note")
 
 
@@ -488,6 +522,136 @@ def rate(slug, issue_id):
                             satisfaction=f.satisfaction.data or "", comment=f.comment.data or "")
     return _handler_action(slug, issue_id, "rate", RateForm, run, _("Thank you for your answer."),
                            "satisfaction", rule=permissions.can_rate_issue)
+
+
+# --- the 12345 work order (a hotline issue) ----------------------------------------------------------------
+
+def _yes_no(value):
+    return {"yes": True, "no": False}.get(value)
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/sign")
+def sign_for(slug, issue_id):
+    return _handler_action(slug, issue_id, "sign", NoteForm,
+                           lambda issue, f: services.sign_for(current_user, issue, note=f.note.data or ""),
+                           _("The work order is signed for; the hotline is told."), "note",
+                           rule=permissions.can_sign_for_issue)
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/send-back")
+def send_back(slug, issue_id):
+    return _handler_action(slug, issue_id, "sendback", SendBackForm,
+                           lambda issue, f: services.send_back(current_user, issue, f.reason.data or "",
+                                                               f.text.data or ""),
+                           _("The work order is sent back to the sub-district office."), "text",
+                           rule=permissions.can_send_back_issue)
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/reroute")
+def reroute(slug, issue_id):
+    from portal.committees.models import Organization
+
+    def run(issue, f):
+        organization = db.session.get(Organization, f.organization.data) if f.organization.data else None
+        services.reroute(current_user, issue, organization)
+    return _handler_action(slug, issue_id, "reroute", RerouteForm, run,
+                           _("The work order is routed; the organization is asked to sign for it."), "organization",
+                           rule=permissions.can_route_sent_back_issue)
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/return-to-hotline")
+def return_to_hotline(slug, issue_id):
+    return _handler_action(slug, issue_id, "returnhotline", ReturnToHotlineForm,
+                           lambda issue, f: services.return_to_hotline(current_user, issue, f.reason.data or ""),
+                           _("The work order is returned to the hotline."), "reason",
+                           rule=permissions.can_route_sent_back_issue)
+
+
+def _local_day_at_deadline_time(issue, text):
+    """The date typed ("2026-12-08", the community's calendar) at the local time of day of the current
+    resolve-by, as a UTC instant; None when empty; a translated refusal for anything else."""
+    from datetime import UTC, date, datetime
+    from zoneinfo import ZoneInfo
+
+    from portal.clock import DEFAULT_TIME_ZONE
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise DomainError(_("Write a date such as 2026-12-08."), "proposed") from None
+    zone = ZoneInfo(issue.community.time_zone or DEFAULT_TIME_ZONE)
+    local = issue.resolve_by.astimezone(zone)
+    return datetime.combine(day, local.time(), tzinfo=zone).astimezone(UTC)
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/extension")
+def request_extension(slug, issue_id):
+    return _handler_action(
+        slug, issue_id, "extension", ExtensionForm,
+        lambda issue, f: services.request_extension(current_user, issue, f.reason.data or "",
+                                                    _local_day_at_deadline_time(issue, f.proposed.data)),
+        _("Your request for more time is sent to the sub-district office."), "reason",
+        rule=permissions.can_request_extension)
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/extension/decide")
+def decide_extension(slug, issue_id):
+    def run(issue, f):
+        if f.decision.data not in ("approve", "refuse"):
+            raise DomainError(_("Choose approve or refuse."), "decision")
+        services.decide_extension(current_user, issue, approve=f.decision.data == "approve",
+                                  reason=f.reason.data or "")
+    return _handler_action(slug, issue_id, "extdecision", DecisionForm, run,
+                           _("The request for more time is decided."), "reason",
+                           rule=permissions.can_decide_extension)
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/return-visit")
+def return_visit(slug, issue_id):
+    def run(issue, f):
+        contacted = _yes_no(f.contacted.data)
+        if contacted is None:
+            raise DomainError(_("Say whether the caller was reached."), "contacted")
+        services.record_return_visit(current_user, issue, contacted=contacted, solved=_yes_no(f.solved.data),
+                                     satisfaction=f.satisfaction.data or "", words=f.words.data or "")
+    return _handler_action(slug, issue_id, "visit", ReturnVisitForm, run, _("The return visit is recorded."),
+                           "contacted", rule=permissions.can_return_visit)
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/appeal")
+def appeal(slug, issue_id):
+    return _handler_action(slug, issue_id, "appeal", AppealForm,
+                           lambda issue, f: services.appeal_rating(current_user, issue, f.evidence.data or ""),
+                           _("Your appeal is sent to the sub-district office."), "evidence",
+                           rule=permissions.can_appeal_rating)
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/appeal/decide")
+def decide_appeal(slug, issue_id):
+    def run(issue, f):
+        if f.decision.data not in ("upheld", "rejected"):
+            raise DomainError(_("Choose uphold or reject."), "decision")
+        services.decide_appeal(current_user, issue, upheld=f.decision.data == "upheld", reason=f.reason.data or "")
+    return _handler_action(slug, issue_id, "appealdecision", AppealDecisionForm, run, _("The appeal is decided."),
+                           "reason", rule=permissions.can_decide_appeal)
+
+
+@bp.get("/c/<slug>/issues/<int:issue_id>/caller")
+def caller(slug, issue_id):
+    """The hotline caller's full number, for the handling organization's staff to call back; each view is in
+    the audit log. (The number is the Open311 request's contact, or the one staff entered from a dispatch.)"""
+    from portal.audit.services import record
+    from portal.open311.models import Open311Request
+    issue = _issue(community_or_404(slug), issue_id)
+    allow(permissions.can_see_caller_phone(current_user, issue))
+    phone = db.session.scalar(db.select(Open311Request.phone).where(Open311Request.issue_id == issue.id)) \
+        or issue.reporter_phone or ""
+    record(current_user, "issue.caller_phone_viewed", issue)
+    db.session.commit()
+    return render_template("issues/caller.html", community=issue.community, issue=issue, phone=phone,
+                           name=issue.reporter_name or "")
 
 
 # --- photos ------------------------------------------------------------------------------------------------

@@ -147,6 +147,8 @@ ROUTES = {
     "issues.mine": Route("signed in"),
     "issues.queue": Route("signed in"),
     # no photo with this key: not there for anyone
+    "issues.caller": Route(lambda u, w: permissions.can_see_caller_phone(u, w.hotline),
+                           values=lambda w: {"slug": w.x.slug, "issue_id": w.hotline.id}),
     "issues.photo": Route("public", ok=(404,), values=lambda w: {"key": "0" * 32, "size": 640}),
     # proposals
     "proposals.index": Route(community_page),
@@ -265,6 +267,9 @@ def world(actions_world):
     w = actions_world
     w.resident_x = w.supporters[-1]
     w.issue = gen_issue(w, title="Door of building 3 broken")
+    from portal.issues import services as issues
+    w.hotline = issues.report_from_hotline(w.x, category=w.categories["lift"], title="电梯停运", description="",
+                                           reporter_name="王先生", reporter_phone="13512345678")
     w.proposal = gen_in_deliberation(w, title="Benches in the garden")
     w.comment = gen_comment(w, w.proposal, author=w.resident_x)
     w.collecting = gen_proposal(w, title="Bicycle shed")

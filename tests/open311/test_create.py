@@ -231,7 +231,7 @@ def test_hotline_request_flows_through_accept_and_resolve_to_closed_with_status_
     db.session.commit()
     assert client.get(url).get_json()[0]["status_notes"] == "On our way"
     issues.resolve_issue(world.property_x, issue, "Replaced the door sensor; the lift runs again.",
-                         now=later + timedelta(hours=2))
+                         caller_contacted=True, contact_method="phone", now=later + timedelta(hours=2))
     db.session.commit()
     root = xml(client.get(f"{BASE}/requests/{issue_id}.xml?jurisdiction_id=x"))
     assert root.findtext("request/status") == "closed"

@@ -45,8 +45,11 @@ from portal.dashboard.services.rates import (
     issue_ids_behind,
     issues_behind,
     open_and_overdue_by_community,
+    removed_by_appeal,
+    removed_by_appeal_count,
     three_rates,
     three_rates_direct,
+    work_orders_on_time,
 )
 from portal.dashboard.services.scope import (
     GROUPS,

@@ -11,7 +11,14 @@ from portal.clock import utcnow
 from portal.committees.models import Organization
 from portal.dashboard.services.hotspots import _by_category, hotspots
 from portal.dashboard.services.medians import medians
-from portal.dashboard.services.rates import ZERO, Rate, open_and_overdue_by_community, three_rates
+from portal.dashboard.services.rates import (
+    ZERO,
+    Rate,
+    open_and_overdue_by_community,
+    removed_by_appeal_count,
+    three_rates,
+    work_orders_on_time,
+)
 from portal.dashboard.services.scope import Filters, _count_if, _Scope
 from portal.extensions import db
 from portal.proposals.models import STATE_LABELS as PROPOSAL_STATE_LABELS
@@ -99,10 +106,11 @@ def chases_by_org(filters: Filters) -> list[dict]:
 
 
 def summary(filters: Filters, *, now: datetime | None = None) -> dict:
-    """Everything the dashboard page shows, in a fixed number of statements (9, +1 for the communities
-    when not given): {"rates", "open_overdue", "overdue_actions", "median_first_response",
-    "median_resolution", "proposals", "ballots", "hotspots" (for month_to), "chases", "by_category",
-    "trend"}."""
+    """Everything the dashboard page shows, in a fixed number of statements (11, +1 for the communities
+    when not given): {"rates", "removed_by_appeal" (ratings upheld appeals took out of the resolution and
+    satisfaction rates), "work_orders" (hotline work orders resolved on time, extended), "open_overdue",
+    "overdue_actions", "median_first_response", "median_resolution",
+    "proposals", "ballots", "hotspots" (for month_to), "chases", "by_category", "trend"}."""
     now = now or utcnow()
     if filters.communities is None:
         scope = _Scope(filters)
@@ -111,6 +119,8 @@ def summary(filters: Filters, *, now: datetime | None = None) -> dict:
     times = medians(filters)
     return {
         "rates": rates,
+        "removed_by_appeal": removed_by_appeal_count(filters),
+        "work_orders": work_orders_on_time(filters),
         "trend": rates["month"],
         "by_category": _by_category(rates),
         "open_overdue": open_and_overdue_by_community(filters, now=now),

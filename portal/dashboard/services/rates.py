@@ -9,7 +9,7 @@ from fractions import Fraction
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, not_, or_, select
 
 from portal.clock import utcnow
 from portal.committees.models import Organization
@@ -79,14 +79,19 @@ class RateRow:
 
 
 def _rate_conditions(now):
+    # A rating an upheld appeal removed (rating_excluded) counts in neither part of the resolution and
+    # satisfaction rates; a reopened issue being redone (open again, its rating from before) is not
+    # "resolved: yes" until it is resolved and rated again. As portal.dashboard.rollups.contribution.
     responded = Issue.first_response_at.is_not(None)
+    kept = Issue.rating_excluded.is_(False)
     return {
         ("response", "numerator"): and_(responded, Issue.first_response_at <= Issue.respond_by),
         ("response", "denominator"): or_(Issue.respond_by < now, responded),
-        ("resolution", "numerator"): Issue.rating_resolved.is_(True),
-        ("resolution", "denominator"): Issue.rating_resolved.is_not(None),
-        ("satisfaction", "numerator"): Issue.rating_satisfaction.in_(SATISFIED),
-        ("satisfaction", "denominator"): Issue.rating_satisfaction.is_not(None),
+        ("resolution", "numerator"): and_(Issue.rating_resolved.is_(True), kept,
+                                          not_(and_(Issue.reopen_count > 0, Issue.status.in_(OPEN_STATES)))),
+        ("resolution", "denominator"): and_(Issue.rating_resolved.is_not(None), kept),
+        ("satisfaction", "numerator"): and_(Issue.rating_satisfaction.in_(SATISFIED), kept),
+        ("satisfaction", "denominator"): and_(Issue.rating_satisfaction.is_not(None), kept),
     }
 
 
@@ -217,8 +222,10 @@ def three_rates(filters: Filters, *, now: datetime | None = None) -> dict[str, l
 
     - response = issues with first_response_at ≤ respond_by ÷ issues with respond_by < now or
       first_response_at not null;
-    - resolution = rating_resolved true ÷ rating_resolved not null;
-    - satisfaction = rating_satisfaction in (satisfied, basically_satisfied) ÷ rating_satisfaction not null.
+    - resolution = rating_resolved true, except a reopened issue being redone (reopen_count > 0 and open
+      again) ÷ rating_resolved not null; a resident's rating or a hotline issue's return visit;
+    - satisfaction = rating_satisfaction in (satisfied, basically_satisfied) ÷ rating_satisfaction not null;
+    - both leave out the ratings an upheld appeal removed (rating_excluded; see `removed_by_appeal`).
 
     Returns {"overall": [one RateRow, key None], "community": [...] (every community in scope, zeros
     included), "category": [...] (key category code, across communities), "org": [...] (key
@@ -291,3 +298,34 @@ def open_and_overdue_by_community(filters: Filters, *, now: datetime | None = No
     return [{"community_id": c.id, "name": c.name, "open": found.get(c.id, (0, 0))[0],
              "overdue": int(found.get(c.id, (0, 0))[1])}
             for c in sorted(scope.communities, key=lambda c: (c.name, c.id))]
+
+
+def removed_by_appeal(filters: Filters) -> Select:
+    """A `select(Issue)` of the issues of the period whose rating an upheld appeal (核减) removed from the
+    resolution and satisfaction rates, newest first."""
+    scope = _Scope(filters)
+    return (select(Issue).where(_issue_where(filters, scope, scope.months), Issue.rating_excluded.is_(True))
+            .order_by(Issue.submitted_at.desc(), Issue.id.desc()))
+
+
+def removed_by_appeal_count(filters: Filters) -> int:
+    """How many ratings of the period upheld appeals removed (one statement, +1 for the communities)."""
+    stmt = removed_by_appeal(filters).with_only_columns(func.count()).order_by(None)
+    return int(db.session.scalar(stmt) or 0)
+
+
+def work_orders_on_time(filters: Filters) -> dict:
+    """The hotline work orders (source "hotline") of the period that were resolved: how many ("resolved"),
+    how many by their resolve-by ("on_time": an approved extension's later resolve-by counts only where the
+    portal's setting WORK_ORDER_EXTENSION_ON_TIME says so, else the resolve-by before it), and how many had an
+    extension approved ("extended"). One statement (+1 for the communities when not given)."""
+    from portal.issues.services import extension_counts_on_time
+    scope = _Scope(filters)
+    deadline = Issue.resolve_by if extension_counts_on_time() else func.coalesce(Issue.original_resolve_by,
+                                                                                  Issue.resolve_by)
+    stmt = (select(func.count(), _count_if(Issue.resolved_at <= deadline),
+                   _count_if(Issue.original_resolve_by.is_not(None)))
+            .where(_issue_where(filters, scope, scope.months), Issue.source == "hotline",
+                   Issue.resolved_at.is_not(None)))
+    resolved, on_time, extended = db.session.execute(stmt).one()
+    return {"resolved": int(resolved), "on_time": int(on_time or 0), "extended": int(extended or 0)}

@@ -11,7 +11,8 @@ reporter can see (accept, reject, a public update, or a merge that tells them wh
 `resolved_at` is the latest resolution; the rating fields hold the reporter's latest answer.
 
 The rules live in one module per concern: `categories`, `reporting` (with "me too"), `handling`,
-`rating`, `deadlines` (and the run-due steps), `lists`; `_common` holds what several of them share
+`rating`, `deadlines` (and the run-due steps), `lists`, and for the 12345 work order (a hotline issue)
+`workorder` (sign for, send back, extensions, appeals) and `returnvisits`; `_common` holds what several of them share
 (field limits, the notification events, the timeline entry). Import from `portal.issues.services`."""
 from portal.auth import permissions
 from portal.issues.models import Issue, next_deadline
@@ -82,4 +83,22 @@ from portal.issues.services.reporting import (
     report_problems,
     support_issue,
     supported_issue_ids,
+)
+from portal.issues.services.returnvisits import attempts_of, record_return_visit, return_visit_days, visit_due_by
+from portal.issues.services.workorder import (
+    appeal_rating,
+    appeals_of,
+    awaiting_signature,
+    decide_appeal,
+    decide_extension,
+    extension_counts_on_time,
+    extensions_of,
+    pending_appeal,
+    pending_extension,
+    request_extension,
+    reroute,
+    resolved_on_time,
+    return_to_hotline,
+    send_back,
+    sign_for,
 )

@@ -13,8 +13,9 @@ from portal.audit.services import record
 from portal.auth import permissions
 from portal.committees.models import Organization
 from portal.errors import DomainError, NotAllowed
+from portal.events import work_order_changed
 from portal.extensions import db
-from portal.issues.models import DESCRIPTION_MAX, OPEN_STATES, Issue, IssueEvent, IssueSupport
+from portal.issues.models import CONTACT_METHODS, DESCRIPTION_MAX, OPEN_STATES, Issue, IssueEvent, IssueSupport
 from portal.issues.services._common import (
     REASON_MAX,
     _add_event,
@@ -59,7 +60,13 @@ def accept_issue(handler: User, issue: Issue, *, note: str = "", now: datetime |
     now = _now(now)
     _require_handler(handler, issue)
     _require_status(issue, ("submitted", "reopened"))
+    if issue.work_order_state is not None:
+        raise DomainError(_l("This work order was sent back: the sub-district office routes it."), "note")
     note = _clean_text(note, "note", required=False, maximum=REASON_MAX)
+    # Accepting a hotline work order nobody signed for yet signs for it (签收): the same response.
+    signing = issue.source == "hotline" and issue.signed_at is None and issue.status == "submitted"
+    if signing:
+        issue.signed_at = now
     issue.status = "accepted"
     _first_response(issue, now)
     _add_event(issue, "accepted", handler, body=note or None, at=now)
@@ -67,6 +74,8 @@ def accept_issue(handler: User, issue: Issue, *, note: str = "", now: datetime |
     record(handler, "issue.accepted", issue)
     org = issue.handling_org.name if issue.handling_org else ""
     notify(_others(_reporter_and_supporters(issue), handler), "issue_accepted", issue, **_payload(issue, org=org))
+    if signing:
+        work_order_changed.send(issue, event="signed_for", now=now, public_text=note)
     return issue
 
 
@@ -160,24 +169,38 @@ def post_update(handler: User, issue: Issue, body: str, *, public: bool = True, 
 
 
 def resolve_issue(handler: User, issue: Issue, note: str, *, photos: Iterable[bytes] = (),
+                  caller_contacted: bool | None = None, contact_method: str = "",
                   now: datetime | None = None) -> Issue:
+    """Resolve with what was done. A hotline issue needs the closure report (办结反馈) too: whether the
+    caller was contacted and how (CONTACT_METHODS)."""
     now = _now(now)
     _require_handler(handler, issue)
     _require_status(issue, ("accepted", "in_progress", "reopened"),
                     _l("Accept the issue before resolving it."))
     note = _clean_text(note, "note", required=True, maximum=DESCRIPTION_MAX,
                        empty_message=_l("Say what was done."))
+    report = {}
+    if issue.source == "hotline":
+        if caller_contacted not in (True, False):
+            raise DomainError(_l("Say whether the caller was contacted."), "caller_contacted")
+        if caller_contacted and contact_method not in CONTACT_METHODS:
+            raise DomainError(_l("Say how the caller was contacted."), "contact_method")
+        report = {"caller_contacted": caller_contacted, "contact_method": contact_method if caller_contacted else None}
     prepared = _check_photos(photos)
     issue.status = "resolved"
     _index_terms(issue)
     issue.resolved_at = now
     issue.handover_org = None
     _first_response(issue, now)
-    event = _add_event(issue, "resolved", handler, body=note, at=now)
+    event = _add_event(issue, "resolved", handler, body=note, at=now, **report)
     db.session.flush()
     _save_photos(prepared, issue, handler, event)
-    record(handler, "issue.resolved", issue, photos=len(prepared))
+    record(handler, "issue.resolved", issue, photos=len(prepared),
+           **({"caller_contacted": report["caller_contacted"], "contact_method": report["contact_method"]}
+              if report else {}))
     notify(_others(_reporter_and_supporters(issue), handler), "issue_resolved", issue, **_payload(issue))
+    if issue.source == "hotline":
+        work_order_changed.send(issue, event="resolved", now=now, public_text=note)
     return issue
 
 

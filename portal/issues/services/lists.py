@@ -43,6 +43,20 @@ EVENT_LABELS = {
     "closed_unrated": _l("closed without a rating after 7 days"),
     "deadline_warning": _l("deadline warning"),
     "escalated": _l("turned the issue into a proposal"),
+    # the 12345 work order
+    "signed_for": _l("signed for the work order"),
+    "sent_back": _l("sent the work order back"),
+    "rerouted": _l("routed the work order to another organization"),
+    "returned_to_hotline": _l("returned the work order to the hotline"),
+    "extension_requested": _l("asked for more time"),
+    "extension_approved": _l("approved more time"),
+    "extension_refused": _l("refused more time"),
+    "return_visit": _l("called the caller back (return visit)"),
+    "return_visit_missed": _l("could not reach the caller"),
+    "return_visit_failed": _l("closed without a rating: the caller was not reached in three attempts"),
+    "appealed": _l("appealed the rating"),
+    "appeal_upheld": _l("upheld the appeal: the rating is not counted"),
+    "appeal_rejected": _l("rejected the appeal: the rating stays"),
 }
 
 
@@ -255,13 +269,14 @@ def reporter_name_for(viewer: User | AnonymousUserMixin, issue: Issue) -> str | 
 
 
 def reporter_phone_for(viewer: User | AnonymousUserMixin, issue: Issue) -> str:
-    """Handlers see the reporter's phone masked (the hotline's contact number in full: they must call back);
-    the reporter sees their own; everyone else nothing."""
+    """Handlers see the reporter's phone masked, the hotline caller's too (the handling organization's staff
+    open the full number on its own page, which the audit log records); the reporter sees their own;
+    everyone else nothing."""
     from portal.formatting import mask_phone
     if not permissions.can_see_reporter(viewer, issue):
         return ""
     if issue.reporter is None:
-        return issue.reporter_phone or ""
+        return mask_phone(issue.reporter_phone)
     phone = issue.reporter.phone or ""
     if not phone:
         return ""

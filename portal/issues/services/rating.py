@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from portal.audit.services import record
 from portal.auth import permissions
 from portal.errors import DomainError, NotAllowed
+from portal.events import work_order_changed
 from portal.extensions import db
 from portal.issues.models import SATISFACTION, Issue
 from portal.issues.services._common import (
@@ -72,3 +73,5 @@ def _reopen(user, issue, now):
     record(user, "issue.reopened", issue)
     notify(_others(_handlers(issue) or _officials_of(issue.community), user), "issue_reopened", issue,
            **_payload(issue), **_urgent(issue))
+    if issue.source == "hotline":
+        work_order_changed.send(issue, event="reopened", now=now, public_text="")
