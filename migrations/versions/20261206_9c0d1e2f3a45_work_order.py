@@ -1,7 +1,7 @@
 """The 12345 work order: sign for, send back, extensions, return visits, appeals (issue #20)
 
 Revision ID: 9c0d1e2f3a45
-Revises: 8b9c0d1e2f34
+Revises: 3c4d5e6f7a81
 Create Date: 2026-12-06 05:15:00
 
 A hotline issue is signed for (签收) or sent back (退单) by its receiver; the handler may ask for more time
@@ -25,7 +25,7 @@ from portal.clock import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = '9c0d1e2f3a45'
-down_revision = '8b9c0d1e2f34'
+down_revision = '3c4d5e6f7a81'
 branch_labels = None
 depends_on = None
 
