@@ -337,3 +337,19 @@ def test_the_keys_page_shows_the_senders_figures(client, auth, hooked, hotline):
     auth.login(hooked.admin)
     text = client.get("/open311/keys").get_data(as_text=True)
     assert "Waiting to be sent" in text and "cannot reach" in text and hotline.url in text
+
+
+def test_the_work_order_signed_for_by_its_staff_reaches_the_hotline_that_sent_it(hooked, hotline):
+    """End to end: a request the integration created, signed for by the property staff through the work-order
+    service (not a hand-sent signal), arrives at the hotline as "signed_for" with the staff's note."""
+    from portal.issues import services as issues
+
+    issue = create_via_service(hooked, now=T0)
+    db.session.commit()
+    issues.sign_for(hooked.property_x, issue, note="今天下午维修。", now=T0 + timedelta(minutes=5))
+    db.session.commit()
+    hotline.start()
+    assert webhooks.drain(T0 + timedelta(minutes=6)).delivered == 1
+    [delivery] = hotline.received
+    assert (delivery["service_request_id"], delivery["event"]) == (str(issue.id), "signed_for")
+    assert delivery["public_text"] == "今天下午维修。"
