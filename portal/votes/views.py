@@ -361,7 +361,8 @@ def _scope_fields(form) -> dict:
     for value in request.form.getlist("scope_entrance"):
         building, _sep, entrance = posted_text(value).partition(":")
         entrances.append((_whole(building) or 0, entrance[:17]))
-    return {"estate": _whole(form.estate.data), "scope_kind": scope_kind, "scope_buildings": buildings,
+    estate = posted_text(form.estate.data or "").strip()
+    return {"estate": (_whole(estate) or 0) if estate else None, "scope_kind": scope_kind, "scope_buildings": buildings,
             "scope_entrances": entrances}
 
 
