@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, or_, select
 
+from portal.extensions import db
 from portal.places.models import Building, Household
 from portal.votes.models import BallotScope
 
@@ -31,14 +32,26 @@ def units_clause(ballot, community_id=None):
     return clause
 
 
+SHOWN_PLACES = 12  # a label names at most this many buildings or entrances, then says how many more
+
+
 def scope_label(ballot) -> str:
-    """"Owners of Building 3, entrance 2", "Owners of Buildings 3 and 5", "Owners of Sunny Garden"."""
+    """"Owners of Building 3, entrance 2", "Owners of 5号楼; 7号楼", "Owners of Sunny Garden". Reads the listed
+    places in one query (or from `scope_rows` when a list page loaded them with their buildings)."""
     if ballot.method != "owners":
         return ""
-    rows = list(ballot.scope_rows)
-    if ballot.scope in ("buildings", "entrances") and rows:
-        parts = [_("%(building)s, entrance %(entrance)s", building=r.building.name, entrance=r.entrance)
-                 if r.entrance is not None else r.building.name for r in rows]
-        return _("Owners of %(places)s", places="; ".join(parts))
+    if ballot.scope in ("buildings", "entrances"):
+        if "scope_rows" in ballot.__dict__:
+            rows = [(r.entrance, r.building.name) for r in ballot.scope_rows]
+        else:
+            rows = db.session.execute(select(BallotScope.entrance, Building.name)
+                                      .join(Building, Building.id == BallotScope.building_id)
+                                      .where(BallotScope.ballot_id == ballot.id).order_by(BallotScope.id)).all()
+        parts = [_("%(building)s, entrance %(entrance)s", building=name, entrance=entrance)
+                 if entrance is not None else name for entrance, name in rows[:SHOWN_PLACES]]
+        if len(rows) > SHOWN_PLACES:
+            parts.append(_("%(num)d more", num=len(rows) - SHOWN_PLACES))
+        if parts:
+            return _("Owners of %(places)s", places="; ".join(parts))
     name = ballot.estate.name if ballot.estate is not None else ballot.community.name
     return _("Owners of %(places)s", places=name)

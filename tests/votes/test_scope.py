@@ -147,7 +147,7 @@ def test_the_residents_committee_is_told_when_an_owners_ballot_is_announced(worl
     # The owners told are those of the entrance only.
     owners_told = set(db.session.scalars(select(Notification.recipient_id).where(
         Notification.event == "votes.announced", Notification.object_id == ballot.id)))
-    assert owners_told == set(u.id for u in world.owners_more if u is not world.seller)
+    assert owners_told == {u.id for u in world.owners_more if u is not world.seller}
 
 
 def test_the_announcement_is_among_the_public_notices_and_the_page_says_the_scope(client, world):

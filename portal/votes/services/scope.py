@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from flask import current_app
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, tuple_
 
@@ -153,7 +155,9 @@ def tell_residents_committee(ballot: Ballot, now: datetime) -> None:
                .where(Organization.community_id == ballot.community_id,
                       Organization.kind == "residents_committee",
                       roles.current_clause(OrgMembership, _local(ballot, now).date())))
+    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):  # stored words, as printed
+        scope = scope_label(ballot)
     _notify_all(members, "votes.announced_to_residents_committee", ballot,
                 _payload(ballot, opens=instant(ballot.opens_at), closes=instant(ballot.closes_at),
                          estate=ballot.estate.name if ballot.estate is not None else ballot.community.name,
-                         scope=scope_label(ballot)), now)
+                         scope=scope), now)
