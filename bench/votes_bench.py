@@ -111,7 +111,7 @@ def build_register(n_units, rng, loader):
     from portal.auth.services import hash_password
     from portal.clock import utcnow
     from portal.committees.models import Organization, OrgMembership
-    from portal.places.models import Building, Community, Household, Owner, Ownership, SubDistrict
+    from portal.places.models import Building, Community, Estate, Household, Owner, Ownership, SubDistrict
     from portal.proposals.models import Proposal
 
     now = utcnow()
@@ -119,14 +119,17 @@ def build_register(n_units, rng, loader):
     community = Community(sub_district=sd, name="望京花园", slug="bench")
     db.session.add_all([sd, community])
     db.session.flush()
-    hoc = Organization(kind="homeowners_committee", community=community, name="望京花园业主委员会")
+    estate = Estate(community=community, name="望京花园")
+    db.session.add(estate)
+    db.session.flush()
+    hoc = Organization(kind="homeowners_committee", community=community, estate=estate, name="望京花园业主委员会")
     rc = Organization(kind="residents_committee", community=community, name="望京花园社区居委会")
     db.session.add_all([hoc, rc])
     db.session.flush()
 
     n_buildings = -(-n_units // UNITS_PER_BUILDING)
-    loader.load(Building, ["id", "community_id", "code", "name"],
-                ((b + 1, community.id, str(b + 1), f"{b + 1}号楼") for b in range(n_buildings)))
+    loader.load(Building, ["id", "community_id", "estate_id", "code", "name"],
+                ((b + 1, community.id, estate.id, str(b + 1), f"{b + 1}号楼") for b in range(n_buildings)))
     areas = [Decimal(rng.randint(4500, 16000)).scaleb(-2) for _ in range(n_units)]  # 45.00–160.00 m²
 
     def unit_row(i):
@@ -272,8 +275,15 @@ def open_ballot(chair_id, proposal, now, counter):
         timings[label] = (times[0] / 1000, statements[0], dict(stopwatch.spent))
         return result
 
+    # A scoped electorate (issue #19): the owners of every building but the last, listed one by one, so the
+    # freeze reads the scope rows for every unit.
+    from portal.places.models import Building
+    buildings = db.session.scalars(db.select(Building.id).where(Building.community_id == proposal.community_id)
+                                   .order_by(Building.id)).all()
+    listed = buildings[:-1] or buildings
     ballot = step("announce (open_ballot + commit)", lambda: services.open_ballot(
         chair, proposal, method="owners", question=QUESTION, matter=5, notice=NOTICE,
+        scope_kind="buildings", scope_buildings=listed,
         opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=14), now=now - timedelta(days=16)))
     ballot_id = ballot.id
     step("open (apply_due: freeze + notify + commit)", lambda: services.apply_due(ballot, now=now))

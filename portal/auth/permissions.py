@@ -156,6 +156,14 @@ def can_edit_register(user, community) -> bool:
     return user.is_admin or roles.is_committee_member(user, community)
 
 
+def can_edit_estates(user, community) -> bool:
+    """Add and rename a community's estates (小区): admins and the community's committee members, who keep
+    its register."""
+    if not _signed_in(user) or community is None:
+        return False
+    return user.is_admin or roles.is_committee_member(user, community)
+
+
 def can_view_register(user, community) -> bool:
     """The household register names owners and their phones: only those who keep it."""
     return can_edit_register(user, community)

@@ -2,15 +2,23 @@
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, UniqueConstraint, event
+from sqlalchemy.orm import Session
 
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
+from portal.places.models import default_estate
 
 COMMUNITY_KINDS = ("residents_committee", "homeowners_committee", "deliberation_council", "property_company",
-                   "party_committee", "service_station", "social_organization", "volunteer_team")
+                   "party_committee", "service_station", "social_organization", "volunteer_team",
+                   "property_management_committee")
 SUB_DISTRICT_KINDS = ("department", "subdistrict_office")
-COMMITTEE_KINDS = ("residents_committee", "homeowners_committee", "deliberation_council")
+COMMITTEE_KINDS = ("residents_committee", "homeowners_committee", "deliberation_council",
+                   "property_management_committee")
+# The owners' committees of one estate: its homeowners' committee (业委会) or, where none is elected, its
+# property management committee (物业管理委员会, formed under the sub-district's guidance). Each belongs to an
+# estate (Organization.estate_id) and opens that estate's owners' ballots.
+ESTATE_KINDS = ("homeowners_committee", "property_management_committee")
 # Beijing's community framework: the community Party committee (社区党委) leads — its members open
 # deliberations and sit in the community's meetings; the community service station (社区服务站) does the
 # counter work — registering residents, verifying their claims, acting for them; social organizations
@@ -30,6 +38,7 @@ KIND_LABELS = {
     "service_station": _l("Community service station"),
     "social_organization": _l("Social organization"),
     "volunteer_team": _l("Volunteer team"),
+    "property_management_committee": _l("Property management committee"),
     "department": _l("Sub-district department"),
     "subdistrict_office": _l("Sub-district office"),
 }
@@ -47,7 +56,8 @@ class Organization(db.Model):
         CheckConstraint(
             "(community_id IS NOT NULL AND sub_district_id IS NULL AND kind IN "
             "('residents_committee', 'homeowners_committee', 'deliberation_council', 'property_company',"
-            " 'party_committee', 'service_station', 'social_organization', 'volunteer_team'))"
+            " 'party_committee', 'service_station', 'social_organization', 'volunteer_team',"
+            " 'property_management_committee'))"
             " OR (community_id IS NULL AND sub_district_id IS NOT NULL AND kind IN "
             "('department', 'subdistrict_office'))",
             name="kind_place"),
@@ -58,12 +68,15 @@ class Organization(db.Model):
     name = db.Column(db.String(120), nullable=False)
     community_id = db.Column(db.Integer, db.ForeignKey("community.id"), index=True)
     sub_district_id = db.Column(db.Integer, db.ForeignKey("sub_district.id"), index=True)
+    # The estate of a homeowners' or property management committee (ESTATE_KINDS); NULL for the others.
+    estate_id = db.Column(db.Integer, db.ForeignKey("estate.id"), index=True)
     # Committee votes pass with yes from more than half of all members; some local rules read 半数以上 as
     # "at least half" — an organization may be set so.
     at_least_half = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
 
     community = db.relationship("Community")
     sub_district = db.relationship("SubDistrict")
+    estate = db.relationship("Estate")
     memberships = db.relationship("OrgMembership", back_populates="organization",
                                   order_by="OrgMembership.start_date")
 
@@ -258,3 +271,13 @@ class Decision(db.Model):
     meeting = db.relationship("Meeting")
     agenda_item = db.relationship("AgendaItem")
     ballot = db.relationship("Ballot")
+
+
+@event.listens_for(Session, "before_flush")
+def _estate_committees(session, _context, _instances):
+    """A homeowners' or property management committee added without an estate belongs to the community's
+    default estate (places.models.default_estate)."""
+    for obj in list(session.new):
+        if isinstance(obj, Organization) and obj.kind in ESTATE_KINDS and obj.estate is None \
+                and obj.estate_id is None and (obj.community is not None or obj.community_id is not None):
+            obj.estate = default_estate(session, obj.community or obj.community_id)

@@ -8,13 +8,14 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_
+from sqlalchemy import or_, select
 
 from portal.audit.services import record
 from portal.auth import permissions, roles
 from portal.committees.models import (
     COMMITTEE_KINDS,
     COMMUNITY_KINDS,
+    ESTATE_KINDS,
     SUB_DISTRICT_KINDS,
     TITLES,
     Organization,
@@ -121,3 +122,13 @@ def managed_organizations(user: User) -> list[Organization]:
     if permissions.is_admin(user):
         return all_organizations()
     return [m.organization for m in roles.memberships(user) if m.title == "chair"]
+
+
+def estate_committees(community) -> dict[int, list[Organization]]:
+    """The homeowners' and property management committees of the community's estates, by estate id."""
+    found: dict[int, list[Organization]] = {}
+    for organization in db.session.scalars(select(Organization).where(
+            Organization.community_id == community.id, Organization.kind.in_(ESTATE_KINDS))
+            .order_by(Organization.id)):
+        found.setdefault(organization.estate_id, []).append(organization)
+    return found

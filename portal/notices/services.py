@@ -28,6 +28,7 @@ from portal.notices.models import Notice, Objection
 from portal.outbox import instant, notify, register_event
 from portal.proposals import services as proposals
 from portal.proposals.models import Proposal
+from portal.votes.models import Ballot, BallotScope
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
     from portal.auth.models import User
     from portal.places.models import Community
-    from portal.votes.models import Ballot
 
 OBJECTION_MAX = 2000
 ANSWER_MAX = 2000
@@ -281,6 +281,17 @@ def notice_for(proposal: Proposal) -> Notice | None:
     """The proposal's latest notice, if any."""
     return db.session.scalar(select(Notice).where(Notice.proposal_id == proposal.id)
                              .order_by(Notice.id.desc()).limit(1))
+
+
+def owners_announcements(community: Community, *, limit: int = 20) -> list[Ballot]:
+    """Owners' ballots announced or open in the community (their 公告, Property Management Regulations art. 14),
+    soonest opening first: listed with the public notices until voting closes."""
+    return db.session.scalars(
+        select(Ballot).where(Ballot.community_id == community.id, Ballot.method == "owners",
+                             Ballot.status.in_(("scheduled", "open")))
+        .options(selectinload(Ballot.estate), selectinload(Ballot.scope_rows).joinedload(BallotScope.building),
+                 selectinload(Ballot.proposal).load_only(Proposal.id, Proposal.title, Proposal.hidden_state))
+        .order_by(Ballot.opens_at, Ballot.id).limit(limit)).all()
 
 
 def community_notices(community: Community, viewer: User | AnonymousUserMixin, *,

@@ -15,6 +15,7 @@ from portal.notices import bp, services
 from portal.notices.forms import AnswerForm, ObjectionForm
 from portal.places.services import community_or_404
 from portal.proposals.models import OUTCOME_LABELS, STATE_LABELS
+from portal.votes.scope import scope_label
 from portal.web import allow, public
 
 
@@ -51,6 +52,7 @@ def index(slug):
     if changed:
         db.session.commit()
     return render_template("notices/index.html", community=community, notices=notices,
+                           announcements=services.owners_announcements(community), scope_label=scope_label,
                            objections=services.objection_counts(notices), outcome_labels=OUTCOME_LABELS,
                            now=utcnow())
 

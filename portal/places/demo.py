@@ -1,4 +1,5 @@
-"""Demo places: 望京街道 (Chaoyang, Beijing) with three communities, ten buildings and 300 units.
+"""Demo places: 望京街道 (Chaoyang, Beijing) with three communities, ten buildings and 300 units; 南湖社区 holds
+two estates (南湖东里: buildings 2 and 5; 南湖西里: building 9), the others one each.
 
 Idempotent: every object is looked up by its slug, code or unit before it is made, and the random
 choices are drawn the same way on every run, so a second run adds nothing."""
@@ -9,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import func
 
 from portal.extensions import db
-from portal.places.models import Building, Community, Household, Owner, Ownership, SubDistrict
+from portal.places.models import Building, Community, Estate, Household, Owner, Ownership, SubDistrict
 from portal.places.services import developer_of
 
 SUB_DISTRICT = ("wangjing", "望京街道")
@@ -45,6 +46,30 @@ SALES = [
     # A unit the developer held, sold later.
     ("wanghualu", "6B", "1", "1101", date(2021, 3, 15)),
 ]
+
+
+# Communities holding more than one estate (小区): estate name and its buildings' codes. The first estate
+# takes over the community's default one (named after the community); the others are added.
+ESTATES = {"nanhu": [("南湖东里", ("2", "5")), ("南湖西里", ("9",))]}
+
+
+def _estates(community, spec) -> None:
+    estates = db.session.scalars(db.select(Estate).where(Estate.community_id == community.id)
+                                 .order_by(Estate.id)).all()
+    by_name = {e.name: e for e in estates}
+    for position, (name, codes) in enumerate(spec):
+        estate = by_name.get(name)
+        if estate is None and position == 0 and estates and estates[0].name == community.name:
+            estate = estates[0]
+            estate.name = name
+        if estate is None:
+            estate = Estate(community=community, name=name)
+            db.session.add(estate)
+        db.session.flush()
+        for building in db.session.scalars(db.select(Building).where(Building.community_id == community.id,
+                                                                      Building.code.in_(codes))):
+            building.estate_id = estate.id
+    db.session.flush()
 
 
 class _Phones:
@@ -137,6 +162,8 @@ def seed_places() -> list[str]:
                             _hold(household, [_owner(community, *buyer)], sale)
                         else:
                             _hold(household, owners, start)
+        if c_slug in ESTATES:
+            _estates(community, ESTATES[c_slug])
     db.session.flush()
     return _summary(sub_district)
 
@@ -156,8 +183,10 @@ def _summary(sub_district) -> list[str]:
     sold = db.session.scalar(db.select(func.count(func.distinct(Ownership.household_id))).join(Owner)
                              .where(Owner.community_id.in_(ids), Ownership.end_date.is_not(None)))
     names = "、".join(c.name for c in sub_district.communities)
+    estates = db.session.scalars(db.select(Estate).where(Estate.community_id.in_(ids)).order_by(Estate.id)).all()
     return [
-        f"places: {sub_district.name}: {len(ids)} communities ({names}), {buildings} buildings, {units} units",
+        f"places: {sub_district.name}: {len(ids)} communities ({names}), {len(estates)} estates "
+        f"({'、'.join(e.name for e in estates)}), {buildings} buildings, {units} units",
         f"owners: {owners} (co-owned units: {co_owned}; developer-held units: {developer_units}; "
         f"units with a sale in their history: {sold}; {THREE_UNIT_BUYER[0]} {THREE_UNIT_BUYER[1]} holds 3 units)",
     ]

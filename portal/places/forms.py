@@ -43,7 +43,12 @@ class CommunityForm(FlaskForm):
     members_only = BooleanField(_l("Members only: only signed-in members of the community see its pages"))
 
 
+class EstateForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120), PlainName()])
+
+
 class BuildingForm(FlaskForm):
+    estate_id = SelectField(_l("Estate (小区)"), coerce=int, validate_choice=False, choices=[])
     name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=120), PlainName()])
     code = StringField(_l("Code"), validators=[DataRequired(REQUIRED), Length(max=16)],
                        render_kw={"autocapitalize": "characters", "spellcheck": "false"})

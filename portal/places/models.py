@@ -1,5 +1,6 @@
 """Places and who lives there: sub-districts, communities, buildings, households, owners, residents."""
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint, or_, text
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, event, or_, select, text
+from sqlalchemy.orm import Session
 
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
@@ -33,6 +34,24 @@ class Community(db.Model):
 
     sub_district = db.relationship("SubDistrict", back_populates="communities")
     buildings = db.relationship("Building", back_populates="community", order_by="Building.code")
+    estates = db.relationship("Estate", back_populates="community", order_by="Estate.id")
+
+
+class Estate(db.Model):
+    """An estate (小区 / 物业管理区域) of a community: its buildings, and its owners' assembly. A community
+    holds one or more; owners' decisions belong to one estate. A building added without one goes to the
+    community's first estate (created, named after the community, when it has none: see
+    `_default_estates` below)."""
+
+    __tablename__ = "estate"
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False, index=True)
+    name = db.Column(db.String(120), nullable=False)
+
+    community = db.relationship("Community", back_populates="estates")
+    buildings = db.relationship("Building", back_populates="estate", order_by="Building.code")
 
 
 class Building(db.Model):
@@ -41,10 +60,12 @@ class Building(db.Model):
 
     id = db.Column(db.Integer, primary_key=True)
     community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False, index=True)
+    estate_id = db.Column(db.Integer, db.ForeignKey("estate.id"), nullable=False, index=True)
     name = db.Column(db.String(120), nullable=False)
     code = db.Column(db.String(16), nullable=False)
 
     community = db.relationship("Community", back_populates="buildings")
+    estate = db.relationship("Estate", back_populates="buildings")
     households = db.relationship("Household", back_populates="building",
                                  order_by="(Household.entrance, Household.room)")
 
@@ -176,3 +197,35 @@ class Residency(db.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_RESIDENCY_STATES
+
+
+# --- the default estate ------------------------------------------------------------------------------------
+
+def default_estate(session, community) -> Estate:
+    """The estate a building (or an estate's committee) goes to when none is chosen: the community's first
+    estate, one added in this flush, or a new one named after the community when it has none yet. Safe
+    inside a flush: reads without autoflush."""
+    community_id = community.id if isinstance(community, Community) else community
+    for obj in session.new:
+        if isinstance(obj, Estate) and (obj.community is community or (
+                community_id is not None and obj.community_id == community_id)):
+            return obj
+    if community_id is not None:
+        with session.no_autoflush:
+            estate = session.scalar(select(Estate).where(Estate.community_id == community_id)
+                                    .order_by(Estate.id).limit(1))
+        if estate is not None:
+            return estate
+    if not isinstance(community, Community):
+        community = session.get(Community, community_id)
+    estate = Estate(community=community, name=community.name)
+    session.add(estate)
+    return estate
+
+
+@event.listens_for(Session, "before_flush")
+def _default_estates(session, _context, _instances):
+    """Buildings added without an estate go to the community's default estate (see Estate)."""
+    for obj in list(session.new):
+        if isinstance(obj, Building) and obj.estate is None and obj.estate_id is None:
+            obj.estate = default_estate(session, obj.community or obj.community_id)

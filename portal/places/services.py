@@ -23,6 +23,7 @@ from portal.auth.services import is_phone, normalize_login
 from portal.clock import DEFAULT_TIME_ZONE
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
+from portal.places import estates
 from portal.places.importer import DEVELOPER, OwnerEntry, RegisterRow, parse_area, read_register, unit_label
 from portal.places.models import Building, Community, Household, Owner, Ownership, SubDistrict
 
@@ -163,23 +164,32 @@ def _building_code(community, code, current=None) -> str:
     return code
 
 
-def create_building(actor: User, community: Community, *, name: str, code: str) -> Building:
+def create_building(actor: User, community: Community, *, name: str, code: str, estate_id: int | None = None
+                    ) -> Building:
+    """`estate_id`: the estate (小区) it belongs to; needed when the community has several."""
     _require(permissions.can_edit_register(actor, community))
-    building = Building(community=community, name=_text(name, "name", 120), code=_building_code(community, code))
+    name, code = _text(name, "name", 120), _building_code(community, code)
+    estate = estates.estate_for_building(community, estate_id)
+    building = Building(community=community, estate=estate, name=name, code=code)
     db.session.add(building)
     db.session.flush()
-    record(actor, "building.create", building, community_id=community.id, code=building.code, name=building.name)
+    record(actor, "building.create", building, community_id=community.id, code=building.code, name=building.name,
+           estate_id=estate.id)
     return building
 
 
-def update_building(actor: User, building: Building, *, name: str, code: str) -> Building:
-    """The code is stable once the building has units: imports and people refer to units by it."""
+def update_building(actor: User, building: Building, *, name: str, code: str, estate_id: int | None = None
+                    ) -> Building:
+    """The code is stable once the building has units: imports and people refer to units by it. Moving a
+    building to another estate changes the owners' assembly its owners belong to from the next ballot on
+    (open ballots keep their frozen electorate)."""
     _require(permissions.can_edit_register(actor, building.community))
     name = _text(name, "name", 120)
     code = _building_code(building.community, code, current=building)
     if code != building.code and unit_count(building):
         raise DomainError(_l("The code cannot change once the building has units."), "code")
-    changed = _assign(building, name=name, code=code)
+    estate = estates.estate_for_building(building.community, estate_id or building.estate_id)
+    changed = _assign(building, name=name, code=code, estate_id=estate.id)
     if changed:
         record(actor, "building.update", building, **changed)
     return building

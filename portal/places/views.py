@@ -6,14 +6,17 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.auth import permissions
+from portal.committees.services import estate_committees
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.formviews import db_int, flash_back, form_view
 from portal.places import bp, importer, services
+from portal.places import estates as estates_service
 from portal.places.forms import (
     BuildingForm,
     CommunityForm,
     ConfirmForm,
+    EstateForm,
     HouseholdEditForm,
     HouseholdForm,
     ImportForm,
@@ -134,16 +137,27 @@ def register(slug):
                         building=building, page=page, owners=owners)
 
 
+def _estate_choices(form, community):
+    estates = estates_service.estates_of(community)
+    form.estate_id.choices = [(0, _("Choose…"))] + [(e.id, e.name) for e in estates]
+    return estates
+
+
 @bp.route("/c/<slug>/buildings/new", methods=["GET", "POST"])
 def new_building(slug):
     community = community_or_404(slug)
     allow(permissions.can_edit_register(current_user, community))
     form = BuildingForm()
+    estates = _estate_choices(form, community)
+    if request.method == "GET":
+        form.estate_id.data = request.args.get("estate", 0, type=db_int)
     return form_view(
-        form, lambda: services.create_building(current_user, community, name=form.name.data, code=form.code.data),
+        form, lambda: services.create_building(current_user, community, name=form.name.data, code=form.code.data,
+                                               estate_id=form.estate_id.data),
         message=lambda building: _("Building %(code)s added.", code=building.code),
         done=lambda building: url_for("places.register", slug=community.slug, building=building.code),
-        page="places/building_form.html", context={"form": form, "community": community, "building": None})
+        page="places/building_form.html",
+        context={"form": form, "community": community, "building": None, "estates": estates})
 
 
 @bp.route("/c/<slug>/buildings/<int:building_id>/edit", methods=["GET", "POST"])
@@ -154,12 +168,53 @@ def edit_building(slug, building_id):
         abort(404)
     allow(permissions.can_edit_register(current_user, community))
     form = BuildingForm(obj=building)
+    estates = _estate_choices(form, community)
     return form_view(
-        form, lambda: services.update_building(current_user, building, name=form.name.data, code=form.code.data),
+        form, lambda: services.update_building(current_user, building, name=form.name.data, code=form.code.data,
+                                               estate_id=form.estate_id.data),
         message=_("Saved."), done=lambda _result: url_for("places.register", slug=community.slug,
                                                            building=building.code),
         page=lambda: render_template("places/building_form.html", form=form, community=community,
-                                     building=building, has_units=bool(services.unit_count(building))))
+                                     building=building, estates=estates,
+                                     has_units=bool(services.unit_count(building))))
+
+
+# ---- estates (小区) ----------------------------------------------------------------------------------------
+
+@bp.get("/c/<slug>/estates")
+def estates(slug):
+    community = community_or_404(slug)
+    allow(permissions.can_edit_estates(current_user, community))
+    committees = estate_committees(community)
+    overview = [(estate, buildings, committees.get(estate.id, []))
+                for estate, buildings in estates_service.estate_overview(community)]
+    return render_template("places/estates.html", community=community, overview=overview)
+
+
+@bp.route("/c/<slug>/estates/new", methods=["GET", "POST"])
+def new_estate(slug):
+    community = community_or_404(slug)
+    allow(permissions.can_edit_estates(current_user, community))
+    form = EstateForm()
+    return form_view(
+        form, lambda: estates_service.create_estate(current_user, community, name=form.name.data),
+        message=lambda estate: _("Estate %(name)s added.", name=estate.name),
+        done=url_for("places.estates", slug=community.slug),
+        page="places/estate_form.html", context={"form": form, "community": community, "estate": None})
+
+
+@bp.route("/c/<slug>/estates/<int:estate_id>/edit", methods=["GET", "POST"])
+def edit_estate(slug, estate_id):
+    community = community_or_404(slug)
+    estate = estates_service.estate_in(community, estate_id)
+    if estate is None:
+        abort(404)
+    allow(permissions.can_edit_estates(current_user, community))
+    form = EstateForm(obj=estate)
+    return form_view(
+        form, lambda: estates_service.rename_estate(current_user, estate, name=form.name.data),
+        message=_("Saved."), done=url_for("places.estates", slug=community.slug),
+        page="places/estate_form.html", context={"form": form, "community": community, "estate": estate})
 
 
 def _household(community, household_id) -> Household:

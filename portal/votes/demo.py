@@ -26,9 +26,9 @@ from portal.audit.services import record
 from portal.auth.models import User
 from portal.clock import utcnow
 from portal.committees.models import Organization
-from portal.demo_people import COMMUNITY_PEOPLE, DEMO_PASSWORD, ensure_member, ensure_user
+from portal.demo_people import COMMUNITY_PEOPLE, DEMO_PASSWORD, ensure_member, ensure_organization, ensure_user
 from portal.extensions import db
-from portal.places.models import Community, Owner, Ownership, Residency
+from portal.places.models import Building, Community, Estate, Household, Owner, Ownership, Residency
 from portal.proposals import services as proposals
 from portal.proposals.models import Proposal
 from portal.votes import services
@@ -374,8 +374,95 @@ def _delegate_secret(cast, community, now):
     return ballot
 
 
+# --- 南湖社区: two estates, a lift retrofit decided by the owners of one entrance ---------------------------
+
+LIFT_SLUG = "nanhu"
+LIFT_TITLE = "南湖东里5号楼2单元加装电梯"
+LIFT_ESTATE, OTHER_ESTATE = "南湖东里", "南湖西里"
+LIFT_BUILDING, LIFT_ENTRANCE = "5", "2"
+PMC_CHAIR = ("13800000114", "曹主任")  # chair of 南湖西里's property management committee
+LIFT_NOTICE = """南湖东里5号楼2单元全体业主：
+
+根据《民法典》第二百七十八条第一款第（七）项及北京市既有多层住宅加装电梯的有关规定，加装电梯由本单元业主共同决定。\
+业主委员会现就“5号楼2单元加装电梯”事项组织本单元业主表决，公告如下：
+
+一、方案：在单元北侧加装一部平层入户电梯，预算约68万元，政府补贴后由本单元业主按楼层分摊。
+二、表决范围：5号楼2单元的业主（12户）。
+三、表决规则：参与表决的业主专有部分面积和人数均须达到三分之二以上，且经参与表决的业主专有部分面积四分之三以上、\
+人数四分之三以上同意，方为通过。
+四、表决方式：纸质表决票，由业委会入户发放、收回并录入本平台。
+
+南湖东里业主委员会"""
+# Paper votes by floor (the room's first digit): the ground floor, which gains nothing and loses light, is
+# against; the floors above are for; the top floor's last form is not returned.
+LIFT_PAPER = {"1": "no"}
+
+
+def _lift_ballot(now) -> list[str]:
+    """南湖社区: 南湖东里's homeowners' committee and 南湖西里's property management committee; a lift retrofit
+    of building 5, entrance 2, decided on paper by that entrance's owners alone."""
+    community = db.session.scalar(db.select(Community).where(Community.slug == LIFT_SLUG))
+    if community is None:
+        return []
+    estates = {e.name: e for e in db.session.scalars(db.select(Estate).where(Estate.community_id == community.id))}
+    if LIFT_ESTATE not in estates or OTHER_ESTATE not in estates:
+        return []
+    pmc = ensure_organization("property_management_committee", f"{OTHER_ESTATE}物业管理委员会", community=community)
+    pmc.estate_id = estates[OTHER_ESTATE].id
+    ensure_member(pmc, ensure_user(*PMC_CHAIR), "chair")
+    hoa = db.session.scalar(db.select(Organization).where(Organization.community_id == community.id,
+                                                          Organization.kind == "homeowners_committee"))
+    chair = db.session.scalar(db.select(User).where(User.phone == COMMUNITY_PEOPLE[LIFT_SLUG]["hoa_chair"][0]))
+    if hoa is None or chair is None:
+        return []
+    hoa.estate_id = estates[LIFT_ESTATE].id
+    hoa.name = f"{LIFT_ESTATE}业主委员会"
+    db.session.flush()
+    line = (f"{community.name}: estates {LIFT_ESTATE} (homeowners' committee, chair {chair.phone}) and {OTHER_ESTATE} "
+            f"(property management committee, chair {PMC_CHAIR[0]})")
+    if db.session.scalar(db.select(Proposal.id).where(Proposal.community_id == community.id,
+                                                      Proposal.title == LIFT_TITLE)) is not None:
+        return [line + "; lift ballot already seeded"]
+    building = db.session.scalar(db.select(Building).where(Building.community_id == community.id,
+                                                           Building.code == LIFT_BUILDING))
+    start = now - 60 * D
+    proposal = _proposal(community, chair, chair, start, title=LIFT_TITLE,
+                         summary="5号楼2单元多位高龄业主上下楼困难，业委会提议在单元北侧加装电梯，费用按楼层分摊。",
+                         body=LIFT_NOTICE, category="other", reason="本单元业主联名申请，业委会组织协商。")
+    announced = _local(now - 40 * D, 10)
+    opens = _local(announced + 16 * D, 9)
+    ballot = services.open_ballot(chair, proposal, method="owners", matter=7, notice=LIFT_NOTICE,
+                                  question="是否同意在5号楼2单元加装电梯（预算约68万元，按楼层分摊）？",
+                                  estate=estates[LIFT_ESTATE], scope_kind="entrances",
+                                  scope_entrances=[(building.id, LIFT_ENTRANCE)],
+                                  opens_at=opens, closes_at=opens + 14 * D, now=announced)
+    services.apply_due(ballot, opens)
+    voters = db.session.scalars(db.select(BallotVoter).where(BallotVoter.ballot_id == ballot.id)
+                                .order_by(BallotVoter.id)).all()
+    rooms = db.session.execute(db.select(Household.id, Household.room, Ownership.owner_id)
+                               .join(Ownership, Ownership.household_id == Household.id)
+                               .where(Household.building_id == building.id, Household.entrance == LIFT_ENTRANCE,
+                                      Ownership.held_on(opens.astimezone(ZONE).date()))).all()
+    by_unit = {household_id: room for household_id, room, _owner in rooms}
+    by_owner = {owner_id: room for _household, room, owner_id in rooms}
+    option_id = {o.code: o.id for o in ballot.options}
+    ordered = sorted(voters, key=lambda v: by_unit.get(v.household_id) or by_owner.get(v.owner_id) or "")
+    returned = ordered[:-1]  # the top floor's last unit did not return its form
+    for voter, at in zip(returned, _spread(opens + H, opens + 12 * D, len(returned)), strict=True):
+        room = by_unit.get(voter.household_id) or by_owner.get(voter.owner_id) or ""
+        services.enter_paper(chair, ballot, voter.id, option_id[LIFT_PAPER.get(room[:1], "yes")], now=at)
+    services.apply_due(ballot, now)
+    voted, electorate = services.participation(ballot)
+    return [line + f"; lift ballot for {LIFT_BUILDING}号楼 entrance {LIFT_ENTRANCE}: {ballot.status}/{ballot.result}, "
+            f"{voted} of {electorate} owners of the entrance voted on paper"]
+
+
 def seed_votes() -> list[str]:
-    """Ballots in every state for the demo community. Returns summary lines."""
+    """Ballots in every state for the demo community, and 南湖社区's lift ballot. Returns summary lines."""
+    return _seed_huajiadi() + _lift_ballot(utcnow())
+
+
+def _seed_huajiadi() -> list[str]:
     community = _community()
     if community is None:
         return []

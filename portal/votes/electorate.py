@@ -14,7 +14,8 @@ it stands on the freeze date (`Ownership.held_on`: the handover day belongs to t
 - the remaining, solely owned units are grouped by owner: one voter per owner ("owner": headcount 1,
   area the sum of their units), cast by the owner's linked account. A register owner is one buyer (one
   phone, one owner row per community), so a buyer of three units counts once with all three areas.
-A unit with no current owner is outside the electorate. A unit the developer holds together with
+Only units within the ballot's scope count: its estate, or the listed buildings or entrances of it
+(portal.votes.scope). A unit with no current owner is outside the electorate. A unit the developer holds together with
 someone else goes to the developer (its units count together whatever else holds them).
 Areas are integer hundredths of m², each unit rounded to its exact hundredths before summing, so the
 floating-point storage of SQLite numerics cannot leak into a weight.
@@ -33,6 +34,7 @@ from portal.committees.models import OrgMembership
 from portal.extensions import db
 from portal.places.models import Building, Household, Owner, Ownership, Residency
 from portal.votes.models import BallotCaster, BallotVoter
+from portal.votes.scope import units_clause
 
 VOTER_COLUMNS = ("ballot_id", "kind", "user_id", "owner_id", "household_id", "label", "headcount", "area_cm")
 CASTER_COLUMNS = ("ballot_id", "voter_id", "user_id")
@@ -124,7 +126,8 @@ def _freeze_households(ballot) -> None:
 # --- owners ---
 
 def _held_units(ballot, on: date):
-    """Subquery: the community's units held on `on`, one row per (unit, owner), with the unit's area in
+    """Subquery: the units within the ballot's scope (its estate, or listed buildings or entrances: see
+    portal.votes.scope) held on `on`, one row per (unit, owner), with the unit's area in
     hundredths and how many current owners the unit has, and whether the developer is one of them."""
     area_cm = cast(func.round(Household.area_m2 * 100), BigInteger)
     window = {"partition_by": Ownership.household_id}
@@ -135,7 +138,7 @@ def _held_units(ballot, on: date):
             .join(Owner, Owner.id == Ownership.owner_id)
             .join(Household, Household.id == Ownership.household_id)
             .join(Building, Building.id == Household.building_id)
-            .where(Building.community_id == ballot.community_id, Owner.community_id == ballot.community_id,
+            .where(units_clause(ballot), Owner.community_id == ballot.community_id,
                    Ownership.held_on(on))
             .subquery("held"))
 

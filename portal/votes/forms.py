@@ -8,6 +8,7 @@ from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringFi
 from wtforms.fields.choices import SelectChoice
 
 from portal.votes.models import MATTER_LABELS, METHOD_LABELS
+from portal.votes.scope import SCOPE_LABELS
 
 QUESTION_MAX = 300
 REASON_MAX = 1000
@@ -46,6 +47,9 @@ class BallotForm(_ActionForm):
                          choices=[SelectChoice("", _l("Choose the matter"))]
                          + [SelectChoice(str(k), v) for k, v in MATTER_LABELS.items()])
     notice = TextAreaField(_l("Announcement to every owner"), render_kw={"rows": 5})
+    estate = SelectField(_l("Which estate's owners decide?"), validate_choice=False, choices=[])
+    scope = RadioField(_l("Who of its owners decide?"), validate_choice=False,
+                       choices=[SelectChoice(k, v) for k, v in SCOPE_LABELS.items()])
     resident_unit = RadioField(_l("Who has a vote?"), validate_choice=False,
                                choices=[SelectChoice(k, v) for k, v in RESIDENT_UNIT_LABELS.items()])
     resident_rule = RadioField(_l("How is the vote decided?"), validate_choice=False,

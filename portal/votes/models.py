@@ -50,6 +50,9 @@ THRESHOLDS = ("simple", "two_thirds")  # residents' method: yes > 1/2 of yes+no,
 # "meeting", the 居民会议 rule of the Organic Law of Urban Residents' Committees art. 10: more than half of the
 # frozen electorate take part, and more than half of those taking part (abstentions included) vote yes.
 RESIDENT_RULES = ("simple", "meeting")
+# Owners' method: who decides (the owners concerned, SPC interpretation and the maintenance fund's charging scope):
+# the whole estate, or the owners of listed buildings, or of listed entrances (单元) — rows of BallotScope.
+SCOPES = ("estate", "buildings", "entrances")
 VOTER_KINDS = ("member", "resident", "household", "owner", "co_owned_unit", "developer")
 OPTION_CODES = ("yes", "no", "abstain")
 
@@ -66,6 +69,8 @@ class Ballot(db.Model):
         CheckConstraint("threshold IS NULL OR threshold IN ('simple', 'two_thirds')", name="threshold"),
         CheckConstraint("resident_rule IS NULL OR resident_rule IN ('simple', 'meeting')", name="resident_rule"),
         CheckConstraint("NOT (secret AND method = 'owners')", name="owners_public"),
+        CheckConstraint("scope IS NULL OR scope IN ('estate', 'buildings', 'entrances')", name="scope"),
+        CheckConstraint("method = 'owners' OR (estate_id IS NULL AND scope IS NULL)", name="scope_for_owners"),
         CheckConstraint("closes_at > opens_at", name="period"),
         Index("ix_ballot_status_closes", "status", "closes_at"),
         # One ballot at a time on a proposal: a second one cannot be opened while one is announced or open.
@@ -81,6 +86,10 @@ class Ballot(db.Model):
     opened_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
     method = db.Column(db.String(16), nullable=False)
     matter = db.Column(db.SmallInteger)  # owners: art. 278 matter 1–9
+    # Owners: the estate whose owners decide, and who of them (SCOPES; buildings / entrances: BallotScope rows).
+    # NULL on owners' ballots from before estates: the whole community.
+    estate_id = db.Column(db.Integer, db.ForeignKey("estate.id"), index=True)
+    scope = db.Column(db.String(16))
     resident_unit = db.Column(db.String(16))  # residents: person | household
     quorum_percent = db.Column(db.Numeric(5, 2))  # residents: share of the electorate that must take part
     threshold = db.Column(db.String(16))  # residents, yes/no ballots: simple | two_thirds
@@ -126,8 +135,10 @@ class Ballot(db.Model):
     proposal = db.relationship("Proposal")
     community = db.relationship("Community")
     organization = db.relationship("Organization")
+    estate = db.relationship("Estate")
     opened_by = db.relationship("User", foreign_keys=[opened_by_id])
     options = db.relationship("BallotOption", back_populates="ballot", order_by="BallotOption.position")
+    scope_rows = db.relationship("BallotScope", order_by="BallotScope.id", cascade="all, delete-orphan")
 
     @property
     def method_label(self):
@@ -147,6 +158,21 @@ class Ballot(db.Model):
 
     def __repr__(self):
         return f"<Ballot {self.id} {self.method} {self.status}>"
+
+
+class BallotScope(db.Model):
+    """One building (entrance NULL) or one entrance of a building whose owners decide an owners' ballot of scope
+    "buildings" or "entrances". Written at opening with the ballot, never changed."""
+
+    __tablename__ = "ballot_scope"
+    __table_args__ = (UniqueConstraint("ballot_id", "building_id", "entrance"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    ballot_id = db.Column(db.Integer, db.ForeignKey("ballot.id"), nullable=False, index=True)
+    building_id = db.Column(db.Integer, db.ForeignKey("building.id"), nullable=False)
+    entrance = db.Column(db.String(16))  # NULL: the whole building
+
+    building = db.relationship("Building")
 
 
 class BallotOption(db.Model):

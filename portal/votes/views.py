@@ -50,6 +50,7 @@ from portal.votes.models import (
     BallotLogEntry,
     BallotVoter,
 )
+from portal.votes.scope import scope_label
 from portal.web import allow, datetime_local, public
 
 MAX_ID = 2**31 - 1  # an id in the address beyond any row (and beyond what SQLite takes) is simply not there
@@ -218,7 +219,7 @@ def _template_context(ballot=None):
                "result_labels": RESULT_LABELS, "area_text": area_text, "percent": counting.percent,
                "bar_width": bar_width, "rule_lines": rule_lines, "option_label": option_label,
                "option_text": option_text, "tie_names": tie_names, "clock_text": clock_text,
-               "notice_days": OWNERS_NOTICE_DAYS}
+               "notice_days": OWNERS_NOTICE_DAYS, "scope_label": scope_label}
     if ballot is not None:
         context.update(ballot=ballot, community=ballot.community, proposal=ballot.proposal,
                        zone=ballot.community.time_zone)
@@ -327,6 +328,7 @@ def _ballot_fields(form, method, community, now) -> dict:
     if method == "owners":
         fields["matter"] = _whole(form.matter.data)
         fields["notice"] = (form.notice.data or "").strip()
+        fields.update(_scope_fields(form))
         return fields
     fields["secret"] = bool(form.secret.data)
     if method == "committee":
@@ -350,6 +352,20 @@ def _ballot_fields(form, method, community, now) -> dict:
     return fields
 
 
+def _scope_fields(form) -> dict:
+    """The estate and the ticked buildings or entrances ("<building id>:<entrance>"); a value that is not one
+    is kept as an unknown building (id 0), so the service names the list as wrong instead of ignoring it."""
+    scope_kind = posted_text(form.scope.data or "")[:16] or "estate"
+    buildings = [_whole(v) or 0 for v in request.form.getlist("scope_building")]
+    entrances = []
+    for value in request.form.getlist("scope_entrance"):
+        building, _sep, entrance = posted_text(value).partition(":")
+        entrances.append((_whole(building) or 0, entrance[:17]))
+    estate = posted_text(form.estate.data or "").strip()
+    return {"estate": (_whole(estate) or 0) if estate else None, "scope_kind": scope_kind, "scope_buildings": buildings,
+            "scope_entrances": entrances}
+
+
 def _ballot_defaults(form, method, proposal, now):
     zone = proposal.community.time_zone
     # Other methods open now when "voting opens" is left empty, so it is left empty: a prefilled time a few
@@ -363,6 +379,7 @@ def _ballot_defaults(form, method, proposal, now):
     form.question.data = proposal.title[:300]
     form.closes_at.data = _local_text(start + timedelta(days=7 if method != "owners" else 14), zone)
     form.resident_unit.data = "person"
+    form.scope.data = "estate"
     form.resident_rule.data = "simple"
     form.kind.data = "yes_no"
     form.threshold.data = "simple"
@@ -407,6 +424,9 @@ def new(slug, proposal_id):
     form = BallotForm()
     committees = _committees_of(current_user, community)
     form.organization.choices = [SelectChoice(str(o.id), o.name) for o in committees]
+    places = services.entrances_by_building(community) if method == "owners" else []
+    form.estate.choices = [SelectChoice("", _("Choose the estate"))] + [
+        SelectChoice(str(estate.id), estate.name) for estate, _buildings in places]
     now = utcnow()
     if request.method != "POST":
         _ballot_defaults(form, method, proposal, now)
@@ -429,7 +449,10 @@ def new(slug, proposal_id):
     return form_view(form, open_ballot, validate=False, message=opened, done=_detail_url,
                      page="votes/new.html",
                      context={"community": community, "proposal": proposal, "method": method, "form": form,
-                              "committees": committees, "zone": community.time_zone, **_template_context()})
+                              "committees": committees, "zone": community.time_zone, "places": places,
+                              "ticked_buildings": set(request.form.getlist("scope_building")),
+                              "ticked_entrances": set(request.form.getlist("scope_entrance")),
+                              **_template_context()})
 
 
 # --- one ballot --------------------------------------------------------------------------------------------

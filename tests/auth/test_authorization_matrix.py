@@ -107,6 +107,9 @@ ROUTES = {
     "places.import_register": Route(lambda u, w: permissions.can_import_register(u, w.x)),
     "places.new_building": Route(register_rule),
     "places.edit_building": Route(register_rule),
+    "places.estates": Route(lambda u, w: permissions.can_edit_estates(u, w.x)),
+    "places.new_estate": Route(lambda u, w: permissions.can_edit_estates(u, w.x)),
+    "places.edit_estate": Route(lambda u, w: permissions.can_edit_estates(u, w.x)),
     "places.household": Route(lambda u, w: permissions.can_view_register(u, w.x)),
     "places.new_household": Route(register_rule),
     "places.edit_household": Route(register_rule),
@@ -240,6 +243,7 @@ def _ids(w) -> dict:
     from tests.actions import local_today
     return {
         "slug": w.x.slug, "sub_district_id": w.sd_a.id, "building_id": w.bx.id, "household_id": w.hx.id,
+        "estate_id": w.bx.estate_id,
         "user_id": w.resident_x.id, "org_id": w.rc_x.id, "meeting_id": w.meeting.id, "decision_id": w.decision.id,
         "issue_id": w.issue.id, "proposal_id": w.proposal.id, "comment_id": w.comment.id,
         "ballot_id": w.open_ballot.id, "notice_id": w.notice.id, "action_id": w.action.id, "key_id": w.key.id,

@@ -67,4 +67,5 @@ from portal.votes.services.results import (
     tally,
     visible_tally,
 )
+from portal.votes.services.scope import check_scope, entrances_by_building, estates_of, opening_committees
 from portal.votes.totals import rebuild_running_totals, running_figures

@@ -15,9 +15,10 @@ from portal.clock import in_zone, utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.outbox import EVENTS, Notification, register_event
-from portal.places.models import Owner, Ownership
+from portal.places.models import Building, Household, Owner, Ownership
 from portal.proposals import services as proposals
 from portal.votes.models import Ballot, BallotCaster
+from portal.votes.scope import units_clause
 
 if TYPE_CHECKING:
     from portal.votes.models import BallotOption
@@ -131,9 +132,11 @@ def _caster_ids(ballot):
 
 
 def _owner_account_ids(ballot, on):
-    """Accounts linked to an owner of the community holding a unit on `on`."""
-    return select(Owner.user_id).join(Ownership, Ownership.owner_id == Owner.id).where(
-        Owner.community_id == ballot.community_id, Owner.user_id.is_not(None), Ownership.held_on(on)).distinct()
+    """Accounts linked to an owner of the community holding a unit within the ballot's scope on `on`."""
+    return select(Owner.user_id).join(Ownership, Ownership.owner_id == Owner.id) \
+        .join(Household, Household.id == Ownership.household_id).join(Building, Building.id == Household.building_id) \
+        .where(Owner.community_id == ballot.community_id, Owner.user_id.is_not(None), Ownership.held_on(on),
+               units_clause(ballot)).distinct()
 
 
 # Statements a page or a cast runs every time are built once (on first use) with bound parameters: building

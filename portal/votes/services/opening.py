@@ -31,6 +31,7 @@ from portal.votes.models import (
     Ballot,
     BallotOption,
 )
+from portal.votes.services import scope
 from portal.votes.services._common import (
     CHOICES_RANGE,
     NOTICE_MAX,
@@ -63,15 +64,12 @@ def _committees_of(actor, community) -> list[Organization]:
 
 # --- opening ---------------------------------------------------------------------------------------------
 
-def _opening_organization(actor, proposal, method, organization) -> Organization:
+def _opening_organization(actor, proposal, method, organization, estate=None) -> Organization:
     community = proposal.community
     if method == "owners":
-        committees = db.session.scalars(select(Organization).where(
-            Organization.community_id == community.id,
-            Organization.kind.in_(("homeowners_committee", "residents_committee")))
-            .order_by(Organization.id)).all()
-        hoa = [o for o in committees if o.kind == "homeowners_committee"]
-        opener = (hoa or committees or [None])[0]
+        # The estate's homeowners' committee, else its property management committee, else the residents'
+        # committee (services/scope.py).
+        opener = (scope.opening_committees(community, estate) or [None])[0]
         if opener is None or not roles.is_member_of(actor, opener) or (
                 organization is not None and organization.id != opener.id):
             raise NotAllowed(_l("An owners' ballot is opened by the homeowners' committee, or by the residents' "
@@ -173,7 +171,9 @@ def open_ballot(actor: User, proposal: Proposal, *, method: str, question: str, 
                 opens_at: datetime, closes_at: datetime, secret: bool = False, results_hidden: bool = False,
                 matter: int | str | None = None, resident_unit: str | None = None, resident_rule: str | None = None,
                 quorum_percent: str | Decimal | None = None, threshold: str | None = None, notice: str = "",
-                organization: Organization | None = None, now: datetime | None = None) -> Ballot:
+                organization: Organization | None = None, estate=None, scope_kind: str | None = None,
+                scope_buildings: Iterable[int] = (), scope_entrances: Iterable[tuple[int, str]] = (),
+                now: datetime | None = None) -> Ballot:
     """A ballot on a proposal in consultation, which goes to voting. Voting opens at once when `opens_at`
     has come (the electorate is frozen and told), else the ballot is announced (owners: every owner with
     an account receives the notice). `options` None means yes / no / abstain; named choices (2–10) are
@@ -191,7 +191,10 @@ def open_ballot(actor: User, proposal: Proposal, *, method: str, question: str, 
         raise DomainError(_l("Voting cannot open in the past."), "opens_at")
     if closes_at <= opens_at:
         raise DomainError(_l("Voting must close after it opens."), "closes_at")
-    opener = _opening_organization(actor, proposal, method, organization)
+    owners_scope = scope.check_scope(proposal.community, estate=estate, scope=scope_kind, buildings=scope_buildings,
+                                     entrances=scope_entrances) if method == "owners" else None
+    opener = _opening_organization(actor, proposal, method, organization,
+                                   owners_scope.estate if owners_scope else None)
     fields = _check_method(method, options=options, secret=secret, matter=matter, resident_unit=resident_unit,
                            resident_rule=resident_rule, quorum_percent=quorum_percent, threshold=threshold,
                            notice=notice, opens_at=opens_at, now=now)
@@ -206,6 +209,8 @@ def open_ballot(actor: User, proposal: Proposal, *, method: str, question: str, 
                     question=question, notice=fields["notice"], secret=fields["secret"],
                     results_hidden=bool(results_hidden), status="scheduled", created_at=now, opens_at=opens_at,
                     closes_at=closes_at)
+    if owners_scope is not None:
+        scope.apply_scope(ballot, owners_scope)
     labels = fields["choices"] or [None] * len(OPTION_CODES)
     for position, label in enumerate(labels, start=1):
         code = None if fields["choices"] else OPTION_CODES[position - 1]
@@ -219,7 +224,8 @@ def open_ballot(actor: User, proposal: Proposal, *, method: str, question: str, 
     proposals.enter_voting(proposal, actor, now=now, ballot_id=ballot.id)
     db.session.flush()
     record(actor, "ballot.created", ballot, proposal_id=proposal.id, method=method, matter=ballot.matter,
-           resident_rule=ballot.resident_rule,
+           resident_rule=ballot.resident_rule, estate_id=ballot.estate_id, scope=ballot.scope,
+           scope_units=[[b, e] for b, e in owners_scope.rows] if owners_scope else None,
            organization_id=opener.id, secret=ballot.secret, results_hidden=ballot.results_hidden,
            opens_at=opens_at.isoformat(), closes_at=closes_at.isoformat())
     announced_on = None
@@ -230,6 +236,7 @@ def open_ballot(actor: User, proposal: Proposal, *, method: str, question: str, 
         _notify_all(_owner_account_ids(ballot, announced_on), "votes.announced", ballot,
                     _payload(ballot, opens=instant(opens_at), closes=instant(closes_at)),
                     now)
+        scope.tell_residents_committee(ballot, now)
     _tell_proposal_followers(ballot, "proposals.voting", actor, announced_on=announced_on)
     return ballot
 
