@@ -1,7 +1,7 @@
 """Estates (小区 / 物业管理区域) and the scope of owners' ballots (issue #19)
 
-Revision ID: 9c0d1e2f3a45
-Revises: 8b9c0d1e2f34
+Revision ID: ad1e2f3a4b56
+Revises: 9c0d1e2f3a45
 Create Date: 2026-12-06 05:30:00
 
 A community holds one or more estates; buildings belong to an estate, and so do homeowners' committees and
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '9c0d1e2f3a45'
-down_revision = '8b9c0d1e2f34'
+revision = 'ad1e2f3a4b56'
+down_revision = '9c0d1e2f3a45'
 branch_labels = None
 depends_on = None
 
