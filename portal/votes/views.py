@@ -662,8 +662,8 @@ def resolve_unit(slug, household_id):
     community = community_or_404(slug)
     allow(permissions.can_keep_owner_roll(current_user, community))
     household, building = _roll_unit(community, household_id)
-    standing = next((u for u in unowned.units_without_owner(community, unowned.today_in(community))
-                     if u.household_id == household.id), None)
+    standing = next(iter(unowned.units_without_owner(community, unowned.today_in(community),
+                                                     household_id=household.id)), None)
     form = UnitResolutionForm()
     if request.method != "POST" and standing is not None:
         form.resolution.data = standing.resolution
@@ -684,8 +684,8 @@ def name_representative(slug, household_id):
     community = community_or_404(slug)
     allow(permissions.can_keep_owner_roll(current_user, community))
     household, building = _roll_unit(community, household_id)
-    unit = next((u for u in unowned.co_owned_units(community, unowned.today_in(community))
-                 if u.household_id == household.id), None)
+    unit = next(iter(unowned.co_owned_units(community, unowned.today_in(community), household_id=household.id)),
+                None)
     if unit is None:
         abort(404)
     form = RepresentativeForm()

@@ -60,11 +60,14 @@ def today_in(community: Community, now: datetime | None = None) -> date:
     return in_zone(_now(now), community.time_zone).date()
 
 
-def units_without_owner(community: Community, on: date) -> list[UnitStanding]:
-    """The community's units with no owner on `on`, by label, with the resolution in effect then."""
+def units_without_owner(community: Community, on: date, *, household_id: int | None = None) -> list[UnitStanding]:
+    """The community's units with no owner on `on` (or only that one), by label, with the resolution in
+    effect then."""
     query = electorate.unowned_units(community.id, on).subquery("unowned")
-    rows = db.session.execute(select(query.c.household_id, query.c.label, query.c.resolution, query.c.reason)
-                              .order_by(query.c.label).limit(UNITS_SHOWN_MAX)).all()
+    statement = select(query.c.household_id, query.c.label, query.c.resolution, query.c.reason)
+    if household_id is not None:
+        statement = statement.where(query.c.household_id == household_id)
+    rows = db.session.execute(statement.order_by(query.c.label).limit(UNITS_SHOWN_MAX)).all()
     return [UnitStanding(int(r.household_id), r.label, r.resolution, r.reason) for r in rows]
 
 
@@ -73,13 +76,14 @@ def unresolved_units(community: Community, on: date) -> list[UnitStanding]:
     return [unit for unit in units_without_owner(community, on) if unit.resolution is None]
 
 
-def co_owned_units(community: Community, on: date) -> list[CoOwnedUnit]:
-    """The community's units with two or more owners on `on` (none the developer), their co-owners and the
-    representative they named (if still a co-owner)."""
+def co_owned_units(community: Community, on: date, *, household_id: int | None = None) -> list[CoOwnedUnit]:
+    """The community's units with two or more owners on `on` (none the developer), or only that one, their
+    co-owners and the representative they named (if still a co-owner)."""
+    only = [Ownership.household_id == household_id] if household_id is not None else []
     held = (select(Ownership.household_id).join(Owner, Owner.id == Ownership.owner_id)
             .join(Household, Household.id == Ownership.household_id)
             .join(Building, Building.id == Household.building_id)
-            .where(Building.community_id == community.id, Ownership.held_on(on))
+            .where(Building.community_id == community.id, Ownership.held_on(on), *only)
             .group_by(Ownership.household_id)
             .having(func.count() > 1, func.max(case((Owner.is_developer, 1), else_=0)) == 0)
             .limit(UNITS_SHOWN_MAX).subquery())
