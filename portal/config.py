@@ -76,6 +76,10 @@ class Config:
         self.NOTIFICATION_QUIET_START = int(os.environ.get("NOTIFICATION_QUIET_START", "22"))
         self.NOTIFICATION_QUIET_END = int(os.environ.get("NOTIFICATION_QUIET_END", "7"))
         self.NOTIFICATION_DIGEST_HOUR = int(os.environ.get("NOTIFICATION_DIGEST_HOUR", "7"))
+        # Owners' ballots (Civil Code art. 278): a person who co-owns one unit and solely owns another counts
+        # "separate" (2 heads: the co-owned unit is a head of its own) or "once" (1 head; both areas count).
+        # The law is unsettled; the reading is frozen on each ballot at opening and shown on its result.
+        self.CO_OWNER_HEADCOUNT = os.environ.get("CO_OWNER_HEADCOUNT", "separate")
         # The RQ queue the app feeds (with REDIS_URL) and `rq worker ... yishi` drains.
         self.NOTIFICATION_QUEUE = os.environ.get("NOTIFICATION_QUEUE", "yishi")
         # Personal information: the privacy notice's version (and when it came into force: people who agreed

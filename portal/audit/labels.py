@@ -102,6 +102,8 @@ ACTION_LABELS = {
     "notice.objection_answered": _l("answered an objection"),
     # ballots, meetings, actions
     "ballot.created": _l("set up a ballot"),
+    "owner_roll.unit_resolved": _l("recorded how a unit without an owner counts in owners' ballots"),
+    "owner_roll.representative_named": _l("recorded the co-owners' representative of a unit"),
     "ballot.opened": _l("opened a ballot"),
     "ballot.extended": _l("extended a ballot"),
     "ballot.closed": _l("closed a ballot"),
@@ -245,6 +247,8 @@ def _detail_labels() -> dict:
         "room": pgettext("audit detail", "Room"), "area_m2": pgettext("audit detail", "Floor area (m²)"),
         "on_date": pgettext("audit detail", "With effect from"), "owner_ids": pgettext("audit detail", "Owners"),
         "previous_owner_ids": pgettext("audit detail", "Owners before"),
+        "resolution": pgettext("audit detail", "Counts as"), "owner_id": pgettext("audit detail", "Owner"),
+        "previous_owner_id": pgettext("audit detail", "Owner before"),
         "before": pgettext("audit detail", "Before"), "after": pgettext("audit detail", "After"),
         "filename": pgettext("audit detail", "File name"), "added": pgettext("audit detail", "Units added"),
         "changed": pgettext("audit detail", "Units changed"),

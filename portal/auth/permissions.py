@@ -496,6 +496,23 @@ def can_open_ballot(user, proposal) -> bool:
         roles.is_committee_member(user, proposal.community)
 
 
+def can_keep_owner_roll(user, community) -> bool:
+    """Resolving units without an owner and recording co-owners' representatives for owners' ballots: who
+    opens those ballots — the homeowners' committee, or the residents' committee where there is none."""
+    if not _signed_in(user) or community is None:
+        return False
+    mine = {o.kind for o in roles.organizations(user, ("homeowners_committee", "residents_committee"))
+            if o.community_id == community.id}
+    if "homeowners_committee" in mine:
+        return True
+    if "residents_committee" not in mine:
+        return False
+    from portal.committees.models import Organization
+    from portal.extensions import db
+    return db.session.scalar(db.select(Organization.id).where(
+        Organization.community_id == community.id, Organization.kind == "homeowners_committee").limit(1)) is None
+
+
 def can_view_ballot(user, ballot) -> bool:
     return ballot is not None and can_view_proposal(user, ballot.proposal)
 

@@ -11,14 +11,22 @@
 - a residents' vote without quorum (the south gate's night hours): the proposal went back to consultation;
 - a secret residents' vote with results hidden until close (a residents' representative), open;
 - a residents' vote under the residents' meeting rule (居民会议, art. 10: more than half of the adult residents
-  take part, more than half of them vote yes, abstentions counted) on an e-bike charging shed, closed and passed.
+  take part, more than half of them vote yes, abstentions counted) on an e-bike charging shed, closed and passed;
+- an owners' decision on matter (8), the bicycle shed turned into a parcel-locker room, decided (passed) two
+  months ago.
+
+The owner roll before owners' ballots: the ground-floor annex unit of the first building was demolished in 2024
+(its owner compensated, the ownership ended): the homeowners' committee recorded it as excluded with that reason,
+so every owners' ballot shows it among its excluded units; any other unit without an owner is assigned to the
+developer. One co-owned unit's co-owners named a representative, the only one who casts that unit's vote.
 
 Owners need accounts to vote online: about sixty owners of the register get one (their register phone,
 the demo password) and are linked by the homeowners' committee, as its members would after checking
 papers at the counter. Idempotent: a community that already has ballots is left alone. Runs after the
 proposals demo and skips what is missing."""
 import random
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -33,6 +41,7 @@ from portal.proposals import services as proposals
 from portal.proposals.models import Proposal
 from portal.votes import services
 from portal.votes.models import Ballot, BallotCaster, BallotVoter
+from portal.votes.services import unowned
 
 SLUG = "huajiadi"
 H = timedelta(hours=1)
@@ -184,7 +193,48 @@ def _vote(person, ballot, code_or_label, at):
     return services.cast(person, ballot, option.id, now=at)
 
 
-# --- the six ballots -------------------------------------------------------------------------------------
+# --- the owner roll ---------------------------------------------------------------------------------------
+
+DEMOLISHED_REASON = "2024年3月因结构安全隐患拆除（房屋征收补偿已完成，产权注销）"
+
+
+def _owner_roll(cast, community, now):
+    """The demolished annex unit excluded, any other unit without an owner assigned to the developer, and one
+    co-owned unit's representative: recorded by the homeowners' committee three months ago."""
+    at = now - 90 * D
+    building = db.session.scalar(db.select(Building).where(Building.community_id == community.id)
+                                 .order_by(Building.id).limit(1))
+    if building is None:
+        return None
+    annex = Household(building=building, entrance="1", room="101附", area_m2=Decimal("23.40"))
+    db.session.add(annex)
+    former = Owner(community=community, name="侯德明", phone=None, is_developer=False)
+    db.session.add(former)
+    db.session.flush()
+    db.session.add(Ownership(household=annex, owner=former, start_date=date(2003, 9, 1),
+                             end_date=date(2024, 3, 15)))
+    db.session.flush()
+    today = unowned.today_in(community, at)
+    developer = db.session.scalar(db.select(Owner.id).where(Owner.community_id == community.id,
+                                                           Owner.is_developer.is_(True)).limit(1))
+    for unit in unowned.unresolved_units(community, today):
+        if unit.household_id == annex.id or developer is None:
+            unowned.resolve_unit(cast.hoa_chair, community, unit.household_id, resolution="excluded",
+                                 reason=DEMOLISHED_REASON if unit.household_id == annex.id else "产权登记待核实",
+                                 now=at)
+        else:
+            unowned.resolve_unit(cast.hoa_chair, community, unit.household_id, resolution="developer", now=at)
+    named = None
+    for unit in unowned.co_owned_units(community, today):
+        linked = [o for o in unit.co_owners if o.user_id is not None]
+        if linked:
+            unowned.name_representative(cast.hoa_chair, community, unit.household_id, linked[0].id, now=at)
+            named = (unit.label, linked[0].name)
+            break
+    return named
+
+
+# --- the ballots -------------------------------------------------------------------------------------
 
 def _roof_announced(cast, community, now):
     """Matter (5): announced two days ago, voting opens fifteen days after the announcement."""
@@ -253,6 +303,39 @@ def _property_open(cast, community, now):
         else:
             services.cast(person, ballot, chosen, voter=voter_id, now=at)
     return ballot, changer
+
+
+def _shed_decided(cast, community, now):
+    """Matter (8): the bicycle shed becomes a parcel-locker room; decided (passed) two months ago."""
+    start = now - 100 * D
+    proposal = _proposal(community, cast.hoa_chair, cast.hoa_chair, start,
+                         title="1号楼北侧自行车棚改建为快递柜房",
+                         summary="自行车棚长期闲置，快递堆放在单元门口。业委会建议改建为带顶棚的快递柜房，收入计入公共收益。",
+                         body="改变共有部分用途，须经业主共同决定（《民法典》第二百七十八条第一款第（八）项）。",
+                         category="other", reason="改变共有部分用途须业主表决。")
+    announced = _local(now - 80 * D, 10)
+    opens = _local(now - 62 * D, 9)
+    closes = _local(now - 48 * D, 18)
+    ballot = services.open_ballot(cast.hoa_chair, proposal, method="owners", matter=8,
+                                  notice="花家地社区全体业主：业委会就“1号楼北侧自行车棚改建为快递柜房”组织业主表决。"
+                                         "须参与表决的专有部分面积和人数均达三分之二以上，且经参与表决者面积和人数四分之三以上同意。",
+                                  question="是否同意将1号楼北侧自行车棚改建为快递柜房？",
+                                  opens_at=opens, closes_at=closes, now=announced)
+    services.apply_due(ballot, opens)
+    voters = db.session.scalars(db.select(BallotVoter.id).where(BallotVoter.ballot_id == ballot.id)
+                                .order_by(BallotVoter.id)).all()
+    option_id = {o.code: o.id for o in ballot.options}
+    rng = random.Random(8)
+    enterers = [cast.hoa_members[0], cast.hoa_chair]
+    # Most owners came to the two signing days at the counter: paper ballots entered by the committee.
+    for k, (voter_id, at) in enumerate(zip(voters[: len(voters) * 9 // 10],
+                                           _spread(opens + H, closes - 2 * D, len(voters) * 9 // 10), strict=True)):
+        code = "yes" if rng.random() < 0.88 else ("no" if rng.random() < 0.6 else "abstain")
+        services.enter_paper(enterers[k % 2], ballot, voter_id, option_id[code], now=at)
+    services.apply_due(ballot, closes)
+    services.record_outcome(cast.hoa_chair, ballot, "表决通过。业委会已与快递柜运营方签订场地使用协议，收入计入公共收益。",
+                            now=closes + 2 * D)
+    return ballot
 
 
 def _income_committee(cast, community, now):
@@ -473,7 +556,8 @@ def _seed_huajiadi() -> list[str]:
         return []
     now = utcnow()
     accounts = _owner_accounts(community, cast, now)
-    ballots = [_income_committee(cast, community, now), _fitness_plurality(cast, community, now),
+    named = _owner_roll(cast, community, now)
+    ballots = [_shed_decided(cast, community, now), _income_committee(cast, community, now), _fitness_plurality(cast, community, now),
                _gate_no_quorum(cast, community, now), _delegate_secret(cast, community, now),
                _charging_meeting(cast, community, now)]
     property_ballot, changer = _property_open(cast, community, now)
@@ -487,4 +571,5 @@ def _seed_huajiadi() -> list[str]:
     return [f"{community.name}: {len(ballots)} ballots ({states}); {len(accounts)} owners given accounts "
             f"(their register phones); the open owners' ballot has {voted} of {electorate} owners voted — "
             f"{changer.phone} changed his vote, 13800000002 has not voted yet; homeowners' committee members "
-            f"{', '.join(login for login, _ in HOA_MEMBERS)}"]
+            f"{', '.join(login for login, _ in HOA_MEMBERS)}; a demolished unit excluded from owners' ballots"
+            + (f"; {named[0]}: the co-owners' representative {named[1]}" if named else "")]

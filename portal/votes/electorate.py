@@ -15,8 +15,23 @@ it stands on the freeze date (`Ownership.held_on`: the handover day belongs to t
   area the sum of their units), cast by the owner's linked account. A register owner is one buyer (one
   phone, one owner row per community), so a buyer of three units counts once with all three areas.
 Only units within the ballot's scope count: its estate, or the listed buildings or entrances of it
-(portal.votes.scope). A unit with no current owner is outside the electorate. A unit the developer holds together with
-someone else goes to the developer (its units count together whatever else holds them).
+(portal.votes.scope). A unit the developer holds together with someone else goes to the developer (its units
+count together whatever else holds them).
+
+A unit with no current owner never drops out silently (`portal.votes.services.unowned`): opening refuses
+until the committee has resolved it; a unit assigned to the developer counts in the developer's one head
+and area; an excluded unit is frozen with its reason in `BallotExclusion` (as is, with no reason, one that
+lost its owner between the announcement and the opening), and the result lists them.
+
+The co-owner reading (`Ballot.co_owner_headcount`, from the CO_OWNER_HEADCOUNT setting): "separate" — a
+co-owned unit is a head of its own, so a person co-owning one unit and solely owning another is in two
+heads; "once" — a co-owned unit one of whose co-owners already counts as a sole owner has headcount 0 (its
+head merges into that owner's; its area still counts, cast like any co-owned unit).
+
+A co-owned unit whose co-owners named a representative (`UnitRepresentative`, a current co-owner on the
+freeze date) is cast by the representative's account only (`BallotVoter.representative_id`); otherwise by
+any co-owner, the latest cast counting.
+
 Areas are integer hundredths of m², each unit rounded to its exact hundredths before summing, so the
 floating-point storage of SQLite numerics cannot leak into a weight.
 
@@ -26,14 +41,29 @@ them. Committee ballots: the organization's members current on the freeze date, 
 from datetime import date
 from functools import cache
 
-from sqlalchemy import BigInteger, Integer, and_, bindparam, case, cast, func, insert, literal, null, select
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 
 from portal.auth.models import User
 from portal.auth.roles import current_clause
 from portal.committees.models import OrgMembership
 from portal.extensions import db
 from portal.places.models import Building, Household, Owner, Ownership, Residency
-from portal.votes.models import BallotCaster, BallotVoter
+from portal.votes.models import BallotCaster, BallotExclusion, BallotVoter, UnitRepresentative, UnownedUnit
 from portal.votes.scope import units_clause
 
 VOTER_COLUMNS = ("ballot_id", "kind", "user_id", "owner_id", "household_id", "label", "headcount", "area_cm")
@@ -110,7 +140,7 @@ def _freeze_persons(ballot) -> None:
 
 
 def _freeze_households(ballot) -> None:
-    label = _unit_label()
+    label = unit_label()
     households = (select(literal(ballot.id), literal("household"), _null_id(), _null_id(), Household.id,
                          label, literal(1), literal(0))
                   .select_from(Residency).join(Household, Household.id == Residency.household_id)
@@ -144,11 +174,77 @@ def _held_units(ballot, on: date):
 
 
 def _freeze_owners(ballot, on: date) -> None:
-    held = _held_units(ballot, on)
+    held = _with_developer_assigned(_held_units(ballot, on), ballot, on)
     _insert_voters(_developer_voter(ballot, held))
     _insert_voters(_co_owned_unit_voters(ballot, held))
     _insert_voters(_sole_owner_voters(ballot, held))
+    _name_representatives(ballot, on)
+    if ballot.co_owner_headcount == "once":
+        _merge_co_owned_heads(ballot, on)
     _insert_owner_casters(ballot, on)
+    _insert_exclusions(ballot, on)
+
+
+def unowned_units(community_id, on: date, ballot=None):
+    """Select: the community's units with no owner on `on` (household_id, label), and their resolution
+    (resolution, owner_id, reason) when one was recorded with effect on or before `on` (else NULLs); with a
+    `ballot`, only the units within its scope (portal.votes.scope)."""
+    owned = exists().where(Ownership.household_id == Household.id, Ownership.held_on(on))
+    return (select(Household.id.label("household_id"), unit_label(), UnownedUnit.resolution, UnownedUnit.owner_id,
+                   UnownedUnit.reason)
+            .select_from(Household).join(Building, Building.id == Household.building_id)
+            .outerjoin(UnownedUnit, and_(UnownedUnit.household_id == Household.id, UnownedUnit.since <= on))
+            .where(Building.community_id == community_id if ballot is None else units_clause(ballot), ~owned))
+
+
+def _with_developer_assigned(held, ballot, on: date):
+    """`held` and the units without an owner the committee assigned to the developer, as if it held them."""
+    unowned = unowned_units(ballot.community_id, on, ballot).subquery("unowned")
+    area_cm = cast(func.round(Household.area_m2 * 100), BigInteger)
+    assigned = (select(unowned.c.household_id, Owner.id.label("owner_id"), Owner.is_developer,
+                       Owner.name.label("owner_name"), area_cm.label("area_cm"), literal(1).label("n_owners"),
+                       literal(1).label("has_developer"))
+                .join(Owner, Owner.id == unowned.c.owner_id)
+                .join(Household, Household.id == unowned.c.household_id)
+                .where(unowned.c.resolution == "developer", Owner.is_developer.is_(True),
+                       Owner.community_id == ballot.community_id))
+    return union_all(select(*held.c), assigned).subquery("held_or_assigned")
+
+
+def _name_representatives(ballot, on: date) -> None:
+    """Each co-owned unit's named representative, when they still co-own it on `on`."""
+    representative = (select(UnitRepresentative.owner_id)
+                      .join(Ownership, and_(Ownership.household_id == UnitRepresentative.household_id,
+                                            Ownership.owner_id == UnitRepresentative.owner_id))
+                      .where(UnitRepresentative.household_id == BallotVoter.household_id, Ownership.held_on(on))
+                      .limit(1).scalar_subquery())
+    db.session.execute(update(BallotVoter).where(BallotVoter.ballot_id == ballot.id,
+                                                 BallotVoter.kind == "co_owned_unit")
+                       .values(representative_id=representative).execution_options(synchronize_session=False))
+
+
+def _merge_co_owned_heads(ballot, on: date) -> None:
+    """The "once" reading: a co-owned unit one of whose co-owners counts as a sole owner in this ballot
+    adds no head of its own."""
+    sole = BallotVoter.__table__.alias("sole")
+    co_owner_counted = (select(Ownership.id)
+                        .join(sole, and_(sole.c.owner_id == Ownership.owner_id, sole.c.ballot_id == ballot.id,
+                                         sole.c.kind == "owner"))
+                        .where(Ownership.household_id == BallotVoter.household_id, Ownership.held_on(on))
+                        .exists())
+    db.session.execute(update(BallotVoter).where(BallotVoter.ballot_id == ballot.id,
+                                                 BallotVoter.kind == "co_owned_unit", co_owner_counted)
+                       .values(headcount=0).execution_options(synchronize_session=False))
+
+
+def _insert_exclusions(ballot, on: date) -> None:
+    """The units without an owner not assigned to the developer, frozen with the committee's reason."""
+    unowned = unowned_units(ballot.community_id, on, ballot).subquery("unowned")
+    reason = case((unowned.c.resolution == "excluded", unowned.c.reason), else_=null())
+    db.session.execute(insert(BallotExclusion).from_select(
+        ["ballot_id", "household_id", "label", "reason"],
+        select(literal(ballot.id), unowned.c.household_id, unowned.c.label, reason)
+        .where(func.coalesce(unowned.c.resolution, "") != "developer")))
 
 
 def _developer_voter(ballot, held):
@@ -161,7 +257,7 @@ def _developer_voter(ballot, held):
 
 def _co_owned_unit_voters(ballot, held):
     """Each unit with two or more current owners (none of them the developer): one voter, its area."""
-    label = _unit_label()
+    label = unit_label()
     return (select(literal(ballot.id), literal("co_owned_unit"), _null_id(), _null_id(), held.c.household_id,
                    label, literal(1), func.max(held.c.area_cm))
             .select_from(held).join(Household, Household.id == held.c.household_id)
@@ -180,22 +276,27 @@ def _sole_owner_voters(ballot, held):
 
 def _insert_owner_casters(ballot, on: date) -> None:
     """The developer's representative and sole owners cast through their linked account; a co-owned unit
-    through any co-owner's linked account."""
+    through its named representative's account, or when none is named any co-owner's linked account."""
     _insert_casters(select(BallotVoter.ballot_id, BallotVoter.id, Owner.user_id)
                     .join(Owner, Owner.id == BallotVoter.owner_id)
                     .where(BallotVoter.ballot_id == ballot.id, BallotVoter.kind.in_(("owner", "developer")),
+                           Owner.user_id.is_not(None)))
+    _insert_casters(select(BallotVoter.ballot_id, BallotVoter.id, Owner.user_id)
+                    .join(Owner, Owner.id == BallotVoter.representative_id)
+                    .where(BallotVoter.ballot_id == ballot.id, BallotVoter.kind == "co_owned_unit",
                            Owner.user_id.is_not(None)))
     _insert_casters(select(BallotVoter.ballot_id, BallotVoter.id, Owner.user_id).distinct()
                     .join(Ownership, Ownership.household_id == BallotVoter.household_id)
                     .join(Owner, Owner.id == Ownership.owner_id)
                     .where(BallotVoter.ballot_id == ballot.id, BallotVoter.kind == "co_owned_unit",
+                           BallotVoter.representative_id.is_(None),
                            Ownership.held_on(on), Owner.community_id == ballot.community_id,
                            Owner.user_id.is_not(None)))
 
 
 # --- shared ---
 
-def _unit_label():
+def unit_label():
     """SQL for "Building 3, 1-0201" (or "Building 3, 0201" when the unit has no entrance)."""
     door = case((Household.entrance == "", Household.room), else_=Household.entrance + "-" + Household.room)
     return (Building.name + ", " + door).label("label")

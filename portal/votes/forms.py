@@ -93,3 +93,19 @@ class OutcomeForm(_ActionForm):
 class ReceiptForm(_ActionForm):
     receipt = StringField(_l("Your receipt"), render_kw={"autocomplete": "off", "autocapitalize": "characters",
                                                           "spellcheck": "false", "maxlength": RECEIPT_MAX})
+
+
+UNIT_RESOLUTION_LABELS = {
+    "developer": _l("It belongs to the developer (unsold or not handed over): it counts with the developer's units"),
+    "excluded": _l("It is excluded from owners' ballots (for example: demolished)"),
+}
+
+
+class UnitResolutionForm(_ActionForm):
+    resolution = RadioField(_l("How does this unit count?"), validate_choice=False,
+                            choices=[SelectChoice(k, v) for k, v in UNIT_RESOLUTION_LABELS.items()])
+    reason = TextAreaField(_l("Why (shown on every owners' ballot's result)"), render_kw={"rows": 3, "maxlength": 500})
+
+
+class RepresentativeForm(_ActionForm):
+    owner_id = RadioField(_l("The co-owners' representative"), validate_choice=False, choices=[])

@@ -53,6 +53,13 @@ RESIDENT_RULES = ("simple", "meeting")
 # Owners' method: who decides (the owners concerned, SPC interpretation and the maintenance fund's charging scope):
 # the whole estate, or the owners of listed buildings, or of listed entrances (单元) — rows of BallotScope.
 SCOPES = ("estate", "buildings", "entrances")
+# Owners' method, from the portal setting CO_OWNER_HEADCOUNT, frozen on the ballot at opening: how a person who
+# co-owns one unit and solely owns others counts by headcount — "separate" (the co-owned unit is a head of its
+# own: 2) or "once" (the co-owned unit's head merges into the person's: 1; its area still counts).
+CO_OWNER_HEADCOUNTS = ("separate", "once")
+# A unit with no current owner, resolved by the committee before an owners' ballot opens: counted with the
+# developer's units, or excluded with a reason (e.g. demolished).
+UNIT_RESOLUTIONS = ("developer", "excluded")
 VOTER_KINDS = ("member", "resident", "household", "owner", "co_owned_unit", "developer")
 OPTION_CODES = ("yes", "no", "abstain")
 
@@ -71,6 +78,8 @@ class Ballot(db.Model):
         CheckConstraint("NOT (secret AND method = 'owners')", name="owners_public"),
         CheckConstraint("scope IS NULL OR scope IN ('estate', 'buildings', 'entrances')", name="scope"),
         CheckConstraint("method = 'owners' OR (estate_id IS NULL AND scope IS NULL)", name="scope_for_owners"),
+        CheckConstraint("co_owner_headcount IS NULL OR co_owner_headcount IN ('separate', 'once')",
+                        name="co_owner_headcount"),
         CheckConstraint("closes_at > opens_at", name="period"),
         Index("ix_ballot_status_closes", "status", "closes_at"),
         # One ballot at a time on a proposal: a second one cannot be opened while one is announced or open.
@@ -94,6 +103,7 @@ class Ballot(db.Model):
     quorum_percent = db.Column(db.Numeric(5, 2))  # residents: share of the electorate that must take part
     threshold = db.Column(db.String(16))  # residents, yes/no ballots: simple | two_thirds
     resident_rule = db.Column(db.String(16))  # residents: simple | meeting (RESIDENT_RULES); NULL for the others
+    co_owner_headcount = db.Column(db.String(8))  # owners: CO_OWNER_HEADCOUNTS, frozen at opening; else NULL
     # Committee: "at least half" instead of "more than half", copied from the organization at opening.
     at_least_half = db.Column(db.Boolean, nullable=False, default=False)
     question = db.Column(db.String(300), nullable=False)
@@ -139,6 +149,7 @@ class Ballot(db.Model):
     opened_by = db.relationship("User", foreign_keys=[opened_by_id])
     options = db.relationship("BallotOption", back_populates="ballot", order_by="BallotOption.position")
     scope_rows = db.relationship("BallotScope", order_by="BallotScope.id", cascade="all, delete-orphan")
+    exclusions = db.relationship("BallotExclusion", order_by="BallotExclusion.label", viewonly=True)
 
     @property
     def method_label(self):
@@ -205,7 +216,9 @@ class BallotVoter(db.Model):
     __table_args__ = (
         CheckConstraint("kind IN ('member', 'resident', 'household', 'owner', 'co_owned_unit', 'developer')",
                         name="kind"),
-        CheckConstraint("headcount = 1 AND area_cm >= 0", name="weights"),  # each voter counts once
+        # Each voter counts once — but for a co-owned unit whose head merged into a co-owner's under the "once"
+        # reading (Ballot.co_owner_headcount): headcount 0, its area still counts.
+        CheckConstraint("headcount IN (0, 1) AND area_cm >= 0", name="weights"),
     )
 
     id = db.Column(db.Integer, primary_key=True)
@@ -214,6 +227,8 @@ class BallotVoter(db.Model):
     user_id = db.Column(db.Integer, db.ForeignKey("user.id"))  # member / resident
     owner_id = db.Column(db.Integer, db.ForeignKey("owner.id"))  # owner / developer
     household_id = db.Column(db.Integer, db.ForeignKey("household.id"))  # household / co_owned_unit
+    # co_owned_unit: the co-owners' named representative at opening (the only caster); NULL: any co-owner
+    representative_id = db.Column(db.Integer, db.ForeignKey("owner.id"))
     label = db.Column(db.String(200), nullable=False)  # name, or "Building 3, 1-0201" (for public ballots)
     headcount = db.Column(db.Integer, nullable=False, default=1)
     area_cm = db.Column(db.BigInteger, nullable=False, default=0)  # hundredths of m² (owners' method)
@@ -276,3 +291,58 @@ class BallotLogEntry(db.Model):
     receipt = db.Column(db.String(32), nullable=False, unique=True)  # given to the voter
     prev_hash = db.Column(db.String(64), nullable=False)
     hash = db.Column(db.String(64), nullable=False)
+
+
+class BallotExclusion(db.Model):
+    """A unit with no owner left out of an owners' ballot, frozen at opening with the committee's reason
+    (NULL: no owner and nothing recorded by the time voting opened), shown on the result."""
+
+    __tablename__ = "ballot_exclusion"
+    __table_args__ = (UniqueConstraint("ballot_id", "household_id"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    ballot_id = db.Column(db.Integer, db.ForeignKey("ballot.id"), nullable=False, index=True)
+    household_id = db.Column(db.Integer, db.ForeignKey("household.id"), nullable=False)
+    label = db.Column(db.String(200), nullable=False)  # "Building 3, 1-0201"
+    reason = db.Column(db.String(500))
+
+
+class UnownedUnit(db.Model):
+    """How a unit with no current owner counts in owners' ballots, recorded by the committee that opens them
+    (one row per unit, changed in place, every change audited): with the developer's units ("developer",
+    `owner_id` the developer) or left out ("excluded", with a reason), from `since` on. Ignored while the
+    unit has an owner on the register."""
+
+    __tablename__ = "unowned_unit"
+    __table_args__ = (
+        CheckConstraint("resolution IN ('developer', 'excluded')", name="resolution"),
+        CheckConstraint("(resolution = 'developer') = (owner_id IS NOT NULL)", name="developer_owner"),
+        CheckConstraint("resolution = 'developer' OR reason IS NOT NULL", name="reason"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False, index=True)
+    household_id = db.Column(db.Integer, db.ForeignKey("household.id"), nullable=False, unique=True)
+    resolution = db.Column(db.String(16), nullable=False)
+    owner_id = db.Column(db.Integer, db.ForeignKey("owner.id"))  # developer: the developer's register entry
+    reason = db.Column(db.String(500))
+    since = db.Column(db.Date, nullable=False)  # in the community's time zone
+    recorded_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    recorded_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+    household = db.relationship("Household")
+
+
+class UnitRepresentative(db.Model):
+    """The representative the co-owners of a unit named (recorded by the committee, audited): the only one
+    who casts the unit's vote in owners' ballots opened while it is recorded."""
+
+    __tablename__ = "unit_representative"
+
+    id = db.Column(db.Integer, primary_key=True)
+    household_id = db.Column(db.Integer, db.ForeignKey("household.id"), nullable=False, unique=True)
+    owner_id = db.Column(db.Integer, db.ForeignKey("owner.id"), nullable=False)
+    recorded_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    recorded_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+    owner = db.relationship("Owner")

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 
 from flask import abort, make_response, render_template, request, url_for
-from flask_babel import format_datetime, format_decimal
+from flask_babel import format_datetime, format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
@@ -38,6 +38,8 @@ from portal.votes.forms import (
     PaperForm,
     ReasonForm,
     ReceiptForm,
+    RepresentativeForm,
+    UnitResolutionForm,
 )
 from portal.votes.models import (
     MATTER_LABELS,
@@ -51,6 +53,7 @@ from portal.votes.models import (
     BallotVoter,
 )
 from portal.votes.scope import scope_label
+from portal.votes.services import unowned
 from portal.web import allow, datetime_local, public
 
 MAX_ID = 2**31 - 1  # an id in the address beyond any row (and beyond what SQLite takes) is simply not there
@@ -163,7 +166,30 @@ def rule_lines(ballot) -> list[str]:
     else:
         lines.append(_("Passes with more than half of the participating area and of the participating owners "
                        "voting yes."))
-    return lines
+    return [*lines, co_owner_reading(ballot)]
+
+
+def co_owner_reading(ballot) -> str:
+    """The co-owner reading this owners' ballot froze at opening, in words (the law is unsettled)."""
+    if ballot.co_owner_headcount == "once":
+        return _("Co-owners: a person who co-owns one unit and solely owns another counts once by headcount; "
+                 "the area of every unit counts (the portal's reading, fixed when voting opened).")
+    return _("Co-owners: a co-owned unit counts as one owner of its own, so a person who co-owns one unit and "
+             "solely owns another counts twice by headcount (the portal's reading, fixed when voting opened).")
+
+
+def exclusions_text(ballot) -> str | None:
+    """“N units excluded: …” for an owners' ballot that froze excluded units at opening, else None."""
+    if ballot.method != "owners" or ballot.frozen_at is None:
+        return None
+    excluded = ballot.exclusions
+    if not excluded:
+        return None
+    units = "; ".join(_("%(unit)s (%(reason)s)", unit=e.label,
+                        reason=e.reason or _("no owner and no decision recorded when voting opened"))
+                      for e in excluded)
+    return ngettext("%(num)d unit excluded: %(units)s", "%(num)d units excluded: %(units)s", len(excluded),
+                    units=units)
 
 
 def option_text(option) -> str:
@@ -219,6 +245,7 @@ def _template_context(ballot=None):
                "result_labels": RESULT_LABELS, "area_text": area_text, "percent": counting.percent,
                "bar_width": bar_width, "rule_lines": rule_lines, "option_label": option_label,
                "option_text": option_text, "tie_names": tie_names, "clock_text": clock_text,
+               "co_owner_reading": co_owner_reading, "exclusions_text": exclusions_text,
                "notice_days": OWNERS_NOTICE_DAYS, "scope_label": scope_label}
     if ballot is not None:
         context.update(ballot=ballot, community=ballot.community, proposal=ballot.proposal,
@@ -433,6 +460,8 @@ def new(slug, proposal_id):
         if committees:
             form.organization.data = str(committees[0].id)
 
+    unresolved = unowned.unresolved_units(community, unowned.today_in(community)) if method == "owners" else []
+
     def open_ballot():
         ballot = services.open_ballot(current_user, proposal, **_ballot_fields(form, method, community, now))
         _link_decision(proposal, ballot)
@@ -452,6 +481,8 @@ def new(slug, proposal_id):
                               "committees": committees, "zone": community.time_zone, "places": places,
                               "ticked_buildings": set(request.form.getlist("scope_building")),
                               "ticked_entrances": set(request.form.getlist("scope_entrance")),
+                              "unresolved": unresolved,
+                              "may_keep_roll": permissions.can_keep_owner_roll(current_user, community),
                               **_template_context()})
 
 
@@ -623,3 +654,74 @@ def receipt(slug, ballot_id):
         else:
             checked = services.check_receipt(ballot, code)
     return render_template("votes/receipt.html", form=form, checked=checked, **_template_context(ballot))
+
+
+# --- the owner roll before owners' ballots -----------------------------------------------------------------
+
+@bp.get("/c/<slug>/owner-roll")
+def owner_roll(slug):
+    community = community_or_404(slug)
+    allow(permissions.can_keep_owner_roll(current_user, community))
+    today = unowned.today_in(community)
+    return render_template("votes/owner_roll.html", community=community,
+                           units=unowned.units_without_owner(community, today),
+                           co_owned=unowned.co_owned_units(community, today),
+                           shown_max=unowned.UNITS_SHOWN_MAX)
+
+
+def _roll_unit(community, household_id):
+    from portal.places.models import Building, Household
+    row = db.session.execute(
+        db.select(Household, Building).join(Building, Building.id == Household.building_id)
+        .where(Household.id == household_id, Building.community_id == community.id)).first() \
+        if 0 < household_id <= MAX_ID else None
+    if row is None:
+        abort(404)
+    return row
+
+
+@bp.route("/c/<slug>/owner-roll/units/<int:household_id>", methods=["GET", "POST"])
+def resolve_unit(slug, household_id):
+    community = community_or_404(slug)
+    allow(permissions.can_keep_owner_roll(current_user, community))
+    household, building = _roll_unit(community, household_id)
+    standing = next(iter(unowned.units_without_owner(community, unowned.today_in(community),
+                                                     household_id=household.id)), None)
+    form = UnitResolutionForm()
+    if request.method != "POST" and standing is not None:
+        form.resolution.data = standing.resolution
+        form.reason.data = standing.reason
+
+    def run():
+        return unowned.resolve_unit(current_user, community, household.id, resolution=form.resolution.data or "",
+                                    reason=posted_text(form.reason.data))
+    return form_view(form, run, validate=False, field="resolution",
+                     message=_("Recorded. Owners' ballots opened from today count the unit this way."),
+                     done=url_for("votes.owner_roll", slug=community.slug), page="votes/resolve_unit.html",
+                     context={"community": community, "household": household, "building": building,
+                              "standing": standing, "form": form})
+
+
+@bp.route("/c/<slug>/owner-roll/co-owned/<int:household_id>", methods=["GET", "POST"])
+def name_representative(slug, household_id):
+    community = community_or_404(slug)
+    allow(permissions.can_keep_owner_roll(current_user, community))
+    household, building = _roll_unit(community, household_id)
+    unit = next(iter(unowned.co_owned_units(community, unowned.today_in(community), household_id=household.id)),
+                None)
+    if unit is None:
+        abort(404)
+    form = RepresentativeForm()
+    form.owner_id.choices = [SelectChoice("", _("None: any co-owner casts, the latest cast counts"))] + [
+        SelectChoice(str(o.id), o.name) for o in unit.co_owners]
+    if request.method != "POST":
+        form.owner_id.data = str(unit.representative.id) if unit.representative else ""
+
+    def run():
+        chosen = posted_text(form.owner_id.data).strip()
+        owner_id = None if not chosen else (_whole(chosen) or -1)  # -1: not one of the co-owners, refused
+        return unowned.name_representative(current_user, community, household.id, owner_id)
+    return form_view(form, run, validate=False, field="owner_id",
+                     message=_("Recorded. Owners' ballots opened from now on follow it."),
+                     done=url_for("votes.owner_roll", slug=community.slug), page="votes/representative.html",
+                     context={"community": community, "unit": unit, "form": form})

@@ -191,6 +191,11 @@ ROUTES = {
     "votes.close": Route(open_ballot(permissions.can_close_ballot)),
     "votes.outcome": Route(closed_ballot(permissions.can_record_outcome),
                            values=lambda w: {"slug": "x", "ballot_id": w.closed_ballot.id}),
+    "votes.owner_roll": Route(lambda u, w: permissions.can_keep_owner_roll(u, w.x)),
+    "votes.resolve_unit": Route(lambda u, w: permissions.can_keep_owner_roll(u, w.x),
+                                values=lambda w: {"slug": "x", "household_id": w.empty_unit.id}),
+    "votes.name_representative": Route(lambda u, w: permissions.can_keep_owner_roll(u, w.x),
+                                       values=lambda w: {"slug": "x", "household_id": w.co_unit.id}),
     # notices
     "notices.index": Route(community_page),
     "notices.detail": Route(lambda u, w: permissions.can_view_proposal(u, w.notice.proposal)),

@@ -21,6 +21,8 @@ plus:
                    5-3-0104 was bought in 2023 from w.seller (an account whose ownership ended: not an owner)
   w.reporter       also owns w.hx (88.50 m²): a resident who is an owner
   w.empty_unit     5-4-0101: no current owner, not in the owners' electorate
+  Every unit of x with no owner (5-4-0101, the residents' units of building 3 but w.hx) is recorded as
+  excluded since 2000 (exclude_unowned), so owners' ballots may open; tests of the owner roll undo it.
 
 The owners' electorate of x therefore has OWNERS_HEADCOUNT = 10 voting owners and OWNERS_AREA_CM =
 141425 (hundredths of m²). Voting owners with accounts (OWNER_ROLES) can cast online.
@@ -59,7 +61,28 @@ DEFAULT_NOTICE = ("根据《民法典》第二百七十八条，现就使用专�
                   "预算约18.6万元，表决期间可在线投票或向业委会提交纸质表决票。")
 
 
-def gen_ballot(world, method="committee", *, proposal=None, opener=None, open=True, now=None, **kw):
+EXCLUDED_IN_TESTS = "不在业主名册（测试）"
+
+
+def exclude_unowned(community, by, *, on=None, since=None):
+    """Record every unresolved unit of `community` without an owner on `on` (default today) as excluded since
+    `since` (default 2000-01-01), directly (no audit): the test worlds' residents' units have no owners."""
+    from datetime import date
+
+    from portal.extensions import db
+    from portal.votes.models import UnownedUnit
+    from portal.votes.services import unowned
+    taken = set(db.session.scalars(db.select(UnownedUnit.household_id)))
+    for unit in unowned.unresolved_units(community, on or date.today()):
+        if unit.household_id not in taken:
+            db.session.add(UnownedUnit(community_id=community.id, household_id=unit.household_id,
+                                       resolution="excluded", reason=EXCLUDED_IN_TESTS,
+                                       since=since or date(2000, 1, 1), recorded_by_id=by.id))
+    db.session.flush()
+
+
+def gen_ballot(world, method="committee", *, proposal=None, opener=None, open=True, now=None,
+               exclude_unowned_units=True, **kw):
     """A ballot through services.open_ballot (see the module docstring)."""
     from portal.clock import utcnow
     from portal.votes import services
@@ -87,6 +110,8 @@ def gen_ballot(world, method="committee", *, proposal=None, opener=None, open=Tr
                 kw.setdefault("threshold", "simple")
     if proposal is None:
         proposal = gen_in_deliberation(world, now=announced)
+    if method == "owners" and exclude_unowned_units:
+        exclude_unowned(proposal.community, opener, on=kw["opens_at"].date())
     ballot = services.open_ballot(opener, proposal, method=method, now=announced, **kw)
     if method == "owners" and open:
         services.apply_due(ballot, now=now)

@@ -7,6 +7,7 @@ from tests.factories import gen_building, gen_household, gen_membership, gen_org
 from tests.issues.conftest import world as issues_world  # noqa: F401  (the world the proposals one extends)
 from tests.proposals.conftest import world as proposals_world  # noqa: F401  (the world this one extends)
 from tests.residents import gen_owner
+from tests.votes import exclude_unowned
 
 
 def _linked(owner, user, confirmed_by):
@@ -88,5 +89,6 @@ def world(proposals_world):
     for record in (w.owner_a_record, w.buyer_record, w.co_record_1, w.co_record_2, w.developer, w.seller_record,
                    w.reporter_record, *w.owner_records_more):
         record.confirmed_at = now
+    exclude_unowned(w.x, w.hoa_chair)
     db.session.commit()  # committed, so requests made by the test client see it
     return w

@@ -8,12 +8,14 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal.audit.services import record
 from portal.auth import permissions, roles
+from portal.clock import in_zone
 from portal.committees.models import COMMITTEE_KINDS, Organization
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
@@ -21,6 +23,7 @@ from portal.outbox import instant
 from portal.proposals import services as proposals
 from portal.votes import electorate, totals
 from portal.votes.models import (
+    CO_OWNER_HEADCOUNTS,
     MATTERS,
     METHODS,
     OPTION_CODES,
@@ -31,7 +34,7 @@ from portal.votes.models import (
     Ballot,
     BallotOption,
 )
-from portal.votes.services import scope
+from portal.votes.services import scope, unowned
 from portal.votes.services._common import (
     CHOICES_RANGE,
     NOTICE_MAX,
@@ -167,6 +170,26 @@ def _check_method(method, *, options, secret, matter, resident_unit, resident_ru
     return fields
 
 
+def co_owner_headcount() -> str:
+    """The portal's co-owner reading (CO_OWNER_HEADCOUNT), frozen on each owners' ballot."""
+    reading = current_app.config.get("CO_OWNER_HEADCOUNT", "separate")
+    if reading not in CO_OWNER_HEADCOUNTS:
+        raise RuntimeError(f"CO_OWNER_HEADCOUNT must be one of {CO_OWNER_HEADCOUNTS}, not {reading!r}")
+    return reading
+
+
+def _check_owner_roll(ballot, opens_at) -> None:
+    """Every unit within the ballot's scope without an owner on the opening day is resolved (see
+    services.unowned), else no owners' ballot: the list is on the opening form. Asked once the ballot and
+    its scope are flushed, inside the savepoint that a refusal rolls back."""
+    community = ballot.community
+    unresolved = unowned.unresolved_units(community, in_zone(opens_at, community.time_zone).date(), ballot)
+    if unresolved:
+        raise DomainError(_l("%(count)d units have no owner on the register. Record their owners, assign them "
+                             "to the developer, or record why they are excluded, then open the ballot.",
+                             count=len(unresolved)), "owner_roll")
+
+
 def open_ballot(actor: User, proposal: Proposal, *, method: str, question: str, options: Iterable[str] | None = None,
                 opens_at: datetime, closes_at: datetime, secret: bool = False, results_hidden: bool = False,
                 matter: int | str | None = None, resident_unit: str | None = None, resident_rule: str | None = None,
@@ -204,6 +227,7 @@ def open_ballot(actor: User, proposal: Proposal, *, method: str, question: str, 
     ballot = Ballot(proposal=proposal, community=proposal.community, organization=opener, opened_by_id=actor.id,
                     method=method, matter=fields["matter"], resident_unit=fields["resident_unit"],
                     resident_rule=fields["resident_rule"],
+                    co_owner_headcount=co_owner_headcount() if method == "owners" else None,
                     quorum_percent=fields["quorum_percent"], threshold=fields["threshold"],
                     at_least_half=bool(opener.at_least_half) if method == "committee" else False,
                     question=question, notice=fields["notice"], secret=fields["secret"],
@@ -219,6 +243,8 @@ def open_ballot(actor: User, proposal: Proposal, *, method: str, question: str, 
         with db.session.begin_nested():
             db.session.add(ballot)
             db.session.flush()
+            if method == "owners":  # within the savepoint: a refusal leaves nothing written
+                _check_owner_roll(ballot, opens_at)
     except IntegrityError:
         raise DomainError(_l("This proposal already has a ballot announced or open."), "proposal") from None
     proposals.enter_voting(proposal, actor, now=now, ballot_id=ballot.id)
