@@ -316,3 +316,20 @@ def test_the_owner_roll_is_closed_to_others(client, auth, world):
     assert client.get("/c/x/owner-roll").status_code == 403
     assert post(client, f"/c/x/owner-roll/units/{world.empty_unit.id}",
                 {"resolution": "excluded", "reason": "x"}).status_code == 403
+
+
+def test_only_the_units_without_an_owner_within_the_scope_block_a_scoped_ballot(world):
+    """The unit without an owner is in building 5, entrance 4: a lift ballot of entrance 3 opens and lists
+    no exclusion of it; one of entrance 4 is refused, with nothing written."""
+    unexclude(world.empty_unit)
+    ballot = gen_ballot(world, "owners", exclude_unowned_units=False, scope_kind="entrances",
+                        scope_entrances=[(world.b5.id, "3")])
+    assert ballot.status == "open"
+    assert world.empty_unit.id not in set(db.session.scalars(
+        db.select(BallotExclusion.household_id).where(BallotExclusion.ballot_id == ballot.id)))
+    now = utcnow()
+    with pytest.raises(DomainError) as refused:
+        services.open_ballot(world.hoa_chair, gen_in_deliberation(world, now=now), now=now, scope_kind="entrances",
+                             scope_entrances=[(world.b5.id, "4")], **owners_opening(now))
+    assert refused.value.field == "owner_roll" and "1 units have no owner" in str(refused.value.message)
+    assert db.session.scalar(db.select(db.func.count(Ballot.id))) == 1
