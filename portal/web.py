@@ -119,6 +119,7 @@ def init_app(app: Flask, *, rules) -> None:
     app.register_error_handler(Exception, unexpected_error)
     app.context_processor(template_helpers)
     app.jinja_env.globals["url_for"] = TemplateUrls(app).url_for
+    app.jinja_env.globals["csrf_token"] = template_csrf_token
     app.add_template_filter(datetime_local)
     app.add_template_filter(date_local)
     app.add_template_filter(relative_time)
@@ -156,6 +157,21 @@ class TemplateUrls:
         if len(self.kept) < self.KEPT:
             self.kept[key] = url
         return url
+
+
+def template_csrf_token() -> str:
+    """Templates' csrf_token(): flask-wtf's token, kept on the request after its first call. A consultation
+    page puts it in two or three forms per comment, and each flask-wtf call reads four settings and the
+    session through the application and `g` proxies; the token does not change within a request."""
+    from flask.globals import _cv_request
+    from flask_wtf.csrf import generate_csrf
+    context = _cv_request.get(None)
+    if context is None:
+        return generate_csrf()
+    kept = context.request.__dict__.get("portal_csrf_token")
+    if kept is None:
+        kept = context.request.portal_csrf_token = generate_csrf()
+    return kept
 
 
 def require_login_unless_public():

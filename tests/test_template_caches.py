@@ -28,3 +28,17 @@ def test_template_texts_follow_the_language_and_escape_as_before(app):
         # As Jinja's own: the catalogue's text is trusted, the variables are escaped.
         assert render_template_string('{{ _("a < b") }}{{ _("a < b") }}') == "a < ba < b"
         assert render_template_string('{{ _("x %(v)s", v="<b>") }}') == "x &lt;b&gt;"
+
+
+def test_template_csrf_token_is_flask_wtfs_kept_for_the_request(app):
+    from flask import g, session
+    from flask_wtf.csrf import generate_csrf, validate_csrf
+    with app.test_request_context("/"):
+        text = render_template_string("{{ csrf_token() }} {{ csrf_token() }}")
+        first, second = text.split()
+        assert first == second == generate_csrf()
+        validate_csrf(first)  # raises when it is not a valid token for this session
+        assert "csrf_token" in session and g.get("csrf_token") == first  # as flask-wtf's own: the session holds it
+    with app.test_request_context("/"):
+        # A new request asks flask-wtf again (here a new session: a new token).
+        assert render_template_string("{{ csrf_token() }}") == generate_csrf()

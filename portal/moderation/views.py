@@ -23,56 +23,69 @@ ANCHORS = {"comment": "comment-{id}", "issue_update": "update-{id}"}
 
 # --- template helpers --------------------------------------------------------------------------------------
 
-def _cached_rule(name, community):
-    """A community-level rule's answer for the current person, asked once per request: a page with a
+def _viewer():
+    """The signed-in person, or None. `current_user` is a proxy that finds the person again on every
+    attribute read; a page of a hundred comments calls these helpers several times per comment, so each
+    helper resolves it once."""
+    user = current_user._get_current_object()
+    return user if user.is_authenticated else None
+
+
+def _cached_rule(name, user, community):
+    """A community-level rule's answer for the person, asked once per request: a page with a
     thousand comments asks it once, not a thousand times."""
-    rule = getattr(permissions, name)
-    if community is None or not current_user.is_authenticated:
+    if community is None:
         return False
     cache = g.setdefault("moderation_rules", {})
-    key = (name, current_user.id, community.id)
-    if key not in cache:
-        cache[key] = bool(rule(current_user, community))
-    return cache[key]
+    key = (name, user.id, community.id)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = bool(getattr(permissions, name)(user, community))
+    return found
 
 
-def _writes(item_type, item) -> bool:
-    return current_user.is_authenticated and current_user.id in services.ITEMS[item_type].writer_ids(item)
+def _writes(item_type, item, user) -> bool:
+    return user.id in services.ITEMS[item_type].writer_ids(item)
 
 
 @bp.app_template_global()
 def moderation_may_flag(item_type, item, community) -> bool:
-    if item is None or item_type not in services.ITEMS or not current_user.is_authenticated:
+    if item is None or item_type not in services.ITEMS:
         return False
-    if item.hidden_state == "hidden" or _writes(item_type, item):
+    user = _viewer()
+    if user is None or item.hidden_state == "hidden" or _writes(item_type, item, user):
         return False
     if item_type == "comment" and item.deleted_at is not None:
         return False
     if item_type == "proposal" and item.status == "draft":
         return False
     # Moderators act directly (moderation_controls) rather than report to themselves.
-    return _cached_rule("can_flag", community) and not _cached_rule("can_moderate", community)
+    return _cached_rule("can_flag", user, community) and not _cached_rule("can_moderate", user, community)
 
 
 @bp.app_template_global()
 def moderation_reported(item_type, item, community) -> bool:
     """Whether the signed-in person has already reported this item: their flags in the community are read
     once a request, so a page of comments does not ask once per comment."""
-    if item is None or community is None or not current_user.is_authenticated:
+    if item is None or community is None:
+        return False
+    user = _viewer()
+    if user is None:
         return False
     from portal.moderation.models import Flag
     cache = g.setdefault("moderation_reported", {})
     if community.id not in cache:
         cache[community.id] = set(db.session.execute(db.select(Flag.item_type, Flag.item_id).where(
-            Flag.community_id == community.id, Flag.user_id == current_user.id)).tuples())
+            Flag.community_id == community.id, Flag.user_id == user.id)).tuples())
     return (item_type, item.id) in cache[community.id]
 
 
 @bp.app_template_global()
 def moderation_may_moderate(item_type, item, community) -> bool:
-    if item is None or item_type not in services.ITEMS or not current_user.is_authenticated:
+    if item is None or item_type not in services.ITEMS:
         return False
-    return not _writes(item_type, item) and _cached_rule("can_moderate", community)
+    user = _viewer()
+    return user is not None and not _writes(item_type, item, user) and _cached_rule("can_moderate", user, community)
 
 
 @bp.app_template_global()
@@ -88,13 +101,21 @@ def moderation_flag_reasons():
 @bp.app_template_global()
 def moderation_back_path(item_type, item) -> str:
     """Where to come back to after a form without JS: the page the item was shown on, at the item."""
-    current = request.headers.get("HX-Current-URL") if getattr(request, "htmx", False) else None
-    if current:
-        parts = urlsplit(current)
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-    elif request.method == "GET":
-        path = request.full_path.rstrip("?")
-    else:  # a form shown again after a refused POST: its address may not answer GET
+    # The page's own address is the same for every item of the request: worked out once and kept on the
+    # request (a page of a hundred comments asked for it twice per comment).
+    req = request._get_current_object()
+    path = getattr(req, "moderation_back_base", None)
+    if path is None:
+        current = req.headers.get("HX-Current-URL") if getattr(req, "htmx", False) else None
+        if current:
+            parts = urlsplit(current)
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+        elif req.method == "GET":
+            path = req.full_path.rstrip("?")
+        else:  # a form shown again after a refused POST: its address may not answer GET
+            path = False
+        req.moderation_back_base = path
+    if path is False:
         return services.link_for(item_type, item) or url_for("moderation.index")
     anchor = ANCHORS.get(item_type)
     return path + ("#" + anchor.format(id=item.id) if anchor else "")
