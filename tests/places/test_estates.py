@@ -25,9 +25,9 @@ def place():
     y = gen_community(slug="nanhu", name="南湖社区")
     member = gen_committee_member(x)
     building = gen_building(x, code="3", name="3号楼")
-    db.session.commit()
-    return {"x": x, "y": y, "member": member, "admin": gen_user(is_admin=True), "outsider": gen_committee_member(y),
-            "resident": gen_user(), "building": building}
+    people = {"admin": gen_user(is_admin=True), "outsider": gen_committee_member(y), "resident": gen_user()}
+    db.session.commit()  # committed, so requests made by the test client see it
+    return {"x": x, "y": y, "member": member, "building": building, **people}
 
 
 def test_the_first_building_makes_a_default_estate_named_after_the_community(place):
