@@ -470,6 +470,9 @@ def new(slug, proposal_id):
     def opened(ballot):
         if ballot.status == "open":
             return _("Voting is open. Everyone who may vote is told.")
+        if ballot.method == "owners" and ballot.scope in ("buildings", "entrances"):
+            return _("The ballot is announced to the owners it concerns (%(scope)s); voting opens on %(when)s.",
+                     scope=scope_label(ballot), when=datetime_local(ballot.opens_at, community.time_zone))
         if ballot.method == "owners":
             return _("The ballot is announced to every owner; voting opens on %(when)s.",
                      when=datetime_local(ballot.opens_at, community.time_zone))

@@ -186,6 +186,8 @@ def test_the_form_opens_an_entrance_scoped_ballot(client, auth, world):
     ballot = db.session.scalar(select(Ballot))
     assert ballot.scope == "entrances"
     assert [(r.building_id, r.entrance) for r in ballot.scope_rows] == [(world.b5.id, "3")]
+    shown = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "announced to the owners it concerns" in shown and "entrance 3" in shown
 
 
 @pytest.mark.parametrize("extra", [
