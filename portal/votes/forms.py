@@ -101,3 +101,7 @@ class OutcomeForm(_ActionForm):
 class ReceiptForm(_ActionForm):
     receipt = StringField(_l("Your receipt"), render_kw={"autocomplete": "off", "autocapitalize": "characters",
                                                           "spellcheck": "false", "maxlength": RECEIPT_MAX})
+
+
+class RevokeProxyForm(_ActionForm):
+    """The revoke button: nothing posted but the CSRF token."""

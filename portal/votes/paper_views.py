@@ -23,7 +23,7 @@ from portal.formviews import flash_back, form_view, posted_text
 from portal.places.models import Building, Household, Ownership
 from portal.qr import qr_svg
 from portal.votes import bp, electorate, scans, services
-from portal.votes.forms import PaperForm, ProxyForm
+from portal.votes.forms import PaperForm, ProxyForm, RevokeProxyForm
 from portal.votes.models import BallotProxy, BallotScan, BallotVote, BallotVoter
 from portal.votes.views import (
     MAX_ID,
@@ -265,6 +265,6 @@ def revoke_proxy(slug, ballot_id, proxy_id):
     back = url_for("votes.proxies", slug=slug, ballot_id=ballot.id) \
         if permissions.can_record_proxy(current_user, ballot) \
         else url_for("votes.detail", slug=slug, ballot_id=ballot.id, _anchor="vote")
-    return form_view(ProxyForm(), lambda: services.revoke_proxy(current_user, proxy), done=back, validate=False,
+    return form_view(RevokeProxyForm(), lambda: services.revoke_proxy(current_user, proxy), done=back, validate=False,
                      message=_("The authorization is revoked: the proxy can no longer vote for the owner."),
                      refused=flash_back(back))
