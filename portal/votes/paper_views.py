@@ -54,7 +54,8 @@ def _units_of(ballot, voters) -> dict[int, list[tuple[str, int]]]:
     if owner_ids:
         rows = db.session.execute(
             select(Ownership.owner_id, Building.name, Household.entrance, Household.room, Household.area_m2)
-            .join(Household, Household.id == Ownership.household_id).join(Building, Building.id == Household.building_id)
+            .join(Household, Household.id == Ownership.household_id)
+            .join(Building, Building.id == Household.building_id)
             .where(Ownership.owner_id.in_(list(owner_ids)), Building.community_id == ballot.community_id,
                    Ownership.held_on(on))
             .order_by(Building.name, Household.entrance, Household.room))
@@ -192,15 +193,6 @@ def scan(slug, ballot_id, key, size):
     return send_upload(found, scans.path_for, size, scans.IMAGE_SIZES, public=False)
 
 
-def scan_rows(ballot) -> list[tuple[BallotScan, str]]:
-    """The ballot's scans with the voter's label, oldest first (one query), for those who may see them."""
-    if not permissions.can_view_ballot_scan(current_user, ballot):
-        return []
-    return [tuple(row) for row in db.session.execute(
-        select(BallotScan, BallotVoter.label).join(BallotVoter, BallotVoter.id == BallotScan.voter_id)
-        .where(BallotScan.ballot_id == ballot.id).order_by(BallotScan.id).limit(1000))]
-
-
 # --- proxies -----------------------------------------------------------------------------------------------
 
 def _signed_on(text) -> date | None:
@@ -241,7 +233,8 @@ def proxies(slug, ballot_id):
         return render_template("votes/proxies.html", form=form, words=words, matches=matches, listed=listed,
                                voted=services.voted_proxy_ids(ballot), cap=services.proxy_cap(),
                                accounts=_accounts(listed), accepted=scans.accepted_label(),
-                               scans={s.proxy_id: s for s, _label in scan_rows(ballot) if s.proxy_id},
+                               scans={s.proxy_id: s for s, _label in scans.scan_rows(current_user, ballot)
+                                      if s.proxy_id},
                                **_template_context(ballot))
     return form_view(form, record, validate=False, page=page,
                      message=lambda proxy: _("The authorization of %(name)s to %(proxy)s is recorded.",
@@ -257,8 +250,8 @@ def _accounts(listed) -> dict[int, User]:
 @bp.post("/c/<slug>/ballots/<int:ballot_id>/proxies/<int:proxy_id>/revoke")
 def revoke_proxy(slug, ballot_id, proxy_id):
     ballot = _load(slug, ballot_id)
-    proxy = db.session.scalar(select(BallotProxy).where(BallotProxy.id == proxy_id, BallotProxy.ballot_id == ballot.id)) \
-        if 0 < proxy_id <= MAX_ID else None
+    proxy = db.session.scalar(select(BallotProxy).where(
+        BallotProxy.id == proxy_id, BallotProxy.ballot_id == ballot.id)) if 0 < proxy_id <= MAX_ID else None
     if proxy is None:
         abort(404)
     allow(permissions.can_revoke_proxy(current_user, proxy))

@@ -66,3 +66,14 @@ def scans_of(ballot, voter_ids=None) -> list[BallotScan]:
     if voter_ids is not None:
         query = query.where(BallotScan.voter_id.in_(list(voter_ids)))
     return list(db.session.scalars(query.order_by(BallotScan.id)))
+
+
+def scan_rows(viewer, ballot) -> list[tuple[BallotScan, str]]:
+    """The ballot's scans with the voter's label, oldest first (one query), for those who may see them."""
+    from portal.auth import permissions
+    from portal.votes.models import BallotVoter
+    if not permissions.can_view_ballot_scan(viewer, ballot):
+        return []
+    return [tuple(row) for row in db.session.execute(
+        db.select(BallotScan, BallotVoter.label).join(BallotVoter, BallotVoter.id == BallotScan.voter_id)
+        .where(BallotScan.ballot_id == ballot.id).order_by(BallotScan.id).limit(1000))]

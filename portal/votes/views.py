@@ -26,7 +26,7 @@ from portal.extensions import db
 from portal.forms import local_time
 from portal.formviews import db_int, form_view, posted_text
 from portal.places.services import community_or_404
-from portal.votes import bp, counting, services
+from portal.votes import bp, counting, scans, services
 from portal.votes import log as ballot_log
 from portal.votes.forms import (
     RECEIPT_MAX,
@@ -264,7 +264,8 @@ def _vote_context(ballot, *, errors=None, chosen=None, receipt=None, notice=None
             general.append(message)
     for key, option_id in (chosen or {}).items():
         picked[only if key is None else key] = option_id
-    return {"my_votes": mine, "receipts": _receipts(mine), "held_proxies": held, "granted": _granted(ballot, mine, held), "vote_errors": by_voter, "block_errors": general,
+    return {"my_votes": mine, "receipts": _receipts(mine), "held_proxies": held,
+            "granted": _granted(ballot, mine, held), "vote_errors": by_voter, "block_errors": general,
             "chosen": picked, "new_receipt": receipt, "vote_notice": notice, "voted_count": voted,
             "electorate_count": electorate, "participation_shown": services.participation_shown(ballot)}
 
@@ -537,7 +538,6 @@ def paper(slug, ballot_id):
         matches = _search_voters(ballot, words, also=picked)
         form.voter_id.choices = [SelectChoice(str(v.id), v.label) for v in matches]
         form.option_id.choices = [SelectChoice(str(o.id), option_text(o)) for o in ballot.options]
-        from portal.votes import scans
         return render_template("votes/paper.html", form=form, words=words, matches=matches,
                                accepted=scans.accepted_label(), **_template_context(ballot))
     return form_view(form, enter, validate=False, page=page,
@@ -602,7 +602,7 @@ def log(slug, ballot_id):
     ballot = _load(slug, ballot_id)
     entries = services.log_entries(current_user, ballot, _page_number()) if ballot.status == "closed" else None
     return render_template("votes/log.html", entries=entries, participation_shown=services.participation_shown(ballot),
-                           scans=paper_views.scan_rows(ballot), **_template_context(ballot))
+                           scans=scans.scan_rows(current_user, ballot), **_template_context(ballot))
 
 
 @bp.route("/c/<slug>/ballots/<int:ballot_id>/receipt", methods=["GET", "POST"])
@@ -621,6 +621,3 @@ def receipt(slug, ballot_id):
         else:
             checked = services.check_receipt(ballot, code)
     return render_template("votes/receipt.html", form=form, checked=checked, **_template_context(ballot))
-
-
-from portal.votes import paper_views  # noqa: E402,F401  (paper ballots and proxies: their routes on this blueprint)

@@ -5,9 +5,9 @@ from datetime import date
 
 import pytest
 
+from portal.auth import permissions
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
-from portal.auth import permissions
 from portal.votes import services
 from portal.votes.models import BallotLogEntry, BallotProxy, BallotVote, BallotVoter
 from tests.records import audit, notices

@@ -51,6 +51,7 @@ from portal.votes.services.lists import (
     my_votes_and_proxies,
     needs_my_vote,
 )
+from portal.votes.services.opening import live_ballot, open_ballot
 from portal.votes.services.paper import form_token, form_token_ok
 from portal.votes.services.proxies import (
     ballot_proxies,
@@ -61,7 +62,6 @@ from portal.votes.services.proxies import (
     revoke_proxy,
     voted_proxy_ids,
 )
-from portal.votes.services.opening import live_ballot, open_ballot
 from portal.votes.services.receipts import (
     LogPage,
     LogRow,

@@ -20,8 +20,8 @@ from portal.extensions import db
 from portal.votes import electorate, scans, totals
 from portal.votes import log as ballot_log
 from portal.votes.models import BallotLogEntry, BallotOption, BallotVote, BallotVoter
-from portal.votes.services._common import _lock, _now, _require, _still_open
 from portal.votes.services import proxies
+from portal.votes.services._common import _lock, _now, _require, _still_open
 from portal.votes.services.closing import apply_due
 
 if TYPE_CHECKING:
