@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, FileField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
+from portal.forms import PlainName
 from portal.votes.models import MATTER_LABELS, METHOD_LABELS
 
 QUESTION_MAX = 300
@@ -79,7 +80,7 @@ class ProxyForm(_ActionForm):
     voter_id = RadioField(_l("Which owner gave the authorization?"), validate_choice=False, choices=[])
     proxy_login = StringField(_l("The proxy's account: phone number or e-mail (if they have one)"),
                               render_kw={"autocomplete": "off", "maxlength": 120})
-    proxy_name = StringField(_l("The proxy's name, as the authorization gives it"),
+    proxy_name = StringField(_l("The proxy's name, as the authorization gives it"), validators=[PlainName()],
                              render_kw={"autocomplete": "off", "maxlength": 100})
     signed_on = StringField(_l("Date on the authorization"), render_kw={"type": "date"})
     scan = FileField(_l("Scan of the signed authorization: a photo or PDF (optional)"))

@@ -184,10 +184,7 @@ def enter_paper(member: User, ballot: Ballot, voter: BallotVoter | int, option_i
     entry = _append(ballot, chosen, option, live, cast_by=member, is_paper=True, now=now, proxy=proxy)
     if prepared is not None:
         scans.save(prepared, ballot=ballot, voter=chosen, purpose="paper_ballot", uploaded_by=member, proxy=proxy)
-    details = {} if ballot.secret else {"voter_id": chosen.id}
-    if proxy is not None:
-        details["proxy"] = proxy.proxy_name
-    if prepared is not None:
-        details["scan"] = True
-    record(member, "ballot.paper_entered", ballot, **details)
+    record(member, "ballot.paper_entered", ballot, **({} if ballot.secret else {"voter_id": chosen.id}),
+           **({"proxy": proxy.proxy_name} if proxy is not None else {}),
+           **({"scan": True} if prepared is not None else {}))
     return entry
