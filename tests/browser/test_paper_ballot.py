@@ -104,7 +104,7 @@ def test_the_chair_enters_paper_ballots_by_their_qr_codes_and_one_by_proxy(new_c
     visit(chair, place["ballot"])
     chair.get_by_role("link", name="Print every paper ballot form").click()
     expect(chair.locator(".ballot-form-sheet")).to_have_count(6)
-    capture(chair, "paper-ballot-forms")
+    capture(chair, "paper-ballot-forms", docs="paper-ballot-form")
     codes = [scan_form(chair, n) for n in range(3)]
     assert all(code.startswith(live_server.url + place["ballot"] + "/paper/") for code in codes)
 
@@ -142,7 +142,7 @@ def test_the_chair_enters_paper_ballots_by_their_qr_codes_and_one_by_proxy(new_c
     vote = owner.locator("#vote")
     expect(vote).to_contain_text("on paper")
     receipt = RECEIPT.search(vote.locator(".receipt-line").inner_text()).group(0)
-    capture(owner, "paper-ballot-owner", docs="paper-ballot")
+    capture(owner, "paper-ballot-owner")
     owner.get_by_role("link", name="Check a receipt").click()
     owner.locator("[name=receipt]").fill(receipt)
     owner.get_by_role("button", name="Check").click()
