@@ -163,6 +163,7 @@ def configure_blueprints(app: Flask) -> None:
     import portal.residents.acting  # noqa: F401
     import portal.residents.views  # noqa: F401
     import portal.votes.views  # noqa: F401
+    import portal.votes.paper_views  # noqa: F401  (paper ballots, print views and proxies)
     # With REDIS_URL, a commit that wrote notifications queues a drain for the RQ worker.
     portal.notifications.sender.watch_commits()
 

@@ -64,6 +64,8 @@ class Config:
         self.PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
         self.REDIS_URL = os.environ.get("REDIS_URL")
         self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+        # Owners' ballots: how many owners one proxy (书面委托) may represent in one ballot; local rules differ.
+        self.PROXY_CAP = int(os.environ.get("PROXY_CAP", "3"))
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
         self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
         self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME")

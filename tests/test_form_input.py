@@ -111,6 +111,22 @@ def _issue_photo(w, ids):
     return {"photo_id": photo.id}, {}
 
 
+def _owners_ballot(w, ids):
+    from tests.votes import gen_ballot
+    return {"ballot_id": gen_ballot(w, "owners").id}, {}
+
+
+def _proxy(w, ids):
+    from datetime import date
+
+    from portal.votes import services
+    from tests.votes import gen_ballot
+    ballot = gen_ballot(w, "owners")
+    [(voter, _vote)] = services.my_votes(w.owner_a, ballot)
+    proxy = services.record_proxy(w.hoa_chair, ballot, voter, proxy_name="王建国之女", signed_on=date(2026, 1, 5))
+    return {"ballot_id": ballot.id, "proxy_id": proxy.id}, {}
+
+
 def _reset_link(w, ids):
     from portal.auth import services as auth
     from portal.outbox import Notification
@@ -167,6 +183,8 @@ STATE = {
     "committees.remove_agenda_item": _agenda_item,
     "dashboard.hotspot_action": _hotspot,
     "votes.new": lambda w, ids: ({}, {"method": "committee"}),
+    "votes.proxies": _owners_ballot,
+    "votes.revoke_proxy": _proxy,
     "auth.reset_password": _reset_link,
     "privacy.remove_photo": _issue_photo,
     "issues.sign_for": _work_order("new"),

@@ -108,6 +108,8 @@ ACTION_LABELS = {
     "ballot.extended": _l("extended a ballot"),
     "ballot.closed": _l("closed a ballot"),
     "ballot.paper_entered": _l("entered a paper ballot"),
+    "ballot.proxy_recorded": _l("recorded an owner's written authorization of a proxy"),
+    "ballot.proxy_revoked": _l("revoked an owner's proxy"),
     "ballot.outcome_recorded": _l("recorded a ballot's outcome"),
     "meeting.scheduled": _l("scheduled a meeting"),
     "meeting.cancelled": _l("cancelled a meeting"),
@@ -306,6 +308,8 @@ def _detail_labels() -> dict:
         "voter_id": pgettext("audit detail", "Voter"), "result": pgettext("audit detail", "Result"),
         "early": pgettext("audit detail", "Closed early"), "voted": pgettext("audit detail", "Voted"),
         "electorate": pgettext("audit detail", "Electorate"),
+        "proxy": pgettext("audit detail", "Proxy"), "proxy_account": pgettext("audit detail", "Proxy's account"),
+        "signed_on": pgettext("audit detail", "Authorization dated"), "scan": pgettext("audit detail", "Scan attached"),
         # agreed actions and chasing
         "source": pgettext("audit detail", "Comes from"), "percent": pgettext("audit detail", "Progress (%)"),
         "files": pgettext("audit detail", "Evidence files"), "show_name": pgettext("audit detail", "Name shown"),

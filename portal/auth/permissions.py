@@ -522,13 +522,54 @@ def can_vote(user, ballot) -> bool:
     if not _signed_in(user) or ballot is None or ballot.status != "open":
         return False
     from portal.extensions import db
-    from portal.votes.models import BallotCaster
-    return db.session.scalar(db.select(BallotCaster.id).where(
-        BallotCaster.ballot_id == ballot.id, BallotCaster.user_id == user.id).limit(1)) is not None
+    from portal.votes.models import BallotCaster, BallotProxy
+    if db.session.scalar(db.select(BallotCaster.id).where(
+            BallotCaster.ballot_id == ballot.id, BallotCaster.user_id == user.id).limit(1)) is not None:
+        return True
+    # A proxy holder casts the principal's vote (owners' ballots only; the services check the rest).
+    return ballot.method == "owners" and db.session.scalar(db.select(BallotProxy.id).where(
+        BallotProxy.ballot_id == ballot.id, BallotProxy.proxy_user_id == user.id,
+        BallotProxy.revoked_at.is_(None)).limit(1)) is not None
 
 
 def can_enter_paper(user, ballot) -> bool:
     return ballot is not None and ballot.status == "open" and _opener_member(user, ballot)
+
+
+def can_print_ballot(user, ballot) -> bool:
+    """The print views of an owners' ballot (announcement, named ballot forms, tally sheet): the opening
+    committee's members, from the announcement on (the forms need the electorate, frozen at opening)."""
+    return ballot is not None and ballot.method == "owners" and _opener_member(user, ballot)
+
+
+def can_record_proxy(user, ballot) -> bool:
+    """An owner's written authorization (书面委托) is recorded by the opening committee while voting is open."""
+    return ballot is not None and ballot.method == "owners" and ballot.status == "open" and \
+        _opener_member(user, ballot)
+
+
+def can_revoke_proxy(user, proxy) -> bool:
+    """The owner (any account casting the principal's vote) or the opening committee, while voting is open;
+    the services refuse once the proxy has voted."""
+    if not _signed_in(user) or proxy is None or proxy.revoked_at is not None:
+        return False
+    from portal.extensions import db
+    from portal.votes.models import Ballot, BallotCaster
+    ballot = db.session.get(Ballot, proxy.ballot_id)
+    if ballot is None or ballot.status != "open":
+        return False
+    return _opener_member(user, ballot) or db.session.scalar(db.select(BallotCaster.id).where(
+        BallotCaster.voter_id == proxy.voter_id, BallotCaster.user_id == user.id).limit(1)) is not None
+
+
+def can_view_ballot_scan(user, ballot) -> bool:
+    """Scans of signed paper forms and authorizations: the opening committee at any time; those who may
+    inspect the signed log (owners, on owners' ballots) once voting has closed."""
+    if ballot is None:
+        return False
+    if _opener_member(user, ballot):
+        return True
+    return ballot.status == "closed" and can_inspect_ballots(user, ballot)
 
 
 def can_close_ballot(user, ballot) -> bool:

@@ -3,8 +3,10 @@
 - an owners' decision on matter (5), using the maintenance fund to redo the 5A roof, announced to every
   owner and waiting for its voting days (the roof proposal goes to voting);
 - an owners' decision on matter (4), renewing the property company, open for four days: owners voted
-  online (the buyer of three units once), others on paper entered by the homeowners' committee, and one
-  owner changed his vote;
+  online (the buyer of three units once), others on paper entered by the homeowners' committee (one with
+  a scan of the signed form), and one owner changed his vote; proxies (书面委托): an owner without an
+  account whose relative's paper ballot was entered "by proxy", a resident holding an owner's proxy who has
+  not voted yet, and an authorization the owner revoked;
 - a committee vote of the homeowners' committee, closed and passed, with its outcome statement (the
   public-income proposal is decided);
 - a residents' vote with named choices (where the fitness equipment goes), closed by plurality;
@@ -302,6 +304,7 @@ def _property_open(cast, community, now):
             services.enter_paper(person, ballot, voter_id, chosen, now=at)
         else:
             services.cast(person, ballot, chosen, voter=voter_id, now=at)
+    _paper_and_proxies(cast, ballot, keep_for_testers, now)
     return ballot, changer
 
 
@@ -336,6 +339,57 @@ def _shed_decided(cast, community, now):
     services.record_outcome(cast.hoa_chair, ballot, "表决通过。业委会已与快递柜运营方签订场地使用协议，收入计入公共收益。",
                             now=closes + 2 * D)
     return ballot
+def _signed_sheet_png(text: str) -> bytes:
+    """A small picture standing in for a phone photo of a signed paper sheet."""
+    import io
+
+    from PIL import Image, ImageDraw
+    image = Image.new("RGB", (480, 640), (250, 250, 245))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((30, 30, 450, 610), outline=(0, 0, 0), width=3)
+    draw.text((60, 60), text, fill=(0, 0, 0))
+    draw.rectangle((60, 200, 90, 230), outline=(0, 0, 0), width=3)
+    draw.line((62, 215, 75, 228, 95, 195), fill=(20, 40, 160), width=4)  # the ticked box
+    draw.line((250, 540, 420, 520), fill=(20, 40, 160), width=3)  # the signature
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def _paper_and_proxies(cast, ballot, keep_for_testers, now):
+    """On the open owners' ballot (issue #19): a paper ballot entered from its form with a scan of the signed
+    sheet; an owner without an account who authorized a relative in writing, whose paper ballot the committee
+    entered "by proxy"; an owner with an account whose proxy (a resident with an account) has not voted yet;
+    and an authorization the owner revoked."""
+    from datetime import date
+
+    from portal.votes.models import BallotVote
+    yes = next(o.id for o in ballot.options if o.code == "yes")
+    voted = set(db.session.scalars(db.select(BallotVote.voter_id).where(BallotVote.ballot_id == ballot.id)))
+    with_account = dict(db.session.execute(db.select(BallotCaster.voter_id, BallotCaster.user_id)
+                                           .where(BallotCaster.ballot_id == ballot.id)).all())
+    waiting = [v for v in db.session.scalars(db.select(BallotVoter).where(BallotVoter.ballot_id == ballot.id)
+                                             .order_by(BallotVoter.id)) if v.id not in voted]
+    paper_only = [v for v in waiting if v.id not in with_account and v.kind == "owner"]
+    online = [v for v in waiting if with_account.get(v.id) not in (None, keep_for_testers) and v.kind == "owner"]
+    if len(paper_only) < 2 or len(online) < 2:
+        return
+    chair, member = cast.hoa_chair, cast.hoa_members[0]
+    signed = date.fromordinal((now - 6 * D).toordinal())
+    services.enter_paper(member, ballot, paper_only[0], yes, now=now - 3 * H,
+                         scan=("表决票-签字.png", _signed_sheet_png(f"Ballot form no. {paper_only[0].id}")))
+    relative = services.record_proxy(chair, ballot, paper_only[1], proxy_name=f"{paper_only[1].label}之子",
+                                     signed_on=signed, now=now - 5 * H,
+                                     scan=("委托书.png", _signed_sheet_png("Written authorization")))
+    services.enter_paper(chair, ballot, paper_only[1], yes, by_proxy=True, now=now - 4 * H)
+    holder = next((r for r in cast.residents if r.id not in set(with_account.values())), None)
+    if holder is not None:
+        services.record_proxy(chair, ballot, online[0], proxy_user=holder, signed_on=signed, now=now - 2 * H)
+        revoked = services.record_proxy(member, ballot, online[1], proxy_user=holder, signed_on=signed,
+                                        now=now - 2 * D)
+        owner = db.session.get(User, with_account[online[1].id])
+        services.revoke_proxy(owner, revoked, now=now - D)
+    return relative
 
 
 def _income_committee(cast, community, now):

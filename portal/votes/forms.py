@@ -4,9 +4,10 @@ typing kept. Times are typed in the community's zone (`<input type="datetime-loc
 into UTC."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, FileField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
+from portal.forms import PlainName
 from portal.votes.models import MATTER_LABELS, METHOD_LABELS
 from portal.votes.scope import SCOPE_LABELS
 
@@ -75,6 +76,18 @@ class CastForm(_ActionForm):
 class PaperForm(_ActionForm):
     voter_id = RadioField(_l("Whose paper ballot is it?"), validate_choice=False, choices=[])
     option_id = RadioField(_l("What the paper ballot says"), validate_choice=False, choices=[])
+    by_proxy = BooleanField(_l("Signed by the owner's recorded proxy (书面委托)"))
+    scan = FileField(_l("Scan of the signed form: a photo or PDF (optional)"))
+
+
+class ProxyForm(_ActionForm):
+    voter_id = RadioField(_l("Which owner gave the authorization?"), validate_choice=False, choices=[])
+    proxy_login = StringField(_l("The proxy's account: phone number or e-mail (if they have one)"),
+                              render_kw={"autocomplete": "off", "maxlength": 120})
+    proxy_name = StringField(_l("The proxy's name, as the authorization gives it"), validators=[PlainName()],
+                             render_kw={"autocomplete": "off", "maxlength": 100})
+    signed_on = StringField(_l("Date on the authorization"), render_kw={"type": "date"})
+    scan = FileField(_l("Scan of the signed authorization: a photo or PDF (optional)"))
 
 
 class ExtendForm(_ActionForm):
@@ -109,3 +122,5 @@ class UnitResolutionForm(_ActionForm):
 
 class RepresentativeForm(_ActionForm):
     owner_id = RadioField(_l("The co-owners' representative"), validate_choice=False, choices=[])
+class RevokeProxyForm(_ActionForm):
+    """The revoke button: nothing posted but the CSRF token."""

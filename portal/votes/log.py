@@ -31,6 +31,8 @@ from portal.votes.totals import running_figures
 GENESIS = "0" * 64
 HASHED_FIELDS = ("ballot_id", "seq", "voter_id", "option_id", "headcount", "area_cm", "cast_by_id", "is_paper",
                  "at", "receipt")
+# Hashed only when set, so every entry written before proxies existed keeps its hash: the proxy who cast it.
+OPTIONAL_HASHED_FIELDS = ("proxy_id",)
 RECEIPT_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 base32: no 0/1/8/9 to misread
 RECEIPT_LENGTH = 20
 BATCH = 2000
@@ -47,7 +49,8 @@ class VerifyReport:
 # --- building the chain ---
 
 def canonical(fields) -> str:
-    """The canonical JSON of an entry: exactly HASHED_FIELDS (other keys ignored), sorted, compact."""
+    """The canonical JSON of an entry: exactly HASHED_FIELDS (other keys ignored) and those of
+    OPTIONAL_HASHED_FIELDS that are set, sorted, compact."""
     values = {}
     for name in HASHED_FIELDS:
         value = fields[name]
@@ -58,6 +61,9 @@ def canonical(fields) -> str:
         elif name != "receipt":
             value = int(value)
         values[name] = value
+    for name in OPTIONAL_HASHED_FIELDS:
+        if fields.get(name) is not None:
+            values[name] = int(fields[name])
     return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
@@ -65,7 +71,7 @@ def entry_hash(prev_hash: str, fields) -> str:
     """SHA-256 (hex) over the previous entry's hash and this entry's canonical JSON. `fields` is a dict,
     or anything with the HASHED_FIELDS as attributes (an entry, a row)."""
     if not isinstance(fields, dict):
-        fields = {name: getattr(fields, name) for name in HASHED_FIELDS}
+        fields = {name: getattr(fields, name, None) for name in HASHED_FIELDS + OPTIONAL_HASHED_FIELDS}
     return hashlib.sha256((prev_hash + canonical(fields)).encode("ascii")).hexdigest()
 
 
@@ -141,7 +147,7 @@ def _stream_entries(ballot, batch_size: int):
     query = (select(BallotLogEntry.ballot_id, BallotLogEntry.seq, BallotLogEntry.voter_id,
                     BallotLogEntry.option_id, BallotLogEntry.headcount, BallotLogEntry.area_cm,
                     BallotLogEntry.cast_by_id, BallotLogEntry.is_paper, BallotLogEntry.at, BallotLogEntry.receipt,
-                    BallotLogEntry.prev_hash, BallotLogEntry.hash,
+                    BallotLogEntry.proxy_id, BallotLogEntry.prev_hash, BallotLogEntry.hash,
                     BallotVoter.ballot_id.label("voter_ballot_id"), BallotVoter.headcount.label("voter_headcount"),
                     BallotVoter.area_cm.label("voter_area_cm"), BallotOption.ballot_id.label("option_ballot_id"))
              .outerjoin(BallotVoter, BallotVoter.id == BallotLogEntry.voter_id)

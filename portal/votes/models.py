@@ -267,6 +267,7 @@ class BallotVote(db.Model):
     cast_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
     is_paper = db.Column(db.Boolean, nullable=False, default=False)
     cast_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    proxy_id = db.Column(db.Integer, db.ForeignKey("ballot_proxy.id"))  # cast by this proxy (书面委托), else NULL
 
 
 class BallotLogEntry(db.Model):
@@ -289,6 +290,8 @@ class BallotLogEntry(db.Model):
     is_paper = db.Column(db.Boolean, nullable=False, default=False)
     at = db.Column(UTCDateTime, nullable=False)
     receipt = db.Column(db.String(32), nullable=False, unique=True)  # given to the voter
+    # Cast by this proxy for the voter; hashed with the entry when set (votes.log.canonical).
+    proxy_id = db.Column(db.Integer, db.ForeignKey("ballot_proxy.id"))
     prev_hash = db.Column(db.String(64), nullable=False)
     hash = db.Column(db.String(64), nullable=False)
 
@@ -346,3 +349,56 @@ class UnitRepresentative(db.Model):
     recorded_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 
     owner = db.relationship("Owner")
+class BallotProxy(db.Model):
+    """An owner's written authorization (书面委托) for one ballot, recorded by the committee: the proxy is an
+    account, or a person named on paper (who votes through the committee's paper entry). See
+    votes.services.proxies for the rules (no chains, the cap, revoking, the owner's own vote overriding)."""
+
+    __tablename__ = "ballot_proxy"
+    __table_args__ = (
+        # One live authorization per vote: a second one is recorded only after the first is revoked.
+        Index("uq_ballot_proxy_live", "voter_id", unique=True,
+              sqlite_where=db.text("revoked_at IS NULL"), postgresql_where=db.text("revoked_at IS NULL")),
+        Index("ix_ballot_proxy_holder", "ballot_id", "proxy_user_id"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    ballot_id = db.Column(db.Integer, db.ForeignKey("ballot.id"), nullable=False, index=True)
+    voter_id = db.Column(db.Integer, db.ForeignKey("ballot_voter.id"), nullable=False)  # the principal's vote
+    proxy_user_id = db.Column(db.Integer, db.ForeignKey("user.id"))  # NULL: a person named on paper
+    proxy_name = db.Column(db.String(100), nullable=False)
+    signed_on = db.Column(db.Date, nullable=False)  # the date on the written authorization
+    recorded_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    recorded_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    revoked_at = db.Column(UTCDateTime)
+    revoked_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+
+    voter = db.relationship("BallotVoter")
+    proxy_user = db.relationship("User", foreign_keys=[proxy_user_id])
+
+
+SCAN_PURPOSES = ("paper_ballot", "proxy")
+
+
+class BallotScan(db.Model):
+    """A scan of a signed paper ballot form or of a written authorization: a photo (re-encoded) or a PDF
+    (rewritten), checked by content as proposal attachments are (proposals.attachments.prepare)."""
+
+    __tablename__ = "ballot_scan"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('paper_ballot', 'proxy')", name="purpose"),
+        CheckConstraint("kind IN ('image', 'pdf')", name="kind"),
+        Index("ix_ballot_scan_voter", "ballot_id", "voter_id"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    ballot_id = db.Column(db.Integer, db.ForeignKey("ballot.id"), nullable=False)
+    voter_id = db.Column(db.Integer, db.ForeignKey("ballot_voter.id"), nullable=False)
+    proxy_id = db.Column(db.Integer, db.ForeignKey("ballot_proxy.id"))  # purpose "proxy"
+    purpose = db.Column(db.String(16), nullable=False)  # SCAN_PURPOSES
+    key = db.Column(db.String(64), nullable=False, unique=True)  # random: the stored file's name
+    kind = db.Column(db.String(8), nullable=False)  # image | pdf
+    filename = db.Column(db.String(120), nullable=False)  # for display only
+    size = db.Column(db.Integer, nullable=False)
+    uploaded_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    uploaded_at = db.Column(UTCDateTime, nullable=False, default=utcnow)

@@ -26,7 +26,7 @@ from portal.extensions import db
 from portal.forms import local_time
 from portal.formviews import db_int, form_view, posted_text
 from portal.places.services import community_or_404
-from portal.votes import bp, counting, services
+from portal.votes import bp, counting, scans, services
 from portal.votes import log as ballot_log
 from portal.votes.forms import (
     RECEIPT_MAX,
@@ -50,6 +50,8 @@ from portal.votes.models import (
     STATE_LABELS,
     Ballot,
     BallotLogEntry,
+    BallotProxy,
+    BallotVote,
     BallotVoter,
 )
 from portal.votes.scope import scope_label
@@ -220,7 +222,10 @@ def result_of(ballot) -> dict | None:
     details = services.result_details(current_user, ballot)
     if not details:
         return None
-    return {"result": ballot.result, "label": RESULT_LABELS.get(ballot.result, ballot.result), "details": details}
+    by_proxy = db.session.scalar(db.select(db.func.count()).select_from(BallotVote).where(
+        BallotVote.ballot_id == ballot.id, BallotVote.proxy_id.is_not(None))) if ballot.method == "owners" else 0
+    return {"result": ballot.result, "label": RESULT_LABELS.get(ballot.result, ballot.result), "details": details,
+            "by_proxy": by_proxy}
 
 
 def clock_text(value, zone) -> str:
@@ -273,7 +278,8 @@ def _vote_context(ballot, *, errors=None, chosen=None, receipt=None, notice=None
     and receipts, and how many have voted (a count, never by option). A refusal's message goes next to the
     vote it concerns, or above the forms when it concerns none of them."""
     signed_in = current_user.is_authenticated
-    mine = services.my_votes(current_user, ballot) if signed_in and ballot.status != "scheduled" else []
+    mine, held = services.my_votes_and_proxies(current_user, ballot) if signed_in and ballot.status != "scheduled" \
+        else ([], {})
     voted, electorate = services.participation(ballot) if ballot.status != "scheduled" else (0, 0)
     known = {voter.id for voter, _vote in mine}
     by_voter, general, picked = {}, [], {}
@@ -286,9 +292,19 @@ def _vote_context(ballot, *, errors=None, chosen=None, receipt=None, notice=None
             general.append(message)
     for key, option_id in (chosen or {}).items():
         picked[only if key is None else key] = option_id
-    return {"my_votes": mine, "receipts": _receipts(mine), "vote_errors": by_voter, "block_errors": general,
+    return {"my_votes": mine, "receipts": _receipts(mine), "held_proxies": held,
+            "granted": _granted(ballot, mine, held), "vote_errors": by_voter, "block_errors": general,
             "chosen": picked, "new_receipt": receipt, "vote_notice": notice, "voted_count": voted,
             "electorate_count": electorate, "participation_shown": services.participation_shown(ballot)}
+
+
+def _granted(ballot, mine, held) -> dict:
+    """The live authorizations of this person's own votes (voter id -> proxy), in one query; owners' ballots."""
+    own = [voter.id for voter, _vote in mine if voter.id not in held]
+    if ballot.method != "owners" or ballot.status != "open" or not own:
+        return {}
+    return {p.voter_id: p for p in db.session.scalars(db.select(BallotProxy).where(
+        BallotProxy.ballot_id == ballot.id, BallotProxy.voter_id.in_(own), BallotProxy.revoked_at.is_(None)))}
 
 
 def _detail_page(ballot, **vote_state):
@@ -297,6 +313,8 @@ def _detail_page(ballot, **vote_state):
     return render_template(
         "votes/detail.html", tally=tally, result=result_of(ballot),
         can_paper=permissions.can_enter_paper(viewer, ballot),
+        can_print=permissions.can_print_ballot(viewer, ballot),
+        can_proxy=permissions.can_record_proxy(viewer, ballot),
         can_extend=permissions.can_extend_ballot(viewer, ballot),
         can_close=permissions.can_close_ballot(viewer, ballot),
         can_outcome=permissions.can_record_outcome(viewer, ballot),
@@ -568,14 +586,17 @@ def paper(slug, ballot_id):
             raise DomainError(_("Choose whose paper ballot it is."), "voter_id")
         if option_id is None:
             raise DomainError(_("Choose what the paper ballot says."), "option_id")
-        return services.enter_paper(current_user, ballot, picked, option_id)
+        upload = request.files.get(form.scan.name)
+        scan = (upload.filename, upload.read()) if upload and upload.filename else None
+        return services.enter_paper(current_user, ballot, picked, option_id, by_proxy=bool(form.by_proxy.data),
+                                    scan=scan)
 
     def page():
         matches = _search_voters(ballot, words, also=picked)
         form.voter_id.choices = [SelectChoice(str(v.id), v.label) for v in matches]
         form.option_id.choices = [SelectChoice(str(o.id), option_text(o)) for o in ballot.options]
         return render_template("votes/paper.html", form=form, words=words, matches=matches,
-                               **_template_context(ballot))
+                               accepted=scans.accepted_label(), **_template_context(ballot))
     return form_view(form, enter, validate=False, page=page,
                      message=lambda entry: _("The paper ballot of %(name)s is entered. Its receipt: %(receipt)s",
                                              name=picked.label, receipt=entry.receipt),
@@ -638,7 +659,7 @@ def log(slug, ballot_id):
     ballot = _load(slug, ballot_id)
     entries = services.log_entries(current_user, ballot, _page_number()) if ballot.status == "closed" else None
     return render_template("votes/log.html", entries=entries, participation_shown=services.participation_shown(ballot),
-                           **_template_context(ballot))
+                           scans=scans.scan_rows(current_user, ballot), **_template_context(ballot))
 
 
 @bp.route("/c/<slug>/ballots/<int:ballot_id>/receipt", methods=["GET", "POST"])

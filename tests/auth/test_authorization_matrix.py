@@ -196,6 +196,17 @@ ROUTES = {
                                 values=lambda w: {"slug": "x", "household_id": w.empty_unit.id}),
     "votes.name_representative": Route(lambda u, w: permissions.can_keep_owner_roll(u, w.x),
                                        values=lambda w: {"slug": "x", "household_id": w.co_unit.id}),
+    # paper ballots and proxies (owners' ballots only: on w.open_ballot, a committee vote, nobody prints)
+    "votes.print_announcement": Route(open_ballot(permissions.can_print_ballot)),
+    "votes.print_forms": Route(open_ballot(permissions.can_print_ballot)),
+    "votes.print_form": Route(open_ballot(permissions.can_print_ballot), values=lambda w: {
+        "slug": "x", "ballot_id": w.open_ballot.id, "voter_id": _first_voter(w.open_ballot)}),
+    "votes.print_tally": Route(open_ballot(permissions.can_print_ballot)),
+    "votes.proxies": Route(open_ballot(permissions.can_record_proxy)),
+    # A form's QR code: the committee's entering page, everyone else sent on to their vote or the receipt check.
+    "votes.paper_form": Route(lambda u, w: u.is_authenticated and permissions.can_view_ballot(u, w.open_ballot),
+                              ok=(200, 302), values=lambda w: _paper_form_values(w)),
+    "votes.scan": Route(open_ballot(permissions.can_view_ballot_scan), ok=(404,)),  # no scan has this key
     # notices
     "notices.index": Route(community_page),
     "notices.detail": Route(lambda u, w: permissions.can_view_proposal(u, w.notice.proposal)),
@@ -243,6 +254,19 @@ ROUTES = {
 }
 
 
+def _first_voter(ballot) -> int:
+    from portal.votes.models import BallotVoter
+    return db.session.scalar(db.select(BallotVoter.id).where(BallotVoter.ballot_id == ballot.id)
+                             .order_by(BallotVoter.id).limit(1))
+
+
+def _paper_form_values(w) -> dict:
+    from portal.votes import services
+    voter_id = _first_voter(w.open_ballot)
+    return {"slug": "x", "ballot_id": w.open_ballot.id, "voter_id": voter_id,
+            "token": services.form_token(w.open_ballot, voter_id)}
+
+
 def _ids(w) -> dict:
     """URL values by argument name, from the world: what most routes take."""
     from tests.actions import local_today
@@ -257,6 +281,7 @@ def _ids(w) -> dict:
         "month": local_today(w.x).strftime("%Y-%m"),
         # for POST routes only (the CSRF check comes before the view looks anything up)
         "residency_id": 1, "objection_id": 1, "membership_id": 1, "token": "t", "key": "k", "photo_id": 1,
+        "voter_id": 1, "proxy_id": 1,
         "size": 640, "fmt": "json", "request_id": "1", "service_code": "lift", "rest": "x",
     }
 

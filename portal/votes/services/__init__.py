@@ -22,7 +22,8 @@ a ballot with hidden results is not closed. Secret ballots never show who voted 
 of a secret ballot carries receipts, choices and weights only, and nothing is audited per online cast.
 
 The rules live in one module per concern: `opening`, `casting`, `closing` (with time, extending and
-the outcome), `results`, `receipts` (the log and its verification), `lists`; `_common` holds what several
+the outcome), `results`, `receipts` (the log and its verification), `lists`, `proxies` (书面委托) and
+`paper` (the printed forms' QR tokens); `_common` holds what several
 of them share. Import from `portal.votes.services`."""
 from portal.votes.services._common import (
     CHOICES_RANGE,
@@ -47,9 +48,20 @@ from portal.votes.services.lists import (
     ballots_for_proposal,
     community_ballots,
     my_votes,
+    my_votes_and_proxies,
     needs_my_vote,
 )
 from portal.votes.services.opening import live_ballot, open_ballot
+from portal.votes.services.paper import form_token, form_token_ok
+from portal.votes.services.proxies import (
+    ballot_proxies,
+    held_by,
+    live_proxy,
+    proxy_cap,
+    record_proxy,
+    revoke_proxy,
+    voted_proxy_ids,
+)
 from portal.votes.services.receipts import (
     LogPage,
     LogRow,

@@ -14,6 +14,7 @@ from portal.errors import NotAllowed
 from portal.extensions import db
 from portal.votes import electorate
 from portal.votes.models import Ballot, BallotCaster, BallotVote, BallotVoter
+from portal.votes.services import proxies
 from portal.votes.services._common import _now
 
 if TYPE_CHECKING:
@@ -73,7 +74,18 @@ def community_ballots(community: Community, viewer: User | AnonymousUserMixin, *
 def my_votes(user: User, ballot: Ballot) -> list[tuple[BallotVoter, BallotVote | None]]:
     """The votes this account may cast, each with its live vote (None when not cast yet): "you voted X at
     14:02". For a co-owned unit the live vote may be the other co-owner's."""
-    voters = electorate.voters_for(ballot, user)
+    return _with_votes(ballot, electorate.voters_for(ballot, user))
+
+
+def my_votes_and_proxies(user: User, ballot: Ballot) -> tuple[list[tuple[BallotVoter, BallotVote | None]], dict]:
+    """my_votes, followed by the owners' votes this account holds as a proxy (书面委托), and those
+    authorizations by voter id (the ballot page's vote block)."""
+    held = proxies.held_by(ballot, user)
+    voters = electorate.voters_for(ballot, user) + [voter for voter, _proxy in held]
+    return _with_votes(ballot, voters), {voter.id: proxy for voter, proxy in held}
+
+
+def _with_votes(ballot, voters):
     if not voters:
         return []
     votes = {v.voter_id: v for v in db.session.scalars(

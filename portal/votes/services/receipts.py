@@ -38,6 +38,7 @@ class LogRow:
     at: datetime | None
     prev_hash: str | None
     hash: str | None
+    by_proxy: bool = False  # cast by the voter's proxy (书面委托)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def log_entries(viewer: User | AnonymousUserMixin, ballot: Ballot, page: int = 1
                            headcount=entry.headcount, area_cm=entry.area_cm, is_paper=entry.is_paper,
                            voter=voter_label if names else None, cast_by=cast_by if names else None,
                            at=entry.at if names else None, prev_hash=entry.prev_hash if names else None,
-                           hash=entry.hash if names else None))
+                           hash=entry.hash if names else None, by_proxy=entry.proxy_id is not None))
     return LogPage(rows=rows, page=page, pages=pages, total=total, names=names)
 
 
