@@ -25,6 +25,7 @@ from portal.qr import qr_svg
 from portal.votes import bp, electorate, scans, services
 from portal.votes.forms import PaperForm, ProxyForm, RevokeProxyForm
 from portal.votes.models import BallotProxy, BallotScan, BallotVote, BallotVoter
+from portal.votes.scope import units_clause
 from portal.votes.views import (
     MAX_ID,
     _load,
@@ -42,8 +43,8 @@ FORMS_PER_PRINT = 100  # named forms in one batch page (each one A4 sheet); more
 # --- what the sheets show --------------------------------------------------------------------------------
 
 def _units_of(ballot, voters) -> dict[int, list[tuple[str, int]]]:
-    """Each voter's units as (label, area in hundredths of m²), as held on the day the electorate was frozen:
-    two queries for a page of forms, whatever its length."""
+    """Each voter's units within the ballot's scope as (label, area in hundredths of m²), as held on the day
+    the electorate was frozen: two queries for a page of forms, whatever its length."""
     on = in_zone(ballot.frozen_at or ballot.opens_at, ballot.community.time_zone).date()
     owner_ids = {v.owner_id: v.id for v in voters if v.owner_id is not None}
     household_ids = {v.household_id: v.id for v in voters if v.household_id is not None}
@@ -56,7 +57,7 @@ def _units_of(ballot, voters) -> dict[int, list[tuple[str, int]]]:
             select(Ownership.owner_id, Building.name, Household.entrance, Household.room, Household.area_m2)
             .join(Household, Household.id == Ownership.household_id)
             .join(Building, Building.id == Household.building_id)
-            .where(Ownership.owner_id.in_(list(owner_ids)), Building.community_id == ballot.community_id,
+            .where(Ownership.owner_id.in_(list(owner_ids)), units_clause(ballot),
                    Ownership.held_on(on))
             .order_by(Building.name, Household.entrance, Household.room))
         for owner_id, building, entrance, room, area in rows:
