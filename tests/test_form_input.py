@@ -122,6 +122,15 @@ def _reset_link(w, ids):
     return {"token": note.payload["url"].rsplit("/", 1)[1]}, {}
 
 
+def _duplicate_owners(w, ids):
+    from portal.places.models import Owner
+    first = Owner(community=w.x, name="重复 甲", phone="13700009999")
+    second = Owner(community=w.x, name="重复 乙", phone="13700009999")
+    db.session.add_all([first, second])
+    db.session.flush()
+    return {"first_id": first.id, "second_id": second.id}, {"decision": "apart"}
+
+
 # What a route needs that the world's ids do not give: URL values of an object in the right state (made for
 # the route, so that a button another route pressed does not spoil it), and posted values the view reads
 # before its form (they are fuzzed too).
@@ -140,6 +149,7 @@ STATE = {
     "votes.new": lambda w, ids: ({}, {"method": "committee"}),
     "auth.reset_password": _reset_link,
     "privacy.remove_photo": _issue_photo,
+    "places.decide_duplicate": _duplicate_owners,
 }
 
 

@@ -105,6 +105,7 @@ ROUTES = {
     "places.edit_community": Route(lambda u, w: permissions.can_edit_community(u, w.x)),
     "places.register": Route(lambda u, w: permissions.can_view_register(u, w.x)),
     "places.import_register": Route(lambda u, w: permissions.can_import_register(u, w.x)),
+    "places.duplicates": Route(lambda u, w: permissions.can_decide_owner_duplicates(u, w.x)),
     "places.new_building": Route(register_rule),
     "places.edit_building": Route(register_rule),
     "places.household": Route(lambda u, w: permissions.can_view_register(u, w.x)),
@@ -246,6 +247,7 @@ def _ids(w) -> dict:
         # for POST routes only (the CSRF check comes before the view looks anything up)
         "residency_id": 1, "objection_id": 1, "membership_id": 1, "token": "t", "key": "k", "photo_id": 1,
         "size": 640, "fmt": "json", "request_id": "1", "service_code": "lift", "rest": "x",
+        "first_id": 1, "second_id": 2,
     }
 
 

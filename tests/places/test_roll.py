@@ -183,3 +183,20 @@ def test_phones_are_kept_in_their_own_table_and_owner_phone_reads_the_first(worl
     assert db.session.scalar(db.select(Owner.id).where(Owner.phone == "13600000006")) == owner.id
     assert db.session.scalar(db.select(OwnerPhone.owner_id).where(OwnerPhone.phone == "13600000006")) == owner.id
     assert Ownership  # noqa: B018  (imported for the module's readers)
+
+
+def test_the_owners_ballot_result_shows_the_sources_of_its_areas(world, client, auth):
+    from portal.clock import utcnow
+    world.units["1-0101"].area_source = "surveyed"
+    world.units["1-0102"].area_source = "contract"
+    db.session.commit()
+    ballot = gen_ballot(world, "owners")
+    votes.close(world.hoa_chair, ballot, "Everyone has voted who will", now=utcnow())
+    db.session.commit()
+    # The units held by the frozen owners and co-owned units, each once; two are not from the register.
+    sources = ballot.figures["details"]["area_sources"]
+    assert sources["surveyed"] == 1 and sources["contract"] == 1 and list(sources) == ["register", "surveyed",
+                                                                                        "contract"]
+    auth.login(world.owner_a)
+    page = client.get(f"/c/{world.x.slug}/ballots/{ballot.id}").get_data(as_text=True)
+    assert f"{sources['register']} units from the property register, 1 surveyed, 1 from the contract" in page
