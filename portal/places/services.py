@@ -497,10 +497,11 @@ class ImportPreview:
     changed: list = field(default_factory=list)
     unchanged: list = field(default_factory=list)
     renamed: list = field(default_factory=list)  # (Owner, new name)
+    new_details: list = field(default_factory=list)  # owners who get a new phone or a document number
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.added or self.changed or self.renamed)
+        return bool(self.added or self.changed or self.renamed or self.new_details)
 
 
 def read_import(actor: User, community: Community, data: bytes) -> list[RegisterRow]:
@@ -534,7 +535,7 @@ def preview_import(actor: User, community: Community, rows: list[RegisterRow]) -
     today = local_today(community)
     owners_now = current_owners_by_household([h.id for h in households.values()], today)
     index = OwnerIndex(community)
-    preview, renamed = ImportPreview(), {}
+    preview, renamed, details = ImportPreview(), {}, {}
     for row in rows:
         if row.building_code not in buildings:
             raise DomainError(_l("There is no building with code “%(code)s” in this community.",
@@ -543,8 +544,12 @@ def preview_import(actor: User, community: Community, rows: list[RegisterRow]) -
         before = owners_now.get(household.id, []) if household is not None else []
         for entry in row.owners:
             owner = index.match(entry, before)
-            if owner is not None and owner.name != entry.name:
+            if owner is None:
+                continue
+            if owner.name != entry.name:
                 renamed[owner.id] = (owner, entry.name)
+            if set(entry.phones) - set(owner.phone_numbers) or (entry.id_hash and not owner.id_hash):
+                details[owner.id] = owner
         if household is None:
             preview.added.append(UnitPreview(row))
             continue
@@ -555,6 +560,7 @@ def preview_import(actor: User, community: Community, rows: list[RegisterRow]) -
                            source_before=household.area_source)
         (preview.changed if unit.area_changed or unit.owners_changed else preview.unchanged).append(unit)
     preview.renamed = list(renamed.values())
+    preview.new_details = list(details.values())
     return preview
 
 

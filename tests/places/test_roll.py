@@ -198,3 +198,14 @@ def test_the_owners_ballot_result_shows_the_sources_of_its_areas(world, client, 
     auth.login(world.owner_a)
     page = client.get(f"/c/{world.x.slug}/ballots/{ballot.id}").get_data(as_text=True)
     assert f"{sources['register']} units from the property register, 1 surveyed, 1 from the contract" in page
+
+
+def test_a_new_phone_of_a_known_owner_is_an_import_change(world):
+    imported(world, "6,1,118,80,冯刚:13700000020,,,\n")
+    admin = gen_user(is_admin=True)
+    rows = services.read_import(admin, world.x, (HEADER + "6,1,118,80,冯刚:13700000020/13700000021,,,\n").encode())
+    preview = services.preview_import(admin, world.x, rows)
+    assert preview.has_changes and [o.name for o in preview.new_details] == ["冯刚"]
+    assert (len(preview.changed), len(preview.unchanged)) == (0, 1)
+    services.apply_import(admin, world.x, rows)
+    assert owner_named("冯刚").phone_numbers == ["13700000020", "13700000021"]
