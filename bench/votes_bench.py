@@ -111,7 +111,7 @@ def build_register(n_units, rng, loader):
     from portal.auth.services import hash_password
     from portal.clock import utcnow
     from portal.committees.models import Organization, OrgMembership
-    from portal.places.models import Building, Community, Estate, Household, Owner, Ownership, SubDistrict
+    from portal.places.models import Building, Community, Estate, Household, Owner, OwnerPhone, Ownership, SubDistrict
     from portal.proposals.models import Proposal
 
     now = utcnow()
@@ -155,7 +155,7 @@ def build_register(n_units, rng, loader):
     holdings.extend([u] for u in rest[i:])
 
     password_hash = hash_password(PASSWORD)
-    users, owners, ownerships = [], [], []
+    users, owners, ownerships, phones = [], [], [], []
     state = {"user": 0, "owner": 0, "ownership": 0, "phone": 0}
 
     def new_user(name):
@@ -169,8 +169,10 @@ def build_register(n_units, rng, loader):
         state["phone"] += 1
         if linked and user_id is None:
             user_id = new_user(name)
-        owners.append((state["owner"], community.id, name, None if developer else f"13{state['phone']:09d}",
+        owners.append((state["owner"], community.id, name, "developer" if developer else "person",
                        developer, user_id, committee[0] if user_id else None, now if user_id else None))
+        if not developer:
+            phones.append((state["phone"], state["owner"], f"13{state['phone']:09d}", 0))
         return state["owner"]
 
     def hold(unit, owner_id, start=date(2020, 6, 1), end=None):
@@ -195,8 +197,9 @@ def build_register(n_units, rng, loader):
 
     loader.load(User, ["id", "display_name", "email", "password_hash", "large_text", "is_admin", "is_active_account",
                        "consent_in_person", "consented_at", "created_at", "password_changed_at"], users)
-    loader.load(Owner, ["id", "community_id", "name", "phone", "is_developer", "user_id", "confirmed_by_id",
+    loader.load(Owner, ["id", "community_id", "name", "kind", "is_developer", "user_id", "confirmed_by_id",
                         "confirmed_at"], owners)
+    loader.load(OwnerPhone, ["id", "owner_id", "phone", "position"], phones)
     loader.load(Ownership, ["id", "household_id", "owner_id", "start_date", "end_date"], ownerships)
     loader.fix_sequences()
     for n, uid in enumerate(committee):

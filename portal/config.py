@@ -58,6 +58,9 @@ def _engine_options(url: str) -> dict:
 class Config:
     def __init__(self):
         self.SECRET_KEY = _secret_key()
+        # Key of the owner roll's identity-document hashes (HMAC-SHA256); empty: derived from SECRET_KEY.
+        # Set it once and keep it: with another key, known documents no longer match.
+        self.OWNER_ID_HASH_KEY = os.environ.get("OWNER_ID_HASH_KEY") or None
         self.SQLALCHEMY_DATABASE_URI = _database_url(
             os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'portal.sqlite3'}"))
         self.SQLALCHEMY_ENGINE_OPTIONS = _engine_options(self.SQLALCHEMY_DATABASE_URI)

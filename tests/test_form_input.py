@@ -165,6 +165,13 @@ def _work_order(step):
             services.appeal_rating(w.property_x, issue, "超出职权", now=now)
         return {"issue_id": issue.id}, {}
     return make
+def _duplicate_owners(w, ids):
+    from portal.places.models import Owner
+    first = Owner(community=w.x, name="重复 甲", phone="13700009999")
+    second = Owner(community=w.x, name="重复 乙", phone="13700009999")
+    db.session.add_all([first, second])
+    db.session.flush()
+    return {"first_id": first.id, "second_id": second.id}, {"decision": "apart"}
 
 
 # What a route needs that the world's ids do not give: URL values of an object in the right state (made for
@@ -196,6 +203,7 @@ STATE = {
     "issues.return_visit": _work_order("resolved"),
     "issues.appeal": _work_order("rated"),
     "issues.decide_appeal": _work_order("appealed"),
+    "places.decide_duplicate": _duplicate_owners,
 }
 
 

@@ -173,6 +173,11 @@ def can_import_register(user, community) -> bool:
     return can_edit_register(user, community)
 
 
+def can_decide_owner_duplicates(user, community) -> bool:
+    """Merging two register entries of one owner, or keeping them apart: those who keep the register."""
+    return can_edit_register(user, community)
+
+
 def can_view_community(user, community) -> bool:
     """Anyone, unless the community is members only: then its residents, owners, organizations' members,
     the sub-district's officials and admins."""

@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import func
 
 from portal.extensions import db
-from portal.places.models import Building, Community, Estate, Household, Owner, Ownership, SubDistrict
+from portal.places.models import Building, Community, Estate, Household, Owner, OwnerPhone, Ownership, SubDistrict
 from portal.places.services import developer_of
 
 SUB_DISTRICT = ("wangjing", "望京街道")
@@ -70,6 +70,18 @@ def _estates(community, spec) -> None:
                                                                       Building.code.in_(codes))):
             building.estate_id = estate.id
     db.session.flush()
+
+
+# The owner roll (业主名册) in 南湖社区's building 11: an owner with two phones, an organization, an owner
+# without a phone, and two entries sharing a phone (林峰 / 林锋) waiting on the committee's duplicates page.
+ROLL_BUILDING = ("nanhu", "11", "11号楼")
+ROLL_UNITS = [  # entrance, room, area, area source, owners as (name, kind, phones)
+    ("1", "101", "96.40", "register", [("赵敏", "person", ("13900009001", "13900009002"))]),
+    ("1", "102", "210.00", "surveyed", [("北京望京科技有限公司", "organization", ("13900009003",))]),
+    ("1", "201", "72.15", "contract", [("周桂兰", "person", ())]),
+    ("1", "202", "88.00", "register", [("林峰", "person", ("13900009004",))]),
+    ("2", "101", "88.00", "register", [("林锋", "person", ("13900009004",))]),
+]
 
 
 class _Phones:
@@ -165,7 +177,28 @@ def seed_places() -> list[str]:
         if c_slug in ESTATES:
             _estates(community, ESTATES[c_slug])
     db.session.flush()
+    _seed_roll()
     return _summary(sub_district)
+
+
+def _seed_roll() -> None:
+    c_slug, code, b_name = ROLL_BUILDING
+    community = db.session.scalar(db.select(Community).where(Community.slug == c_slug))
+    if db.session.scalar(db.select(Building.id).where(Building.community_id == community.id,
+                                                      Building.code == code)) is not None:
+        return
+    building = Building(community=community, code=code, name=b_name)
+    db.session.add(building)
+    for entrance, room, area, source, owners in ROLL_UNITS:
+        household = Household(building=building, entrance=entrance, room=room, area_m2=Decimal(area),
+                              area_source=source)
+        db.session.add(household)
+        for name, kind, phones in owners:
+            owner = Owner(community=community, name=name, kind=kind)
+            owner.phones = [OwnerPhone(phone=phone, position=i) for i, phone in enumerate(phones)]
+            db.session.add(owner)
+            _hold(household, [owner], date(2015, 7, 1))
+    db.session.flush()
 
 
 def _summary(sub_district) -> list[str]:
@@ -189,4 +222,6 @@ def _summary(sub_district) -> list[str]:
         f"({'、'.join(e.name for e in estates)}), {buildings} buildings, {units} units",
         f"owners: {owners} (co-owned units: {co_owned}; developer-held units: {developer_units}; "
         f"units with a sale in their history: {sold}; {THREE_UNIT_BUYER[0]} {THREE_UNIT_BUYER[1]} holds 3 units)",
+        "owner roll: 南湖社区 building 11 has 赵敏 with two phones, an organization, 周桂兰 without a phone, and "
+        "林峰 / 林锋 sharing a phone, flagged as probable duplicates for the committee",
     ]

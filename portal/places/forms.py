@@ -10,6 +10,8 @@ from portal.forms import PlainName
 from portal.places.importer import parse_area
 
 REQUIRED = _l("This field is required.")
+AREA_SOURCE_CHOICES = [("register", _l("Property register (不动产登记簿)")), ("surveyed", _l("Surveyed (实测)")),
+                       ("contract", _l("Contract (合同)"))]
 
 
 def as_text(value):
@@ -60,6 +62,8 @@ class HouseholdForm(FlaskForm):
     room = StringField(_l("Room"), validators=[DataRequired(REQUIRED), Length(max=16)])
     area_m2 = StringField(_l("Exclusive area (m²)"), validators=[DataRequired(REQUIRED), Length(max=20), valid_area],
                           filters=[as_text], render_kw={"inputmode": "decimal"})
+    area_source = SelectField(_l("Source of the area"), choices=AREA_SOURCE_CHOICES, default="register",
+                              validate_choice=False)
     owners = TextAreaField(_l("Owners"), validators=[Optional(), Length(max=2000), PlainName()],
                            render_kw={"rows": 3})
 
@@ -69,6 +73,8 @@ class HouseholdEditForm(FlaskForm):
     room = StringField(_l("Room"), validators=[DataRequired(REQUIRED), Length(max=16)])
     area_m2 = StringField(_l("Exclusive area (m²)"), validators=[DataRequired(REQUIRED), Length(max=20), valid_area],
                           filters=[as_text], render_kw={"inputmode": "decimal"})
+    area_source = SelectField(_l("Source of the area"), choices=AREA_SOURCE_CHOICES, default="register",
+                              validate_choice=False)
 
 
 class TransferForm(FlaskForm):
@@ -85,3 +91,7 @@ class ImportForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """Only the CSRF token: the rows to apply are kept on the server."""
+
+
+class DuplicateDecisionForm(FlaskForm):
+    """The decision comes from the button pressed (name="decision"); the service checks its value."""

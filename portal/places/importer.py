@@ -5,6 +5,8 @@ committee member can fix the spreadsheet in one go and nothing is ever half-impo
 in a pending file under UPLOAD_DIR (a shared volume when there are several app servers) between the
 preview and the confirmation, so the data applied is the data previewed, never what a form sends back."""
 import csv
+import hashlib
+import hmac
 import io
 import json
 import re
@@ -32,12 +34,17 @@ DEVELOPER_WORDS = {"developer", "开发商"}
 MAX_AREA = Decimal("99999999.99")
 
 COLUMNS = ("building_code", "entrance", "room", "area_m2", "owners")
+# Columns a file may have; empty cells (or no column at all) mean the defaults.
+OPTIONAL_COLUMNS = ("id_numbers", "owner_kind", "area_source")
 COLUMN_LABELS = {
     "building_code": _l("Building code"),
     "entrance": _l("Entrance"),
     "room": _l("Room"),
     "area_m2": _l("Area (m²)"),
     "owners": _l("Owners"),
+    "id_numbers": _l("Identity document numbers"),
+    "owner_kind": _l("Kind of owner"),
+    "area_source": _l("Source of the area"),
 }
 HEADER_NAMES = {
     "building_code": {"building_code", "building", "楼栋编号", "楼栋", "楼号", "楼栋号"},
@@ -45,12 +52,23 @@ HEADER_NAMES = {
     "room": {"room", "房号", "房间号", "室"},
     "area_m2": {"area_m2", "area", "面积", "专有面积", "建筑面积"},
     "owners": {"owners", "owner", "业主", "业主姓名"},
+    "id_numbers": {"id_numbers", "id_number", "document_numbers", "证件号码", "证件号", "身份证号", "身份证号码"},
+    "owner_kind": {"owner_kind", "kind", "业主类型", "类型"},
+    "area_source": {"area_source", "面积来源"},
 }
+# The words a register file may use for the kind of owner and the source of the area.
+KIND_WORDS = {"person": {"person", "个人", "自然人"},
+              "organization": {"organization", "company", "单位", "企业", "公司", "组织", "机构"}}
+AREA_SOURCE_WORDS = {"register": {"register", "不动产登记簿", "登记簿", "产权登记", "登记"},
+                     "surveyed": {"surveyed", "实测", "实测面积"},
+                     "contract": {"contract", "合同", "合同面积", "预售合同"}}
+ID_NUMBER_RE = re.compile(r"^[0-9A-Za-z-]{4,32}$")
 MAX_LENGTH = {"building_code": 16, "entrance": 16, "room": 16}
 MAX_NAME_LENGTH = 80
 
 _HEADER_NOISE = re.compile(r"[\s\ufeff]|[(（][^)）]*[)）]")
 _OWNER_SEPARATORS = re.compile(r"[;；\n]")
+_PHONE_SEPARATORS = re.compile(r"[/／,，、]")
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
@@ -64,8 +82,52 @@ class RegisterFileRefused(DomainError):
 
 @dataclass(frozen=True)
 class OwnerEntry:
+    """One owner as a register file or form names them: a name, any number of phones (none too), the kind,
+    and the identity document number only as its keyed hash and last 4 characters."""
+
     name: str
-    phone: str
+    phones: tuple = ()
+    kind: str = "person"
+    id_hash: str | None = None
+    id_last4: str | None = None
+
+    @property
+    def phone(self) -> str | None:
+        return self.phones[0] if self.phones else None
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "phones": list(self.phones), "kind": self.kind, "id_hash": self.id_hash,
+                "id_last4": self.id_last4}
+
+    @classmethod
+    def from_json(cls, data) -> "OwnerEntry":
+        if isinstance(data, list):  # [name, phone]: a preview saved before owners had several phones
+            return cls(data[0], (data[1],) if data[1] else ())
+        return cls(data["name"], tuple(data.get("phones") or ()), data.get("kind") or "person",
+                   data.get("id_hash"), data.get("id_last4"))
+
+
+def id_number_key() -> bytes:
+    """The key of the identity-document hash: OWNER_ID_HASH_KEY, else one derived from SECRET_KEY."""
+    key = current_app.config.get("OWNER_ID_HASH_KEY")
+    if key:
+        return key.encode() if isinstance(key, str) else key
+    secret = current_app.config["SECRET_KEY"]
+    secret = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(secret, b"yishi owner id number", hashlib.sha256).digest()
+
+
+def normalize_id_number(value: str) -> str:
+    return re.sub(r"[\s\u3000]", "", value or "").upper()
+
+
+def hash_id_number(value: str) -> tuple[str, str]:
+    """(keyed hash, last 4 characters) of an identity document number; the number itself is never kept."""
+    number = normalize_id_number(value)
+    if not ID_NUMBER_RE.match(number):
+        raise DomainError(_l("“%(value)s” is not an identity document number (4 to 32 letters and digits).",
+                             value=number[:4] + "…" if len(number) > 4 else number), "id_numbers")
+    return hmac.new(id_number_key(), number.encode(), hashlib.sha256).hexdigest(), number[-4:]
 
 
 @dataclass(frozen=True)
@@ -77,6 +139,7 @@ class RegisterRow:
     area_m2: Decimal
     developer: bool
     owners: tuple  # of OwnerEntry; empty when the developer holds the unit
+    area_source: str = "register"
 
     @property
     def unit_key(self) -> tuple:
@@ -89,13 +152,14 @@ class RegisterRow:
     def to_json(self) -> dict:
         return {"row": self.row, "building_code": self.building_code, "entrance": self.entrance,
                 "room": self.room, "area_m2": str(self.area_m2), "developer": self.developer,
-                "owners": [[o.name, o.phone] for o in self.owners]}
+                "owners": [o.to_json() for o in self.owners], "area_source": self.area_source}
 
     @classmethod
     def from_json(cls, data: dict) -> "RegisterRow":
         return cls(row=data["row"], building_code=data["building_code"], entrance=data["entrance"],
                    room=data["room"], area_m2=Decimal(data["area_m2"]), developer=data["developer"],
-                   owners=tuple(OwnerEntry(name, phone) for name, phone in data["owners"]))
+                   owners=tuple(OwnerEntry.from_json(o) for o in data["owners"]),
+                   area_source=data.get("area_source") or "register")
 
 
 def unit_label(building_code: str, entrance: str, room: str) -> str:
@@ -130,36 +194,84 @@ def parse_area(value) -> Decimal:
 def parse_owners(text: str) -> tuple[bool, tuple]:
     """`name:phone; name:phone` for co-owners (full-width ：and ；too), or `developer` / 开发商.
 
-    Returns (is_developer, owners)."""
+    An owner may have several phones (`王芳:13900001234/13900005678`) or none (just the name). Two
+    co-owners may share one phone. Returns (is_developer, owners)."""
     text = (text or "").strip()
     if not text:
         raise DomainError(_l("Enter the owners, or “developer”."), "owners")
     if text.lower() in DEVELOPER_WORDS:
         return True, ()
-    owners, phones = [], set()
+    owners, seen = [], set()
     for part in _OWNER_SEPARATORS.split(text):
         part = part.strip()
         if not part:
             continue
         if part.lower() in DEVELOPER_WORDS:
             raise DomainError(_l("The developer cannot hold a unit together with persons."), "owners")
-        name, colon, phone = part.replace("：", ":").rpartition(":")
+        name, colon, phones_text = part.replace("：", ":").partition(":")
         name = name.strip()
-        if not colon or not name:
+        if not name or (not colon and re.search(r"\d{5,}", name)):  # a phone written without its colon
             raise DomainError(_l("Write each owner as name:phone, for example 王芳:13900001234."), "owners")
         if len(name) > MAX_NAME_LENGTH:
             raise DomainError(_l("The name “%(name)s” is too long.", name=name[:20] + "…"), "owners")
-        phone = normalize_login(phone)
-        if not is_phone(phone):
-            raise DomainError(_l("“%(phone)s” is not a mainland mobile number (11 digits starting with 1).",
-                                 phone=phone.strip()), "owners")
-        if phone in phones:
-            raise DomainError(_l("The phone %(phone)s is listed twice.", phone=phone), "owners")
-        phones.add(phone)
-        owners.append(OwnerEntry(name, phone))
+        phones = []
+        for phone in _PHONE_SEPARATORS.split(phones_text) if colon else ():
+            if not phone.strip():
+                continue
+            phone = normalize_login(phone)
+            if not is_phone(phone):
+                raise DomainError(_l("“%(phone)s” is not a mainland mobile number (11 digits starting with 1).",
+                                     phone=phone.strip()), "owners")
+            if phone not in phones:
+                phones.append(phone)
+        if (name, tuple(phones)) in seen:
+            raise DomainError(_l("The owner %(name)s is listed twice.", name=name), "owners")
+        seen.add((name, tuple(phones)))
+        owners.append(OwnerEntry(name, tuple(phones)))
     if not owners:
         raise DomainError(_l("Enter the owners, or “developer”."), "owners")
     return False, tuple(owners)
+
+
+def _per_owner(text: str, owners: tuple) -> list[str]:
+    """A cell listing one value per owner (separated by ;) or one value for them all."""
+    values = [v.strip() for v in _OWNER_SEPARATORS.split(text or "")]
+    if len(values) == 1:
+        return values * len(owners)
+    if len(values) != len(owners):
+        raise DomainError(_l("List one value per owner, separated by ;, in the order of the owners."), "owners")
+    return values
+
+
+def _word(value: str, words: dict, default: str, message) -> str:
+    key = value.strip().lower()
+    if not key:
+        return default
+    for code, names in words.items():
+        if key in names:
+            return code
+    raise DomainError(message, "file")
+
+
+def with_details(owners: tuple, id_numbers: str = "", owner_kind: str = "") -> tuple:
+    """The owners with the kinds and document numbers (hashed) of the optional columns."""
+    if not owners:
+        return owners
+    kinds = _per_owner(owner_kind, owners) if (owner_kind or "").strip() else ["person"] * len(owners)
+    numbers = _per_owner(id_numbers, owners) if (id_numbers or "").strip() else [""] * len(owners)
+    result = []
+    for owner, kind, number in zip(owners, kinds, numbers, strict=True):
+        kind = _word(kind, KIND_WORDS, "person", _l("“%(value)s” is not a kind of owner: write person (个人) or "
+                                                    "organization (单位).", value=kind[:20]))
+        id_hash, last4 = hash_id_number(number) if number else (None, None)
+        result.append(OwnerEntry(owner.name, owner.phones, kind, id_hash, last4))
+    return tuple(result)
+
+
+def parse_area_source(value: str) -> str:
+    return _word(value or "", AREA_SOURCE_WORDS, "register", _l(
+        "“%(value)s” is not a source of the area: write register (不动产登记簿), surveyed (实测) or contract (合同).",
+        value=(value or "")[:20]))
 
 
 def _cell_text(value) -> str:
@@ -236,11 +348,16 @@ def _header_key(cell: str) -> str:
 def _map_header(header: list) -> dict[str, int]:
     keys = [_header_key(cell) for cell in header]
     positions = {}
-    for column, names in HEADER_NAMES.items():
+    for column in COLUMNS:
+        names = HEADER_NAMES[column]
         for index, key in enumerate(keys):
             if key in names:
                 positions[column] = index
                 break
+    for column in OPTIONAL_COLUMNS:
+        for index, key in enumerate(keys):
+            if key in HEADER_NAMES[column] and column not in positions:
+                positions[column] = index
     missing = [column for column in COLUMNS if column not in positions]
     if missing:
         labels = ", ".join(f"{COLUMN_LABELS[c]} ({c})" for c in missing)
@@ -283,9 +400,9 @@ def read_register(data: bytes, building_codes) -> list[RegisterRow]:
     codes = {code.casefold(): code for code in building_codes}
     problems, rows = [], []
     first_row_of_unit: dict[tuple, int] = {}
-    name_of_phone: dict[str, tuple[str, int]] = {}
     for number, record in body:
-        cells = {column: (record[index] if index < len(record) else "") for column, index in positions.items()}
+        cells = dict.fromkeys(OPTIONAL_COLUMNS, "")
+        cells.update({column: (record[index] if index < len(record) else "") for column, index in positions.items()})
         row_problems = []
         for column in COLUMNS:
             if not cells[column]:
@@ -298,6 +415,11 @@ def read_register(data: bytes, building_codes) -> list[RegisterRow]:
             row_problems.append(_l("There is no building with code “%(code)s” in this community.",
                                    code=cells["building_code"]))
         area = developer = owners = None
+        area_source = "register"
+        try:
+            area_source = parse_area_source(cells["area_source"])
+        except DomainError as error:
+            row_problems.append(error.message)
         if cells["area_m2"]:
             try:
                 area = parse_area(cells["area_m2"])
@@ -306,6 +428,7 @@ def read_register(data: bytes, building_codes) -> list[RegisterRow]:
         if cells["owners"]:
             try:
                 developer, owners = parse_owners(cells["owners"])
+                owners = with_details(owners, cells["id_numbers"], cells["owner_kind"])
             except DomainError as error:
                 row_problems.append(error.message)
         if code and cells["entrance"] and cells["room"]:
@@ -315,17 +438,12 @@ def read_register(data: bytes, building_codes) -> list[RegisterRow]:
                                        unit=unit_label(*key), row=first_row_of_unit[key]))
             else:
                 first_row_of_unit[key] = number
-        for owner in owners or ():
-            seen = name_of_phone.setdefault(owner.phone, (owner.name, number))
-            if seen[0] != owner.name:
-                row_problems.append(_l("The phone %(phone)s belongs to “%(name)s” here but to “%(other)s” "
-                                       "on row %(row)d.", phone=owner.phone, name=owner.name,
-                                       other=seen[0], row=seen[1]))
         if row_problems:
             problems.extend((number, message) for message in row_problems)
         else:
             rows.append(RegisterRow(row=number, building_code=code, entrance=cells["entrance"],
-                                    room=cells["room"], area_m2=area, developer=developer, owners=owners))
+                                    room=cells["room"], area_m2=area, developer=developer, owners=owners,
+                                    area_source=area_source))
     if problems:
         raise RegisterFileRefused(problems)
     return rows

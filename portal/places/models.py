@@ -1,6 +1,7 @@
 """Places and who lives there: sub-districts, communities, buildings, households, owners, residents."""
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint, event, or_, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import Session, validates
 
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
@@ -70,13 +71,19 @@ class Building(db.Model):
                                  order_by="(Household.entrance, Household.room)")
 
 
+# Where a unit's exclusive area comes from, in the order the SPC building-ownership interpretation (art. 8)
+# prefers them: the property register (不动产登记簿), else the surveyed area (实测), else the contract (合同).
+AREA_SOURCES = ("register", "surveyed", "contract")
+
+
 class Household(db.Model):
-    """A unit: building, entrance, room, and its exclusive area in m² (exact decimal)."""
+    """A unit: building, entrance, room, and its exclusive area in m² (exact decimal) with the area's source."""
 
     __tablename__ = "household"
     __table_args__ = (
         UniqueConstraint("building_id", "entrance", "room"),
         CheckConstraint("area_m2 > 0", name="area_positive"),
+        CheckConstraint("area_source IN ('register', 'surveyed', 'contract')", name="area_source"),
     )
 
     id = db.Column(db.Integer, primary_key=True)
@@ -84,6 +91,7 @@ class Household(db.Model):
     entrance = db.Column(db.String(16), nullable=False, default="")
     room = db.Column(db.String(16), nullable=False)
     area_m2 = db.Column(db.Numeric(10, 2), nullable=False)
+    area_source = db.Column(db.String(16), nullable=False, default="register", server_default="register")
 
     building = db.relationship("Building", back_populates="households")
     ownerships = db.relationship("Ownership", back_populates="household", order_by="Ownership.start_date")
@@ -93,16 +101,23 @@ class Household(db.Model):
         return self.building.community
 
 
-class Owner(db.Model):
-    """An owner as the register knows them: a person (name, phone) or the developer.
+OWNER_KINDS = ("person", "organization", "developer")
 
-    A register phone is not proof of identity, so `user_id` is set only when a committee
-    member confirms that an account is this owner."""
+
+class Owner(db.Model):
+    """An owner as the register (业主名册) knows them: a person, an organization (a company, an institution)
+    or the developer; not a phone number. An owner has any number of contact phones (none at all for
+    some), and optionally an identity document number, kept only as a keyed hash (`id_hash`, to find
+    duplicates) and its last 4 characters (`id_last4`, to tell people apart on a page).
+
+    A register phone is not proof of identity, so `user_id` is set only when a committee member confirms
+    that an account is this owner. A row merged into another (`merged_into_id`) keeps its history but
+    holds nothing any more."""
 
     __tablename__ = "owner"
     __table_args__ = (
-        # Same phone in one community = the same owner, so one buyer's units count as one person.
-        UniqueConstraint("community_id", "phone"),
+        CheckConstraint("kind IN ('person', 'organization', 'developer')", name="kind"),
+        CheckConstraint("is_developer = (kind = 'developer')", name="developer_kind"),
         # All of a developer's unsold units together count as one owner.
         Index("uq_owner_developer_per_community", "community_id", unique=True,
               sqlite_where=text("is_developer"), postgresql_where=text("is_developer")),
@@ -111,8 +126,13 @@ class Owner(db.Model):
     id = db.Column(db.Integer, primary_key=True)
     community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False, index=True)
     name = db.Column(db.String(80), nullable=False)
-    phone = db.Column(db.String(11), index=True)
+    kind = db.Column(db.String(16), nullable=False, default="person", server_default="person")
+    # Kept equal to kind == "developer" (a check constraint holds it): the electorate and others read it.
     is_developer = db.Column(db.Boolean, nullable=False, default=False)
+    id_hash = db.Column(db.String(64), index=True)
+    id_last4 = db.Column(db.String(4))
+    merged_into_id = db.Column(db.Integer, db.ForeignKey("owner.id"), index=True)
+    merged_at = db.Column(UTCDateTime)
     user_id = db.Column(db.Integer, db.ForeignKey("user.id"), index=True)
     confirmed_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
     confirmed_at = db.Column(UTCDateTime)
@@ -120,6 +140,70 @@ class Owner(db.Model):
     community = db.relationship("Community")
     user = db.relationship("User", foreign_keys=[user_id])
     ownerships = db.relationship("Ownership", back_populates="owner")
+    merged_into = db.relationship("Owner", remote_side=[id])
+    phones = db.relationship("OwnerPhone", back_populates="owner", order_by="(OwnerPhone.position, OwnerPhone.id)",
+                             cascade="all, delete-orphan", lazy="selectin")
+
+    def __init__(self, **values):
+        kind = values.pop("kind", None) or ("developer" if values.get("is_developer") else "person")
+        values["is_developer"] = kind == "developer"
+        super().__init__(kind=kind, **values)
+
+    @validates("kind")
+    def _keep_is_developer(self, _key, kind):
+        self.is_developer = kind == "developer"
+        return kind
+
+    @property
+    def phone_numbers(self) -> list[str]:
+        return [p.phone for p in self.phones]
+
+    @hybrid_property
+    def phone(self) -> str | None:
+        """The first contact phone (None without any): what pages and matching read when one is enough."""
+        return self.phones[0].phone if self.phones else None
+
+    @phone.inplace.setter
+    def _phone_setter(self, value) -> None:
+        self.phones = [OwnerPhone(phone=value, position=0)] if value else []
+
+    @phone.inplace.expression
+    @classmethod
+    def _phone_expression(cls):
+        return (select(OwnerPhone.phone).where(OwnerPhone.owner_id == cls.id)
+                .order_by(OwnerPhone.position, OwnerPhone.id).limit(1).scalar_subquery())
+
+
+class OwnerPhone(db.Model):
+    """One contact phone of an owner. Two owners may share a phone (a couple, an elderly parent's child)."""
+
+    __tablename__ = "owner_phone"
+    __table_args__ = (UniqueConstraint("owner_id", "phone"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    owner_id = db.Column(db.Integer, db.ForeignKey("owner.id"), nullable=False, index=True)
+    phone = db.Column(db.String(11), nullable=False, index=True)
+    position = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+
+    owner = db.relationship("Owner", back_populates="phones")
+
+
+class OwnersKeptApart(db.Model):
+    """The committee's decision that two owner rows flagged as probable duplicates are different owners,
+    so the pair is not flagged again. `owner_low_id` < `owner_high_id`."""
+
+    __tablename__ = "owners_kept_apart"
+    __table_args__ = (
+        UniqueConstraint("owner_low_id", "owner_high_id"),
+        CheckConstraint("owner_low_id < owner_high_id", name="ordered"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False, index=True)
+    owner_low_id = db.Column(db.Integer, db.ForeignKey("owner.id"), nullable=False, index=True)
+    owner_high_id = db.Column(db.Integer, db.ForeignKey("owner.id"), nullable=False, index=True)
+    decided_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    decided_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class Ownership(db.Model):

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import aliased, contains_eager
 
 from portal import clock
 from portal.audit.services import record
@@ -24,8 +24,26 @@ from portal.clock import DEFAULT_TIME_ZONE
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.places import estates
-from portal.places.importer import DEVELOPER, OwnerEntry, RegisterRow, parse_area, read_register, unit_label
-from portal.places.models import Building, Community, Household, Owner, Ownership, SubDistrict
+from portal.places.importer import (
+    AREA_SOURCE_WORDS,
+    DEVELOPER,
+    OwnerEntry,
+    RegisterRow,
+    parse_area,
+    read_register,
+    unit_label,
+)
+from portal.places.models import (
+    AREA_SOURCES,
+    Building,
+    Community,
+    Household,
+    Owner,
+    OwnerPhone,
+    Ownership,
+    OwnersKeptApart,
+    SubDistrict,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -42,6 +60,9 @@ SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 POSTCODE_RE = re.compile(r"^\d{6}$")
 BUILDING_CODE_RE = re.compile(r"^[\w-]{1,16}$")
 DEVELOPER_NAME = "开发商"
+AREA_SOURCE_LABELS = {"register": _l("Property register (不动产登记簿)"), "surveyed": _l("Surveyed (实测)"),
+                      "contract": _l("Contract (合同)")}
+OWNER_KIND_LABELS = {"person": _l("Person"), "organization": _l("Organization"), "developer": _l("Developer")}
 
 
 def local_today(community: Community) -> date:
@@ -206,26 +227,38 @@ def _unit_fields(building, entrance, room, current=None) -> tuple[str, str]:
     return entrance, room
 
 
+def _area_source(value) -> str:
+    value = (value or "register").strip()
+    for code, words in AREA_SOURCE_WORDS.items():
+        if value == code or value.lower() in words:
+            return code
+    raise DomainError(_l("Choose where the area comes from."), "area_source")
+
+
 def create_household(actor: User, building: Building, *, entrance: str, room: str, area_m2: str | Decimal,
-                     owners: OwnersGiven | None = None, on_date: date | None = None) -> Household:
+                     owners: OwnersGiven | None = None, on_date: date | None = None,
+                     area_source: str = "register") -> Household:
     """A unit; with `owners` (see `resolve_owners`) its first owners start on `on_date` (default today)."""
     _require(permissions.can_edit_register(actor, building.community))
     entrance, room = _unit_fields(building, entrance, room)
-    household = Household(building=building, entrance=entrance, room=room, area_m2=parse_area(area_m2))
+    household = Household(building=building, entrance=entrance, room=room, area_m2=parse_area(area_m2),
+                          area_source=_area_source(area_source))
     db.session.add(household)
     db.session.flush()
     record(actor, "household.create", household, unit=unit_label(building.code, entrance, room),
-           area_m2=str(household.area_m2))
+           area_m2=str(household.area_m2), area_source=household.area_source)
     if owners:
         start_ownership(actor, household, owners, on_date)
     return household
 
 
 def update_household(actor: User, household: Household, *, entrance: str, room: str,
-                     area_m2: str | Decimal) -> Household:
+                     area_m2: str | Decimal, area_source: str | None = None) -> Household:
     _require(permissions.can_edit_register(actor, household.community))
     entrance, room = _unit_fields(household.building, entrance, room, current=household)
-    changed = _assign(household, entrance=entrance, room=room, area_m2=parse_area(area_m2))
+    area_source = _area_source(area_source) if area_source is not None else household.area_source
+    changed = _assign(household, entrance=entrance, room=room, area_m2=parse_area(area_m2),
+                      area_source=area_source)
     if changed:
         db.session.flush()
         record(actor, "household.update", household, **changed)
@@ -272,24 +305,78 @@ def developer_of(community: Community) -> Owner:
     return owner
 
 
-def owner_by_phone(actor: User, community: Community, name: str, phone: str) -> Owner:
-    """The community's owner with this phone, made on first use; the register's latest name wins."""
-    owner = db.session.scalar(db.select(Owner).where(Owner.community_id == community.id, Owner.phone == phone))
+class OwnerIndex:
+    """A community's owners (persons and organizations, not merged away), to match a register entry to one.
+
+    An entry is the same owner as a row with the same identity-document hash; else with the same name and one
+    phone in common; else (`unit_owners`) a current owner of the same unit with the same name. Two different
+    names sharing a phone are two owners (a couple, a parent and the child who answers for them)."""
+
+    def __init__(self, community: Community):
+        self.by_hash: dict[str, Owner] = {}
+        self.by_name_phone: dict[tuple, Owner] = {}
+        for owner in db.session.scalars(db.select(Owner).where(
+                Owner.community_id == community.id, Owner.merged_into_id.is_(None), Owner.is_developer.is_(False))
+                .order_by(Owner.id)):
+            self.add(owner)
+
+    def add(self, owner: Owner) -> None:
+        if owner.id_hash:
+            self.by_hash.setdefault(owner.id_hash, owner)
+        for phone in owner.phone_numbers:
+            self.by_name_phone.setdefault((owner.name, phone), owner)
+
+    def match(self, entry: OwnerEntry, unit_owners=()) -> Owner | None:
+        if entry.id_hash and entry.id_hash in self.by_hash:
+            return self.by_hash[entry.id_hash]
+
+        def compatible(owner):
+            return not (entry.id_hash and owner.id_hash and owner.id_hash != entry.id_hash)
+        for phone in entry.phones:
+            owner = self.by_name_phone.get((entry.name, phone))
+            if owner is not None and compatible(owner):
+                return owner
+        for owner in unit_owners:
+            if not owner.is_developer and owner.merged_into_id is None and owner.name == entry.name \
+                    and compatible(owner):
+                return owner
+        return None
+
+
+def owner_for_entry(actor: User, community: Community, entry: OwnerEntry, index: OwnerIndex,
+                    unit_owners=()) -> Owner:
+    """The owner this entry names (see OwnerIndex), made when there is none; new phones and a document hash
+    are added to a matched owner, and a name the document hash matches under another name is corrected."""
+    owner = index.match(entry, unit_owners)
     if owner is None:
-        owner = Owner(community=community, name=name, phone=phone, is_developer=False)
+        owner = Owner(community=community, name=entry.name, kind=entry.kind, id_hash=entry.id_hash,
+                      id_last4=entry.id_last4)
+        owner.phones = [OwnerPhone(phone=phone, position=i) for i, phone in enumerate(entry.phones)]
         db.session.add(owner)
         db.session.flush()
-    elif owner.name != name:
-        record(actor, "owner.rename", owner, before=owner.name, after=name)
-        owner.name = name
+        index.add(owner)
+        return owner
+    if owner.name != entry.name:
+        record(actor, "owner.rename", owner, before=owner.name, after=entry.name)
+        owner.name = entry.name
+    known = owner.phone_numbers
+    added = [phone for phone in entry.phones if phone not in known]
+    for i, phone in enumerate(added, start=len(known)):
+        owner.phones.append(OwnerPhone(phone=phone, position=i))
+    if entry.id_hash and not owner.id_hash:
+        owner.id_hash, owner.id_last4 = entry.id_hash, entry.id_last4
+    if added or entry.id_hash:
+        db.session.flush()
+        index.add(owner)
     return owner
 
 
-def resolve_owners(actor: User, community: Community, new_owners: OwnersGiven) -> list[Owner]:
+def resolve_owners(actor: User, community: Community, new_owners: OwnersGiven, unit_owners=()) -> list[Owner]:
     """Owners from any of: Owner rows, OwnerEntry / (name, phone) pairs, or "developer"."""
     if isinstance(new_owners, (str, Owner, OwnerEntry)):
         new_owners = [new_owners]
     owners: list[Owner] = []
+    index = None
     for item in new_owners or ():
         if isinstance(item, Owner):
             if item.community_id != community.id:
@@ -298,14 +385,20 @@ def resolve_owners(actor: User, community: Community, new_owners: OwnersGiven) -
         elif isinstance(item, str) and item.lower() == DEVELOPER:
             owner = developer_of(community)
         else:
-            name, phone = (item.name, item.phone) if isinstance(item, OwnerEntry) else item
-            name, phone = (name or "").strip(), normalize_login(phone)
-            if not name or len(name) > 80:
+            if isinstance(item, OwnerEntry):
+                entry = item
+            else:
+                name, phone = item
+                phone = normalize_login(phone) if phone else ""
+                entry = OwnerEntry((name or "").strip(), (phone,) if phone else ())
+            if not entry.name or len(entry.name) > 80:
                 raise DomainError(_l("Write each owner as name:phone, for example 王芳:13900001234."), "owners")
-            if not is_phone(phone):
-                raise DomainError(_l("“%(phone)s” is not a mainland mobile number (11 digits starting with 1).",
-                                     phone=phone), "owners")
-            owner = owner_by_phone(actor, community, name, phone)
+            for phone in entry.phones:
+                if not is_phone(phone):
+                    raise DomainError(_l("“%(phone)s” is not a mainland mobile number (11 digits starting with 1).",
+                                         phone=phone), "owners")
+            index = index or OwnerIndex(community)
+            owner = owner_for_entry(actor, community, entry, index, unit_owners)
         if owner not in owners:
             owners.append(owner)
     if not owners:
@@ -371,7 +464,8 @@ def transfer_household(actor: User, household: Household, new_owners: OwnersGive
     on_date = on_date or today
     if on_date > today:
         raise DomainError(_l("The date cannot be in the future."), "on_date")
-    owners = resolve_owners(actor, community, new_owners)
+    owners = resolve_owners(actor, community, new_owners,
+                            unit_owners=[o.owner for o in current_ownerships(household, on_date)])
     _lock(household)
     ending = _open_ownerships(household, on_date)
     later = [o for o in ending if o.start_date > on_date]
@@ -400,6 +494,7 @@ class UnitPreview:
     owners_before: list = field(default_factory=list)
     area_changed: bool = False
     owners_changed: bool = False
+    source_before: str | None = None
 
     @property
     def label(self) -> str:
@@ -412,10 +507,11 @@ class ImportPreview:
     changed: list = field(default_factory=list)
     unchanged: list = field(default_factory=list)
     renamed: list = field(default_factory=list)  # (Owner, new name)
+    new_details: list = field(default_factory=list)  # owners who get a new phone or a document number
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.added or self.changed or self.renamed)
+        return bool(self.added or self.changed or self.renamed or self.new_details)
 
 
 def read_import(actor: User, community: Community, data: bytes) -> list[RegisterRow]:
@@ -426,11 +522,17 @@ def read_import(actor: User, community: Community, data: bytes) -> list[Register
 
 
 def _owner_key(owners) -> frozenset:
-    return frozenset(DEVELOPER if o.is_developer else (o.phone or f"owner:{o.id}") for o in owners)
+    return frozenset(DEVELOPER if o.is_developer else o.id for o in owners)
 
 
-def _row_owner_key(row: RegisterRow) -> frozenset:
-    return frozenset({DEVELOPER}) if row.developer else frozenset(o.phone for o in row.owners)
+def _row_owner_key(row: RegisterRow, index: OwnerIndex, unit_owners) -> frozenset:
+    if row.developer:
+        return frozenset({DEVELOPER})
+    key = set()
+    for entry in row.owners:
+        owner = index.match(entry, unit_owners)
+        key.add(owner.id if owner is not None else ("new", entry.name, entry.phones, entry.id_hash))
+    return frozenset(key)
 
 
 def preview_import(actor: User, community: Community, rows: list[RegisterRow]) -> ImportPreview:
@@ -442,27 +544,33 @@ def preview_import(actor: User, community: Community, rows: list[RegisterRow]) -
         db.select(Household).join(Building).where(Building.community_id == community.id))}
     today = local_today(community)
     owners_now = current_owners_by_household([h.id for h in households.values()], today)
-    known = {o.phone: o for o in db.session.scalars(
-        db.select(Owner).where(Owner.community_id == community.id, Owner.phone.is_not(None)))}
-    preview, renamed = ImportPreview(), {}
+    index = OwnerIndex(community)
+    preview, renamed, details = ImportPreview(), {}, {}
     for row in rows:
         if row.building_code not in buildings:
             raise DomainError(_l("There is no building with code “%(code)s” in this community.",
                                  code=row.building_code), "file")
-        for entry in row.owners:
-            owner = known.get(entry.phone)
-            if owner is not None and owner.name != entry.name:
-                renamed[owner.id] = (owner, entry.name)
         household = households.get(row.unit_key)
+        before = owners_now.get(household.id, []) if household is not None else []
+        for entry in row.owners:
+            owner = index.match(entry, before)
+            if owner is None:
+                continue
+            if owner.name != entry.name:
+                renamed[owner.id] = (owner, entry.name)
+            if set(entry.phones) - set(owner.phone_numbers) or (entry.id_hash and not owner.id_hash):
+                details[owner.id] = owner
         if household is None:
             preview.added.append(UnitPreview(row))
             continue
-        before = owners_now.get(household.id, [])
         unit = UnitPreview(row, household, household.area_m2, before,
-                           area_changed=household.area_m2 != row.area_m2,
-                           owners_changed=_owner_key(before) != _row_owner_key(row))
+                           area_changed=(household.area_m2 != row.area_m2
+                                         or household.area_source != row.area_source),
+                           owners_changed=_owner_key(before) != _row_owner_key(row, index, before),
+                           source_before=household.area_source)
         (preview.changed if unit.area_changed or unit.owners_changed else preview.unchanged).append(unit)
     preview.renamed = list(renamed.values())
+    preview.new_details = list(details.values())
     return preview
 
 
@@ -473,22 +581,22 @@ def apply_import(actor: User, community: Community, rows: list[RegisterRow], *, 
     today = local_today(community)
     buildings = {b.code: b for b in db.session.scalars(
         db.select(Building).where(Building.community_id == community.id))}
-    owner_cache: dict = {}
+    index = OwnerIndex(community)
 
-    def owners_for(row):
+    def owners_for(row, unit_owners=()):
         if row.developer:
             return [developer_of(community)]
         result = []
         for entry in row.owners:
-            if entry.phone not in owner_cache:
-                owner_cache[entry.phone] = owner_by_phone(actor, community, entry.name, entry.phone)
-            result.append(owner_cache[entry.phone])
+            owner = owner_for_entry(actor, community, entry, index, unit_owners)
+            if owner not in result:
+                result.append(owner)
         return result
 
     for unit in preview.added:
         row = unit.row
         household = Household(building=buildings[row.building_code], entrance=row.entrance, room=row.room,
-                              area_m2=row.area_m2)
+                              area_m2=row.area_m2, area_source=row.area_source)
         db.session.add(household)
         db.session.flush()
         _start(household, owners_for(row), today)
@@ -497,20 +605,22 @@ def apply_import(actor: User, community: Community, rows: list[RegisterRow], *, 
         household, row = unit.household, unit.row
         if unit.area_changed:
             household.area_m2 = row.area_m2
+            household.area_source = row.area_source
         if unit.owners_changed:
             _lock(household)
             ending = _open_ownerships(household, today)
             if any(o.start_date > today for o in ending):
                 raise DomainError(_l("%(unit)s has owners from a later date; change it on its own page.",
                                      unit=row.label), "file")
+            new_owners = owners_for(row, unit.owners_before)
             for ownership in ending:
                 ownership.end_date = today
             db.session.flush()
-            _start(household, owners_for(row), today)
-    for owner, name in preview.renamed:
-        if owner.name != name:
-            record(actor, "owner.rename", owner, before=owner.name, after=name)
-            owner.name = name
+            _start(household, new_owners, today)
+        else:
+            owners_for(row, unit.owners_before)  # new phones or a document number of the same owners
+    for unit in preview.unchanged:
+        owners_for(unit.row, unit.owners_before)
     db.session.flush()
     record(actor, "register.import", community, filename=filename, on_date=today.isoformat(),
            added=len(preview.added), changed=len(preview.changed), unchanged=len(preview.unchanged),
@@ -519,6 +629,119 @@ def apply_import(actor: User, community: Community, rows: list[RegisterRow], *, 
            units_changed=[{"unit": u.label, "area": u.area_changed, "owners": u.owners_changed}
                           for u in preview.changed])
     return preview
+
+
+# ---- the owner roll: probable duplicates, merged or kept apart -------------------------------------------
+
+@dataclass
+class DuplicatePair:
+    first: Owner
+    second: Owner
+    shared_phones: list = field(default_factory=list)
+    same_document: bool = False
+
+
+def probable_duplicates(community: Community) -> list[DuplicatePair]:
+    """Owner rows of the community that are probably one owner: the same name and document hash, or a phone in
+    common. Rows merged away, the developer, and pairs the committee kept apart are left out. Three queries."""
+    first, second = aliased(Owner), aliased(Owner)
+    phone1, phone2 = aliased(OwnerPhone), aliased(OwnerPhone)
+    live = (first.community_id == community.id, second.community_id == community.id, first.id < second.id,
+            first.merged_into_id.is_(None), second.merged_into_id.is_(None),
+            first.is_developer.is_(False), second.is_developer.is_(False))
+    pairs: dict[tuple, dict] = {}
+    for a, b, phone in db.session.execute(
+            db.select(first.id, second.id, phone1.phone)
+            .join(phone1, phone1.owner_id == first.id).join(phone2, phone2.phone == phone1.phone)
+            .join(second, second.id == phone2.owner_id).where(*live).order_by(first.id, second.id, phone1.phone)):
+        pairs.setdefault((a, b), {"phones": [], "document": False})["phones"].append(phone)
+    for a, b in db.session.execute(db.select(first.id, second.id).where(
+            *live, first.id_hash.is_not(None), first.id_hash == second.id_hash, first.name == second.name)):
+        pairs.setdefault((a, b), {"phones": [], "document": False})["document"] = True
+    if not pairs:
+        return []
+    kept = set(db.session.execute(db.select(OwnersKeptApart.owner_low_id, OwnersKeptApart.owner_high_id)
+                                  .where(OwnersKeptApart.community_id == community.id)).tuples())
+    ids = {i for pair in pairs for i in pair}
+    owners = {o.id: o for o in db.session.scalars(db.select(Owner).where(Owner.id.in_(ids)))}
+    return [DuplicatePair(owners[a], owners[b], found["phones"], found["document"])
+            for (a, b), found in sorted(pairs.items()) if (a, b) not in kept]
+
+
+def _pair(community, first, second) -> tuple[Owner, Owner]:
+    for owner in (first, second):
+        if owner is None or owner.community_id != community.id:
+            raise DomainError(_l("This owner is not in the community's register."), "decision")
+        if owner.merged_into_id is not None:
+            raise DomainError(_l("%(name)s was already merged into another owner.", name=owner.name), "decision")
+        if owner.is_developer:
+            raise DomainError(_l("The developer is not merged with other owners."), "decision")
+    if first.id == second.id:
+        raise DomainError(_l("Choose two different owners."), "decision")
+    return first, second
+
+
+def merge_owners(actor: User, community: Community, keep: Owner, other: Owner) -> Owner:
+    """`other` is the same owner as `keep`: its holdings move to `keep` (a holding of a unit `keep` already
+    holds at the same time is removed, once), its phones, document hash and account link are added to `keep`
+    where missing, and the row stays, marked as merged into `keep`, so the history still names it."""
+    _require(permissions.can_decide_owner_duplicates(actor, community))
+    keep, other = _pair(community, keep, other)
+    if keep.user_id and other.user_id and keep.user_id != other.user_id:
+        raise DomainError(_l("These owners are linked to two different accounts; they cannot be merged."),
+                          "decision")
+    kept_holdings = db.session.scalars(db.select(Ownership).where(Ownership.owner_id == keep.id)).all()
+    moved, removed = [], []
+    for holding in db.session.scalars(db.select(Ownership).where(Ownership.owner_id == other.id)
+                                      .order_by(Ownership.id)).all():
+        overlap = any(h.household_id == holding.household_id and h.start_date < (holding.end_date or date.max)
+                      and holding.start_date < (h.end_date or date.max) for h in kept_holdings)
+        if overlap:
+            removed.append({"household_id": holding.household_id, "start": holding.start_date.isoformat(),
+                            "end": holding.end_date.isoformat() if holding.end_date else None})
+            db.session.delete(holding)
+        else:
+            moved.append(holding.id)
+            holding.owner_id = keep.id
+    known = keep.phone_numbers
+    for phone in other.phone_numbers:
+        if phone not in known:
+            keep.phones.append(OwnerPhone(phone=phone, position=len(known)))
+            known.append(phone)
+    if other.id_hash and not keep.id_hash:
+        keep.id_hash, keep.id_last4 = other.id_hash, other.id_last4
+    if other.user_id and not keep.user_id:
+        keep.user_id, keep.confirmed_by_id, keep.confirmed_at = other.user_id, other.confirmed_by_id, other.confirmed_at
+    other.merged_into_id, other.merged_at = keep.id, clock.utcnow()
+    db.session.flush()
+    record(actor, "owner.merged", keep, merged_owner_id=other.id, merged_name=other.name,
+           holdings_moved=len(moved), holdings_removed=removed)
+    return keep
+
+
+def keep_owners_apart(actor: User, community: Community, first: Owner, second: Owner) -> OwnersKeptApart:
+    """The committee says the two rows are different owners: the pair is not flagged again."""
+    _require(permissions.can_decide_owner_duplicates(actor, community))
+    first, second = _pair(community, first, second)
+    low, high = sorted((first.id, second.id))
+    decision = db.session.scalar(db.select(OwnersKeptApart).where(
+        OwnersKeptApart.owner_low_id == low, OwnersKeptApart.owner_high_id == high))
+    if decision is None:
+        decision = OwnersKeptApart(community_id=community.id, owner_low_id=low, owner_high_id=high,
+                                   decided_by_id=actor.id)
+        db.session.add(decision)
+        db.session.flush()
+        record(actor, "owner.kept_apart", first, other_owner_id=second.id, other_name=second.name)
+    return decision
+
+
+def area_sources(community: Community, on: date) -> dict[str, int]:
+    """How many of the community's units held on `on` take their area from each source (one query)."""
+    rows = db.session.execute(
+        db.select(Household.area_source, func.count(func.distinct(Household.id)))
+        .join(Ownership, Ownership.household_id == Household.id).join(Building, Building.id == Household.building_id)
+        .where(Building.community_id == community.id, Ownership.held_on(on)).group_by(Household.area_source)).all()
+    return {source: int(n) for source, n in sorted(rows, key=lambda r: AREA_SOURCES.index(r[0]))}
 
 
 # ---- reading -------------------------------------------------------------------------------------------

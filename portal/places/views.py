@@ -16,6 +16,7 @@ from portal.places.forms import (
     BuildingForm,
     CommunityForm,
     ConfirmForm,
+    DuplicateDecisionForm,
     EstateForm,
     HouseholdEditForm,
     HouseholdForm,
@@ -23,7 +24,7 @@ from portal.places.forms import (
     SubDistrictForm,
     TransferForm,
 )
-from portal.places.models import Building, Household, SubDistrict
+from portal.places.models import Building, Household, Owner, SubDistrict
 from portal.places.services import community_or_404
 from portal.web import allow, htmx_or_page, public, show_error
 
@@ -243,7 +244,8 @@ def new_household(slug):
             developer, entries = importer.parse_owners(form.owners.data)
             owners = importer.DEVELOPER if developer else list(entries)
         return services.create_household(current_user, building, entrance=form.entrance.data,
-                                         room=form.room.data, area_m2=form.area_m2.data, owners=owners)
+                                         room=form.room.data, area_m2=form.area_m2.data, owners=owners,
+                                         area_source=form.area_source.data)
     return form_view(
         form, create, message=_("Unit added."),
         done=lambda household: url_for("places.household", slug=community.slug, household_id=household.id),
@@ -258,7 +260,8 @@ def household(slug, household_id):
     today = services.local_today(community)
     return render_template("places/household.html", community=community, household=household,
                            current=services.current_ownerships(household, today),
-                           history=services.ownership_history(household), today=today)
+                           history=services.ownership_history(household), today=today,
+                           area_source_labels=services.AREA_SOURCE_LABELS)
 
 
 @bp.route("/c/<slug>/households/<int:household_id>/edit", methods=["GET", "POST"])
@@ -269,7 +272,8 @@ def edit_household(slug, household_id):
     form = HouseholdEditForm(obj=household)
     return form_view(
         form, lambda: services.update_household(current_user, household, entrance=form.entrance.data,
-                                                room=form.room.data, area_m2=form.area_m2.data),
+                                                room=form.room.data, area_m2=form.area_m2.data,
+                                                area_source=form.area_source.data),
         message=_("Saved."),
         done=lambda _result: url_for("places.household", slug=community.slug, household_id=household.id),
         page="places/household_form.html", context={"form": form, "community": community, "household": household})
@@ -324,7 +328,8 @@ def import_register(slug):
             token = importer.save_pending(rows, community_id=community.id, actor_id=current_user.id,
                                           filename=filename)
             return render_template("places/import_preview.html", community=community, preview=preview,
-                                   token=token, filename=filename, form=ConfirmForm())
+                                   token=token, filename=filename, form=ConfirmForm(),
+                                   area_source_labels=services.AREA_SOURCE_LABELS)
     return render_template("places/import.html", form=form, community=community, problems=problems)
 
 
@@ -352,6 +357,41 @@ def confirm_import(slug, token):
                                  unchanged=len(result.unchanged)),
         done=imported)
 
+
+# ---- the owner roll: probable duplicates ---------------------------------------------------------------
+
+@bp.get("/c/<slug>/register/duplicates")
+def duplicates(slug):
+    community = community_or_404(slug)
+    allow(permissions.can_decide_owner_duplicates(current_user, community))
+    return render_template("places/duplicates.html", community=community,
+                           pairs=services.probable_duplicates(community), form=DuplicateDecisionForm())
+
+
+@bp.post("/c/<slug>/register/duplicates/<int:first_id>/<int:second_id>")
+def decide_duplicate(slug, first_id, second_id):
+    community = community_or_404(slug)
+    allow(permissions.can_decide_owner_duplicates(current_user, community))
+    first, second = db.session.get(Owner, first_id), db.session.get(Owner, second_id)
+    if first is None or second is None or community.id not in (first.community_id, second.community_id):
+        abort(404)
+    form = DuplicateDecisionForm()
+    decision = request.form.get("decision", "")
+
+    def decide():
+        if decision == "keep_first":
+            return services.merge_owners(current_user, community, first, second)
+        if decision == "keep_second":
+            return services.merge_owners(current_user, community, second, first)
+        if decision == "apart":
+            return services.keep_owners_apart(current_user, community, first, second)
+        raise DomainError(_("Choose merge or keep apart."), "decision")
+    back = url_for("places.duplicates", slug=community.slug)
+    return form_view(
+        form, decide, refused=flash_back(back),
+        message=_("Kept apart: these owners will not be flagged again.") if decision == "apart"
+        else _("Merged: one owner now holds the units of both entries."),
+        done=back)
 
 
 # ---- the directory of communities ----------------------------------------------------------------------

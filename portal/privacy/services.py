@@ -40,7 +40,7 @@ from portal.moderation.models import Flag
 from portal.notices.models import Objection
 from portal.open311.models import Open311Request
 from portal.outbox import Notification
-from portal.places.models import OPEN_RESIDENCY_STATES, Community, Owner, Ownership, Residency
+from portal.places.models import OPEN_RESIDENCY_STATES, Community, Owner, OwnerPhone, Ownership, Residency
 from portal.privacy.models import ConsentRecord, DataExport, DeletionRequest
 from portal.proposals.models import Comment, CommentLike, Proposal, ProposalSupport
 from portal.votes.models import Ballot, BallotCaster, BallotLogEntry, BallotOption
@@ -328,6 +328,7 @@ def personal_data(user: User) -> dict:
         "account": _rows(User, User.id == uid, leave_out=("password_hash",))[0],
         "residencies": _rows(Residency, Residency.user_id == uid),
         "owners": owners,
+        "owner_phones": _rows(OwnerPhone, OwnerPhone.owner_id.in_(owner_ids)) if owner_ids else [],
         "ownerships": _rows(Ownership, Ownership.owner_id.in_(owner_ids)) if owner_ids else [],
         "memberships": _rows(OrgMembership, OrgMembership.user_id == uid),
         "issues": _rows(Issue, Issue.reporter_id == uid),

@@ -118,11 +118,11 @@ def record_about(person: User) -> list[AuditEntry]:
 
 def owner_proposals(residency: Residency) -> list[Owner]:
     """Owners in the register, with a current ownership of the claimed unit and not yet linked to an
-    account, whose register phone equals the account's phone. Only a proposal: a member must confirm."""
+    account, one of whose register phones is the account's phone. Only a proposal: a member must confirm."""
     person = residency.user
     if residency.household_id is None or not person.phone:
         return []
-    return [o for o in _unlinked_current_owners(residency) if o.phone == person.phone]
+    return [o for o in _unlinked_current_owners(residency) if person.phone in o.phone_numbers]
 
 
 def linked_owners(person: User) -> list[Owner]:
@@ -205,7 +205,7 @@ def confirm_owners(member: User, residency: Residency, owner_ids: Iterable[int])
         owner.confirmed_by_id = member.id
         owner.confirmed_at = now
         record(member, "owner.confirmed", owner, subject_user=residency.user, residency_id=residency.id,
-               unit=unit_label(residency.household), phone_matched=owner.phone == residency.user.phone)
+               unit=unit_label(residency.household), phone_matched=residency.user.phone in owner.phone_numbers)
         confirmed.append(owner)
     return confirmed
 

@@ -105,6 +105,7 @@ ROUTES = {
     "places.edit_community": Route(lambda u, w: permissions.can_edit_community(u, w.x)),
     "places.register": Route(lambda u, w: permissions.can_view_register(u, w.x)),
     "places.import_register": Route(lambda u, w: permissions.can_import_register(u, w.x)),
+    "places.duplicates": Route(lambda u, w: permissions.can_decide_owner_duplicates(u, w.x)),
     "places.new_building": Route(register_rule),
     "places.edit_building": Route(register_rule),
     "places.estates": Route(lambda u, w: permissions.can_edit_estates(u, w.x)),
@@ -283,6 +284,7 @@ def _ids(w) -> dict:
         "residency_id": 1, "objection_id": 1, "membership_id": 1, "token": "t", "key": "k", "photo_id": 1,
         "voter_id": 1, "proxy_id": 1,
         "size": 640, "fmt": "json", "request_id": "1", "service_code": "lift", "rest": "x",
+        "first_id": 1, "second_id": 2,
     }
 
 

@@ -29,6 +29,7 @@ COMMUNITY_RULES = {
     "can_view_register": {"member_x", "chair_x", "admin"},
     "can_import_register": {"member_x", "chair_x", "admin"},
     "can_edit_estates": {"member_x", "chair_x", "admin"},
+    "can_decide_owner_duplicates": {"member_x", "chair_x", "admin"},
     "can_edit_community": {"admin"},
     # X is made "members only" below: its people, the sub-district's officials and admins.
     "can_view_community": {"resident", "member_x", "chair_x", "property_x", "official_a", "admin",

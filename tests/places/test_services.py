@@ -271,4 +271,10 @@ def test_demo_places_are_believable_and_idempotent():
     assert db.session.scalar(db.select(db.func.count(Community.id))) == 3
     buyer = db.session.scalar(db.select(Owner).where(Owner.phone == "13900008888"))
     assert len(buyer.ownerships) == 3
-    assert "300 units" in first[0]
+    assert "305 units" in first[0]  # 300, and the owner roll's five units of 南湖社区 building 11
+    nanhu = db.session.scalar(db.select(Community).where(Community.slug == "nanhu"))
+    assert db.session.scalar(db.select(Owner).where(Owner.name == "赵敏")).phone_numbers == ["13900009001",
+                                                                                            "13900009002"]
+    assert db.session.scalar(db.select(Owner.kind).where(Owner.name == "北京望京科技有限公司")) == "organization"
+    assert db.session.scalar(db.select(Owner).where(Owner.name == "周桂兰")).phone is None
+    assert [(p.first.name, p.second.name) for p in services.probable_duplicates(nanhu)] == [("林峰", "林锋")]

@@ -7,7 +7,7 @@ import pytest
 
 from portal.extensions import db
 from portal.places import services
-from portal.places.models import Building, Community, Household, Ownership, SubDistrict
+from portal.places.models import Building, Community, Household, Owner, Ownership, SubDistrict
 from tests.csrf import csrf_token
 from tests.factories import (
     gen_building,
@@ -286,3 +286,64 @@ def test_a_zip_that_is_not_a_workbook_is_refused(client, auth, place):
     auth.login(place["admin"])
     text = upload(client, "huajiadi", buffer.getvalue(), filename="register.csv").get_data(as_text=True)
     assert "neither a CSV text file nor an Excel" in text
+
+
+# ---- the owner roll: area sources, owners without phones, duplicates --------------------------------------
+
+def test_the_area_source_is_edited_with_the_area_and_shown(client, auth, place):
+    auth.login(place["member"])
+    path = f"/c/huajiadi/households/{place['household'].id}/edit"
+    response = post(client, path, {"entrance": "1", "room": "101", "area_m2": "90.10", "area_source": "surveyed"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert place["household"].area_source == "surveyed"
+    page = client.get(f"/c/huajiadi/households/{place['household'].id}").get_data(as_text=True)
+    assert "90.10 m²" in page and "Surveyed (实测)" in page
+    refused = post(client, path, {"entrance": "1", "room": "101", "area_m2": "90.10", "area_source": "guessed"})
+    assert refused.status_code == 200 and "Choose where the area comes from" in refused.get_data(as_text=True)
+
+
+def test_a_unit_with_an_owner_without_a_phone_and_one_with_two(client, auth, place):
+    auth.login(place["member"])
+    response = post(client, "/c/huajiadi/households/new",
+                    {"building_id": place["building"].id, "entrance": "2", "room": "503", "area_m2": "70",
+                     "area_source": "contract", "owners": "周桂兰; 赵敏:13900004321/13900004322"})
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "周桂兰" in page and "13900004321" in page and "13900004322" in page and "Contract (合同)" in page
+
+
+def test_the_committee_merges_a_duplicate_on_its_page(client, auth, place):
+    auth.login(place["member"])
+    for room, owners in (("601", "王小芳:13900001234"), ("602", "陈静:13900007777")):
+        post(client, "/c/huajiadi/households/new", {"building_id": place["building"].id, "entrance": "2",
+                                                    "room": room, "area_m2": "60", "owners": owners})
+    page = client.get("/c/huajiadi/register/duplicates").get_data(as_text=True)
+    assert "王芳" in page and "王小芳" in page and "Same phone" in page and "陈静" not in page
+    wang, xiao = (db.session.scalar(db.select(Owner).where(Owner.name == n)) for n in ("王芳", "王小芳"))
+    path = f"/c/huajiadi/register/duplicates/{wang.id}/{xiao.id}"
+    wrong = post(client, path, {"decision": "perhaps"}, form_path="/c/huajiadi/register/duplicates")
+    assert wrong.status_code == 302 and xiao.merged_into_id is None
+    response = post(client, path, {"decision": "keep_second"}, form_path="/c/huajiadi/register/duplicates")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert wang.merged_into_id == xiao.id and len(xiao.ownerships) == 2
+    assert "No probable duplicates" in client.get("/c/huajiadi/register/duplicates").get_data(as_text=True)
+    history = client.get(f"/c/huajiadi/households/{place['household'].id}").get_data(as_text=True)
+    assert "王小芳" in history
+
+
+def test_keep_apart_on_the_page_and_others_may_not_decide(client, auth, place):
+    auth.login(place["member"])
+    post(client, "/c/huajiadi/households/new", {"building_id": place["building"].id, "entrance": "2",
+                                                "room": "701", "area_m2": "60", "owners": "李强:13900001234"})
+    wang, li = (db.session.scalar(db.select(Owner).where(Owner.name == n)) for n in ("王芳", "李强"))
+    path = f"/c/huajiadi/register/duplicates/{wang.id}/{li.id}"
+    response = post(client, path, {"decision": "apart"}, form_path="/c/huajiadi/register/duplicates")
+    assert response.status_code == 302
+    assert "No probable duplicates" in client.get("/c/huajiadi/register/duplicates").get_data(as_text=True)
+    auth.logout()
+    for who in ("staff", "resident"):
+        auth.login(place[who])
+        assert client.get("/c/huajiadi/register/duplicates").status_code == 403
+        auth.logout()

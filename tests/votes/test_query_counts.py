@@ -82,9 +82,10 @@ def large_community(world, n_units):
         else:
             owners.append((f"Owner {n}", linked, False, [rest[n]]))
         n += 1
-    db.session.execute(insert(Owner), [{"community_id": community.id, "name": name, "phone": f"139{i:08d}",
+    db.session.execute(insert(Owner), [{"community_id": community.id, "name": name,
+                                        "kind": "developer" if developer else "person",
                                         "is_developer": developer, "user_id": user_id}
-                                       for i, (name, user_id, developer, _units) in enumerate(owners)])
+                                       for name, user_id, developer, _units in owners])
     owner_ids = list(db.session.scalars(db.select(Owner.id).where(Owner.community_id == community.id)
                                         .order_by(Owner.id)))
     db.session.execute(insert(Ownership), [{"household_id": unit, "owner_id": owner_id, "start_date": start}

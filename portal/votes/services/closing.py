@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from portal import events
@@ -16,13 +16,16 @@ from portal.auth import permissions, roles
 from portal.due import due_step
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
+from portal.places.models import AREA_SOURCES, Building, Household, Ownership
 from portal.proposals import services as proposals
 from portal.votes import counting
-from portal.votes.models import Ballot
+from portal.votes.models import Ballot, BallotVoter
+from portal.votes.scope import units_clause
 from portal.votes.services._common import (
     REASON_MAX,
     STATEMENT_MAX,
     _caster_ids,
+    _local,
     _lock,
     _moment,
     _notify_all,
@@ -113,6 +116,25 @@ def close(actor: User, ballot: Ballot, reason: str, *, now: datetime | None = No
     return ballot
 
 
+def area_sources_of(ballot) -> dict[str, int]:
+    """How many units of the frozen electorate take their area from the property register, a survey or the
+    contract (SPC interpretation art. 8), counted once at close: the units held on the freeze day by the
+    frozen owners and the frozen co-owned units, within the ballot's scope. One query."""
+    on = _local(ballot, ballot.opens_at).date()
+    owner_ids = select(BallotVoter.owner_id).where(BallotVoter.ballot_id == ballot.id,
+                                                   BallotVoter.owner_id.is_not(None))
+    unit_ids = select(BallotVoter.household_id).where(BallotVoter.ballot_id == ballot.id,
+                                                      BallotVoter.household_id.is_not(None))
+    rows = db.session.execute(
+        select(Household.area_source, func.count(func.distinct(Household.id)))
+        .join(Ownership, Ownership.household_id == Household.id).join(Building, Building.id == Household.building_id)
+        .where(units_clause(ballot), Ownership.held_on(on),
+               or_(Ownership.owner_id.in_(owner_ids), Household.id.in_(unit_ids)))
+        .group_by(Household.area_source)).all()
+    found = {source: int(n) for source, n in rows}
+    return {source: found[source] for source in AREA_SOURCES if source in found}
+
+
 def _close(ballot, now, *, actor=None, reason=None, notify_at=None) -> None:
     """Count (SQL aggregates), decide, store the result with its figures, move the proposal on."""
     _lock(ballot)
@@ -120,6 +142,8 @@ def _close(ballot, now, *, actor=None, reason=None, notify_at=None) -> None:
         return
     figures = tally(ballot)
     result, details = counting.decide(ballot, figures)
+    if ballot.method == "owners":
+        details = {**details, "area_sources": area_sources_of(ballot)}
     ballot.result = result
     ballot.figures = {**figures.as_json(), "details": details}
     ballot.status = "closed"
