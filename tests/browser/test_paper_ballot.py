@@ -1,4 +1,5 @@
-"""Issue 19 in a phone browser (390 px): paper ballots and proxies of an owners' ballot. The chair prints the
+"""Issue 19 in a phone browser (390 px): paper ballots and proxies of an owners' ballot — a lift decided by the
+owners of one entrance. The chair prints the
 named ballot forms, enters two paper ballots by scanning their QR codes (decoded here from the printed
 page's picture, then visited), records an owner's written authorization and enters that owner's paper ballot
 "by proxy"; an owner then finds their paper ballot's receipt and checks it. And the batch print of a ballot
@@ -32,9 +33,11 @@ pytestmark = pytest.mark.browser
 RECEIPT = re.compile(r"[A-Z2-7]{20}")
 
 
-def seed(live_server, label: str, *, owners: int) -> dict:
+def seed(live_server, label: str, *, owners: int, one_entrance: bool = False) -> dict:
     """A community with a homeowners' committee chair, `owners` owners of building 7 (the first three with
-    accounts, the others without), a resident who will be a proxy, and an open owners' ballot on matter (7)."""
+    accounts, the others without), a resident who will be a proxy, and an open owners' ballot on matter (7);
+    with `one_entrance`, two more owners live in entrance 9 and the ballot is decided by the owners of
+    entrance 1 only (a lift in one entrance: issue #19's scope)."""
     from portal.clock import utcnow
     from portal.proposals import services as proposals
     from portal.votes import services
@@ -57,6 +60,11 @@ def seed(live_server, label: str, *, owners: int) -> dict:
                 person = gen_user(email=unique_email(f"paper-owner{n}"), display_name=name, phone=phone)
                 owner.user_id, owner.confirmed_by_id, owner.confirmed_at = person.id, chair.id, now
                 people["owners"].append(person.email)
+        if one_entrance:
+            for room in ("0101", "0201"):
+                gen_owner(gen_household(building, entrance="9", room=room, area="88.00"),
+                          name=f"Entrance 9 owner {room}", phone=unique_phone())
+        scope = {"scope_kind": "entrances", "scope_entrances": [(building.id, "1")]} if one_entrance else {}
         proposal = proposals.create_proposal(
             chair, community, title="Add a lift to building 7", summary="A lift for the elderly of building 7.",
             body="## Budget\n\n600,000 yuan.", category="facilities", publish=True)
@@ -64,7 +72,7 @@ def seed(live_server, label: str, *, owners: int) -> dict:
         ballot = services.open_ballot(chair, proposal, method="owners", matter=7, question="Add a lift to building 7?",
                                       notice="Vote online, or on the paper form handed to you.",
                                       opens_at=now - timedelta(hours=1), closes_at=now + timedelta(days=7),
-                                      now=now - timedelta(days=16))
+                                      now=now - timedelta(days=16), **scope)
         services.apply_due(ballot, now)
         db.session.commit()
         people["ballot"] = f"/c/{community.slug}/ballots/{ballot.id}"
@@ -98,12 +106,13 @@ def test_the_batch_print_of_twenty_owners_is_twenty_a4_pages(page, live_server):
 
 
 def test_the_chair_enters_paper_ballots_by_their_qr_codes_and_one_by_proxy(new_context, live_server):
-    place = seed(live_server, unique_phone()[-6:], owners=6)
+    place = seed(live_server, unique_phone()[-6:], owners=6, one_entrance=True)
     chair = new_context().new_page()
     sign_in(chair, place["chair"], DEFAULT_PASSWORD)
     visit(chair, place["ballot"])
+    expect(chair.locator("main")).to_contain_text("entrance 1")  # who decides: entrance 1's owners alone
     chair.get_by_role("link", name="Print every paper ballot form").click()
-    expect(chair.locator(".ballot-form-sheet")).to_have_count(6)
+    expect(chair.locator(".ballot-form-sheet")).to_have_count(6)  # not entrance 9's two
     capture(chair, "paper-ballot-forms", docs="paper-ballot-form")
     codes = [scan_form(chair, n) for n in range(3)]
     assert all(code.startswith(live_server.url + place["ballot"] + "/paper/") for code in codes)
