@@ -124,7 +124,7 @@ def managed_organizations(user: User) -> list[Organization]:
     return [m.organization for m in roles.memberships(user) if m.title == "chair"]
 
 
-def estate_committees(community) -> dict[int, list[Organization]]:
+def estate_committees(community: Community) -> dict[int, list[Organization]]:
     """The homeowners' and property management committees of the community's estates, by estate id."""
     found: dict[int, list[Organization]] = {}
     for organization in db.session.scalars(select(Organization).where(

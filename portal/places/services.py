@@ -344,7 +344,7 @@ class OwnerIndex:
 
 
 def owner_for_entry(actor: User, community: Community, entry: OwnerEntry, index: OwnerIndex,
-                    unit_owners=()) -> Owner:
+                    unit_owners: Iterable[Owner] = ()) -> Owner:
     """The owner this entry names (see OwnerIndex), made when there is none; new phones and a document hash
     are added to a matched owner, and a name the document hash matches under another name is corrected."""
     owner = index.match(entry, unit_owners)
@@ -371,7 +371,8 @@ def owner_for_entry(actor: User, community: Community, entry: OwnerEntry, index:
     return owner
 
 
-def resolve_owners(actor: User, community: Community, new_owners: OwnersGiven, unit_owners=()) -> list[Owner]:
+def resolve_owners(actor: User, community: Community, new_owners: OwnersGiven,
+                   unit_owners: Iterable[Owner] = ()) -> list[Owner]:
     """Owners from any of: Owner rows, OwnerEntry / (name, phone) pairs, or "developer"."""
     if isinstance(new_owners, (str, Owner, OwnerEntry)):
         new_owners = [new_owners]

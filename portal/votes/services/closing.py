@@ -116,7 +116,7 @@ def close(actor: User, ballot: Ballot, reason: str, *, now: datetime | None = No
     return ballot
 
 
-def area_sources_of(ballot) -> dict[str, int]:
+def area_sources_of(ballot: Ballot) -> dict[str, int]:
     """How many units of the frozen electorate take their area from the property register, a survey or the
     contract (SPC interpretation art. 8), counted once at close: the units held on the freeze day by the
     frozen owners and the frozen co-owned units, within the ballot's scope. One query."""

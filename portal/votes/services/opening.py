@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from portal.auth.models import User
+    from portal.places.models import Estate
     from portal.proposals.models import Proposal
 
 
@@ -194,7 +195,7 @@ def open_ballot(actor: User, proposal: Proposal, *, method: str, question: str, 
                 opens_at: datetime, closes_at: datetime, secret: bool = False, results_hidden: bool = False,
                 matter: int | str | None = None, resident_unit: str | None = None, resident_rule: str | None = None,
                 quorum_percent: str | Decimal | None = None, threshold: str | None = None, notice: str = "",
-                organization: Organization | None = None, estate=None, scope_kind: str | None = None,
+                organization: Organization | None = None, estate: Estate | None = None, scope_kind: str | None = None,
                 scope_buildings: Iterable[int] = (), scope_entrances: Iterable[tuple[int, str]] = (),
                 now: datetime | None = None) -> Ballot:
     """A ballot on a proposal in consultation, which goes to voting. Voting opens at once when `opens_at`

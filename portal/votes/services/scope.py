@@ -71,7 +71,7 @@ def _estate(community, estate) -> Estate:
     return estate
 
 
-def check_scope(community: Community, *, estate=None, scope: str | None = None,
+def check_scope(community: Community, *, estate: Estate | None = None, scope: str | None = None,
                 buildings: Iterable[int] = (), entrances: Iterable[tuple[int, str]] = ()) -> Scope:
     """The estate (default: the community's only one) and who of its owners decide. Listed buildings and
     entrances must be of that estate (an entrance: a building of it with units on that entrance). Raises

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from portal.auth.models import User
     from portal.places.models import Community
+    from portal.votes.models import Ballot
 
 REASON_MAX = 500
 UNITS_SHOWN_MAX = 500  # the roll page lists at most this many units of each kind
@@ -61,7 +62,7 @@ def today_in(community: Community, now: datetime | None = None) -> date:
 
 
 def units_without_owner(community: Community, on: date, *, household_id: int | None = None,
-                        ballot=None) -> list[UnitStanding]:
+                        ballot: Ballot | None = None) -> list[UnitStanding]:
     """The community's units with no owner on `on` (or only that one; or only those within an owners'
     ballot's scope), by label, with the resolution in effect then."""
     query = electorate.unowned_units(community.id, on, ballot).subquery("unowned")
@@ -72,7 +73,7 @@ def units_without_owner(community: Community, on: date, *, household_id: int | N
     return [UnitStanding(int(r.household_id), r.label, r.resolution, r.reason) for r in rows]
 
 
-def unresolved_units(community: Community, on: date, ballot=None) -> list[UnitStanding]:
+def unresolved_units(community: Community, on: date, ballot: Ballot | None = None) -> list[UnitStanding]:
     """The units that keep an owners' ballot (within its scope, when given) from opening on `on`."""
     return [unit for unit in units_without_owner(community, on, ballot=ballot) if unit.resolution is None]
 
