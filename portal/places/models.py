@@ -291,8 +291,11 @@ def default_estate(session, community) -> Estate:
     inside a flush: reads without autoflush."""
     community_id = community.id if isinstance(community, Community) else community
     for obj in session.new:
-        if isinstance(obj, Estate) and (obj.community is community or (
-                community_id is not None and obj.community_id == community_id)):
+        if not isinstance(obj, Estate):
+            continue
+        # A new estate knows its community by the object (its community_id is set only by the flush).
+        of = obj.community_id if obj.community_id is not None else getattr(obj.community, "id", None)
+        if obj.community is community or (community_id is not None and of == community_id):
             return obj
     if community_id is not None:
         with session.no_autoflush:

@@ -110,3 +110,16 @@ def test_estate_pages(client, auth, place):
     auth.login(place["outsider"])
     assert client.get("/c/huajiadi/estates").status_code == 403
     assert client.get(f"/c/nanhu/estates/{estate.id}/edit").status_code == 404
+
+
+def test_buildings_added_by_community_id_in_one_flush_share_one_default_estate(app):
+    """Bulk builders (benches, importers) add buildings by `community_id` only: the first makes the
+    community's default estate, the others join it rather than making one each."""
+    community = gen_community(name="Ginkgo Court", slug="ginkgo-court")
+    db.session.flush()
+    db.session.add_all([Building(community_id=community.id, name=f"Building {n}", code=str(n)) for n in range(3)])
+    db.session.flush()
+    estates = db.session.scalars(db.select(Estate).where(Estate.community_id == community.id)).all()
+    assert len(estates) == 1
+    assert {b.estate_id for b in db.session.scalars(db.select(Building).where(
+        Building.community_id == community.id))} == {estates[0].id}
