@@ -143,6 +143,7 @@ ROUTES = {
     "calendar.feed": Route(community_page),
     # issues
     "issues.index": Route(community_page),
+    "issues.responsibilities": Route(community_page),
     "issues.detail": Route(lambda u, w: permissions.can_view_issue(u, w.issue)),
     "issues.new": Route(lambda u, w: permissions.can_report_issue(u, w.x)),
     "issues.similar": Route(lambda u, w: u.is_authenticated and community_page(u, w), query="title=lift"),
