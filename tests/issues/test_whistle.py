@@ -125,7 +125,8 @@ def test_the_pages(client, auth, world):
                     data={"reportin-attendee": "", "reportin-action": "清理占道"})
     assert response.status_code == 200 and "清理占道" in response.get_data(as_text=True)
     response = post(client, url(issue, f"/summons/{summons.id}/report-in"),
-                    data={"reportin-attendee": "李科长", "reportin-action": "清理占道", "reportin-action_due": "2099-01-02"})
+                    data={"reportin-attendee": "李科长", "reportin-action": "清理占道",
+                          "reportin-action_due": "2099-01-02"})
     assert response.status_code == 302
     page = client.get(url(issue)).get_data(as_text=True)
     assert "Who comes: 李科长" in page and "reported in" in page
@@ -142,3 +143,22 @@ def test_the_responsibility_list(client, auth, world):
     assert "《特种设备安全法》第三十九条" in page and world.pc_x.name in page
     auth.login(world.reporter)
     assert f"/c/{world.x.slug}/responsibilities" in client.get(f"/c/{world.x.slug}/issues/new").get_data(as_text=True)
+
+
+def test_the_dashboard_report_in_rate_per_organization(world):
+    from portal.dashboard import services as S
+    issue, (dept, pc) = whistled(world)
+    services.report_in(world.department_a, dept, attendee="李科长", action="清理", now=T0 + H + 10 * M)
+    services.report_in(world.property_x, pc, attendee="张经理", action="配合", now=T0 + 3 * H)  # late
+    late_one = services.blow_whistle(world.official_a, gen_issue(world, now=T0), [world.dept_a], report_within="60",
+                                     reason="再次", now=T0 + H)[0]
+    early_one = services.blow_whistle(world.official_a, gen_issue(world, now=T0), [world.pc_x], report_within="600",
+                                      reason="未到时限", now=T0 + H)[0]
+    assert late_one.reported_at is None and early_one.reported_at is None
+    db.session.commit()
+    f = S.Filters(sub_district=world.sd_a, month_from=S.parse_month("2025-03"), month_to=S.parse_month("2025-03"))
+    rows = {r["org_id"]: r["rate"] for r in S.report_in_on_time(f, now=T0 + 4 * H)}
+    # the department: on time once, missing once (report-by passed) → 1 of 2; the property company: late once,
+    # the other not yet due → 0 of 1
+    assert (rows[world.dept_a.id].numerator, rows[world.dept_a.id].denominator) == (1, 2)
+    assert (rows[world.pc_x.id].numerator, rows[world.pc_x.id].denominator) == (0, 1)
