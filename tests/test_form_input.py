@@ -174,6 +174,17 @@ def _duplicate_owners(w, ids):
     return {"first_id": first.id, "second_id": second.id}, {"decision": "apart"}
 
 
+def _summons(w, ids):
+    """An issue whistle-blown (吹哨), its summons of the property company waiting for the report."""
+    from portal.auth import roles
+    from portal.issues import services
+    from tests.issues import gen_issue
+    issue = gen_issue(w, title="占道经营")
+    [summons] = services.blow_whistle(w.official_a, issue, roles.organizations(w.property_x)[:1], report_within="",
+                                      reason="联合处置")
+    return {"issue_id": issue.id, "summons_id": summons.id}, {}
+
+
 # What a route needs that the world's ids do not give: URL values of an object in the right state (made for
 # the route, so that a button another route pressed does not spoil it), and posted values the view reads
 # before its form (they are fuzzed too).
@@ -204,6 +215,7 @@ STATE = {
     "issues.appeal": _work_order("rated"),
     "issues.decide_appeal": _work_order("appealed"),
     "places.decide_duplicate": _duplicate_owners,
+    "issues.report_in": _summons,
 }
 
 

@@ -338,6 +338,20 @@ def can_decide_appeal(user, issue) -> bool:
         user.is_admin or not _in_handling_org(user, issue))
 
 
+# --- whistle-blowing (吹哨报到, issue #20) ---
+
+def can_blow_whistle(user, issue) -> bool:
+    """Summoning organizations to an open issue: the sub-district's officials (who re-route work orders), admins."""
+    return _signed_in(user) and issue is not None and issue.status in (
+        "submitted", "accepted", "in_progress", "reopened") and _official_for(user, issue)
+
+
+def can_report_in(user, summons) -> bool:
+    """Reporting in (报到) to a summons not yet answered: members of the summoned organization, and admins."""
+    return _signed_in(user) and summons is not None and summons.reported_at is None and (
+        user.is_admin or any(o.id == summons.organization_id for o in roles.organizations(user)))
+
+
 def can_see_caller_phone(user, issue) -> bool:
     """The hotline caller's full number: the handling organization's staff, who call back. Everyone else who
     may see the reporter sees it masked."""

@@ -225,6 +225,10 @@ def _tables(filters, community, data) -> list[Table]:
     tables.append(Table("work-orders", _("12345 work orders resolved on time"),
                         [_("Scope"), _("On time"), _("Resolved"), "%", _("Extended")],
                         [[_("All"), on_time.numerator, on_time.denominator, on_time.percent(), orders["extended"]]]))
+    tables.append(Table("report-in", _("Summoned organizations that reported in on time (whistle-blowing)"),
+                        [_("Organization"), _("On time"), _("Due"), "%"],
+                        [[row["name"], row["rate"].numerator, row["rate"].denominator, row["rate"].percent()]
+                         for row in data["report_in"]]))
     by_category = Table("by-category", _("Issues by category"), [_("Category"), _("Issues")],
                         [[row["name"], row["count"]] for row in data["by_category"]])
     by_category.chart = charts.bar_chart(

@@ -4,7 +4,8 @@ each satisfaction and unrated, rejected, duplicate, reopened, overdue, some with
 spread over the last 60 days so deadlines and the three rates mean something — and 12345 hotline work
 orders in every state (waiting to be signed for, signed, sent back, returned to the hotline, extended, an
 extension waiting, resolved with the closure report, return-visited, three failed calls, appealed, appeal
-upheld). Idempotent: a community that
+upheld, whistle-blown with two organizations reporting in, one on time and one late), and the basis of
+some categories in the responsibility list. Idempotent: a community that
 already has issues is left alone. Runs after the places and people demos and skips what is missing."""
 from datetime import timedelta
 
@@ -17,6 +18,7 @@ from portal.places.models import Building, Community, Residency
 
 H = timedelta(hours=1)
 D = timedelta(days=1)
+M = timedelta(minutes=1)
 
 # (days ago, category, title, description, story, supports). The story is the list of steps after the
 # report, each (hours after the report, step, argument).
@@ -119,7 +121,33 @@ WORK_ORDERS = [
     (5, "heating", "暖气漏水（12345）", ["sign", "resolve", "redone", "visit_unsolved", "appeal"]),
     (6, "security", "监控探头损坏（12345）", ["sign", "resolve", "redone", "visit_unsolved", "appeal",
                                            "uphold"]),
+    (3, "rubbish", "小区门口占道经营（12345）", ["sign", "whistle"]),
 ]
+# The responsibility list (责任清单): the basis of some categories' responsible organization.
+BASES = {
+    "lift": "《中华人民共和国特种设备安全法》第三十九条；物业服务合同",
+    "water": "《城市供水条例》；物业服务合同",
+    "rubbish": "《北京市生活垃圾管理条例》第三十二条",
+    "parking": "《北京市机动车停车条例》第二十八条",
+    "noise": "《中华人民共和国噪声污染防治法》",
+    "neighbours": "《中华人民共和国人民调解法》",
+}
+
+
+def _whistle(office, issue, at):
+    """Whistle-blowing (吹哨报到): the office summons the handling organization and a department; the first
+    reports in on time, the second late."""
+    handling = [o for o in services.summons_targets(issue) if o.id == issue.handling_org_id]
+    departments = [o for o in services.summons_targets(issue) if o.kind == "department"]
+    summoned = [o for o in handling + departments if services.members_of([o.id])][:2]
+    if len(summoned) < 2:
+        return
+    made = services.blow_whistle(office, issue, summoned, report_within=60, reason="占道经营涉及城管执法和物业管理，"
+                                 "需要联合处置。", now=at)
+    services.report_in(services.members_of([made[0].organization_id])[0], made[0], attendee="物业经理 张强",
+                       action="清理门口堆放物品，安排保安值守。", action_due=at + 2 * D, now=at + 20 * M)
+    services.report_in(services.members_of([made[1].organization_id])[0], made[1], attendee="科室工作人员 刘军",
+                       action="督促整改，对占道摊贩进行劝导。", action_due=at + 3 * D, now=at + 3 * H)
 
 
 def _office_staff(issue):
@@ -169,6 +197,8 @@ def _seed_work_orders(community, categories, now) -> int:
                                              satisfaction="dissatisfied", words="要求全部免费更换。", now=at)
             elif step == "appeal":
                 services.appeal_rating(handler, issue, "来电人要求超出物业服务合同范围，已书面答复。", now=at)
+            elif step == "whistle":
+                _whistle(office, issue, at)
             elif step == "uphold":
                 services.decide_appeal(office, issue, upheld=True, reason="经核实，诉求超出职责范围，核减。", now=at)
     return made
@@ -176,6 +206,9 @@ def _seed_work_orders(community, categories, now) -> int:
 
 def _seed_community(community, now) -> list[str]:
     categories = {c.code: c for c in services.ensure_default_categories(community)}
+    for code, basis in BASES.items():
+        if code in categories and not categories[code].basis:
+            categories[code].basis = basis
     residencies = _verified_residents(community)
     if not residencies:
         return []

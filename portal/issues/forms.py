@@ -8,6 +8,7 @@ from wtforms import (
     MultipleFileField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -152,4 +153,17 @@ class CategoryForm(_ActionForm):
     resolve_hours = IntegerField(_l("Resolve within (hours)"), validators=[Optional()],
                                  render_kw={"inputmode": "numeric"})
     default_org = SelectField(_l("Sent to"), coerce=optional_id, validate_choice=False)
+    basis = TextAreaField(_l("Basis of the responsibility (e.g. the regulation), public"), render_kw={"rows": 2})
     is_active = BooleanField(_l("Residents can choose it"))
+
+
+class WhistleForm(_ActionForm):
+    organizations = SelectMultipleField(_l("Organizations to summon"), coerce=optional_id, validate_choice=False)
+    report_within = StringField(_l("Report in within (minutes)"), render_kw={"inputmode": "numeric"})
+    reason = TextAreaField(_l("Why are they summoned?"), render_kw={"rows": 2})
+
+
+class ReportInForm(_ActionForm):
+    attendee = StringField(_l("Who comes"), render_kw={"maxlength": 200})
+    action = TextAreaField(_l("What your organization will do"), render_kw={"rows": 2})
+    action_due = StringField(_l("Done by (optional)"), render_kw={"type": "date"})

@@ -82,6 +82,8 @@ class IssueCategory(db.Model):
     resolve_hours = db.Column(db.Integer, nullable=False)
     # Who receives new issues of this kind: the property company, the residents' committee, or a department.
     default_org_id = db.Column(db.Integer, db.ForeignKey("organization.id"))
+    # The responsibility list (责任清单): why default_org is responsible (e.g. the regulation), public.
+    basis = db.Column(db.String(1000))
     is_active = db.Column(db.Boolean, nullable=False, default=True)
 
     community = db.relationship("Community")
@@ -377,3 +379,30 @@ class IssueAppeal(db.Model):
 
     issue = db.relationship("Issue")
     organization = db.relationship("Organization")
+
+
+class IssueSummons(db.Model):
+    """Whistle-blowing (吹哨报到): the sub-district office summons an organization to an issue with a time to
+    report by; the organization reports in (报到) naming who comes and what it will do (by when)."""
+
+    __tablename__ = "issue_summons"
+
+    id = db.Column(db.Integer, primary_key=True)
+    issue_id = db.Column(db.Integer, db.ForeignKey("issue.id"), nullable=False, index=True)
+    organization_id = db.Column(db.Integer, db.ForeignKey("organization.id"), nullable=False, index=True)
+    summoned_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    summoned_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    report_by = db.Column(UTCDateTime, nullable=False)
+    reason = db.Column(db.String(1000), nullable=False)
+    reported_at = db.Column(UTCDateTime)
+    reported_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    attendee = db.Column(db.String(200))
+    action = db.Column(db.String(1000))
+    action_due = db.Column(UTCDateTime)
+
+    issue = db.relationship("Issue")
+    organization = db.relationship("Organization")
+
+    def is_late(self, now) -> bool:
+        """Reported after report-by, or not reported and report-by has passed."""
+        return (self.reported_at or now) > self.report_by

@@ -14,7 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from portal.auth import permissions, roles
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
-from portal.formviews import form_view, posted_id, show_on_form
+from portal.formviews import form_view, posted_id, posted_text, show_on_form
 from portal.issues import bp, services
 from portal.issues.filters import IssueFilters
 from portal.issues.forms import (
@@ -29,12 +29,14 @@ from portal.issues.forms import (
     RateForm,
     RejectForm,
     ReportForm,
+    ReportInForm,
     RerouteForm,
     ResolveForm,
     ReturnToHotlineForm,
     ReturnVisitForm,
     SendBackForm,
     UpdateForm,
+    WhistleForm,
 )
 from portal.issues.models import (
     CONTACT_METHOD_LABELS,
@@ -45,6 +47,7 @@ from portal.issues.models import (
     Issue,
     IssueCategory,
     IssuePhoto,
+    IssueSummons,
 )
 from portal.places.models import Building, Household
 from portal.places.services import community_or_404
@@ -334,6 +337,12 @@ def _action_forms(issue, overrides=None, *, can_handle=True, can_rate=True):
         forms["handover"].organization.choices = _handover_choices(issue)
     if "reroute" in forms:
         forms["reroute"].organization.choices = _handover_choices(issue)
+    if "whistle" not in forms and permissions.can_blow_whistle(current_user, issue):
+        forms["whistle"] = WhistleForm(formdata=None, prefix="whistle",
+                                       data={"report_within": services.default_report_within(issue)})
+    if "whistle" in forms:
+        forms["whistle"].organizations.choices = _summons_choices(issue)
+    forms.setdefault("reportin", ReportInForm(formdata=None, prefix="reportin"))
     return SimpleNamespace(**forms)
 
 
@@ -355,6 +364,17 @@ def _work_order_context(issue):
         contact_labels=CONTACT_METHOD_LABELS)}  # templates read forms.update, which on a dict is its method
 
 
+def _summons_choices(issue):
+    return [SelectChoice(o.id, f"{o.name} ({o.kind_label})") for o in services.summons_targets(issue)]
+
+
+def _whistle_context(issue, events, failed_summons_id=None):
+    """The summonses of a whistle-blown issue (queried only when the timeline shows a whistle)."""
+    summonses = services.summons_of(issue) if any(e.kind == "whistle" for e in events) else []
+    from portal.clock import utcnow
+    return {"summonses": summonses, "reportin_failed": failed_summons_id, "whistle_now": utcnow()}
+
+
 def _split_photos(issue, events):
     """The report's own photos (shown at the top) and each visible timeline entry's photos."""
     visible = {e.id for e in events}
@@ -367,7 +387,7 @@ def _split_photos(issue, events):
     return top, by_event
 
 
-def _detail_page(issue, overrides=None):
+def _detail_page(issue, overrides=None, failed_summons_id=None):
     viewer = current_user
     events = services.public_events(issue, viewer)
     can_see_photos = permissions.can_see_issue_photos(viewer, issue)
@@ -379,7 +399,8 @@ def _detail_page(issue, overrides=None):
         top_photos=top_photos, event_photos=event_photos, can_see_photos=can_see_photos,
         can_handle=can_handle, can_rate=can_rate, overdue=services.is_overdue(issue),
         forms=_action_forms(issue, overrides, can_handle=can_handle, can_rate=can_rate),
-        **_work_order_context(issue), **_support_context(issue), **_template_context())
+        **_work_order_context(issue), **_whistle_context(issue, events, failed_summons_id),
+        **_support_context(issue), **_template_context())
 
 
 def _support_context(issue):
@@ -433,6 +454,8 @@ def _handler_action(slug, issue_id, prefix, form_class, run, done, fallback, *, 
     form = form_class(prefix=prefix)
     if prefix in ("handover", "reroute"):
         form.organization.choices = _handover_choices(issue)
+    if prefix == "whistle":
+        form.organizations.choices = _summons_choices(issue)
     return form_view(form, lambda: run(issue, form), validate=False, field=fallback, message=done,
                      done=url_for("issues.detail", slug=slug, issue_id=issue_id),
                      page=lambda: _detail_page(_issue(issue.community, issue_id), {prefix: form}))
@@ -692,6 +715,55 @@ def _photo_hidden(found, viewer) -> bool:
         and is_hidden_for(viewer, "issue_update", found.event))
 
 
+# --- whistle-blowing (吹哨报到) -------------------------------------------------------------------------------
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/whistle")
+def blow_whistle(slug, issue_id):
+    from portal.committees.models import Organization
+
+    def run(issue, f):
+        chosen = [db.session.get(Organization, i) for i in (f.organizations.data or []) if i]
+        services.blow_whistle(current_user, issue, chosen, report_within=posted_text(f.report_within.data),
+                              reason=f.reason.data or "")
+    return _handler_action(slug, issue_id, "whistle", WhistleForm, run,
+                           _("The organizations are summoned and told when to report in."), "organizations",
+                           rule=permissions.can_blow_whistle)
+
+
+def _local_day_end(issue, text):
+    """A date typed ("2026-12-08", the community's calendar) as the end of that local day, in UTC."""
+    from datetime import UTC, date, datetime, time
+    from zoneinfo import ZoneInfo
+
+    from portal.clock import DEFAULT_TIME_ZONE
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise DomainError(_("Write a date such as 2026-12-08."), "action_due") from None
+    zone = ZoneInfo(issue.community.time_zone or DEFAULT_TIME_ZONE)
+    return datetime.combine(day, time(23, 59), tzinfo=zone).astimezone(UTC)
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/summons/<int:summons_id>/report-in")
+def report_in(slug, issue_id, summons_id):
+    issue = _issue(community_or_404(slug), issue_id)
+    summons = db.session.get(IssueSummons, summons_id)
+    if summons is None or summons.issue_id != issue.id:
+        abort(404)
+    allow(permissions.can_report_in(current_user, summons))
+    form = ReportInForm(prefix="reportin")
+    return form_view(
+        form, lambda: services.report_in(current_user, summons, attendee=form.attendee.data or "",
+                                         action=form.action.data or "",
+                                         action_due=_local_day_end(issue, posted_text(form.action_due.data))),
+        validate=False, field="attendee", message=_("You have reported in; the joint handling is on the timeline."),
+        done=url_for("issues.detail", slug=slug, issue_id=issue_id),
+        page=lambda: _detail_page(_issue(issue.community, issue_id), {"reportin": form}, summons_id))
+
+
 # --- categories (admins) -----------------------------------------------------------------------------------
 
 def _org_choices(community):
@@ -731,7 +803,7 @@ def categories(slug):
                 deadline_class=form.deadline_class.data, respond_hours=form.respond_hours.data,
                 resolve_hours=form.resolve_hours.data,
                 default_org=db.session.get(Organization, form.default_org.data) if form.default_org.data else None,
-                is_active=bool(form.is_active.data)),
+                is_active=bool(form.is_active.data), basis=posted_text(form.basis.data)),
             validate=False, field="name",
             message=lambda _result: _("Saved %(name)s.", name=services.category_label(category)),
             done=lambda _result: url_for("issues.categories", slug=slug) + f"#category-{category.id}",
@@ -744,3 +816,15 @@ def _categories_page(community, listed, overrides=None):
     forms = {c.id: (overrides or {}).get(c.id) or _category_form(c, community) for c in listed}
     return render_template("issues/categories.html", community=community, categories=listed, forms=forms,
                            deadline_labels=DEADLINE_CLASS_LABELS, **_template_context())
+
+
+@bp.get("/c/<slug>/responsibilities")
+@public
+def responsibilities(slug):
+    """The public responsibility list (责任清单): who is responsible for each kind of problem, on what
+    basis, and within which times."""
+    community = community_or_404(slug)
+    allow(permissions.can_view_community(current_user, community))
+    return render_template("issues/responsibilities.html", community=community,
+                           categories=services.categories_for(community), deadline_labels=DEADLINE_CLASS_LABELS,
+                           **_template_context())

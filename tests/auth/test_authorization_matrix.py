@@ -144,6 +144,7 @@ ROUTES = {
     "calendar.feed": Route(community_page),
     # issues
     "issues.index": Route(community_page),
+    "issues.responsibilities": Route(community_page),
     "issues.detail": Route(lambda u, w: permissions.can_view_issue(u, w.issue)),
     "issues.new": Route(lambda u, w: permissions.can_report_issue(u, w.x)),
     "issues.similar": Route(lambda u, w: u.is_authenticated and community_page(u, w), query="title=lift"),
@@ -282,7 +283,7 @@ def _ids(w) -> dict:
         "month": local_today(w.x).strftime("%Y-%m"),
         # for POST routes only (the CSRF check comes before the view looks anything up)
         "residency_id": 1, "objection_id": 1, "membership_id": 1, "token": "t", "key": "k", "photo_id": 1,
-        "voter_id": 1, "proxy_id": 1,
+        "voter_id": 1, "proxy_id": 1, "summons_id": 1,
         "size": 640, "fmt": "json", "request_id": "1", "service_code": "lift", "rest": "x",
         "first_id": 1, "second_id": 2,
     }

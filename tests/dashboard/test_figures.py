@@ -350,4 +350,4 @@ def test_summary_runs_in_constant_statements(rated):
         issue(w, w.b, w.b_lift, at(2026, 2, 1 + k % 27), fr=k % 40, rr=bool(k % 2), rs="satisfied",
               building=w.b3)
     db.session.commit()
-    assert count_statements(lambda: S.summary(filters(w), now=NOW)) == few == 12  # 11 figures, +1 communities
+    assert count_statements(lambda: S.summary(filters(w), now=NOW)) == few == 13  # 12 figures, +1 communities

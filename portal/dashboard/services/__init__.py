@@ -47,6 +47,7 @@ from portal.dashboard.services.rates import (
     open_and_overdue_by_community,
     removed_by_appeal,
     removed_by_appeal_count,
+    report_in_on_time,
     three_rates,
     three_rates_direct,
     work_orders_on_time,

@@ -16,6 +16,7 @@ from portal.dashboard.services.rates import (
     Rate,
     open_and_overdue_by_community,
     removed_by_appeal_count,
+    report_in_on_time,
     three_rates,
     work_orders_on_time,
 )
@@ -106,9 +107,10 @@ def chases_by_org(filters: Filters) -> list[dict]:
 
 
 def summary(filters: Filters, *, now: datetime | None = None) -> dict:
-    """Everything the dashboard page shows, in a fixed number of statements (11, +1 for the communities
+    """Everything the dashboard page shows, in a fixed number of statements (12, +1 for the communities
     when not given): {"rates", "removed_by_appeal" (ratings upheld appeals took out of the resolution and
-    satisfaction rates), "work_orders" (hotline work orders resolved on time, extended), "open_overdue",
+    satisfaction rates), "work_orders" (hotline work orders resolved on time, extended), "report_in"
+    (whistle-blowing: summoned organizations that reported in on time, of those due), "open_overdue",
     "overdue_actions", "median_first_response", "median_resolution",
     "proposals", "ballots", "hotspots" (for month_to), "chases", "by_category", "trend"}."""
     now = now or utcnow()
@@ -121,6 +123,7 @@ def summary(filters: Filters, *, now: datetime | None = None) -> dict:
         "rates": rates,
         "removed_by_appeal": removed_by_appeal_count(filters),
         "work_orders": work_orders_on_time(filters),
+        "report_in": report_in_on_time(filters, now=now),
         "trend": rates["month"],
         "by_category": _by_category(rates),
         "open_overdue": open_and_overdue_by_community(filters, now=now),

@@ -329,3 +329,22 @@ def work_orders_on_time(filters: Filters) -> dict:
                    Issue.resolved_at.is_not(None)))
     resolved, on_time, extended = db.session.execute(stmt).one()
     return {"resolved": int(resolved), "on_time": int(on_time or 0), "extended": int(extended or 0)}
+
+
+def report_in_on_time(filters: Filters, *, now: datetime | None = None) -> list[dict]:
+    """Whistle-blowing (吹哨报到) by summoned organization, over the summonses of the period's issues: how many
+    were due ("due": reported in, or report-by passed) and how many reported in by report-by ("on_time").
+    One statement (+1 for the communities when not given), bounded by the number of summonses."""
+    from portal.issues.models import IssueSummons
+    now = now or utcnow()
+    scope = _Scope(filters)
+    due = or_(IssueSummons.reported_at.is_not(None), IssueSummons.report_by <= now)
+    stmt = (select(IssueSummons.organization_id, Organization.name, _count_if(due),
+                   _count_if(IssueSummons.reported_at <= IssueSummons.report_by))
+            .join(Issue, Issue.id == IssueSummons.issue_id)
+            .join(Organization, Organization.id == IssueSummons.organization_id)
+            .where(_issue_where(filters, scope, scope.months))
+            .group_by(IssueSummons.organization_id, Organization.name))
+    rows = [{"org_id": o, "name": name, "rate": Rate(int(on_time or 0), int(d or 0))}
+            for o, name, d, on_time in db.session.execute(stmt)]
+    return sorted(rows, key=lambda r: (r["name"], r["org_id"]))

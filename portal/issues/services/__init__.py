@@ -85,6 +85,13 @@ from portal.issues.services.reporting import (
     supported_issue_ids,
 )
 from portal.issues.services.returnvisits import attempts_of, record_return_visit, return_visit_days, visit_due_by
+from portal.issues.services.whistle import (
+    blow_whistle,
+    default_report_within,
+    report_in,
+    summons_of,
+    summons_targets,
+)
 from portal.issues.services.workorder import (
     appeal_rating,
     appeals_of,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 CATEGORY_CODE_MAX = 32
 CATEGORY_NAME_MAX = 80
+BASIS_MAX = 1000
 
 # (code, English name, deadline class, kind of the organization that receives it by default)
 DEFAULT_CATEGORIES = [
@@ -161,7 +162,7 @@ def create_category(actor: User, community: Community, *, code: str, name: str, 
 
 def update_category(actor: User, category: IssueCategory, *, name: str, deadline_class: str,
                     respond_hours: int | str | None, resolve_hours: int | str | None, default_org: Organization,
-                    is_active: bool) -> IssueCategory:
+                    is_active: bool, basis: str | None = None) -> IssueCategory:
     """Everything but the code, which issues keep referring to. Existing issues keep their deadlines."""
     if not permissions.can_manage_issue_categories(actor, category.community):
         raise NotAllowed(_l("Only administrators can change issue categories."))
@@ -170,6 +171,11 @@ def update_category(actor: User, category: IssueCategory, *, name: str, deadline
         raise DomainError(_l("The name is 1 to 80 characters."), "name")
     respond_hours, resolve_hours = _check_deadlines(deadline_class, respond_hours, resolve_hours)
     _check_org_for(category.community, default_org)
+    if basis is not None:
+        basis = basis.strip()
+        if len(basis) > BASIS_MAX:
+            raise DomainError(_l("At most %(max)d characters, please.", max=BASIS_MAX), "basis")
+        category.basis = basis or None
     category.name = name
     category.deadline_class = deadline_class
     category.respond_hours = respond_hours
@@ -179,5 +185,5 @@ def update_category(actor: User, category: IssueCategory, *, name: str, deadline
     db.session.flush()
     record(actor, "issue_category.updated", category, name=name, deadline_class=deadline_class,
            respond_hours=respond_hours, resolve_hours=resolve_hours,
-           default_org_id=getattr(default_org, "id", None), is_active=bool(is_active))
+           default_org_id=getattr(default_org, "id", None), is_active=bool(is_active), basis=category.basis or "")
     return category

@@ -57,6 +57,9 @@ EVENT_LABELS = {
     "appealed": _l("appealed the rating"),
     "appeal_upheld": _l("upheld the appeal: the rating is not counted"),
     "appeal_rejected": _l("rejected the appeal: the rating stays"),
+    # whistle-blowing
+    "whistle": _l("blew the whistle: summoned organizations to report in"),
+    "reported_in": _l("reported in"),
 }
 
 

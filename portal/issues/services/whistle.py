@@ -1,0 +1,134 @@
+"""Whistle-blowing (吹哨报到, issue #20): on an issue one organization cannot solve, the sub-district office
+summons one or more organizations with a time to report by (default 30 minutes for an emergency category,
+24 hours otherwise); each summoned organization reports in (报到) naming who comes and what it will do, by
+when. Both are on the issue's timeline; a report after report-by, or none once it has passed, is late."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
+
+from portal.audit.services import record
+from portal.auth import permissions
+from portal.committees.models import Organization
+from portal.errors import DomainError, NotAllowed
+from portal.extensions import db
+from portal.issues.models import IssueSummons
+from portal.issues.services._common import (
+    REASON_MAX,
+    _add_event,
+    _clean_text,
+    _detail_link,
+    _now,
+    _payload,
+    members_of,
+)
+from portal.outbox import notify, register_event
+
+if TYPE_CHECKING:
+    from portal.auth.models import User
+    from portal.issues.models import Issue
+
+ATTENDEE_MAX = 200
+REPORT_WITHIN_MAX = 7 * 24 * 60  # minutes
+EMERGENCY_REPORT_WITHIN = 30
+DEFAULT_REPORT_WITHIN = 24 * 60
+
+register_event("issue_summoned", _l("%(org)s is summoned to “%(title)s”: report in by %(report_by)s."),
+               _detail_link, group="handling")
+
+
+def default_report_within(issue: Issue) -> int:
+    """Minutes to report in: 30 for an emergency category, 24 hours otherwise."""
+    return EMERGENCY_REPORT_WITHIN if getattr(issue.category, "deadline_class", None) == "emergency" \
+        else DEFAULT_REPORT_WITHIN
+
+
+def summons_targets(issue: Issue) -> list[Organization]:
+    """The organizations of the issue's community and its sub-district that can be summoned."""
+    community = issue.community
+    return db.session.scalars(db.select(Organization).where(db.or_(
+        Organization.community_id == community.id, Organization.sub_district_id == community.sub_district_id))
+        .order_by(Organization.kind, Organization.name)).all()
+
+
+def summons_of(issue: Issue) -> list[IssueSummons]:
+    return db.session.scalars(db.select(IssueSummons).where(IssueSummons.issue_id == issue.id).options(
+        joinedload(IssueSummons.organization)).order_by(IssueSummons.id)).all()
+
+
+def blow_whistle(official: User, issue: Issue, organizations: list[Organization], *,
+                 report_within: int | str | None, reason: str, now: datetime | None = None) -> list[IssueSummons]:
+    """Summon each organization to the issue, to report in within `report_within` minutes."""
+    now = _now(now)
+    if not permissions.can_blow_whistle(official, issue):
+        raise NotAllowed(_l("Only the sub-district's officials can summon organizations to an issue."))
+    organizations = [o for o in organizations if o is not None]
+    if not organizations:
+        raise DomainError(_l("Choose at least one organization to summon."), "organizations")
+    allowed = {o.id for o in summons_targets(issue)}
+    if any(o.id not in allowed for o in organizations):
+        raise DomainError(_l("Choose an organization of this community or its sub-district."), "organizations")
+    waiting = set(db.session.scalars(db.select(IssueSummons.organization_id).where(
+        IssueSummons.issue_id == issue.id, IssueSummons.reported_at.is_(None))))
+    if any(o.id in waiting for o in organizations):
+        raise DomainError(_l("An organization you chose is already summoned and has not reported in yet."),
+                          "organizations")
+    if report_within in (None, ""):
+        report_within = default_report_within(issue)
+    try:
+        report_within = int(report_within)
+    except (TypeError, ValueError):
+        raise DomainError(_l("The time to report is a whole number of minutes."), "report_within") from None
+    if not 1 <= report_within <= REPORT_WITHIN_MAX:
+        raise DomainError(_l("The time to report is 1 minute to 7 days."), "report_within")
+    reason = _clean_text(reason, "reason", required=True, maximum=REASON_MAX,
+                         empty_message=_l("Say why the organizations are summoned."))
+    report_by = now + timedelta(minutes=report_within)
+    made = []
+    for org in dict.fromkeys(organizations):
+        summons = IssueSummons(issue=issue, organization=org, summoned_by_id=official.id, summoned_at=now,
+                               report_by=report_by, reason=reason)
+        db.session.add(summons)
+        made.append(summons)
+    names = "、".join(s.organization.name for s in made)
+    _add_event(issue, "whistle", official, body=reason, at=now, organizations=names,
+               report_by=report_by.isoformat(timespec="minutes"))
+    db.session.flush()
+    record(official, "issue.whistle", issue, organization_ids=",".join(str(s.organization_id) for s in made),
+           report_by=report_by.isoformat(timespec="minutes"), reason=reason)
+    for summons in made:
+        notify(members_of([summons.organization_id]), "issue_summoned", issue,
+               **_payload(issue, org=summons.organization.name, report_by=report_by.isoformat(timespec="minutes")))
+    return made
+
+
+def report_in(member: User, summons: IssueSummons, *, attendee: str, action: str,
+              action_due: datetime | None = None, now: datetime | None = None) -> IssueSummons:
+    """The summoned organization reports in: who comes, what it will do, optionally by when."""
+    now = _now(now)
+    if not permissions.can_report_in(member, summons):
+        raise NotAllowed(_l("Only a member of the summoned organization can report in."))
+    attendee = _clean_text(attendee, "attendee", required=True, maximum=ATTENDEE_MAX,
+                           empty_message=_l("Say who comes."))
+    action = _clean_text(action, "action", required=True, maximum=REASON_MAX,
+                         empty_message=_l("Say what your organization will do."))
+    if action_due is not None and action_due <= now:
+        raise DomainError(_l("The due date must be in the future."), "action_due")
+    summons.reported_at = now
+    summons.reported_by_id = member.id
+    summons.attendee = attendee
+    summons.action = action
+    summons.action_due = action_due
+    late = summons.is_late(now)
+    details = {"organization": summons.organization.name, "attendee": attendee, "late": late}
+    if action_due is not None:
+        details["action_due"] = action_due.isoformat(timespec="minutes")
+    event = _add_event(summons.issue, "reported_in", member, body=action, at=now, **details)
+    event.organization_id = summons.organization_id
+    db.session.flush()
+    record(member, "issue.reported_in", summons.issue, organization_id=summons.organization_id, attendee=attendee,
+           will_do=action, late=late)
+    return summons
