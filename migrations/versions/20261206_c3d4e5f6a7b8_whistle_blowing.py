@@ -1,7 +1,7 @@
 """Whistle-blowing (吹哨报到) and the responsibility list (责任清单) (issue #20)
 
 Revision ID: c3d4e5f6a7b8
-Revises: be2f3a4b5c67
+Revises: cf3a4b5c6d78
 Create Date: 2026-12-06 06:30:00
 
 The basis of a category's responsible organization (issue_category.basis, NULL before) and the summons of
@@ -15,7 +15,7 @@ import portal.clock  # noqa: F401  (UTCDateTime columns)
 
 # revision identifiers, used by Alembic.
 revision = 'c3d4e5f6a7b8'
-down_revision = 'be2f3a4b5c67'
+down_revision = 'cf3a4b5c6d78'
 branch_labels = None
 depends_on = None
 
