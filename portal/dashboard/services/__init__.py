@@ -28,7 +28,7 @@ Rules kept by every function here:
 The figures live in one module per concern: `scope` (filters, months and zones, the dialect switch),
 `rates`, `medians`, `hotspots` (with trends), `overview` (actions, proposals, ballots, chases and the
 summary). Import from `portal.dashboard.services`."""
-from portal.dashboard.services.hotspots import Hotspot, hotspots, issues_by_category, monthly_trend
+from portal.dashboard.services.hotspots import Hotspot, hotspots, hotspots_direct, issues_by_category, monthly_trend
 from portal.dashboard.services.medians import Median, median_hours, medians, medians_direct
 from portal.dashboard.services.overview import (
     ballot_participation,
