@@ -1,8 +1,9 @@
 """The officials' dashboard figures (DESIGN §4): the three rates, open and overdue work, medians,
 proposals by state, ballot participation, hotspots, chases, trends — all computed by SQL aggregates.
-The rates and medians read what portal.dashboard.rollups keeps beside the issues (IssueRollup,
-IssueDuration) instead of every issue of the period; `three_rates_direct` and `medians_direct` compute the
-same from the issues and are the reference the tests hold them to.
+The rates, medians and hotspots read what portal.dashboard.rollups keeps beside the issues (IssueRollup,
+IssueDuration, IssueBuildingRollup) instead of every issue of the period; `three_rates_direct`,
+`medians_direct` and `hotspots_direct` compute the same from the issues and are the reference the tests
+hold them to.
 
 Rules kept by every function here:
 - Exact arithmetic: counts are integers; a rate is a `Rate(numerator, denominator)` and is turned into a
