@@ -39,6 +39,21 @@ class IssueRollup(db.Model):
     satisfaction_rated = db.Column(db.Integer, nullable=False, default=0)  # rating_satisfaction set
 
 
+class IssueBuildingRollup(db.Model):
+    """Non-duplicate issues with a building, per community × building × category × handling organization
+    (org_key as in IssueRollup) × local month of submission: what the hotspots count, kept exact with
+    IssueRollup by portal.dashboard.rollups."""
+
+    __tablename__ = "issue_building_rollup"
+
+    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), primary_key=True)
+    month = db.Column(db.Integer, primary_key=True, autoincrement=False)
+    building_id = db.Column(db.Integer, db.ForeignKey("building.id"), primary_key=True)
+    category_id = db.Column(db.Integer, db.ForeignKey("issue_category.id"), primary_key=True)
+    org_key = db.Column(db.Integer, primary_key=True, autoincrement=False)
+    issues = db.Column(db.Integer, nullable=False, default=0)
+
+
 class IssueDuration(db.Model):
     """Each non-duplicate issue's whole seconds from submission to first response and to resolution (each
     timestamp truncated to the second, NULL while not reached), with the keys the dashboard filters on

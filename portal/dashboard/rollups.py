@@ -1,4 +1,4 @@
-"""Keeping `IssueRollup` exact in the same transaction as every change of an issue.
+"""Keeping `IssueRollup` and `IssueBuildingRollup` exact in the same transaction as every change of an issue.
 
 The issues area knows nothing of the dashboard (it sits below it), so the rollups follow the issue rows
 through SQLAlchemy session events, registered once when the app is created (`listen()`):
@@ -27,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from portal.clock import DEFAULT_TIME_ZONE
-from portal.dashboard.models import COUNTS, IssueDuration, IssueRollup
+from portal.dashboard.models import COUNTS, IssueBuildingRollup, IssueDuration, IssueRollup
 from portal.extensions import db
 from portal.issues.models import OPEN_STATES, Issue
 from portal.places.models import Community
@@ -35,7 +35,8 @@ from portal.places.models import Community
 SATISFIED = ("satisfied", "basically_satisfied")
 # The issue columns a rollup depends on: a change of any other column (title, support count…) moves nothing.
 COUNTED = ("status", "community_id", "category_id", "handling_org_id", "submitted_at", "first_response_at",
-           "respond_by", "resolved_at", "rating_resolved", "rating_satisfaction", "rating_excluded", "reopen_count")
+           "respond_by", "resolved_at", "rating_resolved", "rating_satisfaction", "rating_excluded", "reopen_count",
+           "building_id")
 _CHUNK = 500
 _OLD, _NEW, _ZONES = "dashboard.rollup_old", "dashboard.rollup_new", "dashboard.rollup_zones"
 
@@ -72,6 +73,15 @@ def contribution(row, zone_name):
                  int(kept and row.rating_satisfaction in SATISFIED), int(kept and row.rating_satisfaction is not None))
 
 
+def building_key(row, zone_name):
+    """The IssueBuildingRollup key (community, month, building, category, org_key) of one issue row (as
+    COUNTED), None for a duplicate or an issue without a building (the hotspots count neither)."""
+    if row.status == "duplicate" or row.building_id is None:
+        return None
+    return (row.community_id, month_number(row.submitted_at, zone_name), row.building_id, row.category_id,
+            row.handling_org_id or 0)
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 
@@ -97,13 +107,14 @@ def _rows_stmt():
 
 
 def _read(conn, ids, durations=None) -> dict:
-    """issue id → its contribution now (None for a duplicate; missing ids are gone). With a `durations`
-    list, also appends the IssueDuration rows of the non-duplicates."""
+    """issue id → (its contribution, its building key) now (each None when it counts in none; missing ids
+    are gone). With a `durations` list, also appends the IssueDuration rows of the non-duplicates."""
     out, ids = {}, sorted(set(ids))
     for i in range(0, len(ids), _CHUNK):
         for row in conn.execute(_rows_stmt().where(Issue.id.in_(ids[i:i + _CHUNK]))):
-            out[row.id] = contribution(row, row.time_zone)
-            if durations is not None and out[row.id] is not None:
+            found = contribution(row, row.time_zone)
+            out[row.id] = (found, building_key(row, row.time_zone))
+            if durations is not None and found is not None:
                 durations.append(duration_row(row.id, row, row.time_zone))
     return out
 
@@ -126,8 +137,10 @@ def _write_durations(conn, ids, rows) -> None:
         conn.execute(stmt, sorted(rows, key=lambda r: r["issue_id"]))
 
 
-def _add(deltas, found, sign):
-    for c in found.values():
+def _add(deltas, building_deltas, found, sign):
+    for c, b in found.values():
+        if b is not None:
+            building_deltas[b] += sign
         if c is not None:
             total = deltas[c[0]]
             for i, v in enumerate(c[1]):
@@ -147,13 +160,28 @@ def _upsert(conn, deltas) -> None:
     conn.execute(stmt, rows)
 
 
+def _upsert_buildings(conn, deltas) -> None:
+    """Add `deltas` ({building key: increment}) to the IssueBuildingRollup rows, creating missing ones."""
+    rows = [dict(community_id=k[0], month=k[1], building_id=k[2], category_id=k[3], org_key=k[4], issues=v)
+            for k, v in sorted(deltas.items()) if v]
+    if not rows:
+        return
+    table = IssueBuildingRollup.__table__
+    stmt = _insert(conn)(table)
+    stmt = stmt.on_conflict_do_update(index_elements=["community_id", "month", "building_id", "category_id", "org_key"],
+                                      set_={"issues": table.c.issues + stmt.excluded.issues})
+    conn.execute(stmt, rows)
+
+
 def apply_changes(conn, before: dict, ids) -> None:
-    """Move the issues `ids` from their contributions `before` (id → contribution) to their rows now."""
+    """Move the issues `ids` from what they counted `before` (as `_read`) to their rows now."""
     deltas = defaultdict(lambda: [0] * len(COUNTS))
+    building_deltas = defaultdict(int)
     durations = []
-    _add(deltas, before, -1)
-    _add(deltas, _read(conn, ids, durations), +1)
+    _add(deltas, building_deltas, before, -1)
+    _add(deltas, building_deltas, _read(conn, ids, durations), +1)
     _upsert(conn, deltas)
+    _upsert_buildings(conn, building_deltas)
     _write_durations(conn, ids, durations)
 
 
@@ -167,7 +195,7 @@ def rebuild_rollups(community_ids=None) -> int:
 
 def _rebuild(conn, community_ids=None) -> int:
     stmt = _rows_stmt().where(Issue.status != "duplicate")
-    wipes = [delete(IssueRollup.__table__), delete(IssueDuration.__table__)]
+    wipes = [delete(IssueRollup.__table__), delete(IssueDuration.__table__), delete(IssueBuildingRollup.__table__)]
     if community_ids is not None:
         community_ids = list(community_ids)
         stmt = stmt.where(Issue.community_id.in_(community_ids))
@@ -175,6 +203,7 @@ def _rebuild(conn, community_ids=None) -> int:
     for wipe in wipes:
         conn.execute(wipe)
     totals = defaultdict(lambda: [0] * len(COUNTS))
+    building_totals = defaultdict(int)
     counted, last = 0, 0
     while True:  # in pages of issue ids, writing each page's durations before reading the next
         page = conn.execute(stmt.where(Issue.id > last).order_by(Issue.id).limit(5000)).all()
@@ -187,10 +216,14 @@ def _rebuild(conn, community_ids=None) -> int:
             for i, v in enumerate(values):
                 total[i] += v
             durations.append(duration_row(row.id, row, row.time_zone))
+            building = building_key(row, row.time_zone)
+            if building is not None:
+                building_totals[building] += 1
         conn.execute(IssueDuration.__table__.insert(), durations)
         counted += len(page)
         last = page[-1].id
     _upsert(conn, totals)
+    _upsert_buildings(conn, building_totals)
     return counted
 
 
@@ -283,6 +316,7 @@ def _on_execute(orm_execute_state):
         result = orm_execute_state.invoke_statement()
         conn.execute(delete(IssueDuration.__table__))
         conn.execute(delete(IssueRollup.__table__))
+        conn.execute(delete(IssueBuildingRollup.__table__))
         return result
     if statement.whereclause is not None:
         ids = list(conn.execute(select(Issue.id).where(statement.whereclause)).scalars())

@@ -9,13 +9,14 @@ import pytest
 
 from portal.dashboard import rollups
 from portal.dashboard import services as S
-from portal.dashboard.models import COUNTS, IssueDuration, IssueRollup
+from portal.dashboard.models import COUNTS, IssueBuildingRollup, IssueDuration, IssueRollup
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.issues import services as issues
 from portal.issues.models import OPEN_STATES, Issue
 from portal.places.models import Community
 from tests.dashboard.test_figures import NOW, filters, rated, w  # noqa: F401
+from tests.factories import gen_building
 from tests.issues.conftest import world  # noqa: F401
 
 UTC = UTC
@@ -44,6 +45,24 @@ def recounted() -> dict:
     return out
 
 
+def buildings_stored() -> dict:
+    """The building rollup table, rows that count nothing left out."""
+    t = IssueBuildingRollup.__table__
+    rows = db.session.execute(db.select(t)).mappings()
+    return {(r["community_id"], r["month"], r["building_id"], r["category_id"], r["org_key"]): r["issues"]
+            for r in rows if r["issues"]}
+
+
+def buildings_recounted() -> dict:
+    out = {}
+    stmt = db.select(Issue, Community.time_zone).join(Community, Community.id == Issue.community_id)
+    for issue, zone in db.session.execute(stmt):
+        key = rollups.building_key(issue, zone)
+        if key is not None:
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
 def durations() -> dict:
     t = IssueDuration.__table__
     return {row["issue_id"]: tuple(row[c.name] for c in t.c) for row in db.session.execute(db.select(t)).mappings()}
@@ -61,12 +80,15 @@ def recounted_durations() -> dict:
 
 def assert_kept():
     assert stored() == recounted()
+    assert buildings_stored() == buildings_recounted()
     assert durations() == recounted_durations()
 
 
 def assert_rates_equal_direct(f, now):
     assert S.three_rates(f, now=now) == S.three_rates_direct(f, now=now)
     assert S.medians(f) == S.medians_direct(f)
+    for month in (f.month_from, f.month_to):
+        assert S.hotspots(f, month) == S.hotspots_direct(f, month)
 
 
 # --- hand-made data with known answers --------------------------------------------------------------------
@@ -151,16 +173,25 @@ def test_a_rolled_back_change_leaves_the_rollups_as_they_were(rated):
     assert stored() != before
     db.session.rollback()
     assert stored() == before == recounted()
+    assert buildings_stored() == buildings_recounted()
     assert durations() == recounted_durations()
 
 
 def test_rebuild_gives_the_same_rows(rated):
-    kept = stored()
+    w = rated
+    for issue, building in ((w.i1, w.b1), (w.i2, w.b1), (w.i4, w.b2)):
+        if issue.community_id == building.community_id:
+            issue.building = building
+    db.session.commit()
+    kept, kept_buildings = stored(), buildings_stored()
+    assert kept_buildings
     db.session.execute(IssueRollup.__table__.delete())
-    assert stored() == {}
+    db.session.execute(IssueBuildingRollup.__table__.delete())
+    assert stored() == {} and buildings_stored() == {}
     assert rollups.rebuild_rollups() > 0
     db.session.commit()
     assert stored() == kept == recounted()
+    assert buildings_stored() == kept_buildings == buildings_recounted()
     assert durations() == recounted_durations()
 
 
@@ -177,15 +208,18 @@ def test_rebuild_command(app, rated):
 def _random_step(rng, w, now):
     """One random thing that happens to issues; False when the chosen step does not apply."""
     mine = db.session.execute(db.select(Issue).order_by(Issue.id)).scalars().all()
-    kind = rng.choice(["report", "report", "accept", "hand_over", "take_over", "start", "update", "resolve",
+    kind = rng.choice(["report", "report", "move", "accept", "hand_over", "take_over", "start", "update", "resolve",
                        "reject", "merge", "rate", "due", "close_unrated", "support"])
     if kind == "report" or not mine:
         community, reporter = rng.choice([(w.x, w.reporter), (w.x, w.neighbour), (w.y, w.resident_y)])
         category = rng.choice(issues.categories_for(community))
-        issues.report_issue(reporter, community, category=category, title="Random", now=now)
+        building = rng.choice([None, *w.buildings[community.id]])
+        issues.report_issue(reporter, community, category=category, title="Random", building=building, now=now)
         return True
     issue = rng.choice(mine)
-    if kind == "accept":
+    if kind == "move":  # another building of its community, or none
+        issue.building = rng.choice([None, *w.buildings[issue.community_id]])
+    elif kind == "accept":
         issues.accept_issue(w.official_a, issue, now=now)
     elif kind == "hand_over":
         issues.hand_over(w.official_a, issue, w.dept_a, "Theirs", now=now)
@@ -223,6 +257,7 @@ def test_random_transitions_keep_rollups_equal_to_the_direct_computation(world, 
     rng = random.Random(seed)
     w.y.time_zone = rng.choice(["America/New_York", "Europe/London", "Asia/Kolkata"])
     issues.ensure_default_categories(w.y)
+    w.buildings = {c.id: [gen_building(c, code=f"{c.id}-{k}") for k in range(2)] for c in (w.x, w.y)}
     db.session.commit()
     # From just before a month boundary in Shanghai (16:00 UTC on the last day is midnight there), across
     # several months.
@@ -237,6 +272,7 @@ def test_random_transitions_keep_rollups_equal_to_the_direct_computation(world, 
             db.session.rollback()
         if step % 15 == 14:
             assert stored() == recounted() and durations() == recounted_durations(), f"after step {step}"
+            assert buildings_stored() == buildings_recounted(), f"after step {step}"
     assert applied > 30
     assert_kept()
     whole = S.Filters(sub_district=w.sd_a, month_from=S.parse_month("2026-01"), month_to=S.parse_month("2026-06"))
@@ -257,4 +293,4 @@ def test_random_transitions_keep_rollups_equal_to_the_direct_computation(world, 
 def test_deleting_every_issue_empties_the_rollups(rated):
     db.session.execute(Issue.__table__.delete())
     db.session.commit()
-    assert stored() == {} and durations() == {}
+    assert stored() == {} and durations() == {} and buildings_stored() == {}

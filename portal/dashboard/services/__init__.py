@@ -1,8 +1,9 @@
 """The officials' dashboard figures (DESIGN §4): the three rates, open and overdue work, medians,
 proposals by state, ballot participation, hotspots, chases, trends — all computed by SQL aggregates.
-The rates and medians read what portal.dashboard.rollups keeps beside the issues (IssueRollup,
-IssueDuration) instead of every issue of the period; `three_rates_direct` and `medians_direct` compute the
-same from the issues and are the reference the tests hold them to.
+The rates, medians and hotspots read what portal.dashboard.rollups keeps beside the issues (IssueRollup,
+IssueDuration, IssueBuildingRollup) instead of every issue of the period; `three_rates_direct`,
+`medians_direct` and `hotspots_direct` compute the same from the issues and are the reference the tests
+hold them to.
 
 Rules kept by every function here:
 - Exact arithmetic: counts are integers; a rate is a `Rate(numerator, denominator)` and is turned into a
@@ -28,7 +29,7 @@ Rules kept by every function here:
 The figures live in one module per concern: `scope` (filters, months and zones, the dialect switch),
 `rates`, `medians`, `hotspots` (with trends), `overview` (actions, proposals, ballots, chases and the
 summary). Import from `portal.dashboard.services`."""
-from portal.dashboard.services.hotspots import Hotspot, hotspots, issues_by_category, monthly_trend
+from portal.dashboard.services.hotspots import Hotspot, hotspots, hotspots_direct, issues_by_category, monthly_trend
 from portal.dashboard.services.medians import Median, median_hours, medians, medians_direct
 from portal.dashboard.services.overview import (
     ballot_participation,

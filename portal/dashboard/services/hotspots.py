@@ -6,13 +6,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, false, func, or_, select
 
+from portal.dashboard.models import IssueBuildingRollup
 from portal.dashboard.services.rates import RateRow, category_name, three_rates
 from portal.dashboard.services.scope import (
     HOTSPOT_BASELINE_MONTHS,
     Filters,
     _issue_where,
+    _month_number,
     _Scope,
     add_months,
     month_key,
@@ -42,6 +44,35 @@ class Hotspot:
 
 
 def hotspots(filters: Filters, month: date) -> list[Hotspot]:
+    """As `hotspots_direct`, from the building rollups (IssueBuildingRollup, kept exact with the issues by
+    portal.dashboard.rollups): reads a few thousand counts instead of every issue of seven months."""
+    scope = _Scope(filters, need_months=False)
+    month = date(month.year, month.month, 1)
+    n = HOTSPOT_BASELINE_MONTHS
+    months = [add_months(month, -i) for i in range(n, -1, -1)]  # oldest first, `month` last
+    first = _month_number(months[0])
+    t = IssueBuildingRollup.__table__
+    conds = [t.c.community_id.in_(scope.ids) if scope.ids else false(),
+             t.c.month >= first, t.c.month <= _month_number(months[-1])]
+    if filters.category_id is not None:
+        conds.append(t.c.category_id == filters.category_id)
+    if filters.category_code is not None:
+        conds.append(t.c.category_id.in_(select(IssueCategory.id).where(IssueCategory.code == filters.category_code)))
+    if filters.org_id is not None:
+        conds.append(t.c.org_key == filters.org_id)
+    # Rollup rows per building × category (one per organization and month), folded into a column per month
+    # (its index in `months`); a building belongs to one community, so building × category is the key.
+    per_month = (
+        select(t.c.building_id.label("b"), t.c.category_id.label("k"),
+               *[func.coalesce(func.sum(case((t.c.month == first + i, t.c.issues), else_=0)), 0).label(f"m{i}")
+                 for i in range(len(months))])
+        .where(*conds)
+        .group_by(t.c.building_id, t.c.category_id)
+    ).subquery()
+    return _flagged(scope, per_month, [month_key(m) for m in months])
+
+
+def hotspots_direct(filters: Filters, month: date) -> list[Hotspot]:
     """Building × category hotspots for local `month` (first day): this month's issue count c against the
     previous 6 months' counts (zeros included): S = Σ counts, Q = Σ counts². With mean = S/6 and population
     variance (6Q − S²)/36, "c > mean + 2·SD" is exactly `6c − S > 0 and (6c − S)² > 4·(6Q − S²)` in
@@ -70,6 +101,12 @@ def hotspots(filters: Filters, month: date) -> list[Hotspot]:
                  for i in range(len(keys))])
         .group_by(counts.c.b, counts.c.k)
     ).subquery()
+    return _flagged(scope, per_month, keys)
+
+
+def _flagged(scope, per_month, keys) -> list[Hotspot]:
+    """The hotspots among `per_month` (b, k, m0 … m6 for the months `keys`, this month last)."""
+    n = len(keys) - 1
     baseline = [per_month.c[f"m{i}"] for i in range(n)]
     c = per_month.c[f"m{n}"]
     s = sum(baseline[1:], baseline[0])
