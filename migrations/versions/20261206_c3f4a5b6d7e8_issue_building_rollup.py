@@ -2,7 +2,7 @@
 organization, for the hotspots; backfilled
 
 Revision ID: c3f4a5b6d7e8
-Revises: be2f3a4b5c67
+Revises: c3d4e5f6a7b8
 Create Date: 2026-12-06 06:30:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c3f4a5b6d7e8'
-down_revision = 'be2f3a4b5c67'
+down_revision = 'c3d4e5f6a7b8'
 branch_labels = None
 depends_on = None
 
