@@ -276,6 +276,7 @@ def _detail_labels() -> dict:
         "default_org_id": pgettext("audit detail", "Sent to by default"),
         "is_active": pgettext("audit detail", "Residents can choose it"),
         "basis": pgettext("audit detail", "Basis of the responsibility"),
+        "report_minutes": pgettext("audit detail", "Minutes to report in when summoned"),
         "organization_ids": pgettext("audit detail", "Organizations summoned"),
         "report_by": pgettext("audit detail", "Report by"),
         "attendee": pgettext("audit detail", "Who comes"),

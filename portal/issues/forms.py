@@ -154,6 +154,9 @@ class CategoryForm(_ActionForm):
                                  render_kw={"inputmode": "numeric"})
     default_org = SelectField(_l("Sent to"), coerce=optional_id, validate_choice=False)
     basis = TextAreaField(_l("Basis of the responsibility (e.g. the regulation), public"), render_kw={"rows": 2})
+    report_minutes = StringField(
+        _l("Report in within (minutes) when summoned; empty: 30 for emergencies, 1,440 otherwise"),
+        render_kw={"inputmode": "numeric", "maxlength": 5})
     is_active = BooleanField(_l("Residents can choose it"))
 
 

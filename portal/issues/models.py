@@ -84,6 +84,9 @@ class IssueCategory(db.Model):
     default_org_id = db.Column(db.Integer, db.ForeignKey("organization.id"))
     # The responsibility list (责任清单): why default_org is responsible (e.g. the regulation), public.
     basis = db.Column(db.String(1000))
+    # Whistle-blowing (吹哨报到): minutes a summoned organization has to report in; NULL = 30 for an emergency
+    # category, 24 hours otherwise (portal.issues.services.whistle).
+    report_minutes = db.Column(db.Integer)
     is_active = db.Column(db.Boolean, nullable=False, default=True)
 
     community = db.relationship("Community")

@@ -162,3 +162,51 @@ def test_the_dashboard_report_in_rate_per_organization(world):
     # the other not yet due → 0 of 1
     assert (rows[world.dept_a.id].numerator, rows[world.dept_a.id].denominator) == (1, 2)
     assert (rows[world.pc_x.id].numerator, rows[world.pc_x.id].denominator) == (0, 1)
+
+
+def _set_report_time(world, category, value):
+    return services.update_category(world.admin, category, name=category.name,
+                                    deadline_class=category.deadline_class, respond_hours=category.respond_hours,
+                                    resolve_hours=category.resolve_hours, default_org=category.default_org,
+                                    is_active=True, report_within=value)
+
+
+def test_a_category_has_its_own_time_to_report_in(world):
+    """The admin sets a category's report time (here 2 hours for lifts instead of the emergency's 30
+    minutes): a summons on its issues defaults to it, the responsibility list shows it, and clearing it
+    brings back the default by deadline class."""
+    lift = world.categories["lift"]
+    _set_report_time(world, lift, "120")
+    assert audit("issue_category.updated")[-1].details["report_minutes"] == 120
+    issue = gen_issue(world, category="lift", now=T0)
+    [summons] = services.blow_whistle(world.official_a, issue, [world.dept_a], report_within="",
+                                      reason="电梯困人需要联合处置", now=T0 + H)
+    assert summons.report_by == T0 + H + 120 * M
+    _set_report_time(world, lift, "")
+    assert lift.report_minutes is None and services.default_report_within(issue) == 30
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "20000", "99999999999999999999"])
+def test_a_bad_report_time_is_refused_and_nothing_changes(world, value):
+    lift = world.categories["lift"]
+    before = (lift.report_minutes, lift.basis)
+    with pytest.raises(DomainError) as refused:
+        _set_report_time(world, lift, value)
+    assert refused.value.field == "report_minutes"
+    assert (lift.report_minutes, lift.basis) == before
+
+
+def test_the_category_form_keeps_a_bad_report_time_with_a_message(client, auth, world):
+    lift = world.categories["lift"]
+    db.session.commit()
+    auth.login(world.admin)
+    prefix = f"cat{lift.id}"
+    response = post(client, f"/c/{world.x.slug}/issues/categories", {
+        "category_id": str(lift.id), f"{prefix}-name": lift.name, f"{prefix}-deadline_class": lift.deadline_class,
+        f"{prefix}-respond_hours": str(lift.respond_hours), f"{prefix}-resolve_hours": str(lift.resolve_hours),
+        f"{prefix}-is_active": "y", f"{prefix}-report_minutes": "半小时"}, token_from=f"/c/{world.x.slug}/issues/categories")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 or "whole number of minutes" in page
+    assert "whole number of minutes" in page and 'value="半小时"' in page
+    db.session.expire_all()
+    assert db.session.get(type(lift), lift.id).report_minutes is None

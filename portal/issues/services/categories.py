@@ -14,6 +14,7 @@ from portal.committees.models import Organization
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.issues.models import DEADLINE_CLASSES, IssueCategory
+from portal.issues.services.whistle import report_minutes
 
 if TYPE_CHECKING:
     from portal.auth.models import User
@@ -162,7 +163,8 @@ def create_category(actor: User, community: Community, *, code: str, name: str, 
 
 def update_category(actor: User, category: IssueCategory, *, name: str, deadline_class: str,
                     respond_hours: int | str | None, resolve_hours: int | str | None, default_org: Organization,
-                    is_active: bool, basis: str | None = None) -> IssueCategory:
+                    is_active: bool, basis: str | None = None,
+                    report_within: int | str | None = None) -> IssueCategory:
     """Everything but the code, which issues keep referring to. Existing issues keep their deadlines."""
     if not permissions.can_manage_issue_categories(actor, category.community):
         raise NotAllowed(_l("Only administrators can change issue categories."))
@@ -171,11 +173,16 @@ def update_category(actor: User, category: IssueCategory, *, name: str, deadline
         raise DomainError(_l("The name is 1 to 80 characters."), "name")
     respond_hours, resolve_hours = _check_deadlines(deadline_class, respond_hours, resolve_hours)
     _check_org_for(category.community, default_org)
+    # The time to report in when summoned (whistle-blowing); "" clears it: the default by deadline class.
+    minutes = None if report_within is None or str(report_within).strip() == "" \
+        else report_minutes(str(report_within).strip(), "report_minutes")
     if basis is not None:
         basis = basis.strip()
         if len(basis) > BASIS_MAX:
             raise DomainError(_l("At most %(max)d characters, please.", max=BASIS_MAX), "basis")
         category.basis = basis or None
+    if report_within is not None:
+        category.report_minutes = minutes
     category.name = name
     category.deadline_class = deadline_class
     category.respond_hours = respond_hours
@@ -185,5 +192,6 @@ def update_category(actor: User, category: IssueCategory, *, name: str, deadline
     db.session.flush()
     record(actor, "issue_category.updated", category, name=name, deadline_class=deadline_class,
            respond_hours=respond_hours, resolve_hours=resolve_hours,
-           default_org_id=getattr(default_org, "id", None), is_active=bool(is_active), basis=category.basis or "")
+           default_org_id=getattr(default_org, "id", None), is_active=bool(is_active), basis=category.basis or "",
+           report_minutes=category.report_minutes)
     return category

@@ -41,9 +41,24 @@ register_event("issue_summoned", _l("%(org)s is summoned to “%(title)s”: rep
 
 
 def default_report_within(issue: Issue) -> int:
-    """Minutes to report in: 30 for an emergency category, 24 hours otherwise."""
-    return EMERGENCY_REPORT_WITHIN if getattr(issue.category, "deadline_class", None) == "emergency" \
+    """Minutes to report in: the category's own time when it has one, else 30 for an emergency category and
+    24 hours otherwise."""
+    category = issue.category
+    if category is not None and category.report_minutes:
+        return category.report_minutes
+    return EMERGENCY_REPORT_WITHIN if getattr(category, "deadline_class", None) == "emergency" \
         else DEFAULT_REPORT_WITHIN
+
+
+def report_minutes(value: int | str | None, field: str = "report_within") -> int:
+    """A time to report in, in whole minutes from 1 to 7 days, or a DomainError on `field`."""
+    try:
+        minutes = int(value)
+    except (TypeError, ValueError):
+        raise DomainError(_l("The time to report is a whole number of minutes."), field) from None
+    if not 1 <= minutes <= REPORT_WITHIN_MAX:
+        raise DomainError(_l("The time to report is 1 minute to 7 days."), field)
+    return minutes
 
 
 def summons_targets(issue: Issue) -> list[Organization]:
@@ -78,12 +93,7 @@ def blow_whistle(official: User, issue: Issue, organizations: list[Organization]
                           "organizations")
     if report_within in (None, ""):
         report_within = default_report_within(issue)
-    try:
-        report_within = int(report_within)
-    except (TypeError, ValueError):
-        raise DomainError(_l("The time to report is a whole number of minutes."), "report_within") from None
-    if not 1 <= report_within <= REPORT_WITHIN_MAX:
-        raise DomainError(_l("The time to report is 1 minute to 7 days."), "report_within")
+    report_within = report_minutes(report_within)
     reason = _clean_text(reason, "reason", required=True, maximum=REASON_MAX,
                          empty_message=_l("Say why the organizations are summoned."))
     report_by = now + timedelta(minutes=report_within)
