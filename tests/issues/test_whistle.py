@@ -204,9 +204,9 @@ def test_the_category_form_keeps_a_bad_report_time_with_a_message(client, auth, 
     response = post(client, f"/c/{world.x.slug}/issues/categories", {
         "category_id": str(lift.id), f"{prefix}-name": lift.name, f"{prefix}-deadline_class": lift.deadline_class,
         f"{prefix}-respond_hours": str(lift.respond_hours), f"{prefix}-resolve_hours": str(lift.resolve_hours),
-        f"{prefix}-is_active": "y", f"{prefix}-report_minutes": "半小时"}, token_from=f"/c/{world.x.slug}/issues/categories")
+        f"{prefix}-is_active": "y", f"{prefix}-report_minutes": "半小时"},
+        token_from=f"/c/{world.x.slug}/issues/categories")
     page = response.get_data(as_text=True)
-    assert response.status_code == 422 or "whole number of minutes" in page
     assert "whole number of minutes" in page and 'value="半小时"' in page
     db.session.expire_all()
     assert db.session.get(type(lift), lift.id).report_minutes is None
