@@ -1,7 +1,8 @@
 """Whistle-blowing (吹哨报到, issue #20): on an issue one organization cannot solve, the sub-district office
-summons one or more organizations with a time to report by (default 30 minutes for an emergency category,
-24 hours otherwise); each summoned organization reports in (报到) naming who comes and what it will do, by
-when. Both are on the issue's timeline; a report after report-by, or none once it has passed, is late."""
+summons one or more organizations with a time to report by (default: the category's own time, else 30
+minutes for an emergency category, 24 hours otherwise); each summoned organization reports in (报到) naming
+who comes and what it will do, by when. Both are on the issue's timeline; a report after report-by, or none
+once it has passed, is late."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
