@@ -402,6 +402,8 @@ class IssueSummons(db.Model):
     attendee = db.Column(db.String(200))
     action = db.Column(db.String(1000))
     action_due = db.Column(UTCDateTime)
+    # When the late warning went out (report-by passed with no report): the step warns each summons once.
+    late_warned_at = db.Column(UTCDateTime)
 
     issue = db.relationship("Issue")
     organization = db.relationship("Organization")

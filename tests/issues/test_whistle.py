@@ -210,3 +210,23 @@ def test_the_category_form_keeps_a_bad_report_time_with_a_message(client, auth, 
     assert "whole number of minutes" in page and 'value="半小时"' in page
     db.session.expire_all()
     assert db.session.get(type(lift), lift.id).report_minutes is None
+
+
+def test_a_missing_report_in_is_warned_once_to_the_organization_and_the_office(world):
+    """The run-due step: once report-by has passed with no report, the summoned organization's members and
+    the official who summoned are told, once; an organization that reported in is not."""
+    from portal.due import DUE_STEPS
+    from portal.outbox import Notification, message_for
+    issue, (dept, pc) = whistled(world)
+    services.report_in(world.property_x, pc, attendee="张经理", action="配合清理", now=T0 + H + 10 * M)
+    step = DUE_STEPS["issues_summons_late"]
+    assert step(dept.report_by - M) == 0  # not yet
+    assert step(dept.report_by + M) == 1 and dept.late_warned_at == dept.report_by + M
+    assert step(dept.report_by + 2 * H) == 0  # once
+    warned = db.session.scalars(db.select(Notification).where(Notification.event == "issue_summons_late")).all()
+    recipients = {n.recipient_id for n in warned}
+    assert world.official_a.id in recipients and world.department_a.id in recipients
+    assert world.property_x.id not in recipients
+    assert dept.organization.name in str(message_for(warned[0]))
+    message = str(message_for(warned[0]))
+    assert dept.report_by.isoformat(timespec="minutes")[:16] not in message  # report-by in words, not ISO

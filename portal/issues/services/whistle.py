@@ -13,7 +13,9 @@ from sqlalchemy.orm import joinedload
 
 from portal.audit.services import record
 from portal.auth import permissions
+from portal.auth.models import User
 from portal.committees.models import Organization
+from portal.due import due_step
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.issues.models import IssueSummons
@@ -26,10 +28,9 @@ from portal.issues.services._common import (
     _payload,
     members_of,
 )
-from portal.outbox import notify, register_event
+from portal.outbox import instant, notify, register_event
 
 if TYPE_CHECKING:
-    from portal.auth.models import User
     from portal.issues.models import Issue
 
 ATTENDEE_MAX = 200
@@ -37,8 +38,11 @@ REPORT_WITHIN_MAX = 7 * 24 * 60  # minutes
 EMERGENCY_REPORT_WITHIN = 30
 DEFAULT_REPORT_WITHIN = 24 * 60
 
+register_event("issue_summons_late",
+               _l("%(org)s has not reported in to “%(title)s”: report-by was %(report_by)s."),
+               _detail_link, group="handling", times=("report_by",))
 register_event("issue_summoned", _l("%(org)s is summoned to “%(title)s”: report in by %(report_by)s."),
-               _detail_link, group="handling")
+               _detail_link, group="handling", times=("report_by",))
 
 
 def default_report_within(issue: Issue) -> int:
@@ -112,7 +116,7 @@ def blow_whistle(official: User, issue: Issue, organizations: list[Organization]
            report_by=report_by.isoformat(timespec="minutes"), reason=reason)
     for summons in made:
         notify(members_of([summons.organization_id]), "issue_summoned", issue,
-               **_payload(issue, org=summons.organization.name, report_by=report_by.isoformat(timespec="minutes")))
+               **_payload(issue, org=summons.organization.name, report_by=instant(report_by)))
     return made
 
 
@@ -143,3 +147,24 @@ def report_in(member: User, summons: IssueSummons, *, attendee: str, action: str
     record(member, "issue.reported_in", summons.issue, organization_id=summons.organization_id, attendee=attendee,
            will_do=action, late=late)
     return summons
+
+
+@due_step("issues_summons_late")
+def warn_late_summonses(now: datetime) -> int:
+    """Each summons whose report-by has passed with no report: the office's official who summoned and the
+    summoned organization's members are told once (the issue page and the dashboard already show it late)."""
+    late = db.session.scalars(db.select(IssueSummons).where(
+        IssueSummons.reported_at.is_(None), IssueSummons.late_warned_at.is_(None), IssueSummons.report_by <= now)
+        .options(joinedload(IssueSummons.organization), joinedload(IssueSummons.issue))
+        .order_by(IssueSummons.id)).all()
+    for summons in late:
+        summons.late_warned_at = now
+        people = members_of([summons.organization_id])
+        if summons.summoned_by_id is not None:
+            people = [*people, db.session.get(User, summons.summoned_by_id)]
+        notify(list(dict.fromkeys(p for p in people if p is not None)), "issue_summons_late", summons.issue,
+               **_payload(summons.issue, org=summons.organization.name,
+                          report_by=instant(summons.report_by)))
+    if late:
+        db.session.flush()
+    return len(late)
