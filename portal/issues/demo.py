@@ -4,8 +4,9 @@ each satisfaction and unrated, rejected, duplicate, reopened, overdue, some with
 spread over the last 60 days so deadlines and the three rates mean something — and 12345 hotline work
 orders in every state (waiting to be signed for, signed, sent back, returned to the hotline, extended, an
 extension waiting, resolved with the closure report, return-visited, three failed calls, appealed, appeal
-upheld, whistle-blown with two organizations reporting in, one on time and one late), and the basis of
-some categories in the responsibility list. Idempotent: a community that
+upheld, whistle-blown with two organizations reporting in, one on time and one late; one whose second
+organization never reported in and was warned; one whose summons are still within their time), and the basis
+of some categories in the responsibility list. Idempotent: a community that
 already has issues is left alone. Runs after the places and people demos and skips what is missing."""
 from datetime import timedelta
 
@@ -122,6 +123,8 @@ WORK_ORDERS = [
     (6, "security", "监控探头损坏（12345）", ["sign", "resolve", "redone", "visit_unsolved", "appeal",
                                            "uphold"]),
     (3, "rubbish", "小区门口占道经营（12345）", ["sign", "whistle"]),
+    (1, "parking", "占用消防通道停车（12345）", ["sign", "whistle_missing"]),
+    (1, "noise", "夜间施工噪音扰民（12345）", ["sign", "whistle_waiting"]),
 ]
 # The responsibility list (责任清单): the basis of some categories' responsible organization.
 BASES = {
@@ -134,18 +137,24 @@ BASES = {
 }
 
 
-def _whistle(office, issue, at):
-    """Whistle-blowing (吹哨报到): the office summons the handling organization and a department; the first
-    reports in on time, the second late."""
+def _whistle(office, issue, at, outcome="both"):
+    """Whistle-blowing (吹哨报到): the office summons the handling organization and a department. "both": the
+    first reports in on time, the second late; "missing": the first reports in, the second never does (late,
+    and warned by the run-due step); "waiting": summoned for two days, nobody has reported in yet."""
     handling = [o for o in services.summons_targets(issue) if o.id == issue.handling_org_id]
     departments = [o for o in services.summons_targets(issue) if o.kind == "department"]
     summoned = [o for o in handling + departments if services.members_of([o.id])][:2]
     if len(summoned) < 2:
         return
-    made = services.blow_whistle(office, issue, summoned, report_within=60, reason="占道经营涉及城管执法和物业管理，"
-                                 "需要联合处置。", now=at)
+    made = services.blow_whistle(office, issue, summoned, report_within=2880 if outcome == "waiting" else 60,
+                                 reason="涉及城管执法和物业管理，需要联合处置。", now=at)
+    if outcome == "waiting":
+        return
     services.report_in(services.members_of([made[0].organization_id])[0], made[0], attendee="物业经理 张强",
                        action="清理门口堆放物品，安排保安值守。", action_due=at + 2 * D, now=at + 20 * M)
+    if outcome == "missing":
+        services.warn_late_summonses(at + 2 * H)
+        return
     services.report_in(services.members_of([made[1].organization_id])[0], made[1], attendee="科室工作人员 刘军",
                        action="督促整改，对占道摊贩进行劝导。", action_due=at + 3 * D, now=at + 3 * H)
 
@@ -197,8 +206,8 @@ def _seed_work_orders(community, categories, now) -> int:
                                              satisfaction="dissatisfied", words="要求全部免费更换。", now=at)
             elif step == "appeal":
                 services.appeal_rating(handler, issue, "来电人要求超出物业服务合同范围，已书面答复。", now=at)
-            elif step == "whistle":
-                _whistle(office, issue, at)
+            elif step.startswith("whistle"):
+                _whistle(office, issue, at, step.removeprefix("whistle_") if "_" in step else "both")
             elif step == "uphold":
                 services.decide_appeal(office, issue, upheld=True, reason="经核实，诉求超出职责范围，核减。", now=at)
     return made

@@ -91,6 +91,7 @@ from portal.issues.services.whistle import (
     report_in,
     summons_of,
     summons_targets,
+    warn_late_summonses,
 )
 from portal.issues.services.workorder import (
     appeal_rating,
