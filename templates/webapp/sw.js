@@ -1,0 +1,92 @@
+/* Yishi's service worker (portal/webapp.py serves it at /sw.js). Version {{ version }}: a hash of every
+   static file and the app's version, so a deploy that changes a file installs a new worker, and the new
+   worker deletes the caches of the old one when it takes over.
+   - Static files live under content-hashed addresses (/static/<hash>/…) that never change: cache first.
+   - Pages: network first; a page that answered is kept (the last 40), and shown again without a connection;
+     a page never opened shows the offline page.
+   - Nothing else is touched: form posts, htmx fragments and downloads go to the network as before.
+   - Signing out forgets the kept pages: they were that person's. */
+"use strict";
+importScripts("/static/js/sw-push.js");
+
+var VERSION = {{ version|tojson }};
+var STATIC_CACHE = "yishi-static-" + VERSION;
+var PAGE_CACHE = "yishi-pages-" + VERSION;
+var SHELL = {{ shell|tojson }};
+var OFFLINE_URL = {{ offline_url|tojson }};
+var LOGOUT_URL = {{ logout_url|tojson }};
+var MAX_PAGES = 40;
+
+self.addEventListener("install", function (event) {
+  event.waitUntil(Promise.all([
+    caches.open(STATIC_CACHE).then(function (cache) { return cache.addAll(SHELL); }),
+    caches.open(PAGE_CACHE).then(function (cache) { return cache.add(OFFLINE_URL); })
+  ]).then(function () { return self.skipWaiting(); }));
+});
+
+self.addEventListener("activate", function (event) {
+  event.waitUntil(caches.keys().then(function (names) {
+    return Promise.all(names.filter(function (name) {
+      return name.indexOf("yishi-") === 0 && name !== STATIC_CACHE && name !== PAGE_CACHE;
+    }).map(function (name) { return caches.delete(name); }));
+  }).then(function () { return self.clients.claim(); }));
+});
+
+function isHashedStatic(url) {
+  return /^\/static\/[0-9a-f]{12}\//.test(url.pathname);
+}
+
+function cacheFirst(request) {
+  return caches.open(STATIC_CACHE).then(function (cache) {
+    return cache.match(request).then(function (found) {
+      return found || fetch(request).then(function (response) {
+        if (response.ok) { cache.put(request, response.clone()); }
+        return response;
+      });
+    });
+  });
+}
+
+function keepPage(request, response) {
+  var cacheControl = response.headers.get("Cache-Control") || "";
+  if (!response.ok || response.type !== "basic" || /no-store/.test(cacheControl)) { return Promise.resolve(); }
+  return caches.open(PAGE_CACHE).then(function (cache) {
+    return cache.put(request, response).then(function () { return cache.keys(); }).then(function (keys) {
+      var pages = keys.filter(function (key) { return new URL(key.url).pathname !== OFFLINE_URL; });
+      return Promise.all(pages.slice(0, Math.max(0, pages.length - MAX_PAGES)).map(function (key) {
+        return cache.delete(key);
+      }));
+    });
+  });
+}
+
+function networkFirst(event) {
+  var request = event.request;
+  return fetch(request).then(function (response) {
+    event.waitUntil(keepPage(request, response.clone()));
+    return response;
+  }).catch(function () {
+    return caches.open(PAGE_CACHE).then(function (cache) {
+      return cache.match(request, { ignoreVary: true }).then(function (found) {
+        return found || cache.match(OFFLINE_URL);
+      });
+    });
+  });
+}
+
+self.addEventListener("fetch", function (event) {
+  var request = event.request, url = new URL(request.url);
+  if (url.origin !== self.location.origin) { return; }
+  if (request.method === "POST" && url.pathname === LOGOUT_URL) {
+    event.waitUntil(caches.delete(PAGE_CACHE).then(function () {
+      return caches.open(PAGE_CACHE).then(function (cache) { return cache.add(OFFLINE_URL); });
+    }));
+    return;
+  }
+  if (request.method !== "GET") { return; }
+  if (isHashedStatic(url)) {
+    event.respondWith(cacheFirst(request));
+  } else if (request.mode === "navigate" && !request.headers.get("HX-Request")) {
+    event.respondWith(networkFirst(event));
+  }
+});
