@@ -101,7 +101,8 @@ def service_worker():
     body = render_template("webapp/sw.js", version=version,
                            shell=[url_for("static", filename=name) for name in SHELL_FILES],
                            offline_url=url_for("webapp.offline"),
-                           logout_url=url_for("auth.logout"))
+                           logout_url=url_for("auth.logout"), manifest_url=url_for("webapp.manifest"),
+                           token_url=url_for("webapp.form_token"))
     response = Response(body, mimetype="application/javascript")
     response.headers["Service-Worker-Allowed"] = "/"
     # Browsers check the worker on navigation; the ETag makes each check a 304 until a deploy changes it.

@@ -145,7 +145,8 @@ def test_a_fresh_form_token_says_whose_it_is_and_is_never_cached(client, auth, w
 
 def test_every_page_links_the_manifest_and_the_app_script_without_inline_script(client, auth, world):
     html = client.get("/").get_data(as_text=True)
-    assert '<link rel="manifest" href="/manifest.webmanifest">' in html
+    # With credentials: the manifest's start address is the signed-in person's community.
+    assert '<link rel="manifest" href="/manifest.webmanifest" crossorigin="use-credentials">' in html
     assert re.search(r'<script src="/static/[0-9a-f]{12}/js/webapp\.js" defer></script>', html)
     assert 'name="yishi-person"' not in html
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)

@@ -142,7 +142,7 @@
     putDraft(draftOf(form)).then(function () {
       form.reset();
       delete form.dataset.draftId;
-      announce(texts.saved, "success", null, form);
+      announce(texts.saved, "success", null, form).classList.add("draft-note");
     }, function () {
       announce(texts.failed, "error", null, form);
     });
@@ -193,6 +193,7 @@
 
   function restoreInto(forms, drafts, person) {
     forms.forEach(function (form) {
+      if (form.dataset.draftId) { return; }  // filled already
       var draft = drafts.filter(function (d) {
         return d.action === form.action && d.person === person && d.state === "refused";
       }).pop();
@@ -213,6 +214,9 @@
         var json = (response.headers.get("Content-Type") || "").indexOf("application/json") === 0;
         if (!response.ok || !json) { return null; }  // signed out: the sign-in page answered
         return response.json();
+      }).then(function (answer) {
+        if (answer && answer.offline) { throw new Error("offline"); }  // the service worker: no connection
+        return answer;
       });
   }
 
@@ -227,6 +231,7 @@
         var landed = new URL(response.url);
         var accepted = response.ok && response.redirected && landed.pathname !== LOGIN_PATH &&
           landed.href.split("#")[0] !== draft.action;
+        document.querySelectorAll(".draft-note").forEach(function (note) { note.remove(); });
         if (accepted) {
           return deleteDraft(draft.id).then(function () {
             announce(draft.texts.sent + " " + pageText(doc, "main .flash-success"), "success",
@@ -237,12 +242,17 @@
         draft.problem = pageText(doc, "main .error, main .flash-error") || pageText(doc, "main h1, main .card > p");
         return putDraft(draft).then(function () {
           announce(draft.texts.refused + " " + draft.problem, "error", { href: draft.page, text: draft.texts.correct });
+          // Its form is on this page: fill it in now rather than after a reload.
+          restoreInto(Array.prototype.slice.call(document.querySelectorAll("form[data-draft]:not([data-draft-id])")),
+                      [draft], draft.person);
         });
       });
     });
   }
 
-  var sending = false;
+  var sending = false, retry = null;
+  var RETRY_AFTER = 15000;  // when the phone says it is online but the network did not answer
+  var SETTLE = 1000;  // a connection that just came back often needs a moment
 
   function sendKept() {
     if (sending || navigator.onLine === false) { return allDrafts().catch(function () { return []; }); }
@@ -266,7 +276,9 @@
         }, Promise.resolve()).then(allDrafts);
       });
     }).catch(function () {
-      return [];  // still no connection after all: the drafts wait for the next `online`
+      // No connection after all: the drafts wait for the next `online` event, or a while.
+      if (!retry) { retry = window.setTimeout(function () { retry = null; sendKept(); }, RETRY_AFTER); }
+      return allDrafts().catch(function () { return []; });
     }).then(function (drafts) {
       sending = false;
       return drafts || [];
@@ -279,5 +291,5 @@
       if (forms.length) { restoreInto(forms, drafts, currentPerson()); }
     });
   });
-  window.addEventListener("online", function () { sendKept(); });
+  window.addEventListener("online", function () { window.setTimeout(sendKept, SETTLE); });
 }());

@@ -2,8 +2,9 @@
    static file and the app's version, so a deploy that changes a file installs a new worker, and the new
    worker deletes the caches of the old one when it takes over.
    - Static files live under content-hashed addresses (/static/<hash>/…) that never change: cache first.
-   - Pages: network first; a page that answered is kept (the last 40), and shown again without a connection;
-     a page never opened shows the offline page.
+   - Pages (and the manifest): network first; a page that answered is kept (the last 40), and shown again
+     without a connection; a page never opened shows the offline page.
+   - The drafts' form token (static/js/webapp.js) answers {"offline": true} without a connection.
    - Nothing else is touched: form posts, htmx fragments and downloads go to the network as before.
    - Signing out forgets the kept pages: they were that person's. */
 "use strict";
@@ -15,6 +16,8 @@ var PAGE_CACHE = "yishi-pages-" + VERSION;
 var SHELL = {{ shell|tojson }};
 var OFFLINE_URL = {{ offline_url|tojson }};
 var LOGOUT_URL = {{ logout_url|tojson }};
+var MANIFEST_URL = {{ manifest_url|tojson }};
+var TOKEN_URL = {{ token_url|tojson }};
 var MAX_PAGES = 40;
 
 self.addEventListener("install", function (event) {
@@ -60,18 +63,30 @@ function keepPage(request, response) {
   });
 }
 
-function networkFirst(event) {
+// 200, not an error status: a failed load is an error in the page's console, and this is no error, only news.
+function unavailable() {
+  return new Response(JSON.stringify({ offline: true }), { headers: { "Content-Type": "application/json" } });
+}
+
+function fromCache(request, otherwise) {
+  return caches.open(PAGE_CACHE).then(function (cache) {
+    return cache.match(request, { ignoreVary: true }).then(function (found) {
+      return found || otherwise(cache);
+    });
+  });
+}
+
+function offlinePage(cache) {
+  return cache.match(OFFLINE_URL).then(function (page) { return page || unavailable(); });
+}
+
+// Pages and the manifest: the network, else what was kept (pages: else the offline page).
+function networkFirst(event, otherwise) {
   var request = event.request;
   return fetch(request).then(function (response) {
     event.waitUntil(keepPage(request, response.clone()));
     return response;
-  }).catch(function () {
-    return caches.open(PAGE_CACHE).then(function (cache) {
-      return cache.match(request, { ignoreVary: true }).then(function (found) {
-        return found || cache.match(OFFLINE_URL);
-      });
-    });
-  });
+  }).catch(function () { return fromCache(request, otherwise); });
 }
 
 self.addEventListener("fetch", function (event) {
@@ -87,6 +102,11 @@ self.addEventListener("fetch", function (event) {
   if (isHashedStatic(url)) {
     event.respondWith(cacheFirst(request));
   } else if (request.mode === "navigate" && !request.headers.get("HX-Request")) {
-    event.respondWith(networkFirst(event));
+    event.respondWith(networkFirst(event, offlinePage));
+  } else if (url.pathname === MANIFEST_URL) {
+    event.respondWith(networkFirst(event, unavailable));
+  } else if (url.pathname === TOKEN_URL) {
+    // The drafts' token: without a connection, a plain "offline" answer the page's script understands.
+    event.respondWith(fetch(request).catch(unavailable));
   }
 });
