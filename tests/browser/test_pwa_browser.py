@@ -165,7 +165,8 @@ def test_installable_and_a_report_written_offline_is_sent_when_the_network_retur
     context.set_offline(False)
 
 
-def test_a_comment_written_offline_is_sent_on_the_next_visit_and_a_refused_report_stays_on_the_phone(new_context, live_server):
+def test_a_comment_written_offline_is_sent_on_the_next_visit_and_a_refused_report_stays_on_the_phone(
+        new_context, live_server):
     place = seed(live_server, unique_phone()[-6:])
     slug = place["slug"]
     context = new_context()
