@@ -12,8 +12,17 @@
   "use strict";
   var DB_NAME = "yishi-drafts", STORE = "drafts", TOKEN_URL = "/webapp/form-token", LOGIN_PATH = "/login";
 
-  if ("serviceWorker" in navigator) {
+  // After the page has loaded: the worker's first install fetches the shell, which must not compete with the
+  // page itself.
+  function registerWorker() {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () { /* the site works without it */ });
+  }
+  if ("serviceWorker" in navigator) {
+    if (document.readyState === "complete") {
+      registerWorker();
+    } else {
+      window.addEventListener("load", registerWorker);
+    }
   }
 
   function ready(fn) {
@@ -191,11 +200,20 @@
     note.appendChild(discard);
   }
 
+  // The same form, not only the same address: a reply and a new comment post to one address, and differ in
+  // their hidden fields (the comment replied to).
+  function sameForm(form, draft) {
+    return draft.action === form.action && Array.prototype.every.call(
+      form.querySelectorAll("input[type=hidden]:not([name=csrf_token])"), function (input) {
+        return draft.fields.some(function (pair) { return pair[0] === input.name && pair[1] === input.value; });
+      });
+  }
+
   function restoreInto(forms, drafts, person) {
     forms.forEach(function (form) {
       if (form.dataset.draftId) { return; }  // filled already
       var draft = drafts.filter(function (d) {
-        return d.action === form.action && d.person === person && d.state === "refused";
+        return sameForm(form, d) && d.person === person && d.state === "refused";
       }).pop();
       if (draft) { fill(form, draft); }
     });
@@ -230,7 +248,7 @@
         var doc = new DOMParser().parseFromString(html, "text/html");
         var landed = new URL(response.url);
         var accepted = response.ok && response.redirected && landed.pathname !== LOGIN_PATH &&
-          landed.href.split("#")[0] !== draft.action;
+          landed.href.split("#")[0] !== draft.action && !doc.querySelector("main .flash-error");
         document.querySelectorAll(".draft-note").forEach(function (note) { note.remove(); });
         if (accepted) {
           return deleteDraft(draft.id).then(function () {

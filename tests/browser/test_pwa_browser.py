@@ -3,6 +3,7 @@ protocol's Page.getInstallabilityErrors reports nothing; the service worker is r
 comment written with the network switched off are kept on the phone, said so, and sent when the network
 returns, and the server's answer is shown; a report the server refuses stays on the phone and is filled back
 into the form."""
+import json
 import re
 
 import pytest
@@ -117,6 +118,24 @@ def test_installable_and_a_report_written_offline_is_sent_when_the_network_retur
     assert manifest["url"].endswith("/manifest.webmanifest") and not manifest["errors"]
     assert f'"start_url":"/c/{slug}"' in manifest["data"]  # fetched with the person's cookie
     assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
+
+    # A push message in the shape the push channel sends is shown as a notification (static/js/sw-push.js).
+    context.grant_permissions(["notifications"])
+    registrations = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    for _ in range(50):
+        if registrations:
+            break
+        page.wait_for_timeout(100)
+    payload = {"title": "Your issue is resolved", "body": "Lift in building 2", "url": f"/c/{slug}", "tag": "issue-1"}
+    cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server.url + "/", "data": json.dumps(payload),
+                                                  "registrationId": registrations[0]["registrationId"]})
+    page.wait_for_function("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length > 0)")
+    shown = page.evaluate("""navigator.serviceWorker.ready.then(r => r.getNotifications()).then(list =>
+        list.map(n => ({title: n.title, body: n.body, tag: n.tag, url: n.data.url})))""")
+    assert shown == [{"title": "Your issue is resolved", "body": "Lift in building 2", "tag": "issue-1",
+                      "url": f"{live_server.url}/c/{slug}"}]
 
     # Open the report form while connected (the worker keeps the page), then lose the connection.
     visit(page, f"/c/{slug}/issues/new")
