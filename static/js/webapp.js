@@ -116,7 +116,7 @@
     var d = form.dataset;
     return { saved: d.draftSaved, sent: d.draftSent, refused: d.draftRefused, signIn: d.draftSignIn,
              restored: d.draftRestored, discard: d.draftDiscard, open: d.draftOpen, correct: d.draftCorrect,
-             failed: d.draftFailed };
+             failed: d.draftFailed, needsConnection: d.draftNeedsConnection };
   }
 
   // --- keeping a draft -------------------------------------------------------------------------------------
@@ -148,6 +148,11 @@
     event.preventDefault();
     event.stopImmediatePropagation();  // before htmx sees it
     var texts = textsOf(form);
+    if (event.submitter && event.submitter.name) {
+      // A button of its own ("Check for similar issues") asks the server something: not a draft to send.
+      announce(texts.needsConnection, "error", null, form).classList.add("draft-note");
+      return;
+    }
     putDraft(draftOf(form)).then(function () {
       form.reset();
       delete form.dataset.draftId;

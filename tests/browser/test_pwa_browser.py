@@ -143,6 +143,10 @@ def test_installable_and_a_report_written_offline_is_sent_when_the_network_retur
     form = form_with(page, "title")
     title = "Garden path lamp is broken"
     form.locator("[name=title]").fill(title)
+    # Checking for similar issues asks the server: it needs the connection, and makes no draft.
+    form.get_by_role("button", name="Check for similar issues").click()
+    expect(page.locator("main")).to_contain_text("No connection: this button needs one.")
+    assert kept_drafts(page) == []
     form.locator("[name=description]").fill("The lamp by the east gate has been dark for three nights.")
     form.locator("[name=category]").select_option(label="Lighting")
     form.locator("[name=building]").select_option(label="Building 2")
