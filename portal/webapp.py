@@ -102,7 +102,8 @@ def service_worker():
                            shell=[url_for("static", filename=name) for name in SHELL_FILES],
                            offline_url=url_for("webapp.offline"),
                            logout_url=url_for("auth.logout"), manifest_url=url_for("webapp.manifest"),
-                           token_url=url_for("webapp.form_token"))
+                           token_url=url_for("webapp.form_token"),
+                           switch_urls=[url_for("home.set_language"), url_for("home.set_text_size")])
     response = Response(body, mimetype="application/javascript")
     response.headers["Service-Worker-Allowed"] = "/"
     # Browsers check the worker on navigation; the ETag makes each check a 304 until a deploy changes it.

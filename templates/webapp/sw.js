@@ -6,7 +6,8 @@
      without a connection; a page never opened shows the offline page.
    - The drafts' form token (static/js/webapp.js) answers {"offline": true} without a connection.
    - Nothing else is touched: form posts, htmx fragments and downloads go to the network as before.
-   - Signing out forgets the kept pages: they were that person's. */
+   - Signing out forgets the kept pages: they were that person's. Switching the language or the text size
+     stores the offline page again. */
 "use strict";
 importScripts("/static/js/sw-push.js");
 
@@ -18,6 +19,7 @@ var OFFLINE_URL = {{ offline_url|tojson }};
 var LOGOUT_URL = {{ logout_url|tojson }};
 var MANIFEST_URL = {{ manifest_url|tojson }};
 var TOKEN_URL = {{ token_url|tojson }};
+var SWITCH_URLS = {{ switch_urls|tojson }};
 var MAX_PAGES = 40;
 
 self.addEventListener("install", function (event) {
@@ -95,6 +97,14 @@ self.addEventListener("fetch", function (event) {
   if (request.method === "POST" && url.pathname === LOGOUT_URL) {
     event.waitUntil(caches.delete(PAGE_CACHE).then(function () {
       return caches.open(PAGE_CACHE).then(function (cache) { return cache.add(OFFLINE_URL); });
+    }));
+    return;
+  }
+  if (SWITCH_URLS.indexOf(url.pathname) !== -1 && request.mode === "navigate") {
+    // The language and text-size switches: the offline page is stored again in the new language and size.
+    event.respondWith(fetch(request).then(function (response) {
+      event.waitUntil(caches.open(PAGE_CACHE).then(function (cache) { return cache.add(OFFLINE_URL); }));
+      return response;
     }));
     return;
   }

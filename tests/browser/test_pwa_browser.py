@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from portal.extensions import db
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
-from tests.browser.flows import form_with, sign_in, unique_email, unique_phone, visit
+from tests.browser.flows import form_with, press_switch, sign_in, unique_email, unique_phone, visit
 from tests.browser.screens import capture
 from tests.factories import (
     DEFAULT_PASSWORD,
@@ -185,6 +185,16 @@ def test_installable_and_a_report_written_offline_is_sent_when_the_network_retur
     capture(page, "pwa-offline-page")
     page.goto(f"/c/{slug}")
     expect(page.locator("main h1")).to_contain_text("Osmanthus Lane")
+    context.set_offline(False)
+
+    # Switching the language stores the offline page again, in Chinese.
+    press_switch(page, "language", "zh")
+    page.wait_for_function("""caches.keys().then(names => Promise.all(names.filter(n => n.startsWith("yishi-pages-"))
+        .map(n => caches.open(n).then(c => c.match("/offline")).then(r => r ? r.text() : ""))))
+        .then(texts => texts.some(t => t.includes("没有网络连接")))""")
+    context.set_offline(True)
+    page.goto(f"/c/{slug}/issues?sort=newest")
+    expect(page.locator("main h1")).to_have_text("没有网络连接")
     context.set_offline(False)
 
 
