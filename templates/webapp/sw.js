@@ -54,7 +54,12 @@ function cacheFirst(request) {
 
 function keepPage(request, response) {
   var cacheControl = response.headers.get("Cache-Control") || "";
-  if (!response.ok || response.type !== "basic" || /no-store/.test(cacheControl)) { return Promise.resolve(); }
+  var type = response.headers.get("Content-Type") || "";
+  // Pages and the manifest only: never a download (an export, a PDF) or anything marked not to be stored.
+  if (!response.ok || response.type !== "basic" || /no-store/.test(cacheControl) ||
+      !/^(text\/html|application\/manifest\+json)/.test(type) || response.headers.get("Content-Disposition")) {
+    return Promise.resolve();
+  }
   return caches.open(PAGE_CACHE).then(function (cache) {
     return cache.put(request, response).then(function () { return cache.keys(); }).then(function (keys) {
       var pages = keys.filter(function (key) { return new URL(key.url).pathname !== OFFLINE_URL; });
