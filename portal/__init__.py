@@ -134,6 +134,7 @@ def configure_blueprints(app: Flask) -> None:
     from portal.residents import bp as residents_bp
     from portal.open311 import bp as open311_bp
     from portal.privacy import bp as privacy_bp
+    from portal.webapp import bp as webapp_bp
 
     # An area's package holds only its blueprint; its pages (and with them the services that register
     # events, time-driven steps and signal receivers) are imported here, at the top, so no area imports its
@@ -169,5 +170,5 @@ def configure_blueprints(app: Flask) -> None:
 
     for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp,
                issues_bp, proposals_bp, moderation_bp, votes_bp, notices_bp, calendar_bp, printing_bp,
-               actions_bp, dashboard_bp, open311_bp, privacy_bp):
+               actions_bp, dashboard_bp, open311_bp, privacy_bp, webapp_bp):
         app.register_blueprint(bp)

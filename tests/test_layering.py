@@ -25,7 +25,7 @@ CORE = {"backup", "charts", "clock", "config", "delivery", "due", "errors", "eve
         "forms", "formviews", "i18n", "markup", "observability", "outbox", "qr", "web"}
 
 CONTENT = {"actions", "meetings", "moderation", "notices", "open311"}  # with what they build on: every area
-READERS = {"calendar", "dashboard", "home", "notifications", "printing"}
+READERS = {"calendar", "dashboard", "home", "notifications", "printing", "webapp"}
 BUILDS_ON = {
     "audit": set(),
     "auth": {"audit"},
@@ -46,6 +46,7 @@ BUILDS_ON = {
     "calendar": CONTENT,
     "printing": CONTENT,
     "home": CONTENT,
+    "webapp": {"residents"},  # the installable app: its start address is the person's community
     "privacy": CONTENT,  # a person's copy and deletion read every area (e-mail settings through events)
     "cli": READERS | {"demo", "privacy"},
     "demo": READERS | {"demo_people", "privacy"},

@@ -84,6 +84,11 @@ ROUTES = {
     "home.healthz": Route("public"),
     "home.set_language": Route("public", ok=(302,)),
     "home.set_text_size": Route("public", ok=(302,)),
+    # the installable web app
+    "webapp.manifest": Route("public"),
+    "webapp.service_worker": Route("public"),
+    "webapp.offline": Route("public"),
+    "webapp.form_token": Route("signed in"),
     "auth.login": Route("public", ok=(200, 302)),        # a signed-in person is sent on
     "auth.register": Route("public", ok=(200, 302)),
     "auth.privacy": Route("public"),
