@@ -19,6 +19,7 @@ no browser can subscribe, and rows already written wait in the outbox until keys
 import base64
 import ipaddress
 import json
+import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -452,3 +453,39 @@ def drain_push(now: datetime | None = None) -> PushResult:
 def send_push_step(now: datetime) -> int:
     result = drain_push(now)
     return result.sent + result.removed
+
+
+# --- the demo --------------------------------------------------------------------------------------------------
+
+# Verified resident 13800000002 (花家地) subscribed two browsers: the phone pushed to a moment ago, and an old
+# tablet whose push service refused the last attempt (the settings page says so). The endpoints look like the
+# push services' own; nothing is sent to them while the demo has no VAPID keys.
+DEMO_LOGIN = "13800000002"
+DEMO_BROWSERS = (
+    ("https://fcm.googleapis.com/fcm/send/dYishiDemoPhone:APA91bHPRgkF3JUikC4ENAHEeMrd41Zxv3hVZjC9KtT8OvPVGJ"
+     "-hQMRKRrZuJAEcl7B338qju59zJMjw2DELjzEvxwYv7hH5Ynpc1ODQ0aT4U4OFEeco8ohsN5PjL1iC2dNtk2BAokeMCg2ZXKqpc8FXKmh"
+     "X94kIpQ", "Chrome", "Android", timedelta(days=12), timedelta(hours=3), None),
+    ("https://web.push.apple.com/QGuQyavXutnMc7o7t9yBYuYbPfvFERvqcbDcGZ_5Hnq8rR1xJkCJcZ8RoW3KXxQg0KXovl2fnbE"
+     "Ykw7QSoRwpLZ9", "Safari", "iOS", timedelta(days=40), timedelta(days=9), timedelta(days=2)),
+)
+
+
+def seed_demo_push() -> list[str]:
+    """The demo resident's two browsers (idempotent: only when they have none yet)."""
+    from portal.auth.services import find_by_login
+    person = find_by_login(DEMO_LOGIN)
+    if person is None or subscriptions_of(person):
+        return []
+    now = utcnow()
+    for endpoint, browser, system, age, success, failure in DEMO_BROWSERS:
+        # A browser's own key pair and auth secret, made as a browser makes them.
+        key = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        db.session.add(PushSubscription(
+            user_id=person.id, endpoint=endpoint, p256dh=_b64url(key), auth=_b64url(os.urandom(16)),
+            browser=browser, system=system,
+            created_at=now - age, last_success_at=now - success,
+            last_failure_at=now - failure if failure else None,
+            last_error="403 Forbidden" if failure else None))
+    db.session.flush()
+    return [f"push: {DEMO_LOGIN} has {len(DEMO_BROWSERS)} browsers subscribed (one whose last push failed)"]

@@ -282,3 +282,17 @@ def test_a_deleted_account_forgets_its_browsers(service):
     db.session.execute(db.delete(Notification).where(Notification.recipient_id == person.id))
     db.session.commit()
     assert db.session.scalars(select(PushSubscription)).all() == [] and messages() == []
+
+
+def test_send_notifications_command_and_the_rq_job_push_too(service, app):
+    from portal.worker import drain_job
+    person = gen_user()
+    browser = subscribed(service, person)
+    services.notify([person], "test_push_account")
+    db.session.commit()
+    assert drain_job()["push_sent"] == 1
+    services.notify([person], "test_push_account")
+    db.session.commit()
+    output = app.test_cli_runner().invoke(args=["send-notifications"]).output
+    assert "push sent: 1" in output.splitlines()
+    assert len(service.received_by(browser)) == 2
