@@ -33,7 +33,6 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from py_vapid import Vapid
-from pywebpush import WebPushException, webpush
 from sqlalchemy import and_, event, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -353,6 +352,8 @@ def send_push(subscription: PushSubscription, payload: dict, *, urgent: bool = F
               session: requests.Session | None = None) -> None:
     """Encrypt `payload` for the browser and hand it to its push service, signed with the portal's VAPID key;
     returns when the service accepted it (201), raises PushRefused otherwise (status None: unreachable)."""
+    # Imported here, not at the top: pywebpush brings aiohttp, seconds of start-up that only the sender needs.
+    from pywebpush import WebPushException, webpush
     config = current_app.config
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     try:
