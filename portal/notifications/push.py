@@ -55,6 +55,9 @@ BATCH_SIZE = 200
 TIMEOUT = 10  # seconds for each push service request
 TTL = 24 * 3600  # how long a push service keeps a message for a browser that is offline
 TITLE_LENGTH, BODY_LENGTH = 60, 180
+# Browsers one account keeps; subscribing another forgets the one subscribed longest ago (phones change hands,
+# and no account should make one notification into hundreds of requests).
+MAX_BROWSERS = 10
 
 
 # --- configuration and keys ----------------------------------------------------------------------------------
@@ -176,6 +179,8 @@ def subscribe(actor, user, *, endpoint, p256dh, auth, user_agent: str | None = N
         _forget(subscription)
         subscription = None
     if subscription is None:
+        for oldest in subscriptions_of(user)[MAX_BROWSERS - 1:]:
+            _forget(oldest)
         subscription = PushSubscription(user_id=user.id, endpoint=endpoint)
         db.session.add(subscription)
     subscription.p256dh, subscription.auth = p256dh, auth

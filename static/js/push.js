@@ -59,6 +59,7 @@
     });
   }
 
+  // This browser's line in the list (marked "this browser"), when the account has its subscription.
   function knownHere(subscription) {
     if (!subscription) {
       return false;
@@ -66,6 +67,10 @@
     var items = section.querySelectorAll(".push-browsers li[data-endpoint]");
     for (var i = 0; i < items.length; i += 1) {
       if (items[i].getAttribute("data-endpoint") === subscription.endpoint) {
+        var mark = document.createElement("span");
+        mark.className = "push-this";
+        mark.textContent = section.dataset.messageThis || "";
+        items[i].querySelector("span").appendChild(mark);
         return true;
       }
     }

@@ -296,3 +296,13 @@ def test_send_notifications_command_and_the_rq_job_push_too(service, app):
     output = app.test_cli_runner().invoke(args=["send-notifications"]).output
     assert "push sent: 1" in output.splitlines()
     assert len(service.received_by(browser)) == 2
+
+
+def test_an_account_keeps_at_most_ten_browsers_forgetting_the_oldest(service):
+    person = gen_user()
+    first = subscribed(service, person)
+    db.session.execute(db.update(PushSubscription).values(created_at=DAYTIME - timedelta(days=30)))
+    others = [subscribed(service, person) for _ in range(push.MAX_BROWSERS)]
+    endpoints = {s.endpoint for s in push.subscriptions_of(person)}
+    assert len(endpoints) == push.MAX_BROWSERS and first.endpoint not in endpoints
+    assert endpoints == {b.endpoint for b in others}
