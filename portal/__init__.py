@@ -143,6 +143,7 @@ def configure_blueprints(app: Flask) -> None:
     import portal.auth.services  # noqa: F401
     import portal.notifications.sender  # noqa: F401  (the send_notifications due step)
     import portal.notifications.reminders  # noqa: F401  (its events and due steps)
+    import portal.notifications.push  # noqa: F401  (the push outbox, written with notifications; send_push)
     import portal.actions.views  # noqa: F401
     import portal.audit.views  # noqa: F401
     import portal.auth.views  # noqa: F401
@@ -154,6 +155,7 @@ def configure_blueprints(app: Flask) -> None:
     import portal.notices.views  # noqa: F401
     import portal.notifications.email_views  # noqa: F401  (e-mail settings, unsubscribe)
     import portal.notifications.mail  # noqa: F401
+    import portal.notifications.push_views  # noqa: F401  (subscribing browsers to Web Push)
     import portal.notifications.views  # noqa: F401
     import portal.open311.api_views  # noqa: F401
     import portal.open311.views  # noqa: F401

@@ -1,5 +1,5 @@
 """Commands: `flask --app portal seed-demo | create-admin | run-due | send-notifications | verify-ballot <id> |
-backup <dir> | restore <dir>`."""
+backup <dir> | restore <dir> | vapid-keys`."""
 import click
 from flask import Flask
 
@@ -16,6 +16,8 @@ def init_app(app: Flask) -> None:
     from portal.backup import backup_command, restore_command
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    from portal.notifications.push import vapid_keys_command
+    app.cli.add_command(vapid_keys_command)
 
 
 @click.command("seed-demo")
@@ -69,4 +71,7 @@ def send_notifications_command():
         click.echo("skipped: another sender is draining the outbox")
         return
     for line in result.lines():
+        click.echo(line)
+    from portal.notifications.push import drain_push
+    for line in drain_push().lines():
         click.echo(line)

@@ -85,6 +85,12 @@ class Config:
         # "separate" (2 heads: the co-owned unit is a head of its own) or "once" (1 head; both areas count).
         # The law is unsettled; the reading is frozen on each ballot at opening and shown on its result.
         self.CO_OWNER_HEADCOUNT = os.environ.get("CO_OWNER_HEADCOUNT", "separate")
+        # Web Push (RFC 8030 with VAPID, RFC 8292): the key pair `flask --app portal vapid-keys` prints
+        # (base64url: the public key as the browser's applicationServerKey, the raw private key) and the contact
+        # the push services may write to (mailto: or https:). Without both keys push is off.
+        self.VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY") or None
+        self.VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY") or None
+        self.VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT") or None
         # The RQ queue the app feeds (with REDIS_URL) and `rq worker ... yishi` drains.
         self.NOTIFICATION_QUEUE = os.environ.get("NOTIFICATION_QUEUE", "yishi")
         # Personal information: the privacy notice's version (and when it came into force: people who agreed
@@ -151,6 +157,10 @@ class TestConfig(Config):
         self.MAIL_TIMEOUT = 5
         # No job queue unless a test sets one up (tests/notifications/test_sender.py uses a real Redis).
         self.REDIS_URL = None
+        # No push unless a test sets keys (tests/notifications/test_push.py makes its own pair).
+        self.VAPID_PUBLIC_KEY = self.VAPID_PRIVATE_KEY = self.VAPID_SUBJECT = None
+        # The tests' push service listens on 127.0.0.1 over plain HTTP.
+        self.PUSH_ALLOW_LOCAL_ENDPOINTS = True
         # Cheap hashing for throwaway test passwords; production keeps argon2-cffi's defaults.
         self.ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}  # 8 KiB: argon2's least
         # English unless a test sets another default, whatever the shell running the suite exports.

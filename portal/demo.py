@@ -11,6 +11,7 @@ def seed() -> list[str]:
     from portal.issues.demo import seed_issues
     from portal.notices.demo import seed_notices
     from portal.notifications.preferences import seed_demo_preferences
+    from portal.notifications.push import seed_demo_push
     from portal.notifications.reminders import seed_notifications
     from portal.open311.demo import seed_open311
     from portal.places.demo import seed_places
@@ -25,6 +26,7 @@ def seed() -> list[str]:
     lines += seed_places()
     lines += seed_people()
     lines += seed_demo_preferences()
+    lines += seed_demo_push()
     lines += seed_issues()
     lines += seed_proposals()
     lines += seed_votes()

@@ -23,6 +23,12 @@ An account was deleted (anonymized): its person is gone from it. Sent by portal.
 account (`User`) as the sender and keyword argument `now`. Received by portal.notifications.preferences:
 the person's e-mail choices and mailbox state (a bounced address) are removed.""")
 
+notifications_written = _signals.signal("notifications-written", doc="""
+Notifications were written by one INSERT … SELECT rather than one by one through portal.outbox.notify (a
+ballot telling its whole electorate). Sent by portal.votes.services in the same transaction, with keyword
+arguments `event`, `object_type`, `object_id` and `created_at` (the rows' own values). Received by
+portal.notifications.push: each of those notifications is queued for the recipient's subscribed browsers.""")
+
 digest_consent_withdrawn = _signals.signal("digest-consent-withdrawn", doc="""
 A person withdrew their consent to e-mail digests (optional processing). Sent by portal.privacy.services
 with the person (`User`) as the sender. Received by portal.notifications.preferences: every group the person

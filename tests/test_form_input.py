@@ -188,7 +188,16 @@ def _summons(w, ids):
 # What a route needs that the world's ids do not give: URL values of an object in the right state (made for
 # the route, so that a button another route pressed does not spoil it), and posted values the view reads
 # before its form (they are fuzzed too).
+def _push_browser(w, ids):
+    from portal.notifications.models import PushSubscription
+    browser = PushSubscription(user=w.admin, endpoint="https://push.example.org/send/fuzz", p256dh="k", auth="a")
+    db.session.add(browser)
+    db.session.flush()
+    return {"subscription_id": browser.id}, {}
+
+
 STATE = {
+    "notifications.push_remove": _push_browser,
     "residents.consent": _own_residency,
     "residents.move_out": _own_residency,
     "actions.rate": _done_action,

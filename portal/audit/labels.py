@@ -21,6 +21,8 @@ ACTION_LABELS = {
     "account.display_name": _l("changed the display name"),
     "account.signed_out_everywhere": _l("signed out on every device"),
     "notifications.preferences_changed": _l("changed the notification settings"),
+    "notifications.push_subscribed": _l("turned on push notifications in a browser"),
+    "notifications.push_removed": _l("removed a browser from push notifications"),
     "act_for.started": _l("started acting for a resident"),
     "act_for.stopped": _l("stopped acting for a resident"),
     # residents, owners, organizations
@@ -173,6 +175,8 @@ OWN_LABELS = {
     "account.preferences": _l("changed your preferences"),
     "account.display_name": _l("changed your display name"),
     "notifications.preferences_changed": _l("changed your notification settings"),
+    "notifications.push_subscribed": _l("turned on push notifications in one of your browsers"),
+    "notifications.push_removed": _l("removed one of your browsers from push notifications"),
     "residency.claimed": _l("claimed a unit"),
     "residency.registered": _l("registered you and your residence at the counter"),
     "residency.verified": _l("verified your residence"),
@@ -294,6 +298,7 @@ def _detail_labels() -> dict:
         # moderation, notices, notification settings
         "was": pgettext("audit detail", "Previously"), "objection_id": pgettext("audit detail", "Objection"),
         "changes": pgettext("audit detail", "Changes"),
+        "browser": pgettext("audit detail", "Browser"),
         # meetings
         "starts_at": pgettext("audit detail", "Starts"), "is_public": pgettext("audit detail", "Public meeting"),
         "agenda": pgettext("audit detail", "Agenda items"),

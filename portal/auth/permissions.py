@@ -751,3 +751,15 @@ def can_export_personal_data(user, sub_district=None, community=None) -> bool:
     if sub_district is not None:
         return roles.is_official_of(user, sub_district)
     return bool(roles.official_sub_district_ids(user))
+
+
+# --- Web Push ---
+
+def can_subscribe_push(user) -> bool:
+    """Anyone signed in may have their own browsers told of their notifications."""
+    return _signed_in(user)
+
+
+def can_manage_push_subscription(user, subscription) -> bool:
+    """A browser's subscription is its person's alone to see and remove."""
+    return _signed_in(user) and subscription is not None and subscription.user_id == user.id

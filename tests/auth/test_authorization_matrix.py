@@ -288,7 +288,7 @@ def _ids(w) -> dict:
         "month": local_today(w.x).strftime("%Y-%m"),
         # for POST routes only (the CSRF check comes before the view looks anything up)
         "residency_id": 1, "objection_id": 1, "membership_id": 1, "token": "t", "key": "k", "photo_id": 1,
-        "voter_id": 1, "proxy_id": 1, "summons_id": 1,
+        "voter_id": 1, "proxy_id": 1, "summons_id": 1, "subscription_id": 1,
         "size": 640, "fmt": "json", "request_id": "1", "service_code": "lift", "rest": "x",
         "first_id": 1, "second_id": 2,
     }

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, literal, select
 
+from portal import events
 from portal.auth import roles
 from portal.clock import in_zone, utcnow
 from portal.errors import DomainError, NotAllowed
@@ -105,6 +106,8 @@ def _notify_all(recipient_ids, event, obj, payload, now):
         .select_from(ids)
     db.session.execute(db.insert(Notification).from_select(
         ["recipient_id", "event", "object_type", "object_id", "payload", "created_at"], rows))
+    events.notifications_written.send(None, event=event, object_type=type(obj).__tablename__, object_id=obj.id,
+                                      created_at=now)
 
 
 def _told_ids(ballot, people) -> set[int]:
