@@ -32,6 +32,7 @@ class ProviderServer:
         self.accepted: list[dict] = []   # messages the provider took (and would deliver)
         self.refusals: list[dict] = []   # error bodies it answered
         self.requests = 0
+        self.delay = 0.0  # seconds before each answer (a slow provider)
         self.sent_times: dict[str, list[float]] = {}
         self.nonces: set[str] = set()
         self.lock = threading.RLock()
@@ -120,6 +121,7 @@ class AliyunHandler(_Base):
 
     def handle_call(self, method: str, query: str):
         provider = self.provider
+        time.sleep(provider.delay)
         with provider.lock:
             provider.requests += 1
         params = dict(parse_qsl(query, keep_blank_values=True))
@@ -211,6 +213,7 @@ class TencentHandler(_Base):
 
     def do_POST(self):
         provider = self.provider
+        time.sleep(provider.delay)
         with provider.lock:
             provider.requests += 1
         raw = self.body()
