@@ -21,6 +21,8 @@ ACTION_LABELS = {
     "account.display_name": _l("changed the display name"),
     "account.signed_out_everywhere": _l("signed out on every device"),
     "notifications.preferences_changed": _l("changed the notification settings"),
+    "notifications.sms_preferences_changed": _l("changed the text message settings"),
+    "account.sms_code_sent": _l("sent a sign-in code by text message"),
     "act_for.started": _l("started acting for a resident"),
     "act_for.stopped": _l("stopped acting for a resident"),
     # residents, owners, organizations
@@ -173,6 +175,8 @@ OWN_LABELS = {
     "account.preferences": _l("changed your preferences"),
     "account.display_name": _l("changed your display name"),
     "notifications.preferences_changed": _l("changed your notification settings"),
+    "notifications.sms_preferences_changed": _l("changed your text message settings"),
+    "account.sms_code_sent": _l("sent you a sign-in code by text message"),
     "residency.claimed": _l("claimed a unit"),
     "residency.registered": _l("registered you and your residence at the counter"),
     "residency.verified": _l("verified your residence"),

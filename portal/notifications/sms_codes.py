@@ -32,6 +32,7 @@ CODES_PER_NUMBER = 3  # asked within the sign-in window (LOGIN_WINDOW_MINUTES)
 CODES_PER_ADDRESS = 20
 
 ENTER_NUMBER = _l("Enter an 11-digit mainland China mobile number.")
+NOT_AVAILABLE = _l("Sign-in by text message is not available on this portal.")
 BAD_CODE = _l("This code is not right, has expired or was already used. Check it, or ask for a new one.")
 
 
@@ -71,7 +72,7 @@ def request_code(number: str, ip: str, now: datetime | None = None) -> int | Non
     same either way. DomainError for a malformed number; LockedOut when asked too often."""
     now = now or utcnow()
     if not available():
-        raise DomainError(_l("Sign-in by text message is not available on this portal."), "phone")
+        raise DomainError(NOT_AVAILABLE, "phone")
     phone = _phone(number)
     if db.engine.dialect.name == "postgresql":  # concurrent requests for one number wait for each other
         db.session.execute(db.select(db.func.pg_advisory_xact_lock(auth._try_lock_key(f"sms:{phone}"))))
@@ -100,6 +101,8 @@ def sign_in_with_code(number: str, code: str, ip: str, *, new_password: str | No
     """The account whose number received `code`; with `new_password`, its password is set too (recovery).
     A wrong code counts as a failed sign-in. The caller commits whether this returns or raises."""
     now = now or utcnow()
+    if not available():
+        raise DomainError(NOT_AVAILABLE, "code")
     phone = _phone(number)
     if new_password and len(new_password) < auth.MIN_PASSWORD_LENGTH:
         raise DomainError(_l("Use at least %(n)d characters.", n=auth.MIN_PASSWORD_LENGTH), "password")

@@ -1,6 +1,7 @@
 """Text message pages: sign-in (and recovery) with a one-time SMS code, a person's SMS settings, and the
-administrator's counts against the caps. The sign-in pages exist only while SMS codes are configured."""
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+administrator's counts against the caps. Without SMS codes configured the sign-in pages say so (and refuse
+what is posted); the sign-in page links to them only while codes can be sent."""
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -49,11 +50,6 @@ def sms_sign_in_available() -> bool:
     return sms_codes.available()
 
 
-def _require_codes():
-    if not sms_codes.available():
-        abort(404)
-
-
 def _send_after_answer(response, message_id):
     """Send the code's text once the response has gone: the answer takes as long whether or not a text goes."""
     if message_id is None:
@@ -76,7 +72,6 @@ def _send_after_answer(response, message_id):
 @sms_bp.route("/login/sms", methods=["GET", "POST"])
 @public
 def sign_in_request():
-    _require_codes()
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
     form = SmsNumberForm()
@@ -88,13 +83,13 @@ def sign_in_request():
         response = redirect(url_for("sms.sign_in_code", next=request.args.get("next") or None))
         return _send_after_answer(response, message_id)
     return form_view(form, lambda: sms_codes.request_code(form.phone.data, _client_ip()), done=asked,
-                     commit_refusal=True, page="notifications/sms_sign_in.html", context={"form": form})
+                     commit_refusal=True, page="notifications/sms_sign_in.html",
+                     context={"form": form, "available": sms_codes.available()})
 
 
 @sms_bp.route("/login/sms/code", methods=["GET", "POST"])
 @public
 def sign_in_code():
-    _require_codes()
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
     form = SmsCodeForm()
@@ -114,7 +109,7 @@ def sign_in_code():
             flash(_("Your new password is set."), "success")
         return _safe_next(request.args.get("next"))
     return form_view(form, sign_in, commit_refusal=True, done=signed_in, page="notifications/sms_code.html",
-                     context={"form": form})
+                     context={"form": form, "available": sms_codes.available()})
 
 
 def settings_form(current: dict[str, bool]):

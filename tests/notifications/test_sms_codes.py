@@ -203,7 +203,8 @@ def test_a_person_who_turned_codes_off_gets_none(app, provider):
 
 def test_without_configuration_there_is_no_sms_sign_in(client):
     assert not sms_codes.available()
-    assert client.get("/login/sms").status_code == 404
+    assert "not available" in client.get("/login/sms").get_data(as_text=True)
+    assert "not available" in ask(client, ACCOUNT).get_data(as_text=True)
     assert "text message" not in client.get("/login").get_data(as_text=True)
 
 
