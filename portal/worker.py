@@ -9,16 +9,25 @@ _worker_app = None
 
 
 def drain_job() -> dict:
-    """Drain the outbox (queued by portal.notifications.sender after a commit that wrote notifications)."""
-    from portal.notifications.sender import drain_for_worker
+    """Drain the outbox (queued by portal.notifications.sender after a commit that wrote notifications): the
+    e-mails, then the text messages written with those notifications."""
     global _worker_app
     if has_app_context():
-        return drain_for_worker(current_app._get_current_object())
+        return _drain(current_app._get_current_object())
     if _worker_app is None:
         from portal import create_app
         _worker_app = create_app()
     with _worker_app.app_context():
         try:
-            return drain_for_worker(_worker_app)
+            return _drain(_worker_app)
         finally:
             db.session.remove()
+
+
+def _drain(app) -> dict:
+    from portal.notifications import sms
+    from portal.notifications.sender import drain_for_worker
+    result = drain_for_worker(app)
+    if sms.configured():
+        result["sms"] = sms.drain().sent
+    return result

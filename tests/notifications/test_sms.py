@@ -354,3 +354,12 @@ def test_unreachable_adapter_addresses_are_reported_as_unreachable():
         with pytest.raises(Exception) as error:
             channel.send(TextMessage("13800000000", "T1", [("code", "123456")]))
         assert error.value.unreachable and not error.value.permanent
+
+
+def test_the_worker_job_sends_text_messages_too(provider):
+    from portal.worker import drain_job
+    services.notify([gen_user(phone="13800000014")], "votes.opened", None, title="Now", zone="Asia/Shanghai",
+                    closes=instant(datetime.now(UTC) + timedelta(hours=3)), urgent=True)  # whatever the hour
+    commit(datetime.now(UTC))
+    assert drain_job()["sms"] == 1
+    assert len(provider.accepted) == 1 and rows()[0].status == "sent"
