@@ -237,3 +237,21 @@ def test_usage_page_is_the_administrators(app, auth, client, provider):
     auth.login(admin)
     page = client.get("/admin/sms").get_data(as_text=True)
     assert "This month" in page and re.search(r"<td>1</td><td>10000</td>", page)
+
+
+def test_forgot_password_page_offers_the_text_message_code(client, provider):
+    assert "Get a code by text message" in client.get("/forgot-password").get_data(as_text=True)
+
+
+def test_a_deleted_account_keeps_no_sms_choices_messages_or_codes(app, provider):
+    from portal import events
+    person = gen_user(phone=ACCOUNT)
+    db.session.add(SmsPreference(user_id=person.id, group="code", enabled=True))
+    db.session.commit()
+    sms_codes.request_code(ACCOUNT, "10.0.0.1")
+    db.session.commit()
+    events.account_anonymized.send(person)
+    db.session.commit()
+    assert db.session.scalar(db.select(SmsPreference)) is None
+    assert db.session.scalar(db.select(SmsMessage)) is None
+    assert db.session.scalar(db.select(SmsCode)).user_id is None
