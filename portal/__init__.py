@@ -107,6 +107,7 @@ def import_models() -> None:
     import portal.moderation.models  # noqa: F401
     import portal.notices.models  # noqa: F401
     import portal.notifications.models  # noqa: F401
+    import portal.notifications.sms_models  # noqa: F401
     import portal.outbox  # noqa: F401
     import portal.open311.models  # noqa: F401
     import portal.places.models  # noqa: F401
@@ -123,6 +124,7 @@ def configure_blueprints(app: Flask) -> None:
     from portal.issues import bp as issues_bp
     from portal.moderation import bp as moderation_bp
     from portal.notifications import bp as notifications_bp
+    from portal.notifications import sms_bp
     from portal.places import bp as places_bp
     from portal.proposals import bp as proposals_bp
     from portal.votes import bp as votes_bp
@@ -157,6 +159,7 @@ def configure_blueprints(app: Flask) -> None:
     import portal.notifications.mail  # noqa: F401
     import portal.notifications.push_views  # noqa: F401  (subscribing browsers to Web Push)
     import portal.notifications.views  # noqa: F401
+    import portal.notifications.sms_views  # noqa: F401  (SMS codes, settings, counts; the send_sms step)
     import portal.open311.api_views  # noqa: F401
     import portal.open311.views  # noqa: F401
     import portal.open311.webhooks  # noqa: F401  (work orders' changes to the hotline: receiver, due step)
@@ -169,8 +172,10 @@ def configure_blueprints(app: Flask) -> None:
     import portal.votes.paper_views  # noqa: F401  (paper ballots, print views and proxies)
     # With REDIS_URL, a commit that wrote notifications queues a drain for the RQ worker.
     portal.notifications.sender.watch_commits()
+    # With SMS configured, a transaction that writes notifications writes their text messages too.
+    portal.notifications.sms.watch_notifications()
 
     for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp,
                issues_bp, proposals_bp, moderation_bp, votes_bp, notices_bp, calendar_bp, printing_bp,
-               actions_bp, dashboard_bp, open311_bp, privacy_bp, webapp_bp):
+               actions_bp, dashboard_bp, open311_bp, privacy_bp, webapp_bp, sms_bp):
         app.register_blueprint(bp)

@@ -107,6 +107,20 @@ class Config:
         self.WORK_ORDER_EXTENSION_ON_TIME = os.environ.get("WORK_ORDER_EXTENSION_ON_TIME", "") in ("1", "true", "yes")
         self.RETENTION_SIGN_IN_DAYS = int(os.environ.get("RETENTION_SIGN_IN_DAYS", "90"))
         self.RETENTION_UNCONFIRMED_DAYS = int(os.environ.get("RETENTION_UNCONFIRMED_DAYS", "30"))
+        # Text messages (portal.notifications.sms): SMS_PROVIDER "aliyun" or "tencent" with its keys, sign
+        # name and one approved template per group; without them the SMS channel is off.
+        self.SMS_PROVIDER = (os.environ.get("SMS_PROVIDER") or "").strip().lower() or None
+        self.SMS_ACCESS_KEY_ID = os.environ.get("SMS_ACCESS_KEY_ID")  # Alibaba AccessKeyId / Tencent SecretId
+        self.SMS_ACCESS_KEY_SECRET = os.environ.get("SMS_ACCESS_KEY_SECRET")  # AccessKeySecret / SecretKey
+        self.SMS_SIGN_NAME = os.environ.get("SMS_SIGN_NAME")
+        self.SMS_SDK_APP_ID = os.environ.get("SMS_SDK_APP_ID")  # Tencent only
+        self.SMS_REGION = os.environ.get("SMS_REGION")  # default cn-hangzhou (Alibaba) / ap-guangzhou (Tencent)
+        self.SMS_ENDPOINT = os.environ.get("SMS_ENDPOINT")  # default the provider's public API address
+        self.SMS_TEMPLATES = {group: os.environ.get(f"SMS_TEMPLATE_{group.upper()}")
+                              for group in ("issue_resolved", "ballot_opened", "ballot_closing", "code")}
+        self.SMS_DAILY_CAP = int(os.environ.get("SMS_DAILY_CAP", "5"))  # messages per person per local day
+        self.SMS_MONTHLY_CAP = int(os.environ.get("SMS_MONTHLY_CAP", "10000"))  # messages per portal per month
+        self.SMS_TIMEOUT = int(os.environ.get("SMS_TIMEOUT", "10"))
         # Behind a reverse proxy, how many hops of X-Forwarded-For to trust (0: none).
         self.PROXY_HOPS = int(os.environ.get("PROXY_HOPS", "0"))
         # The language of pages and Open311 answers for requests whose Accept-Language names none of LANGUAGES
@@ -161,6 +175,8 @@ class TestConfig(Config):
         self.VAPID_PUBLIC_KEY = self.VAPID_PRIVATE_KEY = self.VAPID_SUBJECT = None
         # The tests' push service listens on 127.0.0.1 over plain HTTP.
         self.PUSH_ALLOW_LOCAL_ENDPOINTS = True
+        # No text messages unless a test runs a provider's local server (tests/notifications/sms_servers.py).
+        self.SMS_PROVIDER = None
         # Cheap hashing for throwaway test passwords; production keeps argon2-cffi's defaults.
         self.ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}  # 8 KiB: argon2's least
         # English unless a test sets another default, whatever the shell running the suite exports.

@@ -13,6 +13,7 @@ def seed() -> list[str]:
     from portal.notifications.preferences import seed_demo_preferences
     from portal.notifications.push import seed_demo_push
     from portal.notifications.reminders import seed_notifications
+    from portal.notifications.sms_demo import seed_sms
     from portal.open311.demo import seed_open311
     from portal.places.demo import seed_places
     from portal.privacy.demo import seed_privacy
@@ -36,5 +37,6 @@ def seed() -> list[str]:
     lines += seed_open311()  # its requests join the issues demo
     lines += seed_privacy()  # a pending deletion and a ready copy of a resident's data
     lines += seed_notifications()  # last: reminders due now; older notifications read, the newest per group not
+    lines += seed_sms()  # after the notifications: the SMS outbox of those that go by text
     lines.append(f"accounts: {db.session.query(User).count()} (password for all demo accounts: {DEMO_PASSWORD})")
     return lines

@@ -9,8 +9,8 @@ _worker_app = None
 
 
 def drain_job() -> dict:
-    """Drain the outbox (queued by portal.notifications.sender after a commit that wrote notifications): e-mail,
-    then Web Push."""
+    """Drain the outbox (queued by portal.notifications.sender after a commit that wrote notifications): the
+    e-mails, then Web Push, then the text messages written with those notifications."""
     global _worker_app
     if has_app_context():
         return _drain(current_app._get_current_object())
@@ -25,8 +25,11 @@ def drain_job() -> dict:
 
 
 def _drain(app) -> dict:
+    from portal.notifications import sms
     from portal.notifications.push import drain_push
     from portal.notifications.sender import drain_for_worker
     result = drain_for_worker(app)
     result["push_sent"] = drain_push().sent
+    if sms.configured():
+        result["sms"] = sms.drain().sent
     return result

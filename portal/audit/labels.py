@@ -23,6 +23,8 @@ ACTION_LABELS = {
     "notifications.preferences_changed": _l("changed the notification settings"),
     "notifications.push_subscribed": _l("turned on push notifications in a browser"),
     "notifications.push_removed": _l("removed a browser from push notifications"),
+    "notifications.sms_preferences_changed": _l("changed the text message settings"),
+    "account.sms_code_sent": _l("sent a sign-in code by text message"),
     "act_for.started": _l("started acting for a resident"),
     "act_for.stopped": _l("stopped acting for a resident"),
     # residents, owners, organizations
@@ -177,6 +179,8 @@ OWN_LABELS = {
     "notifications.preferences_changed": _l("changed your notification settings"),
     "notifications.push_subscribed": _l("turned on push notifications in one of your browsers"),
     "notifications.push_removed": _l("removed one of your browsers from push notifications"),
+    "notifications.sms_preferences_changed": _l("changed your text message settings"),
+    "account.sms_code_sent": _l("sent you a sign-in code by text message"),
     "residency.claimed": _l("claimed a unit"),
     "residency.registered": _l("registered you and your residence at the counter"),
     "residency.verified": _l("verified your residence"),

@@ -145,6 +145,11 @@ def can_manage_places(user) -> bool:
     return is_admin(user)
 
 
+def can_view_sms_usage(user) -> bool:
+    """The text message counts against the caps (portal.notifications.sms): admins only."""
+    return is_admin(user)
+
+
 def can_edit_community(user, community) -> bool:
     return is_admin(user) and community is not None
 

@@ -239,6 +239,11 @@ ROUTES = {
     "notifications.open": Route(lambda u, w: u.is_authenticated and u.id == w.notification.recipient_id,
                                 refused=404, ok=(302, 410)),
     "notifications.unsubscribe": Route("public", values=lambda w: {"token": "not-a-token"}, ok=(200, 400)),
+    # text messages: sign-in by SMS code (a signed-in person is sent on), settings, the administrator's counts
+    "sms.sign_in_request": Route("public", ok=(200, 302)),
+    "sms.sign_in_code": Route("public", ok=(200, 302)),
+    "sms.settings": Route("signed in"),
+    "sms.usage": Route(lambda u, w: permissions.can_view_sms_usage(u)),
     # personal information (a ready copy is its owner's alone: any other id is not there)
     "privacy.mine": Route("signed in"),
     "privacy.accept_notice": Route("signed in"),
