@@ -288,9 +288,10 @@ def _detail_page(action, overrides=None, status=200, failed_summons_id=None):
     for e in action.evidence:
         (by_update.setdefault(e.update_id, []) if e.update_id else loose).append(e)
     steps = action.children
+    updates = services.timeline(action)
     return render_template(
         "actions/detail.html", community=action.community, action=action, forms=forms,
-        updates=services.timeline(action),
+        updates=updates,
         source=_source_link(action), is_overdue=_overdue(action), percent=services.progress_of(action),
         evidence_by_update=by_update, loose_evidence=loose, summary=services.rating_summary(action),
         my_rating=mine, can_update=permissions.can_update_action(viewer, action),
@@ -300,7 +301,8 @@ def _detail_page(action, overrides=None, status=200, failed_summons_id=None):
         can_volunteer=permissions.can_volunteer(viewer, action),
         can_withdraw_volunteer=permissions.can_withdraw_volunteer(viewer, action),
         blocked_steps=[c for c in steps if c.status == "blocked"], steps_by_org=_steps_by_org(steps),
-        summonses=services.action_summons_of(action) if action.parent_id is None else [],
+        # the summonses are queried only when the timeline shows a whistle
+        summonses=services.action_summons_of(action) if any(u.kind == "whistle" for u in updates) else [],
         can_whistle=can_whistle, reportin_failed=failed_summons_id, whistle_now=utcnow(),
         steps_all_done=bool(steps) and all(c.status == "done" for c in steps),
         can_add_step=not action.parent_id and action.status != "done" and (

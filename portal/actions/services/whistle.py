@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
@@ -44,6 +45,7 @@ from portal.due import due_step
 from portal.errors import DomainError
 from portal.events import issue_reported_in
 from portal.extensions import db
+from portal.i18n import default_language
 from portal.issues.services.whistle import (
     DEFAULT_REPORT_WITHIN,
     check_report,
@@ -160,7 +162,8 @@ def _file_commitment(member: User, parent: Action, org: Organization, will_do: s
                      due: datetime, now: datetime, **extra) -> Action:
     """The sub-action of a report-in's commitment: responsible the reporting organization, no owner, due the
     commitment's local date. Reporting in is the permission (the reporter need not manage the action)."""
-    description = f"{will_do}\n\n{_('Who comes: %(who)s', who=attendee)}" if attendee else will_do
+    with force_locale(default_language()):  # stored text: the portal's language, not the reporter's
+        description = f"{will_do}\n\n{_('Who comes: %(who)s', who=attendee)}" if attendee else will_do
     sub = Action(community=parent.community, parent=parent, title=_commitment_title(org, will_do),
                  description=description, source=parent.source, proposal_id=parent.proposal_id,
                  decision_id=parent.decision_id, issue_id=parent.issue_id,
@@ -194,7 +197,8 @@ def file_issue_report_in(summons: IssueSummons, member: User, now: datetime | No
     if joint is None:
         org = issue.handling_org or summons.organization
         due = max(local_date(issue.community, issue.resolve_by), local_date(issue.community, now))
-        title = _("Joint handling: %(title)s", title=issue.title)
+        with force_locale(default_language()):  # stored text: the portal's language, not the reporter's
+            title = _("Joint handling: %(title)s", title=issue.title)
         title = title if len(title) <= TITLE_MAX else title[:TITLE_MAX - 1] + "…"
         joint = Action(community=issue.community, title=title, description=summons.reason or "", source="issue",
                        issue=issue, joint_issue_id=issue.id, responsible_org=org, due_date=due, status="planned",
