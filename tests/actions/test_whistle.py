@@ -252,6 +252,15 @@ def test_the_dashboard_rate_combines_issue_and_action_summonses(world):
     rows = {r["org_id"]: r["rate"] for r in S.report_in_on_time(f, now=now)}
     assert (rows[world.dept_a.id].numerator, rows[world.dept_a.id].denominator) == (1, 2)
     assert (rows[world.pc_x.id].numerator, rows[world.pc_x.id].denominator) == (0, 1)
+    # The organization filter reads the actions' responsible organization (and the issues' handling one), the
+    # category filter the action's issue or hotspot category: none of these summonses is of the residents'
+    # committee's or of the noise category.
+    from dataclasses import replace
+    assert S.report_in_on_time(replace(f, org_id=world.rc_x.id), now=now) == []
+    assert S.report_in_on_time(replace(f, category_code="noise"), now=now) == []
+    with_pc = {r["org_id"]: r["rate"].denominator for r in S.report_in_on_time(replace(f, org_id=world.pc_x.id),
+                                                                               now=now)}
+    assert with_pc[world.pc_x.id] >= 1 and with_pc[world.dept_a.id] >= 1  # the actions' summonses
     # Another month sees none of them.
     other = S.Filters(sub_district=world.sd_a, month_from=S.parse_month("2020-01"),
                       month_to=S.parse_month("2020-01"))
