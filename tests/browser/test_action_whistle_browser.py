@@ -76,5 +76,6 @@ def test_the_office_summons_a_department_that_reports_in_with_a_step(live_server
     steps = page.locator("section", has=page.locator("#steps-heading"))
     expect(steps.get_by_role("heading", name="城管执法科")).to_be_visible()
     expect(steps.get_by_role("link", name="城管执法科: 清理楼道堆物")).to_be_visible()
-    expect(page.get_by_text("Who comes: 科室工作人员 刘军")).to_be_visible()
+    expect(page.locator("#summonses").get_by_text("Who comes: 科室工作人员 刘军")).to_be_visible()
+    expect(page.locator(".timeline").get_by_text("Who comes: 科室工作人员 刘军")).to_be_visible()
     capture(page, "action-whistle")
