@@ -42,3 +42,10 @@ sender and keyword arguments `event` (one of "signed_for", "sent_back", "returne
 `now` (the UTC instant of the change) and `public_text` (what the hotline may show the caller; may be "").
 Received by portal.open311 (the integration that created the issue gets a signed webhook, sent from an outbox
 written in the same transaction).""")
+
+issue_reported_in = _signals.signal("issue-reported-in", doc="""
+A summoned organization reported in (报到) to a whistle-blown issue (吹哨报到). Sent by
+portal.issues.services.whistle inside the report's transaction, with the summons (`IssueSummons`) as the
+sender and keyword arguments `issue`, `member` (the `User` who reported in) and `now`. Received by
+portal.actions.services.whistle: the issue's joint-handling action is created on the first report-in and a
+report-in that names a due date becomes a sub-action of it (idempotent: a second delivery adds nothing).""")

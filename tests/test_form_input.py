@@ -185,6 +185,15 @@ def _summons(w, ids):
     return {"issue_id": issue.id, "summons_id": summons.id}, {}
 
 
+def _action_summons(w, ids):
+    """An agreed action whistle-blown (吹哨), its summons of the property company waiting for the report."""
+    from portal.actions import services
+    from tests.actions import gen_action
+    action = gen_action(w, title="清理消防通道")
+    [summons] = services.blow_whistle_on_action(w.official_a, action, [w.pc_x], report_within="", reason="联合推进")
+    return {"action_id": action.id, "summons_id": summons.id}, {}
+
+
 # What a route needs that the world's ids do not give: URL values of an object in the right state (made for
 # the route, so that a button another route pressed does not spoil it), and posted values the view reads
 # before its form (they are fuzzed too).
@@ -225,6 +234,7 @@ STATE = {
     "issues.decide_appeal": _work_order("appealed"),
     "places.decide_duplicate": _duplicate_owners,
     "issues.report_in": _summons,
+    "actions.report_in": _action_summons,
 }
 
 

@@ -11,10 +11,15 @@
 - two overdue (due dates in the past: made with `now=` in the past), one chased by the sub-district official;
 - a hotspot action of the sub-district official (corridor lighting of a building) split into three steps
   (progress rolls up);
-- a chase of an overdue open issue.
+- a chase of an overdue open issue;
+- whistle-blowing (吹哨报到) on the blocked heating action: the sub-district office summons both departments;
+  one reports in on time, the other late (after the run-due warning); each commitment is a sub-action of its
+  department. (The issues demo's whistle-blown work order got its joint-handling action, with the
+  commitments of its report-ins as sub-actions, from the signal when its organizations reported in.)
 
 Photos are small generated JPEGs, stored under UPLOAD_DIR like uploads. Runs after the notices demo and skips
-what is missing. Idempotent: a community that already has actions is left alone."""
+what is missing. Idempotent: a community that already has actions (other than the joint handling of whistle-blown issues) is
+left alone."""
 import io
 import random
 from datetime import timedelta
@@ -22,7 +27,7 @@ from datetime import timedelta
 from PIL import Image, ImageDraw
 
 from portal.actions import services
-from portal.actions.models import Action, Chase
+from portal.actions.models import Action, ActionSummons, Chase
 from portal.auth.models import User
 from portal.clock import in_zone, utcnow
 from portal.committees.models import Decision, Meeting, Organization
@@ -35,6 +40,7 @@ from portal.proposals.models import Proposal
 SLUG = "huajiadi"
 H = timedelta(hours=1)
 D = timedelta(days=1)
+M = timedelta(minutes=1)
 
 
 def photo(colour, seed, *, size=(960, 720)) -> tuple[str, bytes]:
@@ -80,6 +86,24 @@ def _issue(community, title, statuses):
         db.session.scalar(query.order_by(Issue.id).limit(1))
 
 
+def _whistle(official, action, at):
+    """Whistle-blowing on an action: the office summons the sub-district's two departments (2 hours to
+    report); the first reports in on time, the second only after the run-due warning; both commitments
+    become sub-actions of their department."""
+    departments = [o for o in services.action_summons_targets(action) if o.kind == "department"
+                   and _first_member(o) is not None][:2]
+    if len(departments) < 2:
+        return
+    first, second = services.blow_whistle_on_action(
+        official, action, departments, report_within=120, reason="停水作业需要住建、城管等部门协调热力公司，联合推进。",
+        now=at)
+    services.report_in_to_action(_first_member(departments[0]), first, attendee="科长 王磊",
+                                 action="协调热力公司本周内批复停水计划。", action_due=at + 5 * D, now=at + 40 * M)
+    services.warn_late_action_summonses(at + 3 * H)
+    services.report_in_to_action(_first_member(departments[1]), second, attendee="科室工作人员 刘军",
+                                 action="施工期间负责现场围挡和交通疏导。", action_due=at + 12 * D, now=at + 5 * H)
+
+
 def _local_today(community, now):
     return services.local_date(community, now)
 
@@ -88,7 +112,9 @@ def seed_actions() -> list[str]:
     community = db.session.scalar(db.select(Community).where(Community.slug == SLUG))
     if community is None:
         return []
-    if db.session.scalar(db.select(Action.id).where(Action.community_id == community.id).limit(1)) is not None:
+    if db.session.scalar(db.select(Action.id).where(
+            Action.community_id == community.id, Action.joint_issue_id.is_(None), Action.issue_summons_id.is_(None))
+            .limit(1)) is not None:
         return [f"{community.name}: actions already seeded"]
     people = COMMUNITY_PEOPLE[SLUG]
     chair, hoa_chair = _person(people["chair"][0]), _person(people["hoa_chair"][0])
@@ -156,6 +182,7 @@ def seed_actions() -> list[str]:
                                now=now - 5 * D)
         services.block(staff, pipes, "改造需在停暖期间对供暖主管网停水作业，热力公司尚未批准停水计划。",
                        "热力公司望京分公司（由街道住建科协调）", now=now - 3 * D)
+        _whistle(official, pipes, now - 2 * D)
 
     # done, rated: every entrance's card reader checked after the broken one
     doors = _issue(community, "单元门禁损坏", done_states)
@@ -242,5 +269,10 @@ def seed_actions() -> list[str]:
     evaluated = sum(a.evaluated_at is not None for a in made)
     chases = db.session.scalar(db.select(db.func.count(Chase.id)).where(Chase.community_id == community.id))
     volunteers = sum(a.volunteer_count for a in made)
+    summoned = db.session.scalar(db.select(db.func.count(ActionSummons.id)).join(
+        Action, Action.id == ActionSummons.action_id).where(Action.community_id == community.id))
+    joint = db.session.scalar(db.select(db.func.count(Action.id)).where(
+        Action.community_id == community.id, Action.joint_issue_id.is_not(None)))
     return [f"{community.name}: {len(top)} actions and {len(made) - len(top)} steps ({states}; {late_actions} overdue, "
-            f"{evaluated} evaluated), {chases} chases, {volunteers} volunteers"]
+            f"{evaluated} evaluated), {chases} chases, {volunteers} volunteers, {summoned} organizations summoned "
+            f"to actions, {joint} joint handlings of whistle-blown issues"]

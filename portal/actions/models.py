@@ -11,6 +11,13 @@ Volunteers: verified residents sign up to help with an action (and may withdraw)
 name is shown. The action keeps the running count of its current volunteers (volunteer_count), so the
 tracker shows it without counting rows.
 
+Whistle-blowing (吹哨报到): the sub-district office summons organizations to an action (ActionSummons); each
+reports in naming who comes and what it will do, and a commitment with a date becomes a sub-action of the
+action whose responsible organization is the reporting one (ActionSummons.sub_action). A whistle-blown ISSUE
+gets a joint-handling action (joint_issue_id, one per issue, source "issue" though the issue is not resolved:
+it is the record of the joint handling, not follow-up work) whose sub-actions are the commitments of the
+issue's report-ins (issue_summons_id, one per report-in).
+
 Chases (督办): an official's formal reminder on an overdue issue or action to the responsible organization,
 with a note and a new date; shown on the item's timeline and counted per organization on the dashboard."""
 from flask_babel import lazy_gettext as _l
@@ -51,6 +58,10 @@ class Action(db.Model):
     hotspot_building_id = db.Column(db.Integer, db.ForeignKey("building.id"))
     hotspot_category_id = db.Column(db.Integer, db.ForeignKey("issue_category.id"))
     hotspot_month = db.Column(db.String(7))  # "2026-11"
+    # The joint handling of a whistle-blown issue (its issue_id too): at most one action per issue.
+    joint_issue_id = db.Column(db.Integer, db.ForeignKey("issue.id"), unique=True)
+    # A sub-action filed from an issue's report-in (报到) with a date: at most one per report-in.
+    issue_summons_id = db.Column(db.Integer, db.ForeignKey("issue_summons.id"), unique=True)
 
     responsible_org_id = db.Column(db.Integer, db.ForeignKey("organization.id"), nullable=False)
     owner_id = db.Column(db.Integer, db.ForeignKey("user.id"), index=True)  # the person who carries it out
@@ -78,7 +89,7 @@ class Action(db.Model):
     children = db.relationship("Action", back_populates="parent", order_by="Action.id")
     proposal = db.relationship("Proposal")
     decision = db.relationship("Decision")
-    issue = db.relationship("Issue")
+    issue = db.relationship("Issue", foreign_keys=[issue_id])
     hotspot_building = db.relationship("Building")
     hotspot_category = db.relationship("IssueCategory")
     responsible_org = db.relationship("Organization")
@@ -190,3 +201,35 @@ class Chase(db.Model):
 
     organization = db.relationship("Organization")
     official = db.relationship("User")
+
+
+class ActionSummons(db.Model):
+    """Whistle-blowing on an agreed action (吹哨报到): the sub-district office summons an organization with a
+    time to report by; the organization reports in (报到) naming who comes and what it will do (by when); a
+    commitment with a date is filed as a sub-action (sub_action_id, one per report-in)."""
+
+    __tablename__ = "action_summons"
+
+    id = db.Column(db.Integer, primary_key=True)
+    action_id = db.Column(db.Integer, db.ForeignKey("action.id"), nullable=False, index=True)
+    organization_id = db.Column(db.Integer, db.ForeignKey("organization.id"), nullable=False, index=True)
+    summoned_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    summoned_at = db.Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    report_by = db.Column(UTCDateTime, nullable=False)
+    reason = db.Column(db.String(1000), nullable=False)
+    reported_at = db.Column(UTCDateTime)
+    reported_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    attendee = db.Column(db.String(200))
+    will_do = db.Column(db.String(1000))
+    will_do_due = db.Column(UTCDateTime)
+    # When the late warning went out (report-by passed with no report): the step warns each summons once.
+    late_warned_at = db.Column(UTCDateTime)
+    sub_action_id = db.Column(db.Integer, db.ForeignKey("action.id"), unique=True)
+
+    action = db.relationship("Action", foreign_keys=[action_id])
+    organization = db.relationship("Organization")
+    sub_action = db.relationship("Action", foreign_keys=[sub_action_id])
+
+    def is_late(self, now) -> bool:
+        """Reported after report-by, or not reported and report-by has passed."""
+        return (self.reported_at or now) > self.report_by

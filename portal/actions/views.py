@@ -28,12 +28,15 @@ from portal.actions.forms import (
     VolunteerForm,
     WithdrawVolunteerForm,
 )
-from portal.actions.models import STATE_LABELS, Action, ActionEvidence
+from portal.actions.models import STATE_LABELS, Action, ActionEvidence, ActionSummons
 from portal.auth import permissions
 from portal.clock import local_today, utcnow
+from portal.committees.models import Organization
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.formviews import db_int, flash_back, form_view
+from portal.formviews import db_int, flash_back, form_view, posted_text
+from portal.issues.forms import ReportInForm, WhistleForm
+from portal.issues.views import _local_day_end  # a typed local date as the end of that day, in UTC
 from portal.places.services import community_or_404
 from portal.web import accepts_photos, allow, public, send_upload
 
@@ -45,7 +48,8 @@ STATUS_CLASS = {"planned": "status-pending", "in_progress": "issue-status-in_pro
 # The words for the kinds of timeline entries (ActionUpdate.kind); an unknown kind shows as it is stored.
 UPDATE_KIND_LABELS = {"created": _l("Created"), "started": _l("Started"), "progress": _l("Progress"),
                       "blocked": _l("Blocked"), "unblocked": _l("Unblocked"), "done": _l("Completed"),
-                      "chase": _l("Chased by an official")}
+                      "chase": _l("Chased by an official"),
+                      "whistle": _l("Organizations summoned (whistle-blowing)"), "reported_in": _l("Reported in")}
 
 
 # --- template helpers --------------------------------------------------------------------------------------
@@ -126,6 +130,7 @@ def _community_of(kind, obj):
 def action_helpers():
     return {"actions_included_in": _included_in, "can_create_action_from": _can_create,
             "can_chase_issue": _can_chase_issue, "action_status_class": STATUS_CLASS,
+            "joint_action_of": services.joint_action_of,
             "action_percent_words": percent_words}
 
 
@@ -253,14 +258,28 @@ def _forms(overrides=None):
              "rate": RateForm(formdata=None, prefix="rate"),
              "chase": ChaseForm(formdata=None, prefix="chase"),
              "volunteer": VolunteerForm(formdata=None, prefix="volunteer"),
-             "withdraw": WithdrawVolunteerForm(formdata=None, prefix="withdraw")}
+             "withdraw": WithdrawVolunteerForm(formdata=None, prefix="withdraw"),
+             "whistle": WhistleForm(formdata=None, prefix="whistle"),
+             "reportin": ReportInForm(formdata=None, prefix="reportin")}
     forms.update(overrides or {})
     return SimpleNamespace(**forms)
 
 
-def _detail_page(action, overrides=None, status=200):
+def _steps_by_org(steps):
+    """The sub-actions grouped by responsible organization (name order), each group in id order."""
+    groups = {}
+    for step in steps:
+        groups.setdefault(step.responsible_org_id, (step.responsible_org, []))[1].append(step)
+    return sorted(groups.values(), key=lambda g: (g[0].name, g[0].id))
+
+
+def _detail_page(action, overrides=None, status=200, failed_summons_id=None):
     viewer = current_user
     forms = _forms(overrides)
+    can_whistle = permissions.can_blow_whistle_on_action(viewer, action)
+    if can_whistle:
+        forms.whistle.organizations.choices = [SelectChoice(o.id, f"{o.name} ({o.kind_label})")
+                                               for o in services.action_summons_targets(action)]
     mine = services.my_rating(current_user, action)
     if mine and not forms.rate.satisfaction.data:
         forms.rate.satisfaction.data = mine
@@ -269,9 +288,10 @@ def _detail_page(action, overrides=None, status=200):
     for e in action.evidence:
         (by_update.setdefault(e.update_id, []) if e.update_id else loose).append(e)
     steps = action.children
+    updates = services.timeline(action)
     return render_template(
         "actions/detail.html", community=action.community, action=action, forms=forms,
-        updates=services.timeline(action),
+        updates=updates,
         source=_source_link(action), is_overdue=_overdue(action), percent=services.progress_of(action),
         evidence_by_update=by_update, loose_evidence=loose, summary=services.rating_summary(action),
         my_rating=mine, can_update=permissions.can_update_action(viewer, action),
@@ -280,7 +300,10 @@ def _detail_page(action, overrides=None, status=200):
         volunteers=services.named_volunteers(action), is_volunteer=services.is_volunteer(viewer, action),
         can_volunteer=permissions.can_volunteer(viewer, action),
         can_withdraw_volunteer=permissions.can_withdraw_volunteer(viewer, action),
-        blocked_steps=[c for c in steps if c.status == "blocked"],
+        blocked_steps=[c for c in steps if c.status == "blocked"], steps_by_org=_steps_by_org(steps),
+        # the summonses are queried only when the timeline shows a whistle
+        summonses=services.action_summons_of(action) if any(u.kind == "whistle" for u in updates) else [],
+        can_whistle=can_whistle, reportin_failed=failed_summons_id, whistle_now=utcnow(),
         steps_all_done=bool(steps) and all(c.status == "done" for c in steps),
         can_add_step=not action.parent_id and action.status != "done" and (
             permissions.can_update_action(viewer, action) or permissions.can_create_action(viewer, action.community)),
@@ -377,6 +400,38 @@ def chase(slug, action_id):
         services.chase(current_user, "action", action, note=f.note.data or "", new_due=_date(f.new_due))
     return _step(slug, action_id, "chase", ChaseForm, run,
                  _("The chase is sent to the responsible organization."), "note", rule=permissions.can_chase)
+
+
+# --- whistle-blowing (吹哨报到) -------------------------------------------------------------------------------
+
+@bp.post("/c/<slug>/actions/<int:action_id>/whistle")
+def blow_whistle(slug, action_id):
+    def run(action, f):
+        chosen = [db.session.get(Organization, i) for i in (f.organizations.data or []) if i]
+        services.blow_whistle_on_action(current_user, action, chosen,
+                                        report_within=posted_text(f.report_within.data), reason=f.reason.data or "")
+    return _step(slug, action_id, "whistle", WhistleForm, run,
+                 _("The organizations are summoned and told when to report in."), "organizations",
+                 rule=permissions.can_blow_whistle_on_action)
+
+
+@bp.post("/c/<slug>/actions/<int:action_id>/summons/<int:summons_id>/report-in")
+def report_in(slug, action_id, summons_id):
+    community = community_or_404(slug)
+    action = _action(community, action_id)
+    summons = db.session.get(ActionSummons, summons_id)
+    if summons is None or summons.action_id != action.id:
+        abort(404)
+    allow(permissions.can_report_in(current_user, summons))
+    form = ReportInForm(prefix="reportin")
+    return form_view(
+        form, lambda: services.report_in_to_action(
+            current_user, summons, attendee=form.attendee.data or "", action=form.action.data or "",
+            action_due=_local_day_end(action, posted_text(form.action_due.data))),
+        validate=False, field="attendee", status=400,
+        message=_("You have reported in; the joint handling is on the timeline."),
+        done=url_for("actions.detail", slug=slug, action_id=action_id),
+        page=lambda: _detail_page(_action(community, action_id), {"reportin": form}, failed_summons_id=summons_id))
 
 
 @bp.post("/c/<slug>/issues/<int:issue_id>/chase")

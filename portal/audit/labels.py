@@ -137,6 +137,9 @@ ACTION_LABELS = {
     "action.evaluated": _l("closed an action's evaluation"),
     "action.volunteered": _l("signed up as a volunteer for an action"),
     "action.volunteer_withdrawn": _l("withdrew as a volunteer from an action"),
+    "action.whistle": _l("summoned organizations to an action (whistle-blowing)"),
+    "action.reported_in": _l("reported in to a summons on an action"),
+    "action.joint_created": _l("started the joint handling of a whistle-blown issue"),
     # moderation, the API, the dashboard
     "moderation.flag": _l("reported something for moderation"),
     "moderation.hide": _l("hid something"),

@@ -352,7 +352,8 @@ def can_blow_whistle(user, issue) -> bool:
 
 
 def can_report_in(user, summons) -> bool:
-    """Reporting in (报到) to a summons not yet answered: members of the summoned organization, and admins."""
+    """Reporting in (报到) to a summons not yet answered (an issue's IssueSummons or an agreed action's
+    ActionSummons): members of the summoned organization, and admins."""
     return _signed_in(user) and summons is not None and summons.reported_at is None and (
         user.is_admin or any(o.id == summons.organization_id for o in roles.organizations(user)))
 
@@ -723,6 +724,13 @@ def can_withdraw_volunteer(user, action) -> bool:
     """Take back one's own sign-up (the service checks there is one), while the action is not done; a resident
     who has moved out may still withdraw."""
     return _signed_in(user) and action is not None and action.status != "done"
+
+
+def can_blow_whistle_on_action(user, action) -> bool:
+    """Summoning organizations to an agreed action not yet done (吹哨报到; not to a sub-action): the
+    sub-district's officials, as for an issue, and admins."""
+    return _signed_in(user) and action is not None and action.parent_id is None and action.status in (
+        "planned", "in_progress", "blocked") and (user.is_admin or _official_here(user, action.community))
 
 
 def can_chase(user, item) -> bool:

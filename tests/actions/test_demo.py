@@ -3,7 +3,7 @@ photo, blocked, done and rated, evaluated with its proposal, overdue and chased,
 source), evidence files on disk. Idempotent."""
 from portal.actions import services
 from portal.actions.demo import seed_actions
-from portal.actions.models import Action, ActionEvidence, ActionRating, ActionUpdate, Chase
+from portal.actions.models import Action, ActionEvidence, ActionRating, ActionSummons, ActionUpdate, Chase
 from portal.clock import utcnow
 from portal.committees.meetings_demo import seed_meetings
 from portal.extensions import db
@@ -52,8 +52,8 @@ def test_the_demo_shows_actions_in_every_state_and_is_idempotent(app):
     assert done.completion_note and done.evidence and summary["total"] >= 3
     assert len([s for s in ("satisfied", "basically_satisfied", "dissatisfied") if summary[s]]) >= 2
 
-    parent = next(a for a in top if a.children)
-    assert len(parent.children) == 3 and parent.source == "hotspot"
+    parent = next(a for a in top if a.children and a.source == "hotspot")
+    assert len(parent.children) == 3
     assert parent.progress == services.progress_of(parent) == 50
     assert parent.status == "in_progress"  # its first step is done: it follows its steps
 
@@ -73,7 +73,19 @@ def test_the_demo_shows_actions_in_every_state_and_is_idempotent(app):
     assert evidence and all(services.evidence_path(e, 1600).is_file() and services.evidence_path(e, 400).is_file()
                             for e in evidence)
 
-    before = {m: _count(m) for m in (Action, ActionUpdate, ActionEvidence, ActionRating, Chase)}
+    # Whistle-blowing: the blocked action summoned both departments, one reported in late (after the
+    # warning); each commitment is a step of its department. The whistle-blown work orders of the issues demo
+    # have their joint-handling actions, the dated commitments as steps.
+    summonses = db.session.scalars(db.select(ActionSummons).order_by(ActionSummons.id)).all()
+    assert len(summonses) == 2 and blocked.id == summonses[0].action_id
+    assert [s.is_late(s.reported_at) for s in summonses] == [False, True] and summonses[1].late_warned_at
+    assert {s.sub_action.responsible_org.kind for s in summonses} == {"department"}
+    assert {c.id for c in blocked.children} == {s.sub_action_id for s in summonses}
+    joints = [a for a in top if a.joint_issue_id is not None]
+    assert joints and all(a.source == "issue" and a.children for a in joints)
+    assert "2 organizations summoned to actions" in lines[0]
+
+    before = {m: _count(m) for m in (Action, ActionUpdate, ActionEvidence, ActionRating, Chase, ActionSummons)}
     assert "already seeded" in seed_actions()[0]
     db.session.commit()
     assert {m: _count(m) for m in before} == before

@@ -5,7 +5,8 @@ step (ActionUpdate / IssueEvent), the audit entry and the notifications, and flu
 Refusals raise NotAllowed / DomainError before anything is written.
 
 The rules live in one module per concern: `creating`, `progress`, `evidence`, `rating` (and the
-run-due step), `volunteers`, `chasing`, `lists`; `_common` holds what several of them share. Import
+run-due step), `volunteers`, `chasing`, `lists`, `whistle` (吹哨报到 on an action, and the joint handling of
+an issue's report-ins as sub-actions); `_common` holds what several of them share. Import
 from `portal.actions.services`."""
 from portal.actions.services._common import (
     BUDGET_MAX,
@@ -49,5 +50,15 @@ from portal.actions.services.volunteers import (
     named_volunteers,
     sign_up_volunteer,
     withdraw_volunteer,
+)
+from portal.actions.services.whistle import (
+    action_summons_of,
+    action_summons_targets,
+    blow_whistle_on_action,
+    default_report_within,
+    file_issue_report_in,
+    joint_action_of,
+    report_in_to_action,
+    warn_late_action_summonses,
 )
 from portal.outbox import notify

@@ -9,8 +9,9 @@ from fractions import Fraction
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, case, func, literal, not_, or_, select
+from sqlalchemy import and_, case, func, literal, not_, or_, select, union_all
 
+from portal.actions.models import Action, ActionSummons
 from portal.clock import utcnow
 from portal.committees.models import Organization
 from portal.dashboard.models import IssueRollup
@@ -30,7 +31,7 @@ from portal.dashboard.services.scope import (
     parse_month,
 )
 from portal.extensions import db
-from portal.issues.models import OPEN_STATES, Issue, IssueCategory
+from portal.issues.models import OPEN_STATES, Issue, IssueCategory, IssueSummons
 from portal.issues.services import category_label
 
 if TYPE_CHECKING:
@@ -331,20 +332,46 @@ def work_orders_on_time(filters: Filters) -> dict:
     return {"resolved": int(resolved), "on_time": int(on_time or 0), "extended": int(extended or 0)}
 
 
+def _summons_flags(summons, now: datetime) -> tuple:
+    """A summons row's organization, whether it is due (reported in, or report-by passed) and whether it was
+    reported in by report-by."""
+    return (summons.organization_id.label("org_id"),
+            case((or_(summons.reported_at.is_not(None), summons.report_by <= now), 1), else_=0).label("due"),
+            case((summons.reported_at <= summons.report_by, 1), else_=0).label("on_time"))
+
+
+def _action_summons_where(filters: Filters, scope: _Scope):
+    """An action's summons in scope: summoned within the period (the action's community's months), the
+    action's responsible organization for the organization filter, its issue's (or hotspot's) category."""
+    conds = [scope.period(ActionSummons.summoned_at, Action.community_id, scope.months)]
+    if filters.org_id is not None:
+        conds.append(Action.responsible_org_id == filters.org_id)
+    categories = None
+    if filters.category_id is not None:
+        categories = [filters.category_id]
+    elif filters.category_code is not None:
+        categories = select(IssueCategory.id).where(IssueCategory.code == filters.category_code)
+    if categories is not None:
+        conds.append(or_(Action.hotspot_category_id.in_(categories),
+                         Action.issue_id.in_(select(Issue.id).where(Issue.category_id.in_(categories)))))
+    return and_(*conds)
+
+
 def report_in_on_time(filters: Filters, *, now: datetime | None = None) -> list[dict]:
-    """Whistle-blowing (吹哨报到) by summoned organization, over the summonses of the period's issues: how many
-    were due ("due": reported in, or report-by passed) and how many reported in by report-by ("on_time").
-    One statement (+1 for the communities when not given), bounded by the number of summonses."""
-    from portal.issues.models import IssueSummons
+    """Whistle-blowing (吹哨报到) by summoned organization, over the summonses of the period's issues and the
+    summonses of agreed actions made in the period: how many were due ("due": reported in, or report-by
+    passed) and how many reported in by report-by ("on_time"). One statement (+1 for the communities when not
+    given), bounded by the number of summonses in scope, never by all rows."""
     now = now or utcnow()
     scope = _Scope(filters)
-    due = or_(IssueSummons.reported_at.is_not(None), IssueSummons.report_by <= now)
-    stmt = (select(IssueSummons.organization_id, Organization.name, _count_if(due),
-                   _count_if(IssueSummons.reported_at <= IssueSummons.report_by))
-            .join(Issue, Issue.id == IssueSummons.issue_id)
-            .join(Organization, Organization.id == IssueSummons.organization_id)
-            .where(_issue_where(filters, scope, scope.months))
-            .group_by(IssueSummons.organization_id, Organization.name))
+    issues = (select(*_summons_flags(IssueSummons, now)).join(Issue, Issue.id == IssueSummons.issue_id)
+              .where(_issue_where(filters, scope, scope.months)))
+    actions = (select(*_summons_flags(ActionSummons, now)).join(Action, Action.id == ActionSummons.action_id)
+               .where(_action_summons_where(filters, scope)))
+    both = union_all(issues, actions).subquery()
+    stmt = (select(both.c.org_id, Organization.name, func.sum(both.c.due), func.sum(both.c.on_time))
+            .join(Organization, Organization.id == both.c.org_id)
+            .group_by(both.c.org_id, Organization.name))
     rows = [{"org_id": o, "name": name, "rate": Rate(int(on_time or 0), int(d or 0))}
             for o, name, d, on_time in db.session.execute(stmt)]
     return sorted(rows, key=lambda r: (r["name"], r["org_id"]))

@@ -87,9 +87,12 @@ from portal.issues.services.reporting import (
 from portal.issues.services.returnvisits import attempts_of, record_return_visit, return_visit_days, visit_due_by
 from portal.issues.services.whistle import (
     blow_whistle,
+    check_report,
     default_report_within,
     report_in,
+    summonable,
     summons_of,
+    summons_recipients,
     summons_targets,
     warn_late_summonses,
 )

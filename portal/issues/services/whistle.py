@@ -17,6 +17,7 @@ from portal.auth.models import User
 from portal.committees.models import Organization
 from portal.due import due_step
 from portal.errors import DomainError, NotAllowed
+from portal.events import issue_reported_in
 from portal.extensions import db
 from portal.issues.models import IssueSummons
 from portal.issues.services._common import (
@@ -32,6 +33,7 @@ from portal.outbox import instant, notify, register_event
 
 if TYPE_CHECKING:
     from portal.issues.models import Issue
+    from portal.places.models import Community
 
 ATTENDEE_MAX = 200
 REPORT_WITHIN_MAX = 7 * 24 * 60  # minutes
@@ -55,6 +57,15 @@ def default_report_within(issue: Issue) -> int:
         else DEFAULT_REPORT_WITHIN
 
 
+def summons_recipients(summons: object) -> list[User]:
+    """Who hears that a summons is late: the summoned organization's members and the official who summoned
+    (an issue's or, for portal.actions, an action's summons)."""
+    people = members_of([summons.organization_id])
+    if summons.summoned_by_id is not None:
+        people = [*people, db.session.get(User, summons.summoned_by_id)]
+    return list(dict.fromkeys(p for p in people if p is not None))
+
+
 def report_minutes(value: int | str | None, field: str = "report_within") -> int:
     """A time to report in, in whole minutes from 1 to 7 days, or a DomainError on `field`."""
     try:
@@ -68,7 +79,12 @@ def report_minutes(value: int | str | None, field: str = "report_within") -> int
 
 def summons_targets(issue: Issue) -> list[Organization]:
     """The organizations of the issue's community and its sub-district that can be summoned."""
-    community = issue.community
+    return summonable(issue.community)
+
+
+def summonable(community: Community) -> list[Organization]:
+    """The organizations of a community and its sub-district that can be summoned (to an issue or, by
+    portal.actions, to an agreed action)."""
     return db.session.scalars(db.select(Organization).where(db.or_(
         Organization.community_id == community.id, Organization.sub_district_id == community.sub_district_id))
         .order_by(Organization.kind, Organization.name)).all()
@@ -126,12 +142,7 @@ def report_in(member: User, summons: IssueSummons, *, attendee: str, action: str
     now = _now(now)
     if not permissions.can_report_in(member, summons):
         raise NotAllowed(_l("Only a member of the summoned organization can report in."))
-    attendee = _clean_text(attendee, "attendee", required=True, maximum=ATTENDEE_MAX,
-                           empty_message=_l("Say who comes."))
-    action = _clean_text(action, "action", required=True, maximum=REASON_MAX,
-                         empty_message=_l("Say what your organization will do."))
-    if action_due is not None and action_due <= now:
-        raise DomainError(_l("The due date must be in the future."), "action_due")
+    attendee, action = check_report(attendee, action, action_due, now)
     summons.reported_at = now
     summons.reported_by_id = member.id
     summons.attendee = attendee
@@ -146,7 +157,24 @@ def report_in(member: User, summons: IssueSummons, *, attendee: str, action: str
     db.session.flush()
     record(member, "issue.reported_in", summons.issue, organization_id=summons.organization_id, attendee=attendee,
            will_do=action, late=late)
+    # The joint handling (the issue's joint action, each commitment with a date a sub-action of it) is kept
+    # by portal.actions, which this area may not import.
+    issue_reported_in.send(summons, issue=summons.issue, member=member, now=now)
     return summons
+
+
+def check_report(attendee: str | None, action: str | None, action_due: datetime | None,
+                 now: datetime) -> tuple[str, str]:
+    """A report-in's texts, cleaned: who comes and what the organization will do (both required), and its
+    optional due instant, which must be in the future. DomainError on `attendee`, `action` or `action_due`.
+    Also used by portal.actions for a report-in to an agreed action."""
+    attendee = _clean_text(attendee, "attendee", required=True, maximum=ATTENDEE_MAX,
+                           empty_message=_l("Say who comes."))
+    action = _clean_text(action, "action", required=True, maximum=REASON_MAX,
+                         empty_message=_l("Say what your organization will do."))
+    if action_due is not None and action_due <= now:
+        raise DomainError(_l("The due date must be in the future."), "action_due")
+    return attendee, action
 
 
 @due_step("issues_summons_late")
@@ -159,10 +187,7 @@ def warn_late_summonses(now: datetime) -> int:
         .order_by(IssueSummons.id)).all()
     for summons in late:
         summons.late_warned_at = now
-        people = members_of([summons.organization_id])
-        if summons.summoned_by_id is not None:
-            people = [*people, db.session.get(User, summons.summoned_by_id)]
-        notify(list(dict.fromkeys(p for p in people if p is not None)), "issue_summons_late", summons.issue,
+        notify(summons_recipients(summons), "issue_summons_late", summons.issue,
                **_payload(summons.issue, org=summons.organization.name,
                           report_by=instant(summons.report_by)))
     if late:
