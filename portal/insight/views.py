@@ -4,6 +4,7 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 
 from portal.auth import permissions, roles
 from portal.errors import DomainError
@@ -73,11 +74,13 @@ def act(forecast_id):
 def _patrol_choices(form, found):
     grids = roles.grids(current_user, found)
     buildings = sorted({b.id: b for g in grids for b in services.grid_buildings(g)}.values(), key=lambda b: b.name)
-    form.building.choices = [("", _("Not at a building"))] + [(b.id, b.name) for b in buildings]
-    form.category.choices = [("", _("Choose…"))] + [(c.id, category_label(c)) for c in categories_for(found)]
+    form.building.choices = [SelectChoice("", _("Not at a building"))] + [SelectChoice(b.id, b.name)
+                                                                          for b in buildings]
+    form.category.choices = [SelectChoice("", _("Choose…"))] + [SelectChoice(c.id, category_label(c))
+                                                               for c in categories_for(found)]
     rises = services.community_forecasts(found)
-    form.forecast.choices = [("", _("No"))] + [(r.forecast.id, category_label(r.forecast.category))
-                                               for r in rises if r.forecast.rise]
+    form.forecast.choices = [SelectChoice("", _("No"))] + [
+        SelectChoice(r.forecast.id, category_label(r.forecast.category)) for r in rises if r.forecast.rise]
     return buildings, rises
 
 
