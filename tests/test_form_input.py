@@ -211,6 +211,7 @@ STATE = {
     "committees.remove_agenda_item": _agenda_item,
     "dashboard.hotspot_action": _hotspot,
     "insight.act": _expected_rise,
+    "insight.grid_buildings": lambda w, ids: ({"org_id": w.grid_x.id}, {}),
     "votes.new": lambda w, ids: ({}, {"method": "committee"}),
     "votes.proxies": _owners_ballot,
     "votes.revoke_proxy": _proxy,

@@ -751,6 +751,13 @@ def can_patrol(user, community) -> bool:
     return _signed_in(user) and roles.is_grid_worker(user, community)
 
 
+def can_set_grid_buildings(user, grid) -> bool:
+    """Which buildings a grid covers: the community's committee members and admins."""
+    if not _signed_in(user) or grid is None or grid.kind != "grid":
+        return False
+    return user.is_admin or roles.is_committee_member(user, grid.community)
+
+
 def can_view_patrol_log(user, community) -> bool:
     if not _signed_in(user) or community is None:
         return False

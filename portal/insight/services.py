@@ -251,7 +251,7 @@ def set_grid_buildings(actor: User, grid: Organization, buildings: Iterable[Buil
     """Which buildings a grid covers: the community's committee members and admins."""
     if grid is None or grid.kind not in GRID_KINDS:
         raise DomainError(_l("That is not a grid."))
-    if not (getattr(actor, "is_admin", False) or roles.is_committee_member(actor, grid.community)):
+    if not permissions.can_set_grid_buildings(actor, grid):
         raise NotAllowed(_l("Only the community's committee members set a grid's buildings."))
     buildings = list(buildings)
     if any(b.community_id != grid.community_id for b in buildings):
@@ -260,6 +260,12 @@ def set_grid_buildings(actor: User, grid: Organization, buildings: Iterable[Buil
     for building in sorted(buildings, key=lambda b: b.id):
         db.session.add(GridBuilding(organization_id=grid.id, building_id=building.id))
     record(actor, "organization.grid_buildings", grid, buildings=len(buildings))
+
+
+def community_grids(community: Community) -> list[Organization]:
+    return db.session.scalars(db.select(Organization).where(Organization.community_id == community.id,
+                                                            Organization.kind.in_(GRID_KINDS))
+                              .order_by(Organization.name)).all()
 
 
 def log_patrol(worker: User, community: Community, *, checked: str, building: Building | None = None,

@@ -7,17 +7,18 @@ from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
 from portal.auth import permissions, roles
+from portal.committees.models import GRID_KINDS, Organization
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.formviews import db_int, flash_back, form_view
+from portal.formviews import db_int, flash_back, form_view, posted_id
 from portal.insight import bp, services
 from portal.insight.forms import PatrolForm
 from portal.insight.models import Forecast
 from portal.issues.models import IssueCategory
 from portal.issues.services import categories_for, category_label
-from portal.places.models import Community, SubDistrict
+from portal.places.models import Building, Community, SubDistrict
 from portal.places.services import community_or_404
-from portal.web import allow
+from portal.web import allow, perform
 
 SHARE_MONTHS = 6
 
@@ -117,8 +118,35 @@ def patrol(slug):
                      done=url_for("insight.patrol", slug=slug),
                      page="insight/patrol.html",
                      context={"community": found, "form": form, "log": log, "may_patrol": may_patrol,
+                              "grid_settings": _grid_settings(found),
                               "grids": roles.grids(current_user, found), "buildings": buildings,
                               "next_before": log[-1].id if len(log) == 30 else None})
+
+
+def _grid_settings(found):
+    """[(grid, its building ids, every building of the community)] for the grids the person may set."""
+    grids = [g for g in services.community_grids(found) if permissions.can_set_grid_buildings(current_user, g)]
+    if not grids:
+        return []
+    buildings = db.session.scalars(db.select(Building).where(Building.community_id == found.id)
+                                   .order_by(Building.name)).all()
+    return [(g, {b.id for b in services.grid_buildings(g)}, buildings) for g in grids]
+
+
+@bp.post("/c/<slug>/grids/<int:org_id>/buildings")
+def grid_buildings(slug, org_id):
+    found = community_or_404(slug)
+    grid = db.session.get(Organization, org_id)
+    if grid is None or grid.community_id != found.id or grid.kind not in GRID_KINDS:
+        abort(404)
+    allow(permissions.can_set_grid_buildings(current_user, grid))
+    wanted = {posted_id(v) for v in request.form.getlist("building")}
+    chosen = db.session.scalars(db.select(Building).where(Building.community_id == found.id,
+                                                          Building.id.in_([i for i in wanted if i is not None]))).all()
+    if perform(lambda: services.set_grid_buildings(current_user, grid, chosen),
+               _("The grid's buildings are saved.")):
+        return redirect(url_for("insight.patrol", slug=slug) + f"#grid-{grid.id}")
+    return redirect(url_for("insight.patrol", slug=slug))
 
 
 @bp.get("/forecasts")

@@ -9,8 +9,8 @@ from tests.conftest import Auth
 from tests.csrf import csrf_token
 
 
-def post(client, path, data=None):
-    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, "/c/x")})
+def post(client, path, data=None, token_from="/c/x"):
+    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, token_from)})
 
 
 def _rise(w):
@@ -90,3 +90,22 @@ def test_the_committee_reads_the_patrol_log_but_cannot_patrol(client, world):
     page = client.get("/c/x/patrol").get_data(as_text=True)
     assert "Fire lanes" in page and "Log the round" not in page
     assert post(client, "/c/x/patrol", {"checked": "x", "place": "y"}).status_code == 403
+
+
+def test_a_committee_member_sets_the_buildings_of_a_grid(client, world):
+    from portal.insight.models import GridBuilding
+    w = world
+    Auth(client).login(w.chair_x)
+    page = client.get("/c/x/patrol").get_data(as_text=True)
+    assert f'action="/c/x/grids/{w.grid_x.id}/buildings"' in page
+    answer = post(client, f"/c/x/grids/{w.grid_x.id}/buildings", {"building": [str(w.bx9.id), str(w.by.id)]})
+    assert answer.status_code == 302
+    covered = set(db.session.scalars(db.select(GridBuilding.building_id).where(
+        GridBuilding.organization_id == w.grid_x.id)))
+    assert covered == {w.bx9.id}  # another community's building is not taken
+    Auth(client).logout()
+    Auth(client).login(w.grid_worker)
+    refused = post(client, f"/c/x/grids/{w.grid_x.id}/buildings", {"building": [str(w.bx.id)]}, "/c/x/patrol")
+    assert refused.status_code == 403
+    assert post(client, f"/c/x/grids/{w.rc_x.id}/buildings", {"building": [str(w.bx.id)]},
+                "/c/x/patrol").status_code == 404
