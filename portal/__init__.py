@@ -102,6 +102,7 @@ def import_models() -> None:
     import portal.auth.models  # noqa: F401
     import portal.committees.models  # noqa: F401
     import portal.dashboard.models  # noqa: F401
+    import portal.insight.models  # noqa: F401
     import portal.due  # noqa: F401  (the last run of each time-driven step)
     import portal.issues.models  # noqa: F401
     import portal.moderation.models  # noqa: F401
@@ -133,6 +134,7 @@ def configure_blueprints(app: Flask) -> None:
     from portal.printing import bp as printing_bp
     from portal.actions import bp as actions_bp
     from portal.dashboard import bp as dashboard_bp
+    from portal.insight import bp as insight_bp
     from portal.residents import bp as residents_bp
     from portal.open311 import bp as open311_bp
     from portal.privacy import bp as privacy_bp
@@ -151,6 +153,7 @@ def configure_blueprints(app: Flask) -> None:
     import portal.auth.views  # noqa: F401
     import portal.committees.views  # noqa: F401
     import portal.dashboard.views  # noqa: F401
+    import portal.insight.views  # noqa: F401  (and the insight_forecasts due step)
     import portal.issues.views  # noqa: F401
     import portal.moderation.views  # noqa: F401
     import portal.notices.services  # noqa: F401  (starts a notice when a ballot is decided)
@@ -177,5 +180,5 @@ def configure_blueprints(app: Flask) -> None:
 
     for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp,
                issues_bp, proposals_bp, moderation_bp, votes_bp, notices_bp, calendar_bp, printing_bp,
-               actions_bp, dashboard_bp, open311_bp, privacy_bp, webapp_bp, sms_bp):
+               actions_bp, dashboard_bp, insight_bp, open311_bp, privacy_bp, webapp_bp, sms_bp):
         app.register_blueprint(bp)

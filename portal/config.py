@@ -93,6 +93,11 @@ class Config:
         self.VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT") or None
         # The RQ queue the app feeds (with REDIS_URL) and `rq worker ... yishi` drains.
         self.NOTIFICATION_QUEUE = os.environ.get("NOTIFICATION_QUEUE", "yishi")
+        # Insight (未诉先办): a month's forecast is an expected rise when it stands above the recent level (the
+        # larger of last month and the 3-month mean) by FORECAST_RISE_MARGIN (0.5 = half as much again) and by
+        # at least FORECAST_RISE_MIN issues.
+        self.FORECAST_RISE_MARGIN = os.environ.get("FORECAST_RISE_MARGIN", "0.5")
+        self.FORECAST_RISE_MIN = int(os.environ.get("FORECAST_RISE_MIN", "3"))
         # Personal information: the privacy notice's version (and when it came into force: people who agreed
         # before are asked to accept it again), and how many days what is kept stays.
         self.PRIVACY_NOTICE_VERSION = os.environ.get("PRIVACY_NOTICE_VERSION", "2")

@@ -54,7 +54,7 @@ NOT_FORMS = {"open311.api.create_request", "open311.api.unknown", "auth.logout",
 # Who may try a route, in this order: the first the view lets through to its form (not a 403 or a 404 for the
 # page) is the one whose form is fuzzed. World attributes (tests/auth/test_authorization_matrix.py's world).
 PEOPLE = ("admin", "chair_x", "hoa_chair", "official_a", "property_x", "resident_x", "reporter", "owner_a",
-          "neighbour", "pending", VISITOR)
+          "neighbour", "pending", "grid_worker_x", VISITOR)
 
 
 
@@ -93,6 +93,16 @@ def _agenda_item(w, ids):
     db.session.add(item)
     db.session.flush()
     return {"item_id": item.id}, {}
+
+
+def _expected_rise(w, ids):
+    from portal.insight import services as insight
+    from portal.insight.models import Forecast
+    forecast = Forecast(community_id=w.x.id, category_id=ids["lift"], month=insight.current_month(w.x),
+                        expected=12, last_month=4, recent=4, method="glm", season_pct=150, trend_pct=5, rise=True)
+    db.session.add(forecast)
+    db.session.flush()
+    return {"forecast_id": forecast.id}, {}
 
 
 def _hotspot(w, ids):
@@ -218,6 +228,8 @@ STATE = {
     "proposals.support": lambda w, ids: ({"proposal_id": w.collecting.id}, {}),
     "committees.remove_agenda_item": _agenda_item,
     "dashboard.hotspot_action": _hotspot,
+    "insight.act": _expected_rise,
+    "insight.grid_buildings": lambda w, ids: ({"org_id": w.grid_x.id}, {}),
     "votes.new": lambda w, ids: ({}, {"method": "committee"}),
     "votes.proxies": _owners_ballot,
     "votes.revoke_proxy": _proxy,

@@ -25,7 +25,7 @@ CORE = {"backup", "charts", "clock", "config", "delivery", "due", "errors", "eve
         "forms", "formviews", "i18n", "markup", "observability", "outbox", "qr", "web"}
 
 CONTENT = {"actions", "meetings", "moderation", "notices", "open311"}  # with what they build on: every area
-READERS = {"calendar", "dashboard", "home", "notifications", "printing", "webapp"}
+READERS = {"calendar", "dashboard", "home", "insight", "notifications", "printing", "webapp"}
 BUILDS_ON = {
     "audit": set(),
     "auth": {"audit"},
@@ -42,6 +42,7 @@ BUILDS_ON = {
     "actions": {"proposals"},
     "open311": {"issues"},
     "dashboard": CONTENT,
+    "insight": {"dashboard"},  # forecasts read the issues and the dashboard's months; rises become actions
     "notifications": CONTENT,  # delivery, the centre, reminders: read every area; none imports it
     "calendar": CONTENT,
     "printing": CONTENT,

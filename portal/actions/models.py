@@ -29,7 +29,7 @@ from portal.extensions import db
 STATES = ("planned", "in_progress", "done", "blocked")
 STATE_LABELS = {"planned": _l("Planned"), "in_progress": _l("In progress"), "done": _l("Done"),
                 "blocked": _l("Blocked")}
-SOURCES = ("proposal", "decision", "issue", "hotspot")
+SOURCES = ("proposal", "decision", "issue", "hotspot", "forecast")
 RATING_DAYS = 14
 
 
@@ -37,7 +37,7 @@ class Action(db.Model):
     __tablename__ = "action"
     __table_args__ = (
         CheckConstraint("status IN ('planned', 'in_progress', 'done', 'blocked')", name="status"),
-        CheckConstraint("source IN ('proposal', 'decision', 'issue', 'hotspot')", name="source"),
+        CheckConstraint("source IN ('proposal', 'decision', 'issue', 'hotspot', 'forecast')", name="source"),
         CheckConstraint("progress >= 0 AND progress <= 100", name="progress"),
         CheckConstraint("budget IS NULL OR budget >= 0", name="budget"),
         CheckConstraint("status != 'blocked' OR blocked_reason IS NOT NULL", name="blocked_reason"),
@@ -50,7 +50,8 @@ class Action(db.Model):
     parent_id = db.Column(db.Integer, db.ForeignKey("action.id"), index=True)  # a sub-action's action
     title = db.Column(db.String(200), nullable=False)  # what
     description = db.Column(db.Text, nullable=False, default="")
-    # Where it came from: exactly the column of its source is set (hotspot: building + issue category + month).
+    # Where it came from: exactly the column of its source is set (hotspot: building + issue category + month;
+    # forecast, an expected rise acted on before the complaints come: issue category + month).
     source = db.Column(db.String(16), nullable=False)
     proposal_id = db.Column(db.Integer, db.ForeignKey("proposal.id"), index=True)
     decision_id = db.Column(db.Integer, db.ForeignKey("meeting_decision.id"), index=True)

@@ -92,6 +92,11 @@ def _source_link(action):
         category = category_label(action.hotspot_category) if action.hotspot_category else ""
         return (_("Hotspot: %(building)s, %(category)s, %(month)s", building=building, category=category,
                   month=action.hotspot_month or ""), None)
+    if action.source == "forecast":
+        from portal.issues.services import category_label
+        category = category_label(action.hotspot_category) if action.hotspot_category else ""
+        return (_("Expected rise: %(category)s, %(month)s", category=category, month=action.hotspot_month or ""),
+                None)
     return None
 
 

@@ -44,6 +44,7 @@ ACTION_LABELS = {
     "membership.added": _l("added a member to an organization"),
     "membership.ended": _l("ended a membership of an organization"),
     "organization.created": _l("created an organization"),
+    "organization.grid_buildings": _l("set the buildings of a grid"),
     # places
     "sub_district.create": _l("created a sub-district"),
     "sub_district.update": _l("changed a sub-district"),
@@ -128,6 +129,8 @@ ACTION_LABELS = {
     "meeting.decision_ballot": _l("opened a ballot from a meeting decision"),
     "minutes.published": _l("published minutes"),
     "action.created": _l("created an agreed action"),
+    "forecast.acted_on": _l("turned an expected rise into a proactive action"),
+    "patrol.logged": _l("logged a patrol round"),
     "action.progress": _l("posted progress on an action"),
     "action.progress_by_hand": _l("set an action's progress"),
     "action.blocked": _l("marked an action blocked"),
@@ -226,6 +229,8 @@ def _object_labels() -> dict:
         "action_update": pgettext("audit object", "Progress update"), "chase": pgettext("audit object", "Chase"),
         "open311_key": pgettext("audit object", "API key"),
         "open311_request": pgettext("audit object", "Hotline request"),
+        "forecast": pgettext("audit object", "Forecast"),
+        "patrol_round": pgettext("audit object", "Patrol round"),
     }
 
 
@@ -343,6 +348,10 @@ def _detail_labels() -> dict:
         "source": pgettext("audit detail", "Comes from"), "percent": pgettext("audit detail", "Progress (%)"),
         "files": pgettext("audit detail", "Evidence files"), "show_name": pgettext("audit detail", "Name shown"),
         "new_due": pgettext("audit detail", "New due date"),
+        # forecasts and patrols
+        "action_id": pgettext("audit detail", "Agreed action"),
+        "grid": pgettext("audit detail", "Grid"), "building_id": pgettext("audit detail", "Building"),
+        "buildings": pgettext("audit detail", "Buildings"),
         # the hotline API
         "prefix": pgettext("audit detail", "Key starts with"),
         "key_prefix": pgettext("audit detail", "Key starts with"),

@@ -738,6 +738,46 @@ def can_chase(user, item) -> bool:
     return _signed_in(user) and item is not None and _official_here(user, item.community)
 
 
+# --- insight: forecasts, expected rises, patrols ---
+# Forecasts and expected rises are for the officials of the sub-district (on its dashboard) and the
+# community's committee members (its own page); either turns an expected rise into a proactive action.
+# Grid workers (网格员, members of a grid organization of the community) patrol and file what they find as
+# issues; their patrol log is also read by the committee members and officials. Admins see, but do not
+# patrol.
+
+def can_view_forecasts(user, sub_district=None, community=None) -> bool:
+    return can_view_dashboard(user, sub_district=sub_district, community=community) and (
+        sub_district is not None or community is not None)
+
+
+def can_act_on_rise(user, forecast) -> bool:
+    """An expected rise not yet acted on, by the officials of its sub-district, its community's committee
+    members and admins."""
+    if not _signed_in(user) or forecast is None or not forecast.rise or forecast.action_id is not None:
+        return False
+    return user.is_admin or _official_here(user, forecast.community) or \
+        roles.is_committee_member(user, forecast.community)
+
+
+def can_patrol(user, community) -> bool:
+    """Log a patrol round and file its findings: the community's current grid workers."""
+    return _signed_in(user) and roles.is_grid_worker(user, community)
+
+
+def can_set_grid_buildings(user, grid) -> bool:
+    """Which buildings a grid covers: the community's committee members and admins."""
+    if not _signed_in(user) or grid is None or grid.kind != "grid":
+        return False
+    return user.is_admin or roles.is_committee_member(user, grid.community)
+
+
+def can_view_patrol_log(user, community) -> bool:
+    if not _signed_in(user) or community is None:
+        return False
+    return user.is_admin or roles.is_grid_worker(user, community) or _official_here(user, community) or \
+        roles.is_committee_member(user, community)
+
+
 # --- dashboard ---
 # Officials see every community of their sub-district; committee members their own community; admins all.
 # Names and phones in exports: officials and admins only.

@@ -10,7 +10,7 @@ from sqlalchemy import Date, Integer, String, bindparam, event, func, or_
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from portal.clock import local_today
-from portal.committees.models import COMMITTEE_KINDS, Organization, OrgMembership
+from portal.committees.models import COMMITTEE_KINDS, GRID_KINDS, Organization, OrgMembership
 from portal.extensions import db
 from portal.places.models import OPEN_RESIDENCY_STATES, Community, Owner, Ownership, Residency
 
@@ -175,6 +175,17 @@ def is_committee_member(user, community) -> bool:
 def is_property_staff(user, community) -> bool:
     return community is not None and any(
         o.community_id == community.id for o in organizations(user, ("property_company",)))
+
+
+def grids(user, community) -> list[Organization]:
+    """The grids (网格) of the community the person is a current grid worker of."""
+    if community is None:
+        return []
+    return [o for o in organizations(user, GRID_KINDS) if o.community_id == community.id]
+
+
+def is_grid_worker(user, community) -> bool:
+    return bool(grids(user, community))
 
 
 def official_sub_district_ids(user) -> set[int]:

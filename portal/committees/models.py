@@ -11,7 +11,7 @@ from portal.places.models import default_estate
 
 COMMUNITY_KINDS = ("residents_committee", "homeowners_committee", "deliberation_council", "property_company",
                    "party_committee", "service_station", "social_organization", "volunteer_team",
-                   "property_management_committee")
+                   "property_management_committee", "grid")
 SUB_DISTRICT_KINDS = ("department", "subdistrict_office")
 COMMITTEE_KINDS = ("residents_committee", "homeowners_committee", "deliberation_council",
                    "property_management_committee")
@@ -27,6 +27,9 @@ ESTATE_KINDS = ("homeowners_committee", "property_management_committee")
 PARTY_KINDS = ("party_committee",)
 COUNTER_KINDS = ("service_station",)
 SOCIAL_KINDS = ("social_organization", "volunteer_team")
+# A grid (网格) of a community: a set of buildings (portal.insight.models.GridBuilding) whose members are its
+# grid workers (网格员), who patrol them and file what they find before residents complain (未诉先办).
+GRID_KINDS = ("grid",)
 TITLES = ("chair", "vice_chair", "member", "staff")
 
 KIND_LABELS = {
@@ -39,6 +42,7 @@ KIND_LABELS = {
     "social_organization": _l("Social organization"),
     "volunteer_team": _l("Volunteer team"),
     "property_management_committee": _l("Property management committee"),
+    "grid": _l("Grid (网格)"),
     "department": _l("Sub-district department"),
     "subdistrict_office": _l("Sub-district office"),
 }
@@ -57,7 +61,7 @@ class Organization(db.Model):
             "(community_id IS NOT NULL AND sub_district_id IS NULL AND kind IN "
             "('residents_committee', 'homeowners_committee', 'deliberation_council', 'property_company',"
             " 'party_committee', 'service_station', 'social_organization', 'volunteer_team',"
-            " 'property_management_committee'))"
+            " 'property_management_committee', 'grid'))"
             " OR (community_id IS NULL AND sub_district_id IS NOT NULL AND kind IN "
             "('department', 'subdistrict_office'))",
             name="kind_place"),

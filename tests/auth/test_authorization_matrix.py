@@ -18,7 +18,7 @@ from datetime import timedelta
 import pytest
 from flask_login import AnonymousUserMixin
 
-from portal.auth import permissions
+from portal.auth import permissions, roles
 from portal.extensions import db
 from portal.privacy import services as privacy_services
 from tests.actions.conftest import world as actions_world  # noqa: F401
@@ -29,7 +29,7 @@ from tests.votes.conftest import world as votes_world  # noqa: F401
 
 LOGIN = "login"  # a visitor who is not signed in is sent to the sign-in page (302 to /login)
 
-# The eight kinds of person: (label, attribute of the world; None for a visitor).
+# The nine kinds of person: (label, attribute of the world; None for a visitor).
 ROLES = (
     ("anonymous", None),
     ("unverified", "pending"),          # signed in, a claim in x still pending
@@ -39,6 +39,7 @@ ROLES = (
     ("committee chair", "chair_x"),
     ("sub-district official", "official_a"),
     ("admin", "admin"),
+    ("grid worker", "grid_worker_x"),
 )
 
 # Framework endpoints with no rule of ours: static files, and /metrics (its own token or loopback check,
@@ -231,6 +232,12 @@ ROUTES = {
     "dashboard.export": Route(lambda u, w: permissions.can_export_personal_data(u), query="format=csv&personal=1"),
     "dashboard.hotspot_action": Route(lambda u, w: permissions.can_create_action(u, w.x, {"hotspot": True}),
                                       query="community=x&building={bx}&category={lift}&month={month}"),
+    # insight: forecasts, expected rises, patrols
+    "insight.sub_district": Route(lambda u, w: permissions.can_view_forecasts(u, sub_district=w.sd_a)),
+    "insight.community": Route(lambda u, w: permissions.can_view_forecasts(u, community=w.x)),
+    "insight.patrol": Route(lambda u, w: permissions.can_view_patrol_log(u, w.x)),
+    "insight.mine": Route(lambda u, w: bool(roles.official_sub_district_ids(u) or roles.committee_community_ids(u)),
+                          ok=(302,)),
     # notifications
     "notifications.index": Route("signed in"),
     "notifications.preferences": Route("signed in"),
@@ -295,7 +302,7 @@ def _ids(w) -> dict:
         "residency_id": 1, "objection_id": 1, "membership_id": 1, "token": "t", "key": "k", "photo_id": 1,
         "voter_id": 1, "proxy_id": 1, "summons_id": 1, "subscription_id": 1,
         "size": 640, "fmt": "json", "request_id": "1", "service_code": "lift", "rest": "x",
-        "first_id": 1, "second_id": 2,
+        "first_id": 1, "second_id": 2, "forecast_id": 1,
     }
 
 
@@ -324,6 +331,8 @@ def world(actions_world):
     w.closed_ballot = decide(w, now=utcnow() - timedelta(minutes=1))
     w.notice = db.session.scalar(db.select(Notice).where(Notice.proposal_id == w.closed_ballot.proposal_id))
     w.action = gen_action(w)
+    from tests.insight.conftest import add_grid
+    w.grid_worker_x = add_grid(w).grid_worker
     w.meeting.is_public = False
     w.key, _token = open311.create_key(w.admin, name="City hotline", communities=[w.x])
     db.session.flush()

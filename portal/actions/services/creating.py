@@ -79,7 +79,7 @@ def _check_org(community, org):
                              "sub-district."), "responsible_org")
 
 
-def _check_source(community, source, *, proposal, decision, issue, hotspot, parent):
+def _check_source(community, source, *, proposal, decision, issue, hotspot, forecast, parent):
     if source not in SOURCES:
         raise DomainError(_l("Unknown source."), "source")
     if parent is not None:
@@ -90,7 +90,7 @@ def _check_source(community, source, *, proposal, decision, issue, hotspot, pare
         if parent.status == "done":
             raise DomainError(_l("That action is already done."), "parent")
         return
-    given = {"proposal": proposal, "decision": decision, "issue": issue, "hotspot": hotspot}
+    given = {"proposal": proposal, "decision": decision, "issue": issue, "hotspot": hotspot, "forecast": forecast}
     if given[source] is None or any(v is not None for k, v in given.items() if k != source):
         raise DomainError(_l("Say what this action comes from."), "source")
     if source == "proposal":
@@ -104,6 +104,14 @@ def _check_source(community, source, *, proposal, decision, issue, hotspot, pare
     elif source == "issue":
         if issue.community_id != community.id or issue.status not in ("resolved", "closed"):
             raise DomainError(_l("Only a resolved or closed issue can need follow-up work."), "source")
+    elif source == "forecast":
+        category, month = forecast.get("category"), forecast.get("month")
+        if category is None or category.community_id != community.id:
+            raise DomainError(_l("That forecast is not in this community."), "source")
+        try:
+            datetime.strptime(month or "", "%Y-%m")
+        except ValueError:
+            raise DomainError(_l("Give the month as YYYY-MM."), "source") from None
     else:
         building, category, month = (hotspot.get(k) for k in ("building", "category", "month"))
         if building is None or category is None or building.community_id != community.id or \
@@ -119,16 +127,18 @@ def create_action(actor: User, community: Community, *, source: str, title: str,
                   responsible_org: Organization, owner: User | None = None, due_date: date,
                   budget: str | Decimal | None = None, funding_source: str = "", parent: Action | None = None,
                   proposal: Proposal | None = None, decision: Decision | None = None, issue: Issue | None = None,
-                  hotspot: dict | None = None, now: datetime | None = None) -> Action:
+                  hotspot: dict | None = None, forecast: dict | None = None, now: datetime | None = None) -> Action:
+    """A forecast source is an expected rise ({"category", "month"}) that an official or a committee member
+    acts on before the complaints come (insight keeps which forecast the action answers)."""
     now = _now(now)
     if parent is not None:
         source, proposal, decision, issue = parent.source, parent.proposal, parent.decision, parent.issue
-        hotspot = None
+        hotspot = forecast = None
         _require(permissions.can_update_action(actor, parent) or permissions.can_create_action(actor, community))
     else:
         _require(permissions.can_create_action(actor, community, hotspot if source == "hotspot" else None))
     _check_source(community, source, proposal=proposal, decision=decision, issue=issue, hotspot=hotspot,
-                  parent=parent)
+                  forecast=forecast, parent=parent)
     title = _text(title, "title", maximum=TITLE_MAX, required=True, empty_message=_l("Say what will be done."))
     description = _text(description, "description", maximum=TEXT_MAX, required=False)
     _check_org(community, responsible_org)
@@ -148,6 +158,8 @@ def create_action(actor: User, community: Community, *, source: str, title: str,
     if hotspot is not None:
         action.hotspot_building, action.hotspot_category = hotspot["building"], hotspot["category"]
         action.hotspot_month = hotspot["month"]
+    if forecast is not None:
+        action.hotspot_category, action.hotspot_month = forecast["category"], forecast["month"]
     db.session.add(action)
     _add_update(action, "created", actor, body=description, at=now)
     db.session.flush()

@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     from portal.places.models import Building, Community, Household
 
 
+# Issues a grid worker files from a patrol (or from checking an expected rise): the proactive ones.
+PATROL_SOURCES = ("patrol", "forecast")
+
+
 def _coordinate(value, field, limit):
     if value in (None, ""):
         return None
@@ -86,14 +90,22 @@ def report_problems(community: Community, *, category: IssueCategory, title: str
 def report_issue(reporter: User, community: Community, *, category: IssueCategory, title: str, description: str = "",
                  building: Building | None = None, household: Household | None = None, location_text: str | None = None,
                  latitude: str | float | None = None, longitude: str | float | None = None, show_name: bool = False,
-                 photos: Iterable[bytes] = (), on_behalf_of: User | None = None, now: datetime | None = None) -> Issue:
+                 photos: Iterable[bytes] = (), on_behalf_of: User | None = None, source: str = "portal",
+                 now: datetime | None = None) -> Issue:
     """A verified resident reports a problem; a committee member at the counter may report for a resident
-    (`reporter` is then the member, `on_behalf_of` the resident, who becomes the issue's reporter)."""
+    (`reporter` is then the member, `on_behalf_of` the resident, who becomes the issue's reporter). A grid
+    worker files a patrol finding (source "patrol", or "forecast" when the round checked an expected rise)
+    in their own name: found before any resident complained (未诉先办)."""
     now = _now(now)
     person = on_behalf_of or reporter
-    if on_behalf_of is not None and not permissions.can_act_for(reporter, on_behalf_of):
+    if source in PATROL_SOURCES:
+        if on_behalf_of is not None or not permissions.can_patrol(reporter, community):
+            raise NotAllowed(_l("Only the community's grid workers file patrol findings."))
+    elif source != "portal":
+        raise DomainError(_l("Unknown source."), "source")
+    elif on_behalf_of is not None and not permissions.can_act_for(reporter, on_behalf_of):
         raise NotAllowed(_l("You may not act for this person."))
-    if not permissions.can_report_issue(person, community):
+    elif not permissions.can_report_issue(person, community):
         raise NotAllowed(_l("Only verified residents of this community can report issues here."))
     _check_category(community, category)
     title = _clean_text(title, "title", required=True, maximum=TITLE_MAX,
@@ -118,7 +130,7 @@ def report_issue(reporter: User, community: Community, *, category: IssueCategor
     respond_by, resolve_by = _deadlines(category, now)
     issue = Issue(community=community, category=category, title=title, description=description, building=building,
                   household=household, location_text=location_text, latitude=latitude, longitude=longitude,
-                  reporter=person, source="portal", show_name=bool(show_name), status="submitted",
+                  reporter=person, source=source, show_name=bool(show_name), status="submitted",
                   handling_org=category.default_org, submitted_at=now, respond_by=respond_by, resolve_by=resolve_by)
     db.session.add(issue)
     event = _add_event(issue, "reported", reporter, on_behalf_of=on_behalf_of, at=now)
@@ -126,7 +138,8 @@ def report_issue(reporter: User, community: Community, *, category: IssueCategor
     _save_photos(prepared, issue, reporter, event)
     _index_terms(issue)
     record(reporter, "issue.reported", issue, on_behalf_of=on_behalf_of, subject_user=on_behalf_of,
-           community_id=community.id, category=category.code, photos=len(prepared))
+           community_id=community.id, category=category.code, photos=len(prepared),
+           **({"source": source} if source != "portal" else {}))
     notify(_others(_handlers(issue), reporter), "issue_reported", issue,
            **_payload(issue, community=community.name), **_urgent(issue))
     return issue

@@ -1,0 +1,167 @@
+"""Demo insight: three years of issue history per demo community with real seasonality — lift complaints
+every summer, heating from mid-November to March (most in December), leaks in the January freeze, greenery in spring, 飞线充电
+(e-bikes charged on wires from windows) rising year on year and in winter — bulk-inserted as closed issues
+(then the rollups rebuilt), so the month's forecasts and expected rises say something true on first run; a
+grid of 花家地 with its grid worker (网格员) and a patrol log, one round with a finding filed as an issue; and
+one expected rise already turned into a proactive action. Idempotent: a community that already has issues
+older than a year is left alone."""
+from __future__ import annotations
+
+import math
+import random
+from datetime import timedelta
+
+from sqlalchemy import insert
+
+from portal.auth.services import find_by_login
+from portal.clock import utcnow
+from portal.dashboard.rollups import rebuild_rollups
+from portal.demo_people import COMMUNITY_SLUGS, OFFICIALS, ensure_member, ensure_organization, ensure_user
+from portal.extensions import db
+from portal.insight import services
+from portal.insight.models import Forecast, GridBuilding, PatrolRound
+from portal.insight.rollup import rebuild_month_counts
+from portal.issues.models import Issue, IssueCategory
+from portal.places.models import Building, Community, Residency
+
+YEARS = 3
+GRID_WORKER = ("13800000050", "张网格")
+
+
+def _summer(m):
+    return {5: 1.4, 6: 3.0, 7: 2.2}.get(m, 0.8)
+
+
+def _heating(m):
+    # Heating starts on 15 November; the complaints come with the first hard frosts in December.
+    return {10: 2.5, 11: 9.0, 0: 8.0, 1: 4.0, 2: 1.5}.get(m, 0.3)
+
+
+# category code → (titles, monthly mean as a function of (month of year 0–11, years since the start))
+PROFILES = {
+    "lift": (["电梯停运", "电梯太热没有空调", "电梯异响", "电梯困人"], lambda m, t: 3.5 * _summer(m)),
+    "heating": (["暖气不热", "暖气漏水", "室温不达标"], lambda m, t: _heating(m)),
+    "security": (["楼道飞线充电", "电动车在楼道充电", "窗口拉电线给电动车充电"],
+                 lambda m, t: 1.5 * 1.6 ** t * (1.3 if m in (11, 0, 1) else 1.0)),
+    "rubbish": (["垃圾清运不及时", "垃圾桶满溢", "垃圾分类投放混乱"], lambda m, t: 4.0 * (1.3 if m in (6, 7) else 1.0)),
+    "noise": (["夜间施工噪音", "广场舞音响太吵", "楼上装修噪音"], lambda m, t: 2.5 * (1.5 if m in (5, 6, 7) else 1.0)),
+    "leak": (["水管冻裂", "楼道漏水", "地下室渗水"], lambda m, t: 1.5 * (2.5 if m in (0, 1) else 1.0)),
+    "greenery": (["绿化带杂草", "树枝遮挡窗户", "草坪枯死"], lambda m, t: 1.0 * (2.2 if m in (3, 4) else 1.0)),
+    "parking": (["违停堵塞消防通道", "僵尸车占车位"], lambda m, t: 2.5),
+}
+
+
+def _history_rows(community, categories, reporters, buildings, now, rng) -> list[dict]:
+    """Closed issues for each of the 36 months before the current one, Poisson counts around the profiles."""
+    current = services.current_month(community, now)
+    scale = {"huajiadi": 1.0, "nanhu": 0.8, "wanghualu": 0.6}.get(community.slug, 0.7)
+    rows = []
+    for back in range(YEARS * 12, 0, -1):
+        month = current - back
+        start = services.month_start(month)
+        days = (services.month_start(month + 1) - start).days
+        for code, (titles, shape) in PROFILES.items():
+            category = categories.get(code)
+            if category is None:
+                continue
+            mean = scale * shape(month % 12, (YEARS * 12 - back) / 12)
+            for _ in range(_poisson(rng, mean)):
+                at = (utcnow().replace(year=start.year, month=start.month, day=1, hour=0, minute=0, second=0,
+                                       microsecond=0) + timedelta(days=rng.randrange(days), hours=rng.randrange(1, 14)))
+                if at >= now:
+                    continue
+                rows.append(dict(
+                    community_id=community.id, category_id=category.id, title=rng.choice(titles), description="",
+                    building_id=rng.choice(buildings).id if buildings else None, reporter_id=rng.choice(reporters),
+                    source="portal", show_name=False, status="closed", handling_org_id=category.default_org_id,
+                    submitted_at=at, respond_by=at + timedelta(hours=category.respond_hours),
+                    resolve_by=at + timedelta(hours=category.resolve_hours), first_response_at=at + timedelta(hours=2),
+                    resolved_at=at + timedelta(days=2), closed_at=at + timedelta(days=9), next_deadline=None,
+                    respond_warned=0, resolve_warned=0, reopen_count=0, support_count=0, rating_excluded=False))
+    return rows
+
+
+def _poisson(rng, mean) -> int:
+    # Knuth's method: the means here are small.
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def _seed_history(community, now, rng) -> int:
+    if db.session.scalar(db.select(Issue.id).where(Issue.community_id == community.id,
+                                                   Issue.submitted_at < now - timedelta(days=400)).limit(1)):
+        return 0
+    categories = {c.code: c for c in db.session.scalars(db.select(IssueCategory).where(
+        IssueCategory.community_id == community.id))}
+    reporters = db.session.scalars(db.select(Residency.user_id).where(
+        Residency.community_id == community.id, Residency.status == "verified").order_by(Residency.id)).all()
+    if not categories or not reporters:
+        return 0
+    buildings = db.session.scalars(db.select(Building).where(Building.community_id == community.id)
+                                   .order_by(Building.id)).all()
+    rows = _history_rows(community, categories, reporters, buildings, now, rng)
+    for i in range(0, len(rows), 2000):
+        db.session.execute(insert(Issue.__table__), rows[i:i + 2000])
+    return len(rows)
+
+
+def _seed_grid(now) -> list[str]:
+    community = db.session.scalar(db.select(Community).where(Community.slug == COMMUNITY_SLUGS[0]))
+    if community is None:
+        return []
+    grid = ensure_organization("grid", "花家地第一网格", community=community)
+    worker = ensure_user(*GRID_WORKER)
+    ensure_member(grid, worker, "staff")
+    buildings = db.session.scalars(db.select(Building).where(Building.community_id == community.id)
+                                   .order_by(Building.id).limit(3)).all()
+    if not db.session.scalar(db.select(GridBuilding.building_id).where(GridBuilding.organization_id == grid.id)):
+        for building in buildings:
+            db.session.add(GridBuilding(organization_id=grid.id, building_id=building.id))
+        db.session.flush()
+    if db.session.scalar(db.select(PatrolRound.id).where(PatrolRound.grid_id == grid.id).limit(1)) or not buildings:
+        return [f"grid worker: {GRID_WORKER[0]} ({GRID_WORKER[1]})"]
+    security = db.session.scalar(db.select(IssueCategory).where(IssueCategory.community_id == community.id,
+                                                                IssueCategory.code == "security"))
+    rounds = [
+        (40, buildings[0], "", "消防通道、楼道堆物", None),
+        (25, buildings[1], "北侧自行车棚", "电动车充电桩、车棚线路", None),
+        (9, buildings[-1], "2单元", "楼道、窗口有无拉线充电",
+         {"category": security, "title": "2单元窗口拉线给电动车充电", "description": "三楼窗口垂下一根电线到楼下电动车。"}),
+        (2, buildings[0], "", "电梯运行、门禁", None),
+    ]
+    for days_ago, building, place, checked, finding in rounds:
+        services.log_patrol(worker, community, checked=checked, building=building, place=place,
+                            finding=finding if finding and finding["category"] else None,
+                            now=now - timedelta(days=days_ago))
+    return [f"grid worker: {GRID_WORKER[0]} ({GRID_WORKER[1]}), {len(rounds)} patrol rounds"]
+
+
+def seed_insight() -> list[str]:
+    now = utcnow()
+    rng = random.Random(22)
+    communities = db.session.scalars(db.select(Community).where(Community.slug.in_(COMMUNITY_SLUGS))
+                                     .order_by(Community.id)).all()
+    added = sum(_seed_history(c, now, rng) for c in communities)
+    if added:
+        ids = [c.id for c in communities]
+        rebuild_rollups(ids)
+        rebuild_month_counts(ids)
+    lines = [f"issue history: {added} issues over {YEARS} years"] if added else []
+    lines += _seed_grid(now)
+    rises = 0
+    for community in communities:
+        rises += services.forecast_community(community, services.current_month(community, now), now=now).rises
+    # One expected rise acted on already, so both states show.
+    first = db.session.scalar(db.select(Forecast).where(Forecast.rise.is_(True), Forecast.action_id.is_(None),
+                                                        Forecast.community_id.in_([c.id for c in communities]),
+                                                        Forecast.month == services.current_month(communities[-1], now))
+                              .order_by(Forecast.community_id.desc(), Forecast.id).limit(1)) if communities else None
+    already = db.session.scalar(db.select(Forecast.id).where(Forecast.action_id.is_not(None)).limit(1))
+    if first is not None and already is None:
+        services.act_on_rise(find_by_login(OFFICIALS[0][0]), first, now=now)
+    lines.append(f"forecasts: {rises} expected rises this month")
+    return lines
