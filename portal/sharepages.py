@@ -20,7 +20,7 @@ from portal.issues.models import Issue
 from portal.notices.models import Notice
 from portal.proposals.models import OUTCOME_LABELS, Proposal
 from portal.qr import qr_png
-from portal.sharing import KINDS, SITE_NAME, find_short_link
+from portal.sharing import KINDS, SITE_NAME, find_short_link, short_link_for
 from portal.votes.models import Ballot
 from portal.web import absolute_url, public
 
@@ -90,7 +90,8 @@ def preview(kind, target_id):
     if item is None or not permissions.can_share_card(kind, item):
         abort(404)
     title, community, state = preview_facts(kind, item)
-    folder = current_app.config.get("PREVIEW_DIR") or f"{current_app.instance_path}/previews"
+    # Beside the uploads: on a shared volume every server reads the picture one of them drew.
+    folder = current_app.config.get("PREVIEW_DIR") or f"{current_app.config['UPLOAD_DIR']}/previews"
     png, digest = previews.cached_png(folder, title, community, state, SITE_NAME)
     response = Response(png, mimetype="image/png")
     response.set_etag(hashlib.sha256(f"{digest}:{get_locale()}".encode()).hexdigest()[:24])
@@ -114,3 +115,26 @@ def qr(code):
     response = Response(qr_png(absolute_url("share.short", code=link.code), QR_SCALE), mimetype="image/png")
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
+
+
+def seed_share() -> list[str]:
+    """The demo's part: a short link for every item (as if each page had been shown once), and where to see
+    a card that names its item and one that does not (a draft, seen by its author)."""
+    made = 0
+    for kind, model in MODELS.items():
+        for target_id in db.session.scalars(db.select(model.id).order_by(model.id)):
+            made += short_link_for(kind, target_id) is not None
+    db.session.flush()
+    lines = [f"share: {made} short links (/s/<code>), a QR code and card tags on every item page"]
+    shown = db.session.scalar(db.select(Proposal).where(Proposal.status != "draft", Proposal.hidden_state.is_(None))
+                              .order_by(Proposal.id).limit(1))
+    if shown is not None:
+        link = short_link_for("proposal", shown.id)
+        preview_url = absolute_url("share.preview", kind="proposal", target_id=shown.id)
+        lines.append(f"share: proposal {shown.id} card with preview {preview_url}"
+                     f" and short link {absolute_url('share.short', code=link.code)}")
+    draft = db.session.scalar(db.select(Proposal.id).where(Proposal.status == "draft").order_by(Proposal.id).limit(1))
+    if draft is not None:
+        lines.append(f"share: draft proposal {draft} has a neutral card (only the site's name), as hidden items and "
+                     "members-only communities do")
+    return lines
