@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from portal import previews
 from portal.actions.models import Action
@@ -48,7 +49,6 @@ def page_path(kind: str, item) -> str:
 
 def preview_facts(kind: str, item) -> tuple[str, str, str]:
     """(title, community, state) as the picture shows them, in the request's language."""
-    from flask_babel import gettext as _
     if kind == "ballot":
         title, state = item.question, item.status_label
     elif kind == "notice":
