@@ -114,6 +114,7 @@ def import_models() -> None:
     import portal.places.models  # noqa: F401
     import portal.privacy.models  # noqa: F401
     import portal.proposals.models  # noqa: F401
+    import portal.sharing  # noqa: F401  (short links)
     import portal.votes.models  # noqa: F401
 
 
@@ -139,6 +140,7 @@ def configure_blueprints(app: Flask) -> None:
     from portal.open311 import bp as open311_bp
     from portal.privacy import bp as privacy_bp
     from portal.webapp import bp as webapp_bp
+    from portal.sharepages import bp as share_bp
 
     # An area's package holds only its blueprint; its pages (and with them the services that register
     # events, time-driven steps and signal receivers) are imported here, at the top, so no area imports its
@@ -180,5 +182,5 @@ def configure_blueprints(app: Flask) -> None:
 
     for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp,
                issues_bp, proposals_bp, moderation_bp, votes_bp, notices_bp, calendar_bp, printing_bp,
-               actions_bp, dashboard_bp, insight_bp, open311_bp, privacy_bp, webapp_bp, sms_bp):
+               actions_bp, dashboard_bp, insight_bp, open311_bp, privacy_bp, webapp_bp, sms_bp, share_bp):
         app.register_blueprint(bp)

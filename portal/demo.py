@@ -20,6 +20,7 @@ def seed() -> list[str]:
     from portal.privacy.demo import seed_privacy
     from portal.proposals.demo import seed_proposals
     from portal.residents.demo import seed_people
+    from portal.sharepages import seed_share
     from portal.votes.demo import seed_votes
     lines = []
     for login, name, is_admin in DEMO_ACCOUNTS:
@@ -38,6 +39,7 @@ def seed() -> list[str]:
     lines += seed_open311()  # its requests join the issues demo
     lines += seed_insight()  # after the issues demos (which skip a community with issues): 3 years of history
     lines += seed_privacy()  # a pending deletion and a ready copy of a resident's data
+    lines += seed_share()  # after every item exists: their short links
     lines += seed_notifications()  # last: reminders due now; older notifications read, the newest per group not
     lines += seed_sms()  # after the notifications: the SMS outbox of those that go by text
     lines.append(f"accounts: {db.session.query(User).count()} (password for all demo accounts: {DEMO_PASSWORD})")

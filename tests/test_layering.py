@@ -22,10 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "portal"
 
 CORE = {"backup", "charts", "clock", "config", "delivery", "due", "errors", "events", "extensions", "formatting",
-        "forms", "formviews", "i18n", "markup", "observability", "outbox", "qr", "web"}
+        "forms", "formviews", "i18n", "markup", "observability", "outbox", "previews", "qr",
+        "sharing", "web"}
 
 CONTENT = {"actions", "meetings", "moderation", "notices", "open311"}  # with what they build on: every area
-READERS = {"calendar", "dashboard", "home", "insight", "notifications", "printing", "webapp"}
+READERS = {"calendar", "dashboard", "home", "insight", "notifications", "printing", "sharepages", "webapp"}
 BUILDS_ON = {
     "audit": set(),
     "auth": {"audit"},
@@ -46,6 +47,7 @@ BUILDS_ON = {
     "notifications": CONTENT,  # delivery, the centre, reminders: read every area; none imports it
     "calendar": CONTENT,
     "printing": CONTENT,
+    "sharepages": CONTENT,  # short links and preview images of every kind of item
     "home": CONTENT,
     "webapp": {"residents"},  # the installable app: its start address is the person's community
     "privacy": CONTENT,  # a person's copy and deletion read every area (e-mail settings through events)

@@ -38,7 +38,8 @@ from portal.formviews import db_int, flash_back, form_view, posted_text
 from portal.issues.forms import ReportInForm, WhistleForm
 from portal.issues.views import _local_day_end  # a typed local date as the end of that day, in UTC
 from portal.places.services import community_or_404
-from portal.web import accepts_photos, allow, public, send_upload
+from portal.sharing import share_card
+from portal.web import absolute_url, accepts_photos, allow, public, send_upload
 
 MAX_FILES = 6
 PHOTO_SIZES = (400, 1600)
@@ -312,7 +313,15 @@ def _detail_page(action, overrides=None, status=200, failed_summons_id=None):
         steps_all_done=bool(steps) and all(c.status == "done" for c in steps),
         can_add_step=not action.parent_id and action.status != "done" and (
             permissions.can_update_action(viewer, action) or permissions.can_create_action(viewer, action.community)),
-        **_context()), status
+        share=_share(action), **_context()), status
+
+
+def _share(action):
+    community = action.community
+    return share_card("action", action.id, public=permissions.can_share_card("action", action),
+                      url=absolute_url("actions.detail", slug=community.slug, action_id=action.id),
+                      title=action.title, description=f"{action.status_label} · {community.name}",
+                      image_parts=(action.title, community.name, action.status_label))
 
 
 @bp.get("/c/<slug>/actions/<int:action_id>")

@@ -183,6 +183,23 @@ def can_decide_owner_duplicates(user, community) -> bool:
     return can_edit_register(user, community)
 
 
+def can_share_card(kind: str, item: object) -> bool:
+    """Whether an item's share card and preview image may name it: only what a visitor who is not signed in
+    may read (a card travels beyond the person who shared it). Never a draft, a members-only community, or
+    anything moderators hid or were asked to look at."""
+    if item is None:
+        return False
+    if kind == "issue":
+        return item.hidden_state is None and can_view_issue(None, item)
+    if kind == "proposal":
+        return item.hidden_state is None and can_view_proposal(None, item)
+    if kind in ("ballot", "notice"):
+        return item.proposal.hidden_state is None and can_view_proposal(None, item.proposal)
+    if kind == "action":
+        return can_view_community(None, item.community)
+    return False
+
+
 def can_view_community(user, community) -> bool:
     """Anyone, unless the community is members only: then its residents, owners, organizations' members,
     the sub-district's officials and admins."""

@@ -51,9 +51,11 @@ from portal.issues.models import (
 )
 from portal.places.models import Building, Household
 from portal.places.services import community_or_404
+from portal.sharing import share_card
 from portal.web import (
     LONG_CACHE,
     NO_CACHE,
+    absolute_url,
     accepts_photos,
     allow,
     htmx_or_page,
@@ -400,7 +402,15 @@ def _detail_page(issue, overrides=None, failed_summons_id=None):
         can_handle=can_handle, can_rate=can_rate, overdue=services.is_overdue(issue),
         forms=_action_forms(issue, overrides, can_handle=can_handle, can_rate=can_rate),
         **_work_order_context(issue), **_whistle_context(issue, events, failed_summons_id),
-        **_support_context(issue), **_template_context())
+        share=_share(issue), **_support_context(issue), **_template_context())
+
+
+def _share(issue):
+    community = issue.community
+    return share_card("issue", issue.id, public=permissions.can_share_card("issue", issue),
+                      url=absolute_url("issues.detail", slug=community.slug, issue_id=issue.id),
+                      title=issue.title, description=f"{issue.status_label} · {community.name}",
+                      image_parts=(issue.title, community.name, issue.status_label))
 
 
 def _support_context(issue):

@@ -15,8 +15,9 @@ from portal.notices import bp, services
 from portal.notices.forms import AnswerForm, ObjectionForm
 from portal.places.services import community_or_404
 from portal.proposals.models import OUTCOME_LABELS, STATE_LABELS
+from portal.sharing import share_card
 from portal.votes.scope import scope_label
-from portal.web import allow, public
+from portal.web import absolute_url, allow, public
 
 
 def _load(slug, notice_id):
@@ -71,8 +72,19 @@ def _detail_page(notice, objection_form=None, answer_forms=None, status=200):
         objection_form=objection_form or ObjectionForm(formdata=None), answer_forms=answer_forms or {},
         answer_form=AnswerForm(formdata=None),
         print_url=url_for("printing.notice", slug=notice.community.slug, notice_id=notice.id),
-        ballot_context=ballot_context, **{k: v for k, v in ballot_context.items()
-                                          if k not in ("community", "proposal", "ballot")}), status
+        ballot_context=ballot_context, share=_share(notice),
+        **{k: v for k, v in ballot_context.items() if k not in ("community", "proposal", "ballot")}), status
+
+
+def _share(notice):
+    community, proposal = notice.community, notice.proposal
+    outcome = OUTCOME_LABELS[notice.outcome]
+    return share_card("notice", notice.id, public=permissions.can_share_card("notice", notice),
+                      url=absolute_url("notices.detail", slug=community.slug, notice_id=notice.id),
+                      title=f"{_('Public notice')} · {proposal.title}",
+                      description=_("Public notice of a decision in %(community)s: %(outcome)s.",
+                                    community=community.name, outcome=outcome),
+                      image_parts=(proposal.title, community.name, f"{_('Public notice')} · {outcome}"))
 
 
 @bp.get("/c/<slug>/notices/<int:notice_id>")

@@ -52,6 +52,7 @@ from portal.proposals.models import (
     Comment,
     ProposalAttachment,
 )
+from portal.sharing import clip, share_card
 from portal.web import (
     NO_CACHE,
     absolute_url,
@@ -441,7 +442,16 @@ def _detail_page(proposal):
         events=services.timeline(proposal, viewer), hidden=is_hidden_for(viewer, "proposal", proposal),
         new_comment=CommentForm(formdata=None),
         can_comment=signed_in and permissions.can_comment(_person(), proposal),
-        withdraw_labels=WITHDRAW_REASON_LABELS, **_support_context(proposal), **_template_context())
+        withdraw_labels=WITHDRAW_REASON_LABELS, share=_share(proposal), **_support_context(proposal),
+        **_template_context())
+
+
+def _share(proposal):
+    community = proposal.community
+    return share_card("proposal", proposal.id, public=permissions.can_share_card("proposal", proposal),
+                      url=absolute_url("proposals.detail", slug=community.slug, proposal_id=proposal.id),
+                      title=proposal.title, description=f"{clip(proposal.summary)} · {community.name}",
+                      image_parts=(proposal.title, community.name, proposal.status_label))
 
 
 @bp.get("/c/<slug>/proposals/<int:proposal_id>")

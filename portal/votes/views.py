@@ -26,6 +26,7 @@ from portal.extensions import db
 from portal.forms import local_time
 from portal.formviews import db_int, form_view, posted_text
 from portal.places.services import community_or_404
+from portal.sharing import share_card
 from portal.votes import bp, counting, scans, services
 from portal.votes import log as ballot_log
 from portal.votes.forms import (
@@ -56,7 +57,7 @@ from portal.votes.models import (
 )
 from portal.votes.scope import scope_label
 from portal.votes.services import unowned
-from portal.web import allow, datetime_local, public
+from portal.web import absolute_url, allow, datetime_local, public
 
 MAX_ID = 2**31 - 1  # an id in the address beyond any row (and beyond what SQLite takes) is simply not there
 PAPER_MATCHES = 20  # voters listed on the paper-ballot page for one search
@@ -317,8 +318,21 @@ def _detail_page(ballot, **vote_state):
         can_proxy=permissions.can_record_proxy(viewer, ballot),
         can_extend=permissions.can_extend_ballot(viewer, ballot),
         can_close=permissions.can_close_ballot(viewer, ballot),
-        can_outcome=permissions.can_record_outcome(viewer, ballot),
+        can_outcome=permissions.can_record_outcome(viewer, ballot), share=_share(ballot),
         **_vote_context(ballot, **vote_state), **_template_context(ballot))
+
+
+def _share(ballot):
+    """The card says what the page says to anyone: the question, the method and the state, and the result
+    only once the ballot has closed (a result hidden until the close is never there before it)."""
+    community = ballot.community
+    parts = [str(ballot.method_label), str(ballot.status_label)]
+    if ballot.status == "closed" and ballot.result:
+        parts.append(str(ballot.result_label))
+    return share_card("ballot", ballot.id, public=permissions.can_share_card("ballot", ballot),
+                      url=absolute_url("votes.detail", slug=community.slug, ballot_id=ballot.id),
+                      title=ballot.question, description=" · ".join([*parts, community.name]),
+                      image_parts=(ballot.question, community.name, ballot.status_label))
 
 
 # --- lists -------------------------------------------------------------------------------------------------

@@ -218,6 +218,12 @@ ROUTES = {
     # notices
     "notices.index": Route(community_page),
     "notices.detail": Route(lambda u, w: permissions.can_view_proposal(u, w.notice.proposal)),
+    # sharing: the short link redirects whoever asks (the page then applies its own rule); the preview
+    # image exists only for what a card may name (what an anonymous visitor may read), whoever asks
+    "share.short": Route("public", ok=(302,), values=lambda w: {"code": _short_code(w)}),
+    "share.qr": Route("public", values=lambda w: {"code": _short_code(w)}),
+    "share.preview": Route(lambda u, w: permissions.can_share_card("proposal", w.proposal), refused=404,
+                           anonymous_refused=404, values=lambda w: {"kind": "proposal", "target_id": w.proposal.id}),
     "printing.notice": Route(lambda u, w: permissions.can_view_proposal(u, w.notice.proposal)),
     "printing.notice_qr": Route(lambda u, w: permissions.can_view_proposal(u, w.notice.proposal)),
     # actions
@@ -284,6 +290,13 @@ def _paper_form_values(w) -> dict:
     voter_id = _first_voter(w.open_ballot)
     return {"slug": "x", "ballot_id": w.open_ballot.id, "voter_id": voter_id,
             "token": services.form_token(w.open_ballot, voter_id)}
+
+
+def _short_code(w) -> str:
+    from portal.sharing import short_link_for
+    code = short_link_for("proposal", w.proposal.id).code
+    db.session.commit()
+    return code
 
 
 def _ids(w) -> dict:

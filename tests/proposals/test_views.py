@@ -179,7 +179,7 @@ def test_a_hidden_proposal_is_listed_as_a_placeholder(client, auth, world):
     assert "Hidden proposal" in page and "Rude words" not in page
     detail = html_of(client.get(page_of(proposal)))
     assert "Insults a neighbour" in detail and "Rude words" not in detail and "Two benches" not in detail
-    assert 'content="Hidden proposal' in detail  # nor in the Open Graph tags
+    assert 'property="og:title" content="A page on Yishi"' in detail  # nor in the card tags (issue #21)
     auth.login(world.reporter)  # the author still reads it, with the reason
     detail = html_of(client.get(page_of(proposal)))
     assert "Rude words in this title" in detail and "Insults a neighbour" in detail
