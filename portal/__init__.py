@@ -103,6 +103,7 @@ def import_models() -> None:
     import portal.committees.models  # noqa: F401
     import portal.dashboard.models  # noqa: F401
     import portal.due  # noqa: F401  (the last run of each time-driven step)
+    import portal.funds.models  # noqa: F401
     import portal.issues.models  # noqa: F401
     import portal.moderation.models  # noqa: F401
     import portal.notices.models  # noqa: F401
@@ -134,6 +135,7 @@ def configure_blueprints(app: Flask) -> None:
     from portal.residents import bp as residents_bp
     from portal.open311 import bp as open311_bp
     from portal.privacy import bp as privacy_bp
+    from portal.funds import bp as funds_bp
 
     # An area's package holds only its blueprint; its pages (and with them the services that register
     # events, time-driven steps and signal receivers) are imported here, at the top, so no area imports its
@@ -147,6 +149,7 @@ def configure_blueprints(app: Flask) -> None:
     import portal.auth.views  # noqa: F401
     import portal.committees.views  # noqa: F401
     import portal.dashboard.views  # noqa: F401
+    import portal.funds.views  # noqa: F401
     import portal.issues.views  # noqa: F401
     import portal.moderation.views  # noqa: F401
     import portal.notices.services  # noqa: F401  (starts a notice when a ballot is decided)
@@ -169,5 +172,5 @@ def configure_blueprints(app: Flask) -> None:
 
     for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp,
                issues_bp, proposals_bp, moderation_bp, votes_bp, notices_bp, calendar_bp, printing_bp,
-               actions_bp, dashboard_bp, open311_bp, privacy_bp):
+               actions_bp, dashboard_bp, open311_bp, privacy_bp, funds_bp):
         app.register_blueprint(bp)

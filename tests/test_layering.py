@@ -24,7 +24,7 @@ PACKAGE = ROOT / "portal"
 CORE = {"backup", "charts", "clock", "config", "delivery", "due", "errors", "events", "extensions", "formatting",
         "forms", "formviews", "i18n", "markup", "observability", "outbox", "qr", "web"}
 
-CONTENT = {"actions", "meetings", "moderation", "notices", "open311"}  # with what they build on: every area
+CONTENT = {"actions", "funds", "meetings", "moderation", "notices", "open311"}  # with what they build on: every area
 READERS = {"calendar", "dashboard", "home", "notifications", "printing"}
 BUILDS_ON = {
     "audit": set(),
@@ -41,6 +41,7 @@ BUILDS_ON = {
     "notices": {"votes"},
     "actions": {"proposals"},
     "open311": {"issues"},
+    "funds": {"actions", "votes"},  # money for actions (and later projects), decisions and owners' ballots
     "dashboard": CONTENT,
     "notifications": CONTENT,  # delivery, the centre, reminders: read every area; none imports it
     "calendar": CONTENT,

@@ -1,0 +1,1 @@
+"""Fund pages (filled in below)."""
