@@ -149,6 +149,7 @@ def configure_blueprints(app: Flask) -> None:
     import portal.auth.views  # noqa: F401
     import portal.committees.views  # noqa: F401
     import portal.dashboard.views  # noqa: F401
+    import portal.dashboard.funds  # noqa: F401  (money per community and fund, a fund's month as a file)
     import portal.funds.views  # noqa: F401
     import portal.issues.views  # noqa: F401
     import portal.moderation.views  # noqa: F401

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from portal.votes.models import Ballot
 
 PAGE_SIZE = 50
-STATEMENT_ROWS = 300  # a printed month lists at most this many entries; the export has them all
+STATEMENT_ROWS = 60  # a printed month lists at most this many entries (about two A4 sheets); the export has all
 IDLE_DAYS = 90
 MAINTENANCE_MATTER = 5  # Civil Code art. 278 (5): using the maintenance fund, > 1/2 of area and headcount
 NAME_MAX, SOURCE_MAX, PAYEE_MAX, DESCRIPTION_MAX, TITLE_MAX = 120, 200, 120, 500, 200
@@ -52,7 +52,7 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 # --- money -------------------------------------------------------------------------------------------------
 
-def parse_yuan(text: str | None, field: str = "amount") -> int:
+def parse_yuan(text: str | None, field: str = "amount", *, allow_zero: bool = False) -> int:
     """"12.34" (yuan, as typed) → 1234 fen, exactly. Refuses more than two decimals, a sign, zero, and
     amounts beyond MAX_FEN, with a message for the form."""
     raw = (text or "").strip().replace(",", "").replace("，", "").replace("¥", "").replace("￥", "")
@@ -69,11 +69,22 @@ def parse_yuan(text: str | None, field: str = "amount") -> int:
     if value.as_tuple().exponent < -2:
         raise DomainError(_l("An amount has at most two decimals (fen)."), field)
     fen = int(value * 100)
-    if fen <= 0:
+    if fen <= 0 and not (allow_zero and fen == 0):
         raise DomainError(_l("The amount must be more than zero."), field)
     if fen > MAX_FEN:
         raise DomainError(_l("The amount is too large."), field)
     return fen
+
+
+def parse_day(text: str | None, field: str = "occurred_on") -> date | None:
+    """A date as the browser's date field sends it (YYYY-MM-DD); empty is None (today)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise DomainError(_l("Enter the date as year-month-day, for example 2026-12-06."), field) from None
 
 
 def format_fen(fen: int | None) -> str:
