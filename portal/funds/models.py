@@ -182,7 +182,7 @@ class LedgerEntry(db.Model):
     payee_kind = db.Column(db.String(16))
     description = db.Column(db.String(500), nullable=False, default="")
     corrects_id = db.Column(db.Integer, db.ForeignKey("fund_ledger_entry.id"), index=True)
-    refund_of_id = db.Column(db.Integer, db.ForeignKey("fund_ledger_entry.id"))
+    refund_of_id = db.Column(db.Integer, db.ForeignKey("fund_ledger_entry.id"), index=True)
     # The recorded decision behind the entry: a meeting's decision or a ballot (raising an allocation; for a
     # maintenance fund, the owners' decision on using it).
     decision_id = db.Column(db.Integer, db.ForeignKey("meeting_decision.id"))

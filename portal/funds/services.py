@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
+from sqlalchemy.orm import selectinload
 
 from portal.audit.services import record
 from portal.auth import permissions
@@ -627,13 +628,22 @@ class EntryPage:
 
 def entries_page(fund: Fund, before: int | None = None, limit: int = PAGE_SIZE) -> EntryPage:
     """Newest first, one keyset page; with, for the entries shown, their latest corrections."""
-    query = db.select(LedgerEntry).where(LedgerEntry.fund_id == fund.id)
+    query = db.select(LedgerEntry).where(LedgerEntry.fund_id == fund.id).options(*_entry_loads())
     if before is not None:
         query = query.where(LedgerEntry.id < before)
     rows = db.session.scalars(query.order_by(LedgerEntry.id.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     return EntryPage(rows, corrections_of([r.id for r in rows]), rows[-1].id if more and rows else None)
+
+
+def _entry_loads() -> list:
+    """What a listed entry shows beside itself: its allocation, and the decision or ballot it links (each one
+    query for the whole page, not one per row)."""
+    from portal.committees.models import Decision
+    from portal.votes.models import Ballot
+    return [selectinload(LedgerEntry.allocation), selectinload(LedgerEntry.decision).selectinload(Decision.meeting),
+            selectinload(LedgerEntry.ballot).selectinload(Ballot.community)]
 
 
 def corrections_of(entry_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -648,7 +658,9 @@ def corrections_of(entry_ids: list[int]) -> dict[int, tuple[int, int]]:
 
 
 def allocations_page(fund: Fund, before: int | None = None, limit: int = PAGE_SIZE) -> tuple[list, int | None]:
-    query = db.select(FundAllocation).where(FundAllocation.fund_id == fund.id)
+    from portal.actions.models import Action
+    query = db.select(FundAllocation).where(FundAllocation.fund_id == fund.id).options(
+        selectinload(FundAllocation.action).selectinload(Action.community))
     if before is not None:
         query = query.where(FundAllocation.id < before)
     rows = db.session.scalars(query.order_by(FundAllocation.id.desc()).limit(limit + 1)).all()
@@ -694,7 +706,8 @@ def statement(fund: Fund, month: str, limit: int = STATEMENT_ROWS) -> Statement:
         row[effect] = int(total or 0)
     entries = db.session.scalars(db.select(LedgerEntry).where(LedgerEntry.fund_id == fund.id,
                                                               LedgerEntry.month == month)
-                                 .order_by(LedgerEntry.id).limit(limit)).all()
+                                 .options(selectinload(LedgerEntry.allocation))
+                                 .order_by(LedgerEntry.id).limit(limit)).all() if limit else []
     return Statement(fund, month, opening, figures, opening + figures.net_fen,
                      [per[k] for k in sorted(per)], entries, max(0, figures.entry_count - len(entries)),
                      corrections_of([e.id for e in entries]))
@@ -704,7 +717,7 @@ def month_entries(fund: Fund, month: str) -> list[LedgerEntry]:
     """Every entry of a month, for the export (bounded by the month)."""
     return db.session.scalars(db.select(LedgerEntry).where(LedgerEntry.fund_id == fund.id,
                                                            LedgerEntry.month == month)
-                              .order_by(LedgerEntry.id)).all()
+                              .options(selectinload(LedgerEntry.allocation)).order_by(LedgerEntry.id)).all()
 
 
 def mask_person(name: str) -> str:
