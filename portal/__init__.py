@@ -104,6 +104,7 @@ def import_models() -> None:
     import portal.dashboard.models  # noqa: F401
     import portal.insight.models  # noqa: F401
     import portal.due  # noqa: F401  (the last run of each time-driven step)
+    import portal.funds.models  # noqa: F401
     import portal.issues.models  # noqa: F401
     import portal.moderation.models  # noqa: F401
     import portal.notices.models  # noqa: F401
@@ -141,6 +142,7 @@ def configure_blueprints(app: Flask) -> None:
     from portal.privacy import bp as privacy_bp
     from portal.webapp import bp as webapp_bp
     from portal.sharepages import bp as share_bp
+    from portal.funds import bp as funds_bp
 
     # An area's package holds only its blueprint; its pages (and with them the services that register
     # events, time-driven steps and signal receivers) are imported here, at the top, so no area imports its
@@ -156,6 +158,8 @@ def configure_blueprints(app: Flask) -> None:
     import portal.committees.views  # noqa: F401
     import portal.dashboard.views  # noqa: F401
     import portal.insight.views  # noqa: F401  (and the insight_forecasts due step)
+    import portal.dashboard.funds  # noqa: F401  (money per community and fund, a fund's month as a file)
+    import portal.funds.views  # noqa: F401
     import portal.issues.views  # noqa: F401
     import portal.moderation.views  # noqa: F401
     import portal.notices.services  # noqa: F401  (starts a notice when a ballot is decided)
@@ -182,5 +186,6 @@ def configure_blueprints(app: Flask) -> None:
 
     for bp in (home_bp, auth_bp, audit_bp, notifications_bp, committees_bp, residents_bp, places_bp,
                issues_bp, proposals_bp, moderation_bp, votes_bp, notices_bp, calendar_bp, printing_bp,
-               actions_bp, dashboard_bp, insight_bp, open311_bp, privacy_bp, webapp_bp, sms_bp, share_bp):
+               actions_bp, dashboard_bp, insight_bp, open311_bp, privacy_bp, webapp_bp, sms_bp, share_bp,
+               funds_bp):
         app.register_blueprint(bp)

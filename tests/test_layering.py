@@ -25,7 +25,7 @@ CORE = {"backup", "charts", "clock", "config", "delivery", "due", "errors", "eve
         "forms", "formviews", "i18n", "markup", "observability", "outbox", "previews", "qr",
         "sharing", "web"}
 
-CONTENT = {"actions", "meetings", "moderation", "notices", "open311"}  # with what they build on: every area
+CONTENT = {"actions", "funds", "meetings", "moderation", "notices", "open311"}  # with what they build on: every area
 READERS = {"calendar", "dashboard", "home", "insight", "notifications", "printing", "sharepages", "webapp"}
 BUILDS_ON = {
     "audit": set(),
@@ -42,6 +42,7 @@ BUILDS_ON = {
     "notices": {"votes"},
     "actions": {"proposals"},
     "open311": {"issues"},
+    "funds": {"actions", "votes"},  # money for actions (and later projects), decisions and owners' ballots
     "dashboard": CONTENT,
     "insight": {"dashboard"},  # forecasts read the issues and the dashboard's months; rises become actions
     "notifications": CONTENT,  # delivery, the centre, reminders: read every area; none imports it

@@ -159,6 +159,13 @@ ACTION_LABELS = {
     "open311.request_created": _l("received a hotline request"),
     "open311.request_refused": _l("refused a hotline request"),
     "dashboard.export": _l("exported the dashboard"),
+    # funds and the ledger
+    "fund.created": _l("opened a fund"),
+    "fund.income": _l("recorded income in a fund's ledger"),
+    "fund.allocation": _l("allocated money from a fund"),
+    "fund.spending": _l("recorded spending from a fund"),
+    "fund.refund": _l("recorded a refund to a fund"),
+    "fund.correction": _l("corrected an entry of a fund's ledger"),
     # personal information
     "privacy.deletion_requested": _l("asked for an account to be deleted"),
     "privacy.deletion_cancelled": _l("cancelled a request to delete an account"),
@@ -231,6 +238,7 @@ def _object_labels() -> dict:
         "open311_request": pgettext("audit object", "Hotline request"),
         "forecast": pgettext("audit object", "Forecast"),
         "patrol_round": pgettext("audit object", "Patrol round"),
+        "fund": pgettext("audit object", "Fund"), "fund_ledger_entry": pgettext("audit object", "Ledger entry"),
     }
 
 
@@ -245,6 +253,7 @@ def _detail_labels() -> dict:
         "name": pgettext("audit detail", "Name"), "title": pgettext("audit detail", "Title"),
         "status": pgettext("audit detail", "Status"), "to": pgettext("audit detail", "To"),
         "from": pgettext("audit detail", "From"), "supports": pgettext("audit detail", "Supports"),
+        "fund_id": pgettext("audit detail", "Fund"), "amount_fen": pgettext("audit detail", "Amount (fen)"),
         "voters": pgettext("audit detail", "Voters"), "days": pgettext("audit detail", "Days"),
         "outcome": pgettext("audit detail", "Outcome"), "item_type": pgettext("audit detail", "Item"),
         "flags": pgettext("audit detail", "Reports"), "locale": pgettext("audit detail", "Language"),

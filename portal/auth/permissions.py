@@ -833,3 +833,44 @@ def can_subscribe_push(user) -> bool:
 def can_manage_push_subscription(user, subscription) -> bool:
     """A browser's subscription is its person's alone to see and remove."""
     return _signed_in(user) and subscription is not None and subscription.user_id == user.id
+
+
+# --- funds and the ledger ---
+# A fund's page (居务公开) is public as its community is; receipts are for the people of that community (its
+# verified residents and owners, its committees), those who keep the ledger, the sub-district's officials and
+# admins. The managing organization's current members keep the ledger (and, for a sub-district's fund, its
+# officials); committee members of the community and officials open funds.
+
+def can_create_fund(user, community=None, sub_district=None) -> bool:
+    if not _signed_in(user):
+        return False
+    if user.is_admin:
+        return True
+    if community is not None:
+        return roles.is_committee_member(user, community) or _official_here(user, community)
+    return sub_district is not None and roles.is_official_of(user, sub_district)
+
+
+def can_view_fund(user, fund) -> bool:
+    if fund is None:
+        return False
+    return can_view_community(user, fund.community) if fund.community is not None else True
+
+
+def can_keep_fund_ledger(user, fund) -> bool:
+    if not _signed_in(user) or fund is None:
+        return False
+    if user.is_admin or roles.is_member_of(user, fund.managing_org):
+        return True
+    return fund.community is None and roles.is_official_of(user, fund.sub_district)
+
+
+def can_see_fund_receipts(user, fund) -> bool:
+    if not _signed_in(user) or fund is None:
+        return False
+    if can_keep_fund_ledger(user, fund) or roles.is_official_of(user, fund.sub_district):
+        return True
+    community = fund.community
+    return community is not None and (roles.is_verified_resident(user, community)
+                                      or roles.is_owner_in(user, community)
+                                      or roles.is_committee_member(user, community))

@@ -236,6 +236,17 @@ ROUTES = {
     "dashboard.index": Route(lambda u, w: permissions.can_view_dashboard(u)),
     "dashboard.issues": Route(lambda u, w: permissions.can_view_dashboard(u)),
     "dashboard.export": Route(lambda u, w: permissions.can_export_personal_data(u), query="format=csv&personal=1"),
+    "dashboard.funds_dashboard": Route(lambda u, w: permissions.can_view_dashboard(u, community=w.x)),
+    "dashboard.fund_export": Route(lambda u, w: permissions.can_view_fund(u, w.fund),
+                                   values=lambda w: {"fund_id": w.fund.id, "month": "2026-01", "fmt": "csv"}),
+    # funds: the page, its statement and export are as public as the community; receipts for its people
+    "funds.index": Route(community_page),
+    "funds.create": Route(lambda u, w: permissions.can_create_fund(u, w.x)),
+    "funds.detail": Route(lambda u, w: permissions.can_view_fund(u, w.fund)),
+    "funds.statement": Route(lambda u, w: permissions.can_view_fund(u, w.fund)),
+    "funds.record": Route(lambda u, w: permissions.can_keep_fund_ledger(u, w.fund)),
+    "funds.receipt": Route(lambda u, w: permissions.can_see_fund_receipts(u, w.fund),
+                           values=lambda w: {"key": w.fund_receipt.receipt_key, "size": 400}),
     "dashboard.hotspot_action": Route(lambda u, w: permissions.can_create_action(u, w.x, {"hotspot": True}),
                                       query="community=x&building={bx}&category={lift}&month={month}"),
     # insight: forecasts, expected rises, patrols
@@ -315,8 +326,20 @@ def _ids(w) -> dict:
         "residency_id": 1, "objection_id": 1, "membership_id": 1, "token": "t", "key": "k", "photo_id": 1,
         "voter_id": 1, "proxy_id": 1, "summons_id": 1, "subscription_id": 1,
         "size": 640, "fmt": "json", "request_id": "1", "service_code": "lift", "rest": "x",
-        "first_id": 1, "second_id": 2, "forecast_id": 1,
+        "first_id": 1, "second_id": 2, "forecast_id": 1, "fund_id": w.fund.id,
     }
+
+
+def _fund(w):
+    """x's public-welfare fund, kept by its residents' committee, with a spending and its receipt."""
+    from portal.funds import services as funds
+    from tests.funds import png_bytes
+    fund = funds.create_fund(w.chair_x, kind="public_welfare", name="社区公益金", community=w.x, managing_org=w.rc_x)
+    funds.record_income(w.chair_x, fund, 100_000, source="街道拨款")
+    allocation = funds.allocate(w.chair_x, fund, 50_000, action=w.action).allocation
+    spent = funds.record_spending(w.chair_x, fund, allocation, 1000, payee="王小明", payee_kind="person",
+                                  receipt=funds.Receipt(png_bytes(), "receipt.png"))
+    return fund, spent
 
 
 @pytest.fixture
@@ -346,6 +369,7 @@ def world(actions_world):
     w.action = gen_action(w)
     from tests.insight.conftest import add_grid
     w.grid_worker_x = add_grid(w).grid_worker
+    w.fund, w.fund_receipt = _fund(w)
     w.meeting.is_public = False
     w.key, _token = open311.create_key(w.admin, name="City hotline", communities=[w.x])
     db.session.flush()
