@@ -1,7 +1,7 @@
 """Whistle-blowing on agreed actions, and report-ins as sub-actions (issue #20)
 
 Revision ID: e1a1b2c3d4e5
-Revises: d4e5f6a7b8c9
+Revises: e2a1b2c3d4e5
 Create Date: 2026-12-06 07:58:45
 
 action_summons: the organizations summoned to an agreed action, their report-ins, the late warning and the
@@ -17,7 +17,7 @@ import portal.clock  # noqa: F401  (UTCDateTime columns)
 
 # revision identifiers, used by Alembic.
 revision = 'e1a1b2c3d4e5'
-down_revision = 'd4e5f6a7b8c9'
+down_revision = "e2a1b2c3d4e5"
 branch_labels = None
 depends_on = None
 

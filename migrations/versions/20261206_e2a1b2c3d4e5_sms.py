@@ -1,7 +1,7 @@
 """Text messages (issue #21): each person's SMS choice per group, the SMS outbox and one-time sign-in codes
 
 Revision ID: e2a1b2c3d4e5
-Revises: d4e5f6a7b8c9
+Revises: e4a1b2c3d4e5
 Create Date: 2026-12-06 08:03:55
 
 sms_preference: a person's choice per SMS group (no row: on).
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e2a1b2c3d4e5'
-down_revision = 'd4e5f6a7b8c9'
+down_revision = "e4a1b2c3d4e5"
 branch_labels = None
 depends_on = None
 

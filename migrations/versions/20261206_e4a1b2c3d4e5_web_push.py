@@ -16,7 +16,7 @@ import portal.clock  # noqa: F401  (UTCDateTime columns)
 
 # revision identifiers, used by Alembic.
 revision = 'e4a1b2c3d4e5'
-down_revision = 'd4e5f6a7b8c9'
+down_revision = "d4e5f6a7b8c9"
 branch_labels = None
 depends_on = None
 

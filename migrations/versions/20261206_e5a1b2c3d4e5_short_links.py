@@ -1,7 +1,7 @@
 """Short links for sharing an item's page: /s/<code> (issue #21)
 
 Revision ID: e5a1b2c3d4e5
-Revises: d4e5f6a7b8c9
+Revises: e7a1b2c3d4e5
 Create Date: 2026-12-06 08:03:03
 
 short_link: one row per shared item (kind, target_id), made the first time the item's page is shown; the
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e5a1b2c3d4e5'
-down_revision = 'd4e5f6a7b8c9'
+down_revision = "e7a1b2c3d4e5"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 monthly runs, grids' buildings and patrol rounds; grids as organizations; actions from a forecast
 
 Revision ID: e7a1b2c3d4e5
-Revises: d4e5f6a7b8c9
+Revises: e1a1b2c3d4e5
 Create Date: 2026-12-06 08:13:25.109592
 
 """
@@ -18,7 +18,7 @@ import portal.clock  # noqa: F401  (UTCDateTime columns)
 
 # revision identifiers, used by Alembic.
 revision = 'e7a1b2c3d4e5'
-down_revision = 'd4e5f6a7b8c9'
+down_revision = "e1a1b2c3d4e5"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Funds and their public ledger (issue #23)
 
 Revision ID: e8a1b2c3d4e5
-Revises: d4e5f6a7b8c9
+Revises: e5a1b2c3d4e5
 Create Date: 2026-12-06 08:03:12.804882
 
 fund, fund_allocation, fund_ledger_entry (append-only: a trigger refuses any UPDATE of an entry, on SQLite
@@ -34,7 +34,7 @@ TRIGGER_DROPS = {
 
 # revision identifiers, used by Alembic.
 revision = 'e8a1b2c3d4e5'
-down_revision = 'd4e5f6a7b8c9'
+down_revision = "e5a1b2c3d4e5"
 branch_labels = None
 depends_on = None
 
