@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "portal"
 
 CORE = {"backup", "charts", "clock", "config", "delivery", "due", "errors", "events", "extensions", "formatting",
-        "forms", "formviews", "i18n", "markup", "observability", "outbox", "qr", "web"}
+        "forms", "formviews", "i18n", "markup", "observability", "outbox", "qr", "web", "words"}
 
 CONTENT = {"actions", "meetings", "moderation", "notices", "open311"}  # with what they build on: every area
 READERS = {"calendar", "dashboard", "home", "notifications", "printing"}
