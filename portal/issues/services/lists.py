@@ -32,6 +32,7 @@ EVENT_LABELS = {
     "hotline": _l("received the issue from the 12345 hotline"),
     "accepted": _l("accepted the issue"),
     "handed_over": _l("handed the issue over"),
+    "recategorized": _l("changed the category"),
     "handover_accepted": _l("took the issue over"),
     "started": _l("started work"),
     "update": _l("posted an update"),
