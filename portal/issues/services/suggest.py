@@ -151,7 +151,8 @@ def _by_keywords(categories: list[IssueCategory], text: str) -> list[tuple[Issue
     found = set(words(text))
     scores = []
     for category in categories:
-        hits = sum(1 for k in keywords_of(category) if k in found or k in folded)
+        # A longer keyword is a more particular one: 飞线充电 says more than 电线.
+        hits = sum(min(len(k), 4) for k in keywords_of(category) if k in found or k in folded)
         if hits:
             scores.append((category, float(hits)))
     total = sum(s for _c, s in scores)
