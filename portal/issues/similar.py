@@ -22,7 +22,7 @@ QUERY_TERMS = 12  # the draft's strongest terms that are looked up
 CANDIDATES = 50  # the best scores, of which those sharing enough are kept and the top `limit` shown
 DOCS = ""  # the issue_term_count row counting a community's indexed issues
 K1, B, AVERAGE_TERMS = 1.2, 0.75, 8  # BM25; a title holds about 8 words
-MIN_SHARED = 0.3  # of the shorter title's weight, for an issue to count as similar
+MIN_SHARED = 0.2  # of the shorter title's weight, for an issue to count as similar
 # Words that say where, not what: two titles sharing only these are not about the same problem.
 PLACE_WORDS = frozenset("号 楼 号楼 栋 幢 单元 层 楼层 室 户 小区 社区 门口 楼下 楼上 building floor unit room "
                         "block estate flat apartment".split())

@@ -1,7 +1,7 @@
 """Category suggestion (issue #22): while a resident types, the three likeliest categories of the problem,
 learned from the community's own categorized issues.
 
-The model is a linear one (logistic regression) on two kinds of features: the text's words (portal.words,
+The model is a linear one (logistic regression, fitted by SGD) on two kinds of features: the text's words (portal.words,
 jieba) and its character n-grams (1–3, which survive typos and words jieba does not know), both TF-IDF
 weighted. It is fitted per community from its issues' titles and descriptions (the newest TRAIN_MAX,
 rejected ones left out) and stored in `category_model` as joblib bytes with the figures of its training.
@@ -58,13 +58,16 @@ def issue_words(text: str) -> list[str]:
 def make_model() -> Pipeline:
     """A fresh, unfitted pipeline: word and character n-gram TF-IDF features into a logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import SGDClassifier
     from sklearn.pipeline import FeatureUnion, make_pipeline
     features = FeatureUnion([
         ("words", TfidfVectorizer(analyzer=issue_words, sublinear_tf=True)),
         ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)),
     ])
-    return make_pipeline(features, LogisticRegression(C=10, max_iter=2000))
+    # Logistic regression (log loss) fitted by stochastic gradient descent: as accurate here as the exact
+    # solvers and several times faster to fit, which matters at tens of thousands of issues.
+    return make_pipeline(features, SGDClassifier(loss="log_loss", alpha=1e-4, max_iter=100, tol=1e-4,
+                                                 random_state=0))
 
 
 def issue_text(title: str | None, description: str | None) -> str:
