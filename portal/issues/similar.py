@@ -19,6 +19,7 @@ from portal.words import TERM_MAX, words
 
 QUERY_TEXT_MAX = 500  # a query is a title being typed; anything longer is cut, not refused
 QUERY_TERMS = 12  # the draft's strongest terms that are looked up
+POSTINGS_MAX = 5000  # index rows a lookup reads to find its candidates
 CANDIDATES = 50  # the best scores, of which those sharing enough are kept and the top `limit` shown
 DOCS = ""  # the issue_term_count row counting a community's indexed issues
 K1, B, AVERAGE_TERMS = 1.2, 0.75, 8  # BM25; a title holds about 8 words
@@ -146,32 +147,42 @@ def scored_open_issues(community, text: str, *, limit: int = 5, exclude_id: int 
         return []
     idf = {t: _idf(t, holding.get(t, 0), docs) for t in query}
     own = sum(idf[t] * w for t, w in query.items())
-    # Only terms some open issue holds can score; of those the strongest, so a pasted essay stays bounded.
+    # Only terms some open issue holds can score. Candidates come from the rarest of them, as many as keep
+    # the index rows read under POSTINGS_MAX (at least the rarest one), so a draft of common words stays
+    # bounded; each candidate's score over every query term is then computed from its own index rows.
     known = sorted((t for t in query if holding.get(t)), key=lambda t: (-idf[t] * query[t], t))[:QUERY_TERMS]
     if not known or own <= 0:
         return []
-    by_term = {t: idf[t] for t in known}
+    selective, postings = [], 0
+    for term in sorted(known, key=lambda t: (holding[t], t)):
+        if selective and postings + holding[term] > POSTINGS_MAX:
+            break
+        selective.append(term)
+        postings += holding[term]
+    by_term = {t: idf[t] for t in selective}
     score = func.sum(IssueTerm.weight * _case(by_term)).label("score")
-    stmt = (select(IssueTerm.issue_id, score)
-            .where(IssueTerm.community_id == community.id, IssueTerm.term.in_(known))
+    stmt = (select(IssueTerm.issue_id)
+            .where(IssueTerm.community_id == community.id, IssueTerm.term.in_(selective))
             .group_by(IssueTerm.issue_id)
             .order_by(score.desc(), IssueTerm.issue_id.desc())
             .limit(CANDIDATES))
     if exclude_id is not None:
         stmt = stmt.where(IssueTerm.issue_id != exclude_id)
-    candidates = db.session.execute(stmt).all()
-    if not candidates:
+    ids = list(db.session.scalars(stmt))
+    if not ids:
         return []
-    # Each candidate's own weight, from its index rows and the counts of its terms.
-    ids = [c.issue_id for c in candidates]
+    # Each candidate's own weight and its shared score, from its index rows and the counts of its terms.
     rows = db.session.execute(
         select(IssueTerm.issue_id, IssueTerm.term, IssueTerm.weight, IssueTermCount.issues)
         .join(IssueTermCount, (IssueTermCount.community_id == IssueTerm.community_id)
               & (IssueTermCount.term == IssueTerm.term))
         .where(IssueTerm.issue_id.in_(ids))).all()
-    theirs = Counter()
+    theirs, shared_by = Counter(), Counter()
     for issue_id, term, weight, count in rows:
         theirs[issue_id] += weight * _idf(term, count, docs)
+        if term in idf:
+            shared_by[issue_id] += weight * idf[term]
+    candidates = [(issue_id, shared_by[issue_id]) for issue_id in ids]
     found = []
     for issue_id, shared in candidates:
         shorter = min(own, theirs.get(issue_id) or own)

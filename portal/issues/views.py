@@ -188,7 +188,7 @@ def index(slug):
     try:
         items, cursor = services.community_issues(
             community, current_user, status=filters.status, category=filters.category, building=filters.building,
-            overdue=filters.overdue, sort=filters.sort, after=request.args.get("after") or None)
+            overdue=filters.overdue, sort=filters.sort, after=request.args.get("after") or None, q=filters.q)
     except NotAllowed:
         abort(403)
     except DomainError as error:  # a stale or edited link: show the first page and say why

@@ -118,3 +118,16 @@ def test_admins_edit_a_categorys_keywords(client, auth, world):
     assert response.status_code == 302, html_of(response)[:2000]
     db.session.expire_all()
     assert world.categories["other"].keywords == "蟑螂, 老鼠"
+
+
+def test_the_issue_list_searches_open_issues_by_words(client, world):
+    stopped = gen_issue(world, title="3号楼电梯停运了")
+    gen_issue(world, title="垃圾分类没人管", category="rubbish")
+    db.session.commit()
+    page = html_of(client.get("/c/x/issues", query_string={"q": "电梯"}))
+    assert 'name="q"' in page and "3号楼电梯停运了" in page and "垃圾分类没人管" not in page
+    page = html_of(client.get("/c/x/issues", query_string={"q": "停运 电梯"}))
+    assert f"/c/x/issues/{stopped.id}" in page
+    page = html_of(client.get("/c/x/issues", query_string={"q": "电梯 垃圾"}))
+    assert "3号楼电梯停运了" not in page and "垃圾分类没人管" not in page
+    assert "垃圾分类没人管" in html_of(client.get("/c/x/issues", query_string={"q": "，，"}))
