@@ -19,8 +19,8 @@ from portal.words import TERM_MAX, words
 
 QUERY_TEXT_MAX = 500  # a query is a title being typed; anything longer is cut, not refused
 QUERY_TERMS = 12  # the draft's strongest terms that are looked up
-POSTINGS_MAX = 5000  # index rows a lookup reads to find its candidates
-CANDIDATES = 50  # the best scores, of which those sharing enough are kept and the top `limit` shown
+POSTINGS_MAX = 2000  # index rows a lookup reads to find its candidates
+CANDIDATES = 30  # the best scores, of which those sharing enough are kept and the top `limit` shown
 DOCS = ""  # the issue_term_count row counting a community's indexed issues
 K1, B, AVERAGE_TERMS = 1.2, 0.75, 8  # BM25; a title holds about 8 words
 MIN_SHARED = 0.2  # of the shorter title's weight, for an issue to count as similar
