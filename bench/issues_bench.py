@@ -69,7 +69,6 @@ def build(n_issues, n_supports, n_users, rng):
         IssueCategory,
         IssueEvent,
         IssueSupport,
-        IssueTerm,
     )
 
     now = utcnow()
@@ -117,8 +116,7 @@ def build(n_issues, n_supports, n_users, rng):
                                         Issue.status).order_by(Issue.id)).all()
     bulk(IssueEvent, [{"issue_id": r.id, "kind": "reported", "actor_id": r.reporter_id, "is_public": True,
                        "at": r.submitted_at, "details": {}} for r in rows])
-    bulk(IssueTerm, [{"issue_id": r.id, "community_id": community.id, "term": term}
-                     for r in rows if r.status in OPEN_STATES for term in sorted(similar.terms(r.title))])
+    similar.rebuild_index(community.id)  # the weighted words of the open issues, and their counts
 
     # Supports: a few issues gather many, most a handful (a Pareto tail), scaled to n_supports in all.
     counts = pareto_counts(rng, len(rows), n_supports, len(user_ids))

@@ -1,5 +1,5 @@
 """Commands: `flask --app portal seed-demo | create-admin | run-due | send-notifications | verify-ballot <id> |
-backup <dir> | restore <dir> | vapid-keys`."""
+backup <dir> | restore <dir> | vapid-keys | suggest-category <community> <text>`."""
 import click
 from flask import Flask
 
@@ -13,6 +13,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(send_notifications_command)
     from portal.votes.services import verify_ballot_command
     app.cli.add_command(verify_ballot_command)
+    from portal.issues.services.suggest import suggest_category_command
+    app.cli.add_command(suggest_category_command)
     from portal.backup import backup_command, restore_command
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)

@@ -240,6 +240,11 @@ def can_handle_issue(user, issue) -> bool:
                                    and o.sub_district_id == issue.community.sub_district_id) for o in orgs)
 
 
+def can_recategorize_issue(user, issue) -> bool:
+    """Saying what kind of problem an issue is: whoever may handle it (the suggester learns from it)."""
+    return can_handle_issue(user, issue)
+
+
 def can_accept_handover(user, issue) -> bool:
     """Taking over a handed-over issue: members of the receiving organization, and admins."""
     if not _signed_in(user) or issue is None or issue.handover_org_id is None or issue.status not in (

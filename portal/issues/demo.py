@@ -218,6 +218,9 @@ def _seed_community(community, now) -> list[str]:
     for code, basis in BASES.items():
         if code in categories and not categories[code].basis:
             categories[code].basis = basis
+    for code, keywords in services.DEFAULT_KEYWORDS.items():  # what the category suggestion falls back to
+        if code in categories and not categories[code].keywords:
+            categories[code].keywords = keywords
     residencies = _verified_residents(community)
     if not residencies:
         return []
@@ -252,10 +255,11 @@ def _seed_community(community, now) -> list[str]:
     for issue in issues:
         services.apply_due(issue, now)
     db.session.flush()
+    suggester = services.train_category_model(community, now=now)  # the report form's suggested category
     states = sorted({i.status for i in issues})
     overdue = sum(services.is_overdue(i, now) for i in issues)
     return [f"{community.name}: {len(issues)} issues ({', '.join(states)}; {overdue} overdue), "
-            f"{work_orders} hotline work orders"]
+            f"{work_orders} hotline work orders; category suggestion by {suggester.method}"]
 
 
 def seed_issues() -> list[str]:

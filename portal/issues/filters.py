@@ -38,6 +38,7 @@ class IssueFilters:
         self.category_id = optional_id(args.get("category"))
         self.building_id = optional_id(args.get("building"))
         self.overdue = "overdue" in args and args.get("overdue") not in FALSE_VALUES
+        self.q = (args.get("q") or "").strip()[:100] or None
 
     @property
     def status(self):
@@ -60,6 +61,9 @@ class IssueFilters:
         locale = str(get_locale())
         status, categories, buildings, sort = _options(locale, self.categories, self.buildings)
         return Markup("\n").join([
+            Markup('<div class="field">\n<label class="label" for="q">{}</label>\n'
+                   '<input id="q" name="q" type="search" maxlength="100" value="{}">\n</div>').format(
+                _l("Words (in open issues)"), self.q or ""),
             _select("status", _l("Status"), status, self.raw_status),
             _select("category", _l("Kind of problem"), categories, self.category_id),
             _select("building", _l("Building"), buildings, self.building_id),

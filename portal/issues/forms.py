@@ -131,6 +131,10 @@ class RejectForm(_ActionForm):
     reason = TextAreaField(_l("Why is it not accepted? The reporter will read this."), render_kw={"rows": 2})
 
 
+class RecategorizeForm(_ActionForm):
+    category = SelectField(_l("Kind of problem"), coerce=optional_id, validate_choice=False)
+
+
 class MergeForm(_ActionForm):
     into = IntegerField(_l("Number of the issue it repeats"), validators=[Optional()],
                         render_kw={"inputmode": "numeric"})
@@ -154,6 +158,8 @@ class CategoryForm(_ActionForm):
                                  render_kw={"inputmode": "numeric"})
     default_org = SelectField(_l("Sent to"), coerce=optional_id, validate_choice=False)
     basis = TextAreaField(_l("Basis of the responsibility (e.g. the regulation), public"), render_kw={"rows": 2})
+    keywords = TextAreaField(_l("Keywords residents use for it (comma separated), for the suggested category"),
+                             render_kw={"rows": 2})
     report_minutes = StringField(
         _l("Report in within (minutes) when summoned; empty: 30 for emergencies, 1,440 otherwise"),
         render_kw={"inputmode": "numeric", "maxlength": 5})

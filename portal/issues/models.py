@@ -88,6 +88,9 @@ class IssueCategory(db.Model):
     # category, 24 hours otherwise (portal.issues.services.whistle).
     report_minutes = db.Column(db.Integer)
     is_active = db.Column(db.Boolean, nullable=False, default=True)
+    # Words that point to this category (comma or space separated), edited by admins: the category
+    # suggestion falls back to them while the community has too few categorized issues to learn from.
+    keywords = db.Column(db.String(1000))
 
     community = db.relationship("Community")
     default_org = db.relationship("Organization")
@@ -295,8 +298,8 @@ class IssuePhoto(db.Model):
 
 
 class IssueTerm(db.Model):
-    """The words (English) and character bigrams (Chinese) of an issue's title, for "similar issues"
-    lookups by index instead of scanning every title."""
+    """The words of an open issue's title (portal.words), each with its weight in that title (BM25's term
+    frequency part), for "similar issues" lookups by index instead of scanning every title."""
 
     __tablename__ = "issue_term"
     __table_args__ = (
@@ -308,6 +311,38 @@ class IssueTerm(db.Model):
     issue_id = db.Column(db.Integer, db.ForeignKey("issue.id"), nullable=False)
     community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False)
     term = db.Column(db.String(32), nullable=False)
+    weight = db.Column(db.Float, nullable=False, default=1.0, server_default=text("1.0"))
+
+
+class IssueTermCount(db.Model):
+    """How many open issues of a community hold a term (the document frequency that weighs rare words
+    above common ones), kept up to date by portal.issues.similar.index_issue in the same transaction. The
+    row whose term is "" counts the community's indexed issues themselves."""
+
+    __tablename__ = "issue_term_count"
+
+    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), primary_key=True)
+    term = db.Column(db.String(32), primary_key=True)
+    issues = db.Column(db.Integer, nullable=False, default=0)
+
+
+class CategoryModel(db.Model):
+    """A community's learned category suggester (portal.issues.services.suggest): the fitted model as
+    joblib bytes and the figures of its training. `stale` is set when handlers re-categorize an issue; the
+    next run-due retrains it. `method` is "model", or "keywords" while too few categorized issues exist."""
+
+    __tablename__ = "category_model"
+    __table_args__ = (CheckConstraint("method IN ('model', 'keywords')", name="method"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False, unique=True)
+    method = db.Column(db.String(16), nullable=False, default="keywords")
+    model = db.Column(db.LargeBinary)
+    examples = db.Column(db.Integer, nullable=False, default=0)  # categorized issues it learned from
+    categories = db.Column(db.Integer, nullable=False, default=0)  # categories with enough examples
+    accuracy = db.Column(db.Float)  # top-1 on a held-out fifth, when there were enough examples
+    trained_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    stale = db.Column(db.Boolean, nullable=False, default=False)
 
 
 class IssueExtension(db.Model):

@@ -27,6 +27,7 @@ from portal.issues.forms import (
     MergeForm,
     NoteForm,
     RateForm,
+    RecategorizeForm,
     RejectForm,
     ReportForm,
     ReportInForm,
@@ -189,7 +190,7 @@ def index(slug):
     try:
         items, cursor = services.community_issues(
             community, current_user, status=filters.status, category=filters.category, building=filters.building,
-            overdue=filters.overdue, sort=filters.sort, after=request.args.get("after") or None)
+            overdue=filters.overdue, sort=filters.sort, after=request.args.get("after") or None, q=filters.q)
     except NotAllowed:
         abort(403)
     except DomainError as error:  # a stale or edited link: show the first page and say why
@@ -240,6 +241,32 @@ def _report_choices(form, community):
     form.title.render_kw = dict(form.title.render_kw or {}, **{
         "hx-get": url_for("issues.similar", slug=community.slug), "hx-trigger": "input changed delay:400ms",
         "hx-target": "#similar-issues", "hx-swap": "innerHTML"})
+    # The suggested category follows what is typed in the title or the description.
+    form.description.render_kw = dict(form.description.render_kw or {}, **{
+        "hx-get": url_for("issues.suggest_category", slug=community.slug),
+        "hx-trigger": "input changed delay:600ms, input changed delay:600ms from:#title",
+        "hx-include": "#title, #description, #category, [name='category_suggested']",
+        "hx-target": "#category-field", "hx-swap": "outerHTML", "hx-sync": "this:replace"})
+    return categories
+
+
+def _suggest_into(form, community, categories, suggested_before):
+    """Offer the three likeliest categories for what the form says: listed first, the top one chosen unless
+    the resident chose another themselves (one not chosen by an earlier suggestion)."""
+    text = services.suggest.issue_text(form.title.data, form.description.data)
+    found = services.suggest_categories(community, text, categories)
+    if not found:
+        return [], None
+    top = found[0][0]
+    chosen = form.category.data
+    preselected = None
+    if chosen in (None, "") or str(chosen) == str(suggested_before or ""):
+        form.category.data = preselected = top.id
+    first = [c.id for c, _s in found]
+    choices = form.category.choices
+    form.category.choices = choices[:1] + sorted(choices[1:], key=lambda ch: (
+        first.index(ch.value) if ch.value in first else len(first)))
+    return found, preselected
 
 
 @bp.route("/c/<slug>/issues/new", methods=["GET", "POST"])
@@ -248,14 +275,18 @@ def new(slug):
     community = community_or_404(slug)
     allow(permissions.can_report_issue(_person(), community))
     form = ReportForm()
-    _report_choices(form, community)
+    categories = _report_choices(form, community)
     similar_issues = None
+    suggestion = {"suggested": [], "preselected": None}
 
     def page():
         return render_template("issues/new.html", community=community, form=form, similar_issues=similar_issues,
-                               title=(form.title.data or "").strip(), max_photos=MAX_PHOTOS, **_template_context())
+                               title=(form.title.data or "").strip(), max_photos=MAX_PHOTOS, **suggestion,
+                               **_template_context())
     if request.method == "POST" and request.form.get("check") is not None:
         similar_issues = _similar_to(community, form.title.data)
+        suggestion["suggested"], suggestion["preselected"] = _suggest_into(
+            form, community, categories, request.form.get("category_suggested"))
         return page()
     if request.method == "GET":
         form.title.data = request.args.get("title") or None
@@ -303,6 +334,19 @@ def _similar_to(community, title):
     return similar.similar_open_issues(community, title, limit=5)
 
 
+@bp.get("/c/<slug>/issues/suggest-category")
+def suggest_category(slug):
+    """The category field with the suggestion for the title and description typed so far (htmx), or a page
+    listing the suggestion."""
+    community = community_or_404(slug)
+    allow(permissions.can_report_issue(_person(), community))
+    form = ReportForm(formdata=request.args, meta={"csrf": False})
+    categories = _report_choices(form, community)
+    suggested, preselected = _suggest_into(form, community, categories, request.args.get("category_suggested"))
+    return htmx_or_page("issues/_category_field.html", "issues/suggest_category.html", community=community,
+                        form=form, suggested=suggested, preselected=preselected, **_template_context())
+
+
 @bp.get("/c/<slug>/issues/similar")
 def similar(slug):
     community = community_or_404(slug)
@@ -329,7 +373,9 @@ def _action_forms(issue, overrides=None, *, can_handle=True, can_rate=True):
                      update=UpdateForm(formdata=None, prefix="update"),
                      resolve=ResolveForm(formdata=None, prefix="resolve"),
                      reject=RejectForm(formdata=None, prefix="reject"),
-                     merge=MergeForm(formdata=None, prefix="merge"))
+                     merge=MergeForm(formdata=None, prefix="merge"),
+                     recategorize=RecategorizeForm(formdata=None, prefix="recategorize",
+                                                   data={"category": issue.category_id}))
     if can_rate:
         forms["rate"] = RateForm(formdata=None, prefix="rate")
     if issue.source == "hotline":
@@ -337,6 +383,9 @@ def _action_forms(issue, overrides=None, *, can_handle=True, can_rate=True):
     forms.update(overrides or {})
     if "handover" in forms:
         forms["handover"].organization.choices = _handover_choices(issue)
+    if "recategorize" in forms:
+        forms["recategorize"].category.choices = [
+            SelectChoice(c.id, services.category_label(c)) for c in services.categories_for(issue.community)]
     if "reroute" in forms:
         forms["reroute"].organization.choices = _handover_choices(issue)
     if "whistle" not in forms and permissions.can_blow_whistle(current_user, issue):
@@ -476,6 +525,16 @@ def accept(slug, issue_id):
     return _handler_action(slug, issue_id, "accept", NoteForm,
                            lambda issue, f: services.accept_issue(current_user, issue, note=f.note.data or ""),
                            _("The issue is accepted; the reporter is told."), "note")
+
+
+@bp.post("/c/<slug>/issues/<int:issue_id>/category")
+def recategorize(slug, issue_id):
+    def run(issue, f):
+        category = db.session.get(IssueCategory, f.category.data) if f.category.data else None
+        services.recategorize_issue(current_user, issue, category)
+    return _handler_action(slug, issue_id, "recategorize", RecategorizeForm, run,
+                           _("The category is changed; suggestions will learn from it."), "category",
+                           rule=permissions.can_recategorize_issue)
 
 
 @bp.post("/c/<slug>/issues/<int:issue_id>/hand-over")
@@ -814,7 +873,7 @@ def categories(slug):
                 resolve_hours=form.resolve_hours.data,
                 default_org=db.session.get(Organization, form.default_org.data) if form.default_org.data else None,
                 is_active=bool(form.is_active.data), basis=posted_text(form.basis.data),
-                report_within=posted_text(form.report_minutes.data)),
+                report_within=posted_text(form.report_minutes.data), keywords=posted_text(form.keywords.data)),
             validate=False, field="name",
             message=lambda _result: _("Saved %(name)s.", name=services.category_label(category)),
             done=lambda _result: url_for("issues.categories", slug=slug) + f"#category-{category.id}",

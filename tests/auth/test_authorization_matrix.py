@@ -154,6 +154,7 @@ ROUTES = {
     "issues.detail": Route(lambda u, w: permissions.can_view_issue(u, w.issue)),
     "issues.new": Route(lambda u, w: permissions.can_report_issue(u, w.x)),
     "issues.similar": Route(lambda u, w: u.is_authenticated and community_page(u, w), query="title=lift"),
+    "issues.suggest_category": Route(lambda u, w: permissions.can_report_issue(u, w.x), query="title=lift"),
     "issues.categories": Route(lambda u, w: permissions.can_manage_issue_categories(u, w.x)),
     "issues.mine": Route("signed in"),
     "issues.queue": Route("signed in"),

@@ -34,10 +34,12 @@ from portal.issues.services.categories import (
     CATEGORY_NAME_MAX,
     DEADLINE_KIND_LABELS,
     DEFAULT_CATEGORIES,
+    DEFAULT_KEYWORDS,
     categories_for,
     category_label,
     create_category,
     ensure_default_categories,
+    recategorize_issue,
     update_category,
 )
 from portal.issues.services.deadlines import (
@@ -85,6 +87,9 @@ from portal.issues.services.reporting import (
     supported_issue_ids,
 )
 from portal.issues.services.returnvisits import attempts_of, record_return_visit, return_visit_days, visit_due_by
+from portal.issues.services.suggest import retrain_due, suggest_codes
+from portal.issues.services.suggest import suggest as suggest_categories
+from portal.issues.services.suggest import train as train_category_model
 from portal.issues.services.whistle import (
     blow_whistle,
     check_report,

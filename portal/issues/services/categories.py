@@ -14,10 +14,14 @@ from portal.committees.models import Organization
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.issues.models import DEADLINE_CLASSES, IssueCategory
+from portal.issues.services.suggest import KEYWORD_SPLIT
 from portal.issues.services.whistle import report_minutes
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from portal.auth.models import User
+    from portal.issues.models import Issue
     from portal.places.models import Community
 
 CATEGORY_CODE_MAX = 32
@@ -62,6 +66,27 @@ CATEGORY_LABELS = {
 
 DEADLINE_KIND_LABELS = {"respond": _l("respond"), "resolve": _l("resolve")}
 
+KEYWORDS_MAX = 1000
+# Words residents use for each default kind of problem: the category suggestion's fallback while a community
+# has too few categorized issues to learn from (portal.issues.services.suggest). Admins edit them.
+DEFAULT_KEYWORDS = {
+    "lift": "电梯, 电梯停运, 电梯困人, 电梯异响, 轿厢, 按钮, 楼层, lift, elevator",
+    "water": "停水, 自来水, 水压, 水质, 水龙头, 发黄, 二次供水, 水箱, water",
+    "power": "停电, 跳闸, 电表, 电压, 配电, 电线, 断电, 没电, power, electricity",
+    "gas": "燃气, 煤气, 天然气, 燃气泄漏, 煤气味, 灶, 燃气表, gas",
+    "heating": "暖气, 暖气不热, 供暖, 取暖, 暖气片, 采暖, heating, radiator",
+    "leak": "漏水, 渗水, 下水道, 堵, 水管, 管道, 防水, 外墙渗水, 屋顶漏水, leak, pipe",
+    "lighting": "路灯, 路灯不亮, 楼道灯, 声控灯, 灯, 照明, 黑, light, lamp",
+    "rubbish": "垃圾, 垃圾分类, 垃圾桶, 垃圾清运, 楼道堆物, 清洁, 保洁, 卫生, rubbish, bin, trash",
+    "greenery": "绿化, 绿化带, 树, 草坪, 修剪, 树枝, 种菜, 草, tree, grass",
+    "facilities": "门禁, 单元门, 健身器材, 快递柜, 扶手, 信报箱, 设施, 长椅, 充电桩, door, playground",
+    "parking": "停车, 乱停车, 车位, 消防通道, 僵尸车, 占道, 车库, parking, car",
+    "noise": "噪音, 噪音扰民, 装修噪音, 广场舞, 吵, 音响, 半夜, noise, loud",
+    "security": "高空抛物, 飞线充电, 安全, 消防, 隐患, 保安, 小偷, 井盖, 陌生人, fire, safety, theft",
+    "neighbours": "邻居, 对门, 楼上, 楼下, 吵架, 养狗, 狗叫, 占用, 纠纷, neighbour",
+    "other": "建议, 咨询, 活动室, 老年食堂, 物业费, 通知, 社区, question",
+}
+
 
 # --- categories -----------------------------------------------------------------------------------------
 
@@ -88,7 +113,8 @@ def ensure_default_categories(community: Community) -> list[IssueCategory]:
             respond, resolve = DEADLINE_CLASSES[deadline_class]
             category = IssueCategory(community_id=community.id, code=code, name=name, deadline_class=deadline_class,
                                      respond_hours=respond, resolve_hours=resolve,
-                                     default_org=_default_org(community, org_kind))
+                                     default_org=_default_org(community, org_kind),
+                                     keywords=DEFAULT_KEYWORDS.get(code))
             db.session.add(category)
         result.append(category)
     db.session.flush()
@@ -164,7 +190,7 @@ def create_category(actor: User, community: Community, *, code: str, name: str, 
 def update_category(actor: User, category: IssueCategory, *, name: str, deadline_class: str,
                     respond_hours: int | str | None, resolve_hours: int | str | None, default_org: Organization,
                     is_active: bool, basis: str | None = None,
-                    report_within: int | str | None = None) -> IssueCategory:
+                    report_within: int | str | None = None, keywords: str | None = None) -> IssueCategory:
     """Everything but the code, which issues keep referring to. Existing issues keep their deadlines."""
     if not permissions.can_manage_issue_categories(actor, category.community):
         raise NotAllowed(_l("Only administrators can change issue categories."))
@@ -183,6 +209,11 @@ def update_category(actor: User, category: IssueCategory, *, name: str, deadline
         category.basis = basis or None
     if report_within is not None:
         category.report_minutes = minutes
+    if keywords is not None:
+        keywords = ", ".join(k for k in KEYWORD_SPLIT.split(keywords.strip()) if k)
+        if len(keywords) > KEYWORDS_MAX:
+            raise DomainError(_l("At most %(max)d characters, please.", max=KEYWORDS_MAX), "keywords")
+        category.keywords = keywords or None
     category.name = name
     category.deadline_class = deadline_class
     category.respond_hours = respond_hours
@@ -193,5 +224,27 @@ def update_category(actor: User, category: IssueCategory, *, name: str, deadline
     record(actor, "issue_category.updated", category, name=name, deadline_class=deadline_class,
            respond_hours=respond_hours, resolve_hours=resolve_hours,
            default_org_id=getattr(default_org, "id", None), is_active=bool(is_active), basis=category.basis or "",
-           report_minutes=category.report_minutes)
+           report_minutes=category.report_minutes, keywords=category.keywords or "")
     return category
+
+
+def recategorize_issue(handler: User, issue: Issue, category: IssueCategory | None, *,
+                       now: datetime | None = None) -> Issue:
+    """A handler says what kind of problem the issue really is. Its deadlines and handler stay as they
+    are (it was routed already); the community's category suggester is marked stale, to learn it on the
+    next run-due."""
+    from portal.issues.services._common import _add_event
+    from portal.issues.services.suggest import mark_stale
+    if not permissions.can_recategorize_issue(handler, issue):
+        raise NotAllowed(_l("Only the people handling this issue can change its category."))
+    if category is None or category.community_id != issue.community_id or not category.is_active:
+        raise DomainError(_l("Choose one of this community's categories."), "category")
+    if category.id == issue.category_id:
+        raise DomainError(_l("The issue already has this category."), "category")
+    previous = issue.category
+    issue.category = category
+    _add_event(issue, "recategorized", handler, at=now, from_category=previous.code, to_category=category.code)
+    db.session.flush()
+    record(handler, "issue.recategorized", issue, from_category=previous.code, to_category=category.code)
+    mark_stale(issue.community_id)
+    return issue

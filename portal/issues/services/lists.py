@@ -9,13 +9,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, func, or_
 from sqlalchemy.orm import joinedload, load_only
 
 from portal.auth import permissions, roles
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
-from portal.issues.models import OPEN_STATES, STATES, Issue, IssueCategory, IssueEvent, IssueSupport
+from portal.issues import similar
+from portal.issues.models import OPEN_STATES, STATES, Issue, IssueCategory, IssueEvent, IssueSupport, IssueTerm
 from portal.issues.services._common import _now
 from portal.places.models import Building, Community, Household
 
@@ -32,6 +33,7 @@ EVENT_LABELS = {
     "hotline": _l("received the issue from the 12345 hotline"),
     "accepted": _l("accepted the issue"),
     "handed_over": _l("handed the issue over"),
+    "recategorized": _l("changed the category"),
     "handover_accepted": _l("took the issue over"),
     "started": _l("started work"),
     "update": _l("posted an update"),
@@ -182,10 +184,11 @@ def _row_options():
 def community_issues(community: Community, viewer: User | AnonymousUserMixin, *, status: str | None = None,
                      category: IssueCategory | int | None = None, building: Building | int | None = None,
                      overdue: bool = False, sort: str = "newest", after: str | None = None, limit: int = 20,
-                     now: datetime | None = None) -> tuple[list[Issue], str | None]:
+                     now: datetime | None = None, q: str | None = None) -> tuple[list[Issue], str | None]:
     """A page of the community's issues and the cursor of the next page (None on the last).
-    `status` is a state or "open"; `category` and `building` are objects or ids. Rows carry the columns the
-    list shows; their community is `community` itself (from the session, without a query)."""
+    `status` is a state or "open"; `category` and `building` are objects or ids; `q` words (portal.words)
+    that an open issue's title must all hold (the similar-issue index holds open issues only). Rows carry
+    the columns the list shows; their community is `community` itself (from the session, without a query)."""
     if not permissions.can_view_community(viewer, community):
         raise NotAllowed(_l("This community's pages are for its members."))
     now = _now(now)
@@ -202,6 +205,11 @@ def community_issues(community: Community, viewer: User | AnonymousUserMixin, *,
         query = query.where(Issue.building_id == getattr(building, "id", building))
     if overdue:
         query = query.where(_overdue_clause(now))
+    if q and (query_terms := sorted(similar.terms(q, similar.place_terms(community.id)))):
+        query = query.where(Issue.id.in_(
+            db.select(IssueTerm.issue_id)
+            .where(IssueTerm.community_id == community.id, IssueTerm.term.in_(query_terms))
+            .group_by(IssueTerm.issue_id).having(func.count() == len(query_terms))))
     if sort == "supported":
         return _page(query, [Issue.support_count, Issue.id], [int, int], descending=True, after=after, limit=limit,
                      key=lambda i: [i.support_count, i.id])
