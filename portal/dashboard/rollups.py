@@ -38,7 +38,6 @@ COUNTED = ("status", "community_id", "category_id", "handling_org_id", "submitte
            "respond_by", "resolved_at", "rating_resolved", "rating_satisfaction", "rating_excluded", "reopen_count",
            "building_id")
 _CHUNK = 500
-_OLD, _NEW, _ZONES = "dashboard.rollup_old", "dashboard.rollup_new", "dashboard.rollup_zones"
 
 _zone_cache: dict[str, ZoneInfo] = {}
 
@@ -229,74 +228,10 @@ def _rebuild(conn, community_ids=None) -> int:
 
 # --- session events ---------------------------------------------------------------------------------------
 
-_watched: tuple | None = None
-
-
-def _watched_attributes() -> tuple:
-    """COUNTED and the relationships that set them (`issue.handling_org = org` changes handling_org_id
-    only during the flush, after before_flush has looked)."""
-    global _watched
-    if _watched is None:
-        relations = [r.key for r in inspect(Issue).relationships
-                     if any(c.key in COUNTED for c in r.local_columns)]
-        _watched = COUNTED + tuple(relations)
-    return _watched
-
-
-def _changed(obj) -> bool:
-    attrs = inspect(obj).attrs
-    return any(attrs[c].history.has_changes() for c in _watched_attributes())
-
-
 def _identity(obj):
     """The issue's id without loading anything (a new issue has its id in its dict once inserted)."""
     state = inspect(obj)
     return state.identity[0] if state.identity else state.dict.get("id")
-
-
-def _before_flush(session, flush_context, instances) -> None:
-    for name in (_OLD, _NEW, _ZONES):  # left by a flush that failed
-        session.info.pop(name, None)
-    moving = [_identity(o) for o in session.dirty if isinstance(o, Issue) and _changed(o)]
-    moving += [_identity(o) for o in session.deleted if isinstance(o, Issue)]
-    moving = [i for i in moving if i is not None]
-    new = [o for o in session.new if isinstance(o, Issue)]
-    zones = [_identity(o) for o in session.dirty if isinstance(o, Community)
-             and inspect(o).attrs["time_zone"].history.has_changes()]
-    if not (moving or new or zones):
-        return
-    session.info[_OLD] = _read(session.connection(), moving) if moving else {}
-    session.info[_NEW] = new
-    session.info[_ZONES] = zones
-
-
-def _after_flush(session, flush_context) -> None:
-    before = session.info.pop(_OLD, None)
-    if before is None:
-        return
-    new = session.info.pop(_NEW, [])
-    zones = session.info.pop(_ZONES, [])
-    ids = set(before) | {i for i in map(_identity, new) if i is not None}
-    conn = session.connection()
-    if ids:
-        apply_changes(conn, before, ids)
-    if zones:
-        _rebuild(conn, zones)
-
-
-def _bulk_issue_statement(orm_execute_state) -> bool:
-    if not (orm_execute_state.is_update or orm_execute_state.is_delete):
-        return False
-    statement = orm_execute_state.statement
-    # An ORM statement's table is an annotated copy of the issue table: compare names.
-    if getattr(getattr(statement, "table", None), "name", None) != Issue.__tablename__:
-        return False
-    if orm_execute_state.is_delete:
-        return True
-    keys = {getattr(k, "key", k) for k in (statement._values or {})}
-    for params in _parameter_sets(orm_execute_state):
-        keys |= set(params)
-    return bool(keys & set(COUNTED))
 
 
 def _parameter_sets(orm_execute_state):
@@ -306,31 +241,109 @@ def _parameter_sets(orm_execute_state):
     return params if isinstance(params, list) else [params]
 
 
-def _on_execute(orm_execute_state):
-    if not _bulk_issue_statement(orm_execute_state):
-        return None
-    statement = orm_execute_state.statement
-    conn = orm_execute_state.session.connection()
-    if statement.whereclause is None and orm_execute_state.is_delete and not _parameter_sets(orm_execute_state):
-        # Every issue goes (as when the tests empty the tables): so do all their counts.
+class IssueWatch:
+    """Keeps figures derived from the issues exact in the transaction that changes them, whichever way the
+    issues change: ORM flushes (new, changed, deleted issues; a community's time zone moving its months) and
+    bulk UPDATE/DELETE statements. `read(conn, ids)` reads the issues' counted rows, `apply(conn, before, ids)`
+    subtracts what they counted before and adds what they count now, `rebuild(conn, community_ids)` recounts
+    communities, and `tables` are emptied when every issue goes. Used by the dashboard's rollups (below) and
+    the insight area's monthly counts."""
+
+    def __init__(self, name: str, counted: tuple, read, apply, rebuild, tables: tuple):
+        self.counted, self.read, self.apply, self.rebuild, self.tables = counted, read, apply, rebuild, tables
+        self._keys = tuple(f"{name}.{part}" for part in ("old", "new", "zones"))
+        self._watched = None
+
+    def watched_attributes(self) -> tuple:
+        """The counted columns and the relationships that set them (`issue.handling_org = org` changes
+        handling_org_id only during the flush, after before_flush has looked)."""
+        if self._watched is None:
+            relations = [r.key for r in inspect(Issue).relationships
+                         if any(c.key in self.counted for c in r.local_columns)]
+            self._watched = self.counted + tuple(relations)
+        return self._watched
+
+    def changed(self, obj) -> bool:
+        attrs = inspect(obj).attrs
+        return any(attrs[c].history.has_changes() for c in self.watched_attributes())
+
+    def before_flush(self, session, flush_context, instances) -> None:
+        old_key, new_key, zones_key = self._keys
+        for name in self._keys:  # left by a flush that failed
+            session.info.pop(name, None)
+        moving = [_identity(o) for o in session.dirty if isinstance(o, Issue) and self.changed(o)]
+        moving += [_identity(o) for o in session.deleted if isinstance(o, Issue)]
+        moving = [i for i in moving if i is not None]
+        new = [o for o in session.new if isinstance(o, Issue)]
+        zones = [_identity(o) for o in session.dirty if isinstance(o, Community)
+                 and inspect(o).attrs["time_zone"].history.has_changes()]
+        if not (moving or new or zones):
+            return
+        session.info[old_key] = self.read(session.connection(), moving) if moving else {}
+        session.info[new_key] = new
+        session.info[zones_key] = zones
+
+    def after_flush(self, session, flush_context) -> None:
+        old_key, new_key, zones_key = self._keys
+        before = session.info.pop(old_key, None)
+        if before is None:
+            return
+        new = session.info.pop(new_key, [])
+        zones = session.info.pop(zones_key, [])
+        ids = set(before) | {i for i in map(_identity, new) if i is not None}
+        conn = session.connection()
+        if ids:
+            self.apply(conn, before, ids)
+        if zones:
+            self.rebuild(conn, zones)
+
+    def _bulk_issue_statement(self, orm_execute_state) -> bool:
+        if not (orm_execute_state.is_update or orm_execute_state.is_delete):
+            return False
+        statement = orm_execute_state.statement
+        # An ORM statement's table is an annotated copy of the issue table: compare names.
+        if getattr(getattr(statement, "table", None), "name", None) != Issue.__tablename__:
+            return False
+        if orm_execute_state.is_delete:
+            return True
+        keys = {getattr(k, "key", k) for k in (statement._values or {})}
+        for params in _parameter_sets(orm_execute_state):
+            keys |= set(params)
+        return bool(keys & set(self.counted))
+
+    def on_execute(self, orm_execute_state):
+        if not self._bulk_issue_statement(orm_execute_state):
+            return None
+        statement = orm_execute_state.statement
+        conn = orm_execute_state.session.connection()
+        if (statement.whereclause is None and orm_execute_state.is_delete
+                and not _parameter_sets(orm_execute_state)):
+            # Every issue goes (as when the tests empty the tables): so do all their counts.
+            result = orm_execute_state.invoke_statement()
+            for table in self.tables:
+                conn.execute(delete(table))
+            return result
+        if statement.whereclause is not None:
+            ids = list(conn.execute(select(Issue.id).where(statement.whereclause)).scalars())
+        else:  # bulk UPDATE by primary key: one parameter set per row
+            ids = [p["id"] for p in _parameter_sets(orm_execute_state) if "id" in p]
+        before = self.read(conn, ids)
         result = orm_execute_state.invoke_statement()
-        conn.execute(delete(IssueDuration.__table__))
-        conn.execute(delete(IssueRollup.__table__))
-        conn.execute(delete(IssueBuildingRollup.__table__))
+        self.apply(conn, before, ids)
         return result
-    if statement.whereclause is not None:
-        ids = list(conn.execute(select(Issue.id).where(statement.whereclause)).scalars())
-    else:  # bulk UPDATE by primary key: one parameter set per row
-        ids = [p["id"] for p in _parameter_sets(orm_execute_state) if "id" in p]
-    before = _read(conn, ids)
-    result = orm_execute_state.invoke_statement()
-    apply_changes(conn, before, ids)
-    return result
+
+    def listen(self) -> None:
+        """Register the session events (idempotent; called when the app is created)."""
+        for name, fn in (("before_flush", self.before_flush), ("after_flush", self.after_flush),
+                         ("do_orm_execute", self.on_execute)):
+            if not event.contains(Session, name, fn):
+                event.listen(Session, name, fn)
+
+
+_watch = IssueWatch("dashboard.rollup", COUNTED, _read, apply_changes, _rebuild,
+                    (IssueDuration.__table__, IssueRollup.__table__, IssueBuildingRollup.__table__))
 
 
 def listen() -> None:
     """Register the session events (idempotent; called when the app is created)."""
-    for name, fn in (("before_flush", _before_flush), ("after_flush", _after_flush),
-                     ("do_orm_execute", _on_execute)):
-        if not event.contains(Session, name, fn):
-            event.listen(Session, name, fn)
+    _watch.listen()

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import delete, event, inspect, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
-from portal.dashboard.rollups import month_number
+from portal.dashboard.rollups import IssueWatch, month_number
 from portal.extensions import db
 from portal.insight.models import PROACTIVE_SOURCES, IssueMonthCount
 from portal.issues.models import Issue
@@ -21,7 +20,6 @@ from portal.places.models import Community
 
 COUNTED = ("status", "community_id", "category_id", "submitted_at", "source")
 _CHUNK = 500
-_OLD, _NEW, _ZONES = "insight.month_old", "insight.month_new", "insight.month_zones"
 
 
 def bucket(row, zone_name) -> tuple | None:
@@ -110,78 +108,9 @@ def month_counts_direct(community_ids) -> dict[tuple, tuple[int, int]]:
 
 # --- session events ---------------------------------------------------------------------------------------
 
-def _identity(obj):
-    state = inspect(obj)
-    return state.identity[0] if state.identity else state.dict.get("id")
-
-
-def _changed(obj) -> bool:
-    attrs = inspect(obj).attrs
-    return any(attrs[c].history.has_changes() for c in COUNTED + ("community", "category"))
-
-
-def _before_flush(session, flush_context, instances) -> None:
-    for name in (_OLD, _NEW, _ZONES):
-        session.info.pop(name, None)
-    moving = [_identity(o) for o in session.dirty if isinstance(o, Issue) and _changed(o)]
-    moving += [_identity(o) for o in session.deleted if isinstance(o, Issue)]
-    moving = [i for i in moving if i is not None]
-    new = [o for o in session.new if isinstance(o, Issue)]
-    zones = [_identity(o) for o in session.dirty if isinstance(o, Community)
-             and inspect(o).attrs["time_zone"].history.has_changes()]
-    if not (moving or new or zones):
-        return
-    session.info[_OLD] = _read(session.connection(), moving) if moving else {}
-    session.info[_NEW] = new
-    session.info[_ZONES] = zones
-
-
-def _after_flush(session, flush_context) -> None:
-    before = session.info.pop(_OLD, None)
-    if before is None:
-        return
-    new = session.info.pop(_NEW, [])
-    zones = session.info.pop(_ZONES, [])
-    ids = set(before) | {i for i in map(_identity, new) if i is not None}
-    conn = session.connection()
-    if ids:
-        apply_changes(conn, before, ids)
-    if zones:
-        _rebuild(conn, zones)
-
-
-def _on_execute(orm_execute_state):
-    if not (orm_execute_state.is_update or orm_execute_state.is_delete):
-        return None
-    statement = orm_execute_state.statement
-    if getattr(getattr(statement, "table", None), "name", None) != Issue.__tablename__:
-        return None
-    params = orm_execute_state.parameters
-    params = [] if params is None else params if isinstance(params, list) else [params]
-    if orm_execute_state.is_update:
-        keys = {getattr(k, "key", k) for k in (statement._values or {})}
-        for p in params:
-            keys |= set(p)
-        if not keys & set(COUNTED):
-            return None
-    conn = orm_execute_state.session.connection()
-    if statement.whereclause is None and orm_execute_state.is_delete and not params:
-        result = orm_execute_state.invoke_statement()
-        conn.execute(delete(IssueMonthCount.__table__))
-        return result
-    if statement.whereclause is not None:
-        ids = list(conn.execute(select(Issue.id).where(statement.whereclause)).scalars())
-    else:
-        ids = [p["id"] for p in params if "id" in p]
-    before = _read(conn, ids)
-    result = orm_execute_state.invoke_statement()
-    apply_changes(conn, before, ids)
-    return result
+_watch = IssueWatch("insight.month", COUNTED, _read, apply_changes, _rebuild, (IssueMonthCount.__table__,))
 
 
 def listen() -> None:
     """Register the session events (idempotent; called when the app is created)."""
-    for name, fn in (("before_flush", _before_flush), ("after_flush", _after_flush),
-                     ("do_orm_execute", _on_execute)):
-        if not event.contains(Session, name, fn):
-            event.listen(Session, name, fn)
+    _watch.listen()
