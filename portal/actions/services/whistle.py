@@ -16,7 +16,7 @@ are idempotent: one joint action per issue (action.joint_issue_id is unique), on
 (action_summons.sub_action_id and action.issue_summons_id are unique)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import force_locale
@@ -26,7 +26,6 @@ from sqlalchemy.orm import joinedload
 
 from portal.actions.models import Action, ActionSummons
 from portal.actions.services._common import (
-    REASON_MAX,
     TITLE_MAX,
     _add_update,
     _link,
@@ -35,7 +34,6 @@ from portal.actions.services._common import (
     _others,
     _payload,
     _require,
-    _text,
     local_date,
 )
 from portal.actions.services.progress import _roll_up
@@ -49,7 +47,7 @@ from portal.i18n import default_language
 from portal.issues.services.whistle import (
     DEFAULT_REPORT_WITHIN,
     check_report,
-    report_minutes,
+    check_summons,
     summonable,
     summons_recipients,
 )
@@ -94,25 +92,13 @@ def blow_whistle_on_action(official: User, action: Action, organizations: list[O
     now = _now(now)
     _require(permissions.can_blow_whistle_on_action(official, action),
              _l("Only the sub-district's officials can summon organizations to an action that is not done."))
-    organizations = [o for o in organizations if o is not None]
-    if not organizations:
-        raise DomainError(_l("Choose at least one organization to summon."), "organizations")
-    allowed = {o.id for o in action_summons_targets(action)}
-    if any(o.id not in allowed for o in organizations):
-        raise DomainError(_l("Choose an organization of this community or its sub-district."), "organizations")
     waiting = set(db.session.scalars(db.select(ActionSummons.organization_id).where(
         ActionSummons.action_id == action.id, ActionSummons.reported_at.is_(None))))
-    if any(o.id in waiting for o in organizations):
-        raise DomainError(_l("An organization you chose is already summoned and has not reported in yet."),
-                          "organizations")
-    if report_within in (None, ""):
-        report_within = default_report_within(action)
-    report_within = report_minutes(report_within)
-    reason = _text(reason, "reason", maximum=REASON_MAX, required=True,
-                   empty_message=_l("Say why the organizations are summoned."))
-    report_by = now + timedelta(minutes=report_within)
+    organizations, report_by, reason = check_summons(
+        organizations, action_summons_targets(action), waiting, report_within, reason,
+        default_within=lambda: default_report_within(action), now=now)
     made = [ActionSummons(action=action, organization=org, summoned_by_id=official.id, summoned_at=now,
-                          report_by=report_by, reason=reason) for org in dict.fromkeys(organizations)]
+                          report_by=report_by, reason=reason) for org in organizations]
     db.session.add_all(made)
     _add_update(action, "whistle", official, body=reason, at=now,
                 organizations="、".join(s.organization.name for s in made),

@@ -5,6 +5,7 @@ who comes and what it will do, by when. Both are on the issue's timeline; a repo
 once it has passed, is late."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -95,31 +96,41 @@ def summons_of(issue: Issue) -> list[IssueSummons]:
         joinedload(IssueSummons.organization)).order_by(IssueSummons.id)).all()
 
 
+def check_summons(organizations: list[Organization | None], targets: list[Organization], waiting: set[int],
+                  report_within: int | str | None, reason: str | None, *, default_within: Callable[[], int],
+                  now: datetime) -> tuple[list[Organization], datetime, str]:
+    """A summons's checks, the same for an issue and (portal.actions) an agreed action: at least one
+    organization, each among `targets` and none still `waiting` to report in (their ids); the time to report
+    in minutes (`default_within()` when none is given); a reason. Returns the organizations without repeats,
+    report-by and the cleaned reason; DomainError on `organizations`, `report_within` or `reason`."""
+    organizations = [o for o in organizations if o is not None]
+    if not organizations:
+        raise DomainError(_l("Choose at least one organization to summon."), "organizations")
+    allowed = {o.id for o in targets}
+    if any(o.id not in allowed for o in organizations):
+        raise DomainError(_l("Choose an organization of this community or its sub-district."), "organizations")
+    if any(o.id in waiting for o in organizations):
+        raise DomainError(_l("An organization you chose is already summoned and has not reported in yet."),
+                          "organizations")
+    minutes = report_minutes(default_within() if report_within in (None, "") else report_within)
+    reason = _clean_text(reason, "reason", required=True, maximum=REASON_MAX,
+                         empty_message=_l("Say why the organizations are summoned."))
+    return list(dict.fromkeys(organizations)), now + timedelta(minutes=minutes), reason
+
+
 def blow_whistle(official: User, issue: Issue, organizations: list[Organization], *,
                  report_within: int | str | None, reason: str, now: datetime | None = None) -> list[IssueSummons]:
     """Summon each organization to the issue, to report in within `report_within` minutes."""
     now = _now(now)
     if not permissions.can_blow_whistle(official, issue):
         raise NotAllowed(_l("Only the sub-district's officials can summon organizations to an issue."))
-    organizations = [o for o in organizations if o is not None]
-    if not organizations:
-        raise DomainError(_l("Choose at least one organization to summon."), "organizations")
-    allowed = {o.id for o in summons_targets(issue)}
-    if any(o.id not in allowed for o in organizations):
-        raise DomainError(_l("Choose an organization of this community or its sub-district."), "organizations")
     waiting = set(db.session.scalars(db.select(IssueSummons.organization_id).where(
         IssueSummons.issue_id == issue.id, IssueSummons.reported_at.is_(None))))
-    if any(o.id in waiting for o in organizations):
-        raise DomainError(_l("An organization you chose is already summoned and has not reported in yet."),
-                          "organizations")
-    if report_within in (None, ""):
-        report_within = default_report_within(issue)
-    report_within = report_minutes(report_within)
-    reason = _clean_text(reason, "reason", required=True, maximum=REASON_MAX,
-                         empty_message=_l("Say why the organizations are summoned."))
-    report_by = now + timedelta(minutes=report_within)
+    organizations, report_by, reason = check_summons(
+        organizations, summons_targets(issue), waiting, report_within, reason,
+        default_within=lambda: default_report_within(issue), now=now)
     made = []
-    for org in dict.fromkeys(organizations):
+    for org in organizations:
         summons = IssueSummons(issue=issue, organization=org, summoned_by_id=official.id, summoned_at=now,
                                report_by=report_by, reason=reason)
         db.session.add(summons)
