@@ -8,13 +8,14 @@ and done four months ago, so its before/after shows a real drop. Idempotent: a c
 older than a year is left alone."""
 from __future__ import annotations
 
+import io
 import math
 import random
 from datetime import UTC, datetime, time, timedelta
 
+from PIL import Image
 from sqlalchemy import insert
 
-from portal.actions.demo import photo
 from portal.actions.models import Action
 from portal.actions.services import complete, create_action, post_progress
 from portal.auth.services import find_by_login
@@ -203,6 +204,13 @@ def seed_insight() -> list[str]:
     return lines
 
 
+def _evidence_photo() -> tuple[str, bytes]:
+    """A plain JPEG as the completion's evidence (completing an action needs one)."""
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (120, 160, 200)).save(out, "JPEG", quality=70)
+    return "更换后的立管.jpg", out.getvalue()
+
+
 def _seed_done_hotspot_action(now) -> list[str]:
     """The hotspot of leaks (SPIKE) acted on and done 4 months ago, so its page and the dashboard show a
     real drop; the lighting hotspot of the actions demo, not done yet, shows the other state."""
@@ -232,6 +240,6 @@ def _seed_done_hotspot_action(now) -> list[str]:
                            now=start)
     post_progress(staff, action, body="已排查全部楼层，老化立管共12处，开始分段更换。", percent=40,
                   now=start + timedelta(days=2))
-    complete(staff, action, note="12处老化立管已全部更换，试水无渗漏。", photos=[photo((120, 160, 200), 22)],
+    complete(staff, action, note="12处老化立管已全部更换，试水无渗漏。", photos=[_evidence_photo()],
              now=start + timedelta(days=25))
     return [f"{community.name}: a done hotspot action with its before/after ({title})"]
