@@ -235,7 +235,7 @@ class Effect:
         if self.short:
             after += " " + _("— only %(n)d of %(of)d months have passed so far", n=len(self.after_months),
                              of=len(self.before_months))
-        return f"{before}; {after}"
+        return _("%(before)s; %(after)s", before=before, after=after)
 
 
 def windows(action: Action, now: datetime, months: int = EFFECT_MONTHS) -> tuple[list[int], list[int]]:
