@@ -185,3 +185,22 @@ def test_an_action_without_related_issues_shows_no_section(client, world):
                          due_date=date(2026, 4, 30), parent=action, now=STARTED)
     db.session.commit()
     assert "Did it work?" not in client.get(f"/c/x/actions/{step.id}").get_data(as_text=True)
+
+
+def test_the_demo_shows_a_real_drop_after_its_done_hotspot_action_and_fills_rankings_and_statistics(runner):
+    from portal.actions.models import Action
+    from portal.insight import public, rankings
+    from portal.insight.services import current_month
+    from portal.places.models import Community, SubDistrict
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    done = db.session.scalars(db.select(Action).where(Action.source == "hotspot", Action.status == "done",
+                                                      Action.parent_id.is_(None))).all()
+    found = E.effects_of(done)
+    assert found and any(e.direction == "fewer" and e.significant and len(e.after_months) == 3 for e in found)
+    community = db.session.scalar(db.select(Community).where(Community.slug == "huajiadi"))
+    month = current_month(community) - 1
+    ranked = rankings.rankings(db.session.get(SubDistrict, community.sub_district_id), month, "demand")
+    assert len(ranked["community"]) >= 3 and all(r.value is not None for r in ranked["community"])
+    stats = public.community_statistics(community)
+    assert sum(stats.totals.values()) > 100 and stats.done_count >= 1
