@@ -33,6 +33,7 @@ from portal.dashboard.models import IssueBuildingRollup
 from portal.dashboard.rollups import month_number
 from portal.extensions import db
 from portal.insight.models import IssueMonthCount
+from portal.insight.services import month_text
 from portal.places.models import Community
 
 if TYPE_CHECKING:
@@ -223,7 +224,6 @@ class Effect:
 
     def months_note(self) -> str:
         """Which months were compared, said so that a shorter "after" is plain."""
-        from portal.insight.services import month_text
         before = _("before: %(first)s – %(last)s (%(n)d months up to the month it started)",
                    first=month_text(self.before_months[0]), last=month_text(self.before_months[-1]),
                    n=len(self.before_months))

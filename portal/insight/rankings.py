@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from portal.dashboard.services import Filters, three_rates
 from portal.extensions import db
 from portal.insight.services import month_start, proactive_share
-from portal.places.models import Building, Community, Household
+from portal.places.models import Building, Household
 
 RATE_MEASURES = ("response", "resolution", "satisfaction")
 MEASURES = (*RATE_MEASURES, "demand", "proactive")
@@ -137,7 +137,3 @@ def rankings(sub_district, month: int, measure: str) -> dict[str, list[Ranked]]:
              shares[(r.key, month)].percent()) for r in communities]
     return {"community": rank(rows), "org": []}
 
-
-def sub_district_communities(sub_district) -> list[Community]:
-    return db.session.scalars(db.select(Community).where(Community.sub_district_id == sub_district.id)
-                              .order_by(Community.name)).all()
