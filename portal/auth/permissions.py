@@ -800,6 +800,21 @@ def can_view_patrol_log(user, community) -> bool:
         roles.is_committee_member(user, community)
 
 
+
+# --- insight: did it work, rankings, public statistics ---
+# Rankings compare communities and organizations against each other: the sub-district's officials (and
+# admins) only, not committee members or residents. A community's public statistics are figures of what its
+# public pages already show: whoever may see those pages (members-only communities: members only).
+
+def can_view_rankings(user, sub_district) -> bool:
+    if not _signed_in(user) or sub_district is None:
+        return False
+    return user.is_admin or roles.is_official_of(user, sub_district)
+
+
+def can_view_public_statistics(user, community) -> bool:
+    return can_view_community(user, community)
+
 # --- dashboard ---
 # Officials see every community of their sub-district; committee members their own community; admins all.
 # Names and phones in exports: officials and admins only.

@@ -3,18 +3,24 @@ every summer, heating from mid-November to March (most in December), leaks in th
 (e-bikes charged on wires from windows) rising year on year and in winter — bulk-inserted as closed issues
 (then the rollups rebuilt), so the month's forecasts and expected rises say something true on first run; a
 grid of 花家地 with its grid worker (网格员) and a patrol log, one round with a finding filed as an issue; and
-one expected rise already turned into a proactive action. Idempotent: a community that already has issues
+one expected rise already turned into a proactive action; a hotspot of leaks at one building of 花家地 acted on
+and done four months ago, so its before/after shows a real drop. Idempotent: a community that already has issues
 older than a year is left alone."""
 from __future__ import annotations
 
+import io
 import math
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
+from PIL import Image
 from sqlalchemy import insert
 
+from portal.actions.models import Action
+from portal.actions.services import complete, create_action, post_progress
 from portal.auth.services import find_by_login
 from portal.clock import utcnow
+from portal.committees.models import Organization
 from portal.dashboard.rollups import rebuild_rollups
 from portal.demo_people import COMMUNITY_SLUGS, OFFICIALS, ensure_member, ensure_organization, ensure_user
 from portal.extensions import db
@@ -25,6 +31,12 @@ from portal.issues.models import Issue, IssueCategory
 from portal.places.models import Building, Community, Residency
 
 YEARS = 3
+# Leaks at one building of 花家地 piled up 7 to 5 months ago (a hotspot); the property company fixed the
+# pipes 5 to 4 months ago, and the months since are back to the usual: the done action's before/after.
+SPIKE = {7: 6, 6: 8, 5: 9}
+SPIKE_CATEGORY = "leak"
+SPIKE_TITLES = ["楼道水管漏水", "楼上渗水到楼道", "水管接口滴水"]
+EFFECT_TITLE = "%s楼道水管集中更换"
 GRID_WORKER = ("13800000050", "张网格")
 
 
@@ -70,14 +82,37 @@ def _history_rows(community, categories, reporters, buildings, now, rng) -> list
                                        microsecond=0) + timedelta(days=rng.randrange(days), hours=rng.randrange(1, 14)))
                 if at >= now:
                     continue
-                rows.append(dict(
-                    community_id=community.id, category_id=category.id, title=rng.choice(titles), description="",
-                    building_id=rng.choice(buildings).id if buildings else None, reporter_id=rng.choice(reporters),
-                    source="portal", show_name=False, status="closed", handling_org_id=category.default_org_id,
-                    submitted_at=at, respond_by=at + timedelta(hours=category.respond_hours),
-                    resolve_by=at + timedelta(hours=category.resolve_hours), first_response_at=at + timedelta(hours=2),
-                    resolved_at=at + timedelta(days=2), closed_at=at + timedelta(days=9), next_deadline=None,
-                    respond_warned=0, resolve_warned=0, reopen_count=0, support_count=0, rating_excluded=False))
+                rows.append(_closed_issue(community, category, rng.choice(titles),
+                                          rng.choice(buildings) if buildings else None, rng.choice(reporters), at))
+    return rows
+
+
+def _closed_issue(community, category, title, building, reporter_id, at) -> dict:
+    """The row of an issue handled in time and closed, for the bulk insert."""
+    return dict(
+        community_id=community.id, category_id=category.id, title=title, description="",
+        building_id=building.id if building is not None else None, reporter_id=reporter_id,
+        source="portal", show_name=False, status="closed", handling_org_id=category.default_org_id,
+        submitted_at=at, respond_by=at + timedelta(hours=category.respond_hours),
+        resolve_by=at + timedelta(hours=category.resolve_hours), first_response_at=at + timedelta(hours=2),
+        resolved_at=at + timedelta(days=2), closed_at=at + timedelta(days=9), next_deadline=None,
+        respond_warned=0, resolve_warned=0, reopen_count=0, support_count=0, rating_excluded=False)
+
+
+def _spike_rows(community, categories, reporters, buildings, now, rng) -> list[dict]:
+    """The leaks of the first building of 花家地 that made the hotspot the demo's done action answered."""
+    leak = categories.get(SPIKE_CATEGORY)
+    if community.slug != COMMUNITY_SLUGS[0] or leak is None or not buildings:
+        return []
+    current = services.current_month(community, now)
+    rows = []
+    for back, count in SPIKE.items():
+        start = services.month_start(current - back)
+        for i in range(count):
+            at = utcnow().replace(year=start.year, month=start.month, day=1 + (i * 3) % 27, hour=3 + i % 8,
+                                  minute=0, second=0, microsecond=0)
+            rows.append(_closed_issue(community, leak, rng.choice(SPIKE_TITLES), buildings[0],
+                                      rng.choice(reporters), at))
     return rows
 
 
@@ -104,6 +139,7 @@ def _seed_history(community, now, rng) -> int:
     buildings = db.session.scalars(db.select(Building).where(Building.community_id == community.id)
                                    .order_by(Building.id)).all()
     rows = _history_rows(community, categories, reporters, buildings, now, rng)
+    rows += _spike_rows(community, categories, reporters, buildings, now, rng)
     for i in range(0, len(rows), 2000):
         db.session.execute(insert(Issue.__table__), rows[i:i + 2000])
     return len(rows)
@@ -164,4 +200,46 @@ def seed_insight() -> list[str]:
     if first is not None and already is None:
         services.act_on_rise(find_by_login(OFFICIALS[0][0]), first, now=now)
     lines.append(f"forecasts: {rises} expected rises this month")
+    lines += _seed_done_hotspot_action(now)
     return lines
+
+
+def _evidence_photo() -> tuple[str, bytes]:
+    """A plain JPEG as the completion's evidence (completing an action needs one)."""
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (120, 160, 200)).save(out, "JPEG", quality=70)
+    return "更换后的立管.jpg", out.getvalue()
+
+
+def _seed_done_hotspot_action(now) -> list[str]:
+    """The hotspot of leaks (SPIKE) acted on and done 4 months ago, so its page and the dashboard show a
+    real drop; the lighting hotspot of the actions demo, not done yet, shows the other state."""
+    community = db.session.scalar(db.select(Community).where(Community.slug == COMMUNITY_SLUGS[0]))
+    official = find_by_login(OFFICIALS[0][0])
+    if community is None or official is None:
+        return []
+    building = db.session.scalar(db.select(Building).where(Building.community_id == community.id)
+                                 .order_by(Building.id).limit(1))
+    leak = db.session.scalar(db.select(IssueCategory).where(IssueCategory.community_id == community.id,
+                                                            IssueCategory.code == SPIKE_CATEGORY))
+    company = db.session.scalar(db.select(Organization).where(Organization.community_id == community.id,
+                                                              Organization.kind == "property_company")
+                                .order_by(Organization.id).limit(1))
+    staff = next((m.user for m in company.current_memberships()), None) if company is not None else None
+    if None in (building, leak, staff):
+        return []
+    title = EFFECT_TITLE % building.name
+    if db.session.scalar(db.select(Action.id).where(Action.community_id == community.id, Action.title == title)):
+        return []
+    month = services.current_month(community, now) - 5
+    start = datetime.combine(services.month_start(month) + timedelta(days=19), time(2), tzinfo=UTC)
+    action = create_action(official, community, source="hotspot", title=title, responsible_org=company,
+                           owner=staff, due_date=services.month_end(month + 1),
+                           description="该楼楼道漏水报修连续三个月明显高于往月，请物业排查并更换老化水管。",
+                           hotspot={"building": building, "category": leak, "month": services.month_text(month)},
+                           now=start)
+    post_progress(staff, action, body="已排查全部楼层，老化立管共12处，开始分段更换。", percent=40,
+                  now=start + timedelta(days=2))
+    complete(staff, action, note="12处老化立管已全部更换，试水无渗漏。", photos=[_evidence_photo()],
+             now=start + timedelta(days=25))
+    return [f"{community.name}: a done hotspot action with its before/after ({title})"]

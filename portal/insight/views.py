@@ -1,24 +1,34 @@
 """Insight pages: a sub-district's expected rises and proactive share (officials), a community's forecasts
-(its committee members and the officials), the one-step "act on this rise" button, and the patrol page."""
-from flask import abort, redirect, render_template, request, url_for
+(its committee members and the officials), the one-step "act on this rise" button, the patrol page; and
+"did it work": the before/after of actions (partials the action page and the dashboard include), the
+officials' rankings and a community's public statistics (居务公开)."""
+import hashlib
+
+from flask import abort, make_response, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
+from portal import charts
 from portal.auth import permissions, roles
+from portal.clock import local_today
 from portal.committees.models import GRID_KINDS, Organization
+from portal.dashboard.forms import BadFilter, parse_month
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.formviews import db_int, flash_back, form_view, posted_id
-from portal.insight import bp, services
+from portal.insight import bp, effects, services
+from portal.insight import public as public_stats
+from portal.insight import rankings as rankings_service
 from portal.insight.forms import PatrolForm
 from portal.insight.models import Forecast
 from portal.issues.models import IssueCategory
 from portal.issues.services import categories_for, category_label
 from portal.places.models import Building, Community, SubDistrict
 from portal.places.services import community_or_404
-from portal.web import allow, perform
+from portal.web import allow, perform, public
 
 SHARE_MONTHS = 6
 
@@ -159,3 +169,77 @@ def mine():
     if ids:
         return redirect(url_for("insight.community", slug=db.session.get(Community, ids[0]).slug))
     allow(False)
+
+
+# --- did it work: before/after, rankings, public statistics -----------------------------------------------
+
+@bp.app_context_processor
+def effect_helpers():
+    """For the action page and the dashboard, which sit below insight and only include its partials."""
+    return {"action_effect": _action_effect, "recent_action_effects": _recent_action_effects}
+
+
+def _action_effect(action):
+    return effects.effect_of(action)
+
+
+def _recent_action_effects(sub_district, community=None):
+    if community is not None:
+        return effects.recent_done_effects(community_ids=[community.id])
+    return effects.recent_done_effects(sub_district_id=sub_district.id)
+
+
+@bp.get("/sub-districts/<int:sub_district_id>/rankings")
+def rankings(sub_district_id):
+    found = db.session.get(SubDistrict, sub_district_id)
+    if found is None:
+        abort(404)
+    allow(permissions.can_view_rankings(current_user, found))
+    today = local_today()
+    month_typed = request.args.get("month", "").strip()
+    by = request.args.get("by", "response")
+    errors = {}
+    month = today.year * 12 + today.month - 1
+    if month_typed:
+        try:
+            chosen = parse_month(month_typed, _("Month"))
+            month = chosen.year * 12 + chosen.month - 1
+        except BadFilter as error:
+            errors["month"] = str(error)
+    if by not in rankings_service.MEASURES:
+        errors["by"] = _("Choose one of the measures listed.")
+        by = "response"
+    tables = {} if errors else rankings_service.rankings(found, month, by)
+    return render_template("insight/rankings.html", sub_district=found, month=month,
+                           month_typed=month_typed or services.month_text(month), by=by, errors=errors,
+                           tables=tables, measures=rankings_service.MEASURES,
+                           labels=rankings_service.MEASURE_LABELS, formulas=rankings_service.FORMULAS,
+                           community_only=rankings_service.COMMUNITY_ONLY,
+                           month_text=services.month_text), 400 if errors else 200
+
+
+# Anonymous visitors of a public community get the page as anyone would: a shared cache may keep it briefly,
+# and the ETag answers an unchanged page with a 304. Signed-in people's pages carry their own navigation.
+STATISTICS_MAX_AGE = 300
+
+
+@bp.get("/c/<slug>/statistics")
+@public
+def statistics(slug):
+    found = community_or_404(slug)
+    allow(permissions.can_view_public_statistics(current_user, found))
+    stats = public_stats.community_statistics(found)
+    bars = charts.bar_chart(
+        "chart-monthly-issues", _("Issues by month"),
+        _("Bar chart of the number of issues submitted in each of the last %(n)d months; the table gives the "
+          "same figures by category.", n=len(stats.months)),
+        [(services.month_text(m), stats.totals[m]) for m in stats.months])
+    response = make_response(render_template(
+        "insight/statistics.html", community=found, stats=stats, bars=bars, month_text=services.month_text))
+    anonymous_public = not current_user.is_authenticated and not found.members_only
+    response.headers["Cache-Control"] = (f"public, max-age={STATISTICS_MAX_AGE}" if anonymous_public
+                                         else "private, no-cache")
+    response.vary.update(("Cookie", "Accept-Language"))
+    response.set_etag(hashlib.sha256(f"{stats.last_change_key}:{get_locale()}:{current_user.get_id()}".encode())
+                      .hexdigest()[:24])
+    return response.make_conditional(request)

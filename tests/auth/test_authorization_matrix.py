@@ -254,6 +254,8 @@ ROUTES = {
     "insight.sub_district": Route(lambda u, w: permissions.can_view_forecasts(u, sub_district=w.sd_a)),
     "insight.community": Route(lambda u, w: permissions.can_view_forecasts(u, community=w.x)),
     "insight.patrol": Route(lambda u, w: permissions.can_view_patrol_log(u, w.x)),
+    "insight.rankings": Route(lambda u, w: permissions.can_view_rankings(u, w.sd_a)),
+    "insight.statistics": Route(lambda u, w: permissions.can_view_public_statistics(u, w.x)),
     "insight.mine": Route(lambda u, w: bool(roles.official_sub_district_ids(u) or roles.committee_community_ids(u)),
                           ok=(302,)),
     # notifications
