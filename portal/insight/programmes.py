@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from portal.actions.models import Action
 from portal.actions.services import create_action
@@ -44,7 +45,8 @@ NAME_MAX = 120
 WORDS_MAX = 200
 FIGURE_BEFORE = 6  # months shown before a programme's start
 MONTHS_MAX = 24
-STATE_LABELS = {"open": _l("Open"), "achieved": _l("Achieved"), "missed": _l("Missed"), "closed": _l("Closed")}
+STATE_LABELS = {"open": lazy_pgettext("programme", "Open"), "achieved": lazy_pgettext("programme", "Achieved"),
+                "missed": lazy_pgettext("programme", "Missed"), "closed": lazy_pgettext("programme", "Closed")}
 
 
 # --- the month's problem -----------------------------------------------------------------------------------
