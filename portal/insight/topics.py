@@ -8,8 +8,8 @@ How the grouping works:
   issues in building 3 are not about the same problem.
 - TF-IDF (scikit-learn, sublinear term counts, rows normalized to length 1) turns each issue into a vector;
   k-means on those unit vectors (fixed random_state, so a run is reproducible) groups them, with k chosen
-  from the data: the candidate k with the best silhouette (cosine distance, on a fixed sample of at most
-  SILHOUETTE_SAMPLE issues).
+  from the data: the fewest candidate k whose silhouette (cosine distance, on a fixed sample of at most
+  SILHOUETTE_SAMPLE issues) is within SILHOUETTE_SLACK of the best.
 - An issue belongs to the topic whose centre (normalized) is nearest by cosine similarity, if that
   similarity is at least SIMILARITY_MIN; otherwise it is in no topic. A topic needs MIN_ISSUES issues.
 - Trend: the six months to the topic's month are counted by the same rule: the earlier months' issues are
@@ -49,6 +49,7 @@ MAX_TOPICS = 20
 TOP_WORDS = 5
 DESCRIPTION_READ = 200  # characters of the description read beside the title
 SILHOUETTE_SAMPLE = 2000
+SILHOUETTE_SLACK = 0.02
 CANDIDATE_KS = (2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20)
 RANDOM_STATE = 0
 
@@ -132,17 +133,20 @@ def _choose_k(x, distinct: int) -> tuple[int, np.ndarray]:
     if not ks:
         return 1, np.zeros(x.shape[0], dtype=int)
     sample = min(x.shape[0], SILHOUETTE_SAMPLE)
-    best = None
+    scored = []
     for k in ks:
         labels = KMeans(n_clusters=k, n_init=3, random_state=RANDOM_STATE).fit_predict(x)
         if len(set(labels)) < 2:
             continue
         score = silhouette_score(x, labels, metric="cosine", sample_size=sample, random_state=RANDOM_STATE)
-        if best is None or score > best[0] + 1e-9:
-            best = (score, k, labels)
-    if best is None:
+        scored.append((float(score), k, labels))
+    if not scored:
         return 1, np.zeros(x.shape[0], dtype=int)
-    return best[1], best[2]
+    # The fewest topics whose silhouette is within SILHOUETTE_SLACK of the best: of near-equal groupings the
+    # coarser reads better (one topic of lift complaints rather than one per way of saying it).
+    best = max(score for score, _k, _labels in scored)
+    _score, k, labels = next(item for item in scored if item[0] >= best - SILHOUETTE_SLACK)
+    return k, labels
 
 
 def _normalized(matrix: np.ndarray) -> np.ndarray:
