@@ -9,7 +9,7 @@ How the grouping works:
 - TF-IDF (scikit-learn, sublinear term counts, rows normalized to length 1) turns each issue into a vector;
   k-means on those unit vectors (fixed random_state, so a run is reproducible) groups them, with k chosen
   from the data: the fewest candidate k whose silhouette (cosine distance, on a fixed sample of at most
-  SILHOUETTE_SAMPLE issues) is within SILHOUETTE_SLACK of the best.
+  SILHOUETTE_SAMPLE issues) is within SILHOUETTE_SLACK (a tenth) of the best.
 - An issue belongs to the topic whose centre (normalized) is nearest by cosine similarity, if that
   similarity is at least SIMILARITY_MIN; otherwise it is in no topic. A topic needs MIN_ISSUES issues.
 - Trend: the six months to the topic's month are counted by the same rule: the earlier months' issues are
@@ -45,12 +45,13 @@ if TYPE_CHECKING:
 TREND_MONTHS = 6
 SIMILARITY_MIN = 0.2
 MIN_ISSUES = 2
-MAX_TOPICS = 20
+MAX_TOPICS = 30
 TOP_WORDS = 5
 DESCRIPTION_READ = 200  # characters of the description read beside the title
 SILHOUETTE_SAMPLE = 2000
-SILHOUETTE_SLACK = 0.02
-CANDIDATE_KS = (2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20)
+SILHOUETTE_SLACK = 0.1  # a fraction of the best silhouette
+LARGE = 2000  # from this many issues a month, each k-means starts once (its k-means++ start is good enough)
+CANDIDATE_KS = (2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 25, 30)
 RANDOM_STATE = 0
 
 
@@ -135,7 +136,8 @@ def _choose_k(x, distinct: int) -> tuple[int, np.ndarray]:
     sample = min(x.shape[0], SILHOUETTE_SAMPLE)
     scored = []
     for k in ks:
-        labels = KMeans(n_clusters=k, n_init=3, random_state=RANDOM_STATE).fit_predict(x)
+        labels = KMeans(n_clusters=k, n_init=1 if x.shape[0] >= LARGE else 3,
+                        random_state=RANDOM_STATE).fit_predict(x)
         if len(set(labels)) < 2:
             continue
         score = silhouette_score(x, labels, metric="cosine", sample_size=sample, random_state=RANDOM_STATE)
@@ -145,7 +147,7 @@ def _choose_k(x, distinct: int) -> tuple[int, np.ndarray]:
     # The fewest topics whose silhouette is within SILHOUETTE_SLACK of the best: of near-equal groupings the
     # coarser reads better (one topic of lift complaints rather than one per way of saying it).
     best = max(score for score, _k, _labels in scored)
-    _score, k, labels = next(item for item in scored if item[0] >= best - SILHOUETTE_SLACK)
+    _score, k, labels = next(item for item in scored if item[0] >= best * (1 - SILHOUETTE_SLACK))
     return k, labels
 
 
