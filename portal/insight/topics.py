@@ -4,8 +4,8 @@ problems residents raised most and which are rising.
 
 How the grouping works:
 - Each issue is read as words (portal.words: jieba with the civic dictionary; English words), title and the
-  start of its description; numbers and words that say where (楼, 单元, building …) are left out, since two
-  issues in building 3 are not about the same problem.
+  start of its description; numbers, single characters and words that say where (楼, 单元, building …) are
+  left out, since two issues in building 3 are not about the same problem.
 - TF-IDF (scikit-learn, sublinear term counts, rows normalized to length 1) turns each issue into a vector;
   k-means on those unit vectors (fixed random_state, so a run is reproducible) groups them, with k chosen
   from the data: the fewest candidate k whose silhouette (cosine distance, on a fixed sample of at most
@@ -46,6 +46,7 @@ TREND_MONTHS = 6
 SIMILARITY_MIN = 0.2
 MIN_ISSUES = 2
 MAX_TOPICS = 30
+PER_TOPIC = 3  # at most one topic for every 3 issues of the month: a topic is a problem many raised
 TOP_WORDS = 5
 DESCRIPTION_READ = 200  # characters of the description read beside the title
 SILHOUETTE_SAMPLE = 2000
@@ -65,10 +66,11 @@ class IssueText:
 
 
 def topic_terms(text: str, cache: dict | None = None) -> tuple[str, ...]:
-    """The words of an issue that say what it is about: no numbers, no words of place."""
+    """The words of an issue that say what it is about: no numbers, no words of place, no single characters
+    (jieba leaves an unknown run as single characters: 单, 工, 热 say little on their own)."""
     if cache is not None and text in cache:
         return cache[text]
-    found = tuple(t for t in words(text) if not t.isdigit() and t not in PLACE_WORDS and len(t) > 0)
+    found = tuple(t for t in words(text) if len(t) > 1 and not t.isdigit() and t not in PLACE_WORDS)
     if cache is not None:
         cache[text] = found
     return found
@@ -130,7 +132,7 @@ def _choose_k(x, distinct: int) -> tuple[int, np.ndarray]:
     """(k, labels) of the k-means whose silhouette (cosine) is best among the candidates."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
-    ks = [k for k in CANDIDATE_KS if k < distinct and k <= MAX_TOPICS]
+    ks = [k for k in CANDIDATE_KS if k < distinct and k <= MAX_TOPICS and k <= x.shape[0] // PER_TOPIC]
     if not ks:
         return 1, np.zeros(x.shape[0], dtype=int)
     sample = min(x.shape[0], SILHOUETTE_SAMPLE)
