@@ -310,7 +310,7 @@ def programme(programme_id):
                            labels=programmes.STATE_LABELS, month_text=services.month_text,
                            actions=programmes.programme_actions(found), may_manage=may_manage,
                            linkable=programmes.linkable_actions(found) if may_manage and found.status == "open" else [],
-                           states=PROGRAMME_STATES)
+                           states=PROGRAMME_STATES, category_names=dict(programmes.category_codes(found.sub_district)))
 
 
 def _programme_post(programme_id, call, message, *, guard_input=False):
