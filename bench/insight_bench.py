@@ -16,7 +16,14 @@ as duplicates of another) and prints
 (c) then DROPS AND RECREATES every table of the database, fills one community with --issues open issues
     (residents' texts with a building or a detail varied, so the vocabulary is real), indexes them, fits the
     community's suggester, and times the suggestion and the similar-issue lookup for drafts being typed
-    (median and p95), and keeping the index up to date as an issue is written."""
+    (median and p95), and keeping the index up to date as an issue is written,
+(d) then DROPS AND RECREATES the tables again and fills one sub-district with --topic-issues issues in the last
+    month (and as many in each of the five months before, for the trend), residents' texts varied, and times
+    the month's topic grouping (portal.insight.topics.compute_topics: reading, words, TF-IDF, k-means with k
+    chosen by silhouette, the six-month trend, storing; target under 30 s at 10,000), with the number of
+    topics and their purity (the share of a topic's issues in its commonest category, weighted by size).
+
+    .venv/bin/python bench/insight_bench.py --only-topics        # (d) alone"""
 import argparse
 import csv
 import random
@@ -208,6 +215,50 @@ def scale(database, rows, n_issues, n_queries, rng):
     return timings
 
 
+def topic_grouping(database, rows, n_issues, rng):
+    """(d): one month of `n_issues` issues (and five earlier months as large) grouped into topics, timed."""
+    from collections import Counter
+
+    from portal.clock import utcnow
+    from portal.insight import topics
+    from portal.insight.models import Topic, TopicIssue
+    from portal.insight.services import month_start
+    from portal.issues.models import Issue, IssueCategory
+    with database.app.app_context():
+        database.recreate()
+        now = utcnow()
+        community, buildings, user_ids, categories = base_world(500, now)
+        month = topics.sub_district_month(community.sub_district, now) - 1
+        for back in range(topics.TREND_MONTHS):
+            start = month_start(month - back)
+            at = now.replace(year=start.year, month=start.month, day=12, hour=4)
+            items = [(c, vary(t, rng)) for c, t in ((row[1], row[2]) for row in rng.choices(rows, k=n_issues))]
+            made = issue_rows(community, buildings, user_ids, categories, items, at + timedelta(days=5), rng)
+            for n, row in enumerate(made):
+                row["submitted_at"] = at + timedelta(seconds=n * 100)
+            bulk(Issue, made)
+        db.session.commit()
+        analyze()
+        started = time.perf_counter()
+        run = topics.compute_topics(community.sub_district, month, now=now)
+        db.session.commit()
+        seconds = time.perf_counter() - started
+        month_issues, made_topics = run.issues, run.topics
+        codes = {c.id: c.code for c in db.session.scalars(db.select(IssueCategory))}
+        purity = 0
+        for topic in db.session.scalars(db.select(Topic)):
+            found = Counter(codes[c] for c in db.session.scalars(
+                db.select(Issue.category_id).join(TopicIssue, TopicIssue.issue_id == Issue.id)
+                .where(TopicIssue.topic_id == topic.id)))
+            purity += max(found.values())
+        grouped = db.session.scalar(db.select(db.func.count()).select_from(TopicIssue))
+        db.session.remove()
+    print(f"topics of one month: {month_issues:,} issues (and {topics.TREND_MONTHS - 1} earlier months as large for "
+          f"the trend) grouped into {made_topics} topics in {seconds:.1f} s (target < 30 s); "
+          f"{grouped:,} issues in a topic, purity {purity / max(grouped, 1):.1%} (share in the topic's commonest "
+          f"category)")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_database_arguments(parser)
@@ -216,6 +267,8 @@ def main(argv=None):
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=22)
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--topic-issues", type=int, default=10_000)
+    parser.add_argument("--only-topics", action="store_true", help="run (d), the topic grouping, alone")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     database = Database(parser, args)
@@ -228,6 +281,10 @@ def main(argv=None):
     print(f"evaluation data: {len(rows)} texts, {len({c for _i, c, _t, _d in rows})} categories, "
           f"{sum(1 for r in rows if r[3])} marked as duplicates")
 
+    if args.only_topics:
+        topic_grouping(database, rows, args.topic_issues, rng)
+        database.finish()
+        return
     top1, top3, fit = accuracy(rows, args.folds, args.seed)
     k1, k3 = keyword_accuracy(rows)
     groups, hit5, precision5, shown = similar_quality(database, rows, rng)
@@ -247,6 +304,8 @@ def main(argv=None):
                        ("index_issue (an issue written, its words and counts)", "index")):
         values = timings[key]
         print(f"{'  ' + label:<58} {statistics.median(values):>10.1f} {percentile(values, 95):>8.1f}")
+    print()
+    topic_grouping(database, rows, args.topic_issues, rng)
     database.finish()
 
 

@@ -215,6 +215,15 @@ def _push_browser(w, ids):
     return {"subscription_id": browser.id}, {}
 
 
+def _topic(w, ids):
+    from portal.insight.models import Topic
+    topic = Topic(sub_district_id=w.sd_a.id, month=2026 * 12, words="飞线充电", representative_id=w.issue.id,
+                  issues=1, community_ids=[w.x.id], trend=[0, 0, 0, 0, 0, 1])
+    db.session.add(topic)
+    db.session.flush()
+    return {}, {"topic": topic.id}
+
+
 STATE = {
     "notifications.push_remove": _push_browser,
     "residents.consent": _own_residency,
@@ -230,6 +239,9 @@ STATE = {
     "dashboard.hotspot_action": _hotspot,
     "insight.act": _expected_rise,
     "insight.grid_buildings": lambda w, ids: ({"org_id": w.grid_x.id}, {}),
+    "insight.pick_problem": _topic,
+    "insight.programme_act": lambda w, ids: ({}, {"community": w.x.id}),
+    "insight.programme_status": lambda w, ids: ({}, {"status": "open"}),
     "votes.new": lambda w, ids: ({}, {"method": "committee"}),
     "votes.proxies": _owners_ballot,
     "votes.revoke_proxy": _proxy,

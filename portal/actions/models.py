@@ -29,7 +29,7 @@ from portal.extensions import db
 STATES = ("planned", "in_progress", "done", "blocked")
 STATE_LABELS = {"planned": _l("Planned"), "in_progress": _l("In progress"), "done": _l("Done"),
                 "blocked": _l("Blocked")}
-SOURCES = ("proposal", "decision", "issue", "hotspot", "forecast")
+SOURCES = ("proposal", "decision", "issue", "hotspot", "forecast", "programme")
 RATING_DAYS = 14
 
 
@@ -37,7 +37,8 @@ class Action(db.Model):
     __tablename__ = "action"
     __table_args__ = (
         CheckConstraint("status IN ('planned', 'in_progress', 'done', 'blocked')", name="status"),
-        CheckConstraint("source IN ('proposal', 'decision', 'issue', 'hotspot', 'forecast')", name="source"),
+        CheckConstraint("source IN ('proposal', 'decision', 'issue', 'hotspot', 'forecast', 'programme')",
+                        name="source"),
         CheckConstraint("progress >= 0 AND progress <= 100", name="progress"),
         CheckConstraint("budget IS NULL OR budget >= 0", name="budget"),
         CheckConstraint("status != 'blocked' OR blocked_reason IS NOT NULL", name="blocked_reason"),
@@ -63,6 +64,9 @@ class Action(db.Model):
     joint_issue_id = db.Column(db.Integer, db.ForeignKey("issue.id"), unique=True)
     # A sub-action filed from an issue's report-in (报到) with a date: at most one per report-in.
     issue_summons_id = db.Column(db.Integer, db.ForeignKey("issue_summons.id"), unique=True)
+    # The programme (专项, insight) the action serves: set for one created from it (source "programme") and
+    # for an existing action of any source linked to it; at most one programme per action.
+    programme_id = db.Column(db.Integer, db.ForeignKey("programme.id"), index=True)
 
     responsible_org_id = db.Column(db.Integer, db.ForeignKey("organization.id"), nullable=False)
     owner_id = db.Column(db.Integer, db.ForeignKey("user.id"), index=True)  # the person who carries it out

@@ -98,6 +98,8 @@ def _source_link(action):
         category = category_label(action.hotspot_category) if action.hotspot_category else ""
         return (_("Expected rise: %(category)s, %(month)s", category=category, month=action.hotspot_month or ""),
                 None)
+    if action.source == "programme" and action.programme_id:
+        return (_("A programme (专项)"), url_for("insight.programme", programme_id=action.programme_id))
     return None
 
 

@@ -132,6 +132,12 @@ ACTION_LABELS = {
     "action.created": _l("created an agreed action"),
     "forecast.acted_on": _l("turned an expected rise into a proactive action"),
     "patrol.logged": _l("logged a patrol round"),
+    "topic.month_problem": _l("picked the month's problem"),
+    "programme.opened": _l("opened a programme"),
+    "programme.status": _l("changed a programme's status"),
+    "programme.settled": _l("settled a programme after its target month"),
+    "programme.action_linked": _l("linked an action to a programme"),
+    "programme.action_created": _l("created an action for a programme"),
     "action.progress": _l("posted progress on an action"),
     "action.progress_by_hand": _l("set an action's progress"),
     "action.blocked": _l("marked an action blocked"),
@@ -239,6 +245,8 @@ def _object_labels() -> dict:
         "open311_request": pgettext("audit object", "Hotline request"),
         "forecast": pgettext("audit object", "Forecast"),
         "patrol_round": pgettext("audit object", "Patrol round"),
+        "topic": pgettext("audit object", "Topic of the month"),
+        "programme": pgettext("audit object", "Programme"),
         "fund": pgettext("audit object", "Fund"), "fund_ledger_entry": pgettext("audit object", "Ledger entry"),
     }
 
@@ -365,6 +373,10 @@ def _detail_labels() -> dict:
         "action_id": pgettext("audit detail", "Agreed action"),
         "grid": pgettext("audit detail", "Grid"), "building_id": pgettext("audit detail", "Building"),
         "buildings": pgettext("audit detail", "Buildings"),
+        # the month's problem and programmes
+        "topic_id": pgettext("audit detail", "Topic"), "previous_topic_id": pgettext("audit detail", "Earlier topic"),
+        "baseline": pgettext("audit detail", "Baseline a month"), "target": pgettext("audit detail", "Target a month"),
+        "previous": pgettext("audit detail", "Before"), "figure": pgettext("audit detail", "Figure"),
         # the hotline API
         "prefix": pgettext("audit detail", "Key starts with"),
         "key_prefix": pgettext("audit detail", "Key starts with"),

@@ -894,3 +894,29 @@ def can_see_fund_receipts(user, fund) -> bool:
     return community is not None and (roles.is_verified_resident(user, community)
                                       or roles.is_owner_in(user, community)
                                       or roles.is_committee_member(user, community))
+
+
+# --- the month's problem and programmes (insight, issue #22) ----------------------------------------------
+
+def can_view_topics(user, sub_district) -> bool:
+    """A sub-district's topics of the month: who sees its dashboard (its officials, admins)."""
+    return sub_district is not None and can_view_dashboard(user, sub_district=sub_district)
+
+
+def can_pick_month_problem(user, sub_district) -> bool:
+    """Pick (or change) the month's problem: the sub-district's officials and admins."""
+    return _signed_in(user) and sub_district is not None and (user.is_admin or roles.is_official_of(user, sub_district))
+
+
+def can_manage_programmes(user, sub_district) -> bool:
+    """Open a programme, set its status, link or create its actions: the sub-district's officials and admins."""
+    return can_pick_month_problem(user, sub_district)
+
+
+def can_view_programme(user, programme) -> bool:
+    """A programme's page: the sub-district's officials, admins and the committee members of its communities."""
+    if not _signed_in(user) or programme is None:
+        return False
+    if user.is_admin or roles.is_official_of(user, programme.sub_district):
+        return True
+    return any(roles.is_committee_member(user, c) for c in programme.communities)

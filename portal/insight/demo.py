@@ -24,8 +24,10 @@ from portal.committees.models import Organization
 from portal.dashboard.rollups import rebuild_rollups
 from portal.demo_people import COMMUNITY_SLUGS, OFFICIALS, ensure_member, ensure_organization, ensure_user
 from portal.extensions import db
+from portal.insight import programmes as P
 from portal.insight import services
-from portal.insight.models import Forecast, GridBuilding, PatrolRound
+from portal.insight import topics as T
+from portal.insight.models import Forecast, GridBuilding, PatrolRound, Programme
 from portal.insight.rollup import rebuild_month_counts
 from portal.issues.models import Issue, IssueCategory
 from portal.places.models import Building, Community, Residency
@@ -49,12 +51,18 @@ def _heating(m):
     return {10: 2.5, 11: 9.0, 0: 8.0, 1: 4.0, 2: 1.5}.get(m, 0.3)
 
 
+def _programme_effect(t):
+    # The 飞线充电 programme (专项) opened three months ago: charging on wires falls month by month since.
+    back = round(YEARS * 12 - t * 12)
+    return {3: 0.5, 2: 0.35, 1: 0.2}.get(back, 1.0)
+
+
 # category code → (titles, monthly mean as a function of (month of year 0–11, years since the start))
 PROFILES = {
     "lift": (["电梯停运", "电梯太热没有空调", "电梯异响", "电梯困人"], lambda m, t: 3.5 * _summer(m)),
     "heating": (["暖气不热", "暖气漏水", "室温不达标"], lambda m, t: _heating(m)),
     "security": (["楼道飞线充电", "电动车在楼道充电", "窗口拉电线给电动车充电"],
-                 lambda m, t: 1.5 * 1.6 ** t * (1.3 if m in (11, 0, 1) else 1.0)),
+                 lambda m, t: 1.5 * 1.6 ** t * (1.3 if m in (11, 0, 1) else 1.0) * _programme_effect(t)),
     "rubbish": (["垃圾清运不及时", "垃圾桶满溢", "垃圾分类投放混乱"], lambda m, t: 4.0 * (1.3 if m in (6, 7) else 1.0)),
     "noise": (["夜间施工噪音", "广场舞音响太吵", "楼上装修噪音"], lambda m, t: 2.5 * (1.5 if m in (5, 6, 7) else 1.0)),
     "leak": (["水管冻裂", "楼道漏水", "地下室渗水"], lambda m, t: 1.5 * (2.5 if m in (0, 1) else 1.0)),
@@ -201,6 +209,67 @@ def seed_insight() -> list[str]:
         services.act_on_rise(find_by_login(OFFICIALS[0][0]), first, now=now)
     lines.append(f"forecasts: {rises} expected rises this month")
     lines += _seed_done_hotspot_action(now)
+    if communities:
+        lines += _seed_topics(communities[0].sub_district, now)
+    return lines
+
+
+PROGRAMME_NAME = "飞线充电专项整治"
+ACHIEVED_NAME = "季节高峰诉求专项"
+
+
+def _mid_month(month: int) -> datetime:
+    return datetime.combine(services.month_start(month).replace(day=15), time(4), UTC)
+
+
+def _achieved_rule(communities, current) -> tuple[str, int]:
+    """(category code, months ago) of a seasonal category whose count fell by 40 % within three months of a
+    start 4–9 months back (the seasons make one whatever the month of the demo), for the achieved programme."""
+    best = ("lift", 6)
+    for code in ("lift", "heating", "greenery", "leak"):
+        rule = Programme(category_code=code, words="")
+        rule.communities = communities
+        counts = P.programme_monthly_counts(rule, range(current - 11, current))
+        for back in range(4, 10):
+            start = current - back
+            if counts[start + 3] <= counts[start - 1] * 60 // 100:
+                return code, back
+    return best
+
+
+def _seed_topics(sub_district, now) -> list[str]:
+    """Last month's topics; the one about charging on wires picked as the month's problem; an open programme
+    on it started three months ago (its figure falling toward the target, actions linked in two communities)
+    and a programme on a seasonal category whose peak passed, achieved."""
+    T.run_topics(now)
+    month = T.sub_district_month(sub_district, now) - 1
+    official = find_by_login(OFFICIALS[0][0])
+    rows = P.ranked_topics(sub_district, month)
+    lines = [f"topics of {services.month_text(month)}: {len(rows)}"]
+    if not rows or official is None:
+        return lines
+    charging = next((r.topic for r in rows if any("充电" in w for w in r.topic.word_list)), rows[0].topic)
+    if P.month_problem(sub_district, month) is None:
+        P.pick_month_problem(official, charging, now=now)
+    if db.session.scalar(db.select(Programme.id).where(Programme.sub_district_id == sub_district.id).limit(1)):
+        return lines
+    communities = list(sub_district.communities)
+    started = _mid_month(T.sub_district_month(sub_district, now) - 3)
+    programme = P.open_programme(official, sub_district, name=PROGRAMME_NAME, communities=communities,
+                                 category_code="security", words="充电", cut_percent=50, months=5, now=started)
+    for community in communities[:2]:
+        P.create_programme_action(official, programme, community, now=now)
+    existing = next(iter(P.linkable_actions(programme)), None)
+    if existing is not None:
+        P.link_action(official, programme, existing)
+    current = T.sub_district_month(sub_district, now)
+    code, back = _achieved_rule(communities, current)
+    achieved = P.open_programme(official, sub_district, name=ACHIEVED_NAME, communities=communities,
+                                category_code=code, cut_percent=40, months=3, now=_mid_month(current - back))
+    P.settle(achieved, T.sub_district_month(sub_district, now), now=now)
+    figure = P.programme_figure(programme, now=now)
+    lines.append(f"programmes: {programme.name} {[figure.counts[m] for m in figure.months]} → target "
+                 f"{programme.target}; {achieved.name}: {achieved.status}")
     return lines
 
 

@@ -2,6 +2,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.widgets import HiddenInput
 
 from portal.forms import optional_id
 
@@ -15,3 +16,16 @@ class PatrolForm(FlaskForm):
     category = SelectField(_l("Kind of problem"), coerce=optional_id, validate_choice=False)
     title = StringField(_l("What is the problem? (a short title)"), render_kw={"autocomplete": "off", "maxlength": 120})
     description = TextAreaField(_l("Describe it"), render_kw={"rows": 4})
+
+
+class ProgrammeForm(FlaskForm):
+    """Open a programme (专项): its name, which issues count (category and/or words), where, and the target.
+    The communities are checkboxes the view reads itself; the numbers are parsed by the view."""
+    topic = StringField(widget=HiddenInput())
+    name = StringField(_l("Name of the programme"), render_kw={"maxlength": 120})
+    category = SelectField(_l("Category of the issues (optional)"), validate_choice=False)
+    words = StringField(_l("Words: issues holding any of them count (optional, separated by spaces)"),
+                        render_kw={"maxlength": 200})
+    cut_percent = StringField(_l("Cut the monthly count by (percent)"), default="50",
+                              render_kw={"inputmode": "numeric", "maxlength": 3})
+    months = StringField(_l("Within (months)"), default="3", render_kw={"inputmode": "numeric", "maxlength": 2})

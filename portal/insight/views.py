@@ -1,8 +1,10 @@
 """Insight pages: a sub-district's expected rises and proactive share (officials), a community's forecasts
-(its committee members and the officials), the one-step "act on this rise" button, the patrol page; and
+(its committee members and the officials), the one-step "act on this rise" button, the patrol page;
 "did it work": the before/after of actions (partials the action page and the dashboard include), the
-officials' rankings and a community's public statistics (居务公开)."""
+officials' rankings and a community's public statistics (居务公开); and the month's topics (每月一题) with
+the programmes (专项) opened on them."""
 import hashlib
+import re
 
 from flask import abort, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
@@ -12,18 +14,19 @@ from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
 from portal import charts
+from portal.actions.models import Action
 from portal.auth import permissions, roles
 from portal.clock import local_today
 from portal.committees.models import GRID_KINDS, Organization
 from portal.dashboard.forms import BadFilter, parse_month
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.formviews import db_int, flash_back, form_view, posted_id
-from portal.insight import bp, effects, services
+from portal.formviews import db_int, flash_back, form_view, posted_id, posted_text
+from portal.insight import bp, effects, programmes, services, topics
 from portal.insight import public as public_stats
 from portal.insight import rankings as rankings_service
-from portal.insight.forms import PatrolForm
-from portal.insight.models import Forecast
+from portal.insight.forms import PatrolForm, ProgrammeForm
+from portal.insight.models import PROGRAMME_STATES, Forecast, Programme, Topic
 from portal.issues.models import IssueCategory
 from portal.issues.services import categories_for, category_label
 from portal.places.models import Building, Community, SubDistrict
@@ -243,3 +246,179 @@ def statistics(slug):
     response.set_etag(hashlib.sha256(f"{stats.last_change_key}:{get_locale()}:{current_user.get_id()}".encode())
                       .hexdigest()[:24])
     return response.make_conditional(request)
+# --- the month's topics (每月一题) and programmes (专项) ---------------------------------------------------------
+
+def _sub_district_or_404(sub_district_id):
+    found = db.session.get(SubDistrict, sub_district_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _programme_or_404(programme_id):
+    found = db.session.get(Programme, programme_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _asked_month(found):
+    """The month of ?month=YYYY-MM, else the newest month with topics (else last month)."""
+    text = posted_text(request.args.get("month"))
+    if text:
+        match = re.fullmatch(r"(\d{4})-(\d{2})", text)
+        if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
+            abort(400)
+        return int(match.group(1)) * 12 + int(match.group(2)) - 1
+    months = programmes.topic_months(found)
+    return months[0] if months else topics.sub_district_month(found) - 1
+
+
+@bp.app_template_global()
+def month_topics(sub_district_id, limit=5):
+    """The dashboard's section: the newest month's topics of the sub-district, ranked, for its officials."""
+    found = db.session.get(SubDistrict, sub_district_id)
+    if found is None or not permissions.can_view_topics(current_user, found):
+        return None
+    months = programmes.topic_months(found)
+    if not months:
+        return {"month": None, "rows": []}
+    return {"month": services.month_text(months[0]), "rows": programmes.ranked_topics(found, months[0])[:limit]}
+
+
+@bp.get("/sub-districts/<int:sub_district_id>/topics")
+def topics_page(sub_district_id):
+    found = _sub_district_or_404(sub_district_id)
+    allow(permissions.can_view_topics(current_user, found))
+    month = _asked_month(found)
+    order = "rise" if request.args.get("order") == "rise" else "count"
+    rows = programmes.ranked_topics(found, month, order=order)
+    return render_template("insight/topics.html", sub_district=found, month=month, rows=rows, order=order,
+                           months=programmes.topic_months(found), month_text=services.month_text,
+                           trend_months=list(range(month - topics.TREND_MONTHS + 1, month + 1)),
+                           may_pick=permissions.can_pick_month_problem(current_user, found),
+                           may_open=permissions.can_manage_programmes(current_user, found))
+
+
+@bp.post("/sub-districts/<int:sub_district_id>/topics/problem")
+def pick_problem(sub_district_id):
+    found = _sub_district_or_404(sub_district_id)
+    allow(permissions.can_pick_month_problem(current_user, found))
+    topic = db.session.get(Topic, posted_id(request.form.get("topic")) or 0)
+    if topic is None or topic.sub_district_id != found.id:
+        abort(404)
+    back = url_for("insight.topics_page", sub_district_id=found.id, month=services.month_text(topic.month))
+    return form_view(FlaskForm(), lambda: programmes.pick_month_problem(current_user, topic), validate=False,
+                     message=_("The month's problem is chosen."), done=back, refused=flash_back(back))
+
+
+def _programme_choices(form, found):
+    form.category.choices = [SelectChoice("", _("Any category"))] + [
+        SelectChoice(code, name) for code, name in programmes.category_codes(found)]
+
+
+def _number(text, field, message):
+    try:
+        return int((text or "").strip())
+    except ValueError:
+        raise DomainError(message, field) from None
+
+
+@bp.route("/sub-districts/<int:sub_district_id>/programmes/new", methods=["GET", "POST"])
+def new_programme(sub_district_id):
+    found = _sub_district_or_404(sub_district_id)
+    allow(permissions.can_manage_programmes(current_user, found))
+    source = request.form if request.method == "POST" else request.args
+    topic = None
+    if topic_id := posted_id(source.get("topic")):
+        topic = db.session.get(Topic, topic_id)
+        if topic is None or topic.sub_district_id != found.id:
+            abort(404)
+    form = ProgrammeForm()
+    _programme_choices(form, found)
+    communities = list(found.communities)
+    if request.method == "POST":
+        chosen = {posted_id(v) for v in request.form.getlist("community")}
+    elif topic is not None:
+        chosen = set(topic.community_ids)
+    else:
+        chosen = {c.id for c in communities}
+    if request.method == "GET" and topic is not None:
+        form.topic.data = str(topic.id)
+        form.name.data = _("Fewer issues about %(words)s", words="、".join(topic.word_list[:2]))
+        form.category.data = topic.category_code or ""
+        form.words.data = topic.words
+
+    def save():
+        cut = _number(form.cut_percent.data, "cut_percent", _("Give the cut as a percentage from 1 to 100."))
+        months = _number(form.months.data, "months", _("Give the months as a number from 1 to %(n)d.",
+                                                           n=programmes.MONTHS_MAX))
+        return programmes.open_programme(
+            current_user, found, name=form.name.data or "", communities=[c for c in communities if c.id in chosen],
+            category_code=form.category.data or None, words=form.words.data or "", cut_percent=cut,
+            months=months, topic=topic)
+
+    return form_view(form, save, validate=False, message=_("The programme is open."),
+                     done=lambda p: url_for("insight.programme", programme_id=p.id),
+                     page="insight/programme_new.html",
+                     context={"sub_district": found, "form": form, "topic": topic, "communities": communities,
+                              "chosen": chosen, "month_text": services.month_text})
+
+
+@bp.get("/sub-districts/<int:sub_district_id>/programmes")
+def programme_list(sub_district_id):
+    found = _sub_district_or_404(sub_district_id)
+    allow(permissions.can_view_topics(current_user, found))
+    return render_template("insight/programmes.html", sub_district=found, programmes=programmes.programmes(found),
+                           labels=programmes.STATE_LABELS, month_text=services.month_text,
+                           may_open=permissions.can_manage_programmes(current_user, found))
+
+
+@bp.get("/programmes/<int:programme_id>")
+def programme(programme_id):
+    found = _programme_or_404(programme_id)
+    allow(permissions.can_view_programme(current_user, found))
+    figure = programmes.programme_figure(found)
+    may_manage = permissions.can_manage_programmes(current_user, found.sub_district)
+    labels = [services.month_text(m) for m in figure.months]
+    chart = charts.bar_chart(
+        f"programme-{found.id}", _("Matching issues a month"),
+        _("Issues matching the programme's rule, month by month; the target is %(target)d a month by %(month)s.",
+          target=found.target, month=services.month_text(found.target_month)),
+        [(label, figure.counts[m]) for label, m in zip(labels, figure.months)]
+        + [(_("Target %(month)s", month=services.month_text(found.target_month)), found.target)])
+    return render_template("insight/programme.html", programme=found, figure=figure, chart=chart,
+                           labels=programmes.STATE_LABELS, month_text=services.month_text,
+                           actions=programmes.programme_actions(found), may_manage=may_manage,
+                           linkable=programmes.linkable_actions(found) if may_manage and found.status == "open" else [],
+                           states=PROGRAMME_STATES, category_names=dict(programmes.category_codes(found.sub_district)))
+
+
+def _programme_post(programme_id, call, message, *, guard_input=False):
+    found = _programme_or_404(programme_id)
+    allow(permissions.can_manage_programmes(current_user, found.sub_district))
+    back = url_for("insight.programme", programme_id=found.id)
+    return form_view(FlaskForm(), lambda: call(found), validate=False, message=message, guard_input=guard_input,
+                     done=lambda result: result if isinstance(result, str) else back, refused=flash_back(back))
+
+
+@bp.post("/programmes/<int:programme_id>/status")
+def programme_status(programme_id):
+    return _programme_post(programme_id, lambda p: programmes.set_status(
+        current_user, p, posted_text(request.form.get("status"))) and None, _("The status is saved."))
+
+
+@bp.post("/programmes/<int:programme_id>/link")
+def programme_link(programme_id):
+    return _programme_post(programme_id, lambda p: programmes.link_action(
+        current_user, p, db.session.get(Action, posted_id(request.form.get("action")) or 0)) and None,
+        _("The action now serves the programme."))
+
+
+@bp.post("/programmes/<int:programme_id>/act")
+def programme_act(programme_id):
+    def create(found):
+        action = programmes.create_programme_action(
+            current_user, found, db.session.get(Community, posted_id(request.form.get("community")) or 0))
+        return url_for("actions.detail", slug=action.community.slug, action_id=action.id)
+    return _programme_post(programme_id, create, _("The action was created."))

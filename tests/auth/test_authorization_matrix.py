@@ -258,6 +258,14 @@ ROUTES = {
     "insight.statistics": Route(lambda u, w: permissions.can_view_public_statistics(u, w.x)),
     "insight.mine": Route(lambda u, w: bool(roles.official_sub_district_ids(u) or roles.committee_community_ids(u)),
                           ok=(302,)),
+    "insight.topics_page": Route(lambda u, w: permissions.can_view_topics(u, w.sd_a),
+                                 values=lambda w: {"sub_district_id": w.sd_a.id}),
+    "insight.programme_list": Route(lambda u, w: permissions.can_view_topics(u, w.sd_a),
+                                    values=lambda w: {"sub_district_id": w.sd_a.id}),
+    "insight.new_programme": Route(lambda u, w: permissions.can_manage_programmes(u, w.sd_a),
+                                   values=lambda w: {"sub_district_id": w.sd_a.id}),
+    "insight.programme": Route(lambda u, w: permissions.can_view_programme(u, w.programme),
+                               values=lambda w: {"programme_id": w.programme.id}),
     # notifications
     "notifications.index": Route("signed in"),
     "notifications.preferences": Route("signed in"),
@@ -330,7 +338,14 @@ def _ids(w) -> dict:
         "voter_id": 1, "proxy_id": 1, "summons_id": 1, "subscription_id": 1,
         "size": 640, "fmt": "json", "request_id": "1", "service_code": "lift", "rest": "x",
         "first_id": 1, "second_id": 2, "forecast_id": 1, "fund_id": w.fund.id,
+        "programme_id": w.programme.id,
     }
+
+
+def _programme(w):
+    """A programme (专项) of sub-district A covering x."""
+    from portal.insight.programmes import open_programme
+    return open_programme(w.official_a, w.sd_a, name="Fewer wires", communities=[w.x], words="飞线充电")
 
 
 def _fund(w):
@@ -373,6 +388,7 @@ def world(actions_world):
     from tests.insight.conftest import add_grid
     w.grid_worker_x = add_grid(w).grid_worker
     w.fund, w.fund_receipt = _fund(w)
+    w.programme = _programme(w)
     w.meeting.is_public = False
     w.key, _token = open311.create_key(w.admin, name="City hotline", communities=[w.x])
     db.session.flush()

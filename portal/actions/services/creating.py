@@ -79,7 +79,7 @@ def _check_org(community, org):
                              "sub-district."), "responsible_org")
 
 
-def _check_source(community, source, *, proposal, decision, issue, hotspot, forecast, parent):
+def _check_source(community, source, *, proposal, decision, issue, hotspot, forecast, parent, programme=None):
     if source not in SOURCES:
         raise DomainError(_l("Unknown source."), "source")
     if parent is not None:
@@ -90,7 +90,8 @@ def _check_source(community, source, *, proposal, decision, issue, hotspot, fore
         if parent.status == "done":
             raise DomainError(_l("That action is already done."), "parent")
         return
-    given = {"proposal": proposal, "decision": decision, "issue": issue, "hotspot": hotspot, "forecast": forecast}
+    given = {"proposal": proposal, "decision": decision, "issue": issue, "hotspot": hotspot, "forecast": forecast,
+             "programme": programme}
     if given[source] is None or any(v is not None for k, v in given.items() if k != source):
         raise DomainError(_l("Say what this action comes from."), "source")
     if source == "proposal":
@@ -104,6 +105,9 @@ def _check_source(community, source, *, proposal, decision, issue, hotspot, fore
     elif source == "issue":
         if issue.community_id != community.id or issue.status not in ("resolved", "closed"):
             raise DomainError(_l("Only a resolved or closed issue can need follow-up work."), "source")
+    elif source == "programme":
+        if programme.get("id") is None or community.id not in programme.get("community_ids", ()):
+            raise DomainError(_l("That programme does not cover this community."), "source")
     elif source == "forecast":
         category, month = forecast.get("category"), forecast.get("month")
         if category is None or category.community_id != community.id:
@@ -127,18 +131,20 @@ def create_action(actor: User, community: Community, *, source: str, title: str,
                   responsible_org: Organization, owner: User | None = None, due_date: date,
                   budget: str | Decimal | None = None, funding_source: str = "", parent: Action | None = None,
                   proposal: Proposal | None = None, decision: Decision | None = None, issue: Issue | None = None,
-                  hotspot: dict | None = None, forecast: dict | None = None, now: datetime | None = None) -> Action:
+                  hotspot: dict | None = None, forecast: dict | None = None, programme: dict | None = None,
+                  now: datetime | None = None) -> Action:
     """A forecast source is an expected rise ({"category", "month"}) that an official or a committee member
-    acts on before the complaints come (insight keeps which forecast the action answers)."""
+    acts on before the complaints come (insight keeps which forecast the action answers). A programme source
+    is a programme (专项) of insight serving this community ({"id", "community_ids"})."""
     now = _now(now)
     if parent is not None:
         source, proposal, decision, issue = parent.source, parent.proposal, parent.decision, parent.issue
-        hotspot = forecast = None
+        hotspot = forecast = programme = None
         _require(permissions.can_update_action(actor, parent) or permissions.can_create_action(actor, community))
     else:
         _require(permissions.can_create_action(actor, community, hotspot if source == "hotspot" else None))
     _check_source(community, source, proposal=proposal, decision=decision, issue=issue, hotspot=hotspot,
-                  forecast=forecast, parent=parent)
+                  forecast=forecast, programme=programme, parent=parent)
     title = _text(title, "title", maximum=TITLE_MAX, required=True, empty_message=_l("Say what will be done."))
     description = _text(description, "description", maximum=TEXT_MAX, required=False)
     _check_org(community, responsible_org)
@@ -160,6 +166,8 @@ def create_action(actor: User, community: Community, *, source: str, title: str,
         action.hotspot_month = hotspot["month"]
     if forecast is not None:
         action.hotspot_category, action.hotspot_month = forecast["category"], forecast["month"]
+    if programme is not None:
+        action.programme_id = programme["id"]
     db.session.add(action)
     _add_update(action, "created", actor, body=description, at=now)
     db.session.flush()
