@@ -31,7 +31,8 @@ from portal.committees.models import Organization
 from portal.due import due_step
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
-from portal.insight.models import PROGRAMME_STATES, MonthProblem, Programme, Topic
+from portal.insight import effects
+from portal.insight.models import PROGRAMME_STATES, MonthProblem, Programme, ProgrammeCommunity, Topic
 from portal.insight.topics import month_issues, sub_district_month, topic_terms
 from portal.issues.models import IssueCategory
 from portal.places.models import Community, SubDistrict
@@ -45,6 +46,7 @@ NAME_MAX = 120
 WORDS_MAX = 200
 FIGURE_BEFORE = 6  # months shown before a programme's start
 MONTHS_MAX = 24
+PUBLIC_PROGRAMMES = 5  # on a community's public statistics page
 STATE_LABELS = {"open": lazy_pgettext("programme", "Open"), "achieved": lazy_pgettext("programme", "Achieved"),
                 "missed": lazy_pgettext("programme", "Missed"), "closed": lazy_pgettext("programme", "Closed")}
 
@@ -215,6 +217,44 @@ def programme_monthly_counts(programme: Programme, months: Iterable[int]) -> dic
     for month, issues in month_issues(programme.communities, months).items():
         counts[month] = sum(1 for i in issues if matches(programme, i.category_code, i.terms))
     return counts
+
+
+@dataclass(frozen=True)
+class ProgrammeIssues:
+    """The issues related to an action of source "programme" for its before/after (portal/insight/effects.py):
+    those matching the programme's rule in the action's own community."""
+    programme_id: int
+    community_id: int
+
+    @staticmethod
+    def count_many(items: list[ProgrammeIssues], first: int, last: int) -> list[dict[int, int]]:
+        months = range(first, last + 1)
+        out = []
+        for item in items:
+            programme = db.session.get(Programme, item.programme_id)
+            issues = month_issues([db.session.get(Community, item.community_id)], months)
+            out.append({m: sum(1 for i in issues[m] if matches(programme, i.category_code, i.terms))
+                        for m in months})
+        return out
+
+
+def _programme_related(action: Action) -> ProgrammeIssues | None:
+    return ProgrammeIssues(action.programme_id, action.community_id) if action.programme_id else None
+
+
+effects.register_related("programme", _programme_related)
+
+
+def community_programmes(community: Community, *, now: datetime | None = None) -> list[tuple[Programme, Figure]]:
+    """The programmes covering the community, open ones first, then the settled ones newest first, each with
+    its figure: the public statistics page (居务公开) shows them (a programme's name, rule, target and counts
+    are no personal data)."""
+    found = db.session.scalars(
+        db.select(Programme).join(ProgrammeCommunity, ProgrammeCommunity.programme_id == Programme.id)
+        .where(ProgrammeCommunity.community_id == community.id)
+        .order_by((Programme.status != "open"), Programme.start_month.desc(), Programme.id.desc())
+        .limit(PUBLIC_PROGRAMMES)).all()
+    return [(p, programme_figure(p, now=now)) for p in found]
 
 
 @dataclass(frozen=True)

@@ -237,14 +237,17 @@ def statistics(slug):
         _("Bar chart of the number of issues submitted in each of the last %(n)d months; the table gives the "
           "same figures by category.", n=len(stats.months)),
         [(services.month_text(m), stats.totals[m]) for m in stats.months])
+    covering = programmes.community_programmes(found)
     response = make_response(render_template(
-        "insight/statistics.html", community=found, stats=stats, bars=bars, month_text=services.month_text))
+        "insight/statistics.html", community=found, stats=stats, bars=bars, month_text=services.month_text,
+        programmes=covering, programme_labels=programmes.STATE_LABELS))
     anonymous_public = not current_user.is_authenticated and not found.members_only
     response.headers["Cache-Control"] = (f"public, max-age={STATISTICS_MAX_AGE}" if anonymous_public
                                          else "private, no-cache")
     response.vary.update(("Cookie", "Accept-Language"))
-    response.set_etag(hashlib.sha256(f"{stats.last_change_key}:{get_locale()}:{current_user.get_id()}".encode())
-                      .hexdigest()[:24])
+    settled = [(p.id, p.status) for p, _f in covering]
+    key = f"{stats.last_change_key}:{settled}:{get_locale()}:{current_user.get_id()}"
+    response.set_etag(hashlib.sha256(key.encode()).hexdigest()[:24])
     return response.make_conditional(request)
 # --- the month's topics (每月一题) and programmes (专项) ---------------------------------------------------------
 

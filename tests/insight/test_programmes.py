@@ -243,3 +243,33 @@ def test_others_are_refused_the_pages(client, world):
     assert client.get(f"/programmes/{programme.id}").status_code == 200
     assert db.session.scalar(db.select(MonthProblem.topic_id)) is None
     assert db.session.scalar(db.select(db.func.count()).select_from(Topic)) == 4
+
+
+def test_a_programme_action_shows_its_before_after_on_the_rule_in_its_community(world):
+    """The before/after of an action of source "programme" (portal/insight/effects.py) counts the issues
+    matching the programme's rule in the action's own community."""
+    from portal.insight import effects
+    w = world
+    hand_made_month(w)
+    programme = _open(w, words="飞线充电")
+    action = P.create_programme_action(w.official_a, programme, w.x, now=NOW)
+    effect = effects.effect_of(action, now=NOW)
+    assert effect is not None and effect.after_months == []
+    expected = P.programme_monthly_counts(_open(w, words="飞线充电", communities=[w.x]), effect.before_months)
+    assert effect.before == sum(expected.values()) > 0
+    other = Action(community_id=w.x.id, title="Not a programme's", source="decision", responsible_org_id=w.rc_x.id,
+                   due_date=action.due_date, created_by_id=w.official_a.id)
+    db.session.add(other)
+    db.session.flush()
+    assert effects.effect_of(other, now=NOW) is None
+
+
+def test_the_public_statistics_page_shows_the_programmes_covering_the_community(client, world):
+    w = world
+    hand_made_month(w)
+    programme = _open(w, name="Fewer wires on the balconies", communities=[w.x])
+    _open(w, name="Only elsewhere", communities=[w.y])
+    db.session.commit()
+    page = client.get("/c/x/statistics").get_data(as_text=True)
+    assert programme.name in page and "Only elsewhere" not in page
+    assert [p.id for p, _f in P.community_programmes(w.x)] == [programme.id]
