@@ -150,12 +150,15 @@ def _cube(filters: Filters, scope: _Scope, now) -> list:
             .join(IssueCategory, IssueCategory.id == g[1])
             .outerjoin(Organization, Organization.id == g[2]))
     keys = [month_key(m) for m in scope.months]
-    out = []
+    out, labels = [], {}  # a few dozen categories over thousands of rows: each label worked out once
     rows = db.session.execute(stmt)
     for cid, code, cat_name, org_key, org_name, month, n, in_time, responded, late_n, *parts in rows:
         if not n:
             continue  # a bucket whose issues all moved away
-        out.append((cid, code, category_name(code, cat_name), org_key or None, org_name, keys[int(month)], int(n),
+        label = labels.get((code, cat_name))
+        if label is None:
+            label = labels[(code, cat_name)] = category_name(code, cat_name)
+        out.append((cid, code, label, org_key or None, org_name, keys[int(month)], int(n),
                     int(in_time), int(responded) + int(late_n), *[int(p) for p in parts]))
     return out
 
