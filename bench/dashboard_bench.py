@@ -149,15 +149,21 @@ def main():
         # both see the same machine load.
         # The figures are looked up in the modules that call them (overview imports medians and hotspots).
         from portal.dashboard.services import overview, rates
-        direct = rates._cube_direct, S.medians_direct, S.hotspots_direct
-        kept = rates._cube, overview.medians, overview.hotspots
+        direct = (rates._cube_direct, S.medians_direct, S.hotspots_direct, S.removed_by_appeal_count_direct,
+                  S.work_orders_on_time_direct)
+        kept = (rates._cube, overview.medians, overview.hotspots, overview.removed_by_appeal_count,
+                overview.work_orders_on_time)
+
+        def swap(found):
+            (rates._cube, overview.medians, overview.hotspots, overview.removed_by_appeal_count,
+             overview.work_orders_on_time) = found
 
         def summary_direct():
-            rates._cube, overview.medians, overview.hotspots = direct
+            swap(direct)
             try:
                 S.summary(f, now=now)
             finally:
-                rates._cube, overview.medians, overview.hotspots = kept
+                swap(kept)
         parts = {"summary(), rollups": lambda: S.summary(f, now=now),
                  "summary(), direct (before)": summary_direct,
                  "three_rates(), rollups + live late part": lambda: S.three_rates(f, now=now),
@@ -165,7 +171,11 @@ def main():
                  "medians(), IssueDuration (percentile_cont on PG)": lambda: S.medians(f),
                  "medians_direct()": lambda: S.medians_direct(f),
                  "hotspots(), IssueBuildingRollup": lambda: S.hotspots(f, f.month_to),
-                 "hotspots_direct()": lambda: S.hotspots_direct(f, f.month_to)}
+                 "hotspots_direct()": lambda: S.hotspots_direct(f, f.month_to),
+                 "appeals + work orders, IssueRollup": lambda: (S.removed_by_appeal_count(f),
+                                                                S.work_orders_on_time(f)),
+                 "appeals + work orders, direct": lambda: (S.removed_by_appeal_count_direct(f),
+                                                           S.work_orders_on_time_direct(f))}
         found = {label: ([], []) for label in parts}
         for _ in range(args.requests):
             for label, fn in parts.items():
@@ -180,6 +190,8 @@ def main():
         assert S.three_rates(f, now=now) == S.three_rates_direct(f, now=now), "rollups differ from the issues"
         assert S.medians(f) == S.medians_direct(f), "durations differ from the issues"
         assert S.hotspots(f, f.month_to) == S.hotspots_direct(f, f.month_to), "building rollups differ"
+        assert S.removed_by_appeal_count(f) == S.removed_by_appeal_count_direct(f), "appeal counts differ"
+        assert S.work_orders_on_time(f) == S.work_orders_on_time_direct(f), "work-order counts differ"
         sd_id = sd.id
         one = db.session.scalar(db.select(Community.slug).where(Community.sub_district_id == sd_id)
                                 .order_by(Community.name).limit(1))

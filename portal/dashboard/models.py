@@ -1,7 +1,8 @@
 """What the dashboard keeps beside the issues so that its figures do not recount every issue on each view.
 
 `IssueRollup` holds, per community × category × handling organization × local month of submission, the
-counts the three rates are made of. It is kept exact by portal.dashboard.rollups in the same transaction
+counts the three rates are made of (and the ratings removed by appeals and the hotline work orders resolved
+on time). It is kept exact by portal.dashboard.rollups in the same transaction
 as every change of an issue; `rebuild_rollups()` recomputes it from the issues (backfill, bench loaders).
 
 The one part of a rate that moves with the clock rather than with a row — issues whose respond-by time has
@@ -15,6 +16,12 @@ from portal.issues.models import Issue
 # The rate parts a rollup row counts, in this order everywhere (services, migration, tests).
 COUNTS = ("issues", "responded", "responded_in_time", "resolved_yes", "resolution_rated", "satisfied",
           "satisfaction_rated")
+# The other figures of the period a rollup row counts: ratings an upheld appeal removed, and the hotline work
+# orders resolved — on time by the resolve-by before any extension, on time by the (extended) resolve-by,
+# extended (the dashboard's setting WORK_ORDER_EXTENSION_ON_TIME picks which "on time" it shows).
+WORK_COUNTS = ("appeal_removed", "hotline_resolved", "hotline_on_time", "hotline_on_time_extended",
+               "hotline_extended")
+ALL_COUNTS = COUNTS + WORK_COUNTS
 
 
 class IssueRollup(db.Model):
@@ -37,6 +44,11 @@ class IssueRollup(db.Model):
     resolution_rated = db.Column(db.Integer, nullable=False, default=0)  # rating_resolved set
     satisfied = db.Column(db.Integer, nullable=False, default=0)  # satisfied or basically satisfied
     satisfaction_rated = db.Column(db.Integer, nullable=False, default=0)  # rating_satisfaction set
+    appeal_removed = db.Column(db.Integer, nullable=False, default=0)  # rating_excluded
+    hotline_resolved = db.Column(db.Integer, nullable=False, default=0)  # source hotline, resolved_at set
+    hotline_on_time = db.Column(db.Integer, nullable=False, default=0)  # … ≤ original_resolve_by or resolve_by
+    hotline_on_time_extended = db.Column(db.Integer, nullable=False, default=0)  # … ≤ resolve_by
+    hotline_extended = db.Column(db.Integer, nullable=False, default=0)  # … original_resolve_by set
 
 
 class IssueBuildingRollup(db.Model):

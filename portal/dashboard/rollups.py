@@ -27,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from portal.clock import DEFAULT_TIME_ZONE
-from portal.dashboard.models import COUNTS, IssueBuildingRollup, IssueDuration, IssueRollup
+from portal.dashboard.models import ALL_COUNTS, IssueBuildingRollup, IssueDuration, IssueRollup
 from portal.extensions import db
 from portal.issues.models import OPEN_STATES, Issue
 from portal.places.models import Community
@@ -36,7 +36,7 @@ SATISFIED = ("satisfied", "basically_satisfied")
 # The issue columns a rollup depends on: a change of any other column (title, support count…) moves nothing.
 COUNTED = ("status", "community_id", "category_id", "handling_org_id", "submitted_at", "first_response_at",
            "respond_by", "resolved_at", "rating_resolved", "rating_satisfaction", "rating_excluded", "reopen_count",
-           "building_id")
+           "building_id", "source", "resolve_by", "original_resolve_by")
 _CHUNK = 500
 
 _zone_cache: dict[str, ZoneInfo] = {}
@@ -69,7 +69,19 @@ def contribution(row, zone_name):
     return key, (1, int(responded), int(responded and row.first_response_at <= row.respond_by),
                  int(kept and row.rating_resolved is True and not redone),
                  int(kept and row.rating_resolved is not None),
-                 int(kept and row.rating_satisfaction in SATISFIED), int(kept and row.rating_satisfaction is not None))
+                 int(kept and row.rating_satisfaction in SATISFIED), int(kept and row.rating_satisfaction is not None),
+                 int(bool(row.rating_excluded)), *_work_order(row))
+
+
+def _work_order(row) -> tuple:
+    """(resolved, on time by the resolve-by before any extension, on time by the resolve-by, extended) of a
+    hotline work order, as portal.dashboard.services.rates.work_orders_on_time_direct; zeros for others."""
+    if row.source != "hotline" or row.resolved_at is None:
+        return 0, 0, 0, 0
+    first = row.original_resolve_by if row.original_resolve_by is not None else row.resolve_by
+    return (1, int(first is not None and row.resolved_at <= first),
+            int(row.resolve_by is not None and row.resolved_at <= row.resolve_by),
+            int(row.original_resolve_by is not None))
 
 
 def building_key(row, zone_name):
@@ -147,15 +159,15 @@ def _add(deltas, building_deltas, found, sign):
 
 
 def _upsert(conn, deltas) -> None:
-    """Add `deltas` ({bucket key: [7 increments]}) to the rollup rows, creating missing ones."""
-    rows = [dict(community_id=k[0], category_id=k[1], org_key=k[2], month=k[3], **dict(zip(COUNTS, v)))
+    """Add `deltas` ({bucket key: [an increment per ALL_COUNTS]}) to the rollup rows, creating missing ones."""
+    rows = [dict(community_id=k[0], category_id=k[1], org_key=k[2], month=k[3], **dict(zip(ALL_COUNTS, v)))
             for k, v in sorted(deltas.items()) if any(v)]
     if not rows:
         return
     table = IssueRollup.__table__
     stmt = _insert(conn)(table)
     stmt = stmt.on_conflict_do_update(index_elements=["community_id", "category_id", "org_key", "month"],
-                                      set_={c: table.c[c] + stmt.excluded[c] for c in COUNTS})
+                                      set_={c: table.c[c] + stmt.excluded[c] for c in ALL_COUNTS})
     conn.execute(stmt, rows)
 
 
@@ -174,7 +186,7 @@ def _upsert_buildings(conn, deltas) -> None:
 
 def apply_changes(conn, before: dict, ids) -> None:
     """Move the issues `ids` from what they counted `before` (as `_read`) to their rows now."""
-    deltas = defaultdict(lambda: [0] * len(COUNTS))
+    deltas = defaultdict(lambda: [0] * len(ALL_COUNTS))
     building_deltas = defaultdict(int)
     durations = []
     _add(deltas, building_deltas, before, -1)
@@ -201,7 +213,7 @@ def _rebuild(conn, community_ids=None) -> int:
         wipes = [w.where(w.table.c.community_id.in_(community_ids)) for w in wipes]
     for wipe in wipes:
         conn.execute(wipe)
-    totals = defaultdict(lambda: [0] * len(COUNTS))
+    totals = defaultdict(lambda: [0] * len(ALL_COUNTS))
     building_totals = defaultdict(int)
     counted, last = 0, 0
     while True:  # in pages of issue ids, writing each page's durations before reading the next

@@ -6,6 +6,7 @@ can be bookmarked, followed to the issues behind a number, and exported with the
 and the file are both rendered from the one list of tables `_tables` builds."""
 from dataclasses import dataclass, field
 from datetime import date
+from urllib.parse import urlencode
 
 from flask import Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
@@ -165,15 +166,33 @@ def _rate_labels():
             "satisfaction": _("Satisfaction rate")}
 
 
+# What werkzeug leaves unquoted in a query string (werkzeug.urls._urlencode), so that the links below are
+# byte for byte what url_for builds.
+_QUERY_SAFE = "!$'()*,/:;?@"
+
+
+def issues_link(base: dict):
+    """A function (rate, part, group, key) → the address of the issues behind that figure, as
+    `url_for("dashboard.issues", **base, rate=…, part=…, group=…, key=…)` builds it: the filters' part built
+    once, the figure's arguments appended (a page has a few hundred such links; url_for each time cost ~10 ms)."""
+    prefix = url_for("dashboard.issues", **base)
+    joiner = "&" if "?" in prefix else "?"
+
+    def link(rate, part, group, key):
+        args = {"rate": rate, "part": part, "group": group}
+        if group != "overall":
+            args["key"] = "none" if key is None else key
+        return prefix + joiner + urlencode(args, safe=_QUERY_SAFE)
+    return link
+
+
 def _tables(filters, community, data) -> list[Table]:
     labels = _rate_labels()
     base = _args(filters, community)
+    link = issues_link(base)
 
     def behind(rate, part, group, key, value):
-        args = dict(base, rate=rate, part=part, group=group)
-        if group != "overall":
-            args["key"] = "none" if key is None else key
-        return Cell(value, url_for("dashboard.issues", **args))
+        return Cell(value, link(rate, part, group, key))
 
     def rate_rows(group, rows):
         out = []

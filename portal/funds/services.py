@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.audit.services import record
 from portal.auth import permissions
@@ -143,9 +143,10 @@ def create_fund(user: User, *, kind: str, name: str, managing_org: Organization,
 
 
 def fund_or_none(fund_id: int) -> Fund | None:
+    """The fund with its community and managing organization, which every fund page shows (one statement)."""
     if not (0 < fund_id <= 2**31 - 1):
         return None
-    return db.session.get(Fund, fund_id)
+    return db.session.get(Fund, fund_id, options=[joinedload(Fund.community), joinedload(Fund.managing_org)])
 
 
 def community_funds(community: Community) -> list[Fund]:
@@ -233,8 +234,9 @@ def owners_decisions_for(fund: Fund) -> list[Ballot]:
 
 def _lock(fund: Fund) -> None:
     """The fund's row lock (PostgreSQL; SQLite writes one at a time): two entries at once cannot both pass
-    a check against the same figures."""
-    db.session.refresh(fund, with_for_update=True)
+    a check against the same figures. Only the fund's row: the fund pages load it with its community and
+    organization (outer joins, which PostgreSQL does not lock)."""
+    db.session.refresh(fund, with_for_update={"of": Fund})
 
 
 def _check_day(fund: Fund, day: date | None) -> date:
@@ -642,7 +644,7 @@ def _entry_loads() -> list:
     query for the whole page, not one per row)."""
     from portal.committees.models import Decision
     from portal.votes.models import Ballot
-    return [selectinload(LedgerEntry.allocation), selectinload(LedgerEntry.decision).selectinload(Decision.meeting),
+    return [joinedload(LedgerEntry.allocation), selectinload(LedgerEntry.decision).selectinload(Decision.meeting),
             selectinload(LedgerEntry.ballot).selectinload(Ballot.community)]
 
 
@@ -706,7 +708,7 @@ def statement(fund: Fund, month: str, limit: int = STATEMENT_ROWS) -> Statement:
         row[effect] = int(total or 0)
     entries = db.session.scalars(db.select(LedgerEntry).where(LedgerEntry.fund_id == fund.id,
                                                               LedgerEntry.month == month)
-                                 .options(selectinload(LedgerEntry.allocation))
+                                 .options(joinedload(LedgerEntry.allocation))
                                  .order_by(LedgerEntry.id).limit(limit)).all() if limit else []
     return Statement(fund, month, opening, figures, opening + figures.net_fen,
                      [per[k] for k in sorted(per)], entries, max(0, figures.entry_count - len(entries)),
@@ -731,7 +733,15 @@ def payee_shown(viewer: User | None, entry: LedgerEntry) -> str | None:
     those who keep the ledger (and admins)."""
     if entry.payee is None:
         return None
-    if entry.payee_kind == "organization" or permissions.can_keep_fund_ledger(viewer, entry.fund):
+    return payee_text(entry, entry.payee_kind == "organization" or permissions.can_keep_fund_ledger(viewer, entry.fund))
+
+
+def payee_text(entry: LedgerEntry, keeps: bool) -> str | None:
+    """payee_shown() for a viewer who keeps (`keeps`) the entry's fund's ledger or not: a page of one fund's
+    entries asks the rule once, not once per row."""
+    if entry.payee is None:
+        return None
+    if keeps or entry.payee_kind == "organization":
         return entry.payee
     return mask_person(entry.payee)
 

@@ -109,12 +109,12 @@ def detail(fund_id):
     fund = _fund_or_404(fund_id)
     page = services.entries_page(fund, before=_id_arg("before"))
     allocations, next_allocations = services.allocations_page(fund, before=_id_arg("allocations_before"))
+    keeps = permissions.can_keep_fund_ledger(current_user, fund)
     return render_template(
         "funds/detail.html", fund=fund, community=fund.community, page=page, allocations=allocations,
         next_allocations=next_allocations, months=services.months_of(fund), entry_labels=ENTRY_LABELS,
-        payee=lambda entry: services.payee_shown(current_user, entry),
-        see_receipts=permissions.can_see_fund_receipts(current_user, fund),
-        keeps=permissions.can_keep_fund_ledger(current_user, fund))
+        payee=lambda entry: services.payee_text(entry, keeps),
+        see_receipts=permissions.can_see_fund_receipts(current_user, fund), keeps=keeps)
 
 
 @bp.get("/funds/receipts/<key>", defaults={"size": None})
@@ -138,9 +138,10 @@ def statement(fund_id, month):
     fund = _fund_or_404(fund_id)
     found = services.statement(fund, _month_or_404(month))
     url = absolute_url("funds.detail", fund_id=fund.id)
+    keeps = permissions.can_keep_fund_ledger(current_user, fund)
     return render_template("print/fund_statement.html", fund=fund, statement=found, community=fund.community,
                            organization=fund.managing_org, entry_labels=ENTRY_LABELS, page_url=url,
-                           payee=lambda entry: services.payee_shown(current_user, entry),
+                           payee=lambda entry: services.payee_text(entry, keeps),
                            qr=qr_svg(url, _("QR code: scan to open %(what)s on the portal",
                                                what=_("this fund's public page"))))
 

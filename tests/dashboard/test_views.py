@@ -373,3 +373,25 @@ def test_hotspot_action_with_bad_ids_is_404_or_400(client, auth, world):
                       ).status_code == 400
     assert client.get(f"/dashboard/hotspots/action?community=x&building={world.bx.id}"
                       f"&category={world.categories['water'].id}&month=2026-13").status_code == 400
+
+
+def test_the_figures_links_are_what_url_for_builds(app):
+    """portal.dashboard.views.issues_link appends the figure's arguments to the filters' address built once:
+    the same bytes as url_for with all of them, whatever the filters and keys (names that need quoting too)."""
+    from flask import url_for
+
+    from portal.dashboard.views import issues_link
+    with app.test_request_context("/dashboard"):
+        for base in ({"sub_district": 3, "from": "2026-01", "to": "2026-12"},
+                     {"sub_district": 3, "from": "2026-01", "to": "2026-12", "community": "hua-jia-di",
+                      "category": "电梯 & lift/2", "org": 7}):
+            link = issues_link(base)
+            for rate, part, group, key in (("response", "numerator", "overall", None),
+                                           ("resolution", "denominator", "community", 12),
+                                           ("satisfaction", "numerator", "category", "水 电+?#%"),
+                                           ("response", "denominator", "org", None),
+                                           ("response", "numerator", "month", "2026-11")):
+                args = dict(base, rate=rate, part=part, group=group)
+                if group != "overall":
+                    args["key"] = "none" if key is None else key
+                assert link(rate, part, group, key) == url_for("dashboard.issues", **args)

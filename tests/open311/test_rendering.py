@@ -196,3 +196,17 @@ def test_a_kept_answer_is_reused_until_the_data_changes_and_answers_conditional_
     db.session.commit()
     assert client.get(path).data == _reference(fmt, _reference_data(world.x))
     assert b"East gate" not in client.get(path).data
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_kept_later_page_follows_an_issue_hidden_on_an_earlier_one(client, world, made, fmt):
+    """The fingerprint reads only the answer's own page of issues: an issue hidden on page 1 (without any other
+    trace) shifts page 2, and page 2 is rendered afresh."""
+    path = f"{BASE}/requests.{fmt}?jurisdiction_id=x&page_size=2&page=2"
+    before = client.get(path).data
+    assert before == _reference(fmt, _reference_data(world.x, page_size=2, page=2))
+    made.linked.hidden_state = "hidden"  # the newest listed issue
+    db.session.commit()
+    after = client.get(path).data
+    assert after != before
+    assert after == _reference(fmt, _reference_data(world.x, page_size=2, page=2))

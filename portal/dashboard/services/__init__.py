@@ -1,9 +1,10 @@
 """The officials' dashboard figures (DESIGN §4): the three rates, open and overdue work, medians,
 proposals by state, ballot participation, hotspots, chases, trends — all computed by SQL aggregates.
-The rates, medians and hotspots read what portal.dashboard.rollups keeps beside the issues (IssueRollup,
-IssueDuration, IssueBuildingRollup) instead of every issue of the period; `three_rates_direct`,
-`medians_direct` and `hotspots_direct` compute the same from the issues and are the reference the tests
-hold them to.
+The rates, ratings removed by appeals, work orders on time, medians and hotspots read what
+portal.dashboard.rollups keeps beside the issues (IssueRollup, IssueDuration, IssueBuildingRollup) instead of
+every issue of the period; `three_rates_direct`, `removed_by_appeal_count_direct`,
+`work_orders_on_time_direct`, `medians_direct` and `hotspots_direct` compute the same from the issues and are
+the reference the tests hold them to.
 
 Rules kept by every function here:
 - Exact arithmetic: counts are integers; a rate is a `Rate(numerator, denominator)` and is turned into a
@@ -48,10 +49,12 @@ from portal.dashboard.services.rates import (
     open_and_overdue_by_community,
     removed_by_appeal,
     removed_by_appeal_count,
+    removed_by_appeal_count_direct,
     report_in_on_time,
     three_rates,
     three_rates_direct,
     work_orders_on_time,
+    work_orders_on_time_direct,
 )
 from portal.dashboard.services.scope import (
     GROUPS,

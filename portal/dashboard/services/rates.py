@@ -96,6 +96,31 @@ def _rate_conditions(now):
     }
 
 
+def _rollup_where(filters: Filters, scope: _Scope) -> list:
+    """The IssueRollup rows of the period and filters (the scope has communities and months)."""
+    r = IssueRollup
+    kept = [r.community_id.in_(scope.ids),
+            r.month.between(_month_number(scope.months[0]), _month_number(scope.months[-1]))]
+    if filters.category_id is not None:
+        kept.append(r.category_id == filters.category_id)
+    if filters.category_code is not None:
+        kept.append(r.category_id.in_(select(IssueCategory.id).where(IssueCategory.code == filters.category_code)))
+    if filters.org_id is not None:
+        kept.append(r.org_key == filters.org_id)
+    return kept
+
+
+def _rollup_sums(filters: Filters, columns) -> list[int]:
+    """The sums of IssueRollup `columns` over the period and filters: one statement (+1 for the communities
+    when not given), reading a few thousand rollup rows instead of every issue of the period."""
+    scope = _Scope(filters)
+    if not scope.ids or not scope.months:
+        return [0] * len(columns)
+    row = db.session.execute(select(*[func.coalesce(func.sum(c), 0) for c in columns])
+                             .where(*_rollup_where(filters, scope))).one()
+    return [int(v) for v in row]
+
+
 def _cube(filters: Filters, scope: _Scope, now) -> list:
     """The rows of `_cube_direct` from the rollups (portal.dashboard.rollups) in one statement: the rollup
     rows of the period, plus the one part that changes with the clock — issues of the period still without
@@ -105,13 +130,7 @@ def _cube(filters: Filters, scope: _Scope, now) -> list:
         return []
     first = _month_number(scope.months[0])
     r = IssueRollup
-    kept = [r.community_id.in_(scope.ids), r.month.between(first, _month_number(scope.months[-1]))]
-    if filters.category_id is not None:
-        kept.append(r.category_id == filters.category_id)
-    if filters.category_code is not None:
-        kept.append(r.category_id.in_(select(IssueCategory.id).where(IssueCategory.code == filters.category_code)))
-    if filters.org_id is not None:
-        kept.append(r.org_key == filters.org_id)
+    kept = _rollup_where(filters, scope)
     zero = literal(0)
     stored = select(r.community_id, r.category_id, r.org_key.label("org_key"), (r.month - first).label("month"),
                     r.issues, r.responded_in_time, r.responded, zero, r.resolved_yes, r.resolution_rated,
@@ -131,12 +150,15 @@ def _cube(filters: Filters, scope: _Scope, now) -> list:
             .join(IssueCategory, IssueCategory.id == g[1])
             .outerjoin(Organization, Organization.id == g[2]))
     keys = [month_key(m) for m in scope.months]
-    out = []
+    out, labels = [], {}  # a few dozen categories over thousands of rows: each label worked out once
     rows = db.session.execute(stmt)
     for cid, code, cat_name, org_key, org_name, month, n, in_time, responded, late_n, *parts in rows:
         if not n:
             continue  # a bucket whose issues all moved away
-        out.append((cid, code, category_name(code, cat_name), org_key or None, org_name, keys[int(month)], int(n),
+        label = labels.get((code, cat_name))
+        if label is None:
+            label = labels[(code, cat_name)] = category_name(code, cat_name)
+        out.append((cid, code, label, org_key or None, org_name, keys[int(month)], int(n),
                     int(in_time), int(responded) + int(late_n), *[int(p) for p in parts]))
     return out
 
@@ -310,16 +332,33 @@ def removed_by_appeal(filters: Filters) -> Select:
 
 
 def removed_by_appeal_count(filters: Filters) -> int:
-    """How many ratings of the period upheld appeals removed (one statement, +1 for the communities)."""
+    """How many ratings of the period upheld appeals removed, from the rollups (one statement, +1 for the
+    communities when not given); `removed_by_appeal_count_direct` is the reference."""
+    return _rollup_sums(filters, [IssueRollup.appeal_removed])[0]
+
+
+def removed_by_appeal_count_direct(filters: Filters) -> int:
+    """removed_by_appeal_count() counted from the issues (one statement, +1 for the communities)."""
     stmt = removed_by_appeal(filters).with_only_columns(func.count()).order_by(None)
     return int(db.session.scalar(stmt) or 0)
 
 
 def work_orders_on_time(filters: Filters) -> dict:
+    """As `work_orders_on_time_direct`, from the rollups (one statement, +1 for the communities when not
+    given)."""
+    from portal.issues.services import extension_counts_on_time
+    r = IssueRollup
+    on_time = r.hotline_on_time_extended if extension_counts_on_time() else r.hotline_on_time
+    resolved, on_time, extended = _rollup_sums(filters, [r.hotline_resolved, on_time, r.hotline_extended])
+    return {"resolved": resolved, "on_time": on_time, "extended": extended}
+
+
+def work_orders_on_time_direct(filters: Filters) -> dict:
     """The hotline work orders (source "hotline") of the period that were resolved: how many ("resolved"),
     how many by their resolve-by ("on_time": an approved extension's later resolve-by counts only where the
     portal's setting WORK_ORDER_EXTENSION_ON_TIME says so, else the resolve-by before it), and how many had an
-    extension approved ("extended"). One statement (+1 for the communities when not given)."""
+    extension approved ("extended"), counted from the issues: the reference the rollups are held to. One
+    statement (+1 for the communities when not given)."""
     from portal.issues.services import extension_counts_on_time
     scope = _Scope(filters)
     deadline = Issue.resolve_by if extension_counts_on_time() else func.coalesce(Issue.original_resolve_by,

@@ -128,10 +128,12 @@ def categories_for(community: Community, *, active_only: bool = True) -> list[Is
     return db.session.scalars(query.options(joinedload(IssueCategory.default_org)).order_by(IssueCategory.id)).all()
 
 
+_DEFAULT_NAMES = {code: name for code, name, _c, _k in DEFAULT_CATEGORIES}
+
+
 def category_label(category: IssueCategory) -> str:
     """Default categories show their translated label while their name is the default one."""
-    defaults = {code: name for code, name, _c, _k in DEFAULT_CATEGORIES}
-    if category.code in CATEGORY_LABELS and category.name == defaults[category.code]:
+    if category.code in CATEGORY_LABELS and category.name == _DEFAULT_NAMES[category.code]:
         return str(CATEGORY_LABELS[category.code])
     return category.name
 

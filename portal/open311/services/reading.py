@@ -173,17 +173,29 @@ def requests_for(community: Community, q: RequestQuery, *, now: datetime | None 
     return serialize_rows(community, db.session.execute(rows).all())
 
 
+def _answer_ids(community, q: RequestQuery, now):
+    """The ids of the issues the answer lists, in its order and page (what `requests_for` reads): bounded by
+    the page, not by every issue of the 90-day window."""
+    ids = db.select(Issue.id).where(*_matching(community, q, now))
+    if q.ids is None:
+        ids = ids.order_by(Issue.submitted_at.desc(), Issue.id.desc()) \
+            .offset((q.page - 1) * q.page_size).limit(q.page_size)
+    return ids.subquery()
+
+
 def requests_fingerprint(community: Community, q: RequestQuery, *, now: datetime | None = None) -> tuple:
     """A cheap sign of everything a GET requests answer is made of, in ONE statement: the set of issues the
-    query selects (count, sum and largest of their ids, so one leaving the 90-day window or being hidden
-    changes it), and the newest timeline entry, photo, Open311 request and audit entry of the portal (every
-    status change adds a timeline entry; moderation, renames and settings write an audit entry)."""
+    answer lists — its page of the query's issues, newest first, so at most `page_size` rows are read, not the
+    whole window (count, sum and largest of their ids: one entering the page, leaving the 90-day window or
+    being hidden changes it) — and the newest timeline entry, photo, Open311 request and audit entry of the
+    portal (every status change adds a timeline entry; moderation, renames and settings write an audit entry)."""
     now = now or utcnow()
     from portal.audit.models import AuditEntry
     newest = [db.select(func.max(model.id)).scalar_subquery()
               for model in (IssueEvent, IssuePhoto, Open311Request, AuditEntry)]
-    row = db.session.execute(db.select(func.count(Issue.id), func.coalesce(func.sum(Issue.id), 0),
-                                       func.max(Issue.id), *newest).where(*_matching(community, q, now))).one()
+    listed = _answer_ids(community, q, now)
+    row = db.session.execute(db.select(func.count(listed.c.id), func.coalesce(func.sum(listed.c.id), 0),
+                                       func.max(listed.c.id), *newest).select_from(listed)).one()
     return tuple(int(v) if v is not None else None for v in row)
 
 
