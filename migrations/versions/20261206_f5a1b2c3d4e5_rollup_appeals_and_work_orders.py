@@ -3,7 +3,7 @@ time before and after extensions, extended), so the dashboard does not count the
 period; backfilled
 
 Revision ID: f5a1b2c3d4e5
-Revises: e6a1b2c3d4e5
+Revises: f1a1b2c3d4e5
 Create Date: 2026-12-06 11:30:00
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f5a1b2c3d4e5'
-down_revision = 'e6a1b2c3d4e5'
+down_revision = 'f1a1b2c3d4e5'
 branch_labels = None
 depends_on = None
 
