@@ -299,20 +299,17 @@ def review_project(user: User, project: BudgetProject, *, decision: str, reviewe
         raise DomainError(_l("Choose accept, merge or reject."), "decision")
     reason = _text(reason, REASON_MAX, "reason",
                    _l("Give the public reason for rejecting it.") if decision == "reject" else None)
-    details = {}
     if decision == "accept":
         cost = funds.parse_yuan(reviewed_cost, "reviewed_cost")
         if cost > round_.total_fen:
             raise DomainError(_l("The round's total is %(total)s yuan: a project cannot cost more.",
                                  total=funds.format_fen(round_.total_fen)), "reviewed_cost")
         project.reviewed_cost_fen, project.review_state = cost, "accepted"
-        details["amount_fen"] = cost
     elif decision == "merge":
         if merge_into is None or merge_into.round_id != round_.id or merge_into.id == project.id \
                 or merge_into.review_state in ("merged", "rejected"):
             raise DomainError(_l("Choose another project of this round, not merged nor rejected."), "merge_into")
         project.review_state, project.merged_into_id = "merged", merge_into.id
-        details["merged_into"] = merge_into.id
     else:
         project.review_state = "rejected"
     project.review_reason = reason
@@ -322,7 +319,7 @@ def review_project(user: User, project: BudgetProject, *, decision: str, reviewe
                                      review=project.review_state)
     db.session.flush()
     record(user, "budget_project.reviewed", project, round_id=round_.id, decision=project.review_state,
-           reason=reason, **details)
+           reason=reason, amount_fen=project.reviewed_cost_fen, merged_into=project.merged_into_id)
     notify([project.proposal.author], "budget.reviewed", project, title=project.proposal.title,
            outcome=str(project.review_state_label), round_id=round_.id)
     return project
@@ -415,7 +412,9 @@ def publish_results(actor: User | None, round_: BudgetRound, *, now: datetime | 
     now = _now(now)
     if actor is not None and not permissions.can_manage_budget_round(actor, round_.fund):
         raise NotAllowed(_l("Only the fund's managing organization publishes the results."))
-    db.session.refresh(round_, with_for_update=True)  # two publishers at once: the second finds it done
+    # The round's row lock: of two publishers at once, the second finds it done.
+    db.session.execute(db.select(BudgetRound.id).where(BudgetRound.id == round_.id).with_for_update())
+    db.session.refresh(round_)
     if round_.results_published_at is not None:
         raise DomainError(_l("The results are published already."), "round")
     if round_phase(round_, now) != "results":
