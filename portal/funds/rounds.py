@@ -36,6 +36,7 @@ from portal.extensions import db
 from portal.funds import services as funds
 from portal.funds.rounds_models import (
     BALLOT_KINDS,
+    REVIEW_STATES,
     TIE_RULES,
     VOTER_UNITS,
     BudgetBallotChoice,
@@ -510,6 +511,25 @@ def publish_due(now: datetime) -> int:
                                                              BudgetRound.results_from <= now)
                                 .order_by(BudgetRound.id)).all()
     return sum(apply_due(r, now) for r in rounds)
+
+
+# --- the dashboard -----------------------------------------------------------------------------------------
+
+def projects_by_state(fund_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per fund, its rounds' projects by review state, and of the accepted ones those funded (one GROUP BY)."""
+    if not fund_ids:
+        return {}
+    rows = db.session.execute(
+        db.select(BudgetRound.fund_id, BudgetProject.review_state, BudgetProject.funded, func.count())
+        .join(BudgetRound, BudgetRound.id == BudgetProject.round_id).where(BudgetRound.fund_id.in_(fund_ids))
+        .group_by(BudgetRound.fund_id, BudgetProject.review_state, BudgetProject.funded)).all()
+    found: dict[int, dict[str, int]] = {}
+    for fund_id, state, funded, n in rows:
+        counts = found.setdefault(fund_id, dict.fromkeys((*REVIEW_STATES, "funded"), 0))
+        counts[state] += int(n)
+        if funded:
+            counts["funded"] += int(n)
+    return found
 
 
 # --- implementing ------------------------------------------------------------------------------------------

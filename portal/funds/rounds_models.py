@@ -31,7 +31,7 @@ REVIEW_STATE_LABELS = {
     "pending": _l("Awaiting review"),
     "accepted": _l("Passed the review"),
     "merged": _l("Merged into another project"),
-    "rejected": _l("Rejected"),
+    "rejected": _l("Rejected in review"),
 }
 ZERO_HASH = "0" * 64
 

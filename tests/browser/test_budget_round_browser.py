@@ -29,8 +29,8 @@ pytestmark = pytest.mark.browser
 
 def seed(live_server, label: str) -> dict:
     """A community with its residents' committee (the chair keeps the fund), two verified residents (all
-    reading Chinese once signed in), a public-welfare fund with 50,000 yuan, and a round of 10,000 yuan proposing now with
-    one project already proposed and accepted at 5,000 yuan."""
+    reading Chinese once signed in), a public-welfare fund with 50,000 yuan, and a round of 10,000 yuan
+    proposing now, with one project already proposed and accepted at 5,000 yuan."""
     from portal.clock import local_today
     from portal.funds import rounds, services
     with live_server.app.app_context():

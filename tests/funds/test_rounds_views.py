@@ -180,3 +180,20 @@ def test_unknown_and_members_only(app, money):
     assert _client(app).get(f"/funds/rounds/{round_.id}").status_code == 302  # sign in first
     assert _client(app, money.outsider).get(f"/funds/rounds/{round_.id}").status_code == 403
     assert _client(app, money.resident).get(f"/funds/rounds/{round_.id}").status_code == 200
+
+
+def test_the_funds_dashboard_counts_projects_by_state(app, money):
+    w = money
+    round_ = _round(w, days_ago=15)
+    _project(w, round_, "Lights", reviewed="900")
+    _project(w, round_, "Benches")
+    rejected = _project(w, round_, "A pool")
+    rounds.review_project(w.keeper, rejected, decision="reject", reason="No room",
+                          now=round_.review_from + timedelta(hours=2))
+    db.session.commit()
+    assert rounds.projects_by_state([w.fund.id, w.maintenance.id]) == {
+        w.fund.id: {"pending": 1, "accepted": 1, "merged": 0, "rejected": 1, "funded": 0}}
+    page = _client(app, w.official).get(f"/c/{w.x.slug}/funds/dashboard")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "projects by state" in text and "Rejected in review" in text
