@@ -1,8 +1,9 @@
 """Money on the dashboard (issue #23): per community and fund, allocated vs spent vs remaining; allocations
 overspent (spending beyond the first allocation, raised by a recorded decision) or idle (nothing spent 90 days
-after allocation); money per category of demand next to that category's issues of the last twelve months
-(from the issue rollups). Also the CSV / XLSX export of a fund's month, with the dashboard's formula-safe
-writer. Every figure is read from stored figures or grouped over one community's allocations."""
+after allocation); budget rounds' projects by state per fund; money per category of demand next to that
+category's issues of the last twelve months (from the issue rollups). Also the CSV / XLSX export of a fund's
+month, with the dashboard's formula-safe writer. Every figure is read from stored figures or grouped over one
+community's allocations."""
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -17,6 +18,7 @@ from portal.clock import local_today, utcnow
 from portal.dashboard import bp, export
 from portal.dashboard.models import IssueRollup
 from portal.extensions import db
+from portal.funds import rounds
 from portal.funds import services as funds
 from portal.funds.models import ENTRY_LABELS, Fund, FundAllocation
 from portal.issues.models import Issue, IssueCategory
@@ -39,7 +41,7 @@ def community_money(community) -> dict:
                                          FundAllocation.allocated_fen > 0)
                               .order_by(FundAllocation.id).limit(LISTED)).all() if fund_ids else []
     return {"funds": fund_rows, "overspent": overspent, "idle": idle,
-            "categories": money_by_category(community, fund_ids)}
+            "categories": money_by_category(community, fund_ids), "projects": rounds.projects_by_state(fund_ids)}
 
 
 def money_by_category(community, fund_ids) -> list:
