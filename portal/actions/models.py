@@ -29,7 +29,7 @@ from portal.extensions import db
 STATES = ("planned", "in_progress", "done", "blocked")
 STATE_LABELS = {"planned": _l("Planned"), "in_progress": _l("In progress"), "done": _l("Done"),
                 "blocked": _l("Blocked")}
-SOURCES = ("proposal", "decision", "issue", "hotspot", "forecast")
+SOURCES = ("proposal", "decision", "issue", "hotspot", "forecast", "budget")
 RATING_DAYS = 14
 
 
@@ -37,7 +37,8 @@ class Action(db.Model):
     __tablename__ = "action"
     __table_args__ = (
         CheckConstraint("status IN ('planned', 'in_progress', 'done', 'blocked')", name="status"),
-        CheckConstraint("source IN ('proposal', 'decision', 'issue', 'hotspot', 'forecast')", name="source"),
+        CheckConstraint("source IN ('proposal', 'decision', 'issue', 'hotspot', 'forecast', 'budget')",
+                        name="source"),
         CheckConstraint("progress >= 0 AND progress <= 100", name="progress"),
         CheckConstraint("budget IS NULL OR budget >= 0", name="budget"),
         CheckConstraint("status != 'blocked' OR blocked_reason IS NOT NULL", name="blocked_reason"),

@@ -254,3 +254,12 @@ def _refuse_delete(session, _context, _instances):
     for obj in session.deleted:
         if isinstance(obj, LedgerEntry):
             raise ValueError("fund ledger entries are never deleted: record a correction")
+
+
+from portal.funds.rounds_models import (  # noqa: E402,F401  (budget rounds: seen by Alembic and create_all)
+    BudgetBallot,
+    BudgetBallotChoice,
+    BudgetLogEntry,
+    BudgetProject,
+    BudgetRound,
+)

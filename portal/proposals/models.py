@@ -89,6 +89,7 @@ class Proposal(db.Model):
                         "'no_longer_needed', 'other')", name="withdrawn_reason"),
         CheckConstraint("hidden_state IS NULL OR hidden_state IN ('pending', 'hidden')", name="hidden_state"),
         CheckConstraint("estimated_cost IS NULL OR estimated_cost >= 0", name="cost"),
+        CheckConstraint("kind IN ('idea', 'project')", name="kind"),
         # The community list pages by (published_at, id) newest first and filters by status.
         Index("ix_proposal_community_published", "community_id", "published_at", "id"),
         Index("ix_proposal_community_status", "community_id", "status"),
@@ -100,6 +101,8 @@ class Proposal(db.Model):
     # A committee member who wrote it for the author at the counter (acting for them), else NULL.
     created_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
     source_issue_id = db.Column(db.Integer, db.ForeignKey("issue.id"), index=True)
+    # "project": a budget round's project (portal.funds.rounds_models.BudgetProject); else an idea.
+    kind = db.Column(db.String(8), nullable=False, default="idea", server_default="idea")
 
     title = db.Column(db.String(TITLE_MAX), nullable=False)
     summary = db.Column(db.String(SUMMARY_MAX), nullable=False, default="")
