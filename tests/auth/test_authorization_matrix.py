@@ -248,6 +248,10 @@ ROUTES = {
     "funds.record": Route(lambda u, w: permissions.can_keep_fund_ledger(u, w.fund)),
     "funds.receipt": Route(lambda u, w: permissions.can_see_fund_receipts(u, w.fund),
                            values=lambda w: {"key": w.fund_receipt.receipt_key, "size": 400}),
+    # a budget round's ballot page and receipt check: as public as the fund (casting is a POST)
+    "funds.ballot": Route(lambda u, w: permissions.can_view_fund(u, w.fund), values=lambda w: budget_round(w)),
+    "funds.ballot_receipt": Route(lambda u, w: permissions.can_view_fund(u, w.fund),
+                                  values=lambda w: budget_round(w)),
     "dashboard.hotspot_action": Route(lambda u, w: permissions.can_create_action(u, w.x, {"hotspot": True}),
                                       query="community=x&building={bx}&category={lift}&month={month}"),
     # insight: forecasts, expected rises, patrols
@@ -327,7 +331,7 @@ def _ids(w) -> dict:
         "residency_id": 1, "objection_id": 1, "membership_id": 1, "token": "t", "key": "k", "photo_id": 1,
         "voter_id": 1, "proxy_id": 1, "summons_id": 1, "subscription_id": 1,
         "size": 640, "fmt": "json", "request_id": "1", "service_code": "lift", "rest": "x",
-        "first_id": 1, "second_id": 2, "forecast_id": 1, "fund_id": w.fund.id,
+        "first_id": 1, "second_id": 2, "forecast_id": 1, "fund_id": w.fund.id, "round_id": 1,
     }
 
 
@@ -341,6 +345,27 @@ def _fund(w):
     spent = funds.record_spending(w.chair_x, fund, allocation, 1000, payee="王小明", payee_kind="person",
                                   receipt=funds.Receipt(png_bytes(), "receipt.png"))
     return fund, spent
+
+
+def budget_round(w) -> dict:
+    """URL values of a budget round on x's fund in its voting phase, with one accepted project (made once)."""
+    if getattr(w, "budget_round", None) is None:
+        from portal.clock import utcnow
+        from portal.funds.rounds_models import BudgetProject, BudgetRound
+        from portal.proposals.models import Proposal
+        now, day = utcnow(), timedelta(days=1)
+        w.budget_round = BudgetRound(fund_id=w.fund.id, title="微实事", total_fen=50_000, ballot_kind="knapsack",
+                                     voter_unit="resident", tie_rule="lower_cost", proposing_from=now - 30 * day,
+                                     review_from=now - 10 * day, voting_from=now - day, voting_until=now + 7 * day,
+                                     results_from=now + 8 * day, created_by_id=w.chair_x.id)
+        proposal = Proposal(community_id=w.x.id, author_id=w.resident_x.id, title="长椅", status="deliberation",
+                            kind="project", published_at=now - 20 * day)
+        db.session.add_all([w.budget_round, proposal])
+        db.session.flush()
+        db.session.add(BudgetProject(round_id=w.budget_round.id, proposal_id=proposal.id, estimated_cost_fen=20_000,
+                                     reviewed_cost_fen=20_000, review_state="accepted"))
+        db.session.commit()
+    return {"round_id": w.budget_round.id}
 
 
 @pytest.fixture

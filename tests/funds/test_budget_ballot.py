@@ -35,7 +35,7 @@ def make_round(w, *, kind="knapsack", unit="resident", max_approvals=None, total
                                ("Bicycle shed roof", 25_000, "accepted"), ("A fountain", 10_000, "rejected"),
                                ("Shade sails", 5_000, "pending")):
         proposal = Proposal(community_id=w.x.id, author_id=w.resident.id, title=title, status="deliberation",
-                            kind="project")
+                            kind="project", published_at=round_.proposing_from)
         db.session.add(proposal)
         db.session.flush()
         project = BudgetProject(round_id=round_.id, proposal_id=proposal.id, estimated_cost_fen=cost,
