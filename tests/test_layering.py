@@ -42,7 +42,7 @@ BUILDS_ON = {
     "notices": {"votes"},
     "actions": {"proposals"},
     "open311": {"issues"},
-    "funds": {"actions", "votes"},  # money for actions (and later projects), decisions and owners' ballots
+    "funds": {"actions", "votes", "notices"},  # money for actions, decisions, owners' ballots; rounds start notices
     "dashboard": CONTENT,
     "insight": {"dashboard"},  # forecasts read the issues and the dashboard's months; rises become actions
     "notifications": CONTENT,  # delivery, the centre, reminders: read every area; none imports it

@@ -79,6 +79,9 @@ def _source_link(action):
     if action.source == "proposal" and action.proposal_id:
         return (_("Proposal: %(title)s", title=action.proposal.title),
                 url_for("proposals.detail", slug=slug, proposal_id=action.proposal_id))
+    if action.source == "budget" and action.proposal_id:
+        return (_("Budget round project: %(title)s", title=action.proposal.title),
+                url_for("proposals.detail", slug=slug, proposal_id=action.proposal_id))
     if action.source == "issue" and action.issue_id:
         return (_("Issue #%(number)d: %(title)s", number=action.issue_id, title=action.issue.title),
                 url_for("issues.detail", slug=slug, issue_id=action.issue_id))

@@ -870,6 +870,33 @@ def can_keep_fund_ledger(user, fund) -> bool:
     return fund.community is None and roles.is_official_of(user, fund.sub_district)
 
 
+# Budget rounds: the fund's managing organization opens a round and publishes its results (on a community's
+# fund, not an estate's maintenance fund, which spends on owners' decisions); the community's verified
+# residents and committee propose projects; the committee, the fund's keepers and the sub-district's
+# officials (the departments concerned) review them; the round page is public as the fund's page is.
+
+def can_manage_budget_round(user, fund) -> bool:
+    return fund is not None and fund.community_id is not None and fund.kind != "maintenance" and \
+        can_keep_fund_ledger(user, fund)
+
+
+def can_view_budget_round(user, round_) -> bool:
+    return round_ is not None and can_view_fund(user, round_.fund)
+
+
+def can_propose_budget_project(user, round_) -> bool:
+    return round_ is not None and round_.fund.community is not None and \
+        can_create_proposal(user, round_.fund.community)
+
+
+def can_review_budget_project(user, round_) -> bool:
+    if not _signed_in(user) or round_ is None or round_.fund.community is None:
+        return False
+    community = round_.fund.community
+    return can_keep_fund_ledger(user, round_.fund) or roles.is_committee_member(user, community) or \
+        _official_here(user, community)
+
+
 def can_see_fund_receipts(user, fund) -> bool:
     if not _signed_in(user) or fund is None:
         return False

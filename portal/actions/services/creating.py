@@ -91,6 +91,8 @@ def _check_source(community, source, *, proposal, decision, issue, hotspot, fore
             raise DomainError(_l("That action is already done."), "parent")
         return
     given = {"proposal": proposal, "decision": decision, "issue": issue, "hotspot": hotspot, "forecast": forecast}
+    if source == "budget":  # a budget round's winning project: its proposal, of kind "project"
+        given["budget"] = given.pop("proposal")
     if given[source] is None or any(v is not None for k, v in given.items() if k != source):
         raise DomainError(_l("Say what this action comes from."), "source")
     if source == "proposal":
@@ -98,6 +100,9 @@ def _check_source(community, source, *, proposal, decision, issue, hotspot, fore
                 or proposal.outcome != "passed":
             raise DomainError(_l("Only a passed proposal whose public notice has ended becomes an action."),
                               "source")
+    elif source == "budget":
+        if proposal.community_id != community.id or proposal.kind != "project" or proposal.outcome != "passed":
+            raise DomainError(_l("Only a project funded by a budget round's result becomes its action."), "source")
     elif source == "decision":
         if decision.meeting is None or decision.meeting.community_id != community.id:
             raise DomainError(_l("That decision was made by a meeting of another community."), "source")

@@ -119,6 +119,31 @@ def end_notice(proposal: Proposal, *, now: datetime, notice_id: int) -> None:
         _move(proposal, "archived", "archived_after_notice", None, at=now, notice_id=notice_id)
 
 
+# --- a budget round's steps (portal.funds.rounds calls these inside its own change) --------------------
+
+def enter_budget_round(proposal: Proposal, actor: User, *, now: datetime, round_id: int) -> None:
+    """Draft → consultation at once, as a project of a budget round: the round's review and its vote take
+    the place of supports (no support window, so nothing archives it)."""
+    proposal.kind = "project"
+    proposal.published_at = proposal.updated_at = now
+    _open_consultation(proposal, "budget_project", actor, now, round_id=round_id)
+
+
+def record_budget_result(proposal: Proposal, outcome: str, *, now: datetime, round_id: int, **details) -> None:
+    """Consultation → decided: the round's result funds the project (passed) or not (rejected)."""
+    proposal.outcome = outcome
+    proposal.comments_closed_at = proposal.comments_closed_at or now
+    _move(proposal, "decided", "budget_decided", None, at=now, outcome=outcome, round_id=round_id, **details)
+
+
+def end_budget_project(proposal: Proposal, actor: User | None, *, now: datetime, round_id: int,
+                       body: str | None = None, **details) -> None:
+    """Consultation → archived: the review rejected the project or merged it into another."""
+    proposal.ended_at = now
+    proposal.comments_closed_at = proposal.comments_closed_at or now
+    _move(proposal, "archived", "budget_ended", actor, body=body, at=now, round_id=round_id, **details)
+
+
 # --- the agreed actions' step (portal.actions.services calls this inside its own change) ---------------
 
 def mark_evaluated(proposal: Proposal, now: datetime) -> None:

@@ -58,6 +58,9 @@ EVENT_LABELS = {
     "implementing": _l("the public notice ended: the proposal is being carried out"),
     "evaluated": _l("its actions are done and their rating period is over: evaluated"),
     "archived_after_notice": _l("the public notice ended: the rejected proposal is archived"),
+    "budget_project": _l("proposed this project for a budget round"),
+    "budget_decided": _l("the budget round's result decided the project"),
+    "budget_ended": _l("the budget round's review ended the project"),
 }
 
 
