@@ -33,7 +33,7 @@ def _round_or_404(round_id) -> BudgetRound:
     round_ = db.session.get(BudgetRound, round_id) if 0 < round_id <= DB_INT_MAX else None
     if round_ is None or round_.fund.community is None:
         abort(404)
-    allow(permissions.can_view_fund(current_user, round_.fund))
+    allow(permissions.can_view_budget_round(current_user, round_))
     return round_
 
 

@@ -10,8 +10,8 @@ What a ballot may hold: accepted projects of the round, at least one. A knapsack
 together fit within the round's total (as Decidim's budgets); an approval ballot holds at most
 `max_approvals` projects. Any other selection is refused with the reason, before anything is written.
 
-Casting happens during the voting phase only (from `voting_from` until `voting_until`), under the round's
-row lock: the next entry of the round's hash chain (the same canonical hashing as ballots',
+Casting happens during the voting phase only (`round_phase`: from `voting_from` until `voting_until`), under
+the round's row lock: the next entry of the round's hash chain (the same canonical hashing as ballots',
 portal.votes.log.chain_hash), the round's head and length, the voter key's one live ballot with its choices,
 and each project's `vote_count`, all in the caller's transaction. `verify_round_log` recomputes the chain,
 checks the live ballots against each voter key's latest entry, and recounts every project's votes from the
@@ -31,6 +31,7 @@ from sqlalchemy.orm import aliased
 from portal.clock import utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
+from portal.funds.rounds import round_phase
 from portal.funds.rounds_models import (
     BudgetBallot,
     BudgetBallotChoice,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from portal.auth.models import User
 
 VOTING = "voting"
+NOT_YET = ("announced", "proposing", "review")  # phases of portal.funds.rounds before the voting
 MAX_CHOICES = 500  # more ids than any round has projects is a forged form, not a choice
 
 
@@ -97,11 +99,11 @@ def voter_key(user, round_: BudgetRound) -> str | None:
 
 
 def voting_state(round_: BudgetRound, now: datetime | None = None) -> str:
-    """"not_yet", "voting" or "closed": where the round stands for its ballots."""
-    now = now or utcnow()
-    if now < round_.voting_from:
+    """"not_yet", "voting" or "closed": where the round stands for its ballots (from `round_phase`)."""
+    phase = round_phase(round_, now or utcnow())
+    if phase in NOT_YET:
         return "not_yet"
-    return VOTING if now < round_.voting_until else "closed"
+    return VOTING if phase == VOTING else "closed"
 
 
 def voting_open(round_: BudgetRound, now: datetime | None = None) -> bool:

@@ -249,8 +249,9 @@ ROUTES = {
     "funds.receipt": Route(lambda u, w: permissions.can_see_fund_receipts(u, w.fund),
                            values=lambda w: {"key": w.fund_receipt.receipt_key, "size": 400}),
     # a budget round's ballot page and receipt check: as public as the fund (casting is a POST)
-    "funds.ballot": Route(lambda u, w: permissions.can_view_fund(u, w.fund), values=lambda w: budget_round(w)),
-    "funds.ballot_receipt": Route(lambda u, w: permissions.can_view_fund(u, w.fund),
+    "funds.ballot": Route(lambda u, w: permissions.can_view_budget_round(u, w.budget_round),
+                          values=lambda w: budget_round(w)),
+    "funds.ballot_receipt": Route(lambda u, w: permissions.can_view_budget_round(u, w.budget_round),
                                   values=lambda w: budget_round(w)),
     "dashboard.hotspot_action": Route(lambda u, w: permissions.can_create_action(u, w.x, {"hotspot": True}),
                                       query="community=x&building={bx}&category={lift}&month={month}"),
