@@ -340,3 +340,59 @@ def test_helpers_the_view_uses_see_the_world_as_the_services_do(voting_round):
     w = voting_round
     assert [p.id for p in voting.ballot_projects(w.round)] == [w.benches.id, w.lights.id, w.shed.id]
     assert voting.current_ballot(w.outsider, w.round) == (None, set())
+
+
+def test_concurrent_casts_and_changes_keep_the_counts_equal_to_the_recount(voting_round, app):
+    """Real, separate PostgreSQL connections (a thread, app context and session per cast): voters who cast
+    two different selections at the same moment and voters who change while others vote. The round's row
+    lock orders them: no cast lost, one live ballot per voter (their latest), counts equal to the recount.
+    SQLite serializes writers and is skipped."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from portal.auth.models import User
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("concurrent casts need PostgreSQL (TEST_DATABASE_URL)")
+    w = voting_round
+    people = []
+    for k in range(20):
+        person = gen_user(display_name=f"并发 {k}")
+        gen_residency(person, household=gen_household(w.building_x))
+        people.append(person.id)
+    db.session.commit()
+    round_id = w.round.id
+    choices = [[w.benches.id], [w.lights.id, w.shed.id], [w.benches.id, w.shed.id], [w.lights.id]]
+    rng = random.Random(23)
+    casts = [(p, rng.choice(choices)) for p in people for _twice in range(2)]
+    rng.shuffle(casts)
+
+    def cast(user_id, chosen):
+        with app.app_context():
+            try:
+                entry = voting.cast_ballot(db.session.get(User, user_id), db.session.get(BudgetRound, round_id),
+                                           [str(i) for i in chosen])
+                seq = entry.seq
+                db.session.commit()
+                return user_id, chosen, seq, None
+            except Exception as error:  # noqa: BLE001 — every failure is reported by the assertion below
+                db.session.rollback()
+                return user_id, chosen, None, repr(error)
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda c: cast(*c), casts))
+    assert [r for r in results if r[3] is not None] == []
+    assert sorted(r[2] for r in results) == list(range(1, len(casts) + 1))
+    db.session.expire_all()
+    latest = {}
+    for user_id, chosen, _seq, _error in sorted(results, key=lambda r: r[2]):
+        latest[f"u{user_id}"] = sorted(chosen)
+    live = {}
+    for key in db.session.scalars(select(BudgetBallot.voter_key).where(BudgetBallot.round_id == round_id)):
+        live[key] = sorted(voting.current_ballot(db.session.get(User, int(key[1:])), w.round)[1])
+    assert live == latest
+    round_ = db.session.get(BudgetRound, round_id)
+    assert voting.stored_counts(round_) == voting.recount(round_)
+    report = voting.verify_round_log(round_)
+    assert report.ok, report.message
