@@ -31,7 +31,7 @@ from wtforms import IntegerField, RadioField, SelectFieldBase
 import portal
 from portal.extensions import db
 from tests.actions.conftest import world as actions_world  # noqa: F401
-from tests.auth.test_authorization_matrix import ROUTES, _ids, budget_round
+from tests.auth.test_authorization_matrix import ROUTES, _ids, voting_round_values
 from tests.auth.test_authorization_matrix import world as matrix_world  # noqa: F401
 from tests.conftest import Auth
 from tests.csrf import TOKEN
@@ -231,8 +231,8 @@ STATE = {
     "insight.act": _expected_rise,
     "insight.grid_buildings": lambda w, ids: ({"org_id": w.grid_x.id}, {}),
     "votes.new": lambda w, ids: ({}, {"method": "committee"}),
-    "funds.ballot_cast": lambda w, ids: (budget_round(w), {"do": "cast"}),
-    "funds.ballot_check": lambda w, ids: (budget_round(w), {}),
+    "funds.ballot_cast": lambda w, ids: (voting_round_values(w), {"do": "cast"}),
+    "funds.ballot_check": lambda w, ids: (voting_round_values(w), {}),
     "votes.proxies": _owners_ballot,
     "votes.revoke_proxy": _proxy,
     "auth.reset_password": _reset_link,

@@ -81,9 +81,11 @@ def ballot_cast(round_id):
     form = BallotForm()
     if request.form.get("do") != "cast":
         return render_template("funds/budget_ballot.html", **_context(round_, posted=posted, checked=True))
-    if not budget_ballot.voting_open(round_):  # a page left open past the close: say so rather than a bare 403
-        return render_template("funds/budget_ballot.html", **_context(
-            round_, posted=posted, error=_("Voting in this round has closed: your ballot was not cast."))), 400
+    state = budget_ballot.voting_state(round_)
+    if state != budget_ballot.VOTING:  # a page left open past the close: say so rather than a bare 403
+        error = _("Voting in this round has closed: your ballot was not cast.") if state == "closed" else \
+            _("Voting in this round is not open.")
+        return render_template("funds/budget_ballot.html", **_context(round_, posted=posted, error=error)), 400
     allow(budget_ballot.can_vote_in_round(current_user, round_))
 
     def refused(error):

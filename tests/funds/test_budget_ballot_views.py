@@ -201,3 +201,15 @@ def test_the_round_page_link_shows_vote_to_those_who_may(app, voting_round):
             html = render_template_string(snippet, round=w.round)
         assert (f"/funds/rounds/{w.round.id}/ballot" in html) is shown
     assert voting.can_vote_in_round(w.resident, w.round)
+
+
+def test_a_ballot_cast_before_voting_opens_is_refused_on_the_page(app, voting_round):
+    w = voting_round
+    client = _client(app, w.resident)
+    token = csrf_token(client, _url(w))
+    w.round.voting_from = w.round.voting_from + 2 * D
+    db.session.commit()
+    response = client.post(_url(w), data={"csrf_token": token, "project": ids(w.lights), "do": "cast"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and "Voting in this round is not open" in html
+    assert _ticked(html) == set() and _written(w) == 0
