@@ -5,7 +5,9 @@ receipt check.
 Without JavaScript the page is a form of checkboxes with two buttons: "Check my selection" (the server adds the
 reviewed costs up and shows what is left or over, the boxes kept) and "Cast" (the same check, then the service
 casts; a refusal comes back on the page with the boxes kept). With htmx each tick posts the form to
-`ballot_check`, which answers the summary alone. Each view checks one rule, calls one service, commits."""
+`ballot_check`, which answers the summary alone. Each view checks one rule, calls one service, commits.
+`flask funds verify-round ID` checks a round's log and counts."""
+import click
 from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -120,3 +122,19 @@ def ballot_receipt(round_id):
             checked = budget_ballot.receipt_status(round_, text)
     return render_template("funds/budget_ballot_receipt.html", round=round_, community=round_.community,
                            zone=round_.community.time_zone, form=form, checked=checked)
+
+
+@bp.cli.command("verify-round")
+@click.argument("round_id", type=int)
+def verify_round_command(round_id):
+    """Recompute a budget round's log and its projects' votes from the ballots; exits 1 naming the first broken
+    entry when anything differs (as `flask verify-ballot` does for a ballot)."""
+    round_ = db.session.get(BudgetRound, round_id) if 0 < round_id <= DB_INT_MAX else None
+    if round_ is None:
+        raise click.ClickException(f"No budget round {round_id}.")
+    report = budget_ballot.verify_round_log(round_)
+    if not report.ok:
+        where = f" (entry {report.broken_seq})" if report.broken_seq is not None else ""
+        click.echo(f"Budget round {round_.id}: verification FAILED{where}: {report.message}", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(f"Budget round {round_.id}: {report.message}")

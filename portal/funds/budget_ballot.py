@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload
 
 from portal.clock import utcnow
 from portal.errors import DomainError, NotAllowed
@@ -119,7 +119,7 @@ def can_vote_in_round(user, round_: BudgetRound, now: datetime | None = None) ->
 
 def ballot_projects(round_: BudgetRound) -> list[BudgetProject]:
     """The projects a ballot may hold: the round's accepted ones, in the order they were proposed."""
-    return list(db.session.scalars(select(BudgetProject).where(
+    return list(db.session.scalars(select(BudgetProject).options(joinedload(BudgetProject.proposal)).where(
         BudgetProject.round_id == round_.id, BudgetProject.review_state == "accepted").order_by(BudgetProject.id)))
 
 

@@ -213,3 +213,19 @@ def test_a_ballot_cast_before_voting_opens_is_refused_on_the_page(app, voting_ro
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and "Voting in this round is not open" in html
     assert _ticked(html) == set() and _written(w) == 0
+
+
+def test_the_verify_round_command_names_a_changed_entry(app, voting_round):
+    from sqlalchemy import update
+    w = voting_round
+    voting.cast_ballot(w.resident, w.round, ids(w.lights))
+    voting.cast_ballot(w.neighbour, w.round, ids(w.shed))
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["funds", "verify-round", str(w.round.id)])
+    assert result.exit_code == 0 and "The log verifies: 2 entries" in result.output
+    db.session.execute(update(BudgetLogEntry).where(BudgetLogEntry.seq == 2).values(receipt="C" * 20))
+    db.session.commit()
+    result = runner.invoke(args=["funds", "verify-round", str(w.round.id)])
+    assert result.exit_code == 1 and "(entry 2)" in result.output
+    assert runner.invoke(args=["funds", "verify-round", "424242"]).exit_code == 1
