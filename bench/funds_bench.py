@@ -14,6 +14,12 @@ ANALYZE on PostgreSQL), then requests each page `--requests` times through `app.
 
 Prints median and p95 wall time, median CPU time of this process and SQL statements per request.
 
+Then a budget round on the fund (`--projects` 200 accepted projects, each a proposal of kind "project";
+`--voters` 50,000 verified residents of the community, each with a knapsack ballot of 1 to 8 projects, ballots
+and choices inserted directly in bulk) whose results date has passed: times `rounds.compute_results` (the votes
+counted from the choices, ranked, funded in order) and `rounds.publish_results` (ranks stored, each winner an
+agreed action with its allocation in the ledger and its public notice to every resident), and prints both.
+
     .venv/bin/python bench/funds_bench.py
     .venv/bin/python bench/funds_bench.py --database-url postgresql://postgres@127.0.0.1:5432/bench_funds
 """
@@ -22,17 +28,19 @@ import random
 import statistics
 import time
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import _common  # noqa: F401  (first: puts the project on sys.path)
 from _common import Database, add_database_arguments, analyze, bulk, percentile, statement_range, time_pages
 
 from portal.auth.models import User
-from portal.committees.models import Organization
+from portal.committees.models import Organization, OrgMembership
 from portal.extensions import db
-from portal.funds import services
+from portal.funds import rounds, services
 from portal.funds.models import Fund, FundAllocation, LedgerEntry
-from portal.places.models import Community, SubDistrict
+from portal.funds.rounds_models import BudgetBallot, BudgetBallotChoice, BudgetProject, BudgetRound
+from portal.places.models import Building, Community, Household, Residency, SubDistrict
+from portal.proposals.models import Proposal
 
 ALLOCATIONS = 300
 
@@ -123,12 +131,97 @@ def build(args):
     return fund, expected, len(rows), busiest, rows[len(rows) // 2]["id"]
 
 
+def build_round(fund, args):
+    """A round on the fund in its results phase: `args.projects` accepted projects and `args.voters` ballots."""
+    rng = random.Random(2027)
+    now = datetime.now(UTC)
+    community, keeper_id = fund.community, fund.created_by_id
+    db.session.add(OrgMembership(organization_id=fund.managing_org_id, user_id=keeper_id, title="chair",
+                                 start_date=date.today() - timedelta(days=400)))
+    building = Building(community=community, code="1", name="Building 1")
+    db.session.add(building)
+    db.session.flush()
+    bulk(User, [{"display_name": f"Voter {n}", "email": f"voter{n}@bench.test", "password_hash": "x",
+                 "consented_at": now, "created_at": now, "password_changed_at": now} for n in range(args.voters)])
+    voter_ids = list(db.session.scalars(db.select(User.id).where(User.email.like("voter%")).order_by(User.id)))
+    bulk(Household, [{"building_id": building.id, "entrance": "1", "room": f"{n:05d}", "area_m2": 88}
+                     for n in range(args.voters)])
+    household_ids = list(db.session.scalars(db.select(Household.id).order_by(Household.id)))
+    bulk(Residency, [{"user_id": u, "community_id": community.id, "household_id": h, "status": "verified",
+                      "claimed_at": now, "decided_at": now} for u, h in zip(voter_ids, household_ids, strict=True)])
+    total_fen = min(fund.available_fen, 5_000_000_00)  # up to 5 million yuan
+    start = now - timedelta(days=40)
+    round_ = BudgetRound(fund_id=fund.id, title="Bench round", description="", total_fen=total_fen,
+                         ballot_kind="knapsack", voter_unit="resident", tie_rule="lower_cost", proposing_from=start,
+                         review_from=start + timedelta(days=10), voting_from=start + timedelta(days=20),
+                         voting_until=start + timedelta(days=30), results_from=start + timedelta(days=31),
+                         created_by_id=keeper_id)
+    db.session.add(round_)
+    db.session.flush()
+    bulk(Proposal, [{"community_id": community.id, "author_id": voter_ids[n], "title": f"项目 {n}",
+                     "summary": "", "body": "", "body_html": "", "category": "other", "whole_community": True,
+                     "kind": "project", "status": "deliberation", "version": 1, "support_count": 0,
+                     "comment_count": 0, "created_at": start, "updated_at": start,
+                     "published_at": start + timedelta(minutes=n), "deliberation_at": start}
+                    for n in range(args.projects)])
+    proposal_ids = list(db.session.scalars(db.select(Proposal.id).where(Proposal.kind == "project")
+                                           .order_by(Proposal.id)))
+    costs = [rng.randint(1_000, total_fen // 8) for _ in proposal_ids]
+    bulk(BudgetProject, [{"round_id": round_.id, "proposal_id": p, "location": "", "estimated_cost_fen": c,
+                          "reviewed_cost_fen": c, "review_state": "accepted", "vote_count": 0}
+                         for p, c in zip(proposal_ids, costs, strict=True)])
+    projects = list(db.session.execute(db.select(BudgetProject.id, BudgetProject.reviewed_cost_fen)
+                                       .where(BudgetProject.round_id == round_.id).order_by(BudgetProject.id)))
+    bulk(BudgetBallot, [{"round_id": round_.id, "voter_key": f"u{u}", "user_id": u, "cast_at": now,
+                         "receipt": f"{u:064x}"} for u in voter_ids])
+    ballot_ids = list(db.session.scalars(db.select(BudgetBallot.id).where(BudgetBallot.round_id == round_.id)
+                                         .order_by(BudgetBallot.id)))
+    weights = [rng.paretovariate(1.2) for _ in projects]
+    choices = []
+    for ballot_id in ballot_ids:
+        left, chosen = total_fen, set()
+        for index in rng.choices(range(len(projects)), weights=weights, k=rng.randint(1, 8)):
+            project_id, cost = projects[index]
+            if project_id not in chosen and cost <= left:  # a knapsack ballot: within the total
+                chosen.add(project_id)
+                left -= cost
+        choices.extend({"ballot_id": ballot_id, "project_id": p} for p in chosen)
+    bulk(BudgetBallotChoice, choices)
+    db.session.commit()
+    return round_.id, len(choices)
+
+
+def time_round(args, fund_id):
+    fund = db.session.get(Fund, fund_id)
+    started = time.perf_counter()
+    round_id, n_choices = build_round(fund, args)
+    analyze()
+    print(f"\nbuilt a round with {args.projects} projects, {args.voters} ballots and {n_choices} choices in "
+          f"{time.perf_counter() - started:.1f} s")
+    round_ = db.session.get(BudgetRound, round_id)
+    started = time.perf_counter()
+    lines = rounds.compute_results(round_)
+    computed = time.perf_counter() - started
+    db.session.rollback()
+    round_ = db.session.get(BudgetRound, round_id)
+    started = time.perf_counter()
+    rounds.publish_results(None, round_)
+    db.session.commit()
+    published = time.perf_counter() - started
+    funded = [line for line in lines if line.funded]
+    print(f"compute_results: {computed * 1000:.0f} ms; publish_results (with the commit): {published * 1000:.0f} ms "
+          f"({len(funded)} funded, {services.format_fen(sum(x.cost_fen for x in funded))} yuan; "
+          f"{sum(1 for x in lines if not x.funded)} not funded)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_database_arguments(parser)
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--months", type=int, default=60)
     parser.add_argument("--requests", type=int, default=40, help="requests per page timed")
+    parser.add_argument("--projects", type=int, default=200, help="projects in the budget round")
+    parser.add_argument("--voters", type=int, default=50_000, help="ballots in the budget round")
     args = parser.parse_args()
     database = Database(parser, args)
     app = database.app
@@ -158,6 +251,8 @@ def main():
     for label, (times, cpu, statements, size) in results.items():
         print(f"{label:<42} {statistics.median(times):>9.1f} {percentile(times, 95):>7.1f} "
               f"{statistics.median(cpu):>7.1f} {statement_range(statements):>5} {size / 1024:>6.1f}")
+    with app.app_context():
+        time_round(args, fund_id)
     database.finish()
 
 

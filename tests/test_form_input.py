@@ -215,7 +215,16 @@ def _push_browser(w, ids):
     return {"subscription_id": browser.id}, {}
 
 
+def _budget_project(w, ids):
+    """A project proposed in the world's budget round (proposing now), waiting for its review."""
+    from portal.funds import rounds
+    project = rounds.propose_project(w.resident_x, w.budget_round, title="健身器材", summary="在花园里",
+                                     location="花园", estimated_cost="50")
+    return {"project_id": project.id}, {}
+
+
 STATE = {
+    "funds.round_review": _budget_project,
     "notifications.push_remove": _push_browser,
     "residents.consent": _own_residency,
     "residents.move_out": _own_residency,

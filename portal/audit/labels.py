@@ -167,6 +167,10 @@ ACTION_LABELS = {
     "fund.spending": _l("recorded spending from a fund"),
     "fund.refund": _l("recorded a refund to a fund"),
     "fund.correction": _l("corrected an entry of a fund's ledger"),
+    "budget_round.created": _l("opened a budget round"),
+    "budget_project.proposed": _l("proposed a project for a budget round"),
+    "budget_project.reviewed": _l("reviewed a budget round's project"),
+    "budget_round.published": _l("published a budget round's results"),
     # personal information
     "privacy.deletion_requested": _l("asked for an account to be deleted"),
     "privacy.deletion_cancelled": _l("cancelled a request to delete an account"),
@@ -240,6 +244,8 @@ def _object_labels() -> dict:
         "forecast": pgettext("audit object", "Forecast"),
         "patrol_round": pgettext("audit object", "Patrol round"),
         "fund": pgettext("audit object", "Fund"), "fund_ledger_entry": pgettext("audit object", "Ledger entry"),
+        "budget_round": pgettext("audit object", "Budget round"),
+        "budget_project": pgettext("audit object", "Budget round project"),
     }
 
 
@@ -255,6 +261,9 @@ def _detail_labels() -> dict:
         "status": pgettext("audit detail", "Status"), "to": pgettext("audit detail", "To"),
         "from": pgettext("audit detail", "From"), "supports": pgettext("audit detail", "Supports"),
         "fund_id": pgettext("audit detail", "Fund"), "amount_fen": pgettext("audit detail", "Amount (fen)"),
+        "round_id": pgettext("audit detail", "Budget round"), "decision": pgettext("audit detail", "Decision"),
+        "merged_into": pgettext("audit detail", "Merged into project"),
+        "funded": pgettext("audit detail", "Projects funded"), "total_fen": pgettext("audit detail", "Total (fen)"),
         "voters": pgettext("audit detail", "Voters"), "days": pgettext("audit detail", "Days"),
         "outcome": pgettext("audit detail", "Outcome"), "item_type": pgettext("audit detail", "Item"),
         "flags": pgettext("audit detail", "Reports"), "locale": pgettext("audit detail", "Language"),

@@ -8,7 +8,11 @@
   spent (idle on the funds dashboard);
 - 花家地小区专项维修资金 (the homeowners' committee keeps it): the owners' deposits, an allocation for the lift
   ropes of building 3 and its spending, tied to the owners' decision on matter (5) of art. 278 that passed
-  last year (a closed ballot of the estate).
+  last year (a closed ballot of the estate);
+- two budget rounds on the public-welfare fund: 2026年微实事（第一期）, finished (a project merged, one rejected
+  with its public reason, the votes, one project skipped as it no longer fitted, the winners' actions spending
+  with receipts, one done and rated) and （第二期）, in voting (its projects accepted; ballots are cast on the
+  ballot pages).
 
 Runs after the actions demo; skips what is missing. Idempotent: a community with funds is left alone."""
 import io
@@ -161,6 +165,7 @@ def seed_funds() -> list[str]:
                                  occurred_on=today - 10 * D)
     idle = services.allocate(chair, fund, 900_000, title="楼道适老化扶手（1—4号楼）", occurred_on=today - 120 * D)
     idle.allocation.created_at = now - 120 * D  # allocated four months ago, nothing spent: idle on the dashboard
+    lines += seed_budget_rounds(community, fund, chair, today)
     lines.append(f"{community.name}: fund {fund.name} with {fund.entry_count} ledger entries, balance "
                  f"{services.format_fen(fund.balance_fen)} yuan (kept by {chair.phone})")
 
@@ -179,3 +184,116 @@ def seed_funds() -> list[str]:
                  f"(kept by {hoa_chair.phone})")
     db.session.flush()
     return lines
+
+
+# --- budget rounds ------------------------------------------------------------------------------------------
+
+FINISHED_PROJECTS = (  # title, where, estimated yuan, reviewed yuan (None: rejected / merged), votes
+    ("小花园增设休闲座椅", "2号楼南侧小花园", "12500", "12000", 6),
+    ("儿童游乐区更换软胶地垫", "中心广场儿童游乐区", "21000", "20000", 5),
+    ("单元门口加装雨棚", "5—8号楼单元门", "9500", "9000", 4),
+    ("垃圾分类投放点洗手池", "3号楼东侧投放点", "6000", "6000", 2),
+    ("花园座椅旁加装遮阳伞", "2号楼南侧小花园", "3000", None, 0),  # merged into the benches
+    ("地下车库改建乒乓球室", "地下车库", "28000", None, 0),  # rejected
+)
+VOTING_PROJECTS = (("楼道感应灯更换", "1—4号楼楼道", "8000", "7800"),
+                   ("社区图书角书架", "居委会一层", "5000", "4600"),
+                   ("健身器材维修", "北门健身区", "9000", "8500"),
+                   ("非机动车棚充电桩", "6号楼西侧车棚", "15000", "14000"))
+
+
+def _residents(community, n):
+    from portal.places.models import Residency
+    return db.session.scalars(db.select(User).join(Residency, Residency.user_id == User.id).where(
+        Residency.community_id == community.id, Residency.status == "verified").distinct()
+        .order_by(User.id).limit(n)).all()
+
+
+def _round_days(today, first):
+    return {"proposing_from": today + first * D, "review_from": today + (first + 15) * D,
+            "voting_from": today + (first + 25) * D, "voting_until": today + (first + 35) * D,
+            "results_from": today + (first + 36) * D}
+
+
+def _propose(round_, author, title, where, cost, hours):
+    from portal.funds import rounds
+    return rounds.propose_project(author, round_, title=title, summary=f"{title}，方便居民日常使用。", location=where,
+                                  estimated_cost=cost, now=round_.proposing_from + hours * timedelta(hours=1))
+
+
+def _votes(round_, voters, counts):
+    """Ballots of a round decided before the ballot pages: rows as the casting service keeps them."""
+    from portal.funds.rounds_models import BudgetBallot, BudgetBallotChoice
+    for n, voter in enumerate(voters):
+        chosen = [project.id for project, votes in counts if votes > n]
+        if not chosen:
+            continue
+        ballot = BudgetBallot(round_id=round_.id, voter_key=f"u{voter.id}", user_id=voter.id,
+                              cast_at=round_.voting_from + (n + 1) * timedelta(hours=3), receipt=f"demo-{round_.id}-{n}")
+        db.session.add(ballot)
+        db.session.flush()
+        db.session.add_all(BudgetBallotChoice(ballot_id=ballot.id, project_id=pid) for pid in chosen)
+    for project, votes in counts:
+        project.vote_count = votes
+    db.session.flush()
+
+
+def _finished_round(fund, chair, reviewer, residents, today) -> list[str]:
+    """A round from three months ago: reviewed (one merged, one rejected), voted, published; its winners'
+    actions spent money with receipts, one is done and rated."""
+    from portal.actions.services import complete, rate
+    from portal.funds import rounds
+    round_ = rounds.create_round(chair, fund, title="2026年微实事（第一期）", total="30000", ballot_kind="knapsack",
+                                 tie_rule="lower_cost", dates=_round_days(today, -90),
+                                 description="居民提出、评审、投票决定的社区小微项目，每户一票以外的事项请到议事会。")
+    projects = [_propose(round_, residents[n % len(residents)], title, where, cost, n + 1)
+                for n, (title, where, cost, _reviewed, _votes) in enumerate(FINISHED_PROJECTS)]
+    review_at = round_.review_from + timedelta(hours=10)
+    for project, (_title, _where, _cost, reviewed, _n) in zip(projects, FINISHED_PROJECTS, strict=True):
+        if reviewed is not None:
+            rounds.review_project(reviewer, project, decision="accept", reviewed_cost=reviewed, now=review_at)
+    rounds.review_project(reviewer, projects[4], decision="merge", merge_into=projects[0],
+                          reason="与小花园座椅项目合并，一并实施。", now=review_at)
+    rounds.review_project(reviewer, projects[5], decision="reject", reason="地下车库为人防工程，不得改变用途。",
+                          now=review_at)
+    _votes(round_, residents, [(p, spec[4]) for p, spec in zip(projects, FINISHED_PROJECTS, strict=True)][:4])
+    rounds.publish_results(chair, round_, now=round_.results_from + timedelta(hours=9))
+    winners = [p for p in projects if p.funded]
+    spend_days = (40, 25, 12)
+    for project, days in zip(winners, spend_days, strict=False):
+        services.record_spending(chair, fund, project.allocation, project.reviewed_cost_fen - 35_000,
+                                 payee="北京宜居社区工程有限公司", payee_kind="organization",
+                                 receipt=receipt_pdf(f"{project.proposal.title}发票"), occurred_on=today - days * D,
+                                 description=project.proposal.title)
+    done = winners[0].action
+    done_at = utcnow() - 5 * D
+    complete(chair, done, note="座椅已安装完毕，居民已在使用。", photos=[receipt_png("座椅").data], now=done_at)
+    for resident, satisfaction in zip(residents, ("satisfied", "satisfied", "basically_satisfied", "dissatisfied"),
+                                      strict=False):
+        rate(resident, done, satisfaction, now=done_at + D)
+    return [f"{fund.community.name}: budget round “{round_.title}” finished: {len(winners)} projects funded, "
+            f"their actions spending (round {round_.id})"]
+
+
+def _voting_round(fund, chair, reviewer, residents, today) -> list[str]:
+    """A round in its voting phase: every project accepted with a reviewed cost; the ballots are cast on the
+    ballot pages."""
+    from portal.funds import rounds
+    round_ = rounds.create_round(chair, fund, title="2026年微实事（第二期）", total="20000", ballot_kind="knapsack",
+                                 tie_rule="earlier_proposed", dates=_round_days(today, -28))
+    review_at = round_.review_from + timedelta(hours=10)
+    for n, (title, where, cost, reviewed) in enumerate(VOTING_PROJECTS):
+        project = _propose(round_, residents[n % len(residents)], title, where, cost, n + 1)
+        rounds.review_project(reviewer, project, decision="accept", reviewed_cost=reviewed, now=review_at)
+    return [f"{fund.community.name}: budget round “{round_.title}” in voting until "
+            f"{(today + 7 * D).isoformat()} (round {round_.id})"]
+
+
+def seed_budget_rounds(community, fund, chair, today) -> list[str]:
+    """A finished round and one in voting on the community's public-welfare fund, its money topped up first."""
+    residents = _residents(community, 8)
+    if len(residents) < 4:
+        return []
+    services.record_income(chair, fund, 6_000_000, source="望京街道拨付2026年度微实事专项资金",
+                           occurred_on=today - 95 * D)
+    return _finished_round(fund, chair, chair, residents, today) + _voting_round(fund, chair, chair, residents, today)

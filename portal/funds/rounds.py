@@ -1,7 +1,7 @@
 """Budget rounds (participatory budgeting): opening a round on a community's fund, residents proposing
 projects, the committee's and the departments' review, and the results — ranked by votes, funded in order
 while the money lasts — which make each winner an agreed action with its allocation in the ledger and start
-the public notice of every decided project, as for any other decision.
+the public notice of every winner, as for any other decision.
 
 The phase is never stored: `round_phase(round, now)` reads it from the dates and the clock. The ballots
 (casting, changing, the log, receipts) belong to the voting pages; the results count the ballots' choices
@@ -72,6 +72,11 @@ ACTION_DAYS = 180  # a winner's action is due this many days after the results, 
 LIST_SIZE = 50
 
 
+def _round_link(notification):
+    from flask import url_for
+    return url_for("funds.round_detail", round_id=notification.object_id) + "#results"
+
+
 def _link(notification):
     from flask import url_for
     payload = notification.payload or {}
@@ -80,6 +85,8 @@ def _link(notification):
         if round_id else None
 
 
+register_event("budget.results", _l("The results of “%(title)s” are published: %(funded)s projects funded, "
+                                     "each with its public notice."), _round_link, group="proposals")
 register_event("budget.reviewed", _l("Your project “%(title)s” was reviewed: %(outcome)s."), _link,
                group="proposals")
 
@@ -299,20 +306,17 @@ def review_project(user: User, project: BudgetProject, *, decision: str, reviewe
         raise DomainError(_l("Choose accept, merge or reject."), "decision")
     reason = _text(reason, REASON_MAX, "reason",
                    _l("Give the public reason for rejecting it.") if decision == "reject" else None)
-    details = {}
     if decision == "accept":
         cost = funds.parse_yuan(reviewed_cost, "reviewed_cost")
         if cost > round_.total_fen:
             raise DomainError(_l("The round's total is %(total)s yuan: a project cannot cost more.",
                                  total=funds.format_fen(round_.total_fen)), "reviewed_cost")
         project.reviewed_cost_fen, project.review_state = cost, "accepted"
-        details["amount_fen"] = cost
     elif decision == "merge":
         if merge_into is None or merge_into.round_id != round_.id or merge_into.id == project.id \
                 or merge_into.review_state in ("merged", "rejected"):
             raise DomainError(_l("Choose another project of this round, not merged nor rejected."), "merge_into")
         project.review_state, project.merged_into_id = "merged", merge_into.id
-        details["merged_into"] = merge_into.id
     else:
         project.review_state = "rejected"
     project.review_reason = reason
@@ -322,7 +326,7 @@ def review_project(user: User, project: BudgetProject, *, decision: str, reviewe
                                      review=project.review_state)
     db.session.flush()
     record(user, "budget_project.reviewed", project, round_id=round_.id, decision=project.review_state,
-           reason=reason, **details)
+           reason=reason, amount_fen=project.reviewed_cost_fen, merged_into=project.merged_into_id)
     notify([project.proposal.author], "budget.reviewed", project, title=project.proposal.title,
            outcome=str(project.review_state_label), round_id=round_.id)
     return project
@@ -409,13 +413,16 @@ def _note(line: ResultLine) -> str:
 def publish_results(actor: User | None, round_: BudgetRound, *, now: datetime | None = None) -> list[ResultLine]:
     """Once results_from has passed: store each accepted project's rank, votes and whether it is funded;
     make each winner an agreed action (source "budget", the fund's managing organization responsible) with
-    its reviewed cost allocated in the ledger; and start the public notice of every decided project (winners
-    passed, the others rejected), objections welcome as for any decision. `actor` None: the run-due step,
-    acting as the member who opened the round."""
+    its reviewed cost allocated in the ledger, and start its public notice (objections welcome as for any
+    decision: a notice is per proposal, so objections to the outcome are lodged on the winners' notices; the
+    projects not funded are archived with their result, not given a notice each, which would tell every
+    resident once per project). `actor` None: the run-due step, acting as the member who opened the round."""
     now = _now(now)
     if actor is not None and not permissions.can_manage_budget_round(actor, round_.fund):
         raise NotAllowed(_l("Only the fund's managing organization publishes the results."))
-    db.session.refresh(round_, with_for_update=True)  # two publishers at once: the second finds it done
+    # The round's row lock: of two publishers at once, the second finds it done.
+    db.session.execute(db.select(BudgetRound.id).where(BudgetRound.id == round_.id).with_for_update())
+    db.session.refresh(round_)
     if round_.results_published_at is not None:
         raise DomainError(_l("The results are published already."), "round")
     if round_phase(round_, now) != "results":
@@ -432,16 +439,34 @@ def publish_results(actor: User | None, round_: BudgetRound, *, now: datetime | 
         project = projects[line.project_id]
         project.result_rank, project.funded, project.vote_count = line.rank, line.funded, line.votes
         project.result_note = _note(line)
-        proposals.record_budget_result(project.proposal, "passed" if line.funded else "rejected", now=now,
-                                       round_id=round_.id, votes=line.votes, rank=line.rank)
         if line.funded:
+            proposals.record_budget_result(project.proposal, "passed", now=now, round_id=round_.id,
+                                           votes=line.votes, rank=line.rank)
             _fund_winner(doer, round_, project, line, due, now)
-        start_notice(project.proposal, None, now=now)
+            start_notice(project.proposal, None, now=now, tell_community=False)
+        else:
+            project.proposal.outcome = "rejected"
+            proposals.end_budget_project(project.proposal, None, now=now, round_id=round_.id, body=project.result_note,
+                                         votes=line.votes, rank=line.rank)
     round_.results_published_at = now
     db.session.flush()
+    _tell_community(round_, sum(1 for x in lines if x.funded), now)
     record(actor, "budget_round.published", round_, fund_id=fund.id, funded=sum(1 for x in lines if x.funded),
            amount_fen=sum(x.cost_fen for x in lines if x.funded))
     return lines
+
+
+def _tell_community(round_, funded, now):
+    """The community's verified residents hear of the results once (one INSERT … SELECT), not once per
+    winner's notice."""
+    from portal.auth.models import User
+    from portal.places.models import Residency
+    from portal.votes import services as votes
+    ids = db.select(Residency.user_id.label("user_id")).join(User, User.id == Residency.user_id).where(
+        Residency.community_id == round_.fund.community_id, Residency.status == "verified",
+        User.is_active_account.is_(True)).distinct()
+    votes._notify_all(ids, "budget.results", round_, {"title": round_.title, "funded": funded,
+                                                        "round_id": round_.id}, now)
 
 
 def _fund_winner(doer, round_, project, line, due, now):

@@ -15,7 +15,7 @@ from portal.committees.models import Organization
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.formviews import form_view
-from portal.funds import bp, services
+from portal.funds import bp, rounds, services
 from portal.funds.forms import AllocationForm, CorrectionForm, FundForm, IncomeForm, RefundForm, SpendingForm
 from portal.funds.models import ENTRY_LABELS, KIND_LABELS, KINDS, LedgerEntry
 from portal.places.services import community_or_404
@@ -68,7 +68,8 @@ def index(slug):
     community = community_or_404(slug)
     allow(permissions.can_view_community(current_user, community))
     return render_template("funds/index.html", community=community, funds=services.community_funds(community),
-                           may_create=permissions.can_create_fund(current_user, community))
+                           may_create=permissions.can_create_fund(current_user, community),
+                           budget_rounds=rounds.community_rounds(community))
 
 
 def _fund_form_choices(form, community):
@@ -114,7 +115,8 @@ def detail(fund_id):
         next_allocations=next_allocations, months=services.months_of(fund), entry_labels=ENTRY_LABELS,
         payee=lambda entry: services.payee_shown(current_user, entry),
         see_receipts=permissions.can_see_fund_receipts(current_user, fund),
-        keeps=permissions.can_keep_fund_ledger(current_user, fund))
+        keeps=permissions.can_keep_fund_ledger(current_user, fund), budget_rounds=rounds.fund_rounds(fund),
+        opens_rounds=permissions.can_manage_budget_round(current_user, fund))
 
 
 @bp.get("/funds/receipts/<key>", defaults={"size": None})

@@ -83,10 +83,12 @@ def _payload(notice, **extra):
 
 # --- starting ---------------------------------------------------------------------------------------------
 
-def start_notice(proposal: Proposal, ballot: Ballot | None, *, now: datetime | None = None) -> Notice:
+def start_notice(proposal: Proposal, ballot: Ballot | None, *, now: datetime | None = None,
+                 tell_community: bool = True) -> Notice:
     """A ballot decided the proposal (passed or rejected): its public notice starts now and runs for the
     community's notice period. The proposal moves from decided to notice. Called by the votes area inside
-    its close; commits nothing."""
+    its close; commits nothing. `tell_community=False`: the caller tells the community itself, once for many
+    notices started together (a budget round's winners), and only the proposal's followers hear of it here."""
     now = _now(now)
     if proposal.status != "decided" or proposal.outcome not in NEXT_STEP:
         raise DomainError(_l("Only a decided proposal gets a public notice."), "proposal")
@@ -108,7 +110,7 @@ def start_notice(proposal: Proposal, ballot: Ballot | None, *, now: datetime | N
     proposals.enter_notice(proposal, now=now, notice_id=notice.id)
     db.session.flush()
     record(None, "notice.started", notice, proposal_id=proposal.id, outcome=notice.outcome, days=days)
-    _notify_community(notice, ballot, now)
+    _notify_community(notice, ballot, now, residents=tell_community)
     return notice
 
 
@@ -117,10 +119,10 @@ def _start_for_decided_ballot(ballot, *, proposal, now, **kwargs):
     start_notice(proposal, ballot, now=now)
 
 
-def _notify_community(notice, ballot, now):
-    """A notice period starting reaches the community's verified residents, the proposal's author and
-    supporters, and everyone who could vote in the ballot (owners living elsewhere included): once each,
-    in one INSERT … SELECT (a community may be large)."""
+def _notify_community(notice, ballot, now, residents=True):
+    """A notice period starting reaches the community's verified residents (unless `residents` is False),
+    the proposal's author and supporters, and everyone who could vote in the ballot (owners living elsewhere
+    included): once each, in one INSERT … SELECT (a community may be large)."""
     from portal.auth.models import User
     from portal.places.models import Residency
     from portal.votes import services as votes
@@ -128,7 +130,7 @@ def _notify_community(notice, ballot, now):
     proposal = notice.proposal
     followers = [p.id for p in proposals.followers_of(proposal) if p is not None]
     reached = [User.id.in_(select(Residency.user_id).where(Residency.community_id == notice.community_id,
-                                                           Residency.status == "verified"))]
+                                                           Residency.status == "verified"))] if residents else []
     if followers:
         reached.append(User.id.in_(followers))
     if ballot is not None:

@@ -246,6 +246,9 @@ ROUTES = {
     "funds.detail": Route(lambda u, w: permissions.can_view_fund(u, w.fund)),
     "funds.statement": Route(lambda u, w: permissions.can_view_fund(u, w.fund)),
     "funds.record": Route(lambda u, w: permissions.can_keep_fund_ledger(u, w.fund)),
+    # budget rounds: the round page is as public as its fund; its managing organization opens rounds
+    "funds.round_create": Route(lambda u, w: permissions.can_manage_budget_round(u, w.fund)),
+    "funds.round_detail": Route(lambda u, w: permissions.can_view_budget_round(u, w.budget_round)),
     "funds.receipt": Route(lambda u, w: permissions.can_see_fund_receipts(u, w.fund),
                            values=lambda w: {"key": w.fund_receipt.receipt_key, "size": 400}),
     # a budget round's ballot page and receipt check: as public as the fund (casting is a POST)
@@ -332,7 +335,8 @@ def _ids(w) -> dict:
         "residency_id": 1, "objection_id": 1, "membership_id": 1, "token": "t", "key": "k", "photo_id": 1,
         "voter_id": 1, "proxy_id": 1, "summons_id": 1, "subscription_id": 1,
         "size": 640, "fmt": "json", "request_id": "1", "service_code": "lift", "rest": "x",
-        "first_id": 1, "second_id": 2, "forecast_id": 1, "fund_id": w.fund.id, "round_id": 1,
+        "first_id": 1, "second_id": 2, "forecast_id": 1, "fund_id": w.fund.id, "round_id": w.budget_round.id,
+        "project_id": 1,
     }
 
 
@@ -397,6 +401,12 @@ def world(actions_world):
     from tests.insight.conftest import add_grid
     w.grid_worker_x = add_grid(w).grid_worker
     w.fund, w.fund_receipt = _fund(w)
+    from portal.clock import local_today
+    from portal.funds import rounds
+    w.budget_round = rounds.create_round(
+        w.chair_x, w.fund, title="微实事 2027", total="100", ballot_kind="knapsack", tie_rule="lower_cost",
+        dates={k: local_today(w.x.time_zone) + timedelta(days=n * 10) for n, k in enumerate(
+            ("proposing_from", "review_from", "voting_from", "voting_until", "results_from"))})
     w.meeting.is_public = False
     w.key, _token = open311.create_key(w.admin, name="City hotline", communities=[w.x])
     db.session.flush()

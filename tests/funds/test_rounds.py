@@ -261,7 +261,7 @@ def test_publishing_funds_winners_as_actions_with_allocations(money):
         assert allocation.action_id == action.id and allocation.allocated_fen == project.reviewed_cost_fen
         assert project.proposal.status == "notice" and project.proposal.outcome == "passed"
     assert a.action_id is None and a.allocation_id is None and a.proposal.outcome == "rejected"
-    assert a.proposal.status == "notice"
+    assert a.proposal.status == "archived"
     db.session.refresh(w.fund)
     assert available_before - w.fund.available_fen == 500001 + 399999 + 1
     assert w.fund.allocated_fen == 900001
@@ -298,4 +298,7 @@ def test_run_due_publishes_once(money):
     assert rounds.publish_due(_at(round_, "results_from", hours=2)) == 0
     assert project.funded is True and project.action.created_by_id == w.keeper.id
     from portal.notices.models import Notice
+    from portal.notifications.models import Notification
     assert db.session.scalar(db.select(Notice).where(Notice.proposal_id == project.proposal_id)) is not None
+    told = db.session.scalars(db.select(Notification.recipient_id).where(Notification.event == "budget.results")).all()
+    assert told == [w.resident.id]  # the community's verified residents, once
