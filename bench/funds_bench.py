@@ -135,6 +135,9 @@ def build_round(fund, args):
     """A round on the fund in its results phase: `args.projects` accepted projects and `args.voters` ballots."""
     rng = random.Random(2027)
     now = datetime.now(UTC)
+    if db.engine.dialect.name == "postgresql":  # the ledger was inserted with its ids: the sequence follows
+        db.session.execute(db.text("SELECT setval(pg_get_serial_sequence('fund_ledger_entry', 'id'), "
+                                   "(SELECT MAX(id) FROM fund_ledger_entry))"))
     community, keeper_id = fund.community, fund.created_by_id
     db.session.add(OrgMembership(organization_id=fund.managing_org_id, user_id=keeper_id, title="chair",
                                  start_date=date.today() - timedelta(days=400)))

@@ -96,7 +96,7 @@ def _page(round_, *, project_form=None, review=None, status=200):
         phase_label=rounds.PHASE_LABELS[phase], steps=rounds.phase_steps(round_, now), projects=projects,
         project_form=project_form or (ProjectForm(formdata=None) if may_propose else None), reviews=reviews,
         may_publish=phase == "results" and permissions.can_manage_budget_round(current_user, round_.fund),
-        outcome=outcome, ratings=rounds.ratings_of([p.action_id for p in winners if p.action_id]),
+        outcome=outcome, left=rounds.money_left(round_, projects), ratings=rounds.ratings_of([p.action_id for p in winners if p.action_id]),
         zone=round_.fund.time_zone)
     return body, status
 

@@ -395,6 +395,17 @@ def compute_results(round_: BudgetRound) -> list[ResultLine]:
     return rank_projects(round_.total_fen, round_.tie_rule, entries)
 
 
+def money_left(round_: BudgetRound, projects: Iterable[BudgetProject]) -> dict[int, int]:
+    """For each ranked project, what was left of the total after its line (funded: after paying it; skipped:
+    what was left, too little), from the stored ranks: the page says it in the reader's language."""
+    left, found = round_.total_fen, {}
+    for project in sorted((p for p in projects if p.result_rank), key=lambda p: p.result_rank):
+        if project.funded:
+            left -= project.reviewed_cost_fen
+        found[project.id] = left
+    return found
+
+
 def _default_locale():
     return current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
 

@@ -29,7 +29,7 @@ TIE_RULE_LABELS = {
 REVIEW_STATES = ("pending", "accepted", "merged", "rejected")
 REVIEW_STATE_LABELS = {
     "pending": _l("Awaiting review"),
-    "accepted": _l("Accepted"),
+    "accepted": _l("Passed the review"),
     "merged": _l("Merged into another project"),
     "rejected": _l("Rejected"),
 }
