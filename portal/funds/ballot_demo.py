@@ -14,6 +14,7 @@ from portal.funds.budget_ballot import VOTING, ballot_projects, cast_ballot, vot
 from portal.funds.rounds import round_phase
 from portal.funds.rounds_models import BudgetRound
 from portal.places.models import Residency
+from portal.votes.electorate import verified_adults
 
 MAX_VOTERS = 60
 
@@ -42,8 +43,7 @@ def _residents(round_) -> list[User]:
     MAX_VOTERS)."""
     return list(db.session.scalars(
         select(User).join(Residency, Residency.user_id == User.id)
-        .where(Residency.community_id == round_.fund.community_id, Residency.status == "verified",
-               Residency.is_adult.is_(True))
+        .where(verified_adults(round_.fund.community_id))
         .group_by(User.id).order_by(User.id).limit(MAX_VOTERS)))
 
 

@@ -41,6 +41,7 @@ from portal.funds.rounds_models import (
 )
 from portal.places.models import Residency
 from portal.votes import log as chain
+from portal.votes.electorate import verified_adults
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -79,8 +80,7 @@ class LogReport:
 
 def _verified_adult_residencies(user, round_):
     return (select(Residency.id, Residency.household_id)
-            .where(Residency.user_id == user.id, Residency.community_id == round_.fund.community_id,
-                   Residency.status == "verified", Residency.is_adult.is_(True))
+            .where(Residency.user_id == user.id, verified_adults(round_.fund.community_id))
             .order_by(Residency.id))
 
 
