@@ -161,6 +161,7 @@ def configure_blueprints(app: Flask) -> None:
     import portal.dashboard.funds  # noqa: F401  (money per community and fund, a fund's month as a file)
     import portal.funds.views  # noqa: F401
     import portal.funds.round_views  # noqa: F401  (budget rounds, on the funds blueprint)
+    import portal.funds.ballot_views  # noqa: F401  (a budget round's ballot, issue #23)
     import portal.issues.views  # noqa: F401
     import portal.moderation.views  # noqa: F401
     import portal.notices.services  # noqa: F401  (starts a notice when a ballot is decided)

@@ -31,7 +31,7 @@ from wtforms import IntegerField, RadioField, SelectFieldBase
 import portal
 from portal.extensions import db
 from tests.actions.conftest import world as actions_world  # noqa: F401
-from tests.auth.test_authorization_matrix import ROUTES, _ids
+from tests.auth.test_authorization_matrix import ROUTES, _ids, voting_round_values
 from tests.auth.test_authorization_matrix import world as matrix_world  # noqa: F401
 from tests.conftest import Auth
 from tests.csrf import TOKEN
@@ -252,6 +252,8 @@ STATE = {
     "insight.programme_act": lambda w, ids: ({}, {"community": w.x.id}),
     "insight.programme_status": lambda w, ids: ({}, {"status": "open"}),
     "votes.new": lambda w, ids: ({}, {"method": "committee"}),
+    "funds.ballot_cast": lambda w, ids: (voting_round_values(w), {"do": "cast"}),
+    "funds.ballot_check": lambda w, ids: (voting_round_values(w), {}),
     "votes.proxies": _owners_ballot,
     "votes.revoke_proxy": _proxy,
     "auth.reset_password": _reset_link,

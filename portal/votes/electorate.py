@@ -116,7 +116,9 @@ def _freeze_committee(ballot, on: date) -> None:
 
 # --- residents ---
 
-def _verified_adults(community_id):
+def verified_adults(community_id):
+    """The residencies that give a vote in the community: verified, adult (residents' ballots here, and a
+    budget round's ballots, portal.funds.budget_ballot)."""
     return and_(Residency.community_id == community_id, Residency.status == "verified",
                 Residency.is_adult.is_(True))
 
@@ -132,7 +134,7 @@ def _freeze_persons(ballot) -> None:
     people = (select(literal(ballot.id), literal("resident"), User.id, _null_id(), _null_id(),
                      User.display_name, literal(1), literal(0))
               .select_from(Residency).join(User, User.id == Residency.user_id)
-              .where(_verified_adults(ballot.community_id))
+              .where(verified_adults(ballot.community_id))
               .group_by(User.id, User.display_name))
     _insert_voters(people)
     _insert_casters(select(BallotVoter.ballot_id, BallotVoter.id, BallotVoter.user_id)
@@ -145,12 +147,12 @@ def _freeze_households(ballot) -> None:
                          label, literal(1), literal(0))
                   .select_from(Residency).join(Household, Household.id == Residency.household_id)
                   .join(Building, Building.id == Household.building_id)
-                  .where(_verified_adults(ballot.community_id))
+                  .where(verified_adults(ballot.community_id))
                   .group_by(Household.id, Building.name, Household.entrance, Household.room))
     _insert_voters(households)
     _insert_casters(select(BallotVoter.ballot_id, BallotVoter.id, Residency.user_id).distinct()
                     .join(Residency, Residency.household_id == BallotVoter.household_id)
-                    .where(BallotVoter.ballot_id == ballot.id, _verified_adults(ballot.community_id)))
+                    .where(BallotVoter.ballot_id == ballot.id, verified_adults(ballot.community_id)))
 
 
 # --- owners ---

@@ -48,14 +48,34 @@ class VerifyReport:
 
 # --- building the chain ---
 
+def utc_text(moment) -> str:
+    """A moment as the chain hashes it: ISO-8601 in UTC with microseconds."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def canonical_json(values: dict) -> str:
+    """The canonical JSON every hash chain of the portal hashes: sorted keys, compact, ASCII only."""
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def chain_hash(prev_hash: str, values: dict) -> str:
+    """SHA-256 (hex) over the previous entry's hash followed by the canonical JSON of `values`: the link
+    of a ballot's log, and of a budget round's (portal.funds.budget_ballot)."""
+    return hashlib.sha256((prev_hash + canonical_json(values)).encode("ascii")).hexdigest()
+
+
 def canonical(fields) -> str:
     """The canonical JSON of an entry: exactly HASHED_FIELDS (other keys ignored) and those of
     OPTIONAL_HASHED_FIELDS that are set, sorted, compact."""
+    return canonical_json(_hashed_values(fields))
+
+
+def _hashed_values(fields) -> dict:
     values = {}
     for name in HASHED_FIELDS:
         value = fields[name]
         if name == "at":
-            value = value.astimezone(UTC).isoformat(timespec="microseconds")
+            value = utc_text(value)
         elif name == "is_paper":
             value = bool(value)
         elif name != "receipt":
@@ -64,7 +84,7 @@ def canonical(fields) -> str:
     for name in OPTIONAL_HASHED_FIELDS:
         if fields.get(name) is not None:
             values[name] = int(fields[name])
-    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return values
 
 
 def entry_hash(prev_hash: str, fields) -> str:
@@ -72,7 +92,7 @@ def entry_hash(prev_hash: str, fields) -> str:
     or anything with the HASHED_FIELDS as attributes (an entry, a row)."""
     if not isinstance(fields, dict):
         fields = {name: getattr(fields, name, None) for name in HASHED_FIELDS + OPTIONAL_HASHED_FIELDS}
-    return hashlib.sha256((prev_hash + canonical(fields)).encode("ascii")).hexdigest()
+    return chain_hash(prev_hash, _hashed_values(fields))
 
 
 def new_receipt() -> str:

@@ -251,6 +251,11 @@ ROUTES = {
     "funds.round_detail": Route(lambda u, w: permissions.can_view_budget_round(u, w.budget_round)),
     "funds.receipt": Route(lambda u, w: permissions.can_see_fund_receipts(u, w.fund),
                            values=lambda w: {"key": w.fund_receipt.receipt_key, "size": 400}),
+    # a budget round's ballot page and receipt check: as public as the fund (casting is a POST)
+    "funds.ballot": Route(lambda u, w: permissions.can_view_budget_round(u, w.voting_round),
+                          values=lambda w: voting_round_values(w)),
+    "funds.ballot_receipt": Route(lambda u, w: permissions.can_view_budget_round(u, w.voting_round),
+                                  values=lambda w: voting_round_values(w)),
     "dashboard.hotspot_action": Route(lambda u, w: permissions.can_create_action(u, w.x, {"hotspot": True}),
                                       query="community=x&building={bx}&category={lift}&month={month}"),
     # insight: forecasts, expected rises, patrols
@@ -361,6 +366,27 @@ def _fund(w):
     spent = funds.record_spending(w.chair_x, fund, allocation, 1000, payee="王小明", payee_kind="person",
                                   receipt=funds.Receipt(png_bytes(), "receipt.png"))
     return fund, spent
+
+
+def voting_round_values(w) -> dict:
+    """URL values of a budget round on x's fund in its voting phase, with one accepted project (made once)."""
+    if getattr(w, "voting_round", None) is None:
+        from portal.clock import utcnow
+        from portal.funds.rounds_models import BudgetProject, BudgetRound
+        from portal.proposals.models import Proposal
+        now, day = utcnow(), timedelta(days=1)
+        w.voting_round = BudgetRound(fund_id=w.fund.id, title="微实事", total_fen=50_000, ballot_kind="knapsack",
+                                     voter_unit="resident", tie_rule="lower_cost", proposing_from=now - 30 * day,
+                                     review_from=now - 10 * day, voting_from=now - day, voting_until=now + 7 * day,
+                                     results_from=now + 8 * day, created_by_id=w.chair_x.id)
+        proposal = Proposal(community_id=w.x.id, author_id=w.resident_x.id, title="长椅", status="deliberation",
+                            kind="project", published_at=now - 20 * day)
+        db.session.add_all([w.voting_round, proposal])
+        db.session.flush()
+        db.session.add(BudgetProject(round_id=w.voting_round.id, proposal_id=proposal.id, estimated_cost_fen=20_000,
+                                     reviewed_cost_fen=20_000, review_state="accepted"))
+        db.session.commit()
+    return {"round_id": w.voting_round.id}
 
 
 @pytest.fixture
