@@ -8,6 +8,7 @@ def seed() -> list[str]:
     """Each area's demo in dependency order: places first, then the people who live and serve there."""
     from portal.actions.demo import seed_actions
     from portal.committees.meetings_demo import seed_meetings
+    from portal.funds.ballot_demo import seed_budget_ballots
     from portal.funds.demo import seed_funds
     from portal.insight.demo import seed_insight
     from portal.issues.demo import seed_issues
@@ -38,6 +39,7 @@ def seed() -> list[str]:
     lines += seed_notices()  # after the votes (and meetings) demos: their decided ballots started notices
     lines += seed_actions()  # after the notices demo: its ended notice left a proposal to carry out
     lines += seed_funds()  # after the actions demo: money allocated to its actions
+    lines += seed_budget_ballots()  # the round in voting: ballots cast through the casting service
     lines += seed_open311()  # its requests join the issues demo
     lines += seed_insight()  # after the issues demos (which skip a community with issues): 3 years of history
     lines += seed_privacy()  # a pending deletion and a ready copy of a resident's data

@@ -188,14 +188,18 @@ def seed_funds() -> list[str]:
 
 # --- budget rounds ------------------------------------------------------------------------------------------
 
-FINISHED_PROJECTS = (  # title, where, estimated yuan, reviewed yuan (None: rejected / merged), votes
-    ("小花园增设休闲座椅", "2号楼南侧小花园", "12500", "12000", 6),
-    ("儿童游乐区更换软胶地垫", "中心广场儿童游乐区", "21000", "20000", 5),
-    ("单元门口加装雨棚", "5—8号楼单元门", "9500", "9000", 4),
-    ("垃圾分类投放点洗手池", "3号楼东侧投放点", "6000", "6000", 2),
-    ("花园座椅旁加装遮阳伞", "2号楼南侧小花园", "3000", None, 0),  # merged into the benches
-    ("地下车库改建乒乓球室", "地下车库", "28000", None, 0),  # rejected
+FINISHED_PROJECTS = (  # title, where, estimated yuan, reviewed yuan (None: rejected / merged)
+    ("小花园增设休闲座椅", "2号楼南侧小花园", "12500", "12000"),
+    ("儿童游乐区更换软胶地垫", "中心广场儿童游乐区", "21000", "20000"),
+    ("单元门口加装雨棚", "5—8号楼单元门", "9500", "9000"),
+    ("垃圾分类投放点洗手池", "3号楼东侧投放点", "6000", "6000"),
+    ("花园座椅旁加装遮阳伞", "2号楼南侧小花园", "3000", None),  # merged into the benches
+    ("地下车库改建乒乓球室", "地下车库", "28000", None),  # rejected
 )
+# Each voter's selection (indexes into FINISHED_PROJECTS), each within the round's 30,000 yuan: benches and
+# the canopy tie at 4 votes (the lower cost goes first), the play area's 20,000 no longer fits after them and
+# is skipped, the sink is funded from what remains.
+FINISHED_BALLOTS = ((0, 2, 3), (0, 2, 3), (0, 2), (0,), (1, 2), (1,), (1,))
 VOTING_PROJECTS = (("楼道感应灯更换", "1—4号楼楼道", "8000", "7800"),
                    ("社区图书角书架", "居委会一层", "5000", "4600"),
                    ("健身器材维修", "北门健身区", "9000", "8500"),
@@ -221,21 +225,14 @@ def _propose(round_, author, title, where, cost, hours):
                                   estimated_cost=cost, now=round_.proposing_from + hours * timedelta(hours=1))
 
 
-def _votes(round_, voters, counts):
-    """Ballots of a round decided before the ballot pages: rows as the casting service keeps them."""
-    from portal.funds.rounds_models import BudgetBallot, BudgetBallotChoice
-    for n, voter in enumerate(voters):
-        chosen = [project.id for project, votes in counts if votes > n]
-        if not chosen:
-            continue
-        ballot = BudgetBallot(round_id=round_.id, voter_key=f"u{voter.id}", user_id=voter.id,
-                              cast_at=round_.voting_from + (n + 1) * timedelta(hours=3), receipt=f"demo-{round_.id}-{n}")
-        db.session.add(ballot)
-        db.session.flush()
-        db.session.add_all(BudgetBallotChoice(ballot_id=ballot.id, project_id=pid) for pid in chosen)
-    for project, votes in counts:
-        project.vote_count = votes
-    db.session.flush()
+def _votes(round_, voters, projects):
+    """The finished round's ballots, cast through the casting service while it was voting, so its log,
+    receipts and counts are real (`flask funds verify-round` checks them)."""
+    from portal.funds.budget_ballot import cast_ballot, voter_key
+    voters = [v for v in voters if voter_key(v, round_) is not None]
+    for n, (voter, chosen) in enumerate(zip(voters, FINISHED_BALLOTS, strict=False)):
+        cast_ballot(voter, round_, [projects[i].id for i in chosen],
+                    now=round_.voting_from + (n + 1) * timedelta(hours=3))
 
 
 def _finished_round(fund, chair, reviewer, residents, today) -> list[str]:
@@ -247,16 +244,16 @@ def _finished_round(fund, chair, reviewer, residents, today) -> list[str]:
                                  tie_rule="lower_cost", dates=_round_days(today, -90),
                                  description="居民提出、评审、投票决定的社区小微项目，每户一票以外的事项请到议事会。")
     projects = [_propose(round_, residents[n % len(residents)], title, where, cost, n + 1)
-                for n, (title, where, cost, _reviewed, _votes) in enumerate(FINISHED_PROJECTS)]
+                for n, (title, where, cost, _reviewed) in enumerate(FINISHED_PROJECTS)]
     review_at = round_.review_from + timedelta(hours=10)
-    for project, (_title, _where, _cost, reviewed, _n) in zip(projects, FINISHED_PROJECTS, strict=True):
+    for project, (_title, _where, _cost, reviewed) in zip(projects, FINISHED_PROJECTS, strict=True):
         if reviewed is not None:
             rounds.review_project(reviewer, project, decision="accept", reviewed_cost=reviewed, now=review_at)
     rounds.review_project(reviewer, projects[4], decision="merge", merge_into=projects[0],
                           reason="与小花园座椅项目合并，一并实施。", now=review_at)
     rounds.review_project(reviewer, projects[5], decision="reject", reason="地下车库为人防工程，不得改变用途。",
                           now=review_at)
-    _votes(round_, residents, [(p, spec[4]) for p, spec in zip(projects, FINISHED_PROJECTS, strict=True)][:4])
+    _votes(round_, residents, projects)
     rounds.publish_results(chair, round_, now=round_.results_from + timedelta(hours=9))
     winners = [p for p in projects if p.funded]
     spend_days = (40, 25, 12)
