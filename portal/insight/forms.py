@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.widgets import HiddenInput
 
-from portal.forms import optional_id
+from portal.forms import PlainName, optional_id
 
 
 class PatrolForm(FlaskForm):
@@ -22,7 +22,7 @@ class ProgrammeForm(FlaskForm):
     """Open a programme (专项): its name, which issues count (category and/or words), where, and the target.
     The communities are checkboxes the view reads itself; the numbers are parsed by the view."""
     topic = StringField(widget=HiddenInput())
-    name = StringField(_l("Name of the programme"), render_kw={"maxlength": 120})
+    name = StringField(_l("Name of the programme"), validators=[PlainName()], render_kw={"maxlength": 120})
     category = SelectField(_l("Category of the issues (optional)"), validate_choice=False)
     words = StringField(_l("Words: issues holding any of them count (optional, separated by spaces)"),
                         render_kw={"maxlength": 200})
