@@ -21,9 +21,13 @@ os.environ.setdefault("PORTAL_INSTANCE_DIR", tempfile.mkdtemp(prefix="yishi-test
 
 
 def _database_for_this_worker() -> None:
-    """Point TEST_DATABASE_URL at this xdist worker's own PostgreSQL database, creating it if needed."""
+    """Point TEST_DATABASE_URL at this xdist worker's own PostgreSQL database, creating it if needed.
+
+    The test databases do not wait for the disk at each commit (synchronous_commit off: a crash of the server
+    could lose the last few commits, which a throwaway test database does not mind); the suite commits after
+    every world, request and cleaning, and each wait for the WAL's fsync was most of a small test's time."""
     base, worker = os.environ.get("TEST_DATABASE_URL"), os.environ.get("PYTEST_XDIST_WORKER")
-    if not base or not worker or not base.startswith("postgres"):
+    if not base or not base.startswith("postgres"):
         return
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
@@ -32,12 +36,13 @@ def _database_for_this_worker() -> None:
     from portal.config import _database_url
 
     url = make_url(_database_url(base))
-    name = f"{url.database}_{worker}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    name = f"{url.database}_{worker}" if worker else url.database
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
     try:
         with admin.connect() as conn:
             if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar() is None:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     finally:
         admin.dispose()
     os.environ["TEST_DATABASE_URL"] = url.set(database=name).render_as_string(hide_password=False)
