@@ -29,6 +29,14 @@ ballot telling its whole electorate). Sent by portal.votes.services in the same 
 arguments `event`, `object_type`, `object_id` and `created_at` (the rows' own values). Received by
 portal.notifications.push: each of those notifications is queued for the recipient's subscribed browsers.""")
 
+notifications_flushed = _signals.signal("notifications-flushed", doc="""
+A flush of a session inserted notifications one by one (portal.outbox.notify). Sent by portal.outbox's one
+`after_flush` hook, which looks through the flushed objects once for every channel, with the session as the
+sender and keyword argument `notifications` (the new `Notification` rows, with their ids). Received by
+portal.notifications.sms (where the transaction's text messages start) and portal.notifications.push (the
+rows' pushes are queued in the same flush) and portal.notifications.sender (the worker is fed after the
+commit).""")
+
 digest_consent_withdrawn = _signals.signal("digest-consent-withdrawn", doc="""
 A person withdrew their consent to e-mail digests (optional processing). Sent by portal.privacy.services
 with the person (`User`) as the sender. Received by portal.notifications.preferences: every group the person

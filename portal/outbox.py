@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, event, func
 from sqlalchemy.orm import Session
 
+from portal import events
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db, unproxied
 
@@ -198,6 +199,11 @@ def forget_unread_count() -> None:
 
 
 @event.listens_for(Session, "after_flush")
-def _forget_after_flush(session, flush_context):
-    if any(isinstance(obj, Notification) for obj in (*session.new, *session.dirty, *session.deleted)):
+def _after_flush(session, flush_context):
+    """The one hook on every flush that looks for notifications: the delivery channels hear of the new rows
+    through events.notifications_flushed instead of each looking through every flush themselves."""
+    new = [obj for obj in session.new if isinstance(obj, Notification)]
+    if new:
+        events.notifications_flushed.send(session, notifications=new)
+    if new or any(isinstance(obj, Notification) for obj in (*session.dirty, *session.deleted)):
         forget_unread_count()

@@ -33,8 +33,8 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from py_vapid import Vapid
-from sqlalchemy import and_, event, exists, func, literal, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, exists, func, literal, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from portal import events
 from portal.audit.services import record
@@ -254,11 +254,12 @@ def pushable(row: Notification) -> bool:
     return row.event in services.EVENTS and not (row.payload or {}).get("url")
 
 
-@event.listens_for(Session, "after_flush")
-def _queue_pushes(session, flush_context) -> None:
+@events.notifications_flushed.connect
+def _queue_pushes(session, *, notifications, **kwargs) -> None:
+    """Notifications written one by one: queued in the flush that wrote them."""
     by_group: dict[str, list[int]] = {}
-    for obj in session.new:
-        if isinstance(obj, Notification) and pushable(obj):
+    for obj in notifications:
+        if pushable(obj):
             by_group.setdefault(services.group_of(obj.event), []).append(obj.id)
     connection = session.connection() if by_group else None
     for group, ids in by_group.items():

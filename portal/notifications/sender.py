@@ -555,9 +555,9 @@ def drain_for_worker(app) -> dict:
 _WRITTEN = "notifications_written"
 
 
-def _note_notifications(session, flush_context):
-    if any(isinstance(obj, Notification) for obj in session.new):
-        session.info[_WRITTEN] = True
+@events.notifications_flushed.connect
+def _note_notifications(session, **kwargs):
+    session.info[_WRITTEN] = True
 
 
 def _after_commit(session):
@@ -570,7 +570,6 @@ def _after_rollback(session, *args):
 
 
 def watch_commits() -> None:
-    if not event.contains(db.session, "after_flush", _note_notifications):
-        event.listen(db.session, "after_flush", _note_notifications)
+    if not event.contains(db.session, "after_commit", _after_commit):
         event.listen(db.session, "after_commit", _after_commit)
         event.listen(db.session, "after_rollback", _after_rollback)

@@ -150,18 +150,20 @@ def forget_sms(user, **kwargs) -> None:
 _WATERMARK = "sms_notification_watermark"
 
 
-def _note_start(session) -> None:
-    """Before the transaction's first notification: the highest notification id so far (rows above it that
-    are still without a text message get one before the commit)."""
+def _note_start(session, since_id=None) -> None:
+    """At the transaction's first notification: the highest notification id before it (rows above it that
+    are still without a text message get one before the commit). `since_id` when the caller knows it."""
     if _WATERMARK not in session.info and has_app_context() and configured():
-        # On the connection: no autoflush (this may run inside a flush).
-        session.info[_WATERMARK] = session.connection().execute(
-            select(func.coalesce(func.max(Notification.id), 0))).scalar()
+        if since_id is None:
+            # On the connection: no autoflush.
+            since_id = session.connection().execute(select(func.coalesce(func.max(Notification.id), 0))).scalar()
+        session.info[_WATERMARK] = since_id
 
 
-def _before_flush(session, flush_context, instances) -> None:
-    if any(isinstance(obj, Notification) for obj in session.new):
-        _note_start(session)
+@events.notifications_flushed.connect
+def _note_flushed(session, *, notifications, **kwargs) -> None:
+    """Notifications written one by one: the watermark is just below the first of them."""
+    _note_start(session, min(n.id for n in notifications) - 1)
 
 
 def _before_orm_execute(state) -> None:
@@ -190,9 +192,9 @@ def write_rows(session, since_id: int) -> int:
 
 
 def _before_commit(session) -> None:
-    # The commit's own flush comes after this event: notifications not flushed yet are seen here.
+    # The commit's own flush comes after this event: notifications not flushed yet are flushed (and noted) here.
     if any(isinstance(obj, Notification) for obj in session.new):
-        _note_start(session)
+        session.flush()
     since = session.info.get(_WATERMARK)
     if since is None:
         return
@@ -208,8 +210,7 @@ def _forget(session, *args) -> None:
 
 def watch_notifications() -> None:
     """Listen to every session (called once by the app factory)."""
-    if not event.contains(Session, "before_flush", _before_flush):
-        event.listen(Session, "before_flush", _before_flush)
+    if not event.contains(Session, "do_orm_execute", _before_orm_execute):
         event.listen(Session, "do_orm_execute", _before_orm_execute)
         event.listen(Session, "before_commit", _before_commit)
         event.listen(Session, "after_rollback", _forget)

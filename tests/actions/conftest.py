@@ -3,20 +3,22 @@ from datetime import timedelta
 
 import pytest
 
+from tests.conftest import reused_world
 from tests.issues.conftest import world as issues_world  # noqa: F401
 from tests.proposals.conftest import world as proposals_world  # noqa: F401
+from tests.votes.conftest import build_votes_world
 from tests.votes.conftest import world as votes_world  # noqa: F401
 
 
-@pytest.fixture
-def world(votes_world):
+def build_actions_world():
+    """The votes world and what tests/actions/__init__.py lists (committed)."""
     from portal.clock import utcnow
     from portal.committees.models import Decision, Meeting
     from portal.extensions import db
     from portal.issues import services as issues
     from tests.issues import gen_issue
     from tests.proposals import gen_proposal
-    w = votes_world
+    w = build_votes_world()
     now = utcnow()
 
     # A passed proposal whose notice ended (the ballot and notice areas have their own tests: set directly).
@@ -37,3 +39,8 @@ def world(votes_world):
     db.session.add(w.decision)
     db.session.commit()  # committed, so requests made by the test client see it
     return w
+
+
+@pytest.fixture
+def world(app):
+    return reused_world(build_actions_world)

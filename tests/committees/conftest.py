@@ -1,11 +1,9 @@
 import pytest
 
-from portal.extensions import db
-from tests.residents import build_world
+from tests.conftest import reused_world
+from tests.residents.conftest import build_committed_world
 
 
 @pytest.fixture
 def world(app):
-    w = build_world()
-    db.session.commit()
-    return w
+    return reused_world(build_committed_world)

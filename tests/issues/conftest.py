@@ -1,12 +1,13 @@
 """The `world` fixture for the issues tests (see tests/issues/__init__.py for what it holds)."""
 import pytest
 
+from tests.conftest import reused_world
 from tests.factories import gen_residency, gen_user
 from tests.residents import build_world
 
 
-@pytest.fixture
-def world(app):
+def build_issues_world():
+    """tests.residents.build_world() and what tests/issues/__init__.py lists (committed)."""
     from portal.committees.models import Organization
     from portal.extensions import db
     from portal.issues import services
@@ -24,3 +25,8 @@ def world(app):
     w.categories = {c.code: c for c in services.ensure_default_categories(w.x)}
     db.session.commit()  # committed, so requests made by the test client see it
     return w
+
+
+@pytest.fixture
+def world(app):
+    return reused_world(build_issues_world)

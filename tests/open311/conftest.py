@@ -1,10 +1,11 @@
 import pytest
 
+from tests.conftest import reused_world
 from tests.residents import build_world
 
 
-@pytest.fixture
-def world(app):
+def build_open311_world():
+    """tests.residents.build_world() with x's property company and categories and a key for x (committed)."""
     from portal.extensions import db
     from portal.issues import services as issues
     from portal.open311 import services
@@ -18,6 +19,11 @@ def world(app):
     w.key, w.token = services.create_key(w.admin, name="Xicheng dispatch desk", communities=[w.x])
     db.session.commit()
     return w
+
+
+@pytest.fixture
+def world(app):
+    return reused_world(build_open311_world)
 
 
 @pytest.fixture(autouse=True)

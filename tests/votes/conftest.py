@@ -3,9 +3,11 @@ from datetime import date
 
 import pytest
 
+from tests.conftest import reused_world
 from tests.factories import gen_building, gen_household, gen_membership, gen_organization, gen_residency, gen_user
 from tests.issues.conftest import world as issues_world  # noqa: F401  (the world the proposals one extends)
-from tests.proposals.conftest import world as proposals_world  # noqa: F401  (the world this one extends)
+from tests.proposals.conftest import build_proposals_world
+from tests.proposals.conftest import world as proposals_world  # noqa: F401  (imported by name from here)
 from tests.residents import gen_owner
 from tests.votes import exclude_unowned
 
@@ -16,12 +18,12 @@ def _linked(owner, user, confirmed_by):
     return owner
 
 
-@pytest.fixture
-def world(proposals_world):
+def build_votes_world():
+    """The proposals world and what tests/votes/__init__.py lists (committed)."""
     from portal.clock import utcnow
     from portal.extensions import db
     from portal.places.models import Ownership
-    w = proposals_world
+    w = build_proposals_world()
     now = utcnow()
 
     w.hoa_x = gen_organization("homeowners_committee", community=w.x, name="花家地小区业主委员会")
@@ -92,3 +94,8 @@ def world(proposals_world):
     exclude_unowned(w.x, w.hoa_chair)
     db.session.commit()  # committed, so requests made by the test client see it
     return w
+
+
+@pytest.fixture
+def world(app):
+    return reused_world(build_votes_world)
