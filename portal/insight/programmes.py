@@ -14,6 +14,7 @@ open programme: achieved when the target month's figure is at or below the targe
 may close a programme (stopped) or set its status by hand; every change is audited."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -34,7 +35,7 @@ from portal.extensions import db
 from portal.insight import effects
 from portal.insight.models import PROGRAMME_STATES, MonthProblem, Programme, ProgrammeCommunity, Topic
 from portal.insight.topics import month_issues, sub_district_month, topic_terms
-from portal.issues.models import IssueCategory
+from portal.issues.models import Issue, IssueCategory
 from portal.places.models import Community, SubDistrict
 
 if TYPE_CHECKING:
@@ -90,6 +91,26 @@ class TopicRow:
 def rise(trend: list[int]) -> float:
     earlier = trend[:-1]
     return round(trend[-1] - sum(earlier) / len(earlier), 1) if earlier else 0.0
+
+
+CJK_WORD = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]+")
+
+
+def rule_prefilter(programme: Programme) -> list:
+    """SQL conditions every issue under the programme's rule meets, so its figure reads (and splits into
+    words) only the candidates instead of every issue of its months: the category exactly, and — when every
+    word of the rule is Chinese characters, which words() keeps as they are written — one of the words
+    appearing in the title or the description (a superset: `matches` then checks the words exactly). A Latin
+    or digit word is folded by words() (case, full-width forms, plurals), so then the words are checked by
+    `matches` alone."""
+    conditions = []
+    if programme.category_code:
+        conditions.append(IssueCategory.code == programme.category_code)
+    wanted = programme.word_list
+    if wanted and all(CJK_WORD.fullmatch(w) for w in wanted):
+        conditions.append(db.or_(*(db.or_(Issue.title.contains(w, autoescape=True),
+                                          Issue.description.contains(w, autoescape=True)) for w in wanted)))
+    return conditions
 
 
 def matches(programme: Programme, category_code: str | None, terms: Iterable[str]) -> bool:
@@ -214,7 +235,7 @@ def programme_monthly_counts(programme: Programme, months: Iterable[int]) -> dic
     counts = dict.fromkeys(months, 0)
     if not months or not programme.communities:
         return counts
-    for month, issues in month_issues(programme.communities, months).items():
+    for month, issues in month_issues(programme.communities, months, where=rule_prefilter(programme)).items():
         counts[month] = sum(1 for i in issues if matches(programme, i.category_code, i.terms))
     return counts
 
@@ -232,7 +253,8 @@ class ProgrammeIssues:
         out = []
         for item in items:
             programme = db.session.get(Programme, item.programme_id)
-            issues = month_issues([db.session.get(Community, item.community_id)], months)
+            issues = month_issues([db.session.get(Community, item.community_id)], months,
+                                  where=rule_prefilter(programme))
             out.append({m: sum(1 for i in issues[m] if matches(programme, i.category_code, i.terms))
                         for m in months})
         return out

@@ -80,10 +80,10 @@ def issue_text(title: str | None, description: str | None) -> str:
     return f"{title or ''} {(description or '')[:DESCRIPTION_READ]}"
 
 
-def month_issues(communities: Iterable[Community], months: Iterable[int], *, cache: dict | None = None
-                 ) -> dict[int, list[IssueText]]:
+def month_issues(communities: Iterable[Community], months: Iterable[int], *, cache: dict | None = None,
+                 where: Iterable = ()) -> dict[int, list[IssueText]]:
     """{month: its issues} of the communities (duplicates left out), months by submission in each
-    community's zone, read in one statement."""
+    community's zone, read in one statement; `where` narrows the statement further (a programme's rule)."""
     from portal.insight.services import month_start
     zones = {c.id: c.time_zone for c in communities}
     months = sorted(set(months))
@@ -97,7 +97,8 @@ def month_issues(communities: Iterable[Community], months: Iterable[int], *, cac
                   db.func.substr(Issue.description, 1, DESCRIPTION_READ), Issue.submitted_at)
         .join(IssueCategory, IssueCategory.id == Issue.category_id, isouter=True)
         .where(Issue.community_id.in_(list(zones)), Issue.status != "duplicate",
-               Issue.submitted_at >= first - timedelta(days=1), Issue.submitted_at < last + timedelta(days=1))
+               Issue.submitted_at >= first - timedelta(days=1), Issue.submitted_at < last + timedelta(days=1),
+               *where)
         .order_by(Issue.id))
     cache = {} if cache is None else cache
     for issue_id, community_id, code, title, description, at in rows:

@@ -273,3 +273,18 @@ def test_the_public_statistics_page_shows_the_programmes_covering_the_community(
     page = client.get("/c/x/statistics").get_data(as_text=True)
     assert programme.name in page and "Only elsewhere" not in page
     assert [p.id for p, _f in P.community_programmes(w.x)] == [programme.id]
+
+
+@pytest.mark.parametrize("rule", [{"words": "飞线充电"}, {"words": "电梯 停运"}, {"words": "", "category_code": "lift"},
+                                  {"words": "电梯", "category_code": "lift"}, {"words": "dog"},
+                                  {"words": "飞线充电 dog"}, {"words": "100%_充电"}])
+def test_the_figure_read_through_the_rules_prefilter_equals_reading_every_issue(world, rule):
+    """rule_prefilter narrows the statement to the candidates; the counts stay those of matching every issue
+    of the months by its words (Latin words, which words() folds, are matched without it)."""
+    w = world
+    hand_made_month(w)
+    programme = _open(w, **rule)
+    months = list(range(JUNE - 3, JULY + 1))
+    every = T.month_issues(programme.communities, months)
+    expected = {m: sum(1 for i in every[m] if P.matches(programme, i.category_code, i.terms)) for m in months}
+    assert P.programme_monthly_counts(programme, months) == expected
