@@ -197,3 +197,14 @@ def test_the_funds_dashboard_counts_projects_by_state(app, money):
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "projects by state" in text and "Rejected in review" in text
+
+
+def test_a_winners_notice_says_it_was_funded_in_the_budget_round(app, money):
+    from portal.notices.models import Notice
+    w = money
+    round_ = _round(w, days_ago=40)
+    a = _project(w, round_, "Lights", reviewed="100")
+    assert _client(app).get(f"/funds/rounds/{round_.id}").status_code == 200
+    notice = db.session.scalar(db.select(Notice).where(Notice.proposal_id == a.proposal_id))
+    text = _client(app).get(f"/c/{notice.community.slug}/notices/{notice.id}").get_data(as_text=True)
+    assert "funded by the residents' vote in a budget round" in text and "passed by ballot" not in text
