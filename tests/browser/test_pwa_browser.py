@@ -103,6 +103,18 @@ def wait_for_worker(page) -> str:
     return script
 
 
+def wait_for_value(page, expression: str, tries: int = 100):
+    """The expression's first truthy value, looked at every 50 ms. page.wait_for_function does not await a
+    promise (a promise is truthy at once), so an expression that returns one is evaluated here again."""
+    value = None
+    for _ in range(tries):
+        value = page.evaluate(expression)
+        if value:
+            return value
+        page.wait_for_timeout(50)
+    return value
+
+
 def test_installable_and_a_report_written_offline_is_sent_when_the_network_returns(installing_context, live_server,
                                                                                  tmp_path):
     place = seed(live_server, unique_phone()[-6:])
@@ -131,8 +143,7 @@ def test_installable_and_a_report_written_offline_is_sent_when_the_network_retur
     payload = {"title": "Your issue is resolved", "body": "Lift in building 2", "url": f"/c/{slug}", "tag": "issue-1"}
     cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server.url + "/", "data": json.dumps(payload),
                                                   "registrationId": registrations[0]["registrationId"]})
-    page.wait_for_function("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length > 0)")
-    shown = page.evaluate("""navigator.serviceWorker.ready.then(r => r.getNotifications()).then(list =>
+    shown = wait_for_value(page, """navigator.serviceWorker.ready.then(r => r.getNotifications()).then(list =>
         list.map(n => ({title: n.title, body: n.body, tag: n.tag, url: n.data.url})))""")
     assert shown == [{"title": "Your issue is resolved", "body": "Lift in building 2", "tag": "issue-1",
                       "url": f"{live_server.url}/c/{slug}"}]
@@ -189,7 +200,7 @@ def test_installable_and_a_report_written_offline_is_sent_when_the_network_retur
 
     # Switching the language stores the offline page again, in Chinese.
     press_switch(page, "language", "zh")
-    page.wait_for_function("""caches.keys().then(names => Promise.all(names.filter(n => n.startsWith("yishi-pages-"))
+    wait_for_value(page, """caches.keys().then(names => Promise.all(names.filter(n => n.startsWith("yishi-pages-"))
         .map(n => caches.open(n).then(c => c.match("/offline")).then(r => r ? r.text() : ""))))
         .then(texts => texts.some(t => t.includes("没有网络连接")))""")
     context.set_offline(True)
