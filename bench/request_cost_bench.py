@@ -102,6 +102,7 @@ def main(argv=None):
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--profile", help="comma-separated words: cProfile the pages whose label has one")
     parser.add_argument("--top", type=int, default=40, help="functions printed per profile")
+    parser.add_argument("--sort", default="cumulative", help="pstats order of a profile: cumulative, tottime, …")
     parser.add_argument("--calls", action="store_true",
                         help="count Python function calls per request instead of CPU ms (for a busy machine)")
     args = parser.parse_args(argv)
@@ -133,7 +134,7 @@ def main(argv=None):
                                        for cpu, lo, hi in cells))
     for title, profiler in profiles:
         print(f"\n--- {title}: {args.requests} requests")
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
 
 
 if __name__ == "__main__":

@@ -127,17 +127,20 @@ def ranked_topics(sub_district: SubDistrict, month: int, *, order: str = "count"
     issue in one of its communities)."""
     topics = db.session.scalars(db.select(Topic).where(Topic.sub_district_id == sub_district.id,
                                                        Topic.month == month)
-                                .options(db.joinedload(Topic.representative))).all()
+                                .options(db.joinedload(Topic.representative).joinedload(Issue.category))).all()
     communities = {c.id: c for c in sub_district.communities}
     problem = month_problem(sub_district, month)
-    open_programmes = programmes(sub_district, status="open")
+    open_programmes = db.session.scalars(
+        db.select(Programme).where(Programme.sub_district_id == sub_district.id, Programme.status == "open")
+        .order_by(Programme.id.desc()).options(db.selectinload(Programme.communities))).all()
+    covered = {p.id: {c.id for c in p.communities} for p in open_programmes}
     rows = []
     for topic in topics:
         representative = topic.representative
         terms = topic_terms(f"{representative.title} {(representative.description or '')[:200]}")
         code = representative.category.code if representative.category is not None else None
         covering = next((p for p in open_programmes if p.topic_id == topic.id or (
-            representative.community_id in {c.id for c in p.communities} and matches(p, code, terms))), None)
+            representative.community_id in covered[p.id] and matches(p, code, terms))), None)
         rows.append(TopicRow(topic, rise(topic.trend), [communities[i] for i in topic.community_ids
                                                         if i in communities],
                              covering, problem is not None and problem.topic_id == topic.id))

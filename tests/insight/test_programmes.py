@@ -19,6 +19,7 @@ from tests.conftest import Auth
 from tests.csrf import csrf_token
 from tests.insight.test_topics import JUNE, NOW, hand_made_month
 from tests.issues import gen_issue
+from tests.queries import count_statements
 
 JULY = JUNE + 1
 
@@ -59,6 +60,21 @@ def test_the_months_problem_is_picked_changed_and_audited(world):
         P.pick_month_problem(w.official_b, first)
     with pytest.raises(NotAllowed):
         P.pick_month_problem(w.chair_x, first)
+
+
+def test_the_ranked_topics_are_read_in_a_fixed_number_of_statements(world):
+    """Each topic's representative issue comes with its category, each open programme with its communities:
+    no statement per topic or per programme."""
+    w = world
+    _by_words, rows = _topics(w)
+    assert len(rows) >= 3
+    _open(w, topic=_charging_topic(rows), category_code=None, words="飞线充电")
+    _open(w, name="Lifts", words="电梯")
+    db.session.commit()
+    db.session.expire_all()
+    once = count_statements(lambda: P.ranked_topics(w.sd_a, JUNE))
+    db.session.expire_all()
+    assert once <= 6, once
 
 
 def test_a_programme_from_a_topic_has_its_baseline_target_and_is_marked_on_the_topic(world):
