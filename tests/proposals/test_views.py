@@ -852,17 +852,18 @@ def test_comments_sort_oldest_newest_and_most_liked(client, auth, world):
     assert 'aria-current="true">Most liked' in html_of(client.get(url + "?sort=liked"))
 
 
-def test_comments_come_fifty_threads_a_page(client, world):
+def test_comments_come_twenty_threads_a_page(client, world):
     proposal = gen_in_deliberation(world)
     people = world.supporters + [world.neighbour, world.reporter]
-    for n in range(51):
+    for n in range(41):
         gen_comment(world, proposal, author=people[n % len(people)], body=f"Comment number {n:02d}.")
     db.session.commit()
     page = html_of(client.get(page_of(proposal)))
-    assert "Comment number 49." in page and "Comment number 50." not in page and "Page 1 of 2" in page
+    assert "Comment number 19." in page and "Comment number 20." not in page and "Page 1 of 3" in page
     assert f'href="{page_of(proposal)}?page=2&amp;sort=oldest"' in page or "page=2" in page
     second = html_of(client.get(f"{page_of(proposal)}?page=2"))
-    assert "Comment number 50." in second and "Comment number 00." not in second
+    assert "Comment number 20." in second and "Comment number 39." in second and "Comment number 19." not in second
+    assert "Comment number 40." in html_of(client.get(f"{page_of(proposal)}?page=3"))
     assert client.get(f"{page_of(proposal)}?page=99").status_code == 200
     assert client.get(f"{page_of(proposal)}?page=-3").status_code == 200
 

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from portal.auth.models import User
 
 COMMENT_SORTS = ("oldest", "newest", "liked")
-COMMENTS_PER_PAGE = 50
+COMMENTS_PER_PAGE = 20  # threads per page: with their first replies up to 80 comments, a long phone screen already
 REPLIES_SHOWN = 3  # under each thread of a page; "show N more replies" loads the rest
 REPLIES_PER_PAGE = 100  # of a thread's replies, loaded by "show more"
 
