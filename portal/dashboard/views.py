@@ -6,12 +6,13 @@ can be bookmarked, followed to the issues behind a number, and exported with the
 and the file are both rendered from the one list of tables `_tables` builds."""
 from dataclasses import dataclass, field
 from datetime import date
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from flask import Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import pgettext
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy.orm import selectinload
 
 from portal import charts
@@ -51,6 +52,28 @@ class Table:
     # For the stacked layout on a phone: each column's label beside its value, and each cell's class.
     short_headers: list | None = None
     cell_classes: list | None = None
+
+    def rows_html(self) -> Markup:
+        """The body's rows, as templates/dashboard/_table.html wrote them cell by cell: built here because a
+        page has a thousand cells or more, and a Jinja loop over them was a fifth of the page's CPU time."""
+        heads = [escape(h) for h in self.headers]
+        labels = [escape(h) for h in self.short_headers] if self.short_headers else heads
+        classes = [Markup(' class="%s"') % c for c in self.cell_classes] if self.cell_classes else None
+        out = []
+        for row in self.rows:
+            cells = [f'<tr><th scope="row">{escape(row[0])}</th>']
+            for i in range(1, len(row)):
+                cell = row[i]
+                cells.append(f'<td data-label="{labels[i]}"{classes[i] if classes else ""}>')
+                href = getattr(cell, "href", None)
+                if href:
+                    text = escape(cell.text)
+                    cells.append(f'<a href="{escape(href)}" aria-label="{heads[i]}: {text}">{text}</a></td>')
+                else:
+                    cells.append(f"{escape(cell)}</td>")
+            cells.append("</tr>")
+            out.append("".join(cells))
+        return Markup("\n    ".join(out))
 
 
 def bad_filter(message):
@@ -177,12 +200,18 @@ def issues_link(base: dict):
     once, the figure's arguments appended (a page has a few hundred such links; url_for each time cost ~10 ms)."""
     prefix = url_for("dashboard.issues", **base)
     joiner = "&" if "?" in prefix else "?"
+    heads = {}  # (rate, part, group) -> the address up to the key: a dozen of them for a few hundred links
 
     def link(rate, part, group, key):
-        args = {"rate": rate, "part": part, "group": group}
-        if group != "overall":
-            args["key"] = "none" if key is None else key
-        return prefix + joiner + urlencode(args, safe=_QUERY_SAFE)
+        head = heads.get((rate, part, group))
+        if head is None:
+            head = heads[rate, part, group] = prefix + joiner + urlencode(
+                {"rate": rate, "part": part, "group": group}, safe=_QUERY_SAFE)
+        if group == "overall":
+            return head
+        if key is None:
+            return head + "&key=none"
+        return head + "&key=" + (str(key) if type(key) is int else quote_plus(str(key), safe=_QUERY_SAFE))
     return link
 
 
