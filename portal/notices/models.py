@@ -16,6 +16,8 @@ class Notice(db.Model):
         CheckConstraint("status IN ('open', 'ended')", name="status"),
         CheckConstraint("ends_at > starts_at", name="period"),
         db.Index("ix_public_notice_status_ends", "status", "ends_at"),
+        # The notice board: a community's open or ended notices, the ended ones latest first, a page at a time.
+        db.Index("ix_public_notice_board", "community_id", "status", "starts_at", "id"),
     )
 
     id = db.Column(db.Integer, primary_key=True)

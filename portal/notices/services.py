@@ -9,7 +9,7 @@ Pages apply a notice's due step when they load it (apply_due), and `run-due` doe
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
 OBJECTION_MAX = 2000
 ANSWER_MAX = 2000
-LIST_SIZE = 100
+NOTICES_PER_PAGE = 20  # ended notices a page
+OPEN_SHOWN = 200  # open notices on the first page: a period lasts days, so a few at a time
 
 
 def _notice_link(notification):
@@ -296,22 +297,61 @@ def owners_announcements(community: Community, *, limit: int = 20) -> list[Ballo
         .order_by(Ballot.opens_at, Ballot.id).limit(limit)).all()
 
 
-def community_notices(community: Community, viewer: User | AnonymousUserMixin, *,
-                      limit: int = LIST_SIZE) -> list[Notice]:
-    """The community's notices: open first (ending soonest first), then ended (latest first)."""
+class NoticePage(NamedTuple):
+    """One page of a community's notice board: the open notices (first page only; ending soonest first), a
+    page of ended ones (latest first), and the id to continue from for older ones (None: no more)."""
+    open: list
+    ended: list
+    older_than: int | None
+
+    @property
+    def notices(self) -> list:
+        return self.open + self.ended
+
+
+def community_notices(community: Community, viewer: User | AnonymousUserMixin, *, before: object = None,
+                      per_page: int = NOTICES_PER_PAGE) -> NoticePage:
+    """The community's notice board, a page at a time: every open notice on the first page (a notice period
+    lasts days, so there are few), then the ended ones, latest first, `per_page` at a time; `before` is the
+    last ended notice of the page before (its id, as the page's link carries it). Each statement reads its
+    page through ix_public_notice_board, whatever the number of notices (thousands after a few years)."""
     if not permissions.can_view_community(viewer, community):
         raise NotAllowed(_l("This community's pages are for its members."))
-    order = db.case({"open": 0}, value=Notice.status, else_=1)
+    per_page = max(1, min(int(per_page), 100))
     # Of the proposal, what a row shows and what deciding whether it is hidden for the viewer reads (its
     # body and rendered text stay in the database; anything else loads if a notice ends on the way). Loaded
     # by id after the page of notices is chosen: joined, PostgreSQL read every proposal before the limit.
     shown = selectinload(Notice.proposal).load_only(Proposal.id, Proposal.title, Proposal.status,
                                                   Proposal.hidden_state, Proposal.author_id,
                                                   Proposal.created_by_id, Proposal.community_id)
-    return db.session.scalars(select(Notice).where(Notice.community_id == community.id).options(shown)
-                              .order_by(order, db.case((Notice.status == "open", Notice.ends_at)),
-                                        Notice.starts_at.desc(), Notice.id.desc())
-                              .limit(max(1, min(int(limit), 200)))).all()
+    mine = (Notice.community_id == community.id,)
+    ended = select(Notice).where(*mine, Notice.status == "ended").options(shown)
+    if before is None:
+        open_now = db.session.scalars(select(Notice).where(*mine, Notice.status == "open").options(shown)
+                                      .order_by(Notice.ends_at, Notice.id).limit(OPEN_SHOWN)).all()
+    else:
+        cursor = _board_cursor(community, before)
+        open_now = []
+        ended = ended.where(db.tuple_(Notice.starts_at, Notice.id) < db.tuple_(*cursor))
+    rows = db.session.scalars(ended.order_by(Notice.starts_at.desc(), Notice.id.desc()).limit(per_page + 1)).all()
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    return NoticePage(list(open_now), rows, rows[-1].id if more else None)
+
+
+def _board_cursor(community: Community, before: object) -> tuple:
+    """(starts_at, id) of the ended notice a page continues after; a link from elsewhere, or to a notice
+    that is no longer ended here, is refused with a message (the list then starts again)."""
+    try:
+        notice_id = int(str(before))
+    except ValueError:
+        notice_id = 0
+    row = db.session.execute(select(Notice.starts_at, Notice.id).where(
+        Notice.id == notice_id, Notice.community_id == community.id, Notice.status == "ended")).first() \
+        if 0 < notice_id < 2**31 else None
+    if row is None:
+        raise DomainError(_l("That page of notices no longer exists: here is the first."), "before")
+    return tuple(row)
 
 
 def objection_counts(notices: Iterable[Notice]) -> dict[int, int]:

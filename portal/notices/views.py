@@ -2,7 +2,7 @@
 object, the objections with their answers), lodging an objection and answering one. Loading a notice applies
 its due step first (a period that ended with every objection answered moves the proposal on), so nothing
 waits for `run-due`. Each view checks one rule, calls one service, commits."""
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -48,14 +48,22 @@ def _ballot_context(notice):
 def index(slug):
     community = community_or_404(slug)
     allow(permissions.can_view_community(current_user, community))
-    notices = services.community_notices(community, current_user)
-    changed = [n for n in notices if services.apply_due(n)]
+    before = request.args.get("before") or None
+    try:
+        board = services.community_notices(community, current_user, before=before)
+    except DomainError as error:  # a stale or edited link: the first page, and why
+        flash(str(error.message), "error")
+        return redirect(url_for("notices.index", slug=slug))
+    changed = [n for n in board.open if services.apply_due(n)]
     if changed:
         db.session.commit()
-    return render_template("notices/index.html", community=community, notices=notices,
-                           announcements=services.owners_announcements(community), scope_label=scope_label,
-                           objections=services.objection_counts(notices), outcome_labels=OUTCOME_LABELS,
-                           now=utcnow())
+    notices = board.notices
+    older = url_for("notices.index", slug=slug, before=board.older_than) if board.older_than else None
+    return render_template("notices/index.html", community=community, notices=notices, older_url=older,
+                           first_page=before is None,
+                           announcements=services.owners_announcements(community) if before is None else [],
+                           scope_label=scope_label, objections=services.objection_counts(notices),
+                           outcome_labels=OUTCOME_LABELS, now=utcnow())
 
 
 def _detail_page(notice, objection_form=None, answer_forms=None, status=200):

@@ -160,6 +160,67 @@ def test_lists_open_first(world):
     services.apply_due(ended, now)
     soon = notice_of(decide(world, now=now - timedelta(days=5)))
     later = notice_of(decide(world, now=now))
-    assert [n.id for n in services.community_notices(world.x, world.stranger)] == [soon.id, later.id, ended.id]
+    assert [n.id for n in services.community_notices(world.x, world.stranger).notices] == \
+        [soon.id, later.id, ended.id]
     assert services.notice_in(world.y, soon.id) is None
     assert services.notice_in(world.x, "abc") is None and services.notice_in(world.x, 2**40) is None
+
+
+def ended_notices(world, count, *, now=None):
+    """`count` ended notices in community x (one a day back from `now`, two on the same day at the end, to
+    show the tie on the start broken by id), on the proposal of one decided now (whose notice is open): the
+    board does not mind whose. (made, the open notice)"""
+    now = now or utcnow()
+    open_one = notice_of(decide(world, now=now))
+    proposal = open_one.proposal
+    made = []
+    for n in range(count):
+        starts = now - timedelta(days=300 - min(n, count - 2))
+        made.append(Notice(proposal=proposal, community=world.x, outcome="passed", statement="s", how_to_object="h",
+                           starts_at=starts, ends_at=starts + timedelta(days=7), status="ended", ended_at=starts))
+    db.session.add_all(made)
+    db.session.flush()
+    return made, open_one
+
+
+def test_the_board_pages_ended_notices_latest_first_and_shows_open_ones_on_the_first_page(world):
+    from tests.queries import count_statements
+    now = utcnow()
+    made, open_one = ended_notices(world, 45, now=now)
+    everything = db.session.scalars(db.select(Notice).where(Notice.community_id == world.x.id,
+                                                            Notice.status == "ended")).all()
+    expected = [n.id for n in sorted(everything, key=lambda n: (n.starts_at, n.id), reverse=True)]
+    assert len(expected) == 45 and made[-1].starts_at == made[-2].starts_at
+    seen, before, pages = [], None, 0
+    while True:
+        page = services.community_notices(world.x, world.stranger, before=before, per_page=20)
+        assert [n.id for n in page.open] == ([open_one.id] if before is None else [])
+        seen += [n.id for n in page.ended]
+        pages += 1
+        if page.older_than is None:
+            break
+        assert page.older_than == page.ended[-1].id
+        before = str(page.older_than)
+    assert seen == expected and pages == 3
+    # A page is a fixed number of statements whatever the number of notices: the open notices and their
+    # proposals (first page) or the cursor's notice (later pages), then the page and its proposals.
+    for before, most in ((None, 4), (expected[19], 3)):
+        db.session.expire_all()
+        world.x.members_only, world.stranger.id  # noqa: B018 (loaded again before counting)
+        assert count_statements(lambda: services.community_notices(world.x, world.stranger, before=before)) <= most
+
+
+@pytest.mark.parametrize("before", ["abc", "-1", "0", "99999999999999999999", "4\x00"])
+def test_a_bad_board_link_is_refused_with_a_message(world, before):
+    ended_notices(world, 3)
+    with pytest.raises(DomainError):
+        services.community_notices(world.x, world.stranger, before=before)
+
+
+def test_a_board_link_to_an_open_notice_or_another_communitys_is_refused(world):
+    made, open_one = ended_notices(world, 3)
+    for notice in (open_one,):
+        with pytest.raises(DomainError):
+            services.community_notices(world.x, world.stranger, before=notice.id)
+    with pytest.raises(DomainError):
+        services.community_notices(world.y, world.stranger, before=made[0].id)

@@ -184,3 +184,21 @@ def test_the_list_counts_objections_in_one_statement_however_many_notices(client
     listing = html_of(client.get("/c/x/notices"))
     expected = {i % 5 for i in range(len(ids))}
     assert all((f"{k} objections" if k != 1 else "1 objection") in listing for k in expected)
+
+
+def test_the_board_links_to_older_notices_and_a_bad_link_starts_again(client, world):
+    from tests.notices.test_services import ended_notices
+    made, open_one = ended_notices(world, 25)
+    db.session.commit()
+    first = html_of(client.get("/c/x/notices"))
+    newest_first = sorted(made, key=lambda n: (n.starts_at, n.id), reverse=True)
+    last_shown = newest_first[19]
+    assert f'href="/c/x/notices?before={last_shown.id}"' in first and "Older notices" in first
+    assert "Latest notices" not in first and open_one.proposal.title in first
+    second = html_of(client.get(f"/c/x/notices?before={last_shown.id}"))
+    assert second.count('class="issue-row notice-row"') == 5
+    assert "Latest notices" in second and "Older notices" not in second
+    refused = client.get("/c/x/notices?before=abc")
+    assert refused.status_code == 302 and refused.headers["Location"].endswith("/c/x/notices")
+    again = html_of(client.get("/c/x/notices?before=abc", follow_redirects=True))
+    assert "That page of notices no longer exists" in again
