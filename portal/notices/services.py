@@ -40,8 +40,7 @@ if TYPE_CHECKING:
 
 OBJECTION_MAX = 2000
 ANSWER_MAX = 2000
-NOTICES_PER_PAGE = 20  # ended notices a page
-OPEN_SHOWN = 200  # open notices on the first page: a period lasts days, so a few at a time
+NOTICES_PER_PAGE = 20
 
 
 def _notice_link(notification):
@@ -298,23 +297,23 @@ def owners_announcements(community: Community, *, limit: int = 20) -> list[Ballo
 
 
 class NoticePage(NamedTuple):
-    """One page of a community's notice board: the open notices (first page only; ending soonest first), a
-    page of ended ones (latest first), and the id to continue from for older ones (None: no more)."""
+    """One page of a community's notice board, which runs open notices first (ending soonest first), then
+    ended ones (latest first): the page's open and ended notices, and where the next page starts ("o12":
+    after open notice 12, "e40": after ended notice 40; None: no more)."""
     open: list
     ended: list
-    older_than: int | None
+    next_after: str | None
 
     @property
     def notices(self) -> list:
         return self.open + self.ended
 
 
-def community_notices(community: Community, viewer: User | AnonymousUserMixin, *, before: object = None,
+def community_notices(community: Community, viewer: User | AnonymousUserMixin, *, after: object = None,
                       per_page: int = NOTICES_PER_PAGE) -> NoticePage:
-    """The community's notice board, a page at a time: every open notice on the first page (a notice period
-    lasts days, so there are few), then the ended ones, latest first, `per_page` at a time; `before` is the
-    last ended notice of the page before (its id, as the page's link carries it). Each statement reads its
-    page through ix_public_notice_board, whatever the number of notices (thousands after a few years)."""
+    """The community's notice board, `per_page` notices at a time from `after` (a page's `next_after`, as its
+    link carries it). Each page is at most two statements of its own rows through ix_public_notice_board,
+    whatever the number of notices (thousands after a few years; open ones pile up while objections wait)."""
     if not permissions.can_view_community(viewer, community):
         raise NotAllowed(_l("This community's pages are for its members."))
     per_page = max(1, min(int(per_page), 100))
@@ -324,34 +323,47 @@ def community_notices(community: Community, viewer: User | AnonymousUserMixin, *
     shown = selectinload(Notice.proposal).load_only(Proposal.id, Proposal.title, Proposal.status,
                                                   Proposal.hidden_state, Proposal.author_id,
                                                   Proposal.created_by_id, Proposal.community_id)
-    mine = (Notice.community_id == community.id,)
-    ended = select(Notice).where(*mine, Notice.status == "ended").options(shown)
-    if before is None:
-        open_now = db.session.scalars(select(Notice).where(*mine, Notice.status == "open").options(shown)
-                                      .order_by(Notice.ends_at, Notice.id).limit(OPEN_SHOWN)).all()
-    else:
-        cursor = _board_cursor(community, before)
-        open_now = []
-        ended = ended.where(db.tuple_(Notice.starts_at, Notice.id) < db.tuple_(*cursor))
-    rows = db.session.scalars(ended.order_by(Notice.starts_at.desc(), Notice.id.desc()).limit(per_page + 1)).all()
-    more = len(rows) > per_page
-    rows = rows[:per_page]
-    return NoticePage(list(open_now), rows, rows[-1].id if more else None)
+    phase, cursor = _board_cursor(community, after)
+    board = select(Notice).where(Notice.community_id == community.id).options(shown)
+    open_now = []
+    if phase == "o":
+        query = board.where(Notice.status == "open")
+        if cursor is not None:
+            query = query.where(db.tuple_(Notice.ends_at, Notice.id) > db.tuple_(*cursor))
+        open_now = db.session.scalars(query.order_by(Notice.ends_at, Notice.id).limit(per_page + 1)).all()
+        if len(open_now) > per_page:
+            return NoticePage(open_now[:per_page], [], f"o{open_now[per_page - 1].id}")
+        cursor = None
+    query = board.where(Notice.status == "ended")
+    if cursor is not None:
+        query = query.where(db.tuple_(Notice.starts_at, Notice.id) < db.tuple_(*cursor))
+    room = per_page - len(open_now)
+    if room == 0:  # a page full of open notices, the last of them: one look says whether ended ones follow
+        follows = db.session.scalar(query.with_only_columns(Notice.id).limit(1))
+        return NoticePage(list(open_now), [], f"o{open_now[-1].id}" if follows is not None else None)
+    ended = db.session.scalars(query.order_by(Notice.starts_at.desc(), Notice.id.desc()).limit(room + 1)).all()
+    more = len(ended) > room
+    ended = ended[:room]
+    return NoticePage(list(open_now), ended, f"e{ended[-1].id}" if more else None)
 
 
-def _board_cursor(community: Community, before: object) -> tuple:
-    """(starts_at, id) of the ended notice a page continues after; a link from elsewhere, or to a notice
-    that is no longer ended here, is refused with a message (the list then starts again)."""
-    try:
-        notice_id = int(str(before))
-    except ValueError:
-        notice_id = 0
-    row = db.session.execute(select(Notice.starts_at, Notice.id).where(
-        Notice.id == notice_id, Notice.community_id == community.id, Notice.status == "ended")).first() \
-        if 0 < notice_id < 2**31 else None
+def _board_cursor(community: Community, after: object) -> tuple[str, tuple | None]:
+    """("o" or "e", (ends_at or starts_at, id) of the notice a page continues after, or None from the start
+    of that part). A link from elsewhere, or to a notice that has changed part since, is refused with a
+    message (the list then starts again)."""
+    if after is None:
+        return "o", None
+    text = str(after)
+    phase, digits = text[:1], text[1:]
+    notice_id = int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 10 else 0
+    row = None
+    if phase in ("o", "e") and 0 < notice_id < 2**31:
+        status, moment = ("open", Notice.ends_at) if phase == "o" else ("ended", Notice.starts_at)
+        row = db.session.execute(select(moment, Notice.id).where(
+            Notice.id == notice_id, Notice.community_id == community.id, Notice.status == status)).first()
     if row is None:
-        raise DomainError(_l("That page of notices no longer exists: here is the first."), "before")
-    return tuple(row)
+        raise DomainError(_l("That page of notices no longer exists: here is the first."), "after")
+    return phase, tuple(row)
 
 
 def objection_counts(notices: Iterable[Notice]) -> dict[int, int]:

@@ -48,9 +48,9 @@ def _ballot_context(notice):
 def index(slug):
     community = community_or_404(slug)
     allow(permissions.can_view_community(current_user, community))
-    before = request.args.get("before") or None
+    after = request.args.get("after") or None
     try:
-        board = services.community_notices(community, current_user, before=before)
+        board = services.community_notices(community, current_user, after=after)
     except DomainError as error:  # a stale or edited link: the first page, and why
         flash(str(error.message), "error")
         return redirect(url_for("notices.index", slug=slug))
@@ -58,10 +58,10 @@ def index(slug):
     if changed:
         db.session.commit()
     notices = board.notices
-    older = url_for("notices.index", slug=slug, before=board.older_than) if board.older_than else None
-    return render_template("notices/index.html", community=community, notices=notices, older_url=older,
-                           first_page=before is None,
-                           announcements=services.owners_announcements(community) if before is None else [],
+    more = url_for("notices.index", slug=slug, after=board.next_after) if board.next_after else None
+    return render_template("notices/index.html", community=community, notices=notices, more_url=more,
+                           first_page=after is None,
+                           announcements=services.owners_announcements(community) if after is None else [],
                            scope_label=scope_label, objections=services.objection_counts(notices),
                            outcome_labels=OUTCOME_LABELS, now=utcnow())
 

@@ -166,61 +166,79 @@ def test_lists_open_first(world):
     assert services.notice_in(world.x, "abc") is None and services.notice_in(world.x, 2**40) is None
 
 
-def ended_notices(world, count, *, now=None):
-    """`count` ended notices in community x (one a day back from `now`, two on the same day at the end, to
-    show the tie on the start broken by id), on the proposal of one decided now (whose notice is open): the
-    board does not mind whose. (made, the open notice)"""
+def board_notices(world, ended_count, open_count=0, *, now=None):
+    """`ended_count` ended notices in community x (a day apart, the last two on the same day, to show a tie
+    on the start broken by id) and `open_count` open ones (ending a day apart, the last two together), on
+    the proposal of one decided now (whose own notice is open too): the board does not mind whose.
+    (ended ones, open ones with the decided one)"""
     now = now or utcnow()
-    open_one = notice_of(decide(world, now=now))
-    proposal = open_one.proposal
-    made = []
-    for n in range(count):
-        starts = now - timedelta(days=300 - min(n, count - 2))
-        made.append(Notice(proposal=proposal, community=world.x, outcome="passed", statement="s", how_to_object="h",
-                           starts_at=starts, ends_at=starts + timedelta(days=7), status="ended", ended_at=starts))
-    db.session.add_all(made)
+    decided = notice_of(decide(world, now=now))
+    proposal = decided.proposal
+    ended, opened = [], [decided]
+    for n in range(ended_count):
+        starts = now - timedelta(days=300 - min(n, ended_count - 2))
+        ended.append(Notice(proposal=proposal, community=world.x, outcome="passed", statement="s",
+                            how_to_object="h", starts_at=starts, ends_at=starts + timedelta(days=7),
+                            status="ended", ended_at=starts))
+    for n in range(open_count):
+        ends = now + timedelta(days=30 + min(n, open_count - 2))
+        opened.append(Notice(proposal=proposal, community=world.x, outcome="passed", statement="s",
+                             how_to_object="h", starts_at=now, ends_at=ends, status="open"))
+    db.session.add_all(ended + opened[1:])
     db.session.flush()
-    return made, open_one
+    return ended, opened
 
 
-def test_the_board_pages_ended_notices_latest_first_and_shows_open_ones_on_the_first_page(world):
-    from tests.queries import count_statements
-    now = utcnow()
-    made, open_one = ended_notices(world, 45, now=now)
-    everything = db.session.scalars(db.select(Notice).where(Notice.community_id == world.x.id,
-                                                            Notice.status == "ended")).all()
-    expected = [n.id for n in sorted(everything, key=lambda n: (n.starts_at, n.id), reverse=True)]
-    assert len(expected) == 45 and made[-1].starts_at == made[-2].starts_at
-    seen, before, pages = [], None, 0
+def walk_board(world, per_page):
+    """Every page of community x's board: (the notices' ids in order, the pages' (open, ended) sizes)."""
+    seen, sizes, after = [], [], None
     while True:
-        page = services.community_notices(world.x, world.stranger, before=before, per_page=20)
-        assert [n.id for n in page.open] == ([open_one.id] if before is None else [])
-        seen += [n.id for n in page.ended]
-        pages += 1
-        if page.older_than is None:
-            break
-        assert page.older_than == page.ended[-1].id
-        before = str(page.older_than)
-    assert seen == expected and pages == 3
-    # A page is a fixed number of statements whatever the number of notices: the open notices and their
-    # proposals (first page) or the cursor's notice (later pages), then the page and its proposals.
-    for before, most in ((None, 4), (expected[19], 3)):
+        page = services.community_notices(world.x, world.stranger, after=after, per_page=per_page)
+        seen += [n.id for n in page.notices]
+        sizes.append((len(page.open), len(page.ended)))
+        if page.next_after is None:
+            return seen, sizes
+        after = page.next_after
+
+
+@pytest.mark.parametrize("ended_count, open_count, per_page", [(45, 0, 20), (45, 25, 20), (10, 19, 20),
+                                                               (3, 40, 20), (0, 30, 7), (5, 2, 1)])
+def test_the_board_runs_open_notices_then_ended_ones_a_page_at_a_time(world, ended_count, open_count, per_page):
+    now = utcnow()
+    board_notices(world, ended_count, open_count, now=now)
+    everything = db.session.scalars(db.select(Notice).where(Notice.community_id == world.x.id)).all()
+    opened = sorted((n for n in everything if n.status == "open"), key=lambda n: (n.ends_at, n.id))
+    ended = sorted((n for n in everything if n.status == "ended"), key=lambda n: (n.starts_at, n.id), reverse=True)
+    seen, sizes = walk_board(world, per_page)
+    assert seen == [n.id for n in opened + ended]
+    assert all(o + e == per_page for o, e in sizes[:-1]) and 0 < sum(sizes[-1]) <= per_page
+
+
+def test_a_board_page_is_a_few_statements_whatever_the_number_of_notices(world):
+    from tests.queries import count_statements
+    board_notices(world, 45, 25)
+    first = services.community_notices(world.x, world.stranger)
+    second = services.community_notices(world.x, world.stranger, after=first.next_after)
+    third = services.community_notices(world.x, world.stranger, after=second.next_after)
+    assert (len(first.open), len(second.open), len(second.ended), len(third.ended)) == (20, 6, 14, 20)
+    # The cursor's notice, the open page and its proposals, the ended page and its proposals.
+    for after in (None, first.next_after, second.next_after):
         db.session.expire_all()
         world.x.members_only, world.stranger.id  # noqa: B018 (loaded again before counting)
-        assert count_statements(lambda: services.community_notices(world.x, world.stranger, before=before)) <= most
+        assert count_statements(lambda: services.community_notices(world.x, world.stranger, after=after)) <= 5
 
 
-@pytest.mark.parametrize("before", ["abc", "-1", "0", "99999999999999999999", "4\x00"])
-def test_a_bad_board_link_is_refused_with_a_message(world, before):
-    ended_notices(world, 3)
+@pytest.mark.parametrize("after", ["abc", "-1", "0", "e0", "o-1", "e99999999999999999999", "e4\x00", "x1", "e١"])
+def test_a_bad_board_link_is_refused_with_a_message(world, after):
+    board_notices(world, 3)
     with pytest.raises(DomainError):
-        services.community_notices(world.x, world.stranger, before=before)
+        services.community_notices(world.x, world.stranger, after=after)
 
 
-def test_a_board_link_to_an_open_notice_or_another_communitys_is_refused(world):
-    made, open_one = ended_notices(world, 3)
-    for notice in (open_one,):
+def test_a_board_link_to_a_notice_that_changed_part_or_of_another_community_is_refused(world):
+    ended, opened = board_notices(world, 3, 2)
+    for after in (f"e{opened[0].id}", f"o{ended[0].id}"):
         with pytest.raises(DomainError):
-            services.community_notices(world.x, world.stranger, before=notice.id)
+            services.community_notices(world.x, world.stranger, after=after)
     with pytest.raises(DomainError):
-        services.community_notices(world.y, world.stranger, before=made[0].id)
+        services.community_notices(world.y, world.stranger, after=f"e{ended[0].id}")
