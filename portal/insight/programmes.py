@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from flask_babel import force_locale, lazy_pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
 
 from portal.actions.models import Action
 from portal.actions.services import create_action
@@ -32,6 +32,7 @@ from portal.committees.models import Organization
 from portal.due import due_step
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
+from portal.i18n import default_language
 from portal.insight import effects
 from portal.insight.models import PROGRAMME_STATES, MonthProblem, Programme, ProgrammeCommunity, Topic
 from portal.insight.topics import month_issues, sub_district_month, topic_terms
@@ -388,12 +389,14 @@ def create_programme_action(actor: User, programme: Programme, community: Commun
     today = in_zone(now, community.time_zone).date()
     due: date = max(month_end(programme.target_month), month_end(sub_district_month(
         db.session.get(SubDistrict, programme.sub_district_id), now)), today)
+    with force_locale(default_language()):  # stored text: the portal's language, not the official's
+        title = _("Programme: %(name)s", name=programme.name)[:200]
+        description = _("Serves the programme \"%(name)s\": from %(baseline)d issues a month to %(target)d by "
+                        "%(month)s.", name=programme.name, baseline=programme.baseline, target=programme.target,
+                        month=month_text(programme.target_month))
     action = create_action(
-        actor, community, source="programme", responsible_org=org, due_date=due,
-        title=_("Programme: %(name)s", name=programme.name)[:200],
-        description=_("Serves the programme \"%(name)s\": from %(baseline)d issues a month to %(target)d by "
-                      "%(month)s.", name=programme.name, baseline=programme.baseline, target=programme.target,
-                      month=month_text(programme.target_month)),
+        actor, community, source="programme", responsible_org=org, due_date=due, title=title,
+        description=description,
         programme={"id": programme.id, "community_ids": [c.id for c in programme.communities]}, now=now)
     record(actor, "programme.action_created", programme, action_id=action.id, community_id=community.id)
     return action

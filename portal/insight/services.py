@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from flask import current_app, has_app_context
-from flask_babel import format_date
+from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -30,6 +30,7 @@ from portal.dashboard.rollups import month_number
 from portal.due import due_step
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
+from portal.i18n import default_language
 from portal.insight.forecast import predict
 from portal.insight.models import Forecast, ForecastRun, GridBuilding, IssueMonthCount, PatrolRound
 from portal.issues.models import IssueCategory
@@ -227,11 +228,13 @@ def act_on_rise(actor: User, forecast: Forecast, *, now: datetime | None = None)
     if org is None:
         raise DomainError(_l("The category has no receiving organization; set one first."))
     month = month_text(forecast.month)
+    with force_locale(default_language()):  # stored text: the portal's language, not the official's
+        title = _("Before the complaints come: %(category)s, %(month)s", category=category_label(category),
+                  month=month)
+        description = reason(forecast)
     action = create_action(
         actor, community, source="forecast", responsible_org=org, due_date=month_end(forecast.month),
-        title=_("Before the complaints come: %(category)s, %(month)s", category=category_label(category),
-                month=month),
-        description=reason(forecast), forecast={"category": category, "month": month}, now=now)
+        title=title, description=description, forecast={"category": category, "month": month}, now=now)
     forecast.action, forecast.action_id = action, action.id
     db.session.flush()
     record(actor, "forecast.acted_on", forecast, community_id=community.id, category=category.code,

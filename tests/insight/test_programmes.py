@@ -304,3 +304,17 @@ def test_the_figure_read_through_the_rules_prefilter_equals_reading_every_issue(
     every = T.month_issues(programme.communities, months)
     expected = {m: sum(1 for i in every[m] if P.matches(programme, i.category_code, i.terms)) for m in months}
     assert P.programme_monthly_counts(programme, months) == expected
+
+
+@pytest.mark.parametrize("portal_language, title", [("en", "Programme: Fewer wires"), ("zh", "专项：Fewer wires")])
+def test_a_programme_actions_words_are_in_the_portals_language_whoever_makes_it(app, world, monkeypatch,
+                                                                                portal_language, title):
+    from flask_babel import gettext
+    monkeypatch.setitem(app.config, "DEFAULT_LANGUAGE", portal_language)
+    w = world
+    programme = _open(w, now=datetime.now(UTC))
+    with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+        assert gettext("Programme: %(name)s", name="x") == "专项：x"  # the official reads Chinese
+        action = P.create_programme_action(w.official_a, programme, w.y)
+    assert action.title == title
+    assert ("Serves the programme" in action.description) == (portal_language == "en")

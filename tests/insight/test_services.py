@@ -253,3 +253,17 @@ def test_grid_worker_permissions_for_every_role(world):
     got = {label: (P.can_patrol(u, w.x), P.can_view_patrol_log(u, w.x), P.can_view_forecasts(u, community=w.x),
                    P.can_act_on_rise(u, rise)) for label, u in people.items()}
     assert got == expected
+
+
+@pytest.mark.parametrize("portal_language, start", [("en", "Before the complaints come: "), ("zh", "未诉先办：")])
+def test_a_forecast_actions_words_are_in_the_portals_language_whoever_acts(app, world, monkeypatch, portal_language,
+                                                                           start):
+    from flask_babel import gettext
+    monkeypatch.setitem(app.config, "DEFAULT_LANGUAGE", portal_language)
+    w = world
+    rise = _lift_rise(w)
+    with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+        assert gettext("Comment deleted") != "Comment deleted"  # the official reads Chinese
+        action = S.act_on_rise(w.official_a, rise, now=NOW)
+    assert action.title.startswith(start) and action.title.endswith("2026-07")
+    assert ("July" in action.description) == (portal_language == "en")
