@@ -305,7 +305,7 @@ def _in_handling_org(user, issue) -> bool:
 
 
 def _official_for(user, issue) -> bool:
-    return user.is_admin or roles.is_official_of(user, issue.community.sub_district)
+    return user.is_admin or roles.is_official_over(user, issue.community)
 
 
 def _work_order(user, issue) -> bool:
@@ -701,7 +701,7 @@ def can_answer_objection(user, notice) -> bool:
 # the responsible organization (the services check which kinds), whose members then report progress.
 
 def _official_here(user, community) -> bool:
-    return community is not None and roles.is_official_of(user, community.sub_district)
+    return roles.is_official_over(user, community)
 
 
 def can_create_action(user, community, source_obj=None) -> bool:

@@ -196,6 +196,11 @@ def is_official_of(user, sub_district) -> bool:
     return sub_district is not None and sub_district.id in official_sub_district_ids(user)
 
 
+def is_official_over(user, community) -> bool:
+    """An official of the community's sub-district, by its id: without loading the sub-district."""
+    return community is not None and community.sub_district_id in official_sub_district_ids(user)
+
+
 def is_verified_resident(user, community) -> bool:
     if not getattr(user, "is_authenticated", False) or community is None:
         return False

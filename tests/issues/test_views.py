@@ -12,7 +12,7 @@ from portal.issues import services
 from portal.issues.models import Issue, IssuePhoto, IssueSupport
 from tests.factories import gen_building, gen_community, gen_household, gen_residency
 from tests.issues import gen_issue
-from tests.queries import count_queries
+from tests.queries import count_queries, recorded_statements
 from tests.residents import post
 
 
@@ -585,3 +585,15 @@ def test_a_row_shows_its_labels_link_and_deadline(client, world):
     assert client.get(f"/c/x/issues/{issue.id}").status_code == 200
     page = html_of(client.get("/c/x/issues?sort=due", headers={"Accept-Language": "zh"}))
     assert "电梯" in page and "1位附议人" in page
+
+
+@pytest.mark.parametrize("viewer", ["neighbour", "admin"])
+def test_the_issue_page_asks_whether_the_viewer_is_an_official_there_without_loading_the_sub_district(
+        client, auth, world, viewer):
+    issue = gen_issue(world)
+    db.session.commit()
+    auth.login(getattr(world, viewer))
+    client.get(f"/c/x/issues/{issue.id}")  # the issue's short link is made on its first view
+    with recorded_statements() as statements:
+        assert client.get(f"/c/x/issues/{issue.id}").status_code == 200
+    assert not [s for s in statements if "FROM sub_district" in s]
