@@ -56,3 +56,30 @@ def test_an_in_memory_database_is_never_recycled():
     assert _engine_options("sqlite://")["pool_recycle"] == -1
     assert _engine_options("sqlite:///:memory:")["pool_recycle"] == -1
     assert _engine_options("sqlite:////tmp/portal.sqlite3")["pool_recycle"] == 1800
+
+
+def test_a_first_start_makes_one_secret_key_kept_private(tmp_path, monkeypatch):
+    from portal import config
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setattr(config, "INSTANCE_DIR", tmp_path)
+    key = config._secret_key()
+    assert len(key) == 64 and int(key, 16) >= 0
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert config._secret_key() == key
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
+
+
+def test_a_key_another_worker_made_a_moment_before_is_read_not_an_error(tmp_path, monkeypatch):
+    """gunicorn's workers (and the test runner's) start together: one looks for the key, finds none, and
+    meanwhile another writes it. The late one reads that key instead of failing to start."""
+    from pathlib import Path
+
+    from portal import config
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setattr(config, "INSTANCE_DIR", tmp_path)
+    (tmp_path / "secret_key").write_text("made-by-the-other-worker\n")
+    exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda self, *a, **k: False if self.name == "secret_key"
+                        else exists(self, *a, **k))
+    assert config._secret_key() == "made-by-the-other-worker"
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
