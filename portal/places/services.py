@@ -70,8 +70,13 @@ def local_today(community: Community) -> date:
     return clock.local_today(community.time_zone)
 
 
-def community_or_404(slug: str) -> Community:
-    return db.first_or_404(db.select(Community).where(Community.slug == slug))
+def community_or_404(slug: str, *, with_sub_district: bool = False) -> Community:
+    """The community of the address, or 404; `with_sub_district` reads its sub-district in the same statement
+    (for a page that shows it)."""
+    query = db.select(Community).where(Community.slug == slug)
+    if with_sub_district:
+        query = query.options(db.joinedload(Community.sub_district))
+    return db.first_or_404(query)
 
 
 def _require(allowed: bool, message=None) -> None:

@@ -103,7 +103,7 @@ def edit_community(slug):
 @bp.get("/c/<slug>")
 @public
 def community(slug):
-    community = community_or_404(slug)
+    community = community_or_404(slug, with_sub_district=True)
     allow(permissions.can_view_community(current_user, community))
     from portal.committees.services import organizations_of_community
     from portal.residents.services import pending_claims

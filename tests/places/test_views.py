@@ -19,6 +19,7 @@ from tests.factories import (
     gen_residency,
     gen_user,
 )
+from tests.queries import recorded_statements
 
 
 def unit_count() -> int:
@@ -52,6 +53,15 @@ def place():
 
 
 # ---- public community page -------------------------------------------------------------------------------
+
+def test_the_community_page_reads_its_sub_district_with_the_community(client, auth, place):
+    auth.login(place["resident"])
+    with recorded_statements() as statements:
+        page = client.get("/c/huajiadi")
+    assert page.status_code == 200 and place["x"].sub_district.name in page.get_data(as_text=True)
+    assert [s for s in statements if "FROM community" in s and "sub_district" in s.split("FROM community")[1]]
+    assert not [s for s in statements if s.lstrip().startswith("SELECT sub_district.")]
+
 
 def test_community_page_is_public_and_shows_no_personal_data(client, place):
     page = client.get("/c/huajiadi")
