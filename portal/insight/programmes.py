@@ -131,7 +131,7 @@ def ranked_topics(sub_district: SubDistrict, month: int, *, order: str = "count"
                                 .options(db.joinedload(Topic.representative).joinedload(Issue.category))).all()
     communities = {c.id: c for c in sub_district.communities}
     problem = month_problem(sub_district, month)
-    open_programmes = programmes(sub_district, status="open")
+    open_programmes = programmes(sub_district, status="open", with_communities=True)
     covered = {p.id: {c.id for c in p.communities} for p in open_programmes}
     rows = []
     for topic in topics:
@@ -158,9 +158,11 @@ def topic_months(sub_district: SubDistrict) -> list[int]:
 
 # --- programmes --------------------------------------------------------------------------------------------
 
-def programmes(sub_district: SubDistrict, *, status: str | None = None) -> list[Programme]:
-    stmt = db.select(Programme).where(Programme.sub_district_id == sub_district.id).order_by(Programme.id.desc()) \
-        .options(db.selectinload(Programme.communities))
+def programmes(sub_district: SubDistrict, *, status: str | None = None,
+               with_communities: bool = False) -> list[Programme]:
+    stmt = db.select(Programme).where(Programme.sub_district_id == sub_district.id).order_by(Programme.id.desc())
+    if with_communities:  # each programme's communities in one more statement, not one per programme
+        stmt = stmt.options(db.selectinload(Programme.communities))
     if status is not None:
         stmt = stmt.where(Programme.status == status)
     return db.session.scalars(stmt).all()

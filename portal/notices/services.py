@@ -340,11 +340,11 @@ def community_notices(community: Community, viewer: User | AnonymousUserMixin, *
     room = per_page - len(open_now)
     if room == 0:  # a page full of open notices, the last of them: one look says whether ended ones follow
         follows = db.session.scalar(query.with_only_columns(Notice.id).limit(1))
-        return NoticePage(list(open_now), [], f"o{open_now[-1].id}" if follows is not None else None)
+        return NoticePage(open_now, [], f"o{open_now[-1].id}" if follows is not None else None)
     ended = db.session.scalars(query.order_by(Notice.starts_at.desc(), Notice.id.desc()).limit(room + 1)).all()
     more = len(ended) > room
     ended = ended[:room]
-    return NoticePage(list(open_now), ended, f"e{ended[-1].id}" if more else None)
+    return NoticePage(open_now, ended, f"e{ended[-1].id}" if more else None)
 
 
 def _board_cursor(community: Community, after: object) -> tuple[str, tuple | None]:
