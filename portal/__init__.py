@@ -93,6 +93,8 @@ def configure_extensions(app: Flask) -> None:
         return user
 
     import_models()
+    from portal import versions
+    versions.listen()
 
 
 def import_models() -> None:

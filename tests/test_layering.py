@@ -23,7 +23,7 @@ PACKAGE = ROOT / "portal"
 
 CORE = {"backup", "charts", "clock", "config", "delivery", "due", "errors", "events", "extensions", "formatting",
         "forms", "formviews", "i18n", "markup", "observability", "outbox", "previews", "qr",
-        "sharing", "web", "words"}
+        "sharing", "versions", "web", "words"}
 
 CONTENT = {"actions", "funds", "meetings", "moderation", "notices", "open311"}  # with what they build on: every area
 READERS = {"calendar", "dashboard", "home", "insight", "notifications", "printing", "sharepages", "webapp"}

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, UniqueConstraint, event
 from sqlalchemy.orm import Session
 
+from portal import versions
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
 from portal.places.models import default_estate
@@ -285,3 +286,7 @@ def _estate_committees(session, _context, _instances):
         if isinstance(obj, Organization) and obj.kind in ESTATE_KINDS and obj.estate is None \
                 and obj.estate_id is None and (obj.community is not None or obj.community_id is not None):
             obj.estate = default_estate(session, obj.community or obj.community_id)
+
+
+# The community page keeps its organizations between requests (portal.versions).
+versions.track("organization")

@@ -5,17 +5,19 @@ raises DomainError (with the form field it concerns) when the rule says no. Call
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
+from portal import versions
 from portal.audit.services import record
 from portal.auth import permissions, roles
 from portal.committees.models import (
     COMMITTEE_KINDS,
     COMMUNITY_KINDS,
     ESTATE_KINDS,
+    KIND_LABELS,
     SUB_DISTRICT_KINDS,
     TITLES,
     Organization,
@@ -106,6 +108,25 @@ def committee_members(community: Community) -> list:
              .where(Organization.community_id == community.id, Organization.kind.in_(COMMITTEE_KINDS),
                     roles.current_clause(OrgMembership)).distinct())
     return db.session.scalars(query).all()
+
+
+class OrganizationLink(NamedTuple):
+    """An organization as the community page lists it (kept between requests: plain values, no row)."""
+    id: int
+    name: str
+    kind: str
+
+    @property
+    def kind_label(self):
+        return KIND_LABELS.get(self.kind, self.kind)
+
+
+def organization_links(community: Community) -> tuple[OrganizationLink, ...]:
+    """The community's organizations by kind and name: kept until its make-up changes (portal.versions)."""
+    return versions.remember("organization_links", community, lambda: tuple(
+        OrganizationLink(*row) for row in db.session.execute(
+            db.select(Organization.id, Organization.name, Organization.kind)
+            .where(Organization.community_id == community.id).order_by(Organization.kind, Organization.name))))
 
 
 def organizations_of_community(community: Community) -> list[Organization]:

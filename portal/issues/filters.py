@@ -4,7 +4,9 @@ Rendering five WTForms fields (one a select of every building) through the field
 rows of the list on every GET. The options of each select are rendered once per language and per set of
 categories and buildings, and kept (`_options`, keyed by the rows themselves, so a renamed building or a new
 category makes a new key on every server at once, with nothing to invalidate); a request only marks the
-chosen option. The markup is the one the field macro of `_macros.html` gives a select and a check box."""
+chosen option. The rows themselves are kept under the community's version (portal.versions): a request
+reads none of them until a category or building of the community changes. The markup is the one the field
+macro of `_macros.html` gives a select and a check box."""
 from functools import lru_cache
 from types import SimpleNamespace
 
@@ -12,6 +14,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
+from portal import versions
 from portal.extensions import db
 from portal.forms import optional_id
 from portal.issues.models import STATE_LABELS, IssueCategory
@@ -27,12 +30,13 @@ class IssueFilters:
 
     def __init__(self, community, args):
         self.community = community
-        self.categories = tuple(tuple(row) for row in db.session.execute(
-            db.select(IssueCategory.id, IssueCategory.code, IssueCategory.name)
-            .where(IssueCategory.community_id == community.id).order_by(IssueCategory.id)))
-        self.buildings = tuple(tuple(row) for row in db.session.execute(
-            db.select(Building.id, Building.name).where(Building.community_id == community.id)
-            .order_by(Building.code)))
+        self.categories, self.buildings = versions.remember("issue_filters", community, lambda: (
+            tuple(tuple(row) for row in db.session.execute(
+                db.select(IssueCategory.id, IssueCategory.code, IssueCategory.name)
+                .where(IssueCategory.community_id == community.id).order_by(IssueCategory.id))),
+            tuple(tuple(row) for row in db.session.execute(
+                db.select(Building.id, Building.name).where(Building.community_id == community.id)
+                .order_by(Building.code)))))
         self.raw_status = args.get("status")
         self.raw_sort = args.get("sort")
         self.category_id = optional_id(args.get("category"))

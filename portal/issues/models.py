@@ -5,6 +5,7 @@ Lifecycle (DESIGN §3): submitted → accepted → in_progress → resolved → 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint, case, event, false, null, text
 
+from portal import versions
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
 
@@ -446,3 +447,7 @@ class IssueSummons(db.Model):
     def is_late(self, now) -> bool:
         """Reported after report-by, or not reported and report-by has passed."""
         return (self.reported_at or now) > self.report_by
+
+
+# The issue list keeps its filters' kinds of problem between requests (portal.versions).
+versions.track("issue_category")

@@ -1,8 +1,9 @@
 """Places and who lives there: sub-districts, communities, buildings, households, owners, residents."""
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint, event, or_, select, text
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, event, inspect, or_, select, text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Session, validates
 
+from portal import versions
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
 
@@ -32,6 +33,8 @@ class Community(db.Model):
     proposal_support_days = db.Column(db.Integer, nullable=False, default=30, server_default="30")
     # Public notice (公示) of a decision: how many days residents may object.
     notice_days = db.Column(db.Integer, nullable=False, default=7, server_default="7")
+    # Changes with anything of the community that pages keep between requests (portal.versions).
+    content_version = db.Column(db.BigInteger, nullable=False, default=versions.new_version, server_default="0")
 
     sub_district = db.relationship("SubDistrict", back_populates="communities")
     buildings = db.relationship("Building", back_populates="community", order_by="Building.code")
@@ -316,3 +319,18 @@ def _default_estates(session, _context, _instances):
     for obj in list(session.new):
         if isinstance(obj, Building) and obj.estate is None and obj.estate_id is None:
             obj.estate = default_estate(session, obj.community or obj.community_id)
+
+
+def _household_communities(session, household, new):
+    """A household's community is its building's (before and after a move to another building)."""
+    history = inspect(household).attrs.building_id.history
+    buildings = {*(history.added or ()), *(history.deleted or ()), *(history.unchanged or ())}
+    if not buildings or (history.added and not (history.deleted or history.unchanged) and not new):
+        return [versions.ALL]  # not loaded, or moved from a building not loaded
+    return session.connection().execute(
+        select(Building.community_id).where(Building.id.in_(buildings))).scalars().all()
+
+
+# What community pages keep between requests reads these (portal.versions): buildings and their units.
+versions.track("building")
+versions.track("household", community_of=_household_communities)

@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_
 from sqlalchemy.orm import aliased, contains_eager
 
-from portal import clock
+from portal import clock, versions
 from portal.audit.services import record
 from portal.auth import permissions
 from portal.auth.services import is_phone, normalize_login
@@ -751,6 +751,14 @@ def area_sources(community: Community, on: date) -> dict[str, int]:
 
 
 # ---- reading -------------------------------------------------------------------------------------------
+
+def community_size(community: Community) -> tuple[int, int]:
+    """(buildings, units) of the community, as its page shows them: kept until its make-up changes."""
+    def count():
+        counts = building_unit_counts(community)
+        return len(counts), sum(n for _b, n in counts)
+    return versions.remember("community_size", community, count)
+
 
 def building_unit_counts(community: Community) -> list[tuple[Building, int]]:
     rows = db.session.execute(

@@ -105,13 +105,13 @@ def edit_community(slug):
 def community(slug):
     community = community_or_404(slug, with_sub_district=True)
     allow(permissions.can_view_community(current_user, community))
-    from portal.committees.services import organizations_of_community
+    from portal.committees.services import organization_links
     from portal.residents.services import pending_claims
-    counts = services.building_unit_counts(community)
+    building_count, unit_count = services.community_size(community)
     pending_count = len(pending_claims(community)) if permissions.can_verify_residents(current_user, community) else 0
-    return render_template("places/community.html", community=community, building_count=len(counts),
-                           unit_count=sum(n for _b, n in counts), pending_count=pending_count,
-                           organizations=organizations_of_community(community))
+    return render_template("places/community.html", community=community, building_count=building_count,
+                           unit_count=unit_count, pending_count=pending_count,
+                           organizations=organization_links(community))
 
 
 # ---- the household register ----------------------------------------------------------------------------

@@ -572,6 +572,19 @@ def test_the_filter_form_follows_renamed_buildings_and_new_categories(client, au
     assert "电梯" in select_of(page, "category") and "Lift" not in select_of(page, "category")
 
 
+def test_the_filter_choices_are_read_once_per_version_of_the_community(client, world):
+    """Kinds of problem and buildings are kept under the community's version (portal.versions): a view
+    after the first reads neither; a category renamed shows on the next one."""
+    client.get("/c/x/issues")
+    with recorded_statements() as statements:
+        page = html_of(client.get("/c/x/issues"))
+    assert not [s for s in statements if "FROM issue_category" in s or "FROM building" in s]
+    assert "Lift" in select_of(page, "category")
+    world.categories["lift"].name = "Lifts and escalators"
+    db.session.commit()
+    assert "Lifts and escalators" in select_of(html_of(client.get("/c/x/issues")), "category")
+
+
 def test_a_row_shows_its_labels_link_and_deadline(client, world):
     issue = gen_issue(world, building=world.bx, now=utcnow() - timedelta(hours=3))  # lift: respond within 2 h
     services.support_issue(world.neighbour, issue)

@@ -5,6 +5,7 @@ from datetime import date
 
 import pytest
 
+from portal.committees.models import Organization
 from portal.extensions import db
 from portal.places import services
 from portal.places.models import Building, Community, Household, Owner, Ownership, SubDistrict
@@ -61,6 +62,29 @@ def test_the_community_page_reads_its_sub_district_with_the_community(client, au
     assert page.status_code == 200 and place["x"].sub_district.name in page.get_data(as_text=True)
     assert [s for s in statements if "FROM community" in s and "sub_district" in s.split("FROM community")[1]]
     assert not [s for s in statements if s.lstrip().startswith("SELECT sub_district.")]
+
+
+def test_the_community_page_keeps_its_make_up_until_it_changes(client, auth, place):
+    """Buildings, units and organizations are read once per version of the community (portal.versions):
+    the next view reads none of them, and a change shows on the view after it."""
+    auth.login(place["resident"])
+    client.get("/c/huajiadi")
+    with recorded_statements() as statements:
+        page = client.get("/c/huajiadi").get_data(as_text=True)
+    assert not [s for s in statements if "FROM building" in s or "FROM organization" in s]
+    assert len(statements) == 2  # the person, the community with its sub-district
+    assert re.search(r"<dt>Units</dt><dd>2</dd>", page) and "Org " in page
+
+    gen_household(place["building"], entrance="2", room="202")
+    org = db.session.scalar(db.select(Organization).where(Organization.community_id == place["x"].id,
+                                                          Organization.kind == "property_company"))
+    org.name = "花家地物业"
+    db.session.commit()
+    page = client.get("/c/huajiadi").get_data(as_text=True)
+    assert re.search(r"<dt>Units</dt><dd>3</dd>", page) and "花家地物业" in page
+    gen_organization("deliberation_council", community=place["x"], name="花家地议事会")
+    db.session.commit()
+    assert "花家地议事会" in client.get("/c/huajiadi").get_data(as_text=True)
 
 
 def test_community_page_is_public_and_shows_no_personal_data(client, place):

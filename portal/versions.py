@@ -1,0 +1,157 @@
+"""What a community's pages read of its make-up, kept between requests and never stale.
+
+A community row carries `content_version`, a random number that changes in the same transaction as any row
+of a tracked table that belongs to the community (its buildings, households, organizations, kinds of
+problem, and the community row itself). `remember(name, community, compute)` keeps what `compute()` returned
+under the community's version as it was loaded with the community, so a page that loads its community anyway
+(every community page does, in one statement) asks nothing more of the database until something tracked
+changes; then the version read next is another, and the old entry is never asked for again.
+
+Which tables are tracked is said by the areas (`track`, next to their models), so this core module imports
+none. A tracked row's community is its `community_id`, or what the area's `community_of` says (a household
+belongs to its building's community). Changes are seen however they are made: ORM flushes, bulk
+INSERT/UPDATE/DELETE statements through the session (their rows are not read: every community's version
+changes, as for SQL text that writes a tracked table). The versions change just before the transaction
+commits (or a savepoint is released), in community order, so two writers never wait on each other in a
+circle; a transaction rolled back takes its version change back with its writes.
+
+Entries live in each server process (a small LRU); versions are random, not counters, so a database that
+is emptied and filled again (the tests, a restored backup) never meets an entry of an earlier life. What
+a transaction computes after writing a tracked table, before its commit, is not kept: it may hold what the
+transaction will yet take back."""
+import re
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+
+from sqlalchemy import event, inspect, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
+
+from portal.extensions import db
+
+ALL = "*"  # a mark: every community's version changes
+_CHANGED, _WRITTEN = "versions.changed", "versions.written"
+_WRITES = re.compile(r'\b(?:UPDATE|INSERT\s+(?:OR\s+\w+\s+)?INTO|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
+MAX_ENTRIES = 4096
+
+# table name -> None (the row's own community_id) or community_of(session, obj) -> community ids
+_tracked: dict[str, Callable | None] = {"community": None}
+_entries: OrderedDict = OrderedDict()
+_lock = threading.Lock()
+
+
+def new_version() -> int:
+    return secrets.randbits(62)
+
+
+def track(table: str, community_of: Callable[[Session, object], Iterable[int]] | None = None) -> None:
+    """Rows of `table` belong to a community: a change to one changes the community's version. Without
+    `community_of`, the row's `community_id` (before and after the change) says which."""
+    _tracked[table] = community_of
+
+
+def tracked_tables() -> frozenset[str]:
+    return frozenset(_tracked)
+
+
+def remember(name: str, community, compute: Callable, *key):
+    """`compute()`'s value for the community (and `key`), kept until the community's version changes. The
+    value is shared by every request: plain data (tuples, numbers, strings), never rows of a session."""
+    version = community.content_version
+    entry_key = (name, community.id, version, *key)
+    with _lock:
+        if entry_key in _entries:
+            _entries.move_to_end(entry_key)
+            return _entries[entry_key]
+    value = compute()
+    if version is not None and not db.session.info.get(_WRITTEN):
+        with _lock:
+            _entries[entry_key] = value
+            while len(_entries) > MAX_ENTRIES:
+                _entries.popitem(last=False)
+    return value
+
+
+def forget_all() -> None:
+    with _lock:
+        _entries.clear()
+
+
+# --- seeing changes --------------------------------------------------------------------------------------------
+
+def _mark(session, ids) -> None:
+    changed = session.info.setdefault(_CHANGED, set())
+    changed.update(i for i in ids if i is not None)
+    session.info[_WRITTEN] = True
+
+
+def _communities_of(session, obj, table: str, new: bool) -> list:
+    community_of = _tracked[table]
+    if community_of is not None:
+        return list(community_of(session, obj, new))
+    state = inspect(obj)
+    if table == "community":
+        return [state.identity[0]] if state.identity else [ALL]
+    history = state.attrs.community_id.history
+    if history.added and not (history.deleted or history.unchanged) and state.has_identity and not new:
+        return [ALL]  # a row moved from a community not loaded: which one is not known here
+    ids = {*(history.added or ()), *(history.deleted or ()), *(history.unchanged or ())}
+    if not ids:  # the column was never loaded: read it, unless the row is gone
+        return [ALL] if state.deleted or state.was_deleted else [obj.community_id]
+    return list(ids)
+
+
+def _after_flush(session, flush_context) -> None:
+    # After the flush, so foreign keys set through relationships (issue.community = c) hold their ids; the
+    # session's lists and the attributes' history still show what the flush wrote.
+    for kind, group in (("new", session.new), ("dirty", session.dirty), ("deleted", session.deleted)):
+        for obj in group:
+            table = getattr(getattr(obj, "__table__", None), "name", None)
+            if table not in _tracked:
+                continue
+            if kind == "dirty" and not session.is_modified(obj, include_collections=False):
+                continue
+            if table == "community" and kind == "new":
+                continue  # a new community has a version of its own already
+            _mark(session, _communities_of(session, obj, table, kind == "new"))
+
+
+def _on_execute(orm_execute_state) -> None:
+    statement = orm_execute_state.statement
+    if orm_execute_state.is_update or orm_execute_state.is_delete or orm_execute_state.is_insert:
+        name = getattr(getattr(statement, "table", None), "name", None)
+        if name in _tracked:
+            _mark(orm_execute_state.session, [ALL])
+    elif isinstance(statement, TextClause):
+        if any(name in _tracked for name in _WRITES.findall(statement.text)):
+            _mark(orm_execute_state.session, [ALL])
+
+
+def _before_commit(session) -> None:
+    session.flush()  # what the commit would flush next may write a tracked row
+    changed = session.info.pop(_CHANGED, None)
+    if not changed:
+        return
+    table = db.metadata.tables["community"]
+    conn = session.connection()  # not session.execute: that would be seen as a bulk write of the table
+    if ALL in changed:
+        conn.execute(update(table).values(content_version=new_version()))
+        return
+    for community_id in sorted(changed):
+        conn.execute(update(table).where(table.c.id == community_id).values(content_version=new_version()))
+
+
+def _after_transaction_end(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_CHANGED, None)
+        session.info.pop(_WRITTEN, None)
+
+
+def listen() -> None:
+    """Register the session events (idempotent; called when the app is created)."""
+    for name, fn in (("after_flush", _after_flush), ("do_orm_execute", _on_execute),
+                     ("before_commit", _before_commit), ("after_transaction_end", _after_transaction_end)):
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)

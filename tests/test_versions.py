@@ -1,0 +1,222 @@
+"""A community's version changes with every tracked row of the community, in the same transaction, however
+the row is written; what pages keep under it is therefore never stale (portal.versions)."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from portal import versions
+from portal.clock import utcnow
+from portal.committees.models import Organization
+from portal.extensions import db
+from portal.issues.models import Issue, IssueCategory
+from portal.places.models import Building, Community, Household
+from tests.factories import (
+    gen_building,
+    gen_community,
+    gen_household,
+    gen_organization,
+    gen_sub_district,
+    gen_user,
+)
+
+
+@pytest.fixture
+def two():
+    x = gen_community(slug="huajiadi", name="花家地社区")
+    y = gen_community(slug="nanhu", name="南湖社区")
+    building = gen_building(x, code="3", name="3号楼")
+    gen_household(building, room="101")
+    other = gen_building(y, code="1", name="1号楼")
+    db.session.commit()
+    return x, y, building, other
+
+
+def version(community) -> int:
+    return db.session.scalar(db.select(Community.content_version).where(Community.id == community.id))
+
+
+def versions_after(change, *communities):
+    """(before, after) versions of each community around change() and a commit."""
+    before = [version(c) for c in communities]
+    change()
+    db.session.commit()
+    return before, [version(c) for c in communities]
+
+
+def test_a_new_community_has_a_random_version_of_its_own():
+    a, b = gen_community(), gen_community()
+    db.session.commit()
+    assert a.content_version != b.content_version
+    assert all(0 <= v < 2 ** 62 for v in (a.content_version, b.content_version))
+
+
+@pytest.mark.parametrize("change", [
+    "rename building", "add building", "delete building", "add household", "delete household",
+    "rename community", "add organization", "rename category",
+])
+def test_a_change_to_a_tracked_row_changes_its_community_version_only(two, change):
+    x, y, building, _other = two
+    category = IssueCategory(community=x, code="lift", name="电梯", respond_hours=4, resolve_hours=48)
+    db.session.add(category)
+    db.session.commit()
+    household = db.session.scalar(db.select(Household).where(Household.building_id == building.id))
+    spare = gen_building(x, code="8")
+    db.session.commit()
+
+    def run():
+        if change == "rename building":
+            building.name = "3号楼（东）"
+        elif change == "add building":
+            gen_building(x, code="9")
+        elif change == "delete building":
+            db.session.delete(spare)
+        elif change == "add household":
+            gen_household(building, room="102")
+        elif change == "delete household":
+            db.session.expire(household)  # its building not loaded: read from the database
+            db.session.delete(household)
+        elif change == "rename community":
+            x.name = "花家地"
+        elif change == "add organization":
+            gen_organization("property_company", community=x)
+        elif change == "rename category":
+            category.name = "电梯故障"
+
+    (x_before, y_before), (x_after, y_after) = versions_after(run, x, y)
+    assert x_after != x_before
+    assert y_after == y_before
+
+
+def test_untracked_rows_and_rows_of_no_community_change_no_version(two):
+    x, y, _building, _other = two
+    gen_organization("department", sub_district=gen_sub_district())  # a sub-district's, no community
+    before, after = versions_after(lambda: None, x, y)
+    assert after == before
+    category = IssueCategory(community=x, code="lift", name="电梯", respond_hours=4, resolve_hours=48)
+    db.session.add(category)
+    db.session.commit()
+    before = version(x)
+    # An issue is not tracked: nothing kept reads it.
+    now = utcnow()
+    db.session.add(Issue(community=x, category=category, reporter=gen_user(), title="电梯坏了",
+                         description="三号楼电梯停在五层。", respond_by=now + timedelta(hours=4),
+                         resolve_by=now + timedelta(hours=48)))
+    db.session.commit()
+    assert version(x) == before
+
+
+@pytest.mark.parametrize("loaded", [True, False])
+def test_moving_a_building_changes_both_communities(two, loaded):
+    x, y, building, _other = two
+    if loaded:
+        assert building.community_id == x.id
+    before, after = versions_after(lambda: setattr(building, "community_id", y.id), x, y)
+    assert after[0] != before[0] and after[1] != before[1]
+
+
+def test_moving_a_household_changes_both_communities(two):
+    x, y, building, other = two
+    household = db.session.scalar(db.select(Household).where(Household.building_id == building.id))
+    before, after = versions_after(lambda: setattr(household, "building_id", other.id), x, y)
+    assert after[0] != before[0] and after[1] != before[1]
+
+
+@pytest.mark.parametrize("statement", ["orm update", "orm delete", "sql text"])
+def test_bulk_writes_to_a_tracked_table_change_every_version(two, statement):
+    x, y, _building, other = two
+
+    def run():
+        if statement == "orm update":
+            db.session.execute(db.update(Building).where(Building.id == other.id).values(name="一号楼"))
+        elif statement == "orm delete":
+            db.session.execute(db.delete(Organization).where(Organization.id == -1))
+        else:
+            db.session.execute(text("UPDATE building SET name = 'x' WHERE id = -1"))
+
+    before, after = versions_after(run, x, y)
+    assert after[0] != before[0] and after[1] != before[1]
+
+
+def test_a_rolled_back_change_keeps_the_version(two):
+    x, _y, building, _other = two
+    before = version(x)
+    building.name = "改名"
+    db.session.flush()
+    db.session.rollback()
+    db.session.commit()
+    assert version(x) == before
+
+
+def test_a_change_pending_at_commit_is_seen(two):
+    """The commit's own flush (after the before_commit hook would first look) still changes the version."""
+    x, _y, building, _other = two
+    before = version(x)
+    building.name = "不先 flush"
+    db.session.commit()
+    assert version(x) != before
+
+
+def test_a_released_savepoint_changes_the_version_with_the_transaction(two):
+    x, _y, building, _other = two
+    before = version(x)
+    with db.session.begin_nested():
+        building.name = "保存点"
+    db.session.commit()
+    assert version(x) != before
+
+
+def test_a_rolled_back_savepoint_keeps_changes_made_before_it(two):
+    x, y, building, other = two
+    before = [version(x), version(y)]
+    building.name = "保存点之前"
+    db.session.flush()
+    nested = db.session.begin_nested()
+    other.name = "撤回"
+    db.session.flush()
+    nested.rollback()
+    db.session.commit()
+    assert version(x) != before[0]
+
+
+def test_remember_keeps_a_value_until_the_version_changes(two):
+    x, _y, building, _other = two
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return tuple(db.session.scalars(db.select(Building.name).where(Building.community_id == x.id)))
+
+    def read():
+        db.session.expire_all()
+        community = db.session.get(Community, x.id)
+        return versions.remember("test_names", community, compute)
+
+    assert read() == ("3号楼",) and read() == ("3号楼",) and len(calls) == 1
+    building = db.session.get(Building, building.id)
+    building.name = "3号楼（新）"
+    db.session.commit()
+    assert read() == ("3号楼（新）",) and len(calls) == 2
+
+
+def test_remember_keeps_nothing_a_transaction_computed_after_writing(two):
+    """What a transaction reads after changing a tracked row may be rolled back: it is not kept."""
+    x, _y, building, _other = two
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return tuple(db.session.scalars(db.select(Building.name).where(Building.community_id == x.id)))
+
+    building.name = "未提交"
+    db.session.flush()
+    community = db.session.get(Community, x.id)
+    assert versions.remember("test_uncommitted", community, compute) == ("未提交",)
+    db.session.rollback()
+    community = db.session.get(Community, x.id)
+    assert versions.remember("test_uncommitted", community, compute) == ("3号楼",)
+    assert len(calls) == 2
+
+
+def test_tracked_tables_are_the_ones_kept_values_read():
+    assert versions.tracked_tables() == {"community", "building", "household", "organization", "issue_category"}
