@@ -24,17 +24,20 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
+from portal import clock
 from portal.extensions import db
 
 ALL = "*"  # a mark: every community's version changes
 _CHANGED, _WRITTEN = "versions.changed", "versions.written"
 _WRITES = re.compile(r'\b(?:UPDATE|INSERT\s+(?:OR\s+\w+\s+)?INTO|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
-MAX_ENTRIES = 4096
+MAX_ENTRIES = 1024  # a rendered page of rows is 10–20 KB: at most ~20 MB a process
 
 # table name -> None (the row's own community_id) or community_of(session, obj) -> community ids
 _tracked: dict[str, Callable | None] = {"community": None}
@@ -56,19 +59,32 @@ def tracked_tables() -> frozenset[str]:
     return frozenset(_tracked)
 
 
+class Kept(NamedTuple):
+    """What `compute()` may return to say more than its value: the moment the value stops being right
+    though nothing was written (a text that counts down to a deadline), and whether it may be kept at all
+    (a page that shows something only some viewers may see)."""
+    value: object
+    until: datetime | None = None
+    keep: bool = True
+
+
 def remember(name: str, community, compute: Callable, *key):
-    """`compute()`'s value for the community (and `key`), kept until the community's version changes. The
-    value is shared by every request: plain data (tuples, numbers, strings), never rows of a session."""
+    """`compute()`'s value for the community (and `key`), kept until the community's version changes (or
+    its `Kept.until` comes). The value is shared by every request: plain data (tuples, numbers, strings,
+    markup), never rows of a session."""
     version = community.content_version
     entry_key = (name, community.id, version, *key)
     with _lock:
-        if entry_key in _entries:
+        entry = _entries.get(entry_key)
+        if entry is not None:
             _entries.move_to_end(entry_key)
-            return _entries[entry_key]
-    value = compute()
-    if version is not None and not db.session.info.get(_WRITTEN):
+    if entry is not None and (entry[1] is None or clock.utcnow() < entry[1]):
+        return entry[0]
+    result = compute()
+    value, until, keep = result if isinstance(result, Kept) else (result, None, True)
+    if keep and version is not None and not db.session.info.get(_WRITTEN):
         with _lock:
-            _entries[entry_key] = value
+            _entries[entry_key] = (value, until)
             while len(_entries) > MAX_ENTRIES:
                 _entries.popitem(last=False)
     return value

@@ -1,6 +1,6 @@
 """What every request gets: deny-by-default sign-in, security headers, error pages, template helpers."""
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from flask import Flask, abort, current_app, flash, g, jsonify, make_response, render_template, request
@@ -404,6 +404,33 @@ def relative_text(delta, locale_name: str) -> str:
                 amount = max(1, amount)
             return _relative_wording(locale_name, unit, seconds >= 0, int(round(amount)))
     return ""  # not reached: "minute" always matches
+
+
+def relative_text_lasts(delta) -> timedelta:
+    """How long relative_text(delta) stays the same text as time passes, for a time ahead (delta > 0): until
+    the rounded number of its unit drops, or the unit gives way to the next smaller one. A time passed
+    changes with the next unit; zero for it (callers show passed times in absolute words)."""
+    seconds = delta.total_seconds()
+    if seconds <= 0:
+        return timedelta(0)
+    for unit, unit_seconds in RELATIVE_UNITS:
+        amount = seconds / unit_seconds
+        if amount >= 0.85 or unit == "minute":
+            shown = int(round(max(1, amount) if unit == "minute" else amount))
+            # "in 1 minute" lasts until the moment itself; a larger unit until 0.85 of it, where the next
+            # smaller unit takes over.
+            if unit == "minute" and shown == 1:
+                return delta
+            return timedelta(seconds=seconds - max(shown - 0.5, 0 if unit == "minute" else 0.85) * unit_seconds)
+    return timedelta(0)  # not reached: "minute" always matches
+
+
+def year_changes(zone: str) -> datetime:
+    """The next new year's midnight in the zone, as UTC: where datetime_local starts writing years."""
+    from portal.clock import in_zone, utcnow
+    local = in_zone(utcnow(), zone)
+    return local.replace(year=local.year + 1, month=1, day=1, hour=0, minute=0, second=0,
+                         microsecond=0).astimezone(UTC)
 
 
 @lru_cache(maxsize=4096)

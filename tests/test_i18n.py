@@ -130,6 +130,30 @@ def test_relative_time_words_every_distance_as_babels_format_timedelta(app):
     assert relative_text(timedelta(hours=5), "zh") == "5小时后"
 
 
+def test_relative_text_lasts_exactly_as_long_as_its_words():
+    """relative_text_lasts(d): the words for d hold for that long as time passes, and change right after
+    (what the issue list's kept rows rely on to end when their "due in …" would change)."""
+    import random
+    from datetime import timedelta
+
+    from portal.web import relative_text, relative_text_lasts
+    rng = random.Random(32)
+    seconds = [1, 29, 30, 31, 59, 60, 89, 90, 91, 3000, 3060, 3599, 3600, 5400, 73_000, 86_399, 514_000,
+               2_200_000, 26_800_000, 31_536_000, 400_000_000]
+    seconds += [rng.uniform(1, 500_000_000) for _ in range(1_000)] + [rng.uniform(1, 7200) for _ in range(500)]
+    for s in seconds:
+        delta = timedelta(seconds=s)
+        lasts = relative_text_lasts(delta)
+        assert timedelta(0) <= lasts <= delta, s  # 0 at a rounding edge (90 s: "in 2 minutes", then 1)
+        words = relative_text(delta, "en")
+        for part in (0.25, 0.5, 0.999):
+            assert relative_text(delta - lasts * part, "en") == words, (s, part)
+        later = delta - lasts - timedelta(milliseconds=10)
+        if later > timedelta(0):
+            assert relative_text(later, "en") != words, s
+    assert relative_text_lasts(timedelta(seconds=-5)) == timedelta(0)
+
+
 def test_relative_time_filter_follows_the_request_language(app):
     from datetime import timedelta
 

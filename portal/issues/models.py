@@ -449,5 +449,7 @@ class IssueSummons(db.Model):
         return (self.reported_at or now) > self.report_by
 
 
-# The issue list keeps its filters' kinds of problem between requests (portal.versions).
+# The issue list keeps its filters' kinds of problem and its rendered pages of rows between requests
+# (portal.versions).
 versions.track("issue_category")
+versions.track("issue")

@@ -6,11 +6,13 @@ from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import AnonymousUserMixin, current_user
+from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
+from portal import versions
 from portal.auth import permissions, roles
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
@@ -156,11 +158,11 @@ def _list_page(partial, page, *, issues, **context):
     return htmx_or_page(partial, page, issues=issues, rows=list_rows(issues), **context, **_template_context())
 
 
-def list_rows(issues):
+def list_rows(issues, now=None):
     """What each row of an issue list shows, worked out once per row; what rows repeat (a category's or a
     state's label, "3 supporters", a community's link prefix) once per request."""
     from portal.clock import utcnow
-    now = utcnow()
+    now = now or utcnow()
     categories, states, supporters, prefixes = {}, {}, {}, {}
     rows = []
     for issue in issues:
@@ -188,17 +190,38 @@ def index(slug):
     allow(permissions.can_view_community(current_user, community))
     filters = IssueFilters(community, request.args)
     try:
-        items, cursor = services.community_issues(
-            community, current_user, status=filters.status, category=filters.category, building=filters.building,
-            overdue=filters.overdue, sort=filters.sort, after=request.args.get("after") or None, q=filters.q)
+        rows_html, any_rows = _community_rows(community, filters)
     except NotAllowed:
         abort(403)
     except DomainError as error:  # a stale or edited link: show the first page and say why
         flash(str(error.message), "error")
         return redirect(url_for("issues.index", slug=slug))
-    return _list_page("issues/_issue_rows.html", "issues/index.html", community=community, filters=filters,
-                      issues=items, more_url=_more_url(cursor), show_community=False,
-                      can_report=permissions.can_report_issue(_person(), community))
+    if getattr(request, "htmx", False):
+        return rows_html
+    return render_template("issues/index.html", community=community, filters=filters, rows_html=rows_html,
+                           any_rows=any_rows, can_report=permissions.can_report_issue(_person(), community))
+
+
+def _community_rows(community, filters):
+    """A page of the community's list as its rendered rows, and whether it has any. Kept under the
+    community's version (portal.versions) for every viewer of the same address in the same language, until
+    the clock changes what the rows say; not kept when a row is hidden by moderators (what it shows then
+    depends on the viewer), nor for a word search (the word index is written apart from the issues)."""
+    def render():
+        from portal.clock import utcnow
+        now = utcnow()
+        items, cursor = services.community_issues(
+            community, current_user, status=filters.status, category=filters.category, building=filters.building,
+            overdue=filters.overdue, sort=filters.sort, after=request.args.get("after") or None, q=filters.q,
+            now=now)
+        html = Markup(render_template("issues/_issue_rows.html", issues=items, rows=list_rows(items, now),
+                                      more_url=_more_url(cursor), show_community=False, **_template_context()))
+        return versions.Kept(
+            (html, bool(items)),
+            until=services.list_reads_the_same_until(community, items, now, whole_community=filters.overdue),
+            keep=not filters.q and not any(issue.hidden_state for issue in items))
+    return versions.remember("issue_rows", community, render, str(get_locale()),
+                             tuple(sorted(request.args.items(multi=True))))
 
 
 def _paged(query, person):

@@ -585,6 +585,98 @@ def test_the_filter_choices_are_read_once_per_version_of_the_community(client, w
     assert "Lifts and escalators" in select_of(html_of(client.get("/c/x/issues")), "category")
 
 
+# --- the rows, kept under the community's version (views._community_rows, portal.versions) -------------
+
+def rows_of(page) -> str:
+    found = re.search(r'<ul class="issue-list" id="issue-list">(.*?)</ul>', page, re.S)
+    return found.group(1) if found else ""
+
+
+def test_the_rows_are_read_once_per_version_and_follow_every_change(client, auth, world):
+    issue = gen_issue(world, title="Broken gate light")
+    db.session.commit()
+    client.get("/c/x/issues")
+    with recorded_statements() as statements:
+        page = html_of(client.get("/c/x/issues"))
+    assert "Broken gate light" in rows_of(page) and "0 supporters" in rows_of(page)
+    assert len(statements) == 1 and "FROM community" in statements[0]  # a visitor: no person to load
+
+    auth.login(world.neighbour)
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      html_of(client.get(f"/c/x/issues/{issue.id}"))).group(1)
+    assert client.post(f"/c/x/issues/{issue.id}/support", data={"csrf_token": token}).status_code in (200, 302, 303)
+    assert "1 supporter" in rows_of(html_of(client.get("/c/x/issues")))
+    issue = db.session.get(Issue, issue.id)
+    issue.title = "Gate light fixed?"
+    db.session.commit()
+    assert "Gate light fixed?" in rows_of(html_of(client.get("/c/x/issues")))
+    world.bx.name = "Block three"
+    db.session.commit()
+    gen_issue(world, title="Second problem", building=world.bx)
+    db.session.commit()
+    rows = rows_of(html_of(client.get("/c/x/issues")))
+    assert "Second problem" in rows and "Block three" in rows
+
+
+def test_the_rows_are_rendered_per_language_and_per_address(client, world):
+    gen_issue(world, title="Broken gate light")
+    db.session.commit()
+    assert "0 supporters" in rows_of(html_of(client.get("/c/x/issues")))
+    zh = rows_of(html_of(client.get("/c/x/issues", headers={"Accept-Language": "zh"})))
+    assert "Broken gate light" in zh and "0 supporters" not in zh
+    assert "0 supporters" in rows_of(html_of(client.get("/c/x/issues")))
+    assert "No issues match." in html_of(client.get("/c/x/issues?status=closed"))
+    assert "Broken gate light" in rows_of(html_of(client.get("/c/x/issues?status=open")))
+
+
+def test_a_page_with_a_hidden_row_is_rendered_for_each_viewer(client, auth, world):
+    issue = gen_issue(world, title="Rude words about a neighbour")
+    issue.hidden_state = "hidden"
+    db.session.commit()
+    auth.login(world.chair_x)  # a moderator of x: sees the title, marked hidden
+    assert "Rude words about a neighbour" in rows_of(html_of(client.get("/c/x/issues")))
+    auth.logout()
+    auth.login(world.neighbour)
+    rows = rows_of(html_of(client.get("/c/x/issues")))
+    assert "Rude words" not in rows and "Hidden by moderators" in rows
+
+
+def test_the_rows_follow_the_clock_past_a_deadline(client, world, monkeypatch):
+    """Nothing is written when a deadline passes: the kept rows end when their words would change."""
+    import portal.clock
+    now = utcnow()
+    gen_issue(world, title="Lift stuck", now=now)  # lift: respond within 2 hours
+    db.session.commit()
+    monkeypatch.setattr(portal.clock, "utcnow", lambda: now + timedelta(minutes=1))
+    rows = rows_of(html_of(client.get("/c/x/issues")))
+    assert "in 2 hours" in rows and "Overdue" not in rows
+    monkeypatch.setattr(portal.clock, "utcnow", lambda: now + timedelta(minutes=40))
+    assert "in 1 hour" in rows_of(html_of(client.get("/c/x/issues")))
+    monkeypatch.setattr(portal.clock, "utcnow", lambda: now + timedelta(minutes=121))
+    rows = rows_of(html_of(client.get("/c/x/issues")))
+    assert "Overdue" in rows and "is-overdue" in rows
+
+
+def test_the_overdue_list_gains_an_issue_when_its_deadline_passes(client, world, monkeypatch):
+    import portal.clock
+    now = utcnow()
+    gen_issue(world, title="Lift stuck", now=now)  # respond within 2 hours
+    db.session.commit()
+    assert "No issues match." in html_of(client.get("/c/x/issues?overdue=y"))
+    monkeypatch.setattr(portal.clock, "utcnow", lambda: now + timedelta(hours=2, seconds=1))
+    assert "Lift stuck" in rows_of(html_of(client.get("/c/x/issues?overdue=y")))
+
+
+def test_a_word_search_is_not_kept(client, world):
+    gen_issue(world, title="Broken gate light")
+    db.session.commit()
+    client.get("/c/x/issues?q=gate")
+    with recorded_statements() as statements:
+        page = html_of(client.get("/c/x/issues?q=gate"))
+    assert "Broken gate light" in rows_of(page)
+    assert [s for s in statements if "FROM issue" in s]
+
+
 def test_a_row_shows_its_labels_link_and_deadline(client, world):
     issue = gen_issue(world, building=world.bx, now=utcnow() - timedelta(hours=3))  # lift: respond within 2 h
     services.support_issue(world.neighbour, issue)

@@ -72,6 +72,7 @@ from portal.issues.services.lists import (
     event_label,
     household_choices,
     issue_in,
+    list_reads_the_same_until,
     my_issues,
     public_events,
     reporter_name_for,

@@ -19,6 +19,7 @@ from portal.issues import similar
 from portal.issues.models import OPEN_STATES, STATES, Issue, IssueCategory, IssueEvent, IssueSupport, IssueTerm
 from portal.issues.services._common import _now
 from portal.places.models import Building, Community, Household
+from portal.web import relative_text_lasts, year_changes
 
 if TYPE_CHECKING:
     from flask_login import AnonymousUserMixin
@@ -222,6 +223,25 @@ def community_issues(community: Community, viewer: User | AnonymousUserMixin, *,
         raise DomainError(_l("Unknown order."), "sort")
     return _page(query, [Issue.submitted_at, Issue.id], [datetime, int], descending=True, after=after, limit=limit,
                  key=lambda i: [i.submitted_at, i.id])
+
+
+def list_reads_the_same_until(community: Community, issues: list[Issue], now: datetime, *,
+                              whole_community: bool = False) -> datetime:
+    """When a page of the community's list, shown at `now`, starts to read differently with nothing
+    written: a row's "due in …" changes its words or the row turns overdue, or the year changes in the
+    community's zone (dates gain their year). With `whole_community` (the page lists only overdue issues),
+    also when any open issue of the community passes its deadline and joins the list: one read of
+    ix_issue_community_next_deadline."""
+    until = year_changes(community.time_zone)
+    for issue in issues:
+        if issue.next_deadline is not None and issue.next_deadline > now:
+            until = min(until, now + relative_text_lasts(issue.next_deadline - now))
+    if whole_community:
+        coming = db.session.scalar(db.select(func.min(Issue.next_deadline)).where(
+            Issue.community_id == community.id, Issue.next_deadline >= now))
+        if coming is not None:
+            until = min(until, coming)
+    return until
 
 
 def my_issues(user: User | AnonymousUserMixin, *, after: str | None = None,
