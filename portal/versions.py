@@ -127,10 +127,13 @@ def _after_flush(session, flush_context) -> None:
             table = getattr(getattr(obj, "__table__", None), "name", None)
             if table not in _tracked:
                 continue
-            if kind == "dirty" and not session.is_modified(obj, include_collections=False):
+            if table == "community" and (kind == "new" or kind == "dirty" and not session.is_modified(
+                    obj, include_collections=False)):
+                # A new community has a version of its own; one that only gained a row in a collection
+                # (an estate, a meeting) changed nothing of its own.
                 continue
-            if table == "community" and kind == "new":
-                continue  # a new community has a version of its own already
+            # Any other dirty row counts, even when is_modified() says no: a column set to an SQL
+            # expression (count = count + 1) is not "modified" in its eyes, yet it wrote.
             _mark(session, _communities_of(session, obj, table, kind == "new"))
 
 

@@ -425,6 +425,15 @@ def relative_text_lasts(delta) -> timedelta:
     return timedelta(0)  # not reached: "minute" always matches
 
 
+def day_changes(zone: str) -> datetime:
+    """The next midnight in the zone, as UTC: where "today" there (and with it "overdue" by date) changes."""
+    from portal.clock import in_zone, utcnow
+    local = in_zone(utcnow(), zone)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    # Wall-clock arithmetic: a day that gains or loses an hour still ends at midnight.
+    return midnight.replace(tzinfo=local.tzinfo).astimezone(UTC)
+
+
 def year_changes(zone: str) -> datetime:
     """The next new year's midnight in the zone, as UTC: where datetime_local starts writing years."""
     from portal.clock import in_zone, utcnow

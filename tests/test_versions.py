@@ -226,4 +226,4 @@ def test_remember_keeps_nothing_a_transaction_computed_after_writing(two):
 
 def test_tracked_tables_are_the_ones_kept_values_read():
     assert versions.tracked_tables() == {"community", "building", "household", "organization", "issue_category",
-                                         "issue"}
+                                         "issue", "action"}

@@ -23,6 +23,7 @@ with a note and a new date; shown on the item's timeline and counted per organiz
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 
+from portal import versions
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
 
@@ -239,3 +240,7 @@ class ActionSummons(db.Model):
     def is_late(self, now) -> bool:
         """Reported after report-by, or not reported and report-by has passed."""
         return (self.reported_at or now) > self.report_by
+
+
+# The tracker keeps its rendered pages of actions and its figures between requests (portal.versions).
+versions.track("action")

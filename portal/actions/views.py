@@ -9,11 +9,14 @@ from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import AnonymousUserMixin, current_user
+from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
+from portal import versions
 from portal.actions import bp, services
 from portal.actions.forms import (
     SATISFACTION_LABELS,
@@ -39,7 +42,7 @@ from portal.issues.forms import ReportInForm, WhistleForm
 from portal.issues.views import _local_day_end  # a typed local date as the end of that day, in UTC
 from portal.places.services import community_or_404
 from portal.sharing import share_card
-from portal.web import absolute_url, accepts_photos, allow, public, send_upload
+from portal.web import absolute_url, accepts_photos, allow, day_changes, public, send_upload
 
 MAX_FILES = 6
 PHOTO_SIZES = (400, 1600)
@@ -232,23 +235,36 @@ def index(slug):
     form = FilterForm(request.args)
     form.status.choices = [SelectChoice("", _("All"))] + [SelectChoice(k, v) for k, v in STATE_LABELS.items()]
     status = form.status.data if form.status.data in STATE_LABELS else None
-    now = utcnow()
-    today = services.local_date(community, now)
     try:
-        actions, cursor = services.community_actions(community, current_user, status=status,
-                                                     overdue=bool(form.overdue.data),
-                                                     after=request.args.get("after") or None, now=now)
+        rows_html, any_rows, figures = _tracker_rows(community, status, bool(form.overdue.data))
     except DomainError as error:  # a stale or edited "more" link: the first page of the same filters, and why
         flash(str(error.message), "error")
         args = {k: v for k, v in request.args.items() if k != "after"}
         return redirect(url_for("actions.index", slug=slug, **args))
-    context = dict(community=community, form=form, actions=actions, today=today, more_url=_more_url(cursor),
-                   state_labels=STATE_LABELS, **_context())
-    # Each row's overdue word from the one local date (the pages' helper works it out per action).
-    context["overdue"] = lambda action: services.is_overdue(action, today)
     if getattr(request, "htmx", False) and request.args.get("after"):
-        return render_template("actions/_action_rows.html", **context)
-    return render_template("actions/index.html", figures=services.tracker_figures(community, now=now), **context)
+        return rows_html
+    return render_template("actions/index.html", community=community, form=form, rows_html=rows_html,
+                           any_rows=any_rows, figures=figures, state_labels=STATE_LABELS, **_context())
+
+
+def _tracker_rows(community, status, overdue):
+    """A page of the tracker as its rendered rows, whether it has any, and the overall figures: the same for
+    every viewer, so kept under the community's version (portal.versions) per address and language until
+    the community's date changes ("overdue" is by that date)."""
+    def render():
+        now = utcnow()
+        today = services.local_date(community, now)
+        actions, cursor = services.community_actions(community, current_user, status=status, overdue=overdue,
+                                                     after=request.args.get("after") or None, now=now)
+        context = dict(community=community, actions=actions, today=today, more_url=_more_url(cursor),
+                       state_labels=STATE_LABELS, **_context())
+        # Each row's overdue word from the one local date (the pages' helper works it out per action).
+        context["overdue"] = lambda action: services.is_overdue(action, today)
+        html = Markup(render_template("actions/_action_rows.html", **context))
+        figures = services.tracker_figures(community, now=now)
+        return versions.Kept((html, bool(actions), figures), until=day_changes(community.time_zone))
+    return versions.remember("tracker_rows", community, render, str(get_locale()),
+                             tuple(sorted(request.args.items(multi=True))))
 
 
 def _more_url(cursor):

@@ -151,6 +151,41 @@ def test_tracker_without_actions_shows_no_summary(client, world):
     assert "tracker-summary" not in page and "No agreed actions match." in page
 
 
+def test_the_tracker_is_read_once_per_version_and_follows_every_change(client, world):
+    """Rows and figures are kept under the community's version (views._tracker_rows, portal.versions)."""
+    from portal.actions import services
+    action = made(world, title="Repaint the gate")
+    client.get("/c/x/actions")
+    from tests.queries import recorded_statements
+    with recorded_statements() as statements:
+        page = html(client.get("/c/x/actions"))
+    assert "Repaint the gate" in page and not [s for s in statements if "FROM action" in s]
+    services.post_progress(world.property_x, db.session.get(Action, action.id), body="Half done", percent=40)
+    db.session.commit()
+    page = html(client.get("/c/x/actions"))
+    assert '<progress max="100" value="40"' in page
+    world.pc_x.name = "Gate keepers Ltd"
+    db.session.commit()
+    assert "Gate keepers Ltd" in html(client.get("/c/x/actions"))
+
+
+def test_the_tracker_turns_an_action_overdue_when_the_community_date_changes(client, world, monkeypatch):
+    """Nothing is written at midnight: the kept tracker ends with the community's day."""
+    import portal.clock
+    action = made(world, title="Repaint the gate")
+    action.due_date = local_today(world.x)
+    db.session.commit()
+    page = html(client.get("/c/x/actions"))
+    assert "Overdue</strong></span></p>" not in page
+    import portal.actions.views
+    now = utcnow()
+    for module in (portal.clock, portal.actions.views):
+        monkeypatch.setattr(module, "utcnow", lambda: now + timedelta(days=1))
+    page = html(client.get("/c/x/actions"))
+    assert "Overdue</strong></span></p>" in page and "Repaint the gate" in page
+    assert "Repaint the gate" in html(client.get("/c/x/actions?overdue=y"))
+
+
 # --- one action ----------------------------------------------------------------------------------------------
 
 def test_action_page_links_to_its_source_and_shows_the_timeline(client, world):
