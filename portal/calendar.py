@@ -7,20 +7,24 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, make_response, render_template
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from icalendar import Calendar, Event
+from markupsafe import Markup
 
-from portal.auth import permissions
+from portal import versions
+from portal.auth import permissions, roles
 from portal.clock import utcnow
 from portal.committees import meetings
 from portal.places.services import community_or_404
-from portal.web import absolute_url, allow, public
+from portal.web import absolute_url, allow, public, year_changes
 
 bp = Blueprint("calendar", __name__)
 
 PAGE_DAYS = 90  # the page shows what comes in the next three months
+LATE_HOURS = 12  # and what began in the last twelve hours
 FEED_PAST_DAYS = 30  # the feed keeps a month of the past, so a subscriber still sees last week's meeting
 FEED_DAYS = 365
 KIND_LABELS = {"meeting": _l("Meeting"), "ballot_opens": _l("Voting opens"), "ballot_closes": _l("Voting closes")}
@@ -39,11 +43,35 @@ def event_url(event, *, absolute=False) -> str:
 def page(slug):
     community = community_or_404(slug)
     allow(permissions.can_view_community(current_user, community))
-    now = utcnow()
-    events = meetings.upcoming_events(community, current_user, now - timedelta(hours=12),
-                                      now + timedelta(days=PAGE_DAYS))
-    return render_template("calendar/page.html", community=community, events=events, zone=community.time_zone,
-                           kind_labels=KIND_LABELS, event_url=event_url, days=PAGE_DAYS)
+    return render_template("calendar/page.html", community=community, events_html=_events_html(community),
+                           days=PAGE_DAYS)
+
+
+def _events_html(community):
+    """The page's events, rendered: the same for every viewer who may see the same meetings (public ones, and
+    those of the viewer's organizations), so kept under the community's version (portal.versions) per
+    language and such viewer, until the clock moves an event out of the page (12 hours after it) or one into
+    it (PAGE_DAYS ahead; one more day is read to know when), or the year changes (dates gain their year)."""
+    viewer = current_user
+    if not viewer.is_authenticated:
+        sees = ()
+    elif viewer.is_admin:
+        sees = ("all",)
+    else:
+        sees = tuple(sorted(o.id for o in roles.organizations(viewer)))
+
+    def render():
+        now = utcnow()
+        start, end = now - timedelta(hours=LATE_HOURS), now + timedelta(days=PAGE_DAYS)
+        found = meetings.upcoming_events(community, viewer, start, end + timedelta(days=1))
+        events = [e for e in found if e.at < end]
+        until = min([year_changes(community.time_zone), now + timedelta(days=1)]
+                    + [e.at + timedelta(hours=LATE_HOURS) for e in events[:1]]
+                    + [e.at - timedelta(days=PAGE_DAYS) for e in found if e.at >= end][:1])
+        html = Markup(render_template("calendar/_events.html", events=events, zone=community.time_zone,
+                                      kind_labels=KIND_LABELS, event_url=event_url))
+        return versions.Kept(html, until=until)
+    return versions.remember("calendar_events", community, render, str(get_locale()), sees)
 
 
 def _uid(event) -> str:

@@ -41,6 +41,7 @@ MAX_ENTRIES = 1024  # a rendered page of rows is 10–20 KB: at most ~20 MB a pr
 
 # table name -> None (the row's own community_id) or community_of(session, obj) -> community ids
 _tracked: dict[str, Callable | None] = {"community": None}
+_columns: dict[str, frozenset[str]] = {}  # table name -> the only columns whose change counts
 _entries: OrderedDict = OrderedDict()
 _lock = threading.Lock()
 
@@ -49,10 +50,15 @@ def new_version() -> int:
     return secrets.randbits(62)
 
 
-def track(table: str, community_of: Callable[[Session, object], Iterable[int]] | None = None) -> None:
+def track(table: str, community_of: Callable[[Session, object, bool], Iterable[int]] | None = None, *,
+          columns: Iterable[str] | None = None) -> None:
     """Rows of `table` belong to a community: a change to one changes the community's version. Without
-    `community_of`, the row's `community_id` (before and after the change) says which."""
+    `community_of`, the row's `community_id` (before and after the change) says which. With `columns`, only
+    a change to one of those (or a row added or deleted) counts: what pages keep reads no other (a ballot's
+    running totals change with every vote; the calendar shows only its times and question)."""
     _tracked[table] = community_of
+    if columns is not None:
+        _columns[table] = frozenset(columns) | {"community_id"}
 
 
 def tracked_tables() -> frozenset[str]:
@@ -134,6 +140,10 @@ def _after_flush(session, flush_context) -> None:
                 continue
             # Any other dirty row counts, even when is_modified() says no: a column set to an SQL
             # expression (count = count + 1) is not "modified" in its eyes, yet it wrote.
+            if kind == "dirty" and table in _columns:
+                attrs = inspect(obj).attrs
+                if not any(attrs[c].history.has_changes() for c in _columns[table] if c in attrs):
+                    continue
             _mark(session, _communities_of(session, obj, table, kind == "new"))
 
 
@@ -141,11 +151,21 @@ def _on_execute(orm_execute_state) -> None:
     statement = orm_execute_state.statement
     if orm_execute_state.is_update or orm_execute_state.is_delete or orm_execute_state.is_insert:
         name = getattr(getattr(statement, "table", None), "name", None)
-        if name in _tracked:
+        if name in _tracked and (not orm_execute_state.is_update or name not in _columns
+                                 or _sets(orm_execute_state) & _columns[name]):
             _mark(orm_execute_state.session, [ALL])
     elif isinstance(statement, TextClause):
         if any(name in _tracked for name in _WRITES.findall(statement.text)):
             _mark(orm_execute_state.session, [ALL])
+
+
+def _sets(orm_execute_state) -> set[str]:
+    """The columns a bulk UPDATE sets, by name."""
+    keys = {getattr(k, "key", k) for k in (orm_execute_state.statement._values or {})}
+    params = orm_execute_state.parameters
+    for row in params if isinstance(params, list) else [params] if params else []:
+        keys |= set(row)
+    return keys
 
 
 def _before_commit(session) -> None:

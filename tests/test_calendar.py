@@ -70,3 +70,55 @@ def test_a_members_only_community_has_no_public_feed(client, auth, world):
     assert client.get("/c/x/calendar.ics").status_code in (302, 401, 403)
     assert client.get("/c/x/calendar").status_code == 302
     assert client.get("/c/nowhere/calendar.ics").status_code == 404
+
+
+# --- the events, kept under the community's version (calendar._events_html, portal.versions) -----------------
+
+def test_the_events_are_read_once_per_version_and_follow_a_change(client, world):
+    from tests.queries import recorded_statements
+    meeting = gen_meeting(world, title="Lift meeting")
+    db.session.commit()
+    client.get("/c/x/calendar")
+    with recorded_statements() as statements:
+        html = client.get("/c/x/calendar").get_data(as_text=True)
+    assert "Lift meeting" in html and not [s for s in statements if "FROM meeting" in s or "FROM ballot" in s]
+    meeting.title = "Lift and stairs meeting"
+    db.session.commit()
+    assert "Lift and stairs meeting" in client.get("/c/x/calendar").get_data(as_text=True)
+    ballot = gen_ballot(world)
+    db.session.commit()
+    assert ballot.question in client.get("/c/x/calendar").get_data(as_text=True)
+
+
+def test_members_see_their_organizations_meetings_whoever_looked_first(client, auth, world):
+    gen_meeting(world, title="Closed budget meeting", is_public=False)
+    db.session.commit()
+    assert "Closed budget meeting" not in client.get("/c/x/calendar").get_data(as_text=True)
+    auth.login(world.hoa_chair)
+    assert "Closed budget meeting" in client.get("/c/x/calendar").get_data(as_text=True)
+    auth.logout()
+    auth.login(world.stranger)
+    assert "Closed budget meeting" not in client.get("/c/x/calendar").get_data(as_text=True)
+
+
+def test_the_clock_moves_events_out_of_and_into_the_page(client, world, monkeypatch):
+    """Nothing is written as time passes: the kept events end when one would leave or join the page."""
+    import portal.calendar
+    import portal.clock
+    now = utcnow()
+    gen_meeting(world, title="Soon", when=now + timedelta(hours=1), now=now)
+    gen_meeting(world, title="Far ahead", when=now + timedelta(days=90, hours=2), now=now)
+    db.session.commit()
+    html = client.get("/c/x/calendar").get_data(as_text=True)
+    assert "Soon" in html and "Far ahead" not in html
+
+    def at(moment):
+        for module in (portal.clock, portal.calendar):
+            monkeypatch.setattr(module, "utcnow", lambda: moment)
+
+    at(now + timedelta(hours=3))  # the far meeting is now within 90 days
+    html = client.get("/c/x/calendar").get_data(as_text=True)
+    assert "Soon" in html and "Far ahead" in html
+    at(now + timedelta(hours=14))  # the soon one began more than 12 hours ago
+    html = client.get("/c/x/calendar").get_data(as_text=True)
+    assert "Soon" not in html and "Far ahead" in html

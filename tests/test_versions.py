@@ -19,6 +19,7 @@ from tests.factories import (
     gen_sub_district,
     gen_user,
 )
+from tests.meetings.conftest import issues_world, proposals_world, world  # noqa: F401  (the votes world)
 
 
 @pytest.fixture
@@ -226,4 +227,27 @@ def test_remember_keeps_nothing_a_transaction_computed_after_writing(two):
 
 def test_tracked_tables_are_the_ones_kept_values_read():
     assert versions.tracked_tables() == {"community", "building", "household", "organization", "issue_category",
-                                         "issue", "action"}
+                                         "issue", "action", "meeting", "ballot", "proposal"}
+
+
+def test_only_the_tracked_columns_of_a_ballot_count(world):
+    """A ballot's running totals change with every vote; the calendar reads only its question and times."""
+    from tests.votes import gen_ballot
+    ballot = gen_ballot(world)
+    db.session.commit()
+    before = version(world.x)
+    ballot.voted_count = type(ballot).voted_count + 1  # as a cast keeps its running totals
+    ballot.log_length = type(ballot).log_length + 1
+    db.session.commit()
+    assert version(world.x) == before
+    db.session.execute(db.update(type(ballot)).where(type(ballot).id == ballot.id).values(voted_count=0))
+    db.session.commit()
+    assert version(world.x) == before
+    ballot.question = "换电梯吗？"
+    db.session.commit()
+    assert version(world.x) != before
+    before = version(world.x)
+    db.session.execute(db.update(type(ballot)).where(type(ballot).id == ballot.id).values(
+        closes_at=ballot.closes_at))  # a bulk update of a tracked column: every community's version
+    db.session.commit()
+    assert version(world.x) != before

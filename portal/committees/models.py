@@ -288,5 +288,6 @@ def _estate_committees(session, _context, _instances):
             obj.estate = default_estate(session, obj.community or obj.community_id)
 
 
-# The community page keeps its organizations between requests (portal.versions).
+# The community page keeps its organizations, the calendar its meetings between requests (portal.versions).
 versions.track("organization")
+versions.track("meeting")

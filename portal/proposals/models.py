@@ -7,6 +7,7 @@ ended, or a rejected proposal after its notice)."""
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 
+from portal import versions
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
 
@@ -328,3 +329,6 @@ class ProposalTerm(db.Model):
     proposal_id = db.Column(db.Integer, db.ForeignKey("proposal.id", ondelete="CASCADE"), nullable=False)
     community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False)
     term = db.Column(db.String(32), nullable=False)
+
+# The calendar keeps ballots of proposals that are not hidden between requests (portal.versions).
+versions.track("proposal", columns=("hidden_state",))

@@ -13,6 +13,7 @@ be compared with the stored result and any changed row is named."""
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint, text
 
+from portal import versions
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
 
@@ -408,3 +409,7 @@ class BallotScan(db.Model):
     size = db.Column(db.Integer, nullable=False)
     uploaded_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
     uploaded_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+# The calendar keeps a ballot's question and times between requests (portal.versions): its running totals,
+# written with every vote, change nothing kept.
+versions.track("ballot", columns=("question", "opens_at", "closes_at", "proposal_id"))
