@@ -1,5 +1,5 @@
 """Commands: `flask --app portal seed-demo | create-admin | run-due | send-notifications | verify-ballot <id> |
-backup <dir> | restore <dir> | vapid-keys | suggest-category <community> <text>`."""
+backup <dir> | restore <dir> | vapid-keys | suggest-category <community> <text> | renew-versions`."""
 import click
 from flask import Flask
 
@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(run_due_command)
     app.cli.add_command(send_notifications_command)
+    app.cli.add_command(renew_versions_command)
     from portal.votes.services import verify_ballot_command
     app.cli.add_command(verify_ballot_command)
     from portal.issues.services.suggest import suggest_category_command
@@ -77,3 +78,13 @@ def send_notifications_command():
     from portal.notifications.push import drain_push
     for line in drain_push().lines():
         click.echo(line)
+
+
+@click.command("renew-versions")
+def renew_versions_command():
+    """After changing the database by hand (psql): every community's pages are read afresh on every server
+    (portal.versions); the portal's own changes need nothing."""
+    from portal import versions
+    versions.renew_all()
+    db.session.commit()
+    click.echo("Every community's version renewed.")

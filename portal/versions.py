@@ -1,24 +1,29 @@
-"""What a community's pages read of its make-up, kept between requests and never stale.
+"""What a community's pages show, kept between requests and never stale.
 
 A community row carries `content_version`, a random number that changes in the same transaction as any row
 of a tracked table that belongs to the community (its buildings, households, organizations, kinds of
-problem, and the community row itself). `remember(name, community, compute)` keeps what `compute()` returned
-under the community's version as it was loaded with the community, so a page that loads its community anyway
-(every community page does, in one statement) asks nothing more of the database until something tracked
-changes; then the version read next is another, and the old entry is never asked for again.
+problem, issues, actions, meetings, the ballots' questions and times, the proposals' hidden state, and the
+community row itself). `remember(name, community, compute, *key)` keeps what `compute()` returned (the
+community page's counts, the issue list's filter choices, a rendered page of issue rows, the tracker, the
+calendar) under the community's version as it was loaded with the community, so a page that loads its
+community anyway (every community page does, in one statement) asks nothing more of the database until
+something tracked changes; then the version read next is another, and the old entry is never asked for
+again. What the clock alone changes (a deadline passing, "due in 3 hours" becoming "in 2 hours", a new day)
+is said by the computation as `Kept(value, until=…)`; what differs by viewer is either in `key` or not kept.
 
 Which tables are tracked is said by the areas (`track`, next to their models), so this core module imports
 none. A tracked row's community is its `community_id`, or what the area's `community_of` says (a household
-belongs to its building's community). Changes are seen however they are made: ORM flushes, bulk
+belongs to its building's community). Changes are seen however the portal makes them: ORM flushes, bulk
 INSERT/UPDATE/DELETE statements through the session (their rows are not read: every community's version
 changes, as for SQL text that writes a tracked table). The versions change just before the transaction
-commits (or a savepoint is released), in community order, so two writers never wait on each other in a
-circle; a transaction rolled back takes its version change back with its writes.
+commits, as its last statements and in community order, so two writers never wait on each other in a
+circle through them; a transaction rolled back takes its version change back with its writes. A change
+made outside the portal (psql by hand) is not seen: `flask renew-versions` afterwards.
 
 Entries live in each server process (a small LRU); versions are random, not counters, so a database that
-is emptied and filled again (the tests, a restored backup) never meets an entry of an earlier life. What
-a transaction computes after writing a tracked table, before its commit, is not kept: it may hold what the
-transaction will yet take back."""
+is emptied and filled again (the tests) never meets an entry of an earlier life, and a restored backup
+brings back versions that name exactly the data restored. What a transaction computes after writing a
+tracked table, before its commit, is not kept: it may hold what the transaction will yet take back."""
 import re
 import secrets
 import threading
@@ -101,6 +106,13 @@ def forget_all() -> None:
         _entries.clear()
 
 
+def renew_all() -> None:
+    """Every community's version anew (after the database was changed outside the portal): every server
+    reads afresh on its next request."""
+    table = db.metadata.tables["community"]
+    db.session.connection().execute(update(table).values(content_version=new_version()))
+
+
 # --- seeing changes --------------------------------------------------------------------------------------------
 
 def _mark(session, ids) -> None:
@@ -169,6 +181,11 @@ def _sets(orm_execute_state) -> set[str]:
 
 
 def _before_commit(session) -> None:
+    if session.in_nested_transaction():
+        # A savepoint released: the outer transaction commits the change (or takes it back). Taking the
+        # community's row lock only at that last commit keeps it from being held while other rows are
+        # locked, so no two writers can wait on each other through it.
+        return
     session.flush()  # what the commit would flush next may write a tracked row
     changed = session.info.pop(_CHANGED, None)
     if not changed:

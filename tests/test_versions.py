@@ -251,3 +251,13 @@ def test_only_the_tracked_columns_of_a_ballot_count(world):
         closes_at=ballot.closes_at))  # a bulk update of a tracked column: every community's version
     db.session.commit()
     assert version(world.x) != before
+
+
+def test_renew_versions_reads_every_community_afresh(two, runner):
+    x, y, _building, _other = two
+    before = [version(x), version(y)]
+    db.session.commit()
+    result = runner.invoke(args=["renew-versions"])
+    assert result.exit_code == 0 and "renewed" in result.output
+    db.session.expire_all()
+    assert version(x) != before[0] and version(y) != before[1]
