@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import event, inspect, update
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
@@ -64,6 +64,21 @@ def track(table: str, community_of: Callable[[Session, object, bool], Iterable[i
     _tracked[table] = community_of
     if columns is not None:
         _columns[table] = frozenset(columns) | {"community_id"}
+
+
+def through(column: str, parent: str) -> Callable[[Session, object, bool], list]:
+    """`community_of` for a row that belongs to a community through a parent row: `column` is its key to
+    the `parent` table, which has a community_id (a household's building, a comment's proposal). Before
+    and after a move to another parent; every community when the old parent was never loaded."""
+    def community_of(session, obj, new):
+        history = getattr(inspect(obj).attrs, column).history
+        parents = {*(history.added or ()), *(history.deleted or ()), *(history.unchanged or ())}
+        if not parents or (history.added and not (history.deleted or history.unchanged) and not new):
+            return [ALL]
+        table = db.metadata.tables[parent]
+        return session.connection().execute(
+            select(table.c.community_id).where(table.c.id.in_(parents))).scalars().all()
+    return community_of
 
 
 def tracked_tables() -> frozenset[str]:
@@ -160,20 +175,40 @@ def _after_flush(session, flush_context) -> None:
 
 
 def _on_execute(orm_execute_state) -> None:
-    statement = orm_execute_state.statement
+    statement, session = orm_execute_state.statement, orm_execute_state.session
     if orm_execute_state.is_update or orm_execute_state.is_delete or orm_execute_state.is_insert:
         name = getattr(getattr(statement, "table", None), "name", None)
-        if name in _tracked and (not orm_execute_state.is_update or name not in _columns
-                                 or _sets(orm_execute_state) & _columns[name]):
-            _mark(orm_execute_state.session, [ALL])
+        if name not in _tracked:
+            return
+        sets = _sets(orm_execute_state)
+        if orm_execute_state.is_update and name in _columns and not sets & _columns[name]:
+            return  # only columns nothing kept reads (a proposal's likes, a ballot's running totals)
+        _mark(session, _bulk_communities(session, name, statement, sets, orm_execute_state))
     elif isinstance(statement, TextClause):
         if any(name in _tracked for name in _WRITES.findall(statement.text)):
-            _mark(orm_execute_state.session, [ALL])
+            _mark(session, [ALL])
+
+
+def _bulk_communities(session, name, statement, sets, orm_execute_state) -> list:
+    """The communities whose rows a bulk statement writes, read before it runs (the rows it will update or
+    delete; an INSERT's own values); every community when that cannot be told (a row moved to another
+    community, a table reached through a parent, no WHERE)."""
+    table = db.metadata.tables[name]
+    if orm_execute_state.is_insert:
+        params = orm_execute_state.parameters
+        rows = params if isinstance(params, list) else [params] if params else []
+        found = [row.get("community_id") for row in rows]
+        return found if found and None not in found and "community_id" in table.c else [ALL]
+    where = statement.whereclause
+    if where is None or "community_id" not in table.c or "community_id" in sets:
+        return [ALL]
+    conn = session.connection()  # not session.execute: that would come back here
+    return conn.execute(select(table.c.community_id).where(where).distinct()).scalars().all()
 
 
 def _sets(orm_execute_state) -> set[str]:
     """The columns a bulk UPDATE sets, by name."""
-    keys = {getattr(k, "key", k) for k in (orm_execute_state.statement._values or {})}
+    keys = {getattr(k, "key", k) for k in (getattr(orm_execute_state.statement, "_values", None) or {})}
     params = orm_execute_state.parameters
     for row in params if isinstance(params, list) else [params] if params else []:
         keys |= set(row)

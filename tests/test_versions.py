@@ -129,20 +129,32 @@ def test_moving_a_household_changes_both_communities(two):
     assert after[0] != before[0] and after[1] != before[1]
 
 
-@pytest.mark.parametrize("statement", ["orm update", "orm delete", "sql text"])
-def test_bulk_writes_to_a_tracked_table_change_every_version(two, statement):
+@pytest.mark.parametrize("statement, changes", [
+    ("orm update", "y"), ("orm delete", "y"), ("orm update, no where", "both"), ("orm update, moving", "both"),
+    ("orm delete, nothing", "none"), ("sql text", "both"),
+])
+def test_bulk_writes_change_the_versions_of_the_rows_communities(two, statement, changes):
+    """A bulk UPDATE or DELETE reads the communities of the rows it will write first (every community when
+    it cannot tell); SQL text that writes a tracked table changes every community's version."""
     x, y, _building, other = two
 
     def run():
         if statement == "orm update":
             db.session.execute(db.update(Building).where(Building.id == other.id).values(name="一号楼"))
         elif statement == "orm delete":
+            db.session.execute(db.delete(Building).where(Building.id == other.id))
+        elif statement == "orm update, no where":
+            db.session.execute(db.update(Organization).values(name=Organization.name))
+        elif statement == "orm update, moving":
+            db.session.execute(db.update(Building).where(Building.id == other.id).values(community_id=x.id))
+        elif statement == "orm delete, nothing":
             db.session.execute(db.delete(Organization).where(Organization.id == -1))
         else:
             db.session.execute(text("UPDATE building SET name = 'x' WHERE id = -1"))
 
     before, after = versions_after(run, x, y)
-    assert after[0] != before[0] and after[1] != before[1]
+    changed = {name for name, b, a in zip("xy", before, after, strict=True) if a != b}
+    assert changed == {"none": set(), "y": {"y"}, "both": {"x", "y"}}[changes]
 
 
 def test_a_rolled_back_change_keeps_the_version(two):
@@ -227,7 +239,7 @@ def test_remember_keeps_nothing_a_transaction_computed_after_writing(two):
 
 def test_tracked_tables_are_the_ones_kept_values_read():
     assert versions.tracked_tables() == {"community", "building", "household", "organization", "issue_category",
-                                         "issue", "action", "meeting", "ballot", "proposal"}
+                                         "issue", "action", "meeting", "ballot", "proposal", "proposal_comment"}
 
 
 def test_only_the_tracked_columns_of_a_ballot_count(world):

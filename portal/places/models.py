@@ -1,5 +1,5 @@
 """Places and who lives there: sub-districts, communities, buildings, households, owners, residents."""
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint, event, inspect, or_, select, text
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, event, or_, select, text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Session, validates
 
@@ -321,16 +321,6 @@ def _default_estates(session, _context, _instances):
             obj.estate = default_estate(session, obj.community or obj.community_id)
 
 
-def _household_communities(session, household, new):
-    """A household's community is its building's (before and after a move to another building)."""
-    history = inspect(household).attrs.building_id.history
-    buildings = {*(history.added or ()), *(history.deleted or ()), *(history.unchanged or ())}
-    if not buildings or (history.added and not (history.deleted or history.unchanged) and not new):
-        return [versions.ALL]  # not loaded, or moved from a building not loaded
-    return session.connection().execute(
-        select(Building.community_id).where(Building.id.in_(buildings))).scalars().all()
-
-
 # What community pages keep between requests reads these (portal.versions): buildings and their units.
 versions.track("building")
-versions.track("household", community_of=_household_communities)
+versions.track("household", community_of=versions.through("building_id", "building"))

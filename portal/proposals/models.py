@@ -330,5 +330,9 @@ class ProposalTerm(db.Model):
     community_id = db.Column(db.Integer, db.ForeignKey("community.id"), nullable=False)
     term = db.Column(db.String(32), nullable=False)
 
-# The calendar keeps ballots of proposals that are not hidden between requests (portal.versions).
-versions.track("proposal", columns=("hidden_state",))
+# The proposal list keeps its rendered pages of proposals (with their stance tallies, from the comments),
+# the calendar its ballots of proposals not hidden, between requests (portal.versions). A comment's likes
+# change nothing kept.
+versions.track("proposal")
+versions.track("proposal_comment", community_of=versions.through("proposal_id", "proposal"),
+               columns=("proposal_id", "stance", "deleted_at", "hidden_state"))

@@ -8,9 +8,10 @@ them (`on_behalf_of`, as the issues pages do); everything else is done in the me
 import difflib
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
+from types import SimpleNamespace
 
 from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
@@ -21,6 +22,7 @@ from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
+from portal import versions
 from portal.auth import permissions
 from portal.clock import utcnow
 from portal.errors import DomainError, NotAllowed
@@ -64,6 +66,7 @@ from portal.web import (
     public,
     refuse,
     send_upload,
+    year_changes,
 )
 
 COMMENT_SORTS = services.COMMENT_SORTS
@@ -233,28 +236,73 @@ def index(slug):
     status = form.status.data if form.status.data in ("open", *PUBLIC_STATES) else None
     category = form.category.data if form.category.data in CATEGORIES else None
     words = (form.q.data or "").strip()[:100] or None
-    person = current_user
     signed_in = current_user.is_authenticated
     after = request.args.get("after") or None
+    show = form.show.data if signed_in else None
     try:
-        rows, cursor = services.community_proposals(
-            community, current_user, status=status, category=category, q=words,
-            supported_by=person if signed_in and form.show.data == "supported" else None,
-            needs_support_of=person if signed_in and form.show.data == "needs_support" else None,
-            written_by=_person() if signed_in and form.show.data == "mine" else None, after=after)
+        rows_html, ids, any_rows = _proposal_rows(community, status, category, words, show, after)
     except DomainError as error:  # a stale or edited link: show the first page and say why
         flash(str(error.message), "error")
         return redirect(url_for("proposals.index", slug=slug))
-    ids = [p.id for p in rows]
-    return htmx_or_page(
-        "proposals/_rows.html", "proposals/index.html", community=community, form=form, proposals=rows,
+    rows_html = _mark_supported(rows_html, _supported(community, ids) if signed_in else frozenset())
+    if getattr(request, "htmx", False):
+        return rows_html
+    return render_template(
+        "proposals/index.html", community=community, form=form, rows_html=rows_html, any_rows=any_rows,
         filter_selects=filter_selects(form),
-        more_url=_more_url(cursor), tallies=services.stance_tallies(ids),
-        supported_ids=services.supported_ids(person, ids) if signed_in else set(),
-        drafts=services.my_drafts(_person(), community)
-        if signed_in and not after and form.show.data != "mine" else [],
+        drafts=_drafts(community) if signed_in and not after and show != "mine" else (),
         can_propose=permissions.can_create_proposal(_person(), community),
         feed_url=url_for("proposals.feed", slug=slug), **_template_context())
+
+
+def _proposal_rows(community, status, category, words, show, after):
+    """A page of the list as its rendered rows (with a mark where "You support it" goes), the proposals' ids
+    and whether there are any. Kept under the community's version (portal.versions) per address and
+    language until a "n days left" would change; not kept for the person's own lists (supported, needing
+    their support, theirs), a word search, or a page with a hidden proposal (what it shows depends on the
+    viewer)."""
+    person = current_user
+
+    def render():
+        rows, cursor = services.community_proposals(
+            community, person, status=status, category=category, q=words,
+            supported_by=person if show == "supported" else None,
+            needs_support_of=person if show == "needs_support" else None,
+            written_by=_person() if show == "mine" else None, after=after)
+        ids = tuple(p.id for p in rows)
+        html = Markup(render_template("proposals/_rows.html", community=community, proposals=rows,
+                                      more_url=_more_url(cursor), tallies=services.stance_tallies(ids),
+                                      supported_ids=None, **_template_context()))
+        until = min([year_changes(community.time_zone)] + [
+            p.support_deadline - timedelta(days=left - 1)
+            for p in rows if (left := days_left(p)) is not None and left >= 1])
+        keep = not (show or words or any(p.hidden_state for p in rows))
+        return versions.Kept((html, ids, bool(rows)), until=until, keep=keep)
+    return versions.remember("proposal_rows", community, render, str(get_locale()),
+                             tuple(sorted(request.args.items(multi=True))))
+
+
+_SUPPORTED_MARK = re.compile(r"<!--supported:(\d+)-->")
+
+
+def _mark_supported(rows_html, supported) -> Markup:
+    badge = Markup('<span class="badge supported-badge">{}</span>').format(_("You support it"))
+    return Markup(_SUPPORTED_MARK.sub(lambda m: badge if int(m.group(1)) in supported else "", rows_html))
+
+
+def _supported(community, ids) -> frozenset:
+    """Which of the page's proposals the person supports: kept per person and page under the community's
+    version (a support changes the proposal's count, and with it the version)."""
+    person = current_user
+    return versions.remember("proposals_supported", community,
+                             lambda: frozenset(services.supported_ids(person, ids)), person.id, ids)
+
+
+def _drafts(community) -> tuple:
+    """The person's drafts here (id and title), kept per person under the community's version."""
+    person = _person()
+    return versions.remember("proposal_drafts", community, lambda: tuple(
+        SimpleNamespace(id=d.id, title=d.title) for d in services.my_drafts(person, community)), person.id)
 
 
 @bp.get("/c/<slug>/proposals.atom")

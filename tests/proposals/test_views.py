@@ -136,6 +136,67 @@ def test_needs_my_support_and_i_supported(client, auth, world):
     assert mine.id and waiting.id
 
 
+# --- the rows, kept under the community's version (views._proposal_rows, portal.versions) ----------------
+
+def test_the_list_is_read_once_per_version_for_every_viewer(client, auth, world):
+    from tests.queries import recorded_statements
+    idea = gen_proposal(world, title="Benches for the garden")
+    gen_proposal(world, title="My draft", publish=False)
+    db.session.commit()
+    auth.login(world.reporter)
+    client.get("/c/x/proposals")
+    with recorded_statements() as statements:
+        page = html_of(client.get("/c/x/proposals"))
+    assert "Benches for the garden" in page and "My draft" in page  # their draft, on their list
+    assert len(statements) == 2  # the person, the community: rows, supports and drafts kept
+    auth.logout()
+    auth.login(world.neighbour)
+    page = html_of(client.get("/c/x/proposals"))
+    assert "Benches for the garden" in page and "My draft" not in page
+    gen_supports(world, idea, 1)
+    db.session.commit()
+    page = html_of(client.get("/c/x/proposals"))
+    assert "1 of 3 supports" in page and "You support it" not in page and "<!--supported" not in page
+    auth.logout()
+    auth.login(world.supporters[0])
+    page = html_of(client.get("/c/x/proposals"))
+    assert "1 of 3 supports" in page and "You support it" in page
+
+
+def test_a_comment_changes_the_stances_on_the_list(client, world):
+    talking = gen_in_deliberation(world, title="Paint the railings")
+    gen_comment(world, talking, stance="for")
+    db.session.commit()
+    assert "For 1" in html_of(client.get("/c/x/proposals"))
+    gen_comment(world, talking, author=world.supporters[5], stance="for", body="Yes please")
+    db.session.commit()
+    assert "For 2" in html_of(client.get("/c/x/proposals"))
+
+
+def test_days_left_count_down_on_the_list_with_the_clock(client, world, monkeypatch):
+    import portal.clock
+    import portal.proposals.views
+    now = utcnow()
+    gen_proposal(world, title="Benches for the garden", now=now)
+    db.session.commit()
+    assert "30 days left" in html_of(client.get("/c/x/proposals"))
+    for module in (portal.clock, portal.proposals.views):
+        monkeypatch.setattr(module, "utcnow", lambda: now + timedelta(days=1, minutes=1))
+    assert "29 days left" in html_of(client.get("/c/x/proposals"))
+
+
+def test_a_persons_own_lists_are_never_shared(client, auth, world):
+    supported = gen_proposal(world, title="Already supported idea")
+    gen_proposal(world, title="Waiting for support idea")
+    gen_supports(world, supported, 1)
+    db.session.commit()
+    auth.login(world.supporters[0])
+    assert "Waiting for support" not in html_of(client.get("/c/x/proposals?show=supported"))
+    auth.logout()
+    auth.login(world.supporters[1])
+    assert "Already supported idea" not in html_of(client.get("/c/x/proposals?show=supported"))
+
+
 def test_load_more_pages_with_a_cursor_and_htmx_appends(client, world):
     for n in range(23):
         gen_proposal(world, title=f"Idea number {n:02d}", now=utcnow() - timedelta(minutes=n))
