@@ -44,7 +44,7 @@ _CHANGED, _WRITTEN = "versions.changed", "versions.written"
 _WRITES = re.compile(r'\b(?:UPDATE|INSERT\s+(?:OR\s+\w+\s+)?INTO|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
 MAX_ENTRIES = 1024  # a rendered page of rows is 10–20 KB: at most ~20 MB a process
 
-# table name -> None (the row's own community_id) or community_of(session, obj) -> community ids
+# table name -> None (the row's own community_id) or community_of(session, obj, new) -> community ids
 _tracked: dict[str, Callable | None] = {"community": None}
 _columns: dict[str, frozenset[str]] = {}  # table name -> the only columns whose change counts
 _entries: OrderedDict = OrderedDict()
@@ -114,11 +114,6 @@ def remember(name: str, community, compute: Callable, *key):
             while len(_entries) > MAX_ENTRIES:
                 _entries.popitem(last=False)
     return value
-
-
-def forget_all() -> None:
-    with _lock:
-        _entries.clear()
 
 
 def renew_all() -> None:
