@@ -198,13 +198,18 @@ def test_a_rolled_back_savepoint_keeps_changes_made_before_it(two):
     assert version(x) != before[0]
 
 
+def building_names(community, calls):
+    """compute() for remember(): the community's building names, counting its calls in `calls`."""
+    def compute():
+        calls.append(1)
+        return tuple(db.session.scalars(db.select(Building.name).where(Building.community_id == community.id)))
+    return compute
+
+
 def test_remember_keeps_a_value_until_the_version_changes(two):
     x, _y, building, _other = two
     calls = []
-
-    def compute():
-        calls.append(1)
-        return tuple(db.session.scalars(db.select(Building.name).where(Building.community_id == x.id)))
+    compute = building_names(x, calls)
 
     def read():
         db.session.expire_all()
@@ -222,11 +227,7 @@ def test_remember_keeps_nothing_a_transaction_computed_after_writing(two):
     """What a transaction reads after changing a tracked row may be rolled back: it is not kept."""
     x, _y, building, _other = two
     calls = []
-
-    def compute():
-        calls.append(1)
-        return tuple(db.session.scalars(db.select(Building.name).where(Building.community_id == x.id)))
-
+    compute = building_names(x, calls)
     building.name = "未提交"
     db.session.flush()
     community = db.session.get(Community, x.id)
