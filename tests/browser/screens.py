@@ -47,10 +47,25 @@ def capture(page, name: str, docs: str | None = None) -> Path:
         overflowing.append(f"{name}: {problem}")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    screenshot(page, path=str(path), full_page=True)
     if docs and os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
-        write_docs_screenshot(page.screenshot(full_page=False), DOCS / f"screen-{docs}.png")
+        write_docs_screenshot(screenshot(page, full_page=False), DOCS / f"screen-{docs}.png")
     return path
+
+
+def screenshot(page, **options) -> bytes:
+    """page.screenshot, asked once more when Chromium refuses the capture outright ("Protocol error
+    (Page.captureScreenshot): Unable to capture screenshot", seen once in CI right after a navigation): a
+    transient refusal it does not repeat a moment later (robotframework-browser#5237). Any other error, or
+    the same one twice, fails the test."""
+    from playwright.sync_api import Error
+    try:
+        return page.screenshot(**options)
+    except Error as error:
+        if "Unable to capture screenshot" not in str(error):
+            raise
+    page.wait_for_timeout(250)
+    return page.screenshot(**options)
 
 
 def write_docs_screenshot(png: bytes, target: Path) -> None:
