@@ -71,9 +71,8 @@ def through(column: str, parent: str) -> Callable[[Session, object, bool], list]
     the `parent` table, which has a community_id (a household's building, a comment's proposal). Before
     and after a move to another parent; every community when the old parent was never loaded."""
     def community_of(session, obj, new):
-        history = getattr(inspect(obj).attrs, column).history
-        parents = {*(history.added or ()), *(history.deleted or ()), *(history.unchanged or ())}
-        if not parents or (history.added and not (history.deleted or history.unchanged) and not new):
+        parents = _column_values(obj, column, new)
+        if not parents:  # moved from a parent never loaded, or the key never loaded
             return [ALL]
         table = db.metadata.tables[parent]
         return session.connection().execute(
@@ -131,6 +130,15 @@ def _mark(session, ids) -> None:
     session.info[_WRITTEN] = True
 
 
+def _column_values(obj, column: str, new: bool) -> set | None:
+    """The column's values before and after the flush (a row that moved holds two); None when the row moved
+    from a value never loaded (which one is not known here); empty when the column was never loaded."""
+    history = getattr(inspect(obj).attrs, column).history
+    if history.added and not (history.deleted or history.unchanged) and not new:
+        return None
+    return {*(history.added or ()), *(history.deleted or ()), *(history.unchanged or ())}
+
+
 def _communities_of(session, obj, table: str, new: bool) -> list:
     community_of = _tracked[table]
     if community_of is not None:
@@ -138,10 +146,9 @@ def _communities_of(session, obj, table: str, new: bool) -> list:
     state = inspect(obj)
     if table == "community":
         return [state.identity[0]] if state.identity else [ALL]
-    history = state.attrs.community_id.history
-    if history.added and not (history.deleted or history.unchanged) and state.has_identity and not new:
-        return [ALL]  # a row moved from a community not loaded: which one is not known here
-    ids = {*(history.added or ()), *(history.deleted or ()), *(history.unchanged or ())}
+    ids = _column_values(obj, "community_id", new)
+    if ids is None:
+        return [ALL]
     if not ids:  # the column was never loaded: read it, unless the row is gone
         return [ALL] if state.deleted or state.was_deleted else [obj.community_id]
     return list(ids)

@@ -310,6 +310,13 @@ def on_first_read(compute):
     return LocalProxy(value)
 
 
+def page_key() -> tuple:
+    """What a part of a page kept for every viewer (portal.versions.remember) depends on besides its
+    community: the request's language and its query string (filters, order, the next page's cursor)."""
+    from flask_babel import get_locale
+    return str(get_locale()), tuple(sorted(request.args.items(multi=True)))
+
+
 def htmx_or_page(partial: str, full_page: str, **context):
     """Render only the partial for an htmx request, the whole page otherwise (the page includes the partial)."""
     return render_template(partial if getattr(request, "htmx", False) else full_page, **context)

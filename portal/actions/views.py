@@ -9,7 +9,6 @@ from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import AnonymousUserMixin, current_user
@@ -42,7 +41,7 @@ from portal.issues.forms import ReportInForm, WhistleForm
 from portal.issues.views import _local_day_end  # a typed local date as the end of that day, in UTC
 from portal.places.services import community_or_404
 from portal.sharing import share_card
-from portal.web import absolute_url, accepts_photos, allow, day_changes, public, send_upload
+from portal.web import absolute_url, accepts_photos, allow, day_changes, page_key, public, send_upload
 
 MAX_FILES = 6
 PHOTO_SIZES = (400, 1600)
@@ -263,8 +262,7 @@ def _tracker_rows(community, status, overdue):
         html = Markup(render_template("actions/_action_rows.html", **context))
         figures = services.tracker_figures(community, now=now)
         return versions.Kept((html, bool(actions), figures), until=day_changes(community.time_zone))
-    return versions.remember("tracker_rows", community, render, str(get_locale()),
-                             tuple(sorted(request.args.items(multi=True))))
+    return versions.remember("tracker_rows", community, render, *page_key())
 
 
 def _more_url(cursor):

@@ -6,8 +6,8 @@ from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import AnonymousUserMixin, current_user
 from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
@@ -62,6 +62,7 @@ from portal.web import (
     accepts_photos,
     allow,
     htmx_or_page,
+    page_key,
     public,
     refuse,
 )
@@ -220,8 +221,7 @@ def _community_rows(community, filters):
             (html, bool(items)),
             until=services.list_reads_the_same_until(community, items, now, whole_community=filters.overdue),
             keep=not filters.q and not any(issue.hidden_state for issue in items))
-    return versions.remember("issue_rows", community, render, str(get_locale()),
-                             tuple(sorted(request.args.items(multi=True))))
+    return versions.remember("issue_rows", community, render, *page_key())
 
 
 def _paged(query, person):

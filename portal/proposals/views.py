@@ -62,6 +62,7 @@ from portal.web import (
     allow,
     date_local,
     htmx_or_page,
+    page_key,
     perform,
     public,
     refuse,
@@ -278,8 +279,7 @@ def _proposal_rows(community, status, category, words, show, after):
             for p in rows if (left := days_left(p)) is not None and left >= 1])
         keep = not (show or words or any(p.hidden_state for p in rows))
         return versions.Kept((html, ids, bool(rows)), until=until, keep=keep)
-    return versions.remember("proposal_rows", community, render, str(get_locale()),
-                             tuple(sorted(request.args.items(multi=True))))
+    return versions.remember("proposal_rows", community, render, *page_key())
 
 
 _SUPPORTED_MARK = re.compile(r"<!--supported:(\d+)-->")
