@@ -80,6 +80,31 @@ def through(column: str, parent: str) -> Callable[[Session, object, bool], list]
     return community_of
 
 
+def or_sub_district(column: str = "sub_district_id") -> Callable[[Session, object, bool], list]:
+    """`community_of` for a row that belongs to one community or, with no community_id, to a whole
+    sub-district (`column`): a sub-district's department is named on the pages of all its communities."""
+    def values(obj, name, new):
+        found = _column_values(obj, name, new)
+        if found is None or not found and (inspect(obj).deleted or inspect(obj).was_deleted):
+            return None  # moved from, or deleted with, a value never loaded
+        return found or {getattr(obj, name)}
+
+    def community_of(session, obj, new):
+        own = values(obj, "community_id", new)
+        if own is None:
+            return [ALL]
+        if None not in own:
+            return list(own)
+        districts = values(obj, column, new)
+        if districts is None or districts == {None}:
+            return [ALL]
+        table = db.metadata.tables["community"]
+        return [i for i in own if i is not None] + session.connection().execute(
+            select(table.c.id).where(table.c.sub_district_id.in_([d for d in districts if d is not None]))
+        ).scalars().all()
+    return community_of
+
+
 def tracked_tables() -> frozenset[str]:
     return frozenset(_tracked)
 

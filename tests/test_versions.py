@@ -97,6 +97,28 @@ def test_untracked_rows_and_rows_of_no_community_change_no_version(two):
     assert after == before
 
 
+@pytest.mark.parametrize("change", ["rename", "delete, not loaded", "move to another sub-district"])
+def test_a_sub_district_department_changes_every_community_of_its_sub_district(two, change):
+    """A department has no community: its name is on the pages (tracker, dashboard) of all of them."""
+    x, y, _building, _other = two
+    z = gen_community(sub_district=x.sub_district)
+    department = gen_organization("department", sub_district=x.sub_district)
+    db.session.commit()
+
+    def run():
+        if change == "rename":
+            department.name = "城管科"
+        elif change == "delete, not loaded":
+            db.session.expire(department)
+            db.session.delete(department)
+        else:
+            department.sub_district_id = y.sub_district_id
+
+    before, after = versions_after(run, x, y, z)
+    assert after[0] != before[0] and after[2] != before[2]
+    assert (after[1] != before[1]) == (change == "move to another sub-district")
+
+
 def test_a_new_issue_changes_its_community_version(two):
     x, y, _building, _other = two
     category = IssueCategory(community=x, code="lift", name="电梯", respond_hours=4, resolve_hours=48)

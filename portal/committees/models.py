@@ -288,6 +288,7 @@ def _estate_committees(session, _context, _instances):
             obj.estate = default_estate(session, obj.community or obj.community_id)
 
 
-# The community page keeps its organizations, the calendar its meetings between requests (portal.versions).
-versions.track("organization")
+# The community page keeps its organizations, the calendar its meetings between requests (portal.versions); a
+# sub-district's department (no community) is named on the pages of all its communities.
+versions.track("organization", community_of=versions.or_sub_district())
 versions.track("meeting")
