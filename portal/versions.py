@@ -122,8 +122,18 @@ def remember(name: str, community, compute: Callable, *key):
     """`compute()`'s value for the community (and `key`), kept until the community's version changes (or
     its `Kept.until` comes). The value is shared by every request: plain data (tuples, numbers, strings,
     markup), never rows of a session."""
-    version = community.content_version
-    entry_key = (name, community.id, version, *key)
+    return _remember((name, community.id, community.content_version, *key), community.content_version is not None,
+                     compute)
+
+
+def remember_across(name: str, communities: Iterable, compute: Callable, *key):
+    """`remember` for what several communities' rows make (a sub-district's dashboard): kept until the version
+    of any of them changes, or one joins or leaves the set."""
+    pairs = tuple((c.id, c.content_version) for c in communities)
+    return _remember((name, pairs, *key), all(v is not None for _i, v in pairs), compute)
+
+
+def _remember(entry_key: tuple, versioned: bool, compute: Callable):
     with _lock:
         entry = _entries.get(entry_key)
         if entry is not None:
@@ -132,12 +142,18 @@ def remember(name: str, community, compute: Callable, *key):
         return entry[0]
     result = compute()
     value, until, keep = result if isinstance(result, Kept) else (result, None, True)
-    if keep and version is not None and not db.session.info.get(_WRITTEN):
+    if keep and versioned and not db.session.info.get(_WRITTEN):
         with _lock:
             _entries[entry_key] = (value, until)
             while len(_entries) > MAX_ENTRIES:
                 _entries.popitem(last=False)
     return value
+
+
+def touch(session: Session, community_ids: Iterable[int] | None = None) -> None:
+    """A write the session cannot see (Core statements on its connection, as a rebuild of the dashboard's
+    rollups): the communities' versions (every community's, without ids) change when the transaction commits."""
+    _mark(session, [ALL] if community_ids is None else community_ids)
 
 
 def renew_all() -> None:

@@ -262,7 +262,8 @@ def test_remember_keeps_nothing_a_transaction_computed_after_writing(two):
 
 def test_tracked_tables_are_the_ones_kept_values_read():
     assert versions.tracked_tables() == {"community", "building", "household", "organization", "issue_category",
-                                         "issue", "action", "meeting", "ballot", "proposal", "proposal_comment"}
+                                         "issue", "action", "meeting", "ballot", "proposal", "proposal_comment",
+                                         "chase", "issue_summons", "action_summons"}
 
 
 def test_only_the_tracked_columns_of_a_ballot_count(world):

@@ -242,5 +242,8 @@ class ActionSummons(db.Model):
         return (self.reported_at or now) > self.report_by
 
 
-# The tracker keeps its rendered pages of actions and its figures between requests (portal.versions).
+# The tracker keeps its rendered pages of actions and its figures between requests, the dashboard its figures
+# of actions, chases and report-ins (portal.versions).
 versions.track("action")
+versions.track("chase")
+versions.track("action_summons", community_of=versions.through("action_id", "action"))

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from portal import versions
 from portal.clock import DEFAULT_TIME_ZONE
 from portal.dashboard.models import ALL_COUNTS, IssueBuildingRollup, IssueDuration, IssueRollup
 from portal.extensions import db
@@ -199,9 +200,12 @@ def apply_changes(conn, before: dict, ids) -> None:
 def rebuild_rollups(community_ids=None) -> int:
     """Recompute the rollups from the issues (all communities, or those listed), in the current
     transaction; returns the number of issues counted. For the migration's backfill, bench loaders and
-    any writer that bypasses the session."""
+    any writer that bypasses the session. The communities' versions change with them (portal.versions: the
+    dashboard keeps its figures)."""
     conn = db.session.connection()
-    return _rebuild(conn, community_ids)
+    counted = _rebuild(conn, community_ids)
+    versions.touch(db.session, community_ids)
+    return counted
 
 
 def _rebuild(conn, community_ids=None) -> int:

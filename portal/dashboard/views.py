@@ -6,16 +6,17 @@ can be bookmarked, followed to the issues behind a number, and exported with the
 and the file are both rendered from the one list of tables `_tables` builds."""
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 from urllib.parse import quote_plus, urlencode
 
 from flask import Response, abort, render_template, request, url_for
+from flask_babel import get_locale, pgettext
 from flask_babel import gettext as _
-from flask_babel import pgettext
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy.orm import selectinload
 
-from portal import charts
+from portal import charts, versions
 from portal.audit.services import record
 from portal.auth import permissions, roles
 from portal.clock import local_today, utcnow
@@ -52,10 +53,17 @@ class Table:
     # For the stacked layout on a phone: each column's label beside its value, and each cell's class.
     short_headers: list | None = None
     cell_classes: list | None = None
+    _html: Markup | None = field(default=None, repr=False, compare=False)
 
     def rows_html(self) -> Markup:
         """The body's rows, as templates/dashboard/_table.html wrote them cell by cell: built here because a
-        page has a thousand cells or more, and a Jinja loop over them was a fifth of the page's CPU time."""
+        page has a thousand cells or more, and a Jinja loop over them was a fifth of the page's CPU time.
+        Built once: a table kept between requests (`_kept_figures`) is written out by each of them."""
+        if self._html is None:
+            self._html = self._rows_html()
+        return self._html
+
+    def _rows_html(self) -> Markup:
         heads = [escape(h) for h in self.headers]
         labels = [escape(h) for h in self.short_headers] if self.short_headers else heads
         classes = [Markup(' class="%s"') % c for c in self.cell_classes] if self.cell_classes else None
@@ -159,24 +167,37 @@ def _args(filters, community, **extra) -> dict:
     return values
 
 
+class Choice(NamedTuple):
+    id: int
+    name: str
+
+
 def _choices(filters, scoped_community):
-    """Options of the filter form: communities the person may pick, categories, organizations."""
-    from portal.committees.models import Organization
-    from portal.issues.models import IssueCategory
+    """Options of the filter form: communities the person may pick, categories, organizations (these two kept
+    with the figures, portal.versions)."""
     if scoped_community is not None and not permissions.can_view_dashboard(
             current_user, sub_district=filters.sub_district):
         communities = [scoped_community]
     else:
         communities = list(filters.sub_district.communities)
-    community_ids = [c.id for c in (filters.communities or communities)]
-    categories = [(code, services.category_name(code, name)) for code, name in db.session.execute(
+    scope = filters.communities or communities
+    categories, orgs = versions.remember_across(
+        "dashboard choices", scope, lambda: _category_and_org_choices(filters.sub_district.id, [c.id for c in scope]),
+        str(get_locale()), filters.sub_district.id)
+    return {"communities": communities, "categories": categories, "organizations": orgs}
+
+
+def _category_and_org_choices(sub_district_id, community_ids):
+    from portal.committees.models import Organization
+    from portal.issues.models import IssueCategory
+    categories = tuple((code, services.category_name(code, name)) for code, name in db.session.execute(
         db.select(IssueCategory.code, db.func.min(IssueCategory.name))
         .where(IssueCategory.community_id.in_(community_ids))
-        .group_by(IssueCategory.code).order_by(IssueCategory.code))]
-    orgs = db.session.scalars(db.select(Organization).where(
-        db.or_(Organization.community_id.in_(community_ids),
-               Organization.sub_district_id == filters.sub_district.id)).order_by(Organization.name)).all()
-    return {"communities": communities, "categories": categories, "organizations": orgs}
+        .group_by(IssueCategory.code).order_by(IssueCategory.code)))
+    orgs = tuple(Choice(*row) for row in db.session.execute(db.select(Organization.id, Organization.name).where(
+        db.or_(Organization.community_id.in_(community_ids), Organization.sub_district_id == sub_district_id))
+        .order_by(Organization.name)))
+    return categories, orgs
 
 
 # --- the tables the screen and the file share --------------------------------------------------------------
@@ -296,14 +317,8 @@ def _tables(filters, community, data) -> list[Table]:
                         [[name, m.count, m.text()] for name, m in medians]))
     tables.append(Table("proposals", _("Proposals by state"), [_("State"), _("Proposals")],
                         [[str(row["label"]), row["count"]] for row in data["proposals"]]))
-    ballots = data["ballots"]
-    ballot_rows = [[row["community_name"], row["question"], row["rate"].numerator, row["rate"].denominator,
-                    row["rate"].percent()] for row in ballots["rows"]]
-    overall = ballots["overall"]
-    ballot_rows.append([_("All"), "", overall.numerator, overall.denominator, overall.percent()])
-    tables.append(Table("ballots", _("Participation in ballots"),
-                        [_("Community"), _("Question"), _("Votes cast"), _("Electorate"), _("Participation %")],
-                        ballot_rows))
+    if "ballots" in data:
+        tables.append(_ballot_table(data["ballots"]))
     tables.append(Table("chases", _("Chases by organization"),
                         [_("Organization"), _("Issues"), _("Actions"), _("Total")],
                         [[row["name"], row["issues"], row["actions"], row["total"]] for row in data["chases"]]))
@@ -313,6 +328,15 @@ def _tables(filters, community, data) -> list[Table]:
                         [[h.community_name, h.building_name, h.category_name, h.count,
                           " ".join(str(n) for n in h.baseline), _hotspot_reason(h)] for h in data["hotspots"]]))
     return tables
+
+
+def _ballot_table(ballots) -> Table:
+    rows = [[row["community_name"], row["question"], row["rate"].numerator, row["rate"].denominator,
+             row["rate"].percent()] for row in ballots["rows"]]
+    overall = ballots["overall"]
+    rows.append([_("All"), "", overall.numerator, overall.denominator, overall.percent()])
+    return Table("ballots", _("Participation in ballots"),
+                 [_("Community"), _("Question"), _("Votes cast"), _("Electorate"), _("Participation %")], rows)
 
 
 def _hotspot_reason(hotspot):
@@ -332,10 +356,17 @@ def _load(with_figures=True):
 @bp.get("/dashboard")
 def index():
     try:
-        filters, community, data = _load()
+        filters, community = _filters()
     except (BadFilter, services.FilterError) as error:
         return bad_filter(error)
-    tables = _tables(filters, community, data)
+    if filters.communities is None:  # the whole sub-district, in the order the figures list them
+        filters = services.Filters(**{**filters.__dict__, "communities": sorted(
+            filters.sub_district.communities, key=lambda c: (c.name, c.id))})
+    data, tables = _kept_figures(filters, community)
+    # Votes are cast all the time and change no version (portal.versions): participation is read each time.
+    tables = list(tables)
+    tables.insert(next(i for i, t in enumerate(tables) if t.key == "chases"),
+                  _ballot_table(services.ballot_participation(filters)))
     # Only officials (and admins) turn hotspots into actions; the create service checks again.
     may_act = bool(data["hotspots"]) and permissions.can_view_dashboard(current_user, sub_district=filters.sub_district)
     hotspot_links = [url_for("dashboard.hotspot_action", community=h_community_slug(h, filters),
@@ -346,6 +377,24 @@ def index():
         hotspots=list(zip(data["hotspots"], hotspot_links)), choices=_choices(filters, community),
         args=_args(filters, community), month_text=month_text,
         may_export_personal=permissions.can_export_personal_data(current_user, filters.sub_district))
+
+
+def _kept_figures(filters, community):
+    """(summary without the ballots, its tables) for the filters, kept between requests under the versions of
+    the communities in scope (portal.versions) until the clock alone would change a figure: the same for
+    every viewer allowed to see them (who may is checked before), in the request's language."""
+    def compute():
+        now = utcnow()
+        data = services.summary(filters, now=now)
+        del data["ballots"]
+        tables = _tables(filters, community, data)
+        for table in tables:
+            table.rows_html()
+        return versions.Kept((data, tuple(tables)), until=services.figures_change_at(filters, now))
+    return versions.remember_across(
+        "dashboard", filters.communities, compute, str(get_locale()), filters.sub_district.id,
+        community.id if community else None, filters.category_code, filters.org_id, filters.month_from,
+        filters.month_to)
 
 
 def _community_of(hotspot, filters):

@@ -449,7 +449,8 @@ class IssueSummons(db.Model):
         return (self.reported_at or now) > self.report_by
 
 
-# The issue list keeps its filters' kinds of problem and its rendered pages of rows between requests
-# (portal.versions).
+# The issue list keeps its filters' kinds of problem and its rendered pages of rows between requests, the
+# dashboard its figures (portal.versions).
 versions.track("issue_category")
 versions.track("issue")
+versions.track("issue_summons", community_of=versions.through("issue_id", "issue"))

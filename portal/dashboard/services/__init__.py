@@ -35,6 +35,7 @@ from portal.dashboard.services.medians import Median, median_hours, medians, med
 from portal.dashboard.services.overview import (
     ballot_participation,
     chases_by_org,
+    figures_change_at,
     overdue_actions_by_org,
     proposals_by_state,
     summary,

@@ -2,11 +2,11 @@
 participation, chases by organization — and the summary the dashboard page shows."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
 
-from portal.actions.models import Action, Chase
+from portal.actions.models import Action, ActionSummons, Chase
 from portal.clock import utcnow
 from portal.committees.models import Organization
 from portal.dashboard.services.hotspots import _by_category, hotspots
@@ -20,8 +20,9 @@ from portal.dashboard.services.rates import (
     three_rates,
     work_orders_on_time,
 )
-from portal.dashboard.services.scope import Filters, _count_if, _Scope
+from portal.dashboard.services.scope import Filters, _count_if, _Scope, _utc_start
 from portal.extensions import db
+from portal.issues.models import OPEN_STATES, Issue, IssueSummons
 from portal.proposals.models import STATE_LABELS as PROPOSAL_STATE_LABELS
 from portal.proposals.models import STATES as PROPOSAL_STATES
 from portal.proposals.models import Proposal
@@ -135,3 +136,27 @@ def summary(filters: Filters, *, now: datetime | None = None) -> dict:
         "hotspots": hotspots(filters, filters.month_to),
         "chases": chases_by_org(filters),
     }
+
+
+def figures_change_at(filters: Filters, now: datetime) -> datetime:
+    """The first moment after `now` at which `summary(filters)` gives other figures with nothing written: an
+    issue without a response passing its respond-by (the response rate's denominator, overdue issues), an
+    open issue passing its resolve-by (overdue issues), a summons passing its report-by unreported (report-ins
+    due), a new day in a community's zone (overdue actions). One statement (+1 for the communities)."""
+    scope = _Scope(filters, need_months=False)
+    ends = [_utc_start(scope.today(zone, now) + timedelta(days=1), zone) for zone in scope.zones]
+    if not scope.ids:
+        return min(ends, default=now + timedelta(days=1))
+    in_scope = Issue.community_id.in_(scope.ids)
+    coming = [
+        select(func.min(Issue.respond_by)).where(in_scope, Issue.first_response_at.is_(None),
+                                                 Issue.respond_by >= now),
+        select(func.min(Issue.resolve_by)).where(in_scope, Issue.status.in_(OPEN_STATES), Issue.resolve_by >= now),
+        select(func.min(IssueSummons.report_by)).join(Issue, Issue.id == IssueSummons.issue_id)
+        .where(in_scope, IssueSummons.reported_at.is_(None), IssueSummons.report_by >= now),
+        select(func.min(ActionSummons.report_by)).join(Action, Action.id == ActionSummons.action_id)
+        .where(Action.community_id.in_(scope.ids), ActionSummons.reported_at.is_(None),
+               ActionSummons.report_by >= now),
+    ]
+    found = db.session.execute(select(*[q.scalar_subquery() for q in coming])).one()
+    return min([*ends, *[at for at in found if at is not None]])
