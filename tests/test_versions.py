@@ -11,6 +11,7 @@ from portal.committees.models import Organization
 from portal.extensions import db
 from portal.issues.models import Issue, IssueCategory
 from portal.places.models import Building, Community, Estate, Household
+from portal.sharing import ShortLink
 from tests.factories import (
     gen_building,
     gen_community,
@@ -54,7 +55,7 @@ def test_a_new_community_has_a_random_version_of_its_own():
 
 @pytest.mark.parametrize("change", [
     "rename building", "add building", "delete building", "add household", "delete household",
-    "rename community", "add organization", "rename category",
+    "rename community", "add organization", "rename category", "add estate",
 ])
 def test_a_change_to_a_tracked_row_changes_its_community_version_only(two, change):
     x, y, building, _other = two
@@ -83,6 +84,8 @@ def test_a_change_to_a_tracked_row_changes_its_community_version_only(two, chang
             gen_organization("property_company", community=x)
         elif change == "rename category":
             category.name = "电梯故障"
+        elif change == "add estate":
+            db.session.add(Estate(community=x, name="南区"))
 
     (x_before, y_before), (x_after, y_after) = versions_after(run, x, y)
     assert x_after != x_before
@@ -92,7 +95,7 @@ def test_a_change_to_a_tracked_row_changes_its_community_version_only(two, chang
 def test_untracked_rows_and_rows_of_no_community_change_no_version(two):
     x, y, _building, _other = two
     gen_organization("department", sub_district=gen_sub_district())  # a sub-district's, no community
-    db.session.add(Estate(community=x, name="南区"))  # an estate: nothing kept reads it
+    db.session.add(ShortLink(code="abc123", kind="issue", target_id=1))  # a short link: nothing kept reads it
     before, after = versions_after(lambda: None, x, y)
     assert after == before
 
@@ -263,7 +266,8 @@ def test_remember_keeps_nothing_a_transaction_computed_after_writing(two):
 def test_tracked_tables_are_the_ones_kept_values_read():
     assert versions.tracked_tables() == {"community", "building", "household", "organization", "issue_category",
                                          "issue", "action", "meeting", "ballot", "proposal", "proposal_comment",
-                                         "chase", "issue_summons", "action_summons"}
+                                         "chase", "issue_summons", "action_summons", "estate", "ballot_scope",
+                                         "public_notice", "notice_objection"}
 
 
 def test_only_the_tracked_columns_of_a_ballot_count(world):

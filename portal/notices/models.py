@@ -5,6 +5,7 @@ A notice starts when a proposal is decided (the ballot's result); it runs for th
 moves to implementing and a rejected one is archived."""
 from sqlalchemy import CheckConstraint, UniqueConstraint
 
+from portal import versions
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
 
@@ -56,3 +57,8 @@ class Objection(db.Model):
     notice = db.relationship("Notice", back_populates="objections")
     user = db.relationship("User", foreign_keys=[user_id])
     answered_by = db.relationship("User", foreign_keys=[answered_by_id])
+
+
+# The notice board keeps its rendered pages between requests (portal.versions): notices and their objections.
+versions.track("public_notice")
+versions.track("notice_objection", community_of=versions.through("notice_id", "public_notice"))

@@ -5,7 +5,9 @@ waits for `run-due`. Each view checks one rule, calls one service, commits."""
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
+from portal import versions
 from portal.auth import permissions
 from portal.clock import utcnow
 from portal.errors import DomainError
@@ -17,7 +19,7 @@ from portal.places.services import community_or_404
 from portal.proposals.models import OUTCOME_LABELS, STATE_LABELS
 from portal.sharing import share_card
 from portal.votes.scope import scope_label
-from portal.web import absolute_url, allow, public
+from portal.web import absolute_url, allow, page_key, public, year_changes
 
 
 def _load(slug, notice_id):
@@ -50,20 +52,31 @@ def index(slug):
     allow(permissions.can_view_community(current_user, community))
     after = request.args.get("after") or None
     try:
-        board = services.community_notices(community, current_user, after=after)
+        board = versions.remember("notice_board", community, lambda: _board(community, after), *page_key())
     except DomainError as error:  # a stale or edited link: the first page, and why
         flash(str(error.message), "error")
         return redirect(url_for("notices.index", slug=slug))
-    changed = [n for n in board.open if services.apply_due(n)]
-    if changed:
+    return render_template("notices/index.html", community=community, board=board)
+
+
+def _board(community, after):
+    """A page of the board, rendered: kept under the community's version for every viewer of the same address
+    in the same language, until an open notice's period ends (its words change, and viewing it then ends it
+    when no objection waits) or the year does (dates gain their year); not kept when a notice's proposal is
+    hidden by moderators (what its row says depends on the viewer)."""
+    board = services.community_notices(community, current_user, after=after)
+    now = utcnow()
+    if [n for n in board.open if services.apply_due(n, now)]:
         db.session.commit()
     notices = board.notices
-    more = url_for("notices.index", slug=slug, after=board.next_after) if board.next_after else None
-    return render_template("notices/index.html", community=community, notices=notices, more_url=more,
-                           first_page=after is None,
-                           announcements=services.owners_announcements(community) if after is None else [],
-                           scope_label=scope_label, objections=services.objection_counts(notices),
-                           outcome_labels=OUTCOME_LABELS, now=utcnow())
+    more = url_for("notices.index", slug=community.slug, after=board.next_after) if board.next_after else None
+    html = Markup(render_template(
+        "notices/_board.html", community=community, notices=notices, more_url=more, first_page=after is None,
+        announcements=services.owners_announcements(community) if after is None else [], scope_label=scope_label,
+        objections=services.objection_counts(notices), outcome_labels=OUTCOME_LABELS, now=now))
+    until = min([year_changes(community.time_zone),
+                 *[n.ends_at for n in notices if n.status == "open" and n.ends_at > now]])
+    return versions.Kept(html, until=until, keep=not any(n.proposal.hidden_state for n in notices))
 
 
 def _detail_page(notice, objection_form=None, answer_forms=None, status=200):

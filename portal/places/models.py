@@ -321,6 +321,8 @@ def _default_estates(session, _context, _instances):
             obj.estate = default_estate(session, obj.community or obj.community_id)
 
 
-# What community pages keep between requests reads these (portal.versions): buildings and their units.
+# What community pages keep between requests reads these (portal.versions): buildings and their units, estates
+# (an owners' ballot's scope names them on the notice board).
+versions.track("estate")
 versions.track("building")
 versions.track("household", community_of=versions.through("building_id", "building"))

@@ -410,6 +410,9 @@ class BallotScan(db.Model):
     uploaded_by_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
     uploaded_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 
-# The calendar keeps a ballot's question and times between requests (portal.versions): its running totals,
-# written with every vote, change nothing kept.
-versions.track("ballot", columns=("question", "opens_at", "closes_at", "proposal_id"))
+# The calendar keeps a ballot's question and times between requests, the notice board its owners' ballots
+# announced or open and who decides them (portal.versions): its running totals, written with every vote, change
+# nothing kept.
+versions.track("ballot", columns=("question", "opens_at", "closes_at", "proposal_id", "status", "method", "estate_id",
+                                  "scope"))
+versions.track("ballot_scope", community_of=versions.through("ballot_id", "ballot"))

@@ -202,3 +202,43 @@ def test_the_board_links_to_more_notices_and_a_bad_link_starts_again(client, wor
     assert refused.status_code == 302 and refused.headers["Location"].endswith("/c/x/notices")
     again = html_of(client.get("/c/x/notices?after=abc", follow_redirects=True))
     assert "That page of notices no longer exists" in again
+
+
+# --- the board kept between requests (portal.versions) ---------------------------------------------------------
+
+def test_the_board_is_kept_until_a_notice_or_an_objection_changes(client, world, notice):
+    from tests.queries import recorded_statements
+    first = html_of(client.get("/c/x/notices"))
+    assert "0 objections" in first
+    with recorded_statements() as statements:
+        assert html_of(client.get("/c/x/notices")) == first
+    assert not [s for s in statements if "public_notice" in s or "notice_objection" in s]
+    services.lodge_objection(world.neighbour, notice, "请公开施工方案。")
+    db.session.commit()
+    assert "1 objection" in html_of(client.get("/c/x/notices"))
+    notice.proposal.title = "改造南侧绿地（修订）"
+    db.session.commit()
+    assert "改造南侧绿地（修订）" in html_of(client.get("/c/x/notices"))
+
+
+def test_the_board_ends_a_notice_when_its_period_passes_with_nothing_written(client, world, notice, monkeypatch):
+    import portal.clock
+    import portal.notices.views
+    assert "Objections until" in html_of(client.get("/c/x/notices"))
+    later = notice.ends_at + timedelta(minutes=1)
+    for module in (portal.clock, portal.notices.views):
+        monkeypatch.setattr(module, "utcnow", lambda: later)
+    shown = html_of(client.get("/c/x/notices"))
+    assert "Objections until" not in shown and "Notice ended" in shown
+    db.session.expire_all()
+    assert db.session.get(Notice, notice.id).status == "ended"
+
+
+def test_a_board_with_a_hidden_proposal_is_read_for_each_viewer(client, auth, world, notice):
+    notice.proposal.hidden_state = "hidden"
+    db.session.commit()
+    title = notice.proposal.title
+    shown = html_of(client.get("/c/x/notices"))
+    assert title not in shown and f"Hidden proposal (no. {notice.proposal.id})" in shown
+    auth.login(world.chair_x)  # a moderator of the community reads what was hidden
+    assert title in html_of(client.get("/c/x/notices"))

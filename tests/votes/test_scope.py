@@ -158,6 +158,13 @@ def test_the_announcement_is_among_the_public_notices_and_the_page_says_the_scop
     assert "Owners of 5号楼, entrance 3" in notices
     page = client.get(f"/c/x/ballots/{ballot.id}").get_data(as_text=True)
     assert "Owners of 5号楼, entrance 3" in page
+    # The board is kept between requests (portal.versions): what the announcement says changes with its ballot.
+    world.b5.name = "5号楼（东）"
+    db.session.commit()
+    assert "Owners of 5号楼（东）, entrance 3" in client.get("/c/x/notices").get_data(as_text=True)
+    ballot.status, ballot.closed_at = "closed", utcnow()
+    db.session.commit()
+    assert f"/c/x/ballots/{ballot.id}" not in client.get("/c/x/notices").get_data(as_text=True)
 
 
 # --- through the form ------------------------------------------------------------------------------------
