@@ -37,16 +37,12 @@ SHOWN_PLACES = 12  # a label names at most this many buildings or entrances, the
 
 def scope_label(ballot) -> str:
     """"Owners of Building 3, entrance 2", "Owners of 5号楼; 7号楼", "Owners of Sunny Garden". Reads the listed
-    places in one query (or from `scope_rows` when a list page loaded them with their buildings)."""
+    places in one query (or from `scope_rows` when a list page loaded them with their buildings), once for the
+    ballot's instance (the ballot page says it twice)."""
     if ballot.method != "owners":
         return ""
     if ballot.scope in ("buildings", "entrances"):
-        if "scope_rows" in ballot.__dict__:
-            rows = [(r.entrance, r.building.name) for r in ballot.scope_rows]
-        else:
-            rows = db.session.execute(select(BallotScope.entrance, Building.name)
-                                      .join(Building, Building.id == BallotScope.building_id)
-                                      .where(BallotScope.ballot_id == ballot.id).order_by(BallotScope.id)).all()
+        rows = _listed_places(ballot)
         parts = [_("%(building)s, entrance %(entrance)s", building=name, entrance=entrance)
                  if entrance is not None else name for entrance, name in rows[:SHOWN_PLACES]]
         if len(rows) > SHOWN_PLACES:
@@ -55,3 +51,18 @@ def scope_label(ballot) -> str:
             return _("Owners of %(places)s", places="; ".join(parts))
     name = ballot.estate.name if ballot.estate is not None else ballot.community.name
     return _("Owners of %(places)s", places=name)
+
+
+def _listed_places(ballot) -> list:
+    """[(entrance, building name)] of the ballot's scope, in the order listed; kept on the instance (the rows are
+    written with the ballot, before any page shows it)."""
+    rows = ballot.__dict__.get("_listed_places")
+    if rows is None:
+        if "scope_rows" in ballot.__dict__:
+            rows = [(r.entrance, r.building.name) for r in ballot.scope_rows]
+        else:
+            rows = db.session.execute(select(BallotScope.entrance, Building.name)
+                                      .join(Building, Building.id == BallotScope.building_id)
+                                      .where(BallotScope.ballot_id == ballot.id).order_by(BallotScope.id)).all()
+        ballot.__dict__["_listed_places"] = rows
+    return rows
