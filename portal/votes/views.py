@@ -14,11 +14,13 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 
 from flask import abort, make_response, render_template, request, url_for
-from flask_babel import format_datetime, format_decimal, ngettext
+from flask_babel import format_datetime, format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
+from portal import versions
 from portal.auth import permissions
 from portal.clock import in_zone, utcnow
 from portal.errors import DomainError
@@ -312,7 +314,7 @@ def _detail_page(ballot, **vote_state):
     viewer = current_user
     tally = services.visible_tally(viewer, ballot) if ballot.status == "open" else None
     return render_template(
-        "votes/detail.html", tally=tally, result=result_of(ballot),
+        "votes/detail.html", tally=tally, result_html=_result_html(ballot),
         can_paper=permissions.can_enter_paper(viewer, ballot),
         can_print=permissions.can_print_ballot(viewer, ballot),
         can_proxy=permissions.can_record_proxy(viewer, ballot),
@@ -320,6 +322,22 @@ def _detail_page(ballot, **vote_state):
         can_close=permissions.can_close_ballot(viewer, ballot),
         can_outcome=permissions.can_record_outcome(viewer, ballot), share=_share(ballot),
         **_vote_context(ballot, **vote_state), **_template_context(ballot))
+
+
+def _result_html(ballot):
+    """A closed ballot's result, rendered. The same for every viewer the page is served to (the figures stored
+    at the close; whether they show depends on the ballot alone, services.results_visible), so kept under the
+    community's version (the names of the places it decided for) per ballot, close and language."""
+    if ballot.status != "closed" or not ballot.result:
+        return None
+
+    def render():
+        result = result_of(ballot)
+        if result is None:
+            return None
+        return Markup(render_template("votes/_result_block.html", result=result, **_template_context(ballot)))
+    return versions.remember("ballot_result", ballot.community, render, ballot.id, ballot.closed_at, ballot.log_head,
+                             ballot.result, str(get_locale()))
 
 
 def _share(ballot):

@@ -497,6 +497,31 @@ def test_the_result_page_of_an_owners_ballot_shows_word_colour_figures_and_perce
     assert "王建国" not in public and db.session.scalar(db.select(BallotLogEntry.receipt)) in public
 
 
+def test_a_closed_ballots_result_is_kept_for_every_viewer_and_follows_the_names_it_shows(client, auth, world):
+    """The result block of a closed ballot is rendered once per language and close (portal.versions): the
+    stored figures read the same for everyone the page is served to."""
+    from tests.queries import recorded_statements
+    ballot = gen_ballot(world, "owners")
+    for user in (world.owner_a, world.buyer, world.co_owner_1, world.reporter, *world.owners_more[:3]):
+        vote(user, ballot, "yes")
+    vote(world.owners_more[3], ballot, "no")
+    services.close(world.hoa_chair, ballot, "All who will vote have voted")
+    db.session.commit()
+    estate = ballot.estate
+    first = html_of(client.get(page_of(ballot)))
+    assert "The proposal passed." in first and f"<dt>Who decided</dt><dd>Owners of {estate.name}</dd>" in first
+    auth.login(world.owner_a)
+    with recorded_statements() as statements:
+        again = html_of(client.get(page_of(ballot)))
+    assert "The proposal passed." in again and "Your vote" in again
+    assert not [s for s in statements if "ballot_exclusion" in s or "proxy_id IS NOT NULL" in s]
+    estate.name = "南区（新）"  # the estate names who decided, in the result too
+    db.session.commit()
+    assert "<dt>Who decided</dt><dd>Owners of 南区（新）</dd>" in html_of(client.get(page_of(ballot)))
+    chinese = html_of(client.get(page_of(ballot), headers={"Accept-Language": "zh-CN"}))
+    assert "The proposal passed." not in chinese
+
+
 def test_no_quorum_is_said_in_words_and_the_proposal_goes_back_to_consultation(client, auth, world):
     ballot = gen_ballot(world, "owners")
     vote(world.owner_a, ballot, "yes")
