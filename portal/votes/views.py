@@ -312,9 +312,8 @@ def _granted(ballot, mine, held) -> dict:
 
 def _detail_page(ballot, **vote_state):
     viewer = current_user
-    tally = services.visible_tally(viewer, ballot) if ballot.status == "open" else None
     return render_template(
-        "votes/detail.html", tally=tally, result_html=_result_html(ballot),
+        "votes/detail.html", live_html=_live_html(ballot), result_html=_result_html(ballot),
         can_paper=permissions.can_enter_paper(viewer, ballot),
         can_print=permissions.can_print_ballot(viewer, ballot),
         can_proxy=permissions.can_record_proxy(viewer, ballot),
@@ -322,6 +321,22 @@ def _detail_page(ballot, **vote_state):
         can_close=permissions.can_close_ballot(viewer, ballot),
         can_outcome=permissions.can_record_outcome(viewer, ballot), share=_share(ballot),
         **_vote_context(ballot, **vote_state), **_template_context(ballot))
+
+
+def _live_html(ballot):
+    """An open ballot's live count and log head, rendered (votes/_live.html). What it shows depends on the
+    ballot alone for everyone the page is served to (services.visible_tally, participation_shown), and every
+    cast moves the log head with the totals: kept per head of the log and language."""
+    if ballot.status != "open":
+        return None
+
+    def render():
+        return Markup(render_template("votes/_live.html", tally=services.visible_tally(current_user, ballot),
+                                      participation_shown=services.participation_shown(ballot),
+                                      **_template_context(ballot)))
+    return versions.remember("ballot_live", ballot.community, render, ballot.id, ballot.log_head, ballot.log_length,
+                             ballot.voted_count, ballot.voted_area_cm, ballot.electorate_count, ballot.results_hidden,
+                             ballot.secret, str(get_locale()))
 
 
 def _result_html(ballot):

@@ -339,6 +339,25 @@ def test_live_results_show_while_open_unless_hidden(client, auth, world):
     assert "Votes so far" in page and "option-figures" in page and "1 vote · 100.00%" in page
 
 
+def test_the_live_count_is_kept_until_the_next_vote_moves_the_log(client, auth, world):
+    """The live count and log head are rendered once per head of the log (portal.versions)."""
+    from tests.queries import recorded_statements
+    live = gen_ballot(world, "committee")
+    vote(world.chair_x, live, "yes")
+    db.session.commit()
+    assert "1 vote · 100.00%" in html_of(client.get(page_of(live)))
+    with recorded_statements() as statements:
+        assert "1 entry so far" in html_of(client.get(page_of(live)))
+    assert not [s for s in statements if "JOIN ballot_option" in s]  # the running totals: not read again
+    vote(world.member_x, live, "no")
+    db.session.commit()
+    page = html_of(client.get(page_of(live)))
+    assert "2 entries so far" in page and "1 vote · 50.00%" in page
+    vote(world.member_x, live, "yes")  # a changed vote: same voters, the count moves
+    db.session.commit()
+    assert "2 votes · 100.00%" in html_of(client.get(page_of(live)))
+
+
 def test_hidden_results_never_show_before_close_on_any_page_or_partial(client, auth, world):
     ballot = gen_ballot(world, "owners", results_hidden=True)
     vote(world.owner_a, ballot, "yes")
