@@ -42,7 +42,9 @@ from portal.extensions import db
 ALL = "*"  # a mark: every community's version changes
 _CHANGED, _WRITTEN = "versions.changed", "versions.written"
 _WRITES = re.compile(r'\b(?:UPDATE|INSERT\s+(?:OR\s+\w+\s+)?INTO|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
-MAX_ENTRIES = 1024  # a rendered page of rows is 10–20 KB: at most ~20 MB a process
+# One entry for each page variant (name, community, key), at its latest version: a rendered page of rows is
+# 10–20 KB, a sub-district's dashboard ~300 KB; the LRU drops the variants read least recently.
+MAX_ENTRIES = 1024
 
 # table name -> None (the row's own community_id) or community_of(session, obj, new) -> community ids
 _tracked: dict[str, Callable | None] = {"community": None}
@@ -122,29 +124,33 @@ def remember(name: str, community, compute: Callable, *key):
     """`compute()`'s value for the community (and `key`), kept until the community's version changes (or
     its `Kept.until` comes). The value is shared by every request: plain data (tuples, numbers, strings,
     markup), never rows of a session."""
-    return _remember((name, community.id, community.content_version, *key), community.content_version is not None,
-                     compute)
+    return _remember((name, community.id, *key), community.content_version, compute)
 
 
 def remember_across(name: str, communities: Iterable, compute: Callable, *key):
     """`remember` for what several communities' rows make (a sub-district's dashboard): kept until the version
     of any of them changes, or one joins or leaves the set."""
-    pairs = tuple((c.id, c.content_version) for c in communities)
-    return _remember((name, pairs, *key), all(v is not None for _i, v in pairs), compute)
+    communities = list(communities)
+    versions = tuple(c.content_version for c in communities)
+    return _remember((name, tuple(c.id for c in communities), *key), None if None in versions else versions, compute)
 
 
-def _remember(entry_key: tuple, versioned: bool, compute: Callable):
+def _remember(what: tuple, version, compute: Callable):
+    """The value kept for `what` (a name, the community or communities, the caller's key) at `version`. One
+    entry for each `what`: the value of an earlier version is dropped when the next one is kept, so that an
+    entry no request will ask for again (its version is gone) does not wait for the LRU to push it out."""
     with _lock:
-        entry = _entries.get(entry_key)
+        entry = _entries.get(what)
         if entry is not None:
-            _entries.move_to_end(entry_key)
-    if entry is not None and (entry[1] is None or clock.utcnow() < entry[1]):
-        return entry[0]
+            _entries.move_to_end(what)
+    if entry is not None and entry[0] == version and (entry[2] is None or clock.utcnow() < entry[2]):
+        return entry[1]
     result = compute()
     value, until, keep = result if isinstance(result, Kept) else (result, None, True)
-    if keep and versioned and not db.session.info.get(_WRITTEN):
+    if keep and version is not None and not db.session.info.get(_WRITTEN):
         with _lock:
-            _entries[entry_key] = (value, until)
+            _entries[what] = (version, value, until)
+            _entries.move_to_end(what)
             while len(_entries) > MAX_ENTRIES:
                 _entries.popitem(last=False)
     return value

@@ -248,6 +248,24 @@ def test_remember_keeps_a_value_until_the_version_changes(two):
     assert read() == ("3号楼（新）",) and len(calls) == 2
 
 
+def test_remember_keeps_one_entry_per_page_at_its_latest_version(two):
+    """An entry of a version no request will ask for again is dropped when the next version's is kept."""
+    x, y, building, _other = two
+    calls = []
+
+    def read(community, name="test_latest"):
+        db.session.expire_all()
+        return versions.remember(name, db.session.get(Community, community.id), building_names(community, calls))
+
+    for n in range(3):
+        db.session.get(Building, building.id).name = f"{n}号楼"
+        db.session.commit()
+        assert read(x) == (f"{n}号楼",)
+    assert read(y) == ("1号楼",)
+    assert len([k for k in versions._entries if k[0] == "test_latest"]) == 2 and len(calls) == 4
+    assert read(x) == ("2号楼",) and len(calls) == 4
+
+
 def test_remember_keeps_nothing_a_transaction_computed_after_writing(two):
     """What a transaction reads after changing a tracked row may be rolled back: it is not kept."""
     x, _y, building, _other = two
