@@ -127,12 +127,14 @@ def remember(name: str, community, compute: Callable, *key):
     return _remember((name, community.id, *key), community.content_version, compute)
 
 
-def remember_across(name: str, communities: Iterable, compute: Callable, *key):
+def remember_across(name: str, communities: Iterable, compute: Callable, *key, also: tuple = ()):
     """`remember` for what several communities' rows make (a sub-district's dashboard): kept until the version
-    of any of them changes, or one joins or leaves the set."""
+    of any of them changes, or one joins or leaves the set. `also` is more of the version, read by the caller
+    (the heads of ballots' logs, which votes move and no community version follows)."""
     communities = list(communities)
     versions = tuple(c.content_version for c in communities)
-    return _remember((name, tuple(c.id for c in communities), *key), None if None in versions else versions, compute)
+    return _remember((name, tuple(c.id for c in communities), *key), None if None in versions else (versions, also),
+                     compute)
 
 
 def _remember(what: tuple, version, compute: Callable):

@@ -358,6 +358,28 @@ def test_the_live_count_is_kept_until_the_next_vote_moves_the_log(client, auth, 
     assert "2 votes · 100.00%" in html_of(client.get(page_of(live)))
 
 
+def test_the_dashboard_counts_a_ballots_participation_again_only_after_a_vote(client, auth, world):
+    """Votes change no community's version: the dashboard keeps the participation under the ballots' log
+    heads, so the next view after a vote shows it, and a view with no vote since counts nothing."""
+    from tests.queries import recorded_statements
+    ballot = gen_ballot(world, "committee")
+    db.session.commit()
+    auth.login(world.official_a)
+
+    def participation():
+        page = html_of(client.get("/dashboard"))
+        table = page[page.index('id="ballots"'):]
+        return re.findall(r'<td data-label="[^"]*">(\d+)</td>', table[:table.index("</table>")])[:2]
+
+    assert participation() == ["0", "2"]
+    vote(world.chair_x, ballot, "yes")
+    db.session.commit()
+    assert participation() == ["1", "2"]
+    with recorded_statements() as statements:
+        assert participation() == ["1", "2"]
+    assert not [s for s in statements if "ballot_voter" in s]
+
+
 def test_hidden_results_never_show_before_close_on_any_page_or_partial(client, auth, world):
     ballot = gen_ballot(world, "owners", results_hidden=True)
     vote(world.owner_a, ballot, "yes")

@@ -33,6 +33,7 @@ summary). Import from `portal.dashboard.services`."""
 from portal.dashboard.services.hotspots import Hotspot, hotspots, hotspots_direct, issues_by_category, monthly_trend
 from portal.dashboard.services.medians import Median, median_hours, medians, medians_direct
 from portal.dashboard.services.overview import (
+    ballot_heads,
     ballot_participation,
     chases_by_org,
     figures_change_at,
