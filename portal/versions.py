@@ -85,19 +85,13 @@ def through(column: str, parent: str) -> Callable[[Session, object, bool], list]
 def or_sub_district(column: str = "sub_district_id") -> Callable[[Session, object, bool], list]:
     """`community_of` for a row that belongs to one community or, with no community_id, to a whole
     sub-district (`column`): a sub-district's department is named on the pages of all its communities."""
-    def values(obj, name, new):
-        found = _column_values(obj, name, new)
-        if found is None or not found and (inspect(obj).deleted or inspect(obj).was_deleted):
-            return None  # moved from, or deleted with, a value never loaded
-        return found or {getattr(obj, name)}
-
     def community_of(session, obj, new):
-        own = values(obj, "community_id", new)
+        own = _row_values(obj, "community_id", new)
         if own is None:
             return [ALL]
         if None not in own:
             return list(own)
-        districts = values(obj, column, new)
+        districts = _row_values(obj, column, new)
         if districts is None or districts == {None}:
             return [ALL]
         table = db.metadata.tables["community"]
@@ -120,11 +114,14 @@ class Kept(NamedTuple):
     keep: bool = True
 
 
-def remember(name: str, community, compute: Callable, *key):
+def remember(name: str, community, compute: Callable, *key, also: tuple = ()):
     """`compute()`'s value for the community (and `key`), kept until the community's version changes (or
     its `Kept.until` comes). The value is shared by every request: plain data (tuples, numbers, strings,
-    markup), never rows of a session."""
-    return _remember((name, community.id, *key), community.content_version, compute)
+    markup), never rows of a session. `also` is more of the version, read by the caller (a ballot's log head,
+    which votes move and the community's version does not follow): unlike `key`, a new one replaces the
+    entry instead of adding one."""
+    version = community.content_version
+    return _remember((name, community.id, *key), None if version is None else (version, also), compute)
 
 
 def remember_across(name: str, communities: Iterable, compute: Callable, *key, also: tuple = ()):
@@ -188,6 +185,18 @@ def _column_values(obj, column: str, new: bool) -> set | None:
     return {*(history.added or ()), *(history.deleted or ()), *(history.unchanged or ())}
 
 
+def _row_values(obj, column: str, new: bool) -> set | None:
+    """`_column_values`, the column read from the row when it was never loaded; None when which values is not
+    known (moved from a value never loaded, or deleted with the column never loaded)."""
+    found = _column_values(obj, column, new)
+    if found is None:
+        return None
+    if found:
+        return found
+    state = inspect(obj)
+    return None if state.deleted or state.was_deleted else {getattr(obj, column)}
+
+
 def _communities_of(session, obj, table: str, new: bool) -> list:
     community_of = _tracked[table]
     if community_of is not None:
@@ -195,12 +204,8 @@ def _communities_of(session, obj, table: str, new: bool) -> list:
     state = inspect(obj)
     if table == "community":
         return [state.identity[0]] if state.identity else [ALL]
-    ids = _column_values(obj, "community_id", new)
-    if ids is None:
-        return [ALL]
-    if not ids:  # the column was never loaded: read it, unless the row is gone
-        return [ALL] if state.deleted or state.was_deleted else [obj.community_id]
-    return list(ids)
+    ids = _row_values(obj, "community_id", new)
+    return [ALL] if ids is None else list(ids)
 
 
 def _after_flush(session, flush_context) -> None:

@@ -345,7 +345,7 @@ def _hotspot_reason(hotspot):
     return _("Above the average plus two standard deviations")
 
 
-def _load(with_figures=True):
+def _load():
     filters, community = _filters()
     data = services.summary(filters, now=utcnow())
     return filters, community, data

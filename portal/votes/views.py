@@ -334,9 +334,9 @@ def _live_html(ballot):
         return Markup(render_template("votes/_live.html", tally=services.visible_tally(current_user, ballot),
                                       participation_shown=services.participation_shown(ballot),
                                       **_template_context(ballot)))
-    return versions.remember("ballot_live", ballot.community, render, ballot.id, ballot.log_head, ballot.log_length,
-                             ballot.voted_count, ballot.voted_area_cm, ballot.electorate_count, ballot.results_hidden,
-                             ballot.secret, str(get_locale()))
+    return versions.remember("ballot_live", ballot.community, render, ballot.id, str(get_locale()),
+                             also=(ballot.log_head, ballot.log_length, ballot.voted_count, ballot.voted_area_cm,
+                                   ballot.electorate_count, ballot.results_hidden, ballot.secret))
 
 
 def _result_html(ballot):

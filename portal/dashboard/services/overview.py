@@ -67,6 +67,11 @@ def proposals_by_state(filters: Filters) -> list[dict]:
             for s in PROPOSAL_STATES if s != "draft"]
 
 
+def _opened_in_period(scope: _Scope):
+    """SQL: the ballot's voting opened (its electorate frozen) in the scope's communities and months."""
+    return and_(Ballot.frozen_at.is_not(None), scope.period(Ballot.frozen_at, Ballot.community_id, scope.months))
+
+
 def ballot_participation(filters: Filters) -> dict:
     """Ballots of the communities in scope whose voting opened (electorate frozen) in the period:
     {"rows": [{"ballot_id", "proposal_id", "community_id", "community_name", "question", "method",
@@ -78,7 +83,7 @@ def ballot_participation(filters: Filters) -> dict:
     stmt = (select(Ballot.id, Ballot.proposal_id, Ballot.community_id, Ballot.question, Ballot.method,
                    Ballot.status, Ballot.opens_at, func.coalesce(votes.c.n, 0), func.coalesce(voters.c.n, 0))
             .outerjoin(voters, voters.c.ballot_id == Ballot.id).outerjoin(votes, votes.c.ballot_id == Ballot.id)
-            .where(Ballot.frozen_at.is_not(None), scope.period(Ballot.frozen_at, Ballot.community_id, scope.months))
+            .where(_opened_in_period(scope))
             .order_by(Ballot.opens_at.desc(), Ballot.id.desc()))
     rows, overall = [], ZERO
     for bid, pid, cid, question, method, status, opens_at, cast, electorate in db.session.execute(stmt):
@@ -97,7 +102,7 @@ def ballot_heads(filters: Filters) -> tuple:
     scope = _Scope(filters)
     return tuple(db.session.execute(
         select(Ballot.id, Ballot.log_length)
-        .where(Ballot.frozen_at.is_not(None), scope.period(Ballot.frozen_at, Ballot.community_id, scope.months))
+        .where(_opened_in_period(scope))
         .order_by(Ballot.id)).tuples())
 
 
