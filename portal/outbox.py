@@ -7,11 +7,12 @@ digest), reminders. A payload with "urgent": True (an emergency issue) is e-mail
 A payload keeps moments as ISO 8601 UTC text (`instant()`) with the community's time zone under "zone"; the
 message writes them when it is read, in the reader's language and that zone (see register_event's `times`).
 This module imports no area."""
+import secrets
 from datetime import UTC, date, datetime
 
 from flask import current_app, g, has_request_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, event, func
+from sqlalchemy import CheckConstraint, event, func, inspect
 from sqlalchemy.orm import Session
 
 from portal import events
@@ -48,8 +49,19 @@ class Notification(db.Model):
     email_rejections = db.Column(db.Integer, nullable=False, default=0, server_default="0")
     next_attempt_at = db.Column(UTCDateTime)
     last_error = db.Column(db.String(500))
+    # A random number drawn when the row is added and again whenever its payload is written again (moderation
+    # hides a title it quotes): with the person's count, read count and latest id, their sum says when the
+    # person's centre must be drawn again (portal.notifications.centre.inbox_version), and it differs from one
+    # life of a database to the next (emptied and filled again, ids counting from 1 again).
+    stamp = db.Column(db.Integer, nullable=False, default=lambda: secrets.randbits(31), server_default="0")
 
     recipient = db.relationship("User")
+
+
+@event.listens_for(Notification, "before_update")
+def _new_stamp(mapper, connection, target):
+    if inspect(target).attrs.payload.history.has_changes():
+        target.stamp = secrets.randbits(31)
 
 
 # Every event belongs to one group; people choose per group how e-mail reaches them ("at once",

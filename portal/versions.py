@@ -134,6 +134,12 @@ def remember_across(name: str, communities: Iterable, compute: Callable, *key, a
                      compute)
 
 
+def remember_as(name: str, version, compute: Callable, *key):
+    """`remember` for what belongs to no community (one person's notifications): kept under the `version` the
+    caller read, which must change with everything the value shows (None: not kept)."""
+    return _remember((name, *key), None if version is None else (version,), compute)
+
+
 def _remember(what: tuple, version, compute: Callable):
     """The value kept for `what` (a name, the community or communities, the caller's key) at `version`. One
     entry for each `what`: the value of an earlier version is dropped when the next one is kept, so that an

@@ -7,6 +7,7 @@ from flask import Flask, abort, current_app, flash, g, jsonify, make_response, r
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
@@ -172,6 +173,19 @@ def template_csrf_token() -> str:
     if kept is None:
         kept = context.request.portal_csrf_token = generate_csrf()
     return kept
+
+
+CSRF_MARK = "<!--csrf-token-->"
+
+
+def without_csrf(html) -> str:
+    """Rendered HTML to keep between requests: the request's CSRF token (tied to its session) replaced by a
+    mark, which with_csrf() fills with the token of the request it is served to."""
+    return str(html).replace(template_csrf_token(), CSRF_MARK)
+
+
+def with_csrf(kept: str) -> Markup:
+    return Markup(kept.replace(CSRF_MARK, template_csrf_token()) if CSRF_MARK in kept else kept)
 
 
 def require_login_unless_public():
@@ -429,6 +443,25 @@ def relative_text_lasts(delta) -> timedelta:
             if unit == "minute" and shown == 1:
                 return delta
             return timedelta(seconds=seconds - max(shown - 0.5, 0 if unit == "minute" else 0.85) * unit_seconds)
+    return timedelta(0)  # not reached: "minute" always matches
+
+
+def passed_text_lasts(delta) -> timedelta:
+    """How long relative_text(delta) stays the same text as time passes, for a time passed (delta <= 0):
+    until the rounded number of its unit grows, or the next larger unit takes over at 0.85 of it."""
+    seconds = -delta.total_seconds()
+    if seconds <= 0:  # ahead, or this very instant ("in 0 minutes", which the next instant changes)
+        return timedelta(0)
+    larger = None
+    for unit, unit_seconds in RELATIVE_UNITS:
+        amount = seconds / unit_seconds
+        if amount >= 0.85 or unit == "minute":
+            shown = int(round(max(1, amount) if unit == "minute" and amount > 0 else amount))
+            change = (shown + 0.5) * unit_seconds
+            if larger is not None:
+                change = min(change, 0.85 * larger)
+            return timedelta(seconds=max(0.0, change - seconds))
+        larger = unit_seconds
     return timedelta(0)  # not reached: "minute" always matches
 
 

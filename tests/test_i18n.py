@@ -154,6 +154,28 @@ def test_relative_text_lasts_exactly_as_long_as_its_words():
     assert relative_text_lasts(timedelta(seconds=-5)) == timedelta(0)
 
 
+def test_passed_text_lasts_exactly_as_long_as_its_words():
+    """passed_text_lasts(d) for a time passed: "5 minutes ago" holds for that long and changes right after
+    (what the notification centre's kept list relies on)."""
+    import random
+    from datetime import timedelta
+
+    from portal.web import passed_text_lasts, relative_text
+    rng = random.Random(33)
+    seconds = [0.001, 1, 29, 30, 31, 59, 60, 89, 90, 91, 3000, 3060, 3599, 3600, 5400, 73_000, 86_399, 514_000,
+               2_200_000, 26_800_000, 31_536_000, 400_000_000]
+    seconds += [rng.uniform(0.001, 500_000_000) for _ in range(1_000)] + [rng.uniform(0.001, 7200) for _ in range(500)]
+    for s in seconds:
+        delta = timedelta(seconds=-s)
+        lasts = passed_text_lasts(delta)
+        assert timedelta(0) <= lasts <= timedelta(days=366), s
+        words = relative_text(delta, "en")
+        for part in (0.25, 0.5, 0.999):
+            assert relative_text(delta - lasts * part, "en") == words, (s, part)
+        assert relative_text(delta - lasts - timedelta(milliseconds=10), "en") != words, s
+    assert passed_text_lasts(timedelta(seconds=5)) == passed_text_lasts(timedelta(0)) == timedelta(0)
+
+
 def test_relative_time_filter_follows_the_request_language(app):
     from datetime import timedelta
 

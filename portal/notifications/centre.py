@@ -84,6 +84,18 @@ def grouped_inbox(user, page=1, per_page=PER_PAGE) -> InboxPage:
     return InboxPage(entries, page, has_next)
 
 
+def inbox_version(user) -> tuple:
+    """What the person's list is drawn from, in one small statement: how many notifications, how many read,
+    the latest id and the sum of their stamps (random, drawn anew when a payload is written again). Rows are
+    only added (the latest id grows), read (the read count grows), rewritten or deleted (the count drops), so
+    a list kept under it is the list as it would be drawn now; the stamps tell one life of a database from
+    the next, where ids and counts start again."""
+    return tuple(db.session.execute(
+        select(func.count(Notification.id), func.count(Notification.read_at), func.max(Notification.id),
+               func.coalesce(func.sum(Notification.stamp), 0))
+        .where(Notification.recipient_id == user.id)).one())
+
+
 def notification_of(user, notification_id) -> Notification | None:
     """One of the person's own notifications; anyone else's (or none) is None."""
     if not 0 < notification_id <= MAX_ID:

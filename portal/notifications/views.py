@@ -2,12 +2,17 @@
 /notifications/<id>, which e-mails and the list link to: it marks the notification read and leads to the
 object's page, or answers 410 Gone with a "no longer available" page when the object was deleted, hidden
 or withdrawn, or the person may no longer see it."""
+from types import SimpleNamespace
+
 from flask import abort, current_app, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from portal import versions
+from portal.clock import utcnow
 from portal.extensions import db
+from portal.i18n import locale_name
 from portal.notifications import bp, centre, services
-from portal.web import public, unread_notifications
+from portal.web import passed_text_lasts, public, unread_notifications, with_csrf, without_csrf, year_changes
 
 PREFERENCES_ENDPOINT = "notifications.preferences"
 STOP_POLLING = 286  # htmx stops polling on this status (signed out: nothing to count)
@@ -37,7 +42,30 @@ def _list_response(page: int):
 
 @bp.get("/")
 def index():
-    return render_template("notifications/index.html", **_list_context(_page_number()))
+    page = _page_number()
+    html, has_next = _kept_list(page)
+    return render_template("notifications/index.html", list_html=with_csrf(html),
+                           inbox=SimpleNamespace(page=page, has_prev=page > 1, has_next=has_next),
+                           preferences_url=_preferences_url())
+
+
+def _kept_list(page: int) -> tuple[str, bool]:
+    """The page of the person's list as rendered HTML (its CSRF tokens marked) and whether an older page
+    follows: kept per person, page and language until their notifications change (centre.inbox_version:
+    one small statement instead of three and the rendering) or a time on it would read differently
+    ("5 minutes ago" becoming "6 minutes ago", a new year)."""
+    person = current_user
+
+    def render():
+        context = _list_context(page)
+        html = without_csrf(render_template("notifications/_list.html", **context))
+        now = utcnow()
+        shown = [n for entry in context["inbox"].entries for n in (entry.latest, *entry.earlier)]
+        until = min([year_changes(current_app.config["DEFAULT_TIME_ZONE"])]
+                    + [now + passed_text_lasts(n.created_at - now) for n in shown])
+        return versions.Kept((html, context["inbox"].has_next), until=until)
+    return versions.remember_as("notification_centre", centre.inbox_version(person), render, person.id, page,
+                                locale_name())
 
 
 @bp.get("/unread-count")
