@@ -15,9 +15,10 @@ import secrets
 from dataclasses import dataclass
 
 from flask import after_this_request, has_request_context, request, url_for
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 
+from portal import versions
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
 from portal.formatting import absolute_url
@@ -28,6 +29,7 @@ CODE_LENGTH = 6  # 31**6 ≈ 887 million codes: a random one is free almost alwa
 CODE_TRIES = 8
 SITE_NAME = "议事"
 PREVIEW_WIDTH, PREVIEW_HEIGHT = 1200, 630
+_MADE = "sharing.made"  # the session's info: (kind, target id) of the links made in it
 
 
 class ShortLink(db.Model):
@@ -43,6 +45,22 @@ class ShortLink(db.Model):
     kind = db.Column(db.String(16), nullable=False)
     target_id = db.Column(db.Integer, nullable=False)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+# A kind of item -> its table (each has a community_id).
+TABLES = {"issue": "issue", "proposal": "proposal", "ballot": "ballot", "notice": "public_notice", "action": "action"}
+
+
+def _item_community(session, link, new) -> list:
+    """A short link belongs to its item's community (portal.versions): made once, on the item page's first
+    view, it changes that community's version, so a code kept in the process exists at the version it is
+    kept under (and not in a database restored to before the link was made)."""
+    table = db.metadata.tables[TABLES[link.kind]]
+    return session.connection().execute(
+        select(table.c.community_id).where(table.c.id == link.target_id)).scalars().all()
+
+
+versions.track("short_link", community_of=_item_community)
 
 
 def is_code(text: str) -> bool:
@@ -88,10 +106,26 @@ def short_link_for(kind: str, target_id: int) -> ShortLink | None:
             if found is not None:
                 return found
             continue
+        db.session.info.setdefault(_MADE, set()).add((kind, target_id))
         if has_request_context():
             _commit_after_response()
         return link
     raise RuntimeError("no free short link code")
+
+
+def short_code(kind: str, target_id: int, community=None) -> str | None:
+    """The code of the item's short link (made on first need, as short_link_for). A link never changes nor
+    goes once made, so with the item's community the code is kept in the process under the community's
+    version (portal.versions): a page view asks the database nothing for it; another life of the database
+    (a restore, the tests) brings other versions. A link this request made is not kept (not committed yet)."""
+    codes = versions.remember_each("short_link_codes", community) if community is not None else {}
+    code = codes.get((kind, target_id))
+    if code is None:
+        link = short_link_for(kind, target_id)
+        code = link.code if link is not None else None
+        if code is not None and (kind, target_id) not in db.session.info.get(_MADE, ()):
+            codes[(kind, target_id)] = code
+    return code
 
 
 def _commit_after_response() -> None:
@@ -132,11 +166,11 @@ def clip(text: str | None, length: int = 160) -> str:
 
 
 def share_card(kind: str, target_id: int, *, public: bool, url: str, title: str, description: str,
-               image_parts: tuple | None = None) -> ShareCard:
+               image_parts: tuple | None = None, community=None) -> ShareCard:
     """The card of one item for its page. `url` is the item's absolute address (PORTAL_BASE_URL);
-    `image_parts` (what the preview draws: title, community, state) asks for the server-drawn preview."""
-    link = short_link_for(kind, target_id)
-    code = link.code if link is not None else None
+    `image_parts` (what the preview draws: title, community, state) asks for the server-drawn preview. With
+    the item's `community`, a short link's code, once made, is read once per version of the community."""
+    code = short_code(kind, target_id, community)
     image = None
     if public and image_parts is not None:
         image = absolute_url("share.preview", kind=kind, target_id=target_id, v=preview_version(*image_parts))

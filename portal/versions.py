@@ -134,6 +134,14 @@ def remember_across(name: str, communities: Iterable, compute: Callable, *key, a
                      compute)
 
 
+def remember_each(name: str, community, *key) -> dict:
+    """A dict kept under the community's version, which callers fill on first need with values read at this
+    version or later (the version came with the community, read first): a short link's code, the actions
+    that include an item. One entry for all the community's items instead of one each; dropped, with every
+    value in it, when the version changes (not kept at all by a request that wrote a tracked row first)."""
+    return remember(name, community, dict, *key)
+
+
 def remember_as(name: str, version, compute: Callable, *key):
     """`remember` for what belongs to no community (one person's notifications): kept under the `version` the
     caller read, which must change with everything the value shows (None: not kept)."""

@@ -7,6 +7,7 @@ import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
+from typing import NamedTuple
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -108,9 +109,30 @@ def _source_link(action):
     return None
 
 
+class IncludedAction(NamedTuple):
+    """What an "included in" link shows of an action, kept between requests (plain data, no row)."""
+    id: int
+    title: str
+    status: str
+    progress: int
+
+    @property
+    def status_label(self):
+        return STATE_LABELS.get(self.status, self.status)
+
+
 def _included_in(kind, obj):
-    """The actions a proposal, issue or meeting decision is included in (the "what happened" links)."""
-    return services.actions_for_source(kind, obj)
+    """The actions a proposal, issue or meeting decision is included in (the "what happened" links): read
+    once per version of the community, where such actions are made (portal.versions)."""
+    community = _community_of(kind, obj)
+    if community is None or obj is None:
+        return services.actions_for_source(kind, obj)
+    kept = versions.remember_each("actions_included_in", community)
+    found = kept.get((kind, obj.id))
+    if found is None:
+        found = kept[(kind, obj.id)] = tuple(IncludedAction(a.id, a.title, a.status, a.progress)
+                                             for a in services.actions_for_source(kind, obj))
+    return found
 
 
 def _ready(kind, obj) -> bool:
@@ -340,7 +362,7 @@ def _share(action):
     return share_card("action", action.id, public=permissions.can_share_card("action", action),
                       url=absolute_url("actions.detail", slug=community.slug, action_id=action.id),
                       title=action.title, description=f"{action.status_label} · {community.name}",
-                      image_parts=(action.title, community.name, action.status_label))
+                      community=community, image_parts=(action.title, community.name, action.status_label))
 
 
 @bp.get("/c/<slug>/actions/<int:action_id>")

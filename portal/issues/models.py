@@ -454,3 +454,4 @@ class IssueSummons(db.Model):
 versions.track("issue_category")
 versions.track("issue")
 versions.track("issue_summons", community_of=versions.through("issue_id", "issue"))
+versions.track("issue_photo", community_of=versions.through("issue_id", "issue"))

@@ -4,6 +4,7 @@ Every page works without JavaScript; htmx only saves a reload (the support butto
 similar-issues list while typing)."""
 from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
+from typing import NamedTuple
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -449,13 +450,34 @@ def _whistle_context(issue, events, failed_summons_id=None):
     return {"summonses": summonses, "reportin_failed": failed_summons_id, "whistle_now": utcnow()}
 
 
-def _split_photos(issue, events):
+class PhotoRow(NamedTuple):
+    """What the page shows of a photo, kept between requests (plain data, no row)."""
+    id: int
+    event_id: int | None
+    uploaded_by_id: int | None
+    key: str
+    width: int
+    height: int
+
+
+def _photos(issue) -> list:
+    """The issue's photos, read once per version of its community (a photo added or removed changes it):
+    each as its row's values with the issue (who may remove one depends on the issue's community)."""
+    kept = versions.remember_each("issue_photos", issue.community)
+    rows = kept.get(issue.id)
+    if rows is None:
+        rows = kept[issue.id] = tuple(PhotoRow(p.id, p.event_id, p.uploaded_by_id, p.key, p.width, p.height)
+                                      for p in issue.photos)
+    return [SimpleNamespace(**row._asdict(), issue=issue) for row in rows]
+
+
+def _split_photos(photos, events):
     """The report's own photos (shown at the top) and each visible timeline entry's photos."""
     visible = {e.id for e in events}
     first_event_id = events[0].id if events and events[0].kind == "reported" else None
-    top = [p for p in issue.photos if p.event_id is None or p.event_id == first_event_id]
+    top = [p for p in photos if p.event_id is None or p.event_id == first_event_id]
     by_event = {}
-    for p in issue.photos:
+    for p in photos:
         if p.event_id is not None and p.event_id != first_event_id and p.event_id in visible:
             by_event.setdefault(p.event_id, []).append(p)
     return top, by_event
@@ -467,9 +489,10 @@ def _detail_page(issue, overrides=None, failed_summons_id=None):
     can_see_photos = permissions.can_see_issue_photos(viewer, issue)
     can_handle = permissions.can_handle_issue(viewer, issue)
     can_rate = permissions.can_rate_issue(viewer, issue)
-    top_photos, event_photos = _split_photos(issue, events) if can_see_photos else ([], {})
+    photos = _photos(issue)
+    top_photos, event_photos = _split_photos(photos, events) if can_see_photos else ([], {})
     return render_template(
-        "issues/detail.html", community=issue.community, events=events,
+        "issues/detail.html", community=issue.community, events=events, has_photos=bool(photos),
         top_photos=top_photos, event_photos=event_photos, can_see_photos=can_see_photos,
         can_handle=can_handle, can_rate=can_rate, overdue=services.is_overdue(issue),
         forms=_action_forms(issue, overrides, can_handle=can_handle, can_rate=can_rate),
@@ -482,7 +505,7 @@ def _share(issue):
     return share_card("issue", issue.id, public=permissions.can_share_card("issue", issue),
                       url=absolute_url("issues.detail", slug=community.slug, issue_id=issue.id),
                       title=issue.title, description=f"{issue.status_label} · {community.name}",
-                      image_parts=(issue.title, community.name, issue.status_label))
+                      community=community, image_parts=(issue.title, community.name, issue.status_label))
 
 
 def _support_context(issue):

@@ -105,6 +105,7 @@ def _share(notice):
                       title=f"{_('Public notice')} · {proposal.title}",
                       description=_("Public notice of a decision in %(community)s: %(outcome)s.",
                                     community=community.name, outcome=outcome),
+                      community=community,
                       image_parts=(proposal.title, community.name, f"{_('Public notice')} · {outcome}"))
 
 

@@ -499,7 +499,7 @@ def _share(proposal):
     return share_card("proposal", proposal.id, public=permissions.can_share_card("proposal", proposal),
                       url=absolute_url("proposals.detail", slug=community.slug, proposal_id=proposal.id),
                       title=proposal.title, description=f"{clip(proposal.summary)} · {community.name}",
-                      image_parts=(proposal.title, community.name, proposal.status_label))
+                      community=community, image_parts=(proposal.title, community.name, proposal.status_label))
 
 
 @bp.get("/c/<slug>/proposals/<int:proposal_id>")

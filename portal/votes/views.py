@@ -365,7 +365,7 @@ def _share(ballot):
     return share_card("ballot", ballot.id, public=permissions.can_share_card("ballot", ballot),
                       url=absolute_url("votes.detail", slug=community.slug, ballot_id=ballot.id),
                       title=ballot.question, description=" · ".join([*parts, community.name]),
-                      image_parts=(ballot.question, community.name, ballot.status_label))
+                      community=community, image_parts=(ballot.question, community.name, ballot.status_label))
 
 
 # --- lists -------------------------------------------------------------------------------------------------

@@ -611,3 +611,24 @@ def test_the_tracker_counts_volunteers_per_row_and_overall_with_the_same_stateme
     assert "3 volunteer sign-ups" in summary
     zh = html(client.get("/c/x/actions", headers={"Accept-Language": "zh-CN"}))
     assert "2位志愿者" in zh and "3人次志愿者报名" in zh
+
+
+def test_what_happened_is_read_once_per_version_and_follows_the_actions(client, world):
+    """The actions a source is included in are kept under the community's version (portal.versions): a second
+    view reads no action, and an action made from the issue, renamed or moved on shows on the next view."""
+    from portal.actions import services
+    from tests.queries import recorded_statements
+    path = f"/c/x/issues/{world.resolved.id}"
+    assert "What happened" not in html(client.get(path))
+    action = made(world, source="issue", title="Replace the lift cable")
+    assert "Replace the lift cable" in html(client.get(path))
+    with recorded_statements() as statements:
+        html(client.get(path))
+    assert "FROM action " not in " ".join(statements)
+    action.title = "Replace both lift cables"
+    db.session.commit()
+    assert "Replace both lift cables" in html(client.get(path))
+    services.post_progress(world.property_x, action, body="Cable ordered", percent=40)
+    db.session.commit()
+    page = html(client.get(path))
+    assert "40 percent done" in page and "In progress" in page
