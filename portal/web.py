@@ -1,5 +1,7 @@
 """What every request gets: deny-by-default sign-in, security headers, error pages, template helpers."""
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
@@ -361,7 +363,37 @@ def relative_time(value) -> str:
     from portal.clock import utcnow
     if value is None:
         return ""
+    recording = _RECORDED.get()
+    if recording is not None:
+        recording.append(value)
     return relative_text(value - utcnow(), _locale_name())
+
+
+_RECORDED: ContextVar[list | None] = ContextVar("relative_times_recorded", default=None)
+
+
+@contextmanager
+def rendering_to_keep():
+    """While the block renders HTML that a page keeps for many viewers: yields the moments relative_time()
+    writes ("3 hours ago"), for the page to end when the first would read differently (words_change_at);
+    and the areas' per-viewer controls write marks (rendering_for_many()) that the page fills per request
+    (the moderators' "Report": moderation_fill_flags)."""
+    found = []
+    token = _RECORDED.set(found)
+    try:
+        yield found
+    finally:
+        _RECORDED.reset(token)
+
+
+def rendering_for_many() -> bool:
+    return _RECORDED.get() is not None
+
+
+def words_change_at(moments, now) -> datetime | None:
+    """When the first of relative_time()'s texts for these moments would change, as time passes."""
+    return min((now + (relative_text_lasts(m - now) if m > now else passed_text_lasts(m - now)) for m in moments),
+               default=None)
 
 
 def _locale_name() -> str:

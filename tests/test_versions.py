@@ -285,7 +285,8 @@ def test_tracked_tables_are_the_ones_kept_values_read():
     assert versions.tracked_tables() == {"community", "building", "household", "organization", "issue_category",
                                          "issue", "action", "meeting", "ballot", "proposal", "proposal_comment",
                                          "chase", "issue_summons", "action_summons", "estate", "ballot_scope",
-                                         "public_notice", "notice_objection", "issue_photo", "short_link"}
+                                         "public_notice", "notice_objection", "issue_photo", "short_link",
+                                         "issue_event", "user"}
 
 
 def test_only_the_tracked_columns_of_a_ballot_count(world):

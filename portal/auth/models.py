@@ -4,6 +4,7 @@ import hashlib
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint
 
+from portal import versions
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
 
@@ -115,3 +116,13 @@ class PasswordReset(db.Model):
 
     user = db.relationship("User", foreign_keys=[user_id])
     issued_by = db.relationship("User", foreign_keys=[issued_by_id])
+
+
+def _named_anywhere(session, user, new) -> list:
+    """A person's name is shown on pages of any community they wrote in (an issue's timeline, a reporter who
+    shows their name): renaming or erasing a person changes every community's version; a new person is on
+    no page yet. Names change seldom."""
+    return [] if new else [versions.ALL]
+
+
+versions.track("user", community_of=_named_anywhere, columns=("display_name",))

@@ -18,6 +18,7 @@ from portal.auth import permissions, roles
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.formviews import form_view, posted_id, posted_text, show_on_form
+from portal.i18n import locale_name
 from portal.issues import bp, services
 from portal.issues.filters import IssueFilters
 from portal.issues.forms import (
@@ -66,6 +67,11 @@ from portal.web import (
     page_key,
     public,
     refuse,
+    rendering_to_keep,
+    with_csrf,
+    without_csrf,
+    words_change_at,
+    year_changes,
 )
 
 PHOTO_SIZES = (400, 1600)
@@ -484,6 +490,14 @@ def _split_photos(photos, events):
 
 
 def _detail_page(issue, overrides=None, failed_summons_id=None):
+    if overrides is None and failed_summons_id is None and request.method == "GET" and _plain_viewer(issue):
+        return render_template("issues/detail.html", community=issue.community, issue=issue,
+                               body=_kept_body(issue), share=_share(issue))
+    return render_template("issues/detail.html", body=None,
+                           **_detail_context(issue, overrides, failed_summons_id))
+
+
+def _detail_context(issue, overrides=None, failed_summons_id=None, *, kept=False) -> dict:
     viewer = current_user
     events = services.public_events(issue, viewer)
     can_see_photos = permissions.can_see_issue_photos(viewer, issue)
@@ -491,13 +505,51 @@ def _detail_page(issue, overrides=None, failed_summons_id=None):
     can_rate = permissions.can_rate_issue(viewer, issue)
     photos = _photos(issue)
     top_photos, event_photos = _split_photos(photos, events) if can_see_photos else ([], {})
-    return render_template(
-        "issues/detail.html", community=issue.community, events=events, has_photos=bool(photos),
+    return dict(
+        community=issue.community, events=events, has_photos=bool(photos),
         top_photos=top_photos, event_photos=event_photos, can_see_photos=can_see_photos,
         can_handle=can_handle, can_rate=can_rate, overdue=services.is_overdue(issue),
         forms=_action_forms(issue, overrides, can_handle=can_handle, can_rate=can_rate),
         **_work_order_context(issue), **_whistle_context(issue, events, failed_summons_id),
-        share=_share(issue), **_support_context(issue), **_template_context())
+        share=_share(issue), **({"issue": issue} if kept else _support_context(issue)), **_template_context())
+
+
+def _plain_viewer(issue) -> bool:
+    """A visitor, or a signed-in person with no organization (not staff, official, committee member nor
+    admin) who did not report the issue: every such viewer is shown the same page but for their support
+    block and "Report" controls (every other rule the page asks says no for all of them)."""
+    user = current_user
+    if not user.is_authenticated:
+        return True
+    return not user.is_admin and not roles.memberships(user) and issue.reporter_id != user.id
+
+
+_SUPPORT_MARK = "<!--issue-support-->"
+
+
+def _kept_body(issue) -> Markup:
+    """The page below the title as residents and visitors see it, kept per issue and language under the
+    community's version (events, photos, summonses, actions, names: portal.versions) until a time on it would
+    read differently, a deadline passes or the year changes; never kept while the issue, an entry of its
+    timeline or the issue it repeats is hidden (who may read it differs by viewer). The viewer's support
+    block goes in here per request, their "Report" controls in the template (moderation_fill_flags)."""
+    community = issue.community
+
+    def render():
+        from portal.clock import utcnow
+        now = utcnow()
+        with rendering_to_keep() as moments:
+            context = _detail_context(issue, kept=True)
+            html = render_template("issues/_detail_body.html", kept=True, **context)
+        keep = issue.hidden_state is None and not any(e.hidden_state for e in context["events"]) and (
+            issue.duplicate_of is None or issue.duplicate_of.hidden_state is None)
+        deadlines = [d for d in (issue.respond_by, issue.resolve_by) if d is not None and d > now]
+        deadlines += [s.report_by for s in context["summonses"] if s.reported_at is None and s.report_by > now]
+        ends = [year_changes(community.time_zone), words_change_at(moments, now), *deadlines]
+        return versions.Kept(without_csrf(html), until=min(e for e in ends if e is not None), keep=keep)
+    kept = with_csrf(versions.remember("issue_page_body", community, render, issue.id, locale_name()))
+    support = str(render_template("issues/_support.html", **_support_context(issue)))
+    return Markup(str(kept).replace(_SUPPORT_MARK, support, 1))  # the template fills the "Report" marks
 
 
 def _share(issue):

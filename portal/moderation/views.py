@@ -3,11 +3,15 @@ and the moderators' actions. Each view loads the item, checks one rule, calls on
 
 The template helpers below are Jinja globals, not only context variables, so that the macros in
 templates/moderation/_macros.html work when imported without context and inside htmx partials."""
+import re
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_login import current_user
+from markupsafe import Markup
 
 from portal.auth import permissions
 from portal.errors import DomainError, NotAllowed
@@ -16,7 +20,7 @@ from portal.formviews import db_int, form_view
 from portal.moderation import bp, services
 from portal.moderation.forms import ActionForm, FlagForm, HideForm
 from portal.moderation.models import FLAG_REASON_LABELS, FLAG_REASONS
-from portal.web import allow
+from portal.web import allow, rendering_for_many
 
 ANCHORS = {"comment": "comment-{id}", "issue_update": "update-{id}"}
 
@@ -119,6 +123,55 @@ def moderation_back_path(item_type, item) -> str:
         return services.link_for(item_type, item) or url_for("moderation.index")
     anchor = ANCHORS.get(item_type)
     return path + ("#" + anchor.format(id=item.id) if anchor else "")
+
+
+# --- flag controls on a page kept between requests -----------------------------------------------------------
+# A page that keeps its rendered HTML for every viewer of a kind (an issue's page for residents and visitors,
+# rendered inside web.rendering_to_keep()) gets each "Report" control as a mark naming the item and who wrote
+# it; moderation_fill_flags() puts in each request's viewer's control (a link, "Reported", or nothing), as
+# flag_control would have.
+
+_FLAG_MARK = re.compile(r"<!--flag:(\w+):(\d+):([\d,]*)-->")
+
+
+@bp.app_template_global()
+def moderation_flag_mark(item_type, item) -> Markup | None:
+    """The mark for flag_control while flag_marks() is on (None otherwise). Never for a hidden item: a page
+    showing one differs by viewer (is_hidden_for) and is not kept."""
+    if not rendering_for_many():
+        return None
+    writers = ",".join(str(i) for i in sorted(services.ITEMS[item_type].writer_ids(item)))
+    return Markup(f"<!--flag:{item_type}:{int(item.id)}:{writers}-->")
+
+
+@bp.app_template_global()
+def moderation_flag_control(item_type, item, reported) -> Markup:
+    """The control itself: "Reported", or the link to the report form (swapped in place by htmx)."""
+    item_id = item.id
+    anchor = f"flag-{item_type}-{item_id}"
+    if reported:
+        return Markup('<span class="small-link flag-control flag-done" id="{}">{}</span>').format(
+            anchor, pgettext("flag", "Reported"))
+    url = url_for("moderation.flag", item_type=item_type, item_id=item_id, next=moderation_back_path(item_type, item))
+    return Markup('<a class="small-link flag-control" id="{}" href="{}" hx-get="{}" hx-target="this" '
+                  'hx-swap="outerHTML">{}</a>').format(anchor, url, url, _("Report"))
+
+
+@bp.app_template_global()
+def moderation_fill_flags(html, community) -> Markup:
+    """Each mark of `html` replaced by this request's viewer's control: none for visitors, the item's writers
+    and moderators (who act directly), "Reported" for what they reported."""
+    user = _viewer()
+    may = user is not None and _cached_rule("can_flag", user, community) \
+        and not _cached_rule("can_moderate", user, community)
+
+    def control(match):
+        item_type, item_id, writers = match.group(1), int(match.group(2)), match.group(3)
+        if not may or str(user.id) in writers.split(","):
+            return ""
+        item = SimpleNamespace(id=item_id)  # a GET's page: its address, not the item's link, is the way back
+        return moderation_flag_control(item_type, item, moderation_reported(item_type, item, community))
+    return Markup(_FLAG_MARK.sub(control, str(html)))
 
 
 @bp.app_template_global()
