@@ -331,8 +331,9 @@ class ProposalTerm(db.Model):
     term = db.Column(db.String(32), nullable=False)
 
 # The proposal list keeps its rendered pages of proposals (with their stance tallies, from the comments),
-# the calendar its ballots of proposals not hidden, between requests (portal.versions). A comment's likes
-# change nothing kept.
+# the calendar its ballots of proposals not hidden, a proposal's page its step dates (from its events) and
+# stance tally, between requests (portal.versions). A comment's likes change nothing kept.
 versions.track("proposal")
 versions.track("proposal_comment", community_of=versions.through("proposal_id", "proposal"),
                columns=("proposal_id", "stance", "deleted_at", "hidden_state"))
+versions.track("proposal_event", community_of=versions.through("proposal_id", "proposal"))

@@ -484,7 +484,8 @@ def _detail_page(proposal):
         take_part_state(proposal.community)
     return render_template(
         "proposals/detail.html", community=proposal.community,
-        steps=step_list(proposal, services.step_dates(proposal)), tally=services.stance_tally(proposal),
+        steps=step_list(proposal, _kept(proposal, "step_dates", services.step_dates)),
+        tally=_kept(proposal, "stance_tally", services.stance_tally),
         threads=threads, pager=pager, sort=sort, sorts=COMMENT_SORTS,
         liked_ids=services.liked_ids(viewer, comment_ids) if signed_in else set(), may_like=_like_rule(proposal),
         events=services.timeline(proposal, viewer), hidden=is_hidden_for(viewer, "proposal", proposal),
@@ -492,6 +493,16 @@ def _detail_page(proposal):
         can_comment=signed_in and permissions.can_comment(_person(), proposal),
         withdraw_labels=WITHDRAW_REASON_LABELS, share=_share(proposal), **_support_context(proposal),
         **_template_context())
+
+
+def _kept(proposal, name, read):
+    """`read(proposal)` (plain data: the step bar's dates, the comments' stance tally) read once per version of
+    the community (portal.versions: comments and the proposal's events are tracked)."""
+    kept = versions.remember_each("proposal_page_" + name, proposal.community)
+    found = kept.get(proposal.id)
+    if found is None:
+        found = kept[proposal.id] = read(proposal)
+    return found
 
 
 def _share(proposal):

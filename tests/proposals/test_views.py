@@ -1146,3 +1146,23 @@ def test_the_list_filters_kept_between_views_are_what_wtforms_renders(app, langu
                 marked = [o for o in str(shown["status"]).split("<option")[1:] if "selected" in o]
                 assert [o.split('"')[1] for o in marked] == ([query["status"]] if query.get("status") in (
                     "", "open", "archived") else [])
+
+
+def test_the_step_bar_and_the_tally_are_read_once_per_version_and_follow_changes(client, world):
+    """Kept per proposal under the community's version (portal.versions): a second view reads neither, and a
+    new step (a proposal event) or comment shows on the next view."""
+    from tests.queries import recorded_statements
+    proposal = gen_proposal(world)
+    db.session.commit()
+    page = html_of(client.get(page_of(proposal)))
+    html_of(client.get(page_of(proposal)))
+    with recorded_statements() as statements:
+        assert html_of(client.get(page_of(proposal))).count("<time") == page.count("<time")
+    read = " ".join(statements)
+    assert "to_state IS NOT NULL" not in read and "GROUP BY proposal_comment.proposal_id" not in read
+    gen_supports(world, proposal, proposal.support_threshold)
+    gen_comment(world, proposal, stance="against")
+    db.session.commit()
+    page = html_of(client.get(page_of(proposal)))
+    bar = page.split('class="step-bar"')[1].split("</ol>")[0]
+    assert bar.count("<time") == 3 and "Against 1" in page
