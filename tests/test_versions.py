@@ -286,7 +286,8 @@ def test_tracked_tables_are_the_ones_kept_values_read():
                                          "issue", "action", "meeting", "ballot", "proposal", "proposal_comment",
                                          "chase", "issue_summons", "action_summons", "estate", "ballot_scope",
                                          "public_notice", "notice_objection", "issue_photo", "short_link",
-                                         "issue_event", "user", "proposal_event"}
+                                         "issue_event", "user", "proposal_event",
+                                         "moderation_flag"}
 
 
 def test_only_the_tracked_columns_of_a_ballot_count(world):

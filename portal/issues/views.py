@@ -79,8 +79,8 @@ PHOTO_SIZES = (400, 1600)
 
 # --- loading and checking ----------------------------------------------------------------------------------
 
-def _issue(community, issue_id) -> Issue:
-    issue = services.issue_in(community, issue_id)
+def _issue(community, issue_id, *, joined=True, again=False) -> Issue:
+    issue = services.issue_in(community, issue_id, joined=joined, again=again)
     if issue is None:
         abort(404)
     return issue
@@ -563,13 +563,28 @@ def _share(issue):
 def _support_context(issue):
     signed_in = current_user.is_authenticated
     return {"issue": issue, "can_support": signed_in and permissions.can_support_issue(current_user, issue),
-            "supported": signed_in and services.has_supported(current_user, issue)}
+            "supported": signed_in and issue.id in _supported_here(issue.community)}
+
+
+def _supported_here(community) -> frozenset:
+    """The issues of the community the person supports, kept per person under the community's version (a
+    support changes its issue's count, and with it the version)."""
+    person = current_user
+    return versions.remember("issues_supported", community, lambda: services.supported_in(person, community),
+                             person.id)
 
 
 @bp.get("/c/<slug>/issues/<int:issue_id>")
 @public
 def detail(slug, issue_id):
-    issue = _issue(community_or_404(slug), issue_id)
+    community = community_or_404(slug)
+    # Residents and visitors are served the kept page (_kept_body), which needs none of the rows the other
+    # viewers' page shows: the issue alone, unless they reported it.
+    user = current_user
+    light = not user.is_authenticated or not (user.is_admin or roles.memberships(user))
+    issue = _issue(community, issue_id, joined=not light)
+    if light and user.is_authenticated and issue.reporter_id == user.id:
+        issue = _issue(community, issue_id, again=True)
     allow(permissions.can_view_issue(current_user, issue))
     # Committing expires every loaded object, which the page would then read again: only when a time-driven
     # step changed something.

@@ -4,6 +4,7 @@ reviewed, "hidden" by a moderator) and `hidden_reason` (shown in place of the te
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 
+from portal import versions
 from portal.clock import UTCDateTime, utcnow
 from portal.extensions import db
 
@@ -44,3 +45,8 @@ class Flag(db.Model):
 
     user = db.relationship("User", foreign_keys=[user_id])
     resolved_by = db.relationship("User", foreign_keys=[resolved_by_id])
+
+
+# Who reported what is kept per person under the community's version (moderation_reported): a new or
+# withdrawn flag changes it; deciding on flags does not.
+versions.track("moderation_flag", columns=("item_type", "item_id", "user_id"))

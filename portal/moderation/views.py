@@ -13,6 +13,7 @@ from flask_babel import pgettext
 from flask_login import current_user
 from markupsafe import Markup
 
+from portal import versions
 from portal.auth import permissions
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
@@ -70,7 +71,8 @@ def moderation_may_flag(item_type, item, community) -> bool:
 @bp.app_template_global()
 def moderation_reported(item_type, item, community) -> bool:
     """Whether the signed-in person has already reported this item: their flags in the community are read
-    once a request, so a page of comments does not ask once per comment."""
+    once a request (a page of comments does not ask once per comment), and kept per person under the
+    community's version, which a flag changes (portal.versions)."""
     if item is None or community is None:
         return False
     user = _viewer()
@@ -79,8 +81,9 @@ def moderation_reported(item_type, item, community) -> bool:
     from portal.moderation.models import Flag
     cache = g.setdefault("moderation_reported", {})
     if community.id not in cache:
-        cache[community.id] = set(db.session.execute(db.select(Flag.item_type, Flag.item_id).where(
-            Flag.community_id == community.id, Flag.user_id == user.id)).tuples())
+        cache[community.id] = versions.remember("flagged_by", community, lambda: frozenset(db.session.execute(
+            db.select(Flag.item_type, Flag.item_id).where(Flag.community_id == community.id,
+                                                          Flag.user_id == user.id)).tuples()), user.id)
     return (item_type, item.id) in cache[community.id]
 
 

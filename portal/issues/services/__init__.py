@@ -85,6 +85,7 @@ from portal.issues.services.reporting import (
     report_issue,
     report_problems,
     support_issue,
+    supported_in,
     supported_issue_ids,
 )
 from portal.issues.services.returnvisits import attempts_of, record_return_visit, return_visit_days, visit_due_by

@@ -73,10 +73,15 @@ def _list_options():
             joinedload(Issue.handover_org), joinedload(Issue.reporter), joinedload(Issue.community))
 
 
-def issue_in(community: Community, issue_id: int) -> Issue | None:
-    """One issue of a community, with what its page shows loaded in the same query."""
-    return db.session.scalar(db.select(Issue).where(Issue.community_id == community.id, Issue.id == issue_id)
-                             .options(*_list_options()))
+def issue_in(community: Community, issue_id: int, *, joined: bool = True, again: bool = False) -> Issue | None:
+    """One issue of a community, with what its page shows loaded in the same query (`joined`; or the issue's
+    own row, the community being loaded already). `again`: loaded before without them."""
+    query = db.select(Issue).where(Issue.community_id == community.id, Issue.id == issue_id)
+    if joined:
+        query = query.options(*_list_options())
+    if again:
+        query = query.execution_options(populate_existing=True)
+    return db.session.scalar(query)
 
 
 def _encode_cursor(values) -> str:

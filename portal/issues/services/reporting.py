@@ -186,6 +186,14 @@ def supported_issue_ids(user: User, issue_ids: Iterable[int]) -> set[int]:
         IssueSupport.user_id == user.id, IssueSupport.issue_id.in_(issue_ids))))
 
 
+def supported_in(user: User, community: Community) -> frozenset[int]:
+    """The issues of the community the person supports (one query)."""
+    if not getattr(user, "is_authenticated", False):
+        return frozenset()
+    return frozenset(db.session.scalars(db.select(IssueSupport.issue_id).join(Issue).where(
+        IssueSupport.user_id == user.id, Issue.community_id == community.id)))
+
+
 def support_issue(user: User, issue: Issue, *, now: datetime | None = None) -> bool:
     """"Me too". False, changing nothing, when the person already supports it (a double click included)."""
     if not permissions.can_support_issue(user, issue):
