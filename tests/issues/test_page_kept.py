@@ -190,3 +190,16 @@ def test_hiding_an_update_shows_on_the_next_view(client, auth, world):
     db.session.commit()
     page = view(client, issue)
     assert "Rude words" not in page and "Names a neighbour" in page
+
+
+def test_a_report_shows_as_reported_on_the_next_view(client, auth, world):
+    from portal.moderation import services as moderation
+    issue = accepted_with_update(world)
+    update = issue.events[-1]
+    auth.login(world.neighbour)
+    for _ in range(2):  # the first makes the short link
+        page = view(client, issue)
+    assert f'id="flag-issue_update-{update.id}"' in page and "flag-done" not in page
+    moderation.flag(world.neighbour, "issue_update", update, "spam")
+    db.session.commit()
+    assert re.search(rf'flag-done" id="flag-issue_update-{update.id}"', view(client, issue))
