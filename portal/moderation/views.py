@@ -139,8 +139,8 @@ _FLAG_MARK = re.compile(r"<!--flag:(\w+):(\d+):([\d,]*)-->")
 
 @bp.app_template_global()
 def moderation_flag_mark(item_type, item) -> Markup | None:
-    """The mark for flag_control while flag_marks() is on (None otherwise). Never for a hidden item: a page
-    showing one differs by viewer (is_hidden_for) and is not kept."""
+    """The mark for flag_control while a page renders to keep (web.rendering_to_keep; None otherwise). A page
+    showing a hidden item differs by viewer (is_hidden_for) and is not kept."""
     if not rendering_for_many():
         return None
     writers = ",".join(str(i) for i in sorted(services.ITEMS[item_type].writer_ids(item)))

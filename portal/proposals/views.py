@@ -456,8 +456,16 @@ def _sort():
 
 def _support_context(proposal):
     signed_in = current_user.is_authenticated
-    return {"proposal": proposal, "supported": signed_in and services.has_supported(current_user, proposal),
+    return {"proposal": proposal, "supported": signed_in and proposal.id in _supported_here(proposal.community),
             "can_support": signed_in and permissions.can_support_proposal(current_user, proposal)}
+
+
+def _supported_here(community) -> frozenset:
+    """The proposals of the community the person supports, kept per person under the community's version (a
+    support changes its proposal's count, and with it the version)."""
+    person = current_user
+    return versions.remember("proposals_supported_here", community,
+                             lambda: services.supported_in(person, community), person.id)
 
 
 def _like_rule(proposal):

@@ -74,7 +74,13 @@ from portal.proposals.services.lists import (
     timeline,
     versions,
 )
-from portal.proposals.services.supports import has_supported, support, supported_ids, withdraw_support
+from portal.proposals.services.supports import (
+    has_supported,
+    support,
+    supported_ids,
+    supported_in,
+    withdraw_support,
+)
 from portal.proposals.services.writing import (
     COST_MAX,
     DAYS_RANGE,

@@ -37,6 +37,14 @@ def has_supported(user: User, proposal: Proposal) -> bool:
         ProposalSupport.proposal_id == proposal.id, ProposalSupport.user_id == user.id)) is not None
 
 
+def supported_in(user: User, community) -> frozenset[int]:
+    """The proposals of the community the person supports (one query)."""
+    if not getattr(user, "is_authenticated", False):
+        return frozenset()
+    return frozenset(db.session.scalars(db.select(ProposalSupport.proposal_id).join(Proposal).where(
+        ProposalSupport.user_id == user.id, Proposal.community_id == community.id)))
+
+
 def supported_ids(user: User, proposal_ids: Iterable[int]) -> set[int]:
     """Which of these proposals the person supports (one query, for lists)."""
     proposal_ids = list(proposal_ids)
