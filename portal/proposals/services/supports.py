@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from portal.auth.models import User
+    from portal.places.models import Community
 
 # --- supports --------------------------------------------------------------------------------------------
 
@@ -37,7 +38,7 @@ def has_supported(user: User, proposal: Proposal) -> bool:
         ProposalSupport.proposal_id == proposal.id, ProposalSupport.user_id == user.id)) is not None
 
 
-def supported_in(user: User, community) -> frozenset[int]:
+def supported_in(user: User, community: Community) -> frozenset[int]:
     """The proposals of the community the person supports (one query)."""
     if not getattr(user, "is_authenticated", False):
         return frozenset()
