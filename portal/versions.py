@@ -45,11 +45,15 @@ _WRITES = re.compile(r'\b(?:UPDATE|INSERT\s+(?:OR\s+\w+\s+)?INTO|DELETE\s+FROM)\
 # One entry for each page variant (name, community, key), at its latest version: a rendered page of rows is
 # 10–20 KB, a sub-district's dashboard ~300 KB; the LRU drops the variants read least recently.
 MAX_ENTRIES = 1024
+# One person's values (their supports, flags, drafts, notification page) are kept apart, so that many people
+# active at once never push the pages everyone reads out of the LRU above.
+MAX_PERSONAL = 2048
 
 # table name -> None (the row's own community_id) or community_of(session, obj, new) -> community ids
 _tracked: dict[str, Callable | None] = {"community": None}
 _columns: dict[str, frozenset[str]] = {}  # table name -> the only columns whose change counts
 _entries: OrderedDict = OrderedDict()
+_personal: OrderedDict = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -114,14 +118,15 @@ class Kept(NamedTuple):
     keep: bool = True
 
 
-def remember(name: str, community, compute: Callable, *key, also: tuple = ()):
+def remember(name: str, community, compute: Callable, *key, also: tuple = (), person: int | None = None):
     """`compute()`'s value for the community (and `key`), kept until the community's version changes (or
     its `Kept.until` comes). The value is shared by every request: plain data (tuples, numbers, strings,
     markup), never rows of a session. `also` is more of the version, read by the caller (a ballot's log head,
     which votes move and the community's version does not follow): unlike `key`, a new one replaces the
-    entry instead of adding one."""
+    entry instead of adding one. `person`: one person's value (their supports here), kept apart."""
     version = community.content_version
-    return _remember((name, community.id, *key), None if version is None else (version, also), compute)
+    what = (name, community.id, *key) if person is None else (name, community.id, person, *key)
+    return _remember(what, None if version is None else (version, also), compute, personal=person is not None)
 
 
 def remember_across(name: str, communities: Iterable, compute: Callable, *key, also: tuple = ()):
@@ -142,30 +147,31 @@ def remember_each(name: str, community, *key) -> dict:
     return remember(name, community, dict, *key)
 
 
-def remember_as(name: str, version, compute: Callable, *key):
-    """`remember` for what belongs to no community (one person's notifications): kept under the `version` the
-    caller read, which must change with everything the value shows (None: not kept)."""
-    return _remember((name, *key), None if version is None else (version,), compute)
+def remember_as(name: str, version, compute: Callable, person: int, *key):
+    """`remember` for one person's value that belongs to no community (their notifications): kept apart,
+    under the `version` the caller read, which must change with everything the value shows (None: not kept)."""
+    return _remember((name, person, *key), None if version is None else (version,), compute, personal=True)
 
 
-def _remember(what: tuple, version, compute: Callable):
+def _remember(what: tuple, version, compute: Callable, *, personal: bool = False):
     """The value kept for `what` (a name, the community or communities, the caller's key) at `version`. One
     entry for each `what`: the value of an earlier version is dropped when the next one is kept, so that an
     entry no request will ask for again (its version is gone) does not wait for the LRU to push it out."""
+    entries, limit = (_personal, MAX_PERSONAL) if personal else (_entries, MAX_ENTRIES)
     with _lock:
-        entry = _entries.get(what)
+        entry = entries.get(what)
         if entry is not None:
-            _entries.move_to_end(what)
+            entries.move_to_end(what)
     if entry is not None and entry[0] == version and (entry[2] is None or clock.utcnow() < entry[2]):
         return entry[1]
     result = compute()
     value, until, keep = result if isinstance(result, Kept) else (result, None, True)
     if keep and version is not None and not db.session.info.get(_WRITTEN):
         with _lock:
-            _entries[what] = (version, value, until)
-            _entries.move_to_end(what)
-            while len(_entries) > MAX_ENTRIES:
-                _entries.popitem(last=False)
+            entries[what] = (version, value, until)
+            entries.move_to_end(what)
+            while len(entries) > limit:
+                entries.popitem(last=False)
     return value
 
 

@@ -281,6 +281,22 @@ def test_remember_keeps_nothing_a_transaction_computed_after_writing(two):
     assert len(calls) == 2
 
 
+def test_one_persons_values_are_kept_apart_from_the_pages_everyone_reads(two, monkeypatch):
+    """Many people active at once fill their own LRU, never pushing a shared page out."""
+    x, _y, _building, _other = two
+    calls = []
+    community = db.session.get(Community, x.id)
+    monkeypatch.setattr(versions, "MAX_PERSONAL", 5)
+    assert versions.remember("test_shared", community, building_names(x, calls)) == ("3号楼",)
+    for person in range(versions.MAX_ENTRIES + 10):
+        versions.remember("test_personal", community, lambda p=person: p, person=person)
+    assert len(versions._personal) == 5 and ("test_personal", x.id, 0) not in versions._personal
+    assert versions.remember("test_shared", community, building_names(x, calls)) == ("3号楼",)
+    assert len(calls) == 1
+    assert versions.remember("test_personal", community, lambda: "again", person=versions.MAX_ENTRIES + 9) == \
+        versions.MAX_ENTRIES + 9  # kept for that person
+
+
 def test_tracked_tables_are_the_ones_kept_values_read():
     assert versions.tracked_tables() == {"community", "building", "household", "organization", "issue_category",
                                          "issue", "action", "meeting", "ballot", "proposal", "proposal_comment",

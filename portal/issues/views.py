@@ -571,7 +571,7 @@ def _supported_here(community) -> frozenset:
     support changes its issue's count, and with it the version)."""
     person = current_user
     return versions.remember("issues_supported", community, lambda: services.supported_in(person, community),
-                             person.id)
+                             person=person.id)
 
 
 @bp.get("/c/<slug>/issues/<int:issue_id>")

@@ -83,7 +83,7 @@ def moderation_reported(item_type, item, community) -> bool:
     if community.id not in cache:
         cache[community.id] = versions.remember("flagged_by", community, lambda: frozenset(db.session.execute(
             db.select(Flag.item_type, Flag.item_id).where(Flag.community_id == community.id,
-                                                          Flag.user_id == user.id)).tuples()), user.id)
+                                                          Flag.user_id == user.id)).tuples()), person=user.id)
     return (item_type, item.id) in cache[community.id]
 
 

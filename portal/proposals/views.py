@@ -295,14 +295,15 @@ def _supported(community, ids) -> frozenset:
     version (a support changes the proposal's count, and with it the version)."""
     person = current_user
     return versions.remember("proposals_supported", community,
-                             lambda: frozenset(services.supported_ids(person, ids)), person.id, ids)
+                             lambda: frozenset(services.supported_ids(person, ids)), ids,
+                             person=person.id)
 
 
 def _drafts(community) -> tuple:
     """The person's drafts here (id and title), kept per person under the community's version."""
     person = _person()
     return versions.remember("proposal_drafts", community, lambda: tuple(
-        SimpleNamespace(id=d.id, title=d.title) for d in services.my_drafts(person, community)), person.id)
+        SimpleNamespace(id=d.id, title=d.title) for d in services.my_drafts(person, community)), person=person.id)
 
 
 @bp.get("/c/<slug>/proposals.atom")
@@ -465,7 +466,7 @@ def _supported_here(community) -> frozenset:
     support changes its proposal's count, and with it the version)."""
     person = current_user
     return versions.remember("proposals_supported_here", community,
-                             lambda: services.supported_in(person, community), person.id)
+                             lambda: services.supported_in(person, community), person=person.id)
 
 
 def _like_rule(proposal):
