@@ -147,6 +147,16 @@ def remember_each(name: str, community, *key) -> dict:
     return remember(name, community, dict, *key)
 
 
+def remember_item(name: str, community, item, compute: Callable):
+    """`compute()`'s value for one item of the community (an issue's photos, a proposal's tally), kept in
+    the community's `remember_each` dict under `item`."""
+    kept = remember_each(name, community)
+    found = kept.get(item)
+    if found is None:
+        found = kept[item] = compute()
+    return found
+
+
 def remember_as(name: str, version, compute: Callable, person: int, *key):
     """`remember` for one person's value that belongs to no community (their notifications): kept apart,
     under the `version` the caller read, which must change with everything the value shows (None: not kept)."""

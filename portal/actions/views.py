@@ -127,12 +127,8 @@ def _included_in(kind, obj):
     community = _community_of(kind, obj)
     if community is None or obj is None:
         return services.actions_for_source(kind, obj)
-    kept = versions.remember_each("actions_included_in", community)
-    found = kept.get((kind, obj.id))
-    if found is None:
-        found = kept[(kind, obj.id)] = tuple(IncludedAction(a.id, a.title, a.status, a.progress)
-                                             for a in services.actions_for_source(kind, obj))
-    return found
+    return versions.remember_item("actions_included_in", community, (kind, obj.id), lambda: tuple(
+        IncludedAction(a.id, a.title, a.status, a.progress) for a in services.actions_for_source(kind, obj)))
 
 
 def _ready(kind, obj) -> bool:

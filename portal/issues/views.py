@@ -469,11 +469,8 @@ class PhotoRow(NamedTuple):
 def _photos(issue) -> list:
     """The issue's photos, read once per version of its community (a photo added or removed changes it):
     each as its row's values with the issue (who may remove one depends on the issue's community)."""
-    kept = versions.remember_each("issue_photos", issue.community)
-    rows = kept.get(issue.id)
-    if rows is None:
-        rows = kept[issue.id] = tuple(PhotoRow(p.id, p.event_id, p.uploaded_by_id, p.key, p.width, p.height)
-                                      for p in issue.photos)
+    rows = versions.remember_item("issue_photos", issue.community, issue.id, lambda: tuple(
+        PhotoRow(p.id, p.event_id, p.uploaded_by_id, p.key, p.width, p.height) for p in issue.photos))
     return [SimpleNamespace(**row._asdict(), issue=issue) for row in rows]
 
 

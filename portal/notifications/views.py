@@ -12,7 +12,15 @@ from portal.clock import utcnow
 from portal.extensions import db
 from portal.i18n import locale_name
 from portal.notifications import bp, centre, services
-from portal.web import passed_text_lasts, public, unread_notifications, with_csrf, without_csrf, year_changes
+from portal.web import (
+    public,
+    rendering_to_keep,
+    unread_notifications,
+    with_csrf,
+    without_csrf,
+    words_change_at,
+    year_changes,
+)
 
 PREFERENCES_ENDPOINT = "notifications.preferences"
 STOP_POLLING = 286  # htmx stops polling on this status (signed out: nothing to count)
@@ -57,13 +65,12 @@ def _kept_list(page: int) -> tuple[str, bool]:
     person = current_user
 
     def render():
-        context = _list_context(page)
-        html = without_csrf(render_template("notifications/_list.html", **context))
         now = utcnow()
-        shown = [n for entry in context["inbox"].entries for n in (entry.latest, *entry.earlier)]
-        until = min([year_changes(current_app.config["DEFAULT_TIME_ZONE"])]
-                    + [now + passed_text_lasts(n.created_at - now) for n in shown])
-        return versions.Kept((html, context["inbox"].has_next), until=until)
+        with rendering_to_keep() as moments:
+            context = _list_context(page)
+            html = without_csrf(render_template("notifications/_list.html", **context))
+        ends = [year_changes(current_app.config["DEFAULT_TIME_ZONE"]), words_change_at(moments, now)]
+        return versions.Kept((html, context["inbox"].has_next), until=min(e for e in ends if e is not None))
     return versions.remember_as("notification_centre", centre.inbox_version(person), render, person.id, page,
                                 locale_name())
 

@@ -507,11 +507,7 @@ def _detail_page(proposal):
 def _kept(proposal, name, read):
     """`read(proposal)` (plain data: the step bar's dates, the comments' stance tally) read once per version of
     the community (portal.versions: comments and the proposal's events are tracked)."""
-    kept = versions.remember_each("proposal_page_" + name, proposal.community)
-    found = kept.get(proposal.id)
-    if found is None:
-        found = kept[proposal.id] = read(proposal)
-    return found
+    return versions.remember_item("proposal_page_" + name, proposal.community, proposal.id, lambda: read(proposal))
 
 
 def _share(proposal):
