@@ -479,13 +479,18 @@ def can_comment(user, proposal) -> bool:
 
 
 def can_edit_comment(user, comment) -> bool:
-    """The author, while the consultation is open and the comment is neither deleted, hidden nor in a
-    locked thread."""
+    """The author, while the comment is open to edits (comment_open_to_edits)."""
+    return comment_open_to_edits(comment) and _wrote(user, comment)
+
+
+def comment_open_to_edits(comment) -> bool:
+    """Whether its author may still edit a comment: the consultation is open and the comment is neither
+    deleted, hidden nor in a locked thread."""
     if comment is None or comment.deleted_at is not None or comment.hidden_state is not None:
         return False
     if comment.locked_at is not None or (comment.parent is not None and comment.parent.locked_at is not None):
         return False
-    return comment.proposal.consultation_open and _wrote(user, comment)
+    return comment.proposal.consultation_open
 
 
 def can_delete_comment(user, comment) -> bool:

@@ -332,8 +332,11 @@ class ProposalTerm(db.Model):
 
 # The proposal list keeps its rendered pages of proposals (with their stance tallies, from the comments),
 # the calendar its ballots of proposals not hidden, a proposal's page its step dates (from its events) and
-# stance tally, between requests (portal.versions). A comment's likes change nothing kept.
+# stance tally, a proposal's page for residents and visitors, between requests (portal.versions). A comment's
+# likes change nothing kept (the page reads its comments' like counts per request).
 versions.track("proposal")
 versions.track("proposal_comment", community_of=versions.through("proposal_id", "proposal"),
-               columns=("proposal_id", "stance", "deleted_at", "hidden_state"))
+               columns=("proposal_id", "parent_id", "stance", "body", "edited_at", "deleted_at", "hidden_state",
+                        "hidden_reason", "locked_at"))
 versions.track("proposal_event", community_of=versions.through("proposal_id", "proposal"))
+versions.track("proposal_attachment", community_of=versions.through("proposal_id", "proposal"))

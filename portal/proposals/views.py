@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from types import SimpleNamespace
+from typing import NamedTuple
 
 from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -22,12 +23,13 @@ from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
-from portal import versions
+from portal import clock, versions
 from portal.auth import permissions
 from portal.clock import utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.formviews import db_int, flash_back, form_view, posted_id
+from portal.i18n import locale_name
 from portal.moderation.services import is_hidden_for
 from portal.places.services import community_or_404
 from portal.proposals import bp, services
@@ -66,7 +68,12 @@ from portal.web import (
     perform,
     public,
     refuse,
+    rendering_to_keep,
     send_upload,
+    template_csrf_token,
+    with_csrf,
+    without_csrf,
+    words_change_at,
     year_changes,
 )
 
@@ -481,27 +488,191 @@ def _like_rule(proposal):
     return may_like
 
 
+# --- a comment's controls, written the same way on every page that shows comments ------------------------
+# Python rather than template includes: the kept consultation page (_kept_body) fills these in for each of
+# its up to eighty comments on every request.
+
+@bp.app_template_global()
+def proposal_like(comments_url, comment_id, count, state) -> Markup:
+    """A comment's likes: with `state` "like" or "unlike", the button for one who may like it (a real POST,
+    swapped in place by htmx; "unlike" when they do), else ("static") the count alone, when there is one."""
+    comment_id = int(comment_id)
+    if state == "static":
+        inner = Markup('<span class="like-static">{}</span>').format(
+            ngettext("%(num)d like", "%(num)d likes", count)) if count else ""
+    else:
+        url = f"{comments_url}/{comment_id}/like"
+        if state == "unlike":
+            button = Markup('<button class="like-button is-liked" type="submit" name="action" value="unlike" '
+                            'aria-pressed="true">{} <span class="like-count">{}</span><span class="visually-hidden">'
+                            ' {}</span></button>').format(_("Liked"), count, _("(press to take back your like)"))
+        else:
+            button = Markup('<button class="like-button" type="submit" name="action" value="like" '
+                            'aria-pressed="false">{} <span class="like-count">{}</span></button>').format(
+                                _("Like"), count)
+        inner = Markup('<form method="post" action="{}" hx-post="{}" hx-target="#like-{}" hx-swap="outerHTML" '
+                       'class="inline-form"><input type="hidden" name="csrf_token" value="{}">{}</form>').format(
+                           url, url, comment_id, template_csrf_token(), button)
+    return Markup('<span class="like" id="like-{}">{}</span>').format(comment_id, inner)
+
+
+@bp.app_template_global()
+def proposal_own_links(comments_url, comment_id, editable, deletable) -> Markup:
+    """"Edit" and "Delete" under one's own comment, as far as each is still allowed."""
+    parts = []
+    if editable:
+        parts.append(Markup('<a class="small-link" href="{}/{}/edit">{}</a>').format(
+            comments_url, int(comment_id), _("Edit")))
+    if deletable:
+        parts.append(Markup(
+            '<details class="inline-details"><summary>{}</summary><form method="post" action="{}/{}/delete">'
+            '<input type="hidden" name="csrf_token" value="{}"><p>{}</p>'
+            '<button class="button button-small" type="submit">{}</button></form></details>').format(
+                _("Delete"), comments_url, int(comment_id), template_csrf_token(),
+                _("Delete your comment? Replies to it stay."), _("Delete my comment")))
+    return Markup("").join(parts)
+
+
+@bp.app_template_global()
+def proposal_reply_link(comments_url, comment_id) -> Markup:
+    """"Reply" under a thread: the reply form put in place by htmx, or its own page."""
+    url = f"{comments_url}/{int(comment_id)}/reply"
+    return Markup('<a class="small-link reply-link" href="{}" hx-get="{}" hx-target="this" hx-swap="outerHTML">'
+                  '{}</a>').format(url, url, _("Reply"))
+
+
+@bp.app_template_global()
+def proposal_comment_editable(comment) -> bool:
+    return permissions.comment_open_to_edits(comment)
+
+
 def _detail_page(proposal):
-    viewer = current_user
     sort, page = _sort(), _page_number()
+    # Ordered by likes, a page changes with every like, which changes nothing kept: drawn each time.
+    if request.method == "GET" and sort != "liked" and _plain_viewer(proposal):
+        body = _kept_body(proposal, sort, page)
+        if body is not None:
+            return render_template("proposals/detail.html", community=proposal.community, proposal=proposal,
+                                   hidden=False, body=body)
+    return render_template("proposals/detail.html", body=None, **_detail_context(proposal, sort, page))
+
+
+def _detail_context(proposal, sort, page, *, kept=False) -> dict:
+    """What the page shows; with `kept`, only what it shows every plain viewer alike (_kept_body)."""
+    viewer = current_user
     threads, pager = services.comment_page(proposal, viewer, sort=sort, page=page)
-    comment_ids = [c.id for thread in threads for c in (thread.top, *thread.replies)]
+    context = dict(
+        community=proposal.community, proposal=proposal,
+        steps=step_list(proposal, _kept(proposal, "step_dates", services.step_dates)),
+        tally=_kept(proposal, "stance_tally", services.stance_tally),
+        threads=threads, pager=pager, sort=sort, sorts=COMMENT_SORTS, comments_url=_comments_url(proposal),
+        events=services.timeline(proposal, viewer), hidden=not kept and is_hidden_for(viewer, "proposal", proposal),
+        withdraw_labels=WITHDRAW_REASON_LABELS, share=_share(proposal), **_template_context())
+    if kept:
+        return context
     signed_in = viewer.is_authenticated
     if signed_in:
         # Asked on every page, not only where a block then explains it, so that a page costs the same
         # statements whatever state the proposal is in.
         take_part_state(proposal.community)
-    return render_template(
-        "proposals/detail.html", community=proposal.community,
-        steps=step_list(proposal, _kept(proposal, "step_dates", services.step_dates)),
-        tally=_kept(proposal, "stance_tally", services.stance_tally),
-        threads=threads, pager=pager, sort=sort, sorts=COMMENT_SORTS,
-        liked_ids=services.liked_ids(viewer, comment_ids) if signed_in else set(), may_like=_like_rule(proposal),
-        events=services.timeline(proposal, viewer), hidden=is_hidden_for(viewer, "proposal", proposal),
-        new_comment=CommentForm(formdata=None),
-        can_comment=signed_in and permissions.can_comment(_person(), proposal),
-        withdraw_labels=WITHDRAW_REASON_LABELS, share=_share(proposal), **_support_context(proposal),
-        **_template_context())
+    comment_ids = [c.id for thread in threads for c in (thread.top, *thread.replies)]
+    return dict(context, liked_ids=services.liked_ids(viewer, comment_ids) if signed_in else set(),
+                may_like=_like_rule(proposal), new_comment=CommentForm(formdata=None),
+                can_comment=signed_in and permissions.can_comment(_person(), proposal), **_support_context(proposal))
+
+
+def _comments_url(proposal) -> str:
+    return url_for("proposals.comment", slug=proposal.community.slug, proposal_id=proposal.id)
+
+
+def _plain_viewer(proposal) -> bool:
+    """A visitor, or a signed-in person with no organization (not staff, official, committee member nor
+    admin) who neither wrote the proposal nor acts for someone: every such viewer is shown the same page but
+    for their own parts (_fill_kept), of a proposal nobody hid."""
+    if proposal.hidden_state is not None or proposal.status == "draft":
+        return False
+    user = current_user
+    if not user.is_authenticated:
+        return True
+    from portal.auth import roles
+    return not user.is_admin and not roles.memberships(user) and _acting_for() is None and \
+        user.id not in (proposal.author_id, proposal.created_by_id)
+
+
+class _KeptPage(NamedTuple):
+    html: str  # the page below the header, its CSRF tokens and its viewers' own parts as marks
+    comment_ids: tuple  # the comments whose likes it shows (a like changes no version: read per request)
+    apart: frozenset  # who is served the page drawn for them: who wrote a hidden comment on it, or wrote one
+    # for someone else (both see more of it, or other controls)
+    go_to_form: str  # the "Go to the comment form" link, for those who may comment
+
+
+_SUPPORT_MARK, _FORM_MARK = "<!--proposal-support-->", "<!--comment-form-->"
+_GO_TO_FORM_MARK = "<!--goto-comment-form-->"
+_COMMENT_MARK = re.compile(r"<!--(like|own|reply):(\d+)(?::(\d+))?(?::([01]))?-->")
+
+
+def _kept_body(proposal, sort, page) -> Markup | None:
+    """The page below the header as residents and visitors see it, kept per proposal, order of comments,
+    page and language under the community's version (the proposal, its comments, events and attachments,
+    ballots, notices, names: portal.versions) until a time on it would read differently, a ballot opens or
+    closes or the year changes. Each comment's likes are read per request (a like changes nothing kept);
+    the viewer's support block, likes, own comments' links, reply links and comment form are filled in
+    here, their "Report" controls in the template (moderation_fill_flags). None for a viewer the page is
+    not kept for (_KeptPage.apart)."""
+    community = proposal.community
+
+    def render():
+        now = clock.utcnow()  # read where tests move it
+        with rendering_to_keep() as moments:
+            context = _detail_context(proposal, sort, page, kept=True)
+            html = render_template("proposals/_detail_body.html", kept=True, **context)
+            go_to_form = render_template("proposals/_goto_comment_form.html")
+        comments = [c for thread in context["threads"] for c in (thread.top, *thread.replies)]
+        apart = {c.created_by_id for c in comments if c.created_by_id is not None} | \
+            {c.author_id for c in comments if c.hidden_state is not None}
+        shown = tuple(c.id for c in comments if c.deleted_at is None and c.hidden_state is None)
+        until = min(e for e in (year_changes(community.time_zone), words_change_at(moments, now)) if e is not None)
+        return versions.Kept(_KeptPage(without_csrf(html), shown, frozenset(apart), without_csrf(go_to_form)),
+                             until=until)
+    kept = versions.remember("proposal_page_body", community, render, proposal.id, sort, page, locale_name())
+    if current_user.is_authenticated and current_user.id in kept.apart:
+        return None
+    return _fill_kept(proposal, kept)
+
+
+def _fill_kept(proposal, kept: _KeptPage) -> Markup:
+    """The kept page with this request's viewer's own parts in place of its marks."""
+    viewer = current_user
+    signed_in = viewer.is_authenticated
+    community = proposal.community
+    comments_url = _comments_url(proposal)
+    counts, liked = services.like_counts(viewer, kept.comment_ids)
+    takes_part = signed_in and permissions.can_create_proposal(viewer, community)
+    can_comment = signed_in and permissions.can_comment(_person(), proposal)
+    if signed_in:
+        take_part_state(community)  # as the page drawn in full: the same statements whatever the state
+
+    def fill(match):
+        kind, comment_id, author_id = match.group(1), int(match.group(2)), match.group(3)
+        if kind == "like":
+            mine = signed_in and int(author_id) == viewer.id
+            state = ("unlike" if comment_id in liked else "like") if takes_part and not mine else "static"
+            return proposal_like(comments_url, comment_id, counts.get(comment_id, 0), state)
+        if kind == "own":
+            mine = signed_in and int(author_id) == viewer.id
+            return proposal_own_links(comments_url, comment_id, match.group(4) == "1", True) if mine else ""
+        return proposal_reply_link(comments_url, comment_id) if can_comment else ""
+    html = _COMMENT_MARK.sub(fill, with_csrf(kept.html))
+    if _SUPPORT_MARK in html:
+        support = render_template("proposals/_support.html", **_support_context(proposal), **_template_context())
+        html = html.replace(_SUPPORT_MARK, support, 1)
+    if _FORM_MARK in html:
+        form = render_template("proposals/_new_comment.html", community=community, proposal=proposal,
+                               can_comment=can_comment, new_comment=CommentForm(formdata=None))
+        html = html.replace(_FORM_MARK, form, 1)
+    html = html.replace(_GO_TO_FORM_MARK, with_csrf(kept.go_to_form) if can_comment else "", 1)
+    return Markup(html)  # the template fills the "Report" marks
 
 
 def _kept(proposal, name, read):
@@ -540,6 +711,7 @@ def replies(slug, proposal_id, comment_id):
     return htmx_or_page(
         "proposals/_replies.html", "proposals/thread.html", community=proposal.community, proposal=proposal,
         top=top, replies=found, later=later, after=after, zone=proposal.community.time_zone,
+        comments_url=_comments_url(proposal),
         hidden=is_hidden_for(viewer, "proposal", proposal),
         liked_ids=services.liked_ids(viewer, [top.id, *(c.id for c in found)]) if signed_in else set(),
         may_like=_like_rule(proposal), can_comment=signed_in and permissions.can_comment(_person(), proposal),
@@ -811,7 +983,7 @@ def like_comment(slug, proposal_id, comment_id):
     perform(lambda: act(person, found))
     if request.htmx:
         db.session.refresh(found)
-        return render_template("proposals/_like.html", proposal=proposal, c=found,
+        return render_template("proposals/_like.html", proposal=proposal, c=found, comments_url=_comments_url(proposal),
                                liked=bool(services.liked_ids(person, [found.id])), may_like=lambda c: True)
     return redirect(_comment_url(proposal, found))
 

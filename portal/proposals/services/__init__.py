@@ -41,6 +41,7 @@ from portal.proposals.services.consultation import (
     delete_comment,
     edit_comment,
     like_comment,
+    like_counts,
     liked_ids,
     stance_tallies,
     stance_tally,

@@ -1,0 +1,203 @@
+"""A proposal's page below the header is kept for residents and visitors (portal/proposals/views.py
+_kept_body): drawn once per proposal, order, page and language under the community's version, with each
+viewer's own parts (support block, likes, their comments' links, reply links, the comment form, "Report")
+filled in per request. Every viewer must see exactly the page drawn for them as before, every change must
+show on the next view, and the clock passing must move what it moves with nothing written."""
+import re
+from datetime import timedelta
+
+import pytest
+
+from portal.extensions import db
+from tests.proposals import gen_comment, gen_in_deliberation, gen_proposal
+from tests.queries import recorded_statements
+
+
+def view(client, proposal, query=""):
+    response = client.get(f"/c/{proposal.community.slug}/proposals/{proposal.id}{query}")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def body_of(page):
+    """The page's article, its CSRF tokens and the whitespace between tags made alike."""
+    article = page[page.index('<article class="proposal">'):page.index("</article>", page.rindex("share"))]
+    article = re.sub(r'name="csrf_token" value="[^"]+"', 'name="csrf_token" value="T"', article)
+    return re.sub(r"\s+", " ", re.sub(r">\s+<", "><", article)).strip()
+
+
+def drawn_as_before(client, proposal, monkeypatch, query=""):
+    """The page as it is drawn for viewers it is not kept for: the same viewer's page, drawn in full."""
+    from portal.proposals import views
+    with monkeypatch.context() as patch:
+        patch.setattr(views, "_plain_viewer", lambda proposal: False)
+        return view(client, proposal, query)
+
+
+@pytest.fixture()
+def consultation(world):
+    """A proposal in consultation with a bit of everything: comments for and against, replies, likes, one of
+    the neighbour's own comments, another's hidden comment, a deleted one, a locked thread."""
+    from portal.moderation.services import hide, lock
+    from portal.proposals import services
+    proposal = gen_in_deliberation(world)
+    mine = gen_comment(world, proposal, body="Mine: the lift helps everyone.")
+    theirs = gen_comment(world, proposal, author=world.supporters[0], stance="against", body="Too expensive.")
+    gen_comment(world, proposal, author=world.supporters[1], stance="neutral", body="A reply.", parent=mine)
+    hidden = gen_comment(world, proposal, author=world.supporters[2], body="Something rude.")
+    hide(world.chair_x, "comment", hidden, "Personal attack")
+    gone = gen_comment(world, proposal, author=world.supporters[3], body="Changed my mind.")
+    services.delete_comment(world.supporters[3], gone)
+    locked = gen_comment(world, proposal, author=world.supporters[4], body="Locked thread.")
+    lock(world.chair_x, "comment", locked)
+    services.like_comment(world.neighbour, theirs)
+    services.like_comment(world.supporters[5], theirs)
+    services.like_comment(world.supporters[5], mine)
+    db.session.commit()
+    proposal.theirs, proposal.mine, proposal.hidden_comment = theirs, mine, hidden
+    return proposal
+
+
+def viewers(world):
+    return {"visitor": None, "neighbour": world.neighbour, "supporter": world.supporters[5],
+            "pending": world.pending, "of another community": world.resident_y}
+
+
+def test_every_plain_viewer_sees_the_page_drawn_for_them(client, auth, world, consultation, monkeypatch):
+    for name, person in viewers(world).items():
+        auth.logout()
+        if person is not None:
+            auth.login(person)
+        view(client, consultation)  # the first view makes the short link, which changes the version
+        view(client, consultation)
+        kept = view(client, consultation)
+        assert body_of(kept) == body_of(drawn_as_before(client, consultation, monkeypatch)), name
+
+
+def test_each_viewer_gets_their_own_parts(client, auth, world, consultation):
+    auth.login(world.neighbour)
+    view(client, consultation)
+    page = view(client, consultation)
+    theirs, mine = consultation.theirs.id, consultation.mine.id
+    assert re.search(rf'id="like-{theirs}">.*?aria-pressed="true"', page)  # they like it
+    assert f"/comments/{mine}/edit" in page and f"/comments/{mine}/delete" in page  # their own comment
+    assert f"/comments/{theirs}/edit" not in page
+    assert f"/comments/{mine}/reply" in page and 'id="new-comment"' in page and "Go to the comment form" in page
+    assert "Something rude." not in page and "Personal attack" in page
+    auth.logout()
+    page = view(client, consultation)
+    assert "like-button" not in page and "2 likes" in page and "/reply" not in page
+    assert "Sign in to take part in the consultation" in page and "/edit" not in page
+    auth.login(world.pending)
+    page = view(client, consultation)
+    assert "like-button" not in page and "/reply" not in page and "Your claim to a home here is waiting" in page
+
+
+def test_a_second_view_reads_no_comment_nor_timeline_and_likes_show_at_once(client, auth, world, consultation):
+    from portal.proposals import services
+    auth.login(world.supporters[6])
+    view(client, consultation)
+    view(client, consultation)
+    with recorded_statements() as statements:
+        page = view(client, consultation)
+    read = " ".join(statements)
+    assert "FROM proposal_event" not in read and "proposal_comment.body" not in read
+    assert re.search(rf'id="like-{consultation.theirs.id}">.*?aria-pressed="false".*?like-count">2<', page)
+    services.like_comment(world.supporters[6], consultation.theirs)  # no version changes with a like
+    db.session.commit()
+    page = view(client, consultation)
+    assert re.search(rf'id="like-{consultation.theirs.id}">.*?aria-pressed="true".*?like-count">3<', page)
+
+
+def test_every_change_shows_on_the_next_view(client, auth, world, consultation):
+    from portal.auth.services import update_profile
+    from portal.moderation.services import restore
+    from portal.proposals import services
+    auth.login(world.supporters[6])
+    view(client, consultation)
+    gen_comment(world, consultation, author=world.supporters[7], body="A new voice.")
+    db.session.commit()
+    assert "A new voice." in view(client, consultation)
+    services.edit_comment(world.neighbour, consultation.mine, stance="for", body="Mine, said better.")
+    db.session.commit()
+    page = view(client, consultation)
+    assert "Mine, said better." in page
+    restore(world.chair_x, "comment", consultation.hidden_comment)
+    db.session.commit()
+    assert "Something rude." in view(client, consultation)
+    update_profile(world.supporters[0], world.supporters[0], display_name="Old Wang", locale=None, large_text=False)
+    db.session.commit()
+    assert "Old Wang" in view(client, consultation)
+    services.close_deliberation(world.chair_x, consultation, reason="Enough said.")
+    db.session.commit()
+    page = view(client, consultation)
+    assert "comments are read-only" in page and "Enough said." in page and "/reply" not in page
+
+
+def test_who_wrote_a_hidden_comment_reads_it_and_who_did_not_does_not(client, auth, world, consultation,
+                                                                       monkeypatch):
+    auth.login(world.supporters[6])
+    view(client, consultation)
+    assert "Something rude." not in view(client, consultation)
+    auth.logout()
+    auth.login(world.supporters[2])  # its author: served the page drawn for them
+    page = view(client, consultation)
+    assert "Something rude." in page and "Hidden by moderators:" in page
+    assert body_of(page) == body_of(drawn_as_before(client, consultation, monkeypatch))
+
+
+def test_the_author_the_committee_and_moderators_get_the_page_drawn_for_them(client, auth, world, consultation):
+    auth.login(world.reporter)  # the proposal's author
+    assert "Edit my proposal" in view(client, consultation)
+    auth.logout()
+    auth.login(world.chair_x)
+    page = view(client, consultation)
+    assert "For the committee" in page and "Something rude." in page and "Restore" in page
+
+
+def test_a_page_ordered_by_likes_follows_every_like(client, auth, world, consultation):
+    from portal.proposals import services
+    auth.login(world.supporters[6])
+    first = view(client, consultation, "?sort=liked")
+    assert first.index("Too expensive.") < first.index("Mine: the lift")
+    for person in world.supporters[7:10]:
+        services.like_comment(person, consultation.mine)
+    db.session.commit()
+    page = view(client, consultation, "?sort=liked")
+    assert page.index("Mine: the lift") < page.index("Too expensive.")
+
+
+def test_the_clock_moves_the_times_and_opens_the_ballot_with_nothing_written(client, auth, world, monkeypatch):
+    import portal.clock
+    import portal.votes.services._common
+    from portal.clock import utcnow
+    from tests.votes import gen_ballot
+    proposal = gen_in_deliberation(world)
+    gen_comment(world, proposal, body="Soon to be an hour old.")
+    opens = utcnow() + timedelta(hours=2)
+    gen_ballot(world, proposal=proposal, opens_at=opens, closes_at=opens + timedelta(days=7))
+    db.session.commit()
+    auth.login(world.supporters[6])
+    view(client, proposal)
+    page = view(client, proposal)
+    assert "Voting opens in 2 hours" in page and "Soon to be an hour old." in page
+    later = utcnow() + timedelta(hours=3)
+    for module in (portal.clock, portal.votes.services._common):
+        monkeypatch.setattr(module, "utcnow", lambda: later)
+    page = view(client, proposal)
+    assert "Voting closes in 1 week" in page and "Voting opens" not in page
+    assert "3 hours ago" in page
+
+
+def test_a_proposal_collecting_supports_keeps_the_support_block_per_viewer(client, auth, world):
+    proposal = gen_proposal(world)
+    db.session.commit()
+    auth.login(world.neighbour)
+    view(client, proposal)
+    assert "Support this proposal" in view(client, proposal)
+    auth.logout()
+    auth.login(world.pending)
+    page = view(client, proposal)
+    assert "Support this proposal" not in page and "Only verified residents" in page
+    auth.logout()
+    assert "Sign in to support it" in view(client, proposal)
