@@ -303,7 +303,7 @@ def test_tracked_tables_are_the_ones_kept_values_read():
                                          "chase", "issue_summons", "action_summons", "estate", "ballot_scope",
                                          "public_notice", "notice_objection", "issue_photo", "short_link",
                                          "issue_event", "user", "proposal_event",
-                                         "moderation_flag"}
+                                         "moderation_flag", "proposal_attachment"}
 
 
 def test_only_the_tracked_columns_of_a_ballot_count(world):
