@@ -123,7 +123,6 @@ def init_app(app: Flask, *, rules) -> None:
     app.context_processor(template_helpers)
     app.jinja_env.globals["url_for"] = TemplateUrls(app).url_for
     app.jinja_env.globals["csrf_token"] = template_csrf_token
-    app.jinja_env.globals["changes_at"] = changes_at
     app.add_template_filter(datetime_local)
     app.add_template_filter(date_local)
     app.add_template_filter(relative_time)
@@ -373,22 +372,13 @@ def relative_time(value) -> str:
 _RECORDED: ContextVar[list | None] = ContextVar("relative_times_recorded", default=None)
 
 
-class _Moments(list):
-    """The moments relative_time() wrote while rendering to keep, and in `ends` those at which something
-    drawn stops being right as time passes (changes_at: a ballot opening, a notice's period ending)."""
-
-    def __init__(self):
-        super().__init__()
-        self.ends = []
-
-
 @contextmanager
 def rendering_to_keep():
     """While the block renders HTML that a page keeps for many viewers: yields the moments relative_time()
     writes ("3 hours ago"), for the page to end when the first would read differently (words_change_at);
     and the areas' per-viewer controls write marks (rendering_for_many()) that the page fills per request
     (the moderators' "Report": moderation_fill_flags)."""
-    found = _Moments()
+    found = []
     token = _RECORDED.set(found)
     try:
         yield found
@@ -400,20 +390,10 @@ def rendering_for_many() -> bool:
     return _RECORDED.get() is not None
 
 
-def changes_at(moment) -> str:
-    """Templates: what is drawn stops being right at `moment` (a ballot opens or closes then), so a page kept
-    while rendering (rendering_to_keep) must end by then; nothing otherwise. Writes nothing."""
-    recording = _RECORDED.get()
-    if recording is not None and moment is not None:
-        recording.ends.append(moment)
-    return ""
-
-
 def words_change_at(moments, now) -> datetime | None:
-    """When the first of relative_time()'s texts for these moments would change, as time passes, or the
-    first moment recorded by changes_at() to come."""
-    return min([*(now + (relative_text_lasts(m - now) if m > now else passed_text_lasts(m - now)) for m in moments),
-                *(m for m in getattr(moments, "ends", ()) if m > now)], default=None)
+    """When the first of relative_time()'s texts for these moments would change, as time passes."""
+    return min((now + (relative_text_lasts(m - now) if m > now else passed_text_lasts(m - now)) for m in moments),
+               default=None)
 
 
 def _locale_name() -> str:
