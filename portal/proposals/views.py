@@ -615,11 +615,11 @@ _COMMENT_MARK = re.compile(r"<!--(like|own|reply):(\d+)(?::(\d+))?(?::([01]))?--
 def _kept_body(proposal, sort, page) -> Markup | None:
     """The page below the header as residents and visitors see it, kept per proposal, order of comments,
     page and language under the community's version (the proposal, its comments, events and attachments,
-    ballots, notices, names: portal.versions) until a time on it would read differently (a ballot's opening or
-    closing is one: the page then applies it) or the year changes. Each comment's likes are read per request (a like changes nothing kept);
-    the viewer's support block, likes, own comments' links, reply links and comment form are filled in
-    here, their "Report" controls in the template (moderation_fill_flags). None for a viewer the page is
-    not kept for (_KeptPage.apart)."""
+    ballots, notices, names: portal.versions) until a time on it would read differently (a ballot's opening
+    or closing is one: the page then applies it) or the year changes. Each comment's likes are read per
+    request (a like changes nothing kept); the viewer's support block, likes, own comments' links, reply
+    links and comment form are filled in here, their "Report" controls in the template
+    (moderation_fill_flags). None for a viewer the page is not kept for (_KeptPage.apart)."""
     community = proposal.community
 
     def render():
