@@ -4,20 +4,22 @@ and the moderators' actions. Each view loads the item, checks one rule, calls on
 The template helpers below are Jinja globals, not only context variables, so that the macros in
 templates/moderation/_macros.html work when imported without context and inside htmx partials."""
 import re
+from functools import lru_cache
 from types import SimpleNamespace
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import pgettext
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from portal import versions
 from portal.auth import permissions
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
 from portal.formviews import db_int, form_view
+from portal.i18n import locale_name
 from portal.moderation import bp, services
 from portal.moderation.forms import ActionForm, FlagForm, HideForm
 from portal.moderation.models import FLAG_REASON_LABELS, FLAG_REASONS
@@ -151,13 +153,32 @@ def moderation_flag_mark(item_type, item) -> Markup | None:
 def moderation_flag_control(item_type, item, reported) -> Markup:
     """The control itself: "Reported", or the link to the report form (swapped in place by htmx)."""
     item_id = item.id
-    anchor = f"flag-{item_type}-{item_id}"
+    anchor = escape(f"flag-{item_type}-{item_id}")
+    reported_word, report_word = _flag_words(locale_name())
     if reported:
-        return Markup('<span class="small-link flag-control flag-done" id="{}">{}</span>').format(
-            anchor, pgettext("flag", "Reported"))
-    url = url_for("moderation.flag", item_type=item_type, item_id=item_id, next=moderation_back_path(item_type, item))
-    return Markup('<a class="small-link flag-control" id="{}" href="{}" hx-get="{}" hx-target="this" '
-                  'hx-swap="outerHTML">{}</a>').format(anchor, url, url, _("Report"))
+        return Markup(f'<span class="small-link flag-control flag-done" id="{anchor}">{reported_word}</span>')
+    url = escape(_flag_url(item_type, item_id, moderation_back_path(item_type, item)))
+    return Markup(f'<a class="small-link flag-control" id="{anchor}" href="{url}" hx-get="{url}" hx-target="this" '
+                  f'hx-swap="outerHTML">{report_word}</a>')
+
+
+@lru_cache(maxsize=8)
+def _flag_words(locale: str) -> tuple:
+    """"Reported" and "Report" in a language, escaped (looked up once, not once per comment)."""
+    return escape(pgettext("flag", "Reported")), escape(_("Report"))
+
+
+def _flag_url(item_type, item_id, back) -> str:
+    """url_for("moderation.flag", item_type=…, item_id=…, next=back), its routing done once a request per kind
+    of item (a page of eighty comments has eighty of these links); the query written as werkzeug writes it."""
+    prefixes = g.setdefault("moderation_flag_url", {})
+    prefix = prefixes.get(item_type)
+    if prefix is None:
+        prefix = prefixes[item_type] = url_for("moderation.flag", item_type=item_type, item_id=0)[:-1]
+    return f"{prefix}{int(item_id)}?{urlencode({'next': back}, safe=_QUERY_SAFE)}"
+
+
+_QUERY_SAFE = "!$'()*,/:;?@"  # werkzeug.urls._urlencode's
 
 
 @bp.app_template_global()

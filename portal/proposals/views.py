@@ -19,12 +19,12 @@ from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
 from portal import clock, versions
-from portal.auth import permissions
+from portal.auth import permissions, roles
 from portal.clock import utcnow
 from portal.errors import DomainError, NotAllowed
 from portal.extensions import db
@@ -97,10 +97,11 @@ def _acting_for():
     return acting.acting_for()
 
 
-def _load(slug, proposal_id):
+def _load(slug, proposal_id, *, joined=True):
     """The proposal as this viewer may see it, its due steps applied. A draft someone else may not see is
-    not there at all (404), so drafts stay invisible; anything else they may not see asks for sign-in / 403."""
-    proposal = services.proposal_in(community_or_404(slug), proposal_id)
+    not there at all (404), so drafts stay invisible; anything else they may not see asks for sign-in / 403.
+    `joined`: with what its page shows (services.proposal_in)."""
+    proposal = services.proposal_in(community_or_404(slug), proposal_id, joined=joined)
     if proposal is None:
         abort(404)
     if not permissions.can_view_proposal(current_user, proposal):
@@ -157,7 +158,6 @@ def take_part_state(community) -> str | None:
 def _take_part_state(person, community) -> str | None:
     if permissions.can_create_proposal(person, community):
         return None
-    from portal.auth import roles
     if person.is_admin or roles.organizations(person):
         return None  # staff and officials take part through their organization, not as residents
     from portal.residents.services import residencies_of
@@ -492,53 +492,62 @@ def _like_rule(proposal):
 # Python rather than template includes: the kept consultation page (_kept_body) fills these in for each of
 # its up to eighty comments on every request.
 
+@lru_cache(maxsize=8)
+def _control_words(locale: str) -> SimpleNamespace:
+    """The comment controls' words in a language, escaped once (the kept consultation page writes up to
+    eighty comments' controls on every request)."""
+    return SimpleNamespace(**{key: escape(text) for key, text in {
+        "like": _("Like"), "liked": _("Liked"), "take_back": _("(press to take back your like)"),
+        "edit": _("Edit"), "delete": _("Delete"), "delete_ask": _("Delete your comment? Replies to it stay."),
+        "delete_mine": _("Delete my comment"), "reply": _("Reply")}.items()})
+
+
 @bp.app_template_global()
 def proposal_like(comments_url, comment_id, count, state) -> Markup:
     """A comment's likes: with `state` "like" or "unlike", the button for one who may like it (a real POST,
     swapped in place by htmx; "unlike" when they do), else ("static") the count alone, when there is one."""
-    comment_id = int(comment_id)
+    comment_id, count = int(comment_id), int(count)
     if state == "static":
-        inner = Markup('<span class="like-static">{}</span>').format(
-            ngettext("%(num)d like", "%(num)d likes", count)) if count else ""
+        inner = f'<span class="like-static">{escape(ngettext("%(num)d like", "%(num)d likes", count))}</span>' \
+            if count else ""
     else:
-        url = f"{comments_url}/{comment_id}/like"
+        words = _control_words(locale_name())
+        url = escape(f"{comments_url}/{comment_id}/like")
         if state == "unlike":
-            button = Markup('<button class="like-button is-liked" type="submit" name="action" value="unlike" '
-                            'aria-pressed="true">{} <span class="like-count">{}</span><span class="visually-hidden">'
-                            ' {}</span></button>').format(_("Liked"), count, _("(press to take back your like)"))
+            button = (f'<button class="like-button is-liked" type="submit" name="action" value="unlike" '
+                      f'aria-pressed="true">{words.liked} <span class="like-count">{count}</span>'
+                      f'<span class="visually-hidden"> {words.take_back}</span></button>')
         else:
-            button = Markup('<button class="like-button" type="submit" name="action" value="like" '
-                            'aria-pressed="false">{} <span class="like-count">{}</span></button>').format(
-                                _("Like"), count)
-        inner = Markup('<form method="post" action="{}" hx-post="{}" hx-target="#like-{}" hx-swap="outerHTML" '
-                       'class="inline-form"><input type="hidden" name="csrf_token" value="{}">{}</form>').format(
-                           url, url, comment_id, template_csrf_token(), button)
-    return Markup('<span class="like" id="like-{}">{}</span>').format(comment_id, inner)
+            button = (f'<button class="like-button" type="submit" name="action" value="like" aria-pressed="false">'
+                      f'{words.like} <span class="like-count">{count}</span></button>')
+        inner = (f'<form method="post" action="{url}" hx-post="{url}" hx-target="#like-{comment_id}" '
+                 f'hx-swap="outerHTML" class="inline-form"><input type="hidden" name="csrf_token" '
+                 f'value="{escape(template_csrf_token())}">{button}</form>')
+    return Markup(f'<span class="like" id="like-{comment_id}">{inner}</span>')
 
 
 @bp.app_template_global()
 def proposal_own_links(comments_url, comment_id, editable, deletable) -> Markup:
     """"Edit" and "Delete" under one's own comment, as far as each is still allowed."""
-    parts = []
-    if editable:
-        parts.append(Markup('<a class="small-link" href="{}/{}/edit">{}</a>').format(
-            comments_url, int(comment_id), _("Edit")))
+    if not (editable or deletable):
+        return Markup("")
+    words = _control_words(locale_name())
+    url = escape(f"{comments_url}/{int(comment_id)}")
+    html = f'<a class="small-link" href="{url}/edit">{words.edit}</a>' if editable else ""
     if deletable:
-        parts.append(Markup(
-            '<details class="inline-details"><summary>{}</summary><form method="post" action="{}/{}/delete">'
-            '<input type="hidden" name="csrf_token" value="{}"><p>{}</p>'
-            '<button class="button button-small" type="submit">{}</button></form></details>').format(
-                _("Delete"), comments_url, int(comment_id), template_csrf_token(),
-                _("Delete your comment? Replies to it stay."), _("Delete my comment")))
-    return Markup("").join(parts)
+        html += (f'<details class="inline-details"><summary>{words.delete}</summary><form method="post" '
+                 f'action="{url}/delete"><input type="hidden" name="csrf_token" '
+                 f'value="{escape(template_csrf_token())}"><p>{words.delete_ask}</p>'
+                 f'<button class="button button-small" type="submit">{words.delete_mine}</button></form></details>')
+    return Markup(html)
 
 
 @bp.app_template_global()
 def proposal_reply_link(comments_url, comment_id) -> Markup:
     """"Reply" under a thread: the reply form put in place by htmx, or its own page."""
-    url = f"{comments_url}/{int(comment_id)}/reply"
-    return Markup('<a class="small-link reply-link" href="{}" hx-get="{}" hx-target="this" hx-swap="outerHTML">'
-                  '{}</a>').format(url, url, _("Reply"))
+    url = escape(f"{comments_url}/{int(comment_id)}/reply")
+    return Markup(f'<a class="small-link reply-link" href="{url}" hx-get="{url}" hx-target="this" '
+                  f'hx-swap="outerHTML">{_control_words(locale_name()).reply}</a>')
 
 
 @bp.app_template_global()
@@ -548,8 +557,7 @@ def proposal_comment_editable(comment) -> bool:
 
 def _detail_page(proposal):
     sort, page = _sort(), _page_number()
-    # Ordered by likes, a page changes with every like, which changes nothing kept: drawn each time.
-    if request.method == "GET" and sort != "liked" and _plain_viewer(proposal):
+    if _kept_for(proposal):
         body = _kept_body(proposal, sort, page)
         if body is not None:
             return render_template("proposals/detail.html", community=proposal.community, proposal=proposal,
@@ -585,6 +593,12 @@ def _comments_url(proposal) -> str:
     return url_for("proposals.comment", slug=proposal.community.slug, proposal_id=proposal.id)
 
 
+def _kept_for(proposal) -> bool:
+    """Whether this request is served the kept page (_kept_body). Ordered by likes, a page changes with every
+    like, which changes nothing kept: drawn each time."""
+    return request.method == "GET" and _sort() != "liked" and _plain_viewer(proposal)
+
+
 def _plain_viewer(proposal) -> bool:
     """A visitor, or a signed-in person with no organization (not staff, official, committee member nor
     admin) who neither wrote the proposal nor acts for someone: every such viewer is shown the same page but
@@ -594,7 +608,6 @@ def _plain_viewer(proposal) -> bool:
     user = current_user
     if not user.is_authenticated:
         return True
-    from portal.auth import roles
     return not user.is_admin and not roles.memberships(user) and _acting_for() is None and \
         user.id not in (proposal.author_id, proposal.created_by_id)
 
@@ -605,6 +618,7 @@ class _KeptPage(NamedTuple):
     apart: frozenset  # who is served the page drawn for them: who wrote a hidden comment on it, or wrote one
     # for someone else (both see more of it, or other controls)
     go_to_form: str  # the "Go to the comment form" link, for those who may comment
+    comment_form: str  # the empty comment form, for those who may comment
 
 
 _SUPPORT_MARK, _FORM_MARK = "<!--proposal-support-->", "<!--comment-form-->"
@@ -628,13 +642,16 @@ def _kept_body(proposal, sort, page) -> Markup | None:
             context = _detail_context(proposal, sort, page, kept=True)
             html = render_template("proposals/_detail_body.html", kept=True, **context)
             go_to_form = render_template("proposals/_goto_comment_form.html")
+            comment_form = render_template("proposals/_new_comment.html", community=community, proposal=proposal,
+                                           can_comment=True, new_comment=CommentForm(formdata=None)) \
+                if proposal.consultation_open else ""
         comments = [c for thread in context["threads"] for c in (thread.top, *thread.replies)]
         apart = {c.created_by_id for c in comments if c.created_by_id is not None} | \
             {c.author_id for c in comments if c.hidden_state is not None}
         shown = tuple(c.id for c in comments if c.deleted_at is None and c.hidden_state is None)
         until = min(e for e in (year_changes(community.time_zone), words_change_at(moments, now)) if e is not None)
-        return versions.Kept(_KeptPage(without_csrf(html), shown, frozenset(apart), without_csrf(go_to_form)),
-                             until=until)
+        return versions.Kept(_KeptPage(without_csrf(html), shown, frozenset(apart), without_csrf(go_to_form),
+                                       without_csrf(comment_form)), until=until)
     kept = versions.remember("proposal_page_body", community, render, proposal.id, sort, page, locale_name())
     if current_user.is_authenticated and current_user.id in kept.apart:
         return None
@@ -643,7 +660,7 @@ def _kept_body(proposal, sort, page) -> Markup | None:
 
 def _fill_kept(proposal, kept: _KeptPage) -> Markup:
     """The kept page with this request's viewer's own parts in place of its marks."""
-    viewer = current_user
+    viewer = current_user._get_current_object()  # read once per mark: not through the proxy each time
     signed_in = viewer.is_authenticated
     community = proposal.community
     comments_url = _comments_url(proposal)
@@ -668,8 +685,8 @@ def _fill_kept(proposal, kept: _KeptPage) -> Markup:
         support = render_template("proposals/_support.html", **_support_context(proposal), **_template_context())
         html = html.replace(_SUPPORT_MARK, support, 1)
     if _FORM_MARK in html:
-        form = render_template("proposals/_new_comment.html", community=community, proposal=proposal,
-                               can_comment=can_comment, new_comment=CommentForm(formdata=None))
+        form = with_csrf(kept.comment_form) if can_comment else render_template(
+            "proposals/_new_comment.html", community=community, proposal=proposal, can_comment=False)
         html = html.replace(_FORM_MARK, form, 1)
     html = html.replace(_GO_TO_FORM_MARK, with_csrf(kept.go_to_form) if can_comment else "", 1)
     return Markup(html)  # the template fills the "Report" marks
@@ -692,7 +709,14 @@ def _share(proposal):
 @bp.get("/c/<slug>/proposals/<int:proposal_id>")
 @public
 def detail(slug, proposal_id):
-    return _detail_page(_load(slug, proposal_id))
+    # Residents and visitors are served the kept page (_kept_body), which needs the proposal's own row alone;
+    # the rows the page drawn in full shows are read with it for anyone else.
+    user = current_user
+    light = not user.is_authenticated or not (user.is_admin or roles.memberships(user))
+    proposal = _load(slug, proposal_id, joined=not light)
+    if light and not _kept_for(proposal):
+        proposal = services.proposal_in(proposal.community, proposal.id, again=True)
+    return _detail_page(proposal)
 
 
 @bp.get("/c/<slug>/proposals/<int:proposal_id>/comments/<int:comment_id>/replies")

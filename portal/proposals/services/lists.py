@@ -78,17 +78,21 @@ def _row_options():
             defer(Proposal.hidden_reason))
 
 
-def proposal_in(community: Community, proposal_id: int) -> Proposal | None:
-    """One proposal of a community, with what its page shows loaded up front."""
+def proposal_in(community: Community, proposal_id: int, *, joined: bool = True,
+                again: bool = False) -> Proposal | None:
+    """One proposal of a community, with what its page shows loaded up front (`joined`; or the proposal's own
+    row, the community being loaded already). `again`: loaded before without them."""
     try:
         proposal_id = int(proposal_id)
     except (TypeError, ValueError):
         return None
-    return db.session.scalar(db.select(Proposal).where(Proposal.community_id == community.id,
-                                                       Proposal.id == proposal_id)
-                             .options(*_list_options(), joinedload(Proposal.created_by),
-                                      joinedload(Proposal.summary_by), joinedload(Proposal.source_issue),
-                                      selectinload(Proposal.attachments)))
+    query = db.select(Proposal).where(Proposal.community_id == community.id, Proposal.id == proposal_id)
+    if joined:
+        query = query.options(*_list_options(), joinedload(Proposal.created_by), joinedload(Proposal.summary_by),
+                              joinedload(Proposal.source_issue), selectinload(Proposal.attachments))
+    if again:
+        query = query.execution_options(populate_existing=True)
+    return db.session.scalar(query)
 
 
 def _matching_terms(community, q):
