@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, or_, select
 
+from portal import versions
 from portal.extensions import db
 from portal.places.models import Building, Household
 from portal.votes.models import BallotScope
@@ -60,9 +61,10 @@ def _listed_places(ballot) -> list:
     if rows is None:
         if "scope_rows" in ballot.__dict__:
             rows = [(r.entrance, r.building.name) for r in ballot.scope_rows]
-        else:
-            rows = db.session.execute(select(BallotScope.entrance, Building.name)
-                                      .join(Building, Building.id == BallotScope.building_id)
-                                      .where(BallotScope.ballot_id == ballot.id).order_by(BallotScope.id)).all()
+        else:  # kept per ballot under its community's version (scope rows and buildings are tracked)
+            rows = versions.remember_item("ballot_listed_places", ballot.community, ballot.id, lambda: tuple(
+                (entrance, name) for entrance, name in db.session.execute(
+                    select(BallotScope.entrance, Building.name).join(Building, Building.id == BallotScope.building_id)
+                    .where(BallotScope.ballot_id == ballot.id).order_by(BallotScope.id))))
         ballot.__dict__["_listed_places"] = rows
     return rows

@@ -187,12 +187,14 @@ def exclusions_text(ballot) -> str | None:
     """“N units excluded: …” for an owners' ballot that froze excluded units at opening, else None."""
     if ballot.method != "owners" or ballot.frozen_at is None:
         return None
-    excluded = ballot.exclusions
+    # Frozen with the ballot's opening (which changes the community's version): read once per version.
+    excluded = versions.remember_item("ballot_exclusions", ballot.community, ballot.id,
+                                      lambda: tuple((e.label, e.reason) for e in ballot.exclusions))
     if not excluded:
         return None
-    units = "; ".join(_("%(unit)s (%(reason)s)", unit=e.label,
-                        reason=e.reason or _("no owner and no decision recorded when voting opened"))
-                      for e in excluded)
+    units = "; ".join(_("%(unit)s (%(reason)s)", unit=label,
+                        reason=reason or _("no owner and no decision recorded when voting opened"))
+                      for label, reason in excluded)
     return ngettext("%(num)d unit excluded: %(units)s", "%(num)d units excluded: %(units)s", len(excluded),
                     units=units)
 

@@ -228,3 +228,31 @@ def test_ballot_scope_label_names_buildings(world):
     from portal.votes.scope import scope_label
     assert scope_label(ballot) == "Owners of 5号楼; 7号楼"
     assert electorate_of(ballot)[0] == OWNERS_HEADCOUNT  # 9 in building 5, 1 in building 7
+
+
+def test_the_ballot_page_reads_its_scope_and_exclusions_once_and_follows_a_renamed_building(client, world):
+    import re
+
+    from portal.places.models import Building
+    from portal.votes.models import BallotExclusion
+    from tests.queries import recorded_statements
+    third = gen_building(world.x, code="7", name="7号楼")
+    gen_household(third, entrance="1", room="0101")  # no owner: excluded when voting opens
+    gen_owner(gen_household(third, entrance="1", room="0102"), name="七号楼业主", phone="13600000077")
+    db.session.flush()
+    ballot = gen_ballot(world, "owners", scope_kind="buildings", scope_buildings=[world.b5.id, third.id])
+    db.session.commit()
+    assert db.session.scalar(db.select(db.func.count()).select_from(BallotExclusion)
+                             .where(BallotExclusion.ballot_id == ballot.id))
+    path = f"/c/{ballot.community.slug}/ballots/{ballot.id}"
+    client.get(path)  # the first view makes the short link, which changes the version
+    first = client.get(path).get_data(as_text=True)
+    with recorded_statements() as statements:
+        again = client.get(path).get_data(as_text=True)
+    read = " ".join(statements)
+    assert "FROM ballot_scope" not in read and "FROM ballot_exclusion" not in read
+    assert "Owners of 5号楼; 7号楼" in again and "Owners of 5号楼; 7号楼" in first
+    assert re.search(r"units? excluded: [^<]*7号楼", again)
+    db.session.get(Building, third.id).name = "七号楼"
+    db.session.commit()
+    assert "Owners of 5号楼; 七号楼" in client.get(path).get_data(as_text=True)
