@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
 @cache
 def _ballot_in_statement():
+    # The community is the caller's, already in the session; the options come in the same statement.
     return (select(Ballot).where(Ballot.community_id == bindparam("community_id"), Ballot.id == bindparam("ballot_id"))
-            .options(joinedload(Ballot.proposal), joinedload(Ballot.community), joinedload(Ballot.organization),
-                     selectinload(Ballot.options)))
+            .options(joinedload(Ballot.proposal), joinedload(Ballot.organization), joinedload(Ballot.options)))
 
 
 @cache
@@ -48,7 +48,8 @@ def ballot_in(community: Community, ballot_id: int) -> Ballot | None:
         ballot_id = int(ballot_id)
     except (TypeError, ValueError):
         return None
-    return db.session.scalar(_ballot_in_statement(), {"community_id": community.id, "ballot_id": ballot_id})
+    return db.session.execute(_ballot_in_statement(), {"community_id": community.id, "ballot_id": ballot_id}) \
+        .unique().scalar_one_or_none()
 
 
 def ballots_for_proposal(proposal: Proposal) -> list[Ballot]:
