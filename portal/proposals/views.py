@@ -616,8 +616,8 @@ def _plain_viewer(proposal) -> bool:
 class _KeptPage(NamedTuple):
     html: str  # the page below the header, its CSRF tokens and its viewers' own parts as marks
     comment_ids: tuple  # the comments whose likes it shows (a like changes no version: read per request)
-    apart: frozenset  # who is served the page drawn for them: who wrote a hidden comment on it, or wrote one
-    # for someone else (both see more of it, or other controls)
+    apart: frozenset  # who is served the page drawn for them: the writers of a hidden comment on it, who
+    # read its words (moderation's is_hidden_for)
     go_to_form: str  # the "Go to the comment form" link, for those who may comment
     comment_form: str  # the empty comment form, for those who may comment
 
@@ -647,8 +647,8 @@ def _kept_body(proposal, sort, page) -> Markup | None:
                                            can_comment=True, new_comment=CommentForm(formdata=None)) \
                 if proposal.consultation_open else ""
         comments = [c for thread in context["threads"] for c in (thread.top, *thread.replies)]
-        apart = {c.created_by_id for c in comments if c.created_by_id is not None} | \
-            {c.author_id for c in comments if c.hidden_state is not None}
+        apart = {writer for c in comments if c.hidden_state is not None for writer in (c.author_id, c.created_by_id)
+                 if writer is not None}
         shown = tuple(c.id for c in comments if c.deleted_at is None and c.hidden_state is None)
         until = min(e for e in (year_changes(community.time_zone), words_change_at(moments, now)) if e is not None)
         return versions.Kept(_KeptPage(without_csrf(html), shown, frozenset(apart), without_csrf(go_to_form),

@@ -202,3 +202,22 @@ def test_a_proposal_collecting_supports_keeps_the_support_block_per_viewer(clien
     assert "Support this proposal" not in page and "Only verified residents" in page
     auth.logout()
     assert "Sign in to support it" in view(client, proposal)
+
+
+def test_each_language_and_page_of_comments_is_kept_apart(client, auth, world, monkeypatch):
+    from portal.proposals.services.consultation import COMMENTS_PER_PAGE
+    proposal = gen_in_deliberation(world)
+    for n in range(COMMENTS_PER_PAGE + 1):
+        gen_comment(world, proposal, author=world.supporters[n % 12], body=f"Comment number {n}.")
+    db.session.commit()
+    view(client, proposal)  # the first view makes the short link, which changes the version
+    first, second = view(client, proposal), view(client, proposal, "?page=2")
+    last = f"Comment number {COMMENTS_PER_PAGE}."
+    assert "Comment number 0." in first and last not in first
+    assert last in second and "Comment number 0." not in second
+    response = client.get(f"/c/{proposal.community.slug}/proposals/{proposal.id}",
+                          headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert 'lang="zh' in response.get_data(as_text=True) and "Timeline" not in response.get_data(as_text=True)
+    assert "Timeline" in view(client, proposal)
+    assert body_of(view(client, proposal, "?page=2")) == \
+        body_of(drawn_as_before(client, proposal, monkeypatch, "?page=2"))
