@@ -80,13 +80,18 @@ def moderation_reported(item_type, item, community) -> bool:
     user = _viewer()
     if user is None:
         return False
+    return (item_type, item.id) in _flagged_by(user, community)
+
+
+def _flagged_by(user, community) -> frozenset:
+    """(item type, id) of what the person flagged in the community."""
     from portal.moderation.models import Flag
     cache = g.setdefault("moderation_reported", {})
     if community.id not in cache:
         cache[community.id] = versions.remember("flagged_by", community, lambda: frozenset(db.session.execute(
             db.select(Flag.item_type, Flag.item_id).where(Flag.community_id == community.id,
                                                           Flag.user_id == user.id)).tuples()), person=user.id)
-    return (item_type, item.id) in cache[community.id]
+    return cache[community.id]
 
 
 @bp.app_template_global()
@@ -152,12 +157,16 @@ def moderation_flag_mark(item_type, item) -> Markup | None:
 @bp.app_template_global()
 def moderation_flag_control(item_type, item, reported) -> Markup:
     """The control itself: "Reported", or the link to the report form (swapped in place by htmx)."""
-    item_id = item.id
+    return _flag_control(item_type, item.id, reported, lambda: moderation_back_path(item_type, item))
+
+
+def _flag_control(item_type, item_id, reported, back) -> Markup:
+    """moderation_flag_control; `back()` gives the form's way back."""
     anchor = escape(f"flag-{item_type}-{item_id}")
     reported_word, report_word = _flag_words(locale_name())
     if reported:
         return Markup(f'<span class="small-link flag-control flag-done" id="{anchor}">{reported_word}</span>')
-    url = escape(_flag_url(item_type, item_id, moderation_back_path(item_type, item)))
+    url = escape(_flag_url(item_type, item_id, back()))
     return Markup(f'<a class="small-link flag-control" id="{anchor}" href="{url}" hx-get="{url}" hx-target="this" '
                   f'hx-swap="outerHTML">{report_word}</a>')
 
@@ -188,13 +197,17 @@ def moderation_fill_flags(html, community) -> Markup:
     user = _viewer()
     may = user is not None and _cached_rule("can_flag", user, community) \
         and not _cached_rule("can_moderate", user, community)
+    if not may:
+        return Markup(_FLAG_MARK.sub("", str(html)))
+    me, flagged = str(user.id), _flagged_by(user, community)
 
     def control(match):
         item_type, item_id, writers = match.group(1), int(match.group(2)), match.group(3)
-        if not may or str(user.id) in writers.split(","):
+        if me in writers.split(","):
             return ""
         item = SimpleNamespace(id=item_id)  # a GET's page: its address, not the item's link, is the way back
-        return moderation_flag_control(item_type, item, moderation_reported(item_type, item, community))
+        return _flag_control(item_type, item_id, (item_type, item_id) in flagged,
+                             lambda: moderation_back_path(item_type, item))
     return Markup(_FLAG_MARK.sub(control, str(html)))
 
 

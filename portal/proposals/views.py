@@ -504,9 +504,10 @@ def _control_words(locale: str) -> SimpleNamespace:
 
 
 @bp.app_template_global()
-def proposal_like(comments_url, comment_id, count, state) -> Markup:
+def proposal_like(comments_url, comment_id, count, state, token=None) -> Markup:
     """A comment's likes: with `state` "like" or "unlike", the button for one who may like it (a real POST,
-    swapped in place by htmx; "unlike" when they do), else ("static") the count alone, when there is one."""
+    swapped in place by htmx; "unlike" when they do), else ("static") the count alone, when there is one.
+    `token`: the request's CSRF token, when the caller has it already."""
     comment_id, count = int(comment_id), int(count)
     if state == "static":
         inner = f'<span class="like-static">{escape(ngettext("%(num)d like", "%(num)d likes", count))}</span>' \
@@ -523,7 +524,7 @@ def proposal_like(comments_url, comment_id, count, state) -> Markup:
                       f'{words.like} <span class="like-count">{count}</span></button>')
         inner = (f'<form method="post" action="{url}" hx-post="{url}" hx-target="#like-{comment_id}" '
                  f'hx-swap="outerHTML" class="inline-form"><input type="hidden" name="csrf_token" '
-                 f'value="{escape(template_csrf_token())}">{button}</form>')
+                 f'value="{escape(token or template_csrf_token())}">{button}</form>')
     return Markup(f'<span class="like" id="like-{comment_id}">{inner}</span>')
 
 
@@ -668,6 +669,7 @@ def _fill_kept(proposal, kept: _KeptPage) -> Markup:
     counts, liked = services.like_counts(viewer, kept.comment_ids)
     takes_part = signed_in and permissions.can_create_proposal(viewer, community)
     can_comment = signed_in and permissions.can_comment(_person(), proposal)
+    token = template_csrf_token() if takes_part else None
     if signed_in:
         take_part_state(community)  # as the page drawn in full: the same statements whatever the state
 
@@ -676,7 +678,7 @@ def _fill_kept(proposal, kept: _KeptPage) -> Markup:
         if kind == "like":
             mine = signed_in and int(author_id) == viewer.id
             state = ("unlike" if comment_id in liked else "like") if takes_part and not mine else "static"
-            return proposal_like(comments_url, comment_id, counts.get(comment_id, 0), state)
+            return proposal_like(comments_url, comment_id, counts.get(comment_id, 0), state, token)
         if kind == "own":
             mine = signed_in and int(author_id) == viewer.id
             return proposal_own_links(comments_url, comment_id, match.group(4) == "1", True) if mine else ""
