@@ -563,7 +563,7 @@ def _detail_page(proposal):
         body = _kept_body(proposal, sort, page)
         if body is not None:
             return render_template("proposals/detail.html", community=proposal.community, proposal=proposal,
-                                   hidden=False, body=body)
+                                   hidden=False, body=body, share=_share(proposal))
     return render_template("proposals/detail.html", body=None, **_detail_context(proposal, sort, page))
 
 
