@@ -70,6 +70,7 @@ def test_a_proposal_on_notice_says_so_and_links_to_the_notice_and_its_ballot(cli
     page = html_of(client.get(path))
     assert f'href="/c/x/notices/{notice.id}"' in page and "Read the notice and object" in page
     assert f'/c/x/ballots/{ballot.id}"' in page
+    assert "&lt;Notice" not in page  # the support block once showed the notice object as its message
     chinese = html_of(client.get(path, headers={"Accept-Language": "zh-CN"}))
     assert "公示中" in chinese and f'href="/c/x/notices/{notice.id}"' in chinese
 
