@@ -156,6 +156,12 @@ def _forget_after_bulk_change(execute_state):
             forget_memberships()
 
 
+def without_organization(user) -> bool:
+    """Signed out, or signed in with no organization (not staff, official, committee member) and not an
+    admin: the residents and visitors whom a page may show the same kept page, but for their own parts."""
+    return not getattr(user, "is_authenticated", False) or not (user.is_admin or memberships(user))
+
+
 def organizations(user, kinds=None) -> list[Organization]:
     return [m.organization for m in memberships(user, kinds)]
 

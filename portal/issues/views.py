@@ -516,9 +516,7 @@ def _plain_viewer(issue) -> bool:
     admin) who did not report the issue: every such viewer is shown the same page but for their support
     block and "Report" controls (every other rule the page asks says no for all of them)."""
     user = current_user
-    if not user.is_authenticated:
-        return True
-    return not user.is_admin and not roles.memberships(user) and issue.reporter_id != user.id
+    return roles.without_organization(user) and (not user.is_authenticated or issue.reporter_id != user.id)
 
 
 _SUPPORT_MARK = "<!--issue-support-->"
@@ -578,7 +576,7 @@ def detail(slug, issue_id):
     # Residents and visitors are served the kept page (_kept_body), which needs none of the rows the other
     # viewers' page shows: the issue alone, unless they reported it.
     user = current_user
-    light = not user.is_authenticated or not (user.is_admin or roles.memberships(user))
+    light = roles.without_organization(user)
     issue = _issue(community, issue_id, joined=not light)
     if light and user.is_authenticated and issue.reporter_id == user.id:
         issue = _issue(community, issue_id, again=True)

@@ -552,14 +552,9 @@ def proposal_reply_link(comments_url, comment_id) -> Markup:
                   f'hx-swap="outerHTML">{_control_words(locale_name()).reply}</a>')
 
 
-@bp.app_template_global()
-def proposal_comment_editable(comment) -> bool:
-    return permissions.comment_open_to_edits(comment)
-
-
-def _detail_page(proposal):
+def _detail_page(proposal, kept):
     sort, page = _sort(), _page_number()
-    if _kept_for(proposal):
+    if kept:
         body = _kept_body(proposal, sort, page)
         if body is not None:
             return render_template("proposals/detail.html", community=proposal.community, proposal=proposal,
@@ -575,7 +570,7 @@ def _detail_context(proposal, sort, page, *, kept=False) -> dict:
         community=proposal.community, proposal=proposal,
         steps=step_list(proposal, _kept(proposal, "step_dates", services.step_dates)),
         tally=_kept(proposal, "stance_tally", services.stance_tally),
-        threads=threads, pager=pager, sort=sort, sorts=COMMENT_SORTS, comments_url=_comments_url(proposal),
+        threads=threads, pager=pager, sort=sort, sorts=COMMENT_SORTS,
         events=services.timeline(proposal, viewer), hidden=not kept and is_hidden_for(viewer, "proposal", proposal),
         withdraw_labels=WITHDRAW_REASON_LABELS, share=_share(proposal), **_template_context())
     if kept:
@@ -608,10 +603,8 @@ def _plain_viewer(proposal) -> bool:
     if proposal.hidden_state is not None or proposal.status == "draft":
         return False
     user = current_user
-    if not user.is_authenticated:
-        return True
-    return not user.is_admin and not roles.memberships(user) and _acting_for() is None and \
-        user.id not in (proposal.author_id, proposal.created_by_id)
+    return roles.without_organization(user) and (not user.is_authenticated or (
+        _acting_for() is None and user.id not in (proposal.author_id, proposal.created_by_id)))
 
 
 class _KeptPage(NamedTuple):
@@ -714,12 +707,12 @@ def _share(proposal):
 def detail(slug, proposal_id):
     # Residents and visitors are served the kept page (_kept_body), which needs the proposal's own row alone;
     # the rows the page drawn in full shows are read with it for anyone else.
-    user = current_user
-    light = not user.is_authenticated or not (user.is_admin or roles.memberships(user))
+    light = roles.without_organization(current_user)
     proposal = _load(slug, proposal_id, joined=not light)
-    if light and not _kept_for(proposal):
+    kept = light and _kept_for(proposal)
+    if light and not kept:
         proposal = services.proposal_in(proposal.community, proposal.id, again=True)
-    return _detail_page(proposal)
+    return _detail_page(proposal, kept)
 
 
 @bp.get("/c/<slug>/proposals/<int:proposal_id>/comments/<int:comment_id>/replies")
