@@ -11,7 +11,6 @@ sees only their own current choice."""
 import re
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from functools import cache
 
 from flask import abort, make_response, render_template, request, url_for
 from flask_babel import format_datetime, format_decimal, get_locale, ngettext
@@ -52,8 +51,6 @@ from portal.votes.models import (
     RESULT_LABELS,
     STATE_LABELS,
     Ballot,
-    BallotLogEntry,
-    BallotProxy,
     BallotVote,
     BallotVoter,
 )
@@ -71,8 +68,8 @@ INDEX_SIZE = 100  # the community's ballots listed, open first
 def _load(slug, ballot_id) -> Ballot:
     """The ballot of this community as this viewer may see it, its due steps applied (it opens or closes on
     first access once its time has come; nothing waits for `run-due`)."""
-    community = community_or_404(slug)
-    ballot = services.ballot_in(community, ballot_id) if 0 < ballot_id <= MAX_ID else None
+    # The community found with the ballot, in the same statement.
+    ballot = services.ballot_at(slug, ballot_id) if 0 < ballot_id <= MAX_ID else None
     if ballot is None:
         abort(404)
     allow(permissions.can_view_ballot(current_user, ballot))
@@ -263,29 +260,14 @@ def _template_context(ballot=None):
     return context
 
 
-def _receipts(votes) -> dict[int, str]:
-    """The receipt of each live vote shown (entry id -> receipt), in one query."""
-    entry_ids = [v.entry_id for _voter_row, v in votes if v is not None]
-    if not entry_ids:
-        return {}
-    return dict(db.session.execute(_receipts_statement(), {"entry_ids": entry_ids}).all())
-
-
-@cache
-def _receipts_statement():
-    # Built once (see services._lock_statement): the vote block asks it on every view.
-    return db.select(BallotLogEntry.id, BallotLogEntry.receipt).where(
-        BallotLogEntry.id.in_(db.bindparam("entry_ids", expanding=True)))
-
-
 def _vote_context(ballot, *, errors=None, chosen=None, receipt=None, notice=None):
     """What the vote block needs: this person's votes (one per voter they may cast), their current choices
     and receipts, and how many have voted (a count, never by option). A refusal's message goes next to the
     vote it concerns, or above the forms when it concerns none of them."""
-    signed_in = current_user.is_authenticated
-    mine, held = services.my_votes_and_proxies(current_user, ballot) if signed_in and ballot.status != "scheduled" \
-        else ([], {})
-    voted, electorate = services.participation(ballot) if ballot.status != "scheduled" else (0, 0)
+    scheduled = ballot.status == "scheduled"  # nothing frozen yet: no voters, no votes
+    block = services.VoteBlock([], {}, {}, {}) if scheduled else services.vote_block(current_user, ballot)
+    mine = block.mine
+    voted, electorate = (0, 0) if scheduled else services.participation(ballot)
     known = {voter.id for voter, _vote in mine}
     by_voter, general, picked = {}, [], {}
     only = mine[0][0].id if len(mine) == 1 else None  # a message without a voter id is about the only vote
@@ -297,19 +279,10 @@ def _vote_context(ballot, *, errors=None, chosen=None, receipt=None, notice=None
             general.append(message)
     for key, option_id in (chosen or {}).items():
         picked[only if key is None else key] = option_id
-    return {"my_votes": mine, "receipts": _receipts(mine), "held_proxies": held,
-            "granted": _granted(ballot, mine, held), "vote_errors": by_voter, "block_errors": general,
+    return {"my_votes": mine, "receipts": block.receipts, "held_proxies": block.held,
+            "granted": block.granted, "vote_errors": by_voter, "block_errors": general,
             "chosen": picked, "new_receipt": receipt, "vote_notice": notice, "voted_count": voted,
             "electorate_count": electorate, "participation_shown": services.participation_shown(ballot)}
-
-
-def _granted(ballot, mine, held) -> dict:
-    """The live authorizations of this person's own votes (voter id -> proxy), in one query; owners' ballots."""
-    own = [voter.id for voter, _vote in mine if voter.id not in held]
-    if ballot.method != "owners" or ballot.status != "open" or not own:
-        return {}
-    return {p.voter_id: p for p in db.session.scalars(db.select(BallotProxy).where(
-        BallotProxy.ballot_id == ballot.id, BallotProxy.voter_id.in_(own), BallotProxy.revoked_at.is_(None)))}
 
 
 def _detail_page(ballot, **vote_state):

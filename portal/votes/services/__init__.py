@@ -44,12 +44,14 @@ from portal.votes.services._common import (
 from portal.votes.services.casting import cast, enter_paper
 from portal.votes.services.closing import apply_due, apply_due_ballots, close, extend, record_outcome
 from portal.votes.services.lists import (
+    VoteBlock,
+    ballot_at,
     ballot_in,
     ballots_for_proposal,
     community_ballots,
     my_votes,
-    my_votes_and_proxies,
     needs_my_vote,
+    vote_block,
 )
 from portal.votes.services.opening import live_ballot, open_ballot
 from portal.votes.services.paper import form_token, form_token_ok

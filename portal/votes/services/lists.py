@@ -3,18 +3,18 @@ votes in a ballot and the ballots that need their vote."""
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, exists, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import and_, bindparam, exists, select, union_all
+from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 
 from portal.auth import permissions
 from portal.errors import NotAllowed
 from portal.extensions import db
+from portal.places.models import Community
 from portal.votes import electorate
-from portal.votes.models import Ballot, BallotCaster, BallotVote, BallotVoter
-from portal.votes.services import proxies
+from portal.votes.models import Ballot, BallotCaster, BallotLogEntry, BallotProxy, BallotVote, BallotVoter
 from portal.votes.services._common import _now
 
 if TYPE_CHECKING:
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from flask_login import AnonymousUserMixin
 
     from portal.auth.models import User
-    from portal.places.models import Community
     from portal.proposals.models import Proposal
 
 
@@ -32,6 +31,15 @@ def _ballot_in_statement():
     # The community is the caller's, already in the session; the options come in the same statement.
     return (select(Ballot).where(Ballot.community_id == bindparam("community_id"), Ballot.id == bindparam("ballot_id"))
             .options(joinedload(Ballot.proposal), joinedload(Ballot.organization), joinedload(Ballot.options)))
+
+
+@cache
+def _ballot_at_statement():
+    # The community found by its address in the same statement (a page's first read).
+    return (select(Ballot).join(Community, Community.id == Ballot.community_id)
+            .where(Community.slug == bindparam("slug"), Ballot.id == bindparam("ballot_id"))
+            .options(contains_eager(Ballot.community), joinedload(Ballot.proposal), joinedload(Ballot.organization),
+                     joinedload(Ballot.options)))
 
 
 @cache
@@ -49,6 +57,13 @@ def ballot_in(community: Community, ballot_id: int) -> Ballot | None:
     except (TypeError, ValueError):
         return None
     return db.session.execute(_ballot_in_statement(), {"community_id": community.id, "ballot_id": ballot_id}) \
+        .unique().scalar_one_or_none()
+
+
+def ballot_at(slug: str, ballot_id: int) -> Ballot | None:
+    """ballot_in for the community of an address, read in the same statement (None: no such community, or
+    no such ballot in it)."""
+    return db.session.execute(_ballot_at_statement(), {"slug": slug, "ballot_id": int(ballot_id)}) \
         .unique().scalar_one_or_none()
 
 
@@ -78,12 +93,51 @@ def my_votes(user: User, ballot: Ballot) -> list[tuple[BallotVoter, BallotVote |
     return _with_votes(ballot, electorate.voters_for(ballot, user))
 
 
-def my_votes_and_proxies(user: User, ballot: Ballot) -> tuple[list[tuple[BallotVoter, BallotVote | None]], dict]:
-    """my_votes, followed by the owners' votes this account holds as a proxy (书面委托), and those
-    authorizations by voter id (the ballot page's vote block)."""
-    held = proxies.held_by(ballot, user)
-    voters = electorate.voters_for(ballot, user) + [voter for voter, _proxy in held]
-    return _with_votes(ballot, voters), {voter.id: proxy for voter, proxy in held}
+class VoteBlock(NamedTuple):
+    """What the ballot page's vote block shows one person, read together (vote_block)."""
+    mine: list  # (voter, live vote or None): the person's own votes, then those they hold as a proxy
+    held: dict  # voter id -> the live authorization this person holds for it (owners' ballots)
+    receipts: dict  # log entry id -> receipt, for each live vote in `mine`
+    granted: dict  # voter id -> the live authorization of one of the person's own votes (open owners' ballots)
+
+
+def vote_block(user: User, ballot: Ballot) -> VoteBlock:
+    """The votes this account may cast (as electorate.voters_for), followed by the owners' votes it holds as
+    a proxy (书面委托, as proxies.held_by), each with its live vote and that vote's receipt, and the live
+    authorizations of its own votes: one statement, whose rows are read in one snapshot."""
+    if not getattr(user, "is_authenticated", False):
+        return VoteBlock([], {}, {}, {})
+    rows = db.session.execute(_vote_block_statement(), {"ballot_id": ballot.id, "user_id": user.id}).all()
+    owners = ballot.method == "owners"
+    own = [(voter, vote) for voter, vote, _receipt, _proxy, is_own in rows if is_own]
+    held_rows = [(voter, vote, proxy) for voter, vote, _receipt, proxy, _own in rows
+                 if owners and proxy is not None and proxy.proxy_user_id == user.id]
+    held = {voter.id: proxy for voter, _vote, proxy in held_rows}
+    receipts = {vote.entry_id: receipt for _voter, vote, receipt, _proxy, _own in rows if vote is not None}
+    granted = {voter.id: proxy for voter, _vote, _receipt, proxy, is_own in rows
+               if owners and ballot.status == "open" and is_own and proxy is not None and voter.id not in held}
+    return VoteBlock(own + [(voter, vote) for voter, vote, _proxy in held_rows], held, receipts, granted)
+
+
+@cache
+def _vote_block_statement():
+    # Driven by the two small sets of voter ids (the person's casters, the authorizations they hold), each
+    # through its index; the live vote, its log entry and the voter's live authorization (at most one:
+    # uq_ballot_proxy_live) joined to each.
+    ballot_id, user_id = bindparam("ballot_id"), bindparam("user_id")
+    live = aliased(BallotProxy)
+    casts = select(BallotCaster.voter_id).where(BallotCaster.ballot_id == ballot_id, BallotCaster.user_id == user_id)
+    holds = select(BallotProxy.voter_id).where(BallotProxy.ballot_id == ballot_id, BallotProxy.proxy_user_id == user_id,
+                                               BallotProxy.revoked_at.is_(None))
+    is_own = exists().where(BallotCaster.voter_id == BallotVoter.id, BallotCaster.user_id == user_id)
+    return (select(BallotVoter, BallotVote, BallotLogEntry.receipt, live, is_own)
+            .outerjoin(BallotVote, and_(BallotVote.ballot_id == BallotVoter.ballot_id,
+                                        BallotVote.voter_id == BallotVoter.id))
+            .outerjoin(BallotLogEntry, BallotLogEntry.id == BallotVote.entry_id)
+            .outerjoin(live, and_(live.voter_id == BallotVoter.id, live.ballot_id == BallotVoter.ballot_id,
+                                  live.revoked_at.is_(None)))
+            .where(BallotVoter.ballot_id == ballot_id, BallotVoter.id.in_(union_all(casts, holds)))
+            .order_by(BallotVoter.id))
 
 
 def _with_votes(ballot, voters):
