@@ -86,6 +86,14 @@ def _issue(community, issue_id, *, joined=True, again=False) -> Issue:
     return issue
 
 
+def _issue_at(slug, issue_id, *, joined=True) -> Issue:
+    """The issue of the address, its community read in the same statement."""
+    issue = services.issue_at(slug, issue_id, joined=joined)
+    if issue is None:
+        abort(404)
+    return issue
+
+
 def _person():
     from portal.residents import acting
     return acting.current_person()
@@ -572,14 +580,13 @@ def _supported_here(community) -> frozenset:
 @bp.get("/c/<slug>/issues/<int:issue_id>")
 @public
 def detail(slug, issue_id):
-    community = community_or_404(slug)
     # Residents and visitors are served the kept page (_kept_body), which needs none of the rows the other
     # viewers' page shows: the issue alone, unless they reported it.
     user = current_user
     light = roles.without_organization(user)
-    issue = _issue(community, issue_id, joined=not light)
+    issue = _issue_at(slug, issue_id, joined=not light)
     if light and user.is_authenticated and issue.reporter_id == user.id:
-        issue = _issue(community, issue_id, again=True)
+        issue = _issue(issue.community, issue_id, again=True)
     allow(permissions.can_view_issue(current_user, issue))
     # Committing expires every loaded object, which the page would then read again: only when a time-driven
     # step changed something.
@@ -594,7 +601,7 @@ def detail(slug, issue_id):
 
 @bp.post("/c/<slug>/issues/<int:issue_id>/support")
 def support(slug, issue_id):
-    issue = _issue(community_or_404(slug), issue_id)
+    issue = _issue_at(slug, issue_id)
     if not services.has_supported(current_user, issue):  # a second click is a no-op, not a refusal
         allow(permissions.can_support_issue(current_user, issue))
     try:
@@ -616,7 +623,7 @@ def support(slug, issue_id):
 
 def _handler_action(slug, issue_id, prefix, form_class, run, done, fallback, *, rule=None):
     """The shape of every handler action: load, check the rule, run the service, commit or show why not."""
-    issue = _issue(community_or_404(slug), issue_id)
+    issue = _issue_at(slug, issue_id)
     allow((rule or permissions.can_handle_issue)(current_user, issue))
     form = form_class(prefix=prefix)
     if prefix in ("handover", "reroute"):
@@ -844,7 +851,7 @@ def caller(slug, issue_id):
     the audit log. (The number is the Open311 request's contact, or the one staff entered from a dispatch.)"""
     from portal.audit.services import record
     from portal.open311.models import Open311Request
-    issue = _issue(community_or_404(slug), issue_id)
+    issue = _issue_at(slug, issue_id)
     allow(permissions.can_see_caller_phone(current_user, issue))
     phone = db.session.scalar(db.select(Open311Request.phone).where(Open311Request.issue_id == issue.id)) \
         or issue.reporter_phone or ""
@@ -926,7 +933,7 @@ def _local_day_end(issue, text):
 
 @bp.post("/c/<slug>/issues/<int:issue_id>/summons/<int:summons_id>/report-in")
 def report_in(slug, issue_id, summons_id):
-    issue = _issue(community_or_404(slug), issue_id)
+    issue = _issue_at(slug, issue_id)
     summons = db.session.get(IssueSummons, summons_id)
     if summons is None or summons.issue_id != issue.id:
         abort(404)

@@ -101,8 +101,7 @@ def _load(slug, proposal_id, *, joined=True):
     """The proposal as this viewer may see it, its due steps applied. A draft someone else may not see is
     not there at all (404), so drafts stay invisible; anything else they may not see asks for sign-in / 403.
     `joined`: with what its page shows (services.proposal_in)."""
-    community = community_or_404(slug)  # held: the proposal's row alone finds it in the session, not again
-    proposal = services.proposal_in(community, proposal_id, joined=joined)
+    proposal = services.proposal_at(slug, proposal_id, joined=joined)  # the community read with it
     if proposal is None:
         abort(404)
     if not permissions.can_view_proposal(current_user, proposal):

@@ -221,3 +221,20 @@ def test_each_language_and_page_of_comments_is_kept_apart(client, auth, world, m
     assert "Timeline" in view(client, proposal)
     assert body_of(view(client, proposal, "?page=2")) == \
         body_of(drawn_as_before(client, proposal, monkeypatch, "?page=2"))
+
+
+def test_the_proposal_is_read_with_its_community_and_found_only_under_its_own(client, auth, world):
+    proposal = gen_in_deliberation(world)
+    gen_comment(world, proposal)
+    db.session.commit()
+    for who in (None, world.neighbour, world.chair_x):  # the kept page, and the page drawn in full
+        if who is not None:
+            auth.logout()
+            auth.login(who)
+        view(client, proposal)
+        with recorded_statements() as statements:
+            view(client, proposal)
+        [found] = [s for s in statements if "community.slug =" in s]  # the address's community: one read
+        assert "FROM proposal JOIN community ON" in " ".join(found.split())
+    assert client.get(f"/c/{world.y.slug}/proposals/{proposal.id}").status_code == 404
+    assert client.get(f"/c/no-such-place/proposals/{proposal.id}").status_code == 404

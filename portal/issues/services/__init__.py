@@ -71,6 +71,7 @@ from portal.issues.services.lists import (
     due_for,
     event_label,
     household_choices,
+    issue_at,
     issue_in,
     list_reads_the_same_until,
     my_issues,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy.orm import contains_eager, joinedload, load_only
 
 from portal.auth import permissions, roles
 from portal.errors import DomainError, NotAllowed
@@ -69,8 +69,12 @@ EVENT_LABELS = {
 # --- reading ---------------------------------------------------------------------------------------------
 
 def _list_options():
+    return (*_page_options(), joinedload(Issue.community))
+
+
+def _page_options():
     return (joinedload(Issue.category), joinedload(Issue.building), joinedload(Issue.handling_org),
-            joinedload(Issue.handover_org), joinedload(Issue.reporter), joinedload(Issue.community))
+            joinedload(Issue.handover_org), joinedload(Issue.reporter))
 
 
 def issue_in(community: Community, issue_id: int, *, joined: bool = True, again: bool = False) -> Issue | None:
@@ -81,6 +85,16 @@ def issue_in(community: Community, issue_id: int, *, joined: bool = True, again:
         query = query.options(*_list_options())
     if again:
         query = query.execution_options(populate_existing=True)
+    return db.session.scalar(query)
+
+
+def issue_at(slug: str, issue_id: int, *, joined: bool = True) -> Issue | None:
+    """issue_in for the community of an address, found in the same statement (None: no such community, or no
+    such issue in it)."""
+    query = (db.select(Issue).join(Community, Community.id == Issue.community_id)
+             .where(Community.slug == slug, Issue.id == issue_id).options(contains_eager(Issue.community)))
+    if joined:
+        query = query.options(*_page_options())
     return db.session.scalar(query)
 
 

@@ -70,6 +70,7 @@ from portal.proposals.services.lists import (
     event_label,
     my_drafts,
     new_proposals_feed,
+    proposal_at,
     proposal_in,
     step_dates,
     timeline,

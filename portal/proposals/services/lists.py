@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_
-from sqlalchemy.orm import defer, joinedload, selectinload
+from sqlalchemy.orm import contains_eager, defer, joinedload, selectinload
 
 from portal.auth import permissions
 from portal.errors import DomainError, NotAllowed
@@ -17,6 +17,7 @@ from portal.issues import similar
 
 # The keyset pager of the issues lists, shared rather than copied (see the closing note of issue #5).
 from portal.issues.services import _page as keyset_page
+from portal.places.models import Community
 from portal.proposals.models import (
     CATEGORIES,
     STATES,
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from flask_login import AnonymousUserMixin
 
     from portal.auth.models import User
-    from portal.places.models import Community
 
 # What each timeline entry says, after the actor's name (or alone when no one acted: the threshold, expiry).
 EVENT_LABELS = {
@@ -86,13 +86,29 @@ def proposal_in(community: Community, proposal_id: int, *, joined: bool = True,
         proposal_id = int(proposal_id)
     except (TypeError, ValueError):
         return None
-    query = db.select(Proposal).where(Proposal.community_id == community.id, Proposal.id == proposal_id)
+    query = _page_query(joined).where(Proposal.community_id == community.id, Proposal.id == proposal_id)
     if joined:
-        query = query.options(*_list_options(), joinedload(Proposal.created_by), joinedload(Proposal.summary_by),
-                              joinedload(Proposal.source_issue), selectinload(Proposal.attachments))
+        query = query.options(joinedload(Proposal.community))
     if again:
         query = query.execution_options(populate_existing=True)
     return db.session.scalar(query)
+
+
+def proposal_at(slug: str, proposal_id: int, *, joined: bool = True) -> Proposal | None:
+    """proposal_in for the community of an address, found in the same statement (None: no such community, or
+    no such proposal in it)."""
+    return db.session.scalar(_page_query(joined).join(Community, Community.id == Proposal.community_id)
+                             .where(Community.slug == slug, Proposal.id == int(proposal_id))
+                             .options(contains_eager(Proposal.community)))
+
+
+def _page_query(joined):
+    query = db.select(Proposal)
+    if joined:
+        query = query.options(joinedload(Proposal.author), selectinload(Proposal.buildings),
+                              joinedload(Proposal.created_by), joinedload(Proposal.summary_by),
+                              joinedload(Proposal.source_issue), selectinload(Proposal.attachments))
+    return query
 
 
 def _matching_terms(community, q):
