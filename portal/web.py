@@ -9,7 +9,7 @@ from flask import Flask, abort, current_app, flash, g, jsonify, make_response, r
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
@@ -123,6 +123,7 @@ def init_app(app: Flask, *, rules) -> None:
     app.context_processor(template_helpers)
     app.jinja_env.globals["url_for"] = TemplateUrls(app).url_for
     app.jinja_env.globals["csrf_token"] = template_csrf_token
+    app.jinja_env.globals["kept_fragment"] = kept_fragment
     app.add_template_filter(datetime_local)
     app.add_template_filter(date_local)
     app.add_template_filter(relative_time)
@@ -188,6 +189,28 @@ def without_csrf(html) -> str:
 
 def with_csrf(kept: str) -> Markup:
     return Markup(kept.replace(CSRF_MARK, template_csrf_token()) if CSRF_MARK in kept else kept)
+
+
+HERE_MARK = Markup("<!--here-->")
+_FRAGMENTS: dict = {}
+FRAGMENTS_KEPT = 512
+
+
+def kept_fragment(*key, here="", caller):
+    """`{% call(here, csrf) kept_fragment(name, …what it depends on) %}…{% endcall %}`: a part of a page drawn
+    once per process for the key's values, the language and the address's root, and served again with this
+    request's `here` (the page's own address, escaped) and CSRF token in place of the marks its body writes for
+    them. For template-only parts (the site menu: its links depend on the key, its forms on the page and the
+    session); the templates change only with a deploy, which restarts the process."""
+    full_key = (*key, _locale_name(), request.script_root)
+    kept = _FRAGMENTS.get(full_key)
+    if kept is None:
+        kept = str(caller(HERE_MARK, Markup(CSRF_MARK)))
+        if len(_FRAGMENTS) >= FRAGMENTS_KEPT:
+            _FRAGMENTS.clear()
+        _FRAGMENTS[full_key] = kept
+    html = kept.replace(HERE_MARK, escape(here)) if HERE_MARK in kept else kept
+    return with_csrf(html)
 
 
 def require_login_unless_public():

@@ -95,6 +95,46 @@ def test_moderators_see_the_waiting_count_on_the_closed_menu(client, auth, world
     assert re.search(r'class="count menu-count"[^>]*>1<', summary)
 
 
+def tokens_and_next(page: str):
+    header = header_of(page)
+    return (set(re.findall(r'name="csrf_token" value="([^"]+)"', header)),
+            set(re.findall(r'name="next" value="([^"]*)"', header)))
+
+
+def test_the_menu_is_kept_and_served_with_each_pages_address_and_token(client, auth, world, monkeypatch):
+    from portal import web
+    monkeypatch.setattr(web, "_FRAGMENTS", {})
+    auth.login(world.reporter)
+    first = html_of(client.get("/"))
+    page = html_of(client.get("/c/x/issues?sort=due&q=<b>"))
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+    assert tokens_and_next(page) == ({token}, {"/c/x/issues?sort=due&amp;q=&lt;b&gt;"})
+    assert tokens_and_next(first)[1] == {"/"}
+    # Served from what was kept: a change to the kept text shows; drawn afresh, the menu is the same.
+    [key] = [k for k in web._FRAGMENTS if k[0] == "site-menu" and k[1]]
+    kept = web._FRAGMENTS[key]
+    monkeypatch.setitem(web._FRAGMENTS, key, kept.replace("My account", "My kept account"))
+    assert "My kept account" in menu_of(header_of(html_of(client.get("/c/x/issues?sort=due&q=<b>"))))
+    monkeypatch.setattr(web, "_FRAGMENTS", {})
+    assert html_of(client.get("/c/x/issues?sort=due&q=<b>")) == page.replace("My kept account", "My account")
+
+
+def test_the_kept_menu_follows_roles_and_language(client, auth, world):
+    auth.login(world.reporter)
+    assert not any(a.startswith("/admin/audit") for a in links_of(menu_of(header_of(html_of(client.get("/"))))))
+    world.reporter.is_admin = True
+    db.session.commit()
+    assert any(a.startswith("/admin/audit") for a in links_of(menu_of(header_of(html_of(client.get("/"))))))
+    world.reporter.is_admin = False
+    db.session.commit()
+    assert not any(a.startswith("/admin/audit") for a in links_of(menu_of(header_of(html_of(client.get("/"))))))
+    english = menu_of(header_of(html_of(client.get("/"))))
+    client.post("/language", data={"language": "zh", "next": "/", "csrf_token": tokens_and_next(
+        html_of(client.get("/")))[0].pop()})
+    chinese = menu_of(header_of(html_of(client.get("/"))))
+    assert "My account" in english and "My account" not in chinese and "中文" in english and "English" in chinese
+
+
 # --- the issue list's filters -----------------------------------------------------------------------------
 
 def filter_fold(page: str) -> str:
