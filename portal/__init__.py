@@ -46,9 +46,10 @@ def configure_proxy(app: Flask) -> None:
 
 def configure_extensions(app: Flask) -> None:
     from portal import i18n
-    from portal.extensions import babel, csrf, db, htmx, login_manager, migrate
+    from portal.extensions import babel, csrf, db, end_reads_with_commit, htmx, login_manager, migrate
 
     db.init_app(app)
+    end_reads_with_commit(app)
     migrate.init_app(app, db, directory=str(resource_dir("migrations")), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     htmx.init_app(app)

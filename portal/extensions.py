@@ -28,3 +28,51 @@ def unproxied(obj):
     """The object behind a context-local proxy such as `current_user`, or `obj` itself."""
     unwrap = getattr(obj, "_get_current_object", None)
     return unwrap() if unwrap is not None else obj
+
+
+# --- read-only requests end with COMMIT --------------------------------------------------------------------
+# psycopg forgets every statement it has prepared, and how often it has seen each, whenever a connection rolls
+# back; a request's transaction ended by rolling back (the session's close) so no statement was ever prepared,
+# and PostgreSQL parsed and planned each one on every request. A transaction that wrote nothing ends with
+# COMMIT instead (the same thing for PostgreSQL: nothing to keep), so the statements every page sends are
+# prepared once per connection after a few uses. Anything that may have written still rolls back.
+
+_READS_ONLY = "portal_reads_only"
+
+
+def end_reads_with_commit(app) -> None:
+    from flask import g, has_app_context
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.exc import SQLAlchemyError
+
+    def began(conn):
+        conn.info[_READS_ONLY] = True
+        if has_app_context():
+            g.setdefault("portal_transactions", []).append(conn)
+
+    def executing(conn, cursor, statement, parameters, context, executemany):
+        # SELECT … FOR UPDATE takes locks, which COMMIT releases as ROLLBACK would; anything else (INSERT,
+        # UPDATE, DELETE, WITH …, SAVEPOINT) counts as a write.
+        if conn.info.get(_READS_ONLY) and statement.lstrip()[:6].upper() != "SELECT":
+            conn.info[_READS_ONLY] = False
+
+    if not event.contains(Engine, "begin", began):
+        event.listen(Engine, "begin", began)
+        event.listen(Engine, "before_cursor_execute", executing)
+
+    @app.teardown_appcontext  # registered after Flask-SQLAlchemy's, so it runs before the session is removed
+    def finish_reads(exc):
+        began_here = g.pop("portal_transactions", None)
+        if exc is not None or not began_here:
+            return
+        session = db.session()  # the request's own Session (made already: a transaction began)
+        if session.new or session.dirty or session.deleted or not session.in_transaction():
+            return
+        still_open = [c for c in began_here if not c.closed and c.in_transaction()]
+        if not still_open or not all(c.info.get(_READS_ONLY) for c in still_open):
+            return
+        try:
+            session.commit()
+        except SQLAlchemyError:  # nothing was written; removing the session discards the connection's state
+            pass
