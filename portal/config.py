@@ -61,8 +61,16 @@ def _engine_options(url: str) -> dict:
     if url.startswith("postgresql"):
         # Memory for each sort or hash of a statement: the dashboard groups and ranks tens of thousands of
         # issues, which PostgreSQL's 4 MB default would sort on disk or plan as sorts instead of hashes.
-        options["connect_args"] = {"options": f"-c work_mem={os.environ.get('DATABASE_WORK_MEM', '16MB')}"}
+        options["connect_args"] = {"options": f"-c work_mem={os.environ.get('DATABASE_WORK_MEM', '16MB')}",
+                                   "prepare_threshold": _prepare_threshold()}
     return options
+
+
+def _prepare_threshold() -> int | None:
+    """psycopg prepares a statement on a connection once it has run it this many times (5); "off" never (a
+    PgBouncer in transaction mode before 1.21 cannot pass prepared statements on)."""
+    value = os.environ.get("DATABASE_PREPARE_THRESHOLD", "5").strip().lower()
+    return None if value in ("off", "none", "") else max(0, int(value))
 
 
 class Config:

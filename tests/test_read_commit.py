@@ -98,3 +98,15 @@ def test_statements_are_prepared_across_requests_on_postgresql(app, client):
             assert raw.driver_connection._prepared._names  # what psycopg has prepared on this connection
         finally:
             raw.close()
+
+
+def test_the_prepare_threshold_is_a_setting(monkeypatch):
+    from portal.config import _engine_options
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    assert _engine_options(url)["connect_args"]["prepare_threshold"] == 5
+    for off in ("off", "none", ""):
+        monkeypatch.setenv("DATABASE_PREPARE_THRESHOLD", off)
+        assert _engine_options(url)["connect_args"]["prepare_threshold"] is None
+    monkeypatch.setenv("DATABASE_PREPARE_THRESHOLD", "2")
+    assert _engine_options(url)["connect_args"]["prepare_threshold"] == 2
+    assert "connect_args" not in _engine_options("sqlite:///x.sqlite3")
