@@ -6,7 +6,7 @@ templates/moderation/_macros.html work when imported without context and inside 
 import re
 from functools import lru_cache
 from types import SimpleNamespace
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote_plus, urlencode, urlsplit
 
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -184,7 +184,16 @@ def _flag_url(item_type, item_id, back) -> str:
     prefix = prefixes.get(item_type)
     if prefix is None:
         prefix = prefixes[item_type] = url_for("moderation.flag", item_type=item_type, item_id=0)[:-1]
-    return f"{prefix}{int(item_id)}?{urlencode({'next': back}, safe=_QUERY_SAFE)}"
+    # urlencode quotes character by character: the page's address (the same for every item) once a request,
+    # then each item's anchor.
+    page, mark, anchor = back.partition("#")
+    quoted = g.setdefault("moderation_flag_next", {})
+    query = quoted.get(page)
+    if query is None:
+        query = quoted[page] = urlencode({"next": page}, safe=_QUERY_SAFE)
+    if mark:
+        query += quote_plus(mark + anchor, safe=_QUERY_SAFE)
+    return f"{prefix}{int(item_id)}?{query}"
 
 
 _QUERY_SAFE = "!$'()*,/:;?@"  # werkzeug.urls._urlencode's

@@ -493,3 +493,15 @@ def test_in_the_queue_hide_and_restore_are_buttons_of_equal_weight(client, auth,
     hide = re.search(r'<summary class="([^"]+)">Hide…</summary>', item)
     assert restore and hide
     assert restore.group(1).split() == hide.group(1).split() == ["button", "button-secondary"]
+
+
+@pytest.mark.parametrize("back", ["/c/x/proposals/3?page=2&sort=new#comment-5", "/c/x/proposals/3#comment-5",
+                                  "/c/x/issues/3", "/c/x/p?q=花 家+地&a=%2F#x y", "/a#b#c"])
+def test_the_report_links_address_is_url_fors_whatever_the_page(app, back):
+    from flask import url_for
+
+    from portal.moderation.views import _flag_url
+    with app.test_request_context("/"):
+        for _ in range(2):  # the page's part is kept for the request
+            assert _flag_url("proposal_comment", 7, back) == url_for(
+                "moderation.flag", item_type="proposal_comment", item_id=7, next=back)
