@@ -13,8 +13,9 @@ with the builders of the other bench scripts: an owners' ballot of 300,000 units
 (1,000 actions in each community's tracker); and notices, meetings and notifications of its own. It then serves
 the portal with gunicorn -w 4 (wsgi:app) and bench/ceiling.py with gunicorn -w 4, and for each page runs
 `wrk -t2 -c16` on the ceiling and on the page back to back, in interleaved rounds, printing req/s, the share
-of the ceiling's req/s, p50/p95/p99, SQL statements per request (through the Flask test client), and the
-bytes sent with and without `Accept-Encoding: gzip, br`."""
+of the ceiling's req/s, p50/p95/p99, SQL statements per request (through the Flask test client), the
+bytes sent with and without `Accept-Encoding: gzip, br`, and (on Linux) the CPU time per request of the
+portal's workers and of PostgreSQL during the page's runs."""
 import argparse
 import inspect
 import json
@@ -427,6 +428,36 @@ def wrk(url, paths, cookie, seconds, threads, connections, script_dir):
             "requests": requests, "errors": errors, "non2xx": non2xx}
 
 
+def cpu_ticks(master_pid):
+    """(CPU clock ticks of the gunicorn workers of `master_pid`, of every PostgreSQL process) so far, from
+    /proc (Linux); None elsewhere."""
+    if not os.path.isdir("/proc"):
+        return None
+    app = database = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:  # ended meanwhile
+            continue
+        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime + stime
+        if int(fields[1]) == master_pid:
+            app += ticks
+        elif name.startswith("postgres"):
+            database += ticks
+    return app, database
+
+
+def cpu_per_request(before, after, requests):
+    """(app, PostgreSQL) CPU ms per request between two cpu_ticks() readings: where a page's cost goes under
+    load (the ceiling has no database)."""
+    if before is None or after is None or not requests:
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    return tuple((a - b) * 1000 / hz / requests for a, b in zip(after, before))
+
+
 def sizes_sent(url, cookie):
     """(status, bytes sent with Accept-Encoding: gzip, br, its Content-Encoding, bytes sent without, and those
     gzipped here at level 6: what compression anywhere on the way would send)."""
@@ -520,8 +551,11 @@ def main(argv=None):
                 for _ in range(args.rounds):
                     ceiling_runs.append(wrk(ceiling.url, ["/"], None, args.seconds, args.threads, args.connections,
                                             script_dir))
+                    before = cpu_ticks(portal.process.pid)
                     page_runs.append(wrk(portal.url, paths, cookie, args.seconds, args.threads, args.connections,
                                          script_dir))
+                    page_runs[-1]["cpu"] = cpu_per_request(before, cpu_ticks(portal.process.pid),
+                                                           page_runs[-1]["requests"])
             row = {"label": label, "as": persona, "status": status, "sent": sent, "encoding": encoding,
                    "plain": plain, "gzipped": gzipped, "load": (load_before, os.getloadavg()[0]),
                    "ceiling": ceiling_runs, "page": page_runs, "sql": in_process[label][0],
@@ -573,12 +607,16 @@ def print_summary(rows, args):
         return
     print(f"\nsummary over {args.rounds} rounds (ratio: the page's req/s ÷ the ceiling's in the same round; "
           f"targets of issue #15: ≥ 25 %, p95 ≤ 50 ms; dashboard ≥ 5 %)")
-    print(f"{'page':<26} {'req/s':>7} {'ratio %':>8} {'p95 ms':>7} {'SQL':>5} {'sent KB':>8}")
+    print(f"{'page':<26} {'req/s':>7} {'ratio %':>8} {'p95 ms':>7} {'SQL':>5} {'sent KB':>8} "
+          f"{'app CPU ms':>10} {'PG CPU ms':>9}")
     for r in measured:
         rps = statistics.mean(p["rps"] for p in r["page"])
         ratio = statistics.mean(100 * p["rps"] / c["rps"] for c, p in zip(r["ceiling"], r["page"]))
+        cpu = [p["cpu"] for p in r["page"] if p.get("cpu")]
+        split = (f"{statistics.mean(c[0] for c in cpu):>10.2f} {statistics.mean(c[1] for c in cpu):>9.2f}"
+                 if cpu else f"{'—':>10} {'—':>9}")
         print(f"{r['label']:<26} {rps:>7.1f} {ratio:>8.1f} {max(p['p95'] for p in r['page']):>7.1f} "
-              f"{max(r['sql']):>5} {r['sent'] / 1024:>8.1f}")
+              f"{max(r['sql']):>5} {r['sent'] / 1024:>8.1f} {split}")
     ceiling = [c["rps"] for r in measured for c in r["ceiling"]]
     print(f"ceiling: {statistics.mean(ceiling):.0f} req/s on average ({min(ceiling):.0f}–{max(ceiling):.0f}), "
           f"p95 {statistics.mean(c['p95'] for r in measured for c in r['ceiling']):.1f} ms")
