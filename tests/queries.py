@@ -33,3 +33,20 @@ def count_queries(client, path) -> int:
         response = client.get(path)
     assert response.status_code == 200, (path, response.status_code)
     return len(statements)
+
+
+def assert_read_with_its_community(client, auth, path, table, viewers):
+    """An item's page at `path` (/c/<slug>/<kind>/<id>) reads the community of its address in the same
+    statement as the item's table, for each of `viewers` (None: a visitor), and the item is not found under
+    another community's address nor an unknown one."""
+    for who in viewers:
+        if who is not None:
+            auth.logout()
+            auth.login(who)
+        assert client.get(path).status_code == 200
+        with recorded_statements() as statements:
+            assert client.get(path).status_code == 200
+        [found] = [s for s in statements if "community.slug =" in s]  # the address's community: one read
+        assert f"FROM {table} JOIN community ON" in " ".join(found.split())
+    slug = path.split("/")[2]
+    assert client.get(path.replace(f"/c/{slug}/", "/c/no-such-place/", 1)).status_code == 404

@@ -10,7 +10,7 @@ import pytest
 
 from portal.extensions import db
 from tests.proposals import gen_comment, gen_in_deliberation, gen_proposal
-from tests.queries import recorded_statements
+from tests.queries import assert_read_with_its_community, recorded_statements
 
 
 def view(client, proposal, query=""):
@@ -227,14 +227,7 @@ def test_the_proposal_is_read_with_its_community_and_found_only_under_its_own(cl
     proposal = gen_in_deliberation(world)
     gen_comment(world, proposal)
     db.session.commit()
-    for who in (None, world.neighbour, world.chair_x):  # the kept page, and the page drawn in full
-        if who is not None:
-            auth.logout()
-            auth.login(who)
-        view(client, proposal)
-        with recorded_statements() as statements:
-            view(client, proposal)
-        [found] = [s for s in statements if "community.slug =" in s]  # the address's community: one read
-        assert "FROM proposal JOIN community ON" in " ".join(found.split())
+    # The kept page (a visitor, a resident) and the page drawn in full (a committee member).
+    assert_read_with_its_community(client, auth, f"/c/{world.x.slug}/proposals/{proposal.id}", "proposal",
+                                   (None, world.neighbour, world.chair_x))
     assert client.get(f"/c/{world.y.slug}/proposals/{proposal.id}").status_code == 404
-    assert client.get(f"/c/no-such-place/proposals/{proposal.id}").status_code == 404
