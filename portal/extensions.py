@@ -40,26 +40,29 @@ def unproxied(obj):
 _READS_ONLY = "portal_reads_only"
 
 
+def _began(conn) -> None:
+    from flask import g, has_request_context
+    conn.info[_READS_ONLY] = True
+    if has_request_context():  # a request's few; a worker's or command's long context keeps no list
+        g.setdefault("portal_transactions", []).append(conn)
+
+
+def _executing(conn, cursor, statement, parameters, context, executemany) -> None:
+    # SELECT … FOR UPDATE takes locks, which COMMIT releases as ROLLBACK would; anything else (INSERT, UPDATE,
+    # DELETE, WITH …, SAVEPOINT) counts as a write.
+    if conn.info.get(_READS_ONLY) and statement.lstrip()[:6].upper() != "SELECT":
+        conn.info[_READS_ONLY] = False
+
+
 def end_reads_with_commit(app) -> None:
-    from flask import g, has_app_context
+    from flask import g
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
     from sqlalchemy.exc import SQLAlchemyError
 
-    def began(conn):
-        conn.info[_READS_ONLY] = True
-        if has_app_context():
-            g.setdefault("portal_transactions", []).append(conn)
-
-    def executing(conn, cursor, statement, parameters, context, executemany):
-        # SELECT … FOR UPDATE takes locks, which COMMIT releases as ROLLBACK would; anything else (INSERT,
-        # UPDATE, DELETE, WITH …, SAVEPOINT) counts as a write.
-        if conn.info.get(_READS_ONLY) and statement.lstrip()[:6].upper() != "SELECT":
-            conn.info[_READS_ONLY] = False
-
-    if not event.contains(Engine, "begin", began):
-        event.listen(Engine, "begin", began)
-        event.listen(Engine, "before_cursor_execute", executing)
+    if not event.contains(Engine, "begin", _began):  # every engine, once per process
+        event.listen(Engine, "begin", _began)
+        event.listen(Engine, "before_cursor_execute", _executing)
 
     @app.teardown_appcontext  # registered after Flask-SQLAlchemy's, so it runs before the session is removed
     def finish_reads(exc):
