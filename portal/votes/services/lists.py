@@ -13,7 +13,6 @@ from portal.auth import permissions
 from portal.errors import NotAllowed
 from portal.extensions import db
 from portal.places.models import Community
-from portal.votes import electorate
 from portal.votes.models import Ballot, BallotCaster, BallotLogEntry, BallotProxy, BallotVote, BallotVoter
 from portal.votes.services._common import _now
 
@@ -40,12 +39,6 @@ def _ballot_at_statement():
             .where(Community.slug == bindparam("slug"), Ballot.id == bindparam("ballot_id"))
             .options(contains_eager(Ballot.community), joinedload(Ballot.proposal), joinedload(Ballot.organization),
                      joinedload(Ballot.options)))
-
-
-@cache
-def _votes_of_statement():
-    return select(BallotVote).where(BallotVote.ballot_id == bindparam("ballot_id"),
-                                    BallotVote.voter_id.in_(bindparam("voter_ids", expanding=True)))
 
 
 # --- reading ---------------------------------------------------------------------------------------------
@@ -89,8 +82,9 @@ def community_ballots(community: Community, viewer: User | AnonymousUserMixin, *
 
 def my_votes(user: User, ballot: Ballot) -> list[tuple[BallotVoter, BallotVote | None]]:
     """The votes this account may cast, each with its live vote (None when not cast yet): "you voted X at
-    14:02". For a co-owned unit the live vote may be the other co-owner's."""
-    return _with_votes(ballot, electorate.voters_for(ballot, user))
+    14:02". For a co-owned unit the live vote may be the other co-owner's. The own part of vote_block."""
+    block = vote_block(user, ballot)
+    return [(voter, vote) for voter, vote in block.mine if voter.id not in block.held]
 
 
 class VoteBlock(NamedTuple):
@@ -138,14 +132,6 @@ def _vote_block_statement():
                                   live.revoked_at.is_(None)))
             .where(BallotVoter.ballot_id == ballot_id, BallotVoter.id.in_(union_all(casts, holds)))
             .order_by(BallotVoter.id))
-
-
-def _with_votes(ballot, voters):
-    if not voters:
-        return []
-    votes = {v.voter_id: v for v in db.session.scalars(
-        _votes_of_statement(), {"ballot_id": ballot.id, "voter_ids": [v.id for v in voters]})}
-    return [(voter, votes.get(voter.id)) for voter in voters]
 
 
 def needs_my_vote(user: User, limit: int = 10, *, now: datetime | None = None) -> list[Ballot]:
