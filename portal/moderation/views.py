@@ -157,18 +157,19 @@ def moderation_flag_mark(item_type, item) -> Markup | None:
 @bp.app_template_global()
 def moderation_flag_control(item_type, item, reported) -> Markup:
     """The control itself: "Reported", or the link to the report form (swapped in place by htmx)."""
-    return _flag_control(item_type, item.id, reported, lambda: moderation_back_path(item_type, item))
+    return Markup(_flag_control(item_type, item.id, reported, lambda: moderation_back_path(item_type, item)))
 
 
-def _flag_control(item_type, item_id, reported, back) -> Markup:
-    """moderation_flag_control; `back()` gives the form's way back."""
-    anchor = escape(f"flag-{item_type}-{item_id}")
-    reported_word, report_word = _flag_words(locale_name())
+def _flag_control(item_type, item_id, reported, back, words=None) -> str:
+    """moderation_flag_control as a string; `back()` gives the form's way back, `words` _flag_words (a page
+    of comments looks them up once)."""
+    anchor = escape(f"flag-{item_type}-{int(item_id)}")
+    reported_word, report_word = words or _flag_words(locale_name())
     if reported:
-        return Markup(f'<span class="small-link flag-control flag-done" id="{anchor}">{reported_word}</span>')
+        return f'<span class="small-link flag-control flag-done" id="{anchor}">{reported_word}</span>'
     url = escape(_flag_url(item_type, item_id, back()))
-    return Markup(f'<a class="small-link flag-control" id="{anchor}" href="{url}" hx-get="{url}" hx-target="this" '
-                  f'hx-swap="outerHTML">{report_word}</a>')
+    return (f'<a class="small-link flag-control" id="{anchor}" href="{url}" hx-get="{url}" hx-target="this" '
+            f'hx-swap="outerHTML">{report_word}</a>')
 
 
 @lru_cache(maxsize=8)
@@ -208,7 +209,7 @@ def moderation_fill_flags(html, community) -> Markup:
         and not _cached_rule("can_moderate", user, community)
     if not may:
         return Markup(_FLAG_MARK.sub("", str(html)))
-    me, flagged = str(user.id), _flagged_by(user, community)
+    me, flagged, words = str(user.id), _flagged_by(user, community), _flag_words(locale_name())
 
     def control(match):
         item_type, item_id, writers = match.group(1), int(match.group(2)), match.group(3)
@@ -216,7 +217,7 @@ def moderation_fill_flags(html, community) -> Markup:
             return ""
         item = SimpleNamespace(id=item_id)  # a GET's page: its address, not the item's link, is the way back
         return _flag_control(item_type, item_id, (item_type, item_id) in flagged,
-                             lambda: moderation_back_path(item_type, item))
+                             lambda: moderation_back_path(item_type, item), words)
     return Markup(_FLAG_MARK.sub(control, str(html)))
 
 
