@@ -15,7 +15,8 @@ the portal with gunicorn -w 4 (wsgi:app) and bench/ceiling.py with gunicorn -w 4
 `wrk -t2 -c16` on the ceiling and on the page back to back, in interleaved rounds, printing req/s, the share
 of the ceiling's req/s, p50/p95/p99, SQL statements per request (through the Flask test client), the
 bytes sent with and without `Accept-Encoding: gzip, br`, and (on Linux) the CPU time per request of the
-portal's workers and of PostgreSQL during the page's runs."""
+portal's workers and of PostgreSQL during the page's runs. Two reference rows close the table: the privacy
+notice for a visitor and for someone signed in, what every page costs before its own work."""
 import argparse
 import inspect
 import json
@@ -379,6 +380,11 @@ def pages(state):
         "notification centre": ("resident", ["/notifications/"]),
         "dashboard": ("official", [f"/dashboard?sub_district={d['sub_district']}"]),
         "Open311 requests.json": ("visitor", [f"/open311/v2/requests.json?jurisdiction_id={i['slug']}"]),
+        # Not daily pages: the privacy notice reads nothing but the person, so it shows what any page costs
+        # before its own work, for a visitor and for someone signed in (the user loader's statement, the
+        # transaction around it, the signed-in header) — the most a page can reach.
+        "floor, visitor (/privacy)": ("visitor", ["/privacy"]),
+        "floor, signed in (/privacy)": ("resident", ["/privacy"]),
     }
 
 
