@@ -3,10 +3,11 @@ deleting them, likes, the committee's summary of the arguments, the stance talli
 comments and replies."""
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -181,8 +182,7 @@ def liked_ids(user: User, comment_ids: Iterable[int]) -> set[int]:
     comment_ids = list(comment_ids)
     if not getattr(user, "is_authenticated", False) or not comment_ids:
         return set()
-    return set(db.session.scalars(db.select(CommentLike.comment_id).where(
-        CommentLike.user_id == user.id, CommentLike.comment_id.in_(comment_ids))))
+    return set(db.session.scalars(_liked_statement(), {"user_id": user.id, "comment_ids": comment_ids}))
 
 
 def like_counts(user: User | AnonymousUserMixin, comment_ids: Iterable[int]) -> tuple[dict[int, int], set[int]]:
@@ -192,17 +192,37 @@ def like_counts(user: User | AnonymousUserMixin, comment_ids: Iterable[int]) -> 
     if not comment_ids:
         return {}, set()
     if not getattr(user, "is_authenticated", False):
-        return dict(db.session.execute(db.select(Comment.id, Comment.like_count)
-                                       .where(Comment.id.in_(comment_ids))).all()), set()
+        return dict(db.session.execute(_counts_statement(), {"comment_ids": comment_ids}).all()), set()
     counts, liked = {}, set()
-    for comment_id, count, liker in db.session.execute(
-            db.select(Comment.id, Comment.like_count, CommentLike.user_id)
-            .outerjoin(CommentLike, (CommentLike.comment_id == Comment.id) & (CommentLike.user_id == user.id))
-            .where(Comment.id.in_(comment_ids))):
+    for comment_id, count, liker in db.session.execute(_counts_and_likes_statement(),
+                                                       {"user_id": user.id, "comment_ids": comment_ids}):
         counts[comment_id] = count
         if liker is not None:
             liked.add(comment_id)
     return counts, liked
+
+
+# Built once per process: a page of comments asks one of them on every view, and building the statement each
+# time cost half as much again as running it (~0.25 ms).
+
+@cache
+def _liked_statement():
+    return db.select(CommentLike.comment_id).where(
+        CommentLike.user_id == bindparam("user_id"),
+        CommentLike.comment_id.in_(bindparam("comment_ids", expanding=True)))
+
+
+@cache
+def _counts_statement():
+    return db.select(Comment.id, Comment.like_count).where(Comment.id.in_(bindparam("comment_ids", expanding=True)))
+
+
+@cache
+def _counts_and_likes_statement():
+    return (db.select(Comment.id, Comment.like_count, CommentLike.user_id)
+            .outerjoin(CommentLike, (CommentLike.comment_id == Comment.id)
+                       & (CommentLike.user_id == bindparam("user_id")))
+            .where(Comment.id.in_(bindparam("comment_ids", expanding=True))))
 
 
 # --- the consultation summary ----------------------------------------------------------------------------
