@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import abort
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
 from sqlalchemy.orm import aliased, contains_eager
 
 from portal import clock, versions
@@ -73,10 +75,17 @@ def local_today(community: Community) -> date:
 def community_or_404(slug: str, *, with_sub_district: bool = False) -> Community:
     """The community of the address, or 404; `with_sub_district` reads its sub-district in the same statement
     (for a page that shows it)."""
-    query = db.select(Community).where(Community.slug == slug)
-    if with_sub_district:
-        query = query.options(db.joinedload(Community.sub_district))
-    return db.first_or_404(query)
+    community = db.session.scalars(_community_statement(with_sub_district), {"slug": slug}).first()
+    if community is None:
+        abort(404)
+    return community
+
+
+@cache
+def _community_statement(with_sub_district):
+    # Built once per process: nearly every page of a community asks it first.
+    query = db.select(Community).where(Community.slug == bindparam("slug"))
+    return query.options(db.joinedload(Community.sub_district)) if with_sub_district else query
 
 
 def _require(allowed: bool, message=None) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, bindparam, func, or_
 from sqlalchemy.orm import contains_eager, joinedload, load_only
 
 from portal.auth import permissions, roles
@@ -91,11 +92,16 @@ def issue_in(community: Community, issue_id: int, *, joined: bool = True, again:
 def issue_at(slug: str, issue_id: int, *, joined: bool = True) -> Issue | None:
     """issue_in for the community of an address, found in the same statement (None: no such community, or no
     such issue in it)."""
+    return db.session.scalar(_issue_at_statement(joined), {"slug": slug, "issue_id": issue_id})
+
+
+@cache
+def _issue_at_statement(joined):
+    # Built once per process: every issue page and every view acting on an issue asks it.
     query = (db.select(Issue).join(Community, Community.id == Issue.community_id)
-             .where(Community.slug == slug, Issue.id == issue_id).options(contains_eager(Issue.community)))
-    if joined:
-        query = query.options(*_page_options())
-    return db.session.scalar(query)
+             .where(Community.slug == bindparam("slug"), Issue.id == bindparam("issue_id"))
+             .options(contains_eager(Issue.community)))
+    return query.options(*_page_options()) if joined else query
 
 
 def _encode_cursor(values) -> str:

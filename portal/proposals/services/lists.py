@@ -4,10 +4,11 @@ and the versions of the text."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
 from sqlalchemy.orm import contains_eager, defer, joinedload, selectinload
 
 from portal.auth import permissions
@@ -97,9 +98,15 @@ def proposal_in(community: Community, proposal_id: int, *, joined: bool = True,
 def proposal_at(slug: str, proposal_id: int, *, joined: bool = True) -> Proposal | None:
     """proposal_in for the community of an address, found in the same statement (None: no such community, or
     no such proposal in it)."""
-    return db.session.scalar(_page_query(joined).join(Community, Community.id == Proposal.community_id)
-                             .where(Community.slug == slug, Proposal.id == int(proposal_id))
-                             .options(contains_eager(Proposal.community)))
+    return db.session.scalar(_proposal_at_statement(joined), {"slug": slug, "proposal_id": int(proposal_id)})
+
+
+@cache
+def _proposal_at_statement(joined):
+    # Built once per process: every proposal page and every view acting on a proposal asks it.
+    return (_page_query(joined).join(Community, Community.id == Proposal.community_id)
+            .where(Community.slug == bindparam("slug"), Proposal.id == bindparam("proposal_id"))
+            .options(contains_eager(Proposal.community)))
 
 
 def _page_query(joined):
