@@ -31,7 +31,7 @@ COMPRESSIBLE = frozenset({
 MIN_COMPRESS_SIZE = 512  # below this the headers cost more than the saving
 GZIP_LEVEL = 6
 # Per request: quality 3 is about the size of gzip -6, at half its time or less; 5 saves another 10–15 % of
-# the bytes (0.5 KB on a 12 KB page) at four times the CPU (1 ms of a ballot page's 7: bench/README). Static
+# the bytes (0.5 KB on a 12 KB page) at four times the CPU (~1 ms more a ballot page: bench/README). Static
 # files get the best, once.
 BROTLI_QUALITY = 3
 STATIC_BROTLI_QUALITY = 11
