@@ -99,7 +99,10 @@ def installing_context(browser, live_server, tmp_path):
 def wait_for_worker(page) -> str:
     """The registered worker's script, once it is active and controls the page."""
     script = page.evaluate("navigator.serviceWorker.ready.then(r => r.active.scriptURL)")
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    # A function, not an expression: Playwright evaluates the text once, with the inspector's leave, and calls the
+    # function on each later poll; an expression would be evaluated again on each poll, which the page's CSP
+    # (script-src 'self', no 'unsafe-eval') refuses whenever the worker does not control the page at the first look.
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     return script
 
 
