@@ -75,7 +75,11 @@ def end_reads_with_commit(app) -> None:
         still_open = [c for c in began_here if not c.closed and c.in_transaction()]
         if not still_open or not all(c.info.get(_READS_ONLY) for c in still_open):
             return
-        try:
-            session.commit()
-        except SQLAlchemyError:  # nothing was written; removing the session discards the connection's state
-            pass
+        # Each connection's transaction committed, not the session's: the session is removed next, so the ORM's
+        # commit (a flush, every loaded object expired, the commit hooks, none with anything to do after
+        # SELECTs alone) would be work thrown away. Its close then finds the transactions ended.
+        for connection in still_open:
+            try:
+                connection.commit()
+            except SQLAlchemyError:  # nothing was written; the session's close discards the connection's state
+                pass
