@@ -20,6 +20,7 @@ notice for a visitor and for someone signed in, what every page costs before its
 import argparse
 import inspect
 import json
+import logging
 import os
 import random
 import shutil
@@ -395,7 +396,8 @@ def logins(state):
 
 def measure_in_process(app, page_list, persona_logins, n_requests):
     """{label: (statements per request, median ms alone, status)} through the Flask test client, one client
-    per persona, after a warm-up request."""
+    per persona, after a warm-up request. The JSON line each request logs is left out of the printout."""
+    logging.getLogger("portal.request").disabled = True
     with app.app_context():
         counter = StatementCounter(db.engine)
     clients = {}

@@ -6,6 +6,7 @@ templates/moderation/_macros.html work when imported without context and inside 
 import re
 from functools import lru_cache
 from types import SimpleNamespace
+from typing import Literal
 from urllib.parse import quote_plus, urlencode, urlsplit
 
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
@@ -117,6 +118,16 @@ def moderation_back_path(item_type, item) -> str:
     """Where to come back to after a form without JS: the page the item was shown on, at the item."""
     # The page's own address is the same for every item of the request: worked out once and kept on the
     # request (a page of a hundred comments asked for it twice per comment).
+    path = _page_address()
+    if path is False:
+        return services.link_for(item_type, item) or url_for("moderation.index")
+    anchor = ANCHORS.get(item_type)
+    return path + ("#" + anchor.format(id=item.id) if anchor else "")
+
+
+def _page_address() -> str | Literal[False]:
+    """The address of the page being drawn (path and query), kept on the request; False when it is a form
+    shown again after a refused POST, whose address may not answer GET."""
     req = request._get_current_object()
     path = getattr(req, "moderation_back_base", None)
     if path is None:
@@ -126,13 +137,10 @@ def moderation_back_path(item_type, item) -> str:
             path = parts.path + (f"?{parts.query}" if parts.query else "")
         elif req.method == "GET":
             path = req.full_path.rstrip("?")
-        else:  # a form shown again after a refused POST: its address may not answer GET
+        else:
             path = False
         req.moderation_back_base = path
-    if path is False:
-        return services.link_for(item_type, item) or url_for("moderation.index")
-    anchor = ANCHORS.get(item_type)
-    return path + ("#" + anchor.format(id=item.id) if anchor else "")
+    return path
 
 
 # --- flag controls on a page kept between requests -----------------------------------------------------------
@@ -181,20 +189,24 @@ def _flag_words(locale: str) -> tuple:
 def _flag_url(item_type, item_id, back) -> str:
     """url_for("moderation.flag", item_type=…, item_id=…, next=back), its routing done once a request per kind
     of item (a page of eighty comments has eighty of these links); the query written as werkzeug writes it."""
-    prefixes = g.setdefault("moderation_flag_url", {})
-    prefix = prefixes.get(item_type)
-    if prefix is None:
-        prefix = prefixes[item_type] = url_for("moderation.flag", item_type=item_type, item_id=0)[:-1]
     # urlencode quotes character by character: the page's address (the same for every item) once a request,
     # then each item's anchor.
     page, mark, anchor = back.partition("#")
-    quoted = g.setdefault("moderation_flag_next", {})
-    query = quoted.get(page)
-    if query is None:
-        query = quoted[page] = urlencode({"next": page}, safe=_QUERY_SAFE)
+    prefix, query = _flag_url_parts(item_type, page)
     if mark:
         query += quote_plus(mark + anchor, safe=_QUERY_SAFE)
     return f"{prefix}{int(item_id)}?{query}"
+
+
+def _flag_url_parts(item_type, page) -> tuple[str, str]:
+    """The report link's address before the item's id, and its query for a way back to `page` (no anchor),
+    each worked out once a request."""
+    parts = g.setdefault("moderation_flag_url", {})
+    found = parts.get((item_type, page))
+    if found is None:
+        found = parts[(item_type, page)] = (url_for("moderation.flag", item_type=item_type, item_id=0)[:-1],
+                                            urlencode({"next": page}, safe=_QUERY_SAFE))
+    return found
 
 
 _QUERY_SAFE = "!$'()*,/:;?@"  # werkzeug.urls._urlencode's
@@ -210,14 +222,29 @@ def moderation_fill_flags(html, community) -> Markup:
     if not may:
         return Markup(_FLAG_MARK.sub("", str(html)))
     me, flagged, words = str(user.id), _flagged_by(user, community), _flag_words(locale_name())
+    page, links = _page_address(), {}
 
     def control(match):
         item_type, item_id, writers = match.group(1), int(match.group(2)), match.group(3)
         if me in writers.split(","):
             return ""
-        item = SimpleNamespace(id=item_id)  # a GET's page: its address, not the item's link, is the way back
-        return _flag_control(item_type, item_id, (item_type, item_id) in flagged,
-                             lambda: moderation_back_path(item_type, item), words)
+        reported = (item_type, item_id) in flagged
+        if reported or page is False:
+            item = SimpleNamespace(id=item_id)  # a GET's page: its address, not the item's link, is the way back
+            return _flag_control(item_type, item_id, reported, lambda: moderation_back_path(item_type, item), words)
+        # _flag_control's link with what is the same for every item of a kind worked out once: what comes
+        # between is the id, and after it the anchor's (ANCHORS: letters and "-", quoted as they are) and the id.
+        link = links.get(item_type)
+        if link is None:
+            prefix, query = _flag_url_parts(item_type, page)
+            anchor = ANCHORS.get(item_type)
+            link = links[item_type] = (escape(prefix), escape("?" + query),
+                                       escape(quote_plus("#" + anchor.format(id=""), safe=_QUERY_SAFE))
+                                       if anchor else None)
+        prefix, query, anchor = link
+        url = f"{prefix}{item_id}{query}{anchor}{item_id}" if anchor is not None else f"{prefix}{item_id}{query}"
+        return (f'<a class="small-link flag-control" id="flag-{item_type}-{item_id}" href="{url}" hx-get="{url}" '
+                f'hx-target="this" hx-swap="outerHTML">{words[1]}</a>')
     return Markup(_FLAG_MARK.sub(control, str(html)))
 
 
