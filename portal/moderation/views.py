@@ -116,8 +116,6 @@ def moderation_flag_reasons():
 @bp.app_template_global()
 def moderation_back_path(item_type, item) -> str:
     """Where to come back to after a form without JS: the page the item was shown on, at the item."""
-    # The page's own address is the same for every item of the request: worked out once and kept on the
-    # request (a page of a hundred comments asked for it twice per comment).
     path = _page_address()
     if path is False:
         return services.link_for(item_type, item) or url_for("moderation.index")
@@ -126,8 +124,9 @@ def moderation_back_path(item_type, item) -> str:
 
 
 def _page_address() -> str | Literal[False]:
-    """The address of the page being drawn (path and query), kept on the request; False when it is a form
-    shown again after a refused POST, whose address may not answer GET."""
+    """The address of the page being drawn (path and query), the same for every item of the request, so
+    worked out once and kept on the request (a page of a hundred comments asked for it twice per comment);
+    False when it is a form shown again after a refused POST, whose address may not answer GET."""
     req = request._get_current_object()
     path = getattr(req, "moderation_back_base", None)
     if path is None:
@@ -175,9 +174,13 @@ def _flag_control(item_type, item_id, reported, back, words=None) -> str:
     reported_word, report_word = words or _flag_words(locale_name())
     if reported:
         return f'<span class="small-link flag-control flag-done" id="{anchor}">{reported_word}</span>'
-    url = escape(_flag_url(item_type, item_id, back()))
+    return _report_link(anchor, escape(_flag_url(item_type, item_id, back())), report_word)
+
+
+def _report_link(anchor, url, word) -> str:
+    """The "Report" link (swapped in place by htmx) from its parts, each escaped already."""
     return (f'<a class="small-link flag-control" id="{anchor}" href="{url}" hx-get="{url}" hx-target="this" '
-            f'hx-swap="outerHTML">{report_word}</a>')
+            f'hx-swap="outerHTML">{word}</a>')
 
 
 @lru_cache(maxsize=8)
@@ -243,8 +246,7 @@ def moderation_fill_flags(html, community) -> Markup:
                                        if anchor else None)
         prefix, query, anchor = link
         url = f"{prefix}{item_id}{query}{anchor}{item_id}" if anchor is not None else f"{prefix}{item_id}{query}"
-        return (f'<a class="small-link flag-control" id="flag-{item_type}-{item_id}" href="{url}" hx-get="{url}" '
-                f'hx-target="this" hx-swap="outerHTML">{words[1]}</a>')
+        return _report_link(f"flag-{item_type}-{item_id}", url, words[1])
     return Markup(_FLAG_MARK.sub(control, str(html)))
 
 
