@@ -7,6 +7,7 @@ import pytest
 from flask import render_template_string
 
 from portal.extensions import db
+from tests.csrf import tokens_alike
 from tests.issues.conftest import world as issues_world  # noqa: F401  (the world the proposals one extends)
 from tests.proposals import gen_in_deliberation
 from tests.proposals.conftest import world as proposals_world  # noqa: F401  (the world the votes one extends)
@@ -116,7 +117,7 @@ def test_the_menu_is_kept_and_served_with_each_pages_address_and_token(client, a
     monkeypatch.setitem(web._FRAGMENTS, key, kept.replace("My account", "My kept account"))
     assert "My kept account" in menu_of(header_of(html_of(client.get("/c/x/issues?sort=due&q=<b>"))))
     monkeypatch.setattr(web, "_FRAGMENTS", {})
-    assert html_of(client.get("/c/x/issues?sort=due&q=<b>")) == page.replace("My kept account", "My account")
+    assert tokens_alike(html_of(client.get("/c/x/issues?sort=due&q=<b>"))) == tokens_alike(page)
 
 
 def test_the_kept_menu_follows_roles_and_language(client, auth, world):
