@@ -61,8 +61,10 @@ def _engine_options(url: str) -> dict:
     if url.startswith("postgresql"):
         # Memory for each sort or hash of a statement: the dashboard groups and ranks tens of thousands of
         # issues, which PostgreSQL's 4 MB default would sort on disk or plan as sorts instead of hashes.
+        # The cursor: psycopg's, with each result's column descriptions built only when read (portal.pgcursor).
+        from portal.pgcursor import Cursor
         options["connect_args"] = {"options": f"-c work_mem={os.environ.get('DATABASE_WORK_MEM', '16MB')}",
-                                   "prepare_threshold": _prepare_threshold()}
+                                   "prepare_threshold": _prepare_threshold(), "cursor_factory": Cursor}
     return options
 
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "portal"
 
 CORE = {"backup", "charts", "clock", "config", "delivery", "due", "errors", "events", "extensions", "formatting",
-        "forms", "formviews", "i18n", "markup", "observability", "outbox", "previews", "qr",
+        "forms", "formviews", "i18n", "markup", "observability", "outbox", "pgcursor", "previews", "qr",
         "sharing", "versions", "web", "words"}
 
 CONTENT = {"actions", "funds", "meetings", "moderation", "notices", "open311"}  # with what they build on: every area
