@@ -8,6 +8,8 @@ them (`on_behalf_of`, as the issues pages do); everything else is done in the me
 import difflib
 import math
 import re
+import threading
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
@@ -58,6 +60,7 @@ from portal.proposals.models import (
 )
 from portal.sharing import clip, share_card
 from portal.web import (
+    CSRF_MARK,
     NO_CACHE,
     absolute_url,
     accepts_photos,
@@ -502,53 +505,82 @@ def _control_words(locale: str) -> SimpleNamespace:
         "delete_mine": _("Delete my comment"), "reply": _("Reply")}.items()})
 
 
-@bp.app_template_global()
-def proposal_like(comments_url, comment_id, count, state, token=None) -> Markup:
-    """A comment's likes: with `state` "like" or "unlike", the button for one who may like it (a real POST,
-    swapped in place by htmx; "unlike" when they do), else ("static") the count alone, when there is one.
-    `token`: the request's CSRF token, when the caller has it already."""
-    comment_id, count = int(comment_id), int(count)
-    if state == "static":
-        inner = f'<span class="like-static">{escape(ngettext("%(num)d like", "%(num)d likes", count))}</span>' \
-            if count else ""
-    else:
-        words = _control_words(locale_name())
-        url = escape(f"{comments_url}/{comment_id}/like")
-        if state == "unlike":
-            button = (f'<button class="like-button is-liked" type="submit" name="action" value="unlike" '
-                      f'aria-pressed="true">{words.liked} <span class="like-count">{count}</span>'
-                      f'<span class="visually-hidden"> {words.take_back}</span></button>')
+class _Controls:
+    """A page's comment controls, written from what is the same for all its comments (the words in the
+    page's language, the escaped comments address, the CSRF token) worked out once: the kept consultation
+    page writes up to eighty comments' controls on every request. Comment ids and counts are integers,
+    which need no escaping."""
+    __slots__ = ("words", "url", "_token")
+
+    def __init__(self, comments_url, token_html=None):
+        """`token_html`: what goes in the forms' token fields (the request's token, escaped, by default)."""
+        self.words = _control_words(locale_name())
+        self.url = escape(comments_url)
+        self._token = token_html
+
+    @property
+    def token(self) -> str:
+        if self._token is None:
+            self._token = escape(template_csrf_token())
+        return self._token
+
+    def like(self, comment_id, count, state) -> str:
+        """A comment's likes: with `state` "like" or "unlike", the button for one who may like it (a real
+        POST, swapped in place by htmx; "unlike" when they do), else ("static") the count alone, when there
+        is one."""
+        comment_id, count = int(comment_id), int(count)
+        if state == "static":
+            inner = f'<span class="like-static">{escape(ngettext("%(num)d like", "%(num)d likes", count))}</span>' \
+                if count else ""
         else:
-            button = (f'<button class="like-button" type="submit" name="action" value="like" aria-pressed="false">'
-                      f'{words.like} <span class="like-count">{count}</span></button>')
-        inner = (f'<form method="post" action="{url}" hx-post="{url}" hx-target="#like-{comment_id}" '
-                 f'hx-swap="outerHTML" class="inline-form"><input type="hidden" name="csrf_token" '
-                 f'value="{escape(token or template_csrf_token())}">{button}</form>')
-    return Markup(f'<span class="like" id="like-{comment_id}">{inner}</span>')
+            words = self.words
+            if state == "unlike":
+                button = (f'<button class="like-button is-liked" type="submit" name="action" value="unlike" '
+                          f'aria-pressed="true">{words.liked} <span class="like-count">{count}</span>'
+                          f'<span class="visually-hidden"> {words.take_back}</span></button>')
+            else:
+                button = (f'<button class="like-button" type="submit" name="action" value="like" '
+                          f'aria-pressed="false">{words.like} <span class="like-count">{count}</span></button>')
+            url = f"{self.url}/{comment_id}/like"
+            inner = (f'<form method="post" action="{url}" hx-post="{url}" hx-target="#like-{comment_id}" '
+                     f'hx-swap="outerHTML" class="inline-form"><input type="hidden" name="csrf_token" '
+                     f'value="{self.token}">{button}</form>')
+        return f'<span class="like" id="like-{comment_id}">{inner}</span>'
+
+    def own_links(self, comment_id, editable, deletable) -> str:
+        """"Edit" and "Delete" under one's own comment, as far as each is still allowed."""
+        if not (editable or deletable):
+            return ""
+        words = self.words
+        url = f"{self.url}/{int(comment_id)}"
+        html = f'<a class="small-link" href="{url}/edit">{words.edit}</a>' if editable else ""
+        if deletable:
+            html += (f'<details class="inline-details"><summary>{words.delete}</summary><form method="post" '
+                     f'action="{url}/delete"><input type="hidden" name="csrf_token" value="{self.token}">'
+                     f'<p>{words.delete_ask}</p><button class="button button-small" type="submit">'
+                     f'{words.delete_mine}</button></form></details>')
+        return html
+
+    def reply_link(self, comment_id) -> str:
+        """"Reply" under a thread: the reply form put in place by htmx, or its own page."""
+        url = f"{self.url}/{int(comment_id)}/reply"
+        return (f'<a class="small-link reply-link" href="{url}" hx-get="{url}" hx-target="this" '
+                f'hx-swap="outerHTML">{self.words.reply}</a>')
+
+
+@bp.app_template_global()
+def proposal_like(comments_url, comment_id, count, state) -> Markup:
+    return Markup(_Controls(comments_url).like(comment_id, count, state))
 
 
 @bp.app_template_global()
 def proposal_own_links(comments_url, comment_id, editable, deletable) -> Markup:
-    """"Edit" and "Delete" under one's own comment, as far as each is still allowed."""
-    if not (editable or deletable):
-        return Markup("")
-    words = _control_words(locale_name())
-    url = escape(f"{comments_url}/{int(comment_id)}")
-    html = f'<a class="small-link" href="{url}/edit">{words.edit}</a>' if editable else ""
-    if deletable:
-        html += (f'<details class="inline-details"><summary>{words.delete}</summary><form method="post" '
-                 f'action="{url}/delete"><input type="hidden" name="csrf_token" '
-                 f'value="{escape(template_csrf_token())}"><p>{words.delete_ask}</p>'
-                 f'<button class="button button-small" type="submit">{words.delete_mine}</button></form></details>')
-    return Markup(html)
+    return Markup(_Controls(comments_url).own_links(comment_id, editable, deletable))
 
 
 @bp.app_template_global()
 def proposal_reply_link(comments_url, comment_id) -> Markup:
-    """"Reply" under a thread: the reply form put in place by htmx, or its own page."""
-    url = escape(f"{comments_url}/{int(comment_id)}/reply")
-    return Markup(f'<a class="small-link reply-link" href="{url}" hx-get="{url}" hx-target="this" '
-                  f'hx-swap="outerHTML">{_control_words(locale_name()).reply}</a>')
+    return Markup(_Controls(comments_url).reply_link(comment_id))
 
 
 def _detail_page(proposal, kept):
@@ -613,6 +645,7 @@ class _KeptPage(NamedTuple):
     # read its words (moderation's is_hidden_for)
     go_to_form: str  # the "Go to the comment form" link, for those who may comment
     comment_form: str  # the empty comment form, for those who may comment
+    writers: frozenset  # the authors of its comments: a page filled for anyone else is the same for all
 
 
 _SUPPORT_MARK, _FORM_MARK = "<!--proposal-support-->", "<!--comment-form-->"
@@ -644,8 +677,9 @@ def _kept_body(proposal, sort, page) -> Markup | None:
                  if writer is not None}
         shown = tuple(c.id for c in comments if c.deleted_at is None and c.hidden_state is None)
         until = min(e for e in (year_changes(community.time_zone), words_change_at(moments, now)) if e is not None)
+        writers = frozenset(c.author_id for c in comments if c.author_id is not None)
         return versions.Kept(_KeptPage(without_csrf(html), shown, frozenset(apart), without_csrf(go_to_form),
-                                       without_csrf(comment_form)), until=until)
+                                       without_csrf(comment_form), writers), until=until)
     kept = versions.remember("proposal_page_body", community, render, proposal.id, sort, page, locale_name())
     if current_user.is_authenticated and current_user.id in kept.apart:
         return None
@@ -661,21 +695,9 @@ def _fill_kept(proposal, kept: _KeptPage) -> Markup:
     counts, liked = services.like_counts(viewer, kept.comment_ids)
     takes_part = signed_in and permissions.can_create_proposal(viewer, community)
     can_comment = signed_in and permissions.can_comment(_person(), proposal)
-    token = template_csrf_token() if takes_part else None
     if signed_in:
         take_part_state(community)  # as the page drawn in full: the same statements whatever the state
-
-    def fill(match):
-        kind, comment_id, author_id = match.group(1), int(match.group(2)), match.group(3)
-        if kind == "like":
-            mine = signed_in and int(author_id) == viewer.id
-            state = ("unlike" if comment_id in liked else "like") if takes_part and not mine else "static"
-            return proposal_like(comments_url, comment_id, counts.get(comment_id, 0), state, token)
-        if kind == "own":
-            mine = signed_in and int(author_id) == viewer.id
-            return proposal_own_links(comments_url, comment_id, match.group(4) == "1", True) if mine else ""
-        return proposal_reply_link(comments_url, comment_id) if can_comment else ""
-    html = _COMMENT_MARK.sub(fill, with_csrf(kept.html))
+    html = str(with_csrf(_filled_comments(kept, comments_url, viewer, takes_part, can_comment, counts, liked)))
     if _SUPPORT_MARK in html:
         support = render_template("proposals/_support.html", **_support_context(proposal), **_template_context())
         html = html.replace(_SUPPORT_MARK, support, 1)
@@ -685,6 +707,46 @@ def _fill_kept(proposal, kept: _KeptPage) -> Markup:
         html = html.replace(_FORM_MARK, form, 1)
     html = html.replace(_GO_TO_FORM_MARK, with_csrf(kept.go_to_form) if can_comment else "", 1)
     return Markup(html)  # the template fills the "Report" marks
+
+
+# Pages of comments with their controls filled in, the last FILLED_KEPT, by the kept page (its id, checked
+# against the page itself) and what the controls depend on.
+_FILLED: OrderedDict = OrderedDict()
+FILLED_KEPT = 64
+_filled_lock = threading.Lock()
+
+
+def _filled_comments(kept: _KeptPage, comments_url, viewer, takes_part, can_comment, counts, liked) -> str:
+    """The kept page with each comment's likes, own links and reply link in place of its marks, the CSRF
+    tokens still marks. The same for every viewer who may do the same, likes the same comments and wrote none
+    of them (most residents alike, every visitor), while the counts stay: kept for them."""
+    mine_here = viewer.id if viewer.is_authenticated and viewer.id in kept.writers else None
+    key = (id(kept), takes_part, can_comment, mine_here, frozenset(liked),
+           tuple(counts.get(comment_id, 0) for comment_id in kept.comment_ids))
+    with _filled_lock:
+        entry = _FILLED.get(key)
+        if entry is not None and entry[0] is kept:
+            _FILLED.move_to_end(key)
+            return entry[1]
+    controls = _Controls(comments_url, CSRF_MARK)
+
+    def fill(match):
+        kind, comment_id, author_id = match.group(1), int(match.group(2)), match.group(3)
+        if kind == "like":
+            mine = mine_here is not None and int(author_id) == mine_here
+            state = ("unlike" if comment_id in liked else "like") if takes_part and not mine else "static"
+            return controls.like(comment_id, counts.get(comment_id, 0), state)
+        if kind == "own":
+            mine = mine_here is not None and int(author_id) == mine_here
+            return controls.own_links(comment_id, match.group(4) == "1", True) if mine else ""
+        return controls.reply_link(comment_id) if can_comment else ""
+    html = _COMMENT_MARK.sub(fill, kept.html)
+    with _filled_lock:
+        _FILLED[key] = (kept, html)
+        _FILLED.move_to_end(key)
+        while len(_FILLED) > FILLED_KEPT:
+            _FILLED.popitem(last=False)
+    return html
 
 
 def _kept(proposal, name, read):

@@ -92,6 +92,40 @@ def test_each_viewer_gets_their_own_parts(client, auth, world, consultation):
     assert "like-button" not in page and "/reply" not in page and "Your claim to a home here is waiting" in page
 
 
+def test_viewers_alike_are_served_one_filling_of_the_comments_with_their_own_tokens(client, auth, world,
+                                                                                   consultation, monkeypatch):
+    """The comments' controls filled in for one viewer serve every viewer who may do the same, likes the same
+    comments and wrote none of them (views._filled_comments); whoever likes or wrote one gets their own."""
+    from portal.proposals import views
+    fillings, controls = [], views._Controls
+    monkeypatch.setattr(views, "_Controls", lambda *args: fillings.append(args) or controls(*args))
+    people = {"one": world.supporters[6], "another": world.supporters[7], "who liked": world.supporters[5],
+              "who wrote": world.supporters[0]}
+    pages = {}
+    for name, person in people.items():
+        auth.logout()
+        auth.login(person)
+        view(client, consultation)  # the first view makes the short link, which changes the version
+        pages[name] = view(client, consultation)
+        assert body_of(pages[name]) == body_of(drawn_as_before(client, consultation, monkeypatch)), name
+        token = re.search(r'"X-CSRFToken": "([^"]+)"', pages[name]).group(1)
+        assert set(re.findall(r'name="csrf_token" value="([^"]+)"', pages[name])) == {token}, name
+    def anyones(page):  # the page without the person's id the header names
+        return re.sub(r'name="yishi-person" content="\d+"', "", body_of(page))
+    assert pages["one"] != pages["another"] and anyones(pages["one"]) == anyones(pages["another"])
+    assert anyones(pages["one"]) != anyones(pages["who liked"]) != anyones(pages["who wrote"])
+    assert f"/comments/{consultation.theirs.id}/edit" in pages["who wrote"]
+    seen = len(fillings)
+    for name in ("another", "one"):
+        auth.logout()
+        auth.login(people[name])
+        page = view(client, consultation)
+        token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+        assert body_of(page) == body_of(pages[name]), name
+        assert set(re.findall(r'name="csrf_token" value="([^"]+)"', page)) == {token}, name
+    assert len(fillings) == seen  # served from the filling kept for the first of them
+
+
 def test_a_second_view_reads_no_comment_nor_timeline_and_likes_show_at_once(client, auth, world, consultation):
     from portal.proposals import services
     auth.login(world.supporters[6])
