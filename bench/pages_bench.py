@@ -496,6 +496,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers for each app")
+    parser.add_argument("--warm-up", type=int, default=2, dest="warm_up",
+                        help="seconds of wrk on each page before its rounds, not counted: every worker has then "
+                             "served each of its addresses (a server that has run for a while has)")
     parser.add_argument("--requests", type=int, default=5, help="test-client requests per page for the SQL count")
     parser.add_argument("--only", help="comma-separated words: measure only the pages whose label contains one")
     parser.add_argument("--seed", type=int, default=15)
@@ -547,7 +550,7 @@ def main(argv=None):
         ceiling = Gunicorn("ceiling:app", workers=args.workers, chdir=BENCH)
         print(f"\nportal {portal.url} (gunicorn -w {args.workers} wsgi:app), ceiling {ceiling.url} "
               f"(gunicorn -w {args.workers} ceiling:app); wrk -t{args.threads} -c{args.connections} "
-              f"-d{args.seconds}s, {args.rounds} rounds per page\n", flush=True)
+              f"-d{args.seconds}s, {args.rounds} rounds per page after {args.warm_up} s of warm-up\n", flush=True)
         cookies = {persona: sign_in_http(portal.url, login) if login else None
                    for persona, login in persona_logins.items()}
         for label, (persona, paths) in page_list.items():
@@ -556,6 +559,8 @@ def main(argv=None):
             load_before = os.getloadavg()[0]
             ceiling_runs, page_runs = [], []
             if status == 200:
+                if args.warm_up > 0:
+                    wrk(portal.url, paths, cookie, args.warm_up, args.threads, args.connections, script_dir)
                 for _ in range(args.rounds):
                     ceiling_runs.append(wrk(ceiling.url, ["/"], None, args.seconds, args.threads, args.connections,
                                             script_dir))
