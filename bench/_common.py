@@ -261,17 +261,19 @@ def sign_in_http(base_url, login) -> str:
 
 class Gunicorn:
     """`gunicorn -w <workers> <app>` (sync workers) on a free loopback port, in a process of its own; stopped
-    (SIGTERM to the process it started, then waited for) by stop()."""
+    (SIGTERM to the process it started, then waited for) by stop(). With `log`, what the servers write (the
+    portal's JSON line per request) goes to that file, emptied first, instead of the terminal."""
 
-    def __init__(self, app, *, workers=4, chdir=ROOT, env=None, probe="/", port=None):
+    def __init__(self, app, *, workers=4, chdir=ROOT, env=None, probe="/", port=None, log=None):
         import subprocess
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         gunicorn = Path(sys.executable).with_name("gunicorn")
+        self.log = open(log, "wb") if log else None  # noqa: SIM115  (closed by stop())
         self.process = subprocess.Popen(
             [str(gunicorn), "-w", str(workers), "-k", "sync", "-b", f"127.0.0.1:{self.port}", "--chdir", str(chdir),
              "--log-level", "warning", "--timeout", "120", app],
-            env={**os.environ, **(env or {})})
+            env={**os.environ, **(env or {})}, stderr=self.log)
         deadline = time.monotonic() + 90
         while True:
             try:
@@ -293,3 +295,5 @@ class Gunicorn:
             except Exception:
                 self.process.kill()
                 self.process.wait()
+        if self.log:
+            self.log.close()

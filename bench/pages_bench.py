@@ -546,11 +546,14 @@ def main(argv=None):
     try:
         port = _common.free_port()
         env["PORTAL_BASE_URL"] = f"http://127.0.0.1:{port}"
-        portal = Gunicorn("wsgi:app", workers=args.workers, chdir=ROOT, env=env, probe="/healthz", port=port)
+        # The request log stays on, as in production; it is written to a file rather than between the rows.
+        log = Path(tempfile.gettempdir()) / "yishi-pages-bench-portal.log"
+        portal = Gunicorn("wsgi:app", workers=args.workers, chdir=ROOT, env=env, probe="/healthz", port=port, log=log)
         ceiling = Gunicorn("ceiling:app", workers=args.workers, chdir=BENCH)
         print(f"\nportal {portal.url} (gunicorn -w {args.workers} wsgi:app), ceiling {ceiling.url} "
               f"(gunicorn -w {args.workers} ceiling:app); wrk -t{args.threads} -c{args.connections} "
-              f"-d{args.seconds}s, {args.rounds} rounds per page after {args.warm_up} s of warm-up\n", flush=True)
+              f"-d{args.seconds}s, {args.rounds} rounds per page after {args.warm_up} s of warm-up; the portal's log "
+              f"in {log}\n", flush=True)
         cookies = {persona: sign_in_http(portal.url, login) if login else None
                    for persona, login in persona_logins.items()}
         for label, (persona, paths) in page_list.items():
