@@ -264,3 +264,24 @@ def test_the_proposal_is_read_with_its_community_and_found_only_under_its_own(cl
     assert_read_with_its_community(client, auth, f"/c/{world.x.slug}/proposals/{proposal.id}", "proposal",
                                    (None, world.neighbour, world.chair_x))
     assert client.get(f"/c/{world.y.slug}/proposals/{proposal.id}").status_code == 404
+
+
+def test_like_counts_answer_for_any_number_of_comments_and_on_postgresql_in_one_array(world, consultation):
+    """services.like_counts, which the kept page asks on every view: each comment's count and the viewer's own
+    likes, for a visitor and for someone signed in, for none, one or many comments (ids that are no comment
+    count nothing); on PostgreSQL the ids go as one array parameter (`= ANY`), one statement for any number."""
+    from portal.proposals import services
+    theirs, mine = consultation.theirs.id, consultation.mine.id
+    assert services.like_counts(world.neighbour, []) == ({}, set())
+    assert services.like_counts(world.neighbour, [theirs]) == ({theirs: 2}, {theirs})
+    with recorded_statements() as statements:
+        assert services.like_counts(world.supporters[5], [theirs, mine, 10 ** 9]) == (
+            {theirs: 2, mine: 1}, {theirs, mine})
+        assert services.like_counts(None, (mine, theirs)) == ({theirs: 2, mine: 1}, set())
+        many = [mine, *range(10 ** 8, 10 ** 8 + 300)]
+        assert services.like_counts(world.neighbour, many) == ({mine: 1}, set())
+    counted = [s for s in statements if "FROM proposal_comment" in s]  # not the people's rows, read again
+    assert len(counted) == 3
+    if db.engine.dialect.name == "postgresql":
+        assert all("= ANY (" in s and " IN (" not in s for s in counted), counted
+        assert len(set(counted)) == 2  # a visitor's and a signed-in viewer's, whatever the number of ids
