@@ -413,6 +413,27 @@ def rendering_for_many() -> bool:
     return _RECORDED.get() is not None
 
 
+# The areas above that fill marks of a kept page per viewer (moderation's "Report" controls), so that a page
+# filling its own marks can fill theirs in the same pass and keep the result for every viewer alike: each
+# filler is (key, fill): key(community, writers) says what its output depends on for this request's viewer,
+# given the ids of the people who wrote what the page shows; fill(html, community) fills the marks.
+_MARK_FILLERS: list = []
+
+
+def fill_marks_with(key, fill) -> None:
+    _MARK_FILLERS.append((key, fill))
+
+
+def marks_key(community, writers: frozenset) -> tuple:
+    return tuple(key(community, writers) for key, _fill in _MARK_FILLERS)
+
+
+def fill_marks(html: str, community) -> str:
+    for _key, fill in _MARK_FILLERS:
+        html = fill(html, community)
+    return html
+
+
 def words_change_at(moments, now) -> datetime | None:
     """When the first of relative_time()'s texts for these moments would change, as time passes."""
     return min((now + (relative_text_lasts(m - now) if m > now else passed_text_lasts(m - now)) for m in moments),

@@ -24,7 +24,7 @@ from portal.i18n import locale_name
 from portal.moderation import bp, services
 from portal.moderation.forms import ActionForm, FlagForm, HideForm
 from portal.moderation.models import FLAG_REASON_LABELS, FLAG_REASONS
-from portal.web import allow, rendering_for_many
+from portal.web import allow, fill_marks_with, rendering_for_many
 
 ANCHORS = {"comment": "comment-{id}", "issue_update": "update-{id}"}
 
@@ -215,14 +215,27 @@ def _flag_url_parts(item_type, page) -> tuple[str, str]:
 _QUERY_SAFE = "!$'()*,/:;?@"  # werkzeug.urls._urlencode's
 
 
+def _may_flag_here(user, community) -> bool:
+    return user is not None and _cached_rule("can_flag", user, community) \
+        and not _cached_rule("can_moderate", user, community)
+
+
+def _flags_key(community, writers: frozenset):
+    """What moderation_fill_flags writes depends on for this request's viewer, on a page whose items were
+    written by `writers`: whether they may report here, whether they wrote one of them, what they reported,
+    the page's address and the language (web.fill_marks_with)."""
+    user = _viewer()
+    if not _may_flag_here(user, community):
+        return None
+    return (user.id if user.id in writers else None, _flagged_by(user, community), _page_address(), locale_name())
+
+
 @bp.app_template_global()
 def moderation_fill_flags(html, community) -> Markup:
     """Each mark of `html` replaced by this request's viewer's control: none for visitors, the item's writers
     and moderators (who act directly), "Reported" for what they reported."""
     user = _viewer()
-    may = user is not None and _cached_rule("can_flag", user, community) \
-        and not _cached_rule("can_moderate", user, community)
-    if not may:
+    if not _may_flag_here(user, community):
         return Markup(_FLAG_MARK.sub("", str(html)))
     me, flagged, words = str(user.id), _flagged_by(user, community), _flag_words(locale_name())
     page, links = _page_address(), {}
@@ -248,6 +261,9 @@ def moderation_fill_flags(html, community) -> Markup:
         url = f"{prefix}{item_id}{query}{anchor}{item_id}" if anchor is not None else f"{prefix}{item_id}{query}"
         return _report_link(f"flag-{item_type}-{item_id}", url, words[1])
     return Markup(_FLAG_MARK.sub(control, str(html)))
+
+
+fill_marks_with(_flags_key, lambda html, community: str(moderation_fill_flags(html, community)))
 
 
 @bp.app_template_global()

@@ -66,7 +66,9 @@ from portal.web import (
     accepts_photos,
     allow,
     date_local,
+    fill_marks,
     htmx_or_page,
+    marks_key,
     page_key,
     perform,
     public,
@@ -645,7 +647,7 @@ class _KeptPage(NamedTuple):
     # read its words (moderation's is_hidden_for)
     go_to_form: str  # the "Go to the comment form" link, for those who may comment
     comment_form: str  # the empty comment form, for those who may comment
-    writers: frozenset  # the authors of its comments: a page filled for anyone else is the same for all
+    writers: frozenset  # who wrote the proposal and its comments: a page filled for anyone else is the same for all
 
 
 _SUPPORT_MARK, _FORM_MARK = "<!--proposal-support-->", "<!--comment-form-->"
@@ -659,8 +661,8 @@ def _kept_body(proposal, sort, page) -> Markup | None:
     ballots, notices, names: portal.versions) until a time on it would read differently (a ballot's opening
     or closing is one: the page then applies it) or the year changes. Each comment's likes are read per
     request (a like changes nothing kept); the viewer's support block, likes, own comments' links, reply
-    links and comment form are filled in here, their "Report" controls in the template
-    (moderation_fill_flags). None for a viewer the page is not kept for (_KeptPage.apart)."""
+    links, "Report" controls (web.fill_marks) and comment form are filled in here. None for a viewer the page
+    is not kept for (_KeptPage.apart)."""
     community = proposal.community
 
     def render():
@@ -677,7 +679,8 @@ def _kept_body(proposal, sort, page) -> Markup | None:
                  if writer is not None}
         shown = tuple(c.id for c in comments if c.deleted_at is None and c.hidden_state is None)
         until = min(e for e in (year_changes(community.time_zone), words_change_at(moments, now)) if e is not None)
-        writers = frozenset(c.author_id for c in comments if c.author_id is not None)
+        writers = frozenset(writer for item in (proposal, *comments) for writer in (item.author_id, item.created_by_id)
+                            if writer is not None)
         return versions.Kept(_KeptPage(without_csrf(html), shown, frozenset(apart), without_csrf(go_to_form),
                                        without_csrf(comment_form), writers), until=until)
     kept = versions.remember("proposal_page_body", community, render, proposal.id, sort, page, locale_name())
@@ -697,7 +700,8 @@ def _fill_kept(proposal, kept: _KeptPage) -> Markup:
     can_comment = signed_in and permissions.can_comment(_person(), proposal)
     if signed_in:
         take_part_state(community)  # as the page drawn in full: the same statements whatever the state
-    html = str(with_csrf(_filled_comments(kept, comments_url, viewer, takes_part, can_comment, counts, liked)))
+    html = str(with_csrf(_filled_comments(kept, community, comments_url, viewer, takes_part, can_comment, counts,
+                                          liked)))
     if _SUPPORT_MARK in html:
         support = render_template("proposals/_support.html", **_support_context(proposal), **_template_context())
         html = html.replace(_SUPPORT_MARK, support, 1)
@@ -706,7 +710,7 @@ def _fill_kept(proposal, kept: _KeptPage) -> Markup:
             "proposals/_new_comment.html", community=community, proposal=proposal, can_comment=False)
         html = html.replace(_FORM_MARK, form, 1)
     html = html.replace(_GO_TO_FORM_MARK, with_csrf(kept.go_to_form) if can_comment else "", 1)
-    return Markup(html)  # the template fills the "Report" marks
+    return Markup(html)
 
 
 # Pages of comments with their controls filled in, the last FILLED_KEPT, by the kept page (its id, checked
@@ -716,13 +720,15 @@ FILLED_KEPT = 64
 _filled_lock = threading.Lock()
 
 
-def _filled_comments(kept: _KeptPage, comments_url, viewer, takes_part, can_comment, counts, liked) -> str:
-    """The kept page with each comment's likes, own links and reply link in place of its marks, the CSRF
-    tokens still marks. The same for every viewer who may do the same, likes the same comments and wrote none
-    of them (most residents alike, every visitor), while the counts stay: kept for them."""
+def _filled_comments(kept: _KeptPage, community, comments_url, viewer, takes_part, can_comment, counts,
+                     liked) -> str:
+    """The kept page with each comment's likes, own links and reply link in place of its marks, and the
+    marks the areas above fill (moderation's "Report": web.fill_marks), the CSRF tokens still marks. The same
+    for every viewer who may do the same, likes and reported the same and wrote nothing on it (most residents
+    alike, every visitor), while the counts stay: kept for them."""
     mine_here = viewer.id if viewer.is_authenticated and viewer.id in kept.writers else None
     key = (id(kept), takes_part, can_comment, mine_here, frozenset(liked),
-           tuple(counts.get(comment_id, 0) for comment_id in kept.comment_ids))
+           tuple(counts.get(comment_id, 0) for comment_id in kept.comment_ids), marks_key(community, kept.writers))
     with _filled_lock:
         entry = _FILLED.get(key)
         if entry is not None and entry[0] is kept:
@@ -740,7 +746,7 @@ def _filled_comments(kept: _KeptPage, comments_url, viewer, takes_part, can_comm
             mine = mine_here is not None and int(author_id) == mine_here
             return controls.own_links(comment_id, match.group(4) == "1", True) if mine else ""
         return controls.reply_link(comment_id) if can_comment else ""
-    html = _COMMENT_MARK.sub(fill, kept.html)
+    html = fill_marks(_COMMENT_MARK.sub(fill, kept.html), community)
     with _filled_lock:
         _FILLED[key] = (kept, html)
         _FILLED.move_to_end(key)

@@ -94,13 +94,17 @@ def test_each_viewer_gets_their_own_parts(client, auth, world, consultation):
 
 def test_viewers_alike_are_served_one_filling_of_the_comments_with_their_own_tokens(client, auth, world,
                                                                                    consultation, monkeypatch):
-    """The comments' controls filled in for one viewer serve every viewer who may do the same, likes the same
-    comments and wrote none of them (views._filled_comments); whoever likes or wrote one gets their own."""
+    """The comments' controls filled in for one viewer serve every viewer who may do the same, likes and
+    reported the same comments and wrote none of them (views._filled_comments); whoever likes, reported or
+    wrote one gets their own."""
+    from portal.moderation import services as moderation
     from portal.proposals import views
+    moderation.flag(world.supporters[8], "comment", consultation.theirs, "spam")
+    db.session.commit()
     fillings, controls = [], views._Controls
     monkeypatch.setattr(views, "_Controls", lambda *args: fillings.append(args) or controls(*args))
     people = {"one": world.supporters[6], "another": world.supporters[7], "who liked": world.supporters[5],
-              "who wrote": world.supporters[0]}
+              "who wrote": world.supporters[0], "who reported": world.supporters[8]}
     pages = {}
     for name, person in people.items():
         auth.logout()
@@ -113,8 +117,11 @@ def test_viewers_alike_are_served_one_filling_of_the_comments_with_their_own_tok
     def anyones(page):  # the page without the person's id the header names
         return re.sub(r'name="yishi-person" content="\d+"', "", body_of(page))
     assert pages["one"] != pages["another"] and anyones(pages["one"]) == anyones(pages["another"])
-    assert anyones(pages["one"]) != anyones(pages["who liked"]) != anyones(pages["who wrote"])
+    assert len({anyones(pages[name]) for name in ("one", "who liked", "who wrote", "who reported")}) == 4
     assert f"/comments/{consultation.theirs.id}/edit" in pages["who wrote"]
+    assert f'id="flag-comment-{consultation.theirs.id}"' in pages["one"]
+    assert re.search(rf'flag-done" id="flag-comment-{consultation.theirs.id}"', pages["who reported"])
+    assert not re.search(r'flag-done', pages["one"])
     seen = len(fillings)
     for name in ("another", "one"):
         auth.logout()
