@@ -36,7 +36,9 @@ def test_postgresql_connections_sort_in_memory_sqlite_needs_nothing():
     from portal.config import _engine_options
     assert _engine_options("sqlite:///x.sqlite3") == {"pool_recycle": 1800}
     options = _engine_options("postgresql+psycopg://postgres@127.0.0.1/test")
-    assert options["connect_args"] == {"options": "-c work_mem=16MB", "prepare_threshold": 5}
+    from portal.pgcursor import Cursor
+    assert options["connect_args"] == {"options": "-c work_mem=16MB", "prepare_threshold": 5,
+                                       "cursor_factory": Cursor}
 
 
 def test_the_database_has_the_work_memory_asked_for(app):
