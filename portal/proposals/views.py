@@ -8,8 +8,6 @@ them (`on_behalf_of`, as the issues pages do); everything else is done in the me
 import difflib
 import math
 import re
-import threading
-from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
@@ -686,21 +684,20 @@ def _kept_body(proposal, sort, page) -> Markup | None:
     kept = versions.remember("proposal_page_body", community, render, proposal.id, sort, page, locale_name())
     if current_user.is_authenticated and current_user.id in kept.apart:
         return None
-    return _fill_kept(proposal, kept)
+    return _fill_kept(proposal, kept, sort, page)
 
 
-def _fill_kept(proposal, kept: _KeptPage) -> Markup:
+def _fill_kept(proposal, kept: _KeptPage, sort, page) -> Markup:
     """The kept page with this request's viewer's own parts in place of its marks."""
     viewer = current_user._get_current_object()  # read once per mark: not through the proxy each time
     signed_in = viewer.is_authenticated
     community = proposal.community
-    comments_url = _comments_url(proposal)
     counts, liked = services.like_counts(viewer, kept.comment_ids)
     takes_part = signed_in and permissions.can_create_proposal(viewer, community)
     can_comment = signed_in and permissions.can_comment(_person(), proposal)
     if signed_in:
         take_part_state(community)  # as the page drawn in full: the same statements whatever the state
-    html = str(with_csrf(_filled_comments(kept, community, comments_url, viewer, takes_part, can_comment, counts,
+    html = str(with_csrf(_filled_comments(proposal, kept, (sort, page), viewer, takes_part, can_comment, counts,
                                           liked)))
     if _SUPPORT_MARK in html:
         support = render_template("proposals/_support.html", **_support_context(proposal), **_template_context())
@@ -713,46 +710,33 @@ def _fill_kept(proposal, kept: _KeptPage) -> Markup:
     return Markup(html)
 
 
-# Pages of comments with their controls filled in, the last FILLED_KEPT, by the kept page (its id, checked
-# against the page itself) and what the controls depend on.
-_FILLED: OrderedDict = OrderedDict()
-FILLED_KEPT = 64
-_filled_lock = threading.Lock()
-
-
-def _filled_comments(kept: _KeptPage, community, comments_url, viewer, takes_part, can_comment, counts,
-                     liked) -> str:
+def _filled_comments(proposal, kept: _KeptPage, page_key, viewer, takes_part, can_comment, counts, liked) -> str:
     """The kept page with each comment's likes, own links and reply link in place of its marks, and the
     marks the areas above fill (moderation's "Report": web.fill_marks), the CSRF tokens still marks. The same
     for every viewer who may do the same, likes and reported the same and wrote nothing on it (most residents
-    alike, every visitor), while the counts stay: kept for them."""
+    alike, every visitor): kept for them beside the kept page (portal.versions), until the page or a count
+    changes; one who wrote on it gets their own, kept apart."""
+    community = proposal.community
     mine_here = viewer.id if viewer.is_authenticated and viewer.id in kept.writers else None
-    key = (id(kept), takes_part, can_comment, mine_here, frozenset(liked),
-           tuple(counts.get(comment_id, 0) for comment_id in kept.comment_ids), marks_key(community, kept.writers))
-    with _filled_lock:
-        entry = _FILLED.get(key)
-        if entry is not None and entry[0] is kept:
-            _FILLED.move_to_end(key)
-            return entry[1]
-    controls = _Controls(comments_url, CSRF_MARK)
 
-    def fill(match):
-        kind, comment_id, author_id = match.group(1), int(match.group(2)), match.group(3)
-        if kind == "like":
-            mine = mine_here is not None and int(author_id) == mine_here
-            state = ("unlike" if comment_id in liked else "like") if takes_part and not mine else "static"
-            return controls.like(comment_id, counts.get(comment_id, 0), state)
-        if kind == "own":
-            mine = mine_here is not None and int(author_id) == mine_here
-            return controls.own_links(comment_id, match.group(4) == "1", True) if mine else ""
-        return controls.reply_link(comment_id) if can_comment else ""
-    html = fill_marks(_COMMENT_MARK.sub(fill, kept.html), community)
-    with _filled_lock:
-        _FILLED[key] = (kept, html)
-        _FILLED.move_to_end(key)
-        while len(_FILLED) > FILLED_KEPT:
-            _FILLED.popitem(last=False)
-    return html
+    def fill_in():
+        controls = _Controls(_comments_url(proposal), CSRF_MARK)
+
+        def fill(match):
+            kind, comment_id, author_id = match.group(1), int(match.group(2)), match.group(3)
+            if kind == "like":
+                mine = mine_here is not None and int(author_id) == mine_here
+                state = ("unlike" if comment_id in liked else "like") if takes_part and not mine else "static"
+                return controls.like(comment_id, counts.get(comment_id, 0), state)
+            if kind == "own":
+                mine = mine_here is not None and int(author_id) == mine_here
+                return controls.own_links(comment_id, match.group(4) == "1", True) if mine else ""
+            return controls.reply_link(comment_id) if can_comment else ""
+        return fill_marks(_COMMENT_MARK.sub(fill, kept.html), community)
+    shown_counts = tuple(counts.get(comment_id, 0) for comment_id in kept.comment_ids)
+    return versions.remember("proposal_page_filled", community, fill_in, proposal.id, *page_key, locale_name(),
+                             takes_part, can_comment, frozenset(liked), marks_key(community, kept.writers),
+                             also=(kept, shown_counts), person=mine_here)
 
 
 def _kept(proposal, name, read):

@@ -92,6 +92,12 @@ def test_each_viewer_gets_their_own_parts(client, auth, world, consultation):
     assert "like-button" not in page and "/reply" not in page and "Your claim to a home here is waiting" in page
 
 
+def assert_only_its_own_token(page, name):
+    """Every form of the page carries the token of the session it was served to (the one its header names)."""
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+    assert set(re.findall(r'name="csrf_token" value="([^"]+)"', page)) == {token}, name
+
+
 def test_viewers_alike_are_served_one_filling_of_the_comments_with_their_own_tokens(client, auth, world,
                                                                                    consultation, monkeypatch):
     """The comments' controls filled in for one viewer serve every viewer who may do the same, likes and
@@ -112,8 +118,7 @@ def test_viewers_alike_are_served_one_filling_of_the_comments_with_their_own_tok
         view(client, consultation)  # the first view makes the short link, which changes the version
         pages[name] = view(client, consultation)
         assert body_of(pages[name]) == body_of(drawn_as_before(client, consultation, monkeypatch)), name
-        token = re.search(r'"X-CSRFToken": "([^"]+)"', pages[name]).group(1)
-        assert set(re.findall(r'name="csrf_token" value="([^"]+)"', pages[name])) == {token}, name
+        assert_only_its_own_token(pages[name], name)
     def anyones(page):  # the page without the person's id the header names
         return re.sub(r'name="yishi-person" content="\d+"', "", body_of(page))
     assert pages["one"] != pages["another"] and anyones(pages["one"]) == anyones(pages["another"])
@@ -127,10 +132,15 @@ def test_viewers_alike_are_served_one_filling_of_the_comments_with_their_own_tok
         auth.logout()
         auth.login(people[name])
         page = view(client, consultation)
-        token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
         assert body_of(page) == body_of(pages[name]), name
-        assert set(re.findall(r'name="csrf_token" value="([^"]+)"', page)) == {token}, name
+        assert_only_its_own_token(page, name)
     assert len(fillings) == seen  # served from the filling kept for the first of them
+    from portal.proposals import services
+    services.like_comment(world.supporters[9], consultation.mine)  # another's like: a count, no version, changes
+    db.session.commit()
+    page = view(client, consultation)
+    assert re.search(rf'id="like-{consultation.mine.id}">.*?like-count">2<', page)
+    assert body_of(page) == body_of(drawn_as_before(client, consultation, monkeypatch))
 
 
 def test_a_second_view_reads_no_comment_nor_timeline_and_likes_show_at_once(client, auth, world, consultation):
