@@ -11,8 +11,9 @@ sees only their own current choice."""
 import re
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
-from flask import abort, make_response, render_template, request, url_for
+from flask import abort, current_app, make_response, render_template, request, url_for
 from flask_babel import format_datetime, format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -294,8 +295,34 @@ def _detail_page(ballot, **vote_state):
         can_proxy=permissions.can_record_proxy(viewer, ballot),
         can_extend=permissions.can_extend_ballot(viewer, ballot),
         can_close=permissions.can_close_ballot(viewer, ballot),
-        can_outcome=permissions.can_record_outcome(viewer, ballot), share=_share(ballot),
+        can_outcome=permissions.can_record_outcome(viewer, ballot), share=_share(ballot), about=_about(ballot),
         **_vote_context(ballot, **vote_state), **_template_context(ballot))
+
+
+# The ballot's columns that move with every cast (kept on the ballot under its row lock): what _about shows
+# reads none of them, so a vote leaves it as it is. Every other column is part of its version.
+_RUNNING = frozenset({"log_head", "log_length", "electorate_count", "electorate_area_cm", "voted_count",
+                      "voted_area_cm"})
+_ABOUT_VERSION = tuple(column.key for column in Ballot.__table__.columns if column.key not in _RUNNING)
+
+
+class _About(NamedTuple):
+    heading: Markup
+    statements: Markup
+    facts: Markup
+
+
+def _about(ballot) -> _About:
+    """What the page says of the ballot itself (votes/_about.html: its heading, statements, rule and times,
+    links), the same for every viewer and rendered once per ballot and language. Kept under the community's
+    version (the names of the organization, estate, buildings and community it shows; the excluded units,
+    frozen at opening) and every column of the ballot but the running totals, since not every column it shows
+    changes the version (an extension's reason, the close reason, the outcome statement)."""
+    def render():
+        parts = current_app.jinja_env.get_template("votes/_about.html").make_module(_template_context(ballot))
+        return _About(Markup(parts.heading()), Markup(parts.statements()), Markup(parts.facts()))
+    return versions.remember("ballot_about", ballot.community, render, ballot.id, str(get_locale()),
+                             also=tuple(getattr(ballot, name) for name in _ABOUT_VERSION))
 
 
 def _live_html(ballot):

@@ -565,6 +565,57 @@ def test_a_closed_ballots_result_is_kept_for_every_viewer_and_follows_the_names_
     assert "The proposal passed." not in chinese
 
 
+def test_what_the_page_says_of_the_ballot_is_drawn_once_and_follows_every_field_it_shows(client, auth, world,
+                                                                                          monkeypatch):
+    """The heading, statements, rule, times and links (votes/_about.html) are drawn once per ballot and
+    language: a vote moves only the running totals and draws nothing again, while an extension, an early
+    close and the outcome statement (columns that do not change the community's version) show at once."""
+    from portal.votes import views
+    drawn = []
+
+    class Counted(views._About):
+        def __new__(cls, *parts):
+            drawn.append(parts)
+            return super().__new__(cls, *parts)
+
+    monkeypatch.setattr(views, "_About", Counted)
+    ballot = gen_ballot(world, "owners")
+    db.session.commit()
+    html_of(client.get(page_of(ballot)))  # makes the ballot's short link, which changes the version
+    drawn.clear()
+    auth.login(world.owner_a)
+    assert "Announcement to the owners" in html_of(client.get(page_of(ballot)))
+    vote(world.buyer, ballot, "yes")
+    db.session.commit()
+    page = html_of(client.get(page_of(ballot)))
+    assert "1 of 10 has voted" in page and "Announcement to the owners" in page and len(drawn) == 1
+
+    services.extend(world.hoa_chair, ballot, ballot.closes_at + timedelta(days=5), "Many owners are away")
+    db.session.commit()
+    page = html_of(client.get(page_of(ballot)))
+    assert "Extended from" in page and "Many owners are away" in page and len(drawn) == 2
+    assert "Closed early" not in page and "The ballot log</a>" in page
+    services.close(world.hoa_chair, ballot, "Every owner who will vote has voted")
+    db.session.commit()
+    page = html_of(client.get(page_of(ballot)))
+    assert "<dt>Closed early</dt><dd class=\"details\">Every owner who will vote has voted</dd>" in page
+    assert "The published ballot log</a>" in page and "The committee's statement" not in page
+    services.record_outcome(world.hoa_chair, ballot, "The lifts will be replaced in spring")
+    db.session.commit()
+    page = html_of(client.get(page_of(ballot)))
+    assert "The committee's statement" in page and "The lifts will be replaced in spring" in page
+    services.record_outcome(world.hoa_chair, ballot, "The lifts will be replaced in summer")
+    db.session.commit()
+    page = html_of(client.get(page_of(ballot)))
+    assert "replaced in summer" in page and "replaced in spring" not in page
+    chinese = html_of(client.get(page_of(ballot), headers={"Accept-Language": "zh-CN"}))
+    assert "The committee's statement" not in chinese and "replaced in summer" in chinese
+    drawn.clear()
+    html_of(client.get(page_of(ballot)))
+    html_of(client.get(page_of(ballot), headers={"Accept-Language": "zh-CN"}))
+    assert drawn == []
+
+
 def test_no_quorum_is_said_in_words_and_the_proposal_goes_back_to_consultation(client, auth, world):
     ballot = gen_ballot(world, "owners")
     vote(world.owner_a, ballot, "yes")
