@@ -52,6 +52,7 @@ MAX_PERSONAL = 2048
 # table name -> None (the row's own community_id) or community_of(session, obj, new) -> community ids
 _tracked: dict[str, Callable | None] = {"community": None}
 _columns: dict[str, frozenset[str]] = {}  # table name -> the only columns whose change counts
+_ignored: dict[str, frozenset[str]] = {}  # table name -> the columns whose change alone does not count
 _entries: OrderedDict = OrderedDict()
 _personal: OrderedDict = OrderedDict()
 _lock = threading.Lock()
@@ -62,14 +63,19 @@ def new_version() -> int:
 
 
 def track(table: str, community_of: Callable[[Session, object, bool], Iterable[int]] | None = None, *,
-          columns: Iterable[str] | None = None) -> None:
+          columns: Iterable[str] | None = None, ignoring: Iterable[str] = ()) -> None:
     """Rows of `table` belong to a community: a change to one changes the community's version. Without
     `community_of`, the row's `community_id` (before and after the change) says which. With `columns`, only
     a change to one of those (or a row added or deleted) counts: what pages keep reads no other (a ballot's
-    running totals change with every vote; the calendar shows only its times and question)."""
+    running totals change with every vote; the calendar shows only its times and question). With `ignoring`,
+    a bulk UPDATE that sets only those columns changes no version (a proposal's likes_version, which its
+    comments' likes change so); a row written through the ORM counts whatever it changed (a column set to an
+    SQL expression leaves no trace after the flush)."""
     _tracked[table] = community_of
     if columns is not None:
         _columns[table] = frozenset(columns) | {"community_id"}
+    if ignoring:
+        _ignored[table] = frozenset(ignoring)
 
 
 def through(column: str, parent: str) -> Callable[[Session, object, bool], list]:
@@ -268,7 +274,9 @@ def _on_execute(orm_execute_state) -> None:
             return
         sets = _sets(orm_execute_state)
         if orm_execute_state.is_update and name in _columns and not sets & _columns[name]:
-            return  # only columns nothing kept reads (a proposal's likes, a ballot's running totals)
+            return  # only columns nothing kept reads (a comment's likes, a ballot's running totals)
+        if orm_execute_state.is_update and name in _ignored and sets and sets <= _ignored[name]:
+            return  # only columns with a version of their own (a proposal's likes_version)
         _mark(session, _bulk_communities(session, name, statement, sets, orm_execute_state))
     elif isinstance(statement, TextClause):
         if any(name in _tracked for name in _WRITES.findall(statement.text)):

@@ -329,6 +329,36 @@ def test_only_the_tracked_columns_of_a_ballot_count(world):
     assert version(world.x) != before
 
 
+def test_a_proposals_likes_version_alone_changes_no_version(world):
+    """A like changes its proposal's likes_version (the consultation keeps its like counts under it) in a bulk
+    UPDATE and no community's version; any other change to the proposal, a count set by SQL, its buildings, a
+    bulk UPDATE of another column with it, still does."""
+    from portal.proposals import services
+    from portal.proposals.models import Proposal
+    from tests.proposals import gen_comment, gen_in_deliberation
+    proposal = gen_in_deliberation(world)
+    comment = gen_comment(world, proposal, author=world.supporters[0])
+    db.session.commit()
+    before, likes = version(world.x), proposal.likes_version
+    services.like_comment(world.neighbour, comment)  # a bulk UPDATE of the proposal's likes_version
+    db.session.commit()
+    db.session.refresh(proposal)
+    assert version(world.x) == before and proposal.likes_version != likes
+    proposal.likes_version = versions.new_version()
+    proposal.support_count = Proposal.support_count + 0  # through the ORM, with a column set by SQL
+    db.session.commit()
+    assert version(world.x) != before
+    before = version(world.x)
+    proposal.buildings = [] if proposal.buildings else [world.b5]  # only a collection
+    db.session.commit()
+    assert version(world.x) != before
+    before = version(world.x)
+    db.session.execute(db.update(Proposal).where(Proposal.id == proposal.id).values(
+        likes_version=versions.new_version(), comment_count=Proposal.comment_count))
+    db.session.commit()
+    assert version(world.x) != before
+
+
 def test_renew_versions_reads_every_community_afresh(two, runner):
     x, y, _building, _other = two
     before = [version(x), version(y)]

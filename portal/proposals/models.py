@@ -124,6 +124,9 @@ class Proposal(db.Model):
     support_deadline = db.Column(UTCDateTime)
     support_count = db.Column(db.Integer, nullable=False, default=0)
     comment_count = db.Column(db.Integer, nullable=False, default=0)  # visible, undeleted comments
+    # Changes (to another random number) with every like or unlike of one of its comments, in the same
+    # transaction: the consultation page keeps its comments' like counts under it (proposals.views._likes).
+    likes_version = db.Column(db.BigInteger, nullable=False, default=versions.new_version, server_default="0")
 
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
@@ -333,8 +336,9 @@ class ProposalTerm(db.Model):
 # The proposal list keeps its rendered pages of proposals (with their stance tallies, from the comments),
 # the calendar its ballots of proposals not hidden, a proposal's page its step dates (from its events) and
 # stance tally, a proposal's page for residents and visitors, between requests (portal.versions). A comment's
-# likes change nothing kept (the page reads its comments' like counts per request).
-versions.track("proposal")
+# likes change nothing the community's version covers: the page keeps its comments' like counts under the
+# proposal's likes_version, which a like changes instead.
+versions.track("proposal", ignoring=("likes_version",))
 versions.track("proposal_comment", community_of=versions.through("proposal_id", "proposal"),
                columns=("proposal_id", "parent_id", "stance", "body", "edited_at", "deleted_at", "hidden_state",
                         "hidden_reason", "locked_at"))

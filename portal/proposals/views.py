@@ -622,9 +622,8 @@ def _comments_url(proposal) -> str:
 
 
 def _kept_for(proposal) -> bool:
-    """Whether this request is served the kept page (_kept_body). Ordered by likes, a page changes with every
-    like, which changes nothing kept: drawn each time."""
-    return request.method == "GET" and _sort() != "liked" and _plain_viewer(proposal)
+    """Whether this request is served the kept page (_kept_body)."""
+    return request.method == "GET" and _plain_viewer(proposal)
 
 
 def _plain_viewer(proposal) -> bool:
@@ -640,7 +639,7 @@ def _plain_viewer(proposal) -> bool:
 
 class _KeptPage(NamedTuple):
     html: str  # the page below the header, its CSRF tokens and its viewers' own parts as marks
-    comment_ids: tuple  # the comments whose likes it shows (a like changes no version: read per request)
+    comment_ids: tuple  # the comments whose likes it shows (kept apart, under the proposal's likes_version)
     apart: frozenset  # who is served the page drawn for them: the writers of a hidden comment on it, who
     # read its words (moderation's is_hidden_for)
     go_to_form: str  # the "Go to the comment form" link, for those who may comment
@@ -657,8 +656,9 @@ def _kept_body(proposal, sort, page) -> Markup | None:
     """The page below the header as residents and visitors see it, kept per proposal, order of comments,
     page and language under the community's version (the proposal, its comments, events and attachments,
     ballots, notices, names: portal.versions) until a time on it would read differently (a ballot's opening
-    or closing is one: the page then applies it) or the year changes. Each comment's likes are read per
-    request (a like changes nothing kept); the viewer's support block, likes, own comments' links, reply
+    or closing is one: the page then applies it) or the year changes; ordered by likes, also under the
+    proposal's likes_version (every like may reorder it). Each comment's like count is filled in from the
+    counts kept under that version (_likes); the viewer's support block, likes, own comments' links, reply
     links, "Report" controls (web.fill_marks) and comment form are filled in here. None for a viewer the page
     is not kept for (_KeptPage.apart)."""
     community = proposal.community
@@ -681,7 +681,8 @@ def _kept_body(proposal, sort, page) -> Markup | None:
                             if writer is not None)
         return versions.Kept(_KeptPage(without_csrf(html), shown, frozenset(apart), without_csrf(go_to_form),
                                        without_csrf(comment_form), writers), until=until)
-    kept = versions.remember("proposal_page_body", community, render, proposal.id, sort, page, locale_name())
+    kept = versions.remember("proposal_page_body", community, render, proposal.id, sort, page, locale_name(),
+                             also=(proposal.likes_version,) if sort == "liked" else ())
     if current_user.is_authenticated and current_user.id in kept.apart:
         return None
     return _fill_kept(proposal, kept, sort, page)
@@ -692,7 +693,7 @@ def _fill_kept(proposal, kept: _KeptPage, sort, page) -> Markup:
     viewer = current_user._get_current_object()  # read once per mark: not through the proxy each time
     signed_in = viewer.is_authenticated
     community = proposal.community
-    counts, liked = services.like_counts(viewer, kept.comment_ids)
+    counts, liked = _likes(proposal, kept.comment_ids, viewer)
     takes_part = signed_in and permissions.can_create_proposal(viewer, community)
     can_comment = signed_in and permissions.can_comment(_person(), proposal)
     if signed_in:
@@ -708,6 +709,22 @@ def _fill_kept(proposal, kept: _KeptPage, sort, page) -> Markup:
         html = html.replace(_FORM_MARK, form, 1)
     html = html.replace(_GO_TO_FORM_MARK, with_csrf(kept.go_to_form) if can_comment else "", 1)
     return Markup(html)
+
+
+def _likes(proposal, comment_ids, viewer) -> tuple[dict, frozenset]:
+    """The page's comments' like counts, and which of them the viewer likes, kept under the proposal's
+    likes_version (read with the proposal, changed by every like and unlike of its comments): the counts for
+    everyone, the viewer's likes apart. A view after someone's like reads them again; others read nothing."""
+    community, also = proposal.community, (proposal.likes_version,)
+    counts = versions.remember("proposal_like_counts", community,
+                               lambda: services.like_counts(comment_ids), proposal.id, comment_ids,
+                               also=also)
+    if not viewer.is_authenticated:
+        return counts, frozenset()
+    liked = versions.remember("proposal_liked", community,
+                              lambda: frozenset(services.liked_ids(viewer, comment_ids)), proposal.id, comment_ids,
+                              also=also, person=viewer.id)
+    return counts, liked
 
 
 def _filled_comments(proposal, kept: _KeptPage, page_key, viewer, takes_part, can_comment, counts, liked) -> str:

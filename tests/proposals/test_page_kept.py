@@ -143,8 +143,17 @@ def test_viewers_alike_are_served_one_filling_of_the_comments_with_their_own_tok
     assert body_of(page) == body_of(drawn_as_before(client, consultation, monkeypatch))
 
 
-def test_a_second_view_reads_no_comment_nor_timeline_and_likes_show_at_once(client, auth, world, consultation):
+def test_a_second_view_reads_no_comment_nor_like_and_likes_show_at_once(client, auth, world, consultation):
+    """The like counts and the viewer's own likes are kept under the proposal's likes_version: a view with no
+    like since reads neither; a like (which changes no community's version) shows on the next view, to the
+    one who liked and to others; an unlike too."""
     from portal.proposals import services
+    theirs = consultation.theirs
+
+    def likes(page):
+        found = re.search(rf'id="like-{theirs.id}">.*?aria-pressed="(\w+)".*?like-count">(\d+)<', page)
+        return found.group(1), int(found.group(2))
+
     auth.login(world.supporters[6])
     view(client, consultation)
     view(client, consultation)
@@ -152,11 +161,24 @@ def test_a_second_view_reads_no_comment_nor_timeline_and_likes_show_at_once(clie
         page = view(client, consultation)
     read = " ".join(statements)
     assert "FROM proposal_event" not in read and "proposal_comment.body" not in read
-    assert re.search(rf'id="like-{consultation.theirs.id}">.*?aria-pressed="false".*?like-count">2<', page)
-    services.like_comment(world.supporters[6], consultation.theirs)  # no version changes with a like
+    assert "like_count" not in read and "comment_like" not in read
+    assert likes(page) == ("false", 2)
+    db.session.refresh(world.x)
+    community_version = world.x.content_version
+    services.like_comment(world.supporters[6], theirs)
     db.session.commit()
-    page = view(client, consultation)
-    assert re.search(rf'id="like-{consultation.theirs.id}">.*?aria-pressed="true".*?like-count">3<', page)
+    db.session.refresh(world.x)
+    assert world.x.content_version == community_version  # a like leaves every kept page kept
+    assert likes(view(client, consultation)) == ("true", 3)
+    auth.logout()
+    auth.login(world.supporters[7])
+    assert likes(view(client, consultation)) == ("false", 3)
+    services.unlike_comment(world.supporters[6], theirs)
+    db.session.commit()
+    assert likes(view(client, consultation)) == ("false", 2)
+    auth.logout()
+    auth.login(world.supporters[6])
+    assert likes(view(client, consultation)) == ("false", 2)
 
 
 def test_every_change_shows_on_the_next_view(client, auth, world, consultation):
@@ -283,22 +305,25 @@ def test_the_proposal_is_read_with_its_community_and_found_only_under_its_own(cl
     assert client.get(f"/c/{world.y.slug}/proposals/{proposal.id}").status_code == 404
 
 
-def test_like_counts_answer_for_any_number_of_comments_and_on_postgresql_in_one_array(world, consultation):
-    """services.like_counts, which the kept page asks on every view: each comment's count and the viewer's own
-    likes, for a visitor and for someone signed in, for none, one or many comments (ids that are no comment
-    count nothing); on PostgreSQL the ids go as one array parameter (`= ANY`), one statement for any number."""
+def test_like_counts_and_likes_answer_for_any_number_of_comments_and_on_postgresql_in_one_array(
+        world, consultation):
+    """services.like_counts and liked_ids, which the consultation page asks after a like: each comment's count,
+    and the viewer's own likes, for none, one or many comments (ids that are no comment count nothing); on
+    PostgreSQL the ids go as one array parameter (`= ANY`), one statement text for any number."""
     from portal.proposals import services
     theirs, mine = consultation.theirs.id, consultation.mine.id
-    assert services.like_counts(world.neighbour, []) == ({}, set())
-    assert services.like_counts(world.neighbour, [theirs]) == ({theirs: 2}, {theirs})
+    assert services.like_counts([]) == {} and services.liked_ids(world.neighbour, []) == set()
+    assert services.like_counts([theirs]) == {theirs: 2}
+    assert services.liked_ids(world.neighbour, [theirs]) == {theirs}
     with recorded_statements() as statements:
-        assert services.like_counts(world.supporters[5], [theirs, mine, 10 ** 9]) == (
-            {theirs: 2, mine: 1}, {theirs, mine})
-        assert services.like_counts(None, (mine, theirs)) == ({theirs: 2, mine: 1}, set())
+        assert services.like_counts([theirs, mine, 10 ** 9]) == {theirs: 2, mine: 1}
+        assert services.liked_ids(world.supporters[5], [theirs, mine, 10 ** 9]) == {theirs, mine}
         many = [mine, *range(10 ** 8, 10 ** 8 + 300)]
-        assert services.like_counts(world.neighbour, many) == ({mine: 1}, set())
-    counted = [s for s in statements if "FROM proposal_comment" in s]  # not the people's rows, read again
-    assert len(counted) == 3
+        assert services.like_counts(many) == {mine: 1}
+        assert services.liked_ids(world.neighbour, many) == set()
+    assert services.liked_ids(None, [theirs]) == set()
+    asked = [s for s in statements if "like" in s]  # not the people's rows, read again after the commit
+    assert len(asked) == 4
     if db.engine.dialect.name == "postgresql":
-        assert all("= ANY (" in s and " IN (" not in s for s in counted), counted
-        assert len(set(counted)) == 2  # a visitor's and a signed-in viewer's, whatever the number of ids
+        assert all("= ANY (" in s and " IN (" not in s for s in asked), asked
+        assert len(set(asked)) == 2  # the counts' and the likes', whatever the number of ids
