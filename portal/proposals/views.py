@@ -197,21 +197,27 @@ def step_list(proposal, dates):
 # --- lists -------------------------------------------------------------------------------------------------
 
 FILTER_SELECTS = ("status", "category", "show")
+FILTER_WORDS_KEPT = 100  # the words box holds 100 characters: a longer value (an edited link) is not kept
 
 
-def filter_selects(form) -> dict:
-    """The list's filter selects as HTML: each rendered once per language and chosen value and kept, rather
-    than WTForms rendering a dozen options on every view. A value that is none of the choices (an edited
-    link) is rendered for this view only."""
+def filter_values(args) -> dict:
+    """The list's filters as the address gives them, as FilterForm would read them (the first value of each;
+    None when absent), without building the form on every view."""
+    return {name: args.get(name) for name in (*FILTER_SELECTS, "q")}
+
+
+def filter_fields(values) -> dict:
+    """The list's filter fields as HTML (the words box and the selects): each rendered once per language and
+    value and kept, rather than WTForms rendering a dozen options on every view. A value that is none of a
+    select's choices (an edited link), or words longer than the box holds, is rendered for this view only."""
     locale = str(get_locale() or "en")
-    selects = {}
-    for name in FILTER_SELECTS:
-        value = form[name].data  # None when the link does not carry it: then no option is marked selected
-        if value is None or value in _filter_values(name):
-            selects[name] = _filter_select(locale, name, value)
+    fields = {}
+    for name, value in values.items():
+        if value is None or (value in _filter_values(name) if name != "q" else len(value) <= FILTER_WORDS_KEPT):
+            fields[name] = _filter_field(locale, name, value)
         else:
-            selects[name] = _render_field(form[name])
-    return selects
+            fields[name] = _render_field(FilterForm(MultiDict({name: value}))[name])
+    return fields
 
 
 @cache
@@ -220,7 +226,7 @@ def _filter_values(name) -> frozenset:
 
 
 @lru_cache(maxsize=256)
-def _filter_select(locale, name, value) -> Markup:
+def _filter_field(locale, name, value) -> Markup:
     return _render_field(FilterForm(MultiDict({} if value is None else {name: value}))[name])
 
 
@@ -243,13 +249,13 @@ def _more_url(cursor):
 def index(slug):
     community = community_or_404(slug)
     allow(permissions.can_view_community(current_user, community))
-    form = FilterForm(request.args)
-    status = form.status.data if form.status.data in ("open", *PUBLIC_STATES) else None
-    category = form.category.data if form.category.data in CATEGORIES else None
-    words = (form.q.data or "").strip()[:100] or None
+    values = filter_values(request.args)
+    status = values["status"] if values["status"] in ("open", *PUBLIC_STATES) else None
+    category = values["category"] if values["category"] in CATEGORIES else None
+    words = (values["q"] or "").strip()[:100] or None
     signed_in = current_user.is_authenticated
     after = request.args.get("after") or None
-    show = form.show.data if signed_in else None
+    show = values["show"] if signed_in else None
     try:
         rows_html, ids, any_rows = _proposal_rows(community, status, category, words, show, after)
     except DomainError as error:  # a stale or edited link: show the first page and say why
@@ -259,8 +265,8 @@ def index(slug):
     if getattr(request, "htmx", False):
         return rows_html
     return render_template(
-        "proposals/index.html", community=community, form=form, rows_html=rows_html, any_rows=any_rows,
-        filter_selects=filter_selects(form),
+        "proposals/index.html", community=community, rows_html=rows_html, any_rows=any_rows,
+        filters=filter_fields(values),
         drafts=_drafts(community) if signed_in and not after and show != "mine" else (),
         can_propose=permissions.can_create_proposal(_person(), community),
         feed_url=url_for("proposals.feed", slug=slug), **_template_context())

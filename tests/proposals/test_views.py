@@ -1127,25 +1127,33 @@ def test_a_reply_posted_without_javascript_leads_to_its_thread(client, auth, wor
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_the_list_filters_kept_between_views_are_what_wtforms_renders(app, language):
+    """The words box and the selects, read from the address without the form and kept per language and
+    value, are what the form itself renders from the same address: chosen, absent, unknown, empty, repeated,
+    hostile and overlong values alike."""
     from flask import render_template_string
 
     from portal.proposals.forms import FilterForm
-    from portal.proposals.views import FILTER_SELECTS, filter_selects
+    from portal.proposals.views import filter_fields, filter_values
     template = '{% from "_macros.html" import field %}{{ field(f) }}'
-    queries = [{}, {"status": "open"}, {"status": "archived", "category": "lift", "show": "supported"},
-               {"status": "no-such-state", "category": "<b>", "show": "needs_support"}, {"status": ""}]
+    queries = [{}, {"status": "open"}, {"status": "archived", "category": "lift", "show": "supported", "q": "电梯"},
+               {"status": "no-such-state", "category": "<b>", "show": "needs_support", "q": '"><script>'},
+               {"status": "", "q": ""}, {"q": "x" * 101}, [("status", "open"), ("status", "decided"), ("q", "a"),
+                                                           ("q", "b")]]
     for query in queries:
         for _round in range(2):  # computed, then kept
             with app.app_context(), app.test_request_context("/", query_string=query,
                                                              headers={"Accept-Language": language}):
                 from flask import request
                 form = FilterForm(request.args)
-                shown = filter_selects(form)
-                for name in FILTER_SELECTS:
+                values = filter_values(request.args)
+                shown = filter_fields(values)
+                assert set(shown) == {"status", "category", "show", "q"}
+                for name in shown:
+                    assert values[name] == form[name].data or values[name] is None and not form[name].data
                     assert str(shown[name]) == render_template_string(template, f=form[name]), (query, name)
                 marked = [o for o in str(shown["status"]).split("<option")[1:] if "selected" in o]
-                assert [o.split('"')[1] for o in marked] == ([query["status"]] if query.get("status") in (
-                    "", "open", "archived") else [])
+                status = dict(query).get("status") if isinstance(query, dict) else "open"
+                assert [o.split('"')[1] for o in marked] == ([status] if status in ("", "open", "archived") else [])
 
 
 def test_the_step_bar_and_the_tally_are_read_once_per_version_and_follow_changes(client, world):
