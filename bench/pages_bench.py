@@ -34,6 +34,7 @@ from pathlib import Path
 
 import _common  # noqa: F401  (first: puts the project on sys.path, sets a throwaway instance folder)
 from _common import ROOT, Database, Gunicorn, StatementCounter, analyze, http_get, sign_in, sign_in_http
+from sqlalchemy import inspect as inspect_database
 from sqlalchemy import text
 
 from portal.extensions import db
@@ -360,6 +361,15 @@ def build(n, seed):
 
 # --- the pages ----------------------------------------------------------------------------------------------
 
+def missing_columns() -> list[str]:
+    """The models' columns the database lacks ("table.column"): kept data built before a model change."""
+    found = inspect_database(db.engine)
+    tables = set(found.get_table_names())
+    return [f"{table.name}.{column.name}" for table in db.metadata.sorted_tables if table.name in tables
+            for column in table.columns
+            if column.name not in {c["name"] for c in found.get_columns(table.name)}]
+
+
 def pages(state):
     """label -> (persona, [paths]); a page with several paths is requested round-robin."""
     i, p, b, d = state["issues"], state["proposals"], state["ballots"], state["dashboard"]
@@ -518,6 +528,11 @@ def main(argv=None):
         state = json.loads(saved.read_text())
         if state["scale"] != args.scale:
             parser.error(f"--reuse: the kept data is at scale {state['scale']}, not {args.scale}")
+        with app.app_context():
+            missing = missing_columns()
+        if missing:
+            parser.error("--reuse: the kept data predates a change of the models (no column "
+                         + ", ".join(missing) + "): build it again without --reuse")
         print(f"reusing the data built {state['built_at']} at scale {state['scale']} ({saved})")
     else:
         saved.unlink(missing_ok=True)
