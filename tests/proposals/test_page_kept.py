@@ -227,17 +227,23 @@ def test_the_author_the_committee_and_moderators_get_the_page_drawn_for_them(cli
     assert "For the committee" in page and "Something rude." in page and "Restore" in page
 
 
-def test_a_page_ordered_by_likes_follows_every_like(client, auth, world, consultation):
+def test_a_page_ordered_by_likes_follows_every_like(client, auth, world, consultation, monkeypatch):
+    """Ordered by likes, the page is kept under the proposal's likes_version too: a like reorders it on the
+    next view, and a view with no like since reads no comment."""
     from portal.proposals import services
     auth.login(world.supporters[6])
     view(client, consultation)  # the first view makes the short link, which changes the version
     first = view(client, consultation, "?sort=liked")
     assert first.index("Too expensive.") < first.index("Mine: the lift")
+    with recorded_statements() as statements:
+        assert body_of(view(client, consultation, "?sort=liked")) == body_of(first)
+    assert "proposal_comment.body" not in " ".join(statements)
     for person in world.supporters[7:10]:
         services.like_comment(person, consultation.mine)
     db.session.commit()
     page = view(client, consultation, "?sort=liked")
     assert page.index("Mine: the lift") < page.index("Too expensive.")
+    assert body_of(page) == body_of(drawn_as_before(client, consultation, monkeypatch, "?sort=liked"))
 
 
 def test_the_clock_moves_the_times_and_opens_the_ballot_with_nothing_written(client, auth, world, monkeypatch):
