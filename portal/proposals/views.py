@@ -733,12 +733,13 @@ def _likes(proposal, comment_ids, viewer) -> tuple[dict, frozenset]:
     return counts, liked
 
 
-def _filled_comments(proposal, kept: _KeptPage, page_key, viewer, takes_part, can_comment, counts, liked) -> str:
+def _filled_comments(proposal, kept: _KeptPage, page_key, viewer, takes_part, can_comment, counts,
+                     liked: frozenset) -> str:
     """The kept page with each comment's likes, own links and reply link in place of its marks, and the
     marks the areas above fill (moderation's "Report": web.fill_marks), the CSRF tokens still marks. The same
     for every viewer who may do the same, likes and reported the same and wrote nothing on it (most residents
-    alike, every visitor): kept for them beside the kept page (portal.versions), until the page or a count
-    changes; one who wrote on it gets their own, kept apart."""
+    alike, every visitor): kept for them beside the kept page (portal.versions), until the page or the
+    proposal's likes_version changes; one who wrote on it gets their own, kept apart."""
     community = proposal.community
     mine_here = viewer.id if viewer.is_authenticated and viewer.id in kept.writers else None
 
@@ -756,10 +757,10 @@ def _filled_comments(proposal, kept: _KeptPage, page_key, viewer, takes_part, ca
                 return controls.own_links(comment_id, match.group(4) == "1", True) if mine else ""
             return controls.reply_link(comment_id) if can_comment else ""
         return fill_marks(_COMMENT_MARK.sub(fill, kept.html), community)
-    shown_counts = tuple(counts.get(comment_id, 0) for comment_id in kept.comment_ids)
+    # The counts are kept under the proposal's likes_version (_likes): the version says them.
     return versions.remember("proposal_page_filled", community, fill_in, proposal.id, *page_key, locale_name(),
-                             takes_part, can_comment, frozenset(liked), marks_key(community, kept.writers),
-                             also=(kept, shown_counts), person=mine_here)
+                             takes_part, can_comment, liked, marks_key(community, kept.writers),
+                             also=(kept, proposal.likes_version), person=mine_here)
 
 
 def _kept(proposal, name, read):
