@@ -1,4 +1,7 @@
 """Extensions, created unbound here and bound to an app in `create_app`."""
+import re
+from functools import lru_cache
+
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -30,21 +33,44 @@ def unproxied(obj):
     return unwrap() if unwrap is not None else obj
 
 
-# --- read-only requests end with COMMIT --------------------------------------------------------------------
+# --- read-only requests end with COMMIT, or need no transaction at all ---------------------------------------
 # psycopg forgets every statement it has prepared, and how often it has seen each, whenever a connection rolls
 # back; a request's transaction ended by rolling back (the session's close) so no statement was ever prepared,
 # and PostgreSQL parsed and planned each one on every request. A transaction that wrote nothing ends with
 # COMMIT instead (the same thing for PostgreSQL: nothing to keep), so the statements every page sends are
 # prepared once per connection after a few uses. Anything that may have written still rolls back.
+#
+# On PostgreSQL a GET or HEAD request goes further: its connection starts in autocommit, so its SELECTs run
+# without the BEGIN and COMMIT around them (two round trips of a signed-in page's three). Under READ COMMITTED
+# every statement takes its own snapshot inside a transaction too, so a page reads what it read before. The
+# first statement that may write or lock (anything but a plain SELECT: SELECT … FOR UPDATE or FOR SHARE and
+# advisory transaction locks included) turns autocommit off before it runs, so psycopg opens a transaction
+# there and what the request writes commits or rolls back together, as in any other request. The next checkout
+# from the pool takes the connection out of autocommit again.
 
 _READS_ONLY = "portal_reads_only"
+_OUTSIDE = "portal_outside_transaction"  # this connection's reads run in autocommit until it may write
+_LOCKING = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(?:KEY\s+)?SHARE\b|advisory_xact_lock", re.I)
+
+
+@lru_cache(maxsize=4096)  # a handful of statements, each sent as the same string object on every request
+def _may_write(statement: str) -> bool:
+    return statement.lstrip()[:6].upper() != "SELECT" or _LOCKING.search(statement) is not None
 
 
 def _began(conn) -> None:
-    from flask import g, has_request_context
+    from flask import g, has_request_context, request
     conn.info[_READS_ONLY] = True
+    conn.info[_OUTSIDE] = False  # the info outlives the checkout: it is the pooled connection's
     if has_request_context():  # a request's few; a worker's or command's long context keeps no list
         g.setdefault("portal_transactions", []).append(conn)
+        if request.method in ("GET", "HEAD") and conn.dialect.name == "postgresql":
+            from psycopg.pq import TransactionStatus
+            raw = conn.connection.dbapi_connection
+            # (an engine made for AUTOCOMMIT, as for CREATE DATABASE, is left as it is)
+            if not raw.autocommit and raw.info.transaction_status == TransactionStatus.IDLE:
+                raw.autocommit = True
+                conn.info[_OUTSIDE] = True
 
 
 def _executing(conn, cursor, statement, parameters, context, executemany) -> None:
@@ -52,6 +78,15 @@ def _executing(conn, cursor, statement, parameters, context, executemany) -> Non
     # DELETE, WITH …, SAVEPOINT) counts as a write.
     if conn.info.get(_READS_ONLY) and statement.lstrip()[:6].upper() != "SELECT":
         conn.info[_READS_ONLY] = False
+    if conn.info.get(_OUTSIDE) and _may_write(statement):
+        conn.info[_OUTSIDE] = False
+        cursor.connection.autocommit = False  # idle between autocommitted statements: psycopg sends BEGIN next
+
+
+def _checked_out(dbapi_connection, record, proxy) -> None:
+    if record.info.get(_OUTSIDE):  # a GET's connection, returned idle in the autocommit it was put in
+        record.info[_OUTSIDE] = False
+        dbapi_connection.autocommit = False
 
 
 def end_reads_with_commit(app) -> None:
@@ -59,10 +94,12 @@ def end_reads_with_commit(app) -> None:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
     from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.pool import Pool
 
     if not event.contains(Engine, "begin", _began):  # every engine, once per process
         event.listen(Engine, "begin", _began)
         event.listen(Engine, "before_cursor_execute", _executing)
+        event.listen(Pool, "checkout", _checked_out)
 
     @app.teardown_appcontext  # registered after Flask-SQLAlchemy's, so it runs before the session is removed
     def finish_reads(exc):
@@ -72,7 +109,8 @@ def end_reads_with_commit(app) -> None:
         session = db.session()  # the request's own Session (made already: a transaction began)
         if session.new or session.dirty or session.deleted or not session.in_transaction():
             return
-        still_open = [c for c in began_here if not c.closed and c.in_transaction()]
+        # A GET's connection still in autocommit has nothing to end: its statements committed as they ran.
+        still_open = [c for c in began_here if not c.closed and c.in_transaction() and not c.info.get(_OUTSIDE)]
         if not still_open or not all(c.info.get(_READS_ONLY) for c in still_open):
             return
         # Each connection's transaction committed, not the session's: the session is removed next, so the ORM's
