@@ -88,6 +88,24 @@ def test_absolute_url_ignores_a_forged_host(app, client):
     assert from_auth is absolute_url  # one helper, re-exported where the reset links used to build their own
 
 
+def test_absolute_urls_are_remembered_for_their_values_and_base(app, monkeypatch):
+    from portal import formatting
+    from portal.web import absolute_url
+    with app.test_request_context("/"):
+        first = absolute_url("notices.detail", slug="x", notice_id=3)
+        assert absolute_url("notices.detail", notice_id=3, slug="x") == first  # the same, in any order
+        assert absolute_url("notices.detail", slug="x", notice_id=4) == f"{BASE}/c/x/notices/4"
+        assert absolute_url("notices.detail", slug="x", notice_id=3, _anchor="a b") == f"{first}#a%20b"
+        assert absolute_url("issues.index", slug="x", status=["open", "closed"]) == \
+            f"{BASE}/c/x/issues?status=open&status=closed"  # a list: built, not remembered
+        monkeypatch.setitem(app.config, "PORTAL_BASE_URL", "https://elsewhere.example")
+        assert absolute_url("notices.detail", slug="x", notice_id=3) == "https://elsewhere.example/c/x/notices/3"
+        monkeypatch.setattr(formatting, "ABSOLUTE_URLS_KEPT", 0)
+        app.extensions["portal.absolute_urls"].clear()
+        assert absolute_url("notices.detail", slug="y", notice_id=5) == "https://elsewhere.example/c/y/notices/5"
+        assert not app.extensions["portal.absolute_urls"]  # full: built each time, nothing more kept
+
+
 # --- notices --------------------------------------------------------------------------------------------------
 
 def test_notice_print_page_and_qr(world, client):
