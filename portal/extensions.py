@@ -54,8 +54,13 @@ _LOCKING = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(?:KEY\s+)?SHAR
 
 
 @lru_cache(maxsize=4096)  # a handful of statements, each sent as the same string object on every request
+def _selects(statement: str) -> bool:
+    return statement.lstrip()[:6].upper() == "SELECT"
+
+
+@lru_cache(maxsize=4096)
 def _may_write(statement: str) -> bool:
-    return statement.lstrip()[:6].upper() != "SELECT" or _LOCKING.search(statement) is not None
+    return not _selects(statement) or _LOCKING.search(statement) is not None
 
 
 def _began(conn) -> None:
@@ -76,7 +81,7 @@ def _began(conn) -> None:
 def _executing(conn, cursor, statement, parameters, context, executemany) -> None:
     # SELECT … FOR UPDATE takes locks, which COMMIT releases as ROLLBACK would; anything else (INSERT, UPDATE,
     # DELETE, WITH …, SAVEPOINT) counts as a write.
-    if conn.info.get(_READS_ONLY) and statement.lstrip()[:6].upper() != "SELECT":
+    if conn.info.get(_READS_ONLY) and not _selects(statement):
         conn.info[_READS_ONLY] = False
     if conn.info.get(_OUTSIDE) and _may_write(statement):
         conn.info[_OUTSIDE] = False
