@@ -75,22 +75,20 @@ def configure_extensions(app: Flask) -> None:
         if parsed is None:
             return None
         since = utcnow() - app.config["REMEMBER_COOKIE_DURATION"]
-        rows = db.session.execute(roles.person_statement(), {
+        person = roles.read_person(db.session.execute(roles.person_statement(), {
             "user_id": parsed[0], "today": roles.today(), "digest": session_key_digest(parsed[2]),
-            "since": since}).all()
-        user = rows[0][0] if rows else None
+            "since": since}).all())
         # A session or remember cookie whose session was signed out (no row), or from before a password
         # change, a sign-out everywhere or a lock (an earlier generation) loads nobody.
-        if user is None or not user.is_active or user.session_generation != parsed[1]:
+        if person is None:
+            return None
+        user, memberships, residencies, unread = person
+        if not user.is_active or user.session_generation != parsed[1]:
             return None
         user.session_key = parsed[2]
-        roles.remember_memberships(user, list(dict.fromkeys(row[1] for row in rows if row[1] is not None)))
-        residencies: dict[int, set[str]] = {}
-        for row in rows:
-            if row[2] is not None:
-                residencies.setdefault(row[2], set()).add(row[3])
+        roles.remember_memberships(user, memberships)
         roles.remember_residencies(user, residencies)
-        g.unread_notifications_at_start = rows[0][4] or 0
+        g.unread_notifications_at_start = unread
         return user
 
     import_models()

@@ -6,12 +6,12 @@ ownership end dates are handover days (exclusive), see `Ownership.held_on`."""
 from datetime import date
 
 from flask import g, has_request_context
-from sqlalchemy import Date, Integer, String, bindparam, event, func, or_
+from sqlalchemy import Date, Integer, String, bindparam, event, func, literal, or_
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from portal.clock import local_today
 from portal.committees.models import COMMITTEE_KINDS, GRID_KINDS, Organization, OrgMembership
-from portal.extensions import db
+from portal.extensions import columns_of, db, loaded, width
 from portal.places.models import OPEN_RESIDENCY_STATES, Community, Owner, Ownership, Residency
 
 
@@ -56,32 +56,69 @@ def remember_memberships(user, rows) -> None:
 _PERSON_STATEMENT = []
 
 
+def _column(attribute):
+    """The table column behind a mapped attribute: a statement made only of these runs through Core (its rows
+    become objects in read_person), without the ORM's per-execution loading setup."""
+    return attribute.property.columns[0]
+
+
 def person_statement():
     """The user loader's one statement, built once per process (building it costs more than running it):
     the person with current memberships (and their organizations), open residencies and the unread count,
     for the bound parameters user_id and today; nobody unless the session whose key digest is the bound
     parameter digest is the person's, has not ended and began after the bound parameter since (a sign-in
-    lasts REMEMBER_COOKIE_DURATION at most, whatever cookie a browser keeps)."""
+    lasts REMEMBER_COOKIE_DURATION at most, whatever cookie a browser keeps). Plain columns, for read_person:
+    the person's, a membership's and its organization's, the residency's community and state, the count."""
     if not _PERSON_STATEMENT:
         from portal.auth.models import SignedInSession, User
         from portal.outbox import Notification
         on = bindparam("today", type_=Date)
-        unread = (db.select(func.count(Notification.id))
-                  .where(Notification.recipient_id == User.id, Notification.read_at.is_(None))
-                  .correlate(User).scalar_subquery())
+        user_id = _column(User.id)
+        start, end = _column(OrgMembership.start_date), _column(OrgMembership.end_date)
+        unread = (db.select(func.count(_column(Notification.id)))
+                  .where(_column(Notification.recipient_id) == user_id, _column(Notification.read_at).is_(None))
+                  .correlate(User.__table__).scalar_subquery())
+        signed_in = (db.select(_column(SignedInSession.id)).where(
+            _column(SignedInSession.user_id) == user_id, _column(SignedInSession.ended_at).is_(None),
+            _column(SignedInSession.key_digest) == bindparam("digest", type_=String),
+            _column(SignedInSession.created_at) > bindparam("since", type_=SignedInSession.created_at.type))
+            .correlate(User.__table__).exists())
+        # The open states as one bound value each: an IN over a list is expanded into the SQL text again on
+        # every execution (a tenth of the statement's cost).
+        open_states = [literal(state, String) for state in OPEN_RESIDENCY_STATES]
         _PERSON_STATEMENT.append(
-            db.select(User, OrgMembership, Residency.community_id, Residency.status, unread)
-            .where(User.id == bindparam("user_id", type_=Integer))
-            .where(db.select(SignedInSession.id).where(
-                SignedInSession.user_id == User.id, SignedInSession.ended_at.is_(None),
-                SignedInSession.key_digest == bindparam("digest", type_=String),
-                SignedInSession.created_at > bindparam("since", type_=SignedInSession.created_at.type))
-                  .correlate(User).exists())
-            .outerjoin(OrgMembership, (OrgMembership.user_id == User.id) & _current(OrgMembership, on))
-            .outerjoin(Organization, Organization.id == OrgMembership.organization_id)
-            .outerjoin(Residency, (Residency.user_id == User.id) & Residency.status.in_(OPEN_RESIDENCY_STATES))
-            .options(contains_eager(OrgMembership.organization)))
+            db.select(*columns_of(User), *columns_of(OrgMembership), *columns_of(Organization),
+                      _column(Residency.community_id), _column(Residency.status), unread)
+            .select_from(User.__table__)
+            .where(user_id == bindparam("user_id", type_=Integer), signed_in)
+            .outerjoin(OrgMembership.__table__, (_column(OrgMembership.user_id) == user_id) & (start <= on)
+                       & or_(end.is_(None), end >= on))
+            .outerjoin(Organization.__table__, _column(Organization.id) == _column(OrgMembership.organization_id))
+            .outerjoin(Residency.__table__, (_column(Residency.user_id) == user_id)
+                       & _column(Residency.status).in_(open_states)))
     return _PERSON_STATEMENT[0]
+
+
+def read_person(rows):
+    """(the person, their current memberships, {community id: open residency states}, unread notifications)
+    from person_statement's rows, as persistent objects; None when there are no rows."""
+    if not rows:
+        return None
+    from portal.auth.models import User
+    people = width(User)
+    organizations = people + width(OrgMembership)
+    residency = organizations + width(Organization)
+    user = loaded(User, rows[0][:people])
+    found: dict[int, OrgMembership] = {}
+    residencies: dict[int, set[str]] = {}
+    for row in rows:
+        membership = loaded(OrgMembership, row[people:organizations],
+                            organization=loaded(Organization, row[organizations:residency]))
+        if membership is not None:
+            found[membership.id] = membership
+        if row[residency] is not None:
+            residencies.setdefault(row[residency], set()).add(row[residency + 1])
+    return user, list(found.values()), residencies, rows[0][residency + 2] or 0
 
 
 def _open_residencies(user_id: int) -> dict[int, set[str]]:
