@@ -13,7 +13,7 @@ from sqlalchemy.orm import contains_eager, defer, joinedload, selectinload
 
 from portal.auth import permissions
 from portal.errors import DomainError, NotAllowed
-from portal.extensions import db
+from portal.extensions import columns_of, db, loaded, width
 from portal.issues import similar
 
 # The keyset pager of the issues lists, shared rather than copied (see the closing note of issue #5).
@@ -98,7 +98,22 @@ def proposal_in(community: Community, proposal_id: int, *, joined: bool = True,
 def proposal_at(slug: str, proposal_id: int, *, joined: bool = True) -> Proposal | None:
     """proposal_in for the community of an address, found in the same statement (None: no such community, or
     no such proposal in it)."""
-    return db.session.scalar(_proposal_at_statement(joined), {"slug": slug, "proposal_id": int(proposal_id)})
+    params = {"slug": slug, "proposal_id": int(proposal_id)}
+    if not joined:  # the proposal and its community alone: plain columns, made into objects here
+        row = db.session.execute(_proposal_row_statement(), params).first()
+        if row is None:
+            return None
+        community = loaded(Community, row[width(Proposal):])
+        return loaded(Proposal, row[:width(Proposal)], community=community)
+    return db.session.scalar(_proposal_at_statement(joined), params)
+
+
+@cache
+def _proposal_row_statement():
+    proposal, community = Proposal.__table__, Community.__table__
+    return (db.select(*columns_of(Proposal), *columns_of(Community)).select_from(proposal)
+            .join(community, community.c.id == proposal.c.community_id)
+            .where(community.c.slug == bindparam("slug"), proposal.c.id == bindparam("proposal_id")))
 
 
 @cache

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, exists, select, union_all
-from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.auth import permissions
 from portal.errors import NotAllowed
-from portal.extensions import db
+from portal.extensions import columns_of, db, loaded, width
 from portal.places.models import Community
-from portal.votes.models import Ballot, BallotCaster, BallotLogEntry, BallotProxy, BallotVote, BallotVoter
+from portal.votes.models import Ballot, BallotCaster, BallotLogEntry, BallotOption, BallotProxy, BallotVote, BallotVoter
 from portal.votes.services._common import _now
 
 if TYPE_CHECKING:
@@ -34,11 +34,41 @@ def _ballot_in_statement():
 
 @cache
 def _ballot_at_statement():
-    # The community found by its address in the same statement (a page's first read).
-    return (select(Ballot).join(Community, Community.id == Ballot.community_id)
-            .where(Community.slug == bindparam("slug"), Ballot.id == bindparam("ballot_id"))
-            .options(contains_eager(Ballot.community), joinedload(Ballot.proposal), joinedload(Ballot.organization),
-                     joinedload(Ballot.options)))
+    # The community found by its address in the same statement (a page's first read), with the ballot's
+    # proposal, organization and options: plain columns, made into objects by _ballot_from.
+    from portal.committees.models import Organization
+    from portal.proposals.models import Proposal
+    ballot, community, proposal = Ballot.__table__, Community.__table__, Proposal.__table__
+    organization, option = Organization.__table__, BallotOption.__table__
+    return (select(*columns_of(Ballot), *columns_of(Community), *columns_of(Proposal), *columns_of(Organization),
+                   *columns_of(BallotOption))
+            .select_from(ballot)
+            .join(community, community.c.id == ballot.c.community_id)
+            .join(proposal, proposal.c.id == ballot.c.proposal_id)  # both required
+            .join(organization, organization.c.id == ballot.c.organization_id)
+            .outerjoin(option, option.c.ballot_id == ballot.c.id)
+            .where(community.c.slug == bindparam("slug"), ballot.c.id == bindparam("ballot_id"))
+            .order_by(option.c.position))
+
+
+def _ballot_from(rows) -> Ballot | None:
+    """The ballot of _ballot_at_statement's rows (one per option), with its community, proposal,
+    organization and options loaded."""
+    if not rows:
+        return None
+    from portal.committees.models import Organization
+    from portal.proposals.models import Proposal
+    row = rows[0]
+    at = width(Ballot)
+    community = loaded(Community, row[at:at + width(Community)])
+    at += width(Community)
+    proposal = loaded(Proposal, row[at:at + width(Proposal)])
+    at += width(Proposal)
+    organization = loaded(Organization, row[at:at + width(Organization)])
+    at += width(Organization)
+    options = [option for option in (loaded(BallotOption, each[at:]) for each in rows) if option is not None]
+    return loaded(Ballot, row[:width(Ballot)], community=community, proposal=proposal, organization=organization,
+                  options=options)
 
 
 # --- reading ---------------------------------------------------------------------------------------------
@@ -56,8 +86,7 @@ def ballot_in(community: Community, ballot_id: int) -> Ballot | None:
 def ballot_at(slug: str, ballot_id: int) -> Ballot | None:
     """ballot_in for the community of an address, read in the same statement (None: no such community, or
     no such ballot in it)."""
-    return db.session.execute(_ballot_at_statement(), {"slug": slug, "ballot_id": int(ballot_id)}) \
-        .unique().scalar_one_or_none()
+    return _ballot_from(db.session.execute(_ballot_at_statement(), {"slug": slug, "ballot_id": int(ballot_id)}).all())
 
 
 def ballots_for_proposal(proposal: Proposal) -> list[Ballot]:
@@ -101,7 +130,8 @@ def vote_block(user: User, ballot: Ballot) -> VoteBlock:
     authorizations of its own votes: one statement, whose rows are read in one snapshot."""
     if not getattr(user, "is_authenticated", False):
         return VoteBlock([], {}, {}, {})
-    rows = db.session.execute(_vote_block_statement(), {"ballot_id": ballot.id, "user_id": user.id}).all()
+    rows = [_vote_block_row(row) for row in
+            db.session.execute(_vote_block_statement(), {"ballot_id": ballot.id, "user_id": user.id})]
     owners = ballot.method == "owners"
     own = [(voter, vote) for voter, vote, _receipt, _proxy, is_own in rows if is_own]
     held_rows = [(voter, vote, proxy) for voter, vote, _receipt, proxy, _own in rows
@@ -117,21 +147,33 @@ def vote_block(user: User, ballot: Ballot) -> VoteBlock:
 def _vote_block_statement():
     # Driven by the two small sets of voter ids (the person's casters, the authorizations they hold), each
     # through its index; the live vote, its log entry and the voter's live authorization (at most one:
-    # uq_ballot_proxy_live) joined to each.
+    # uq_ballot_proxy_live) joined to each. Plain columns, made into objects by _vote_block_row.
     ballot_id, user_id = bindparam("ballot_id"), bindparam("user_id")
-    live = aliased(BallotProxy)
-    casts = select(BallotCaster.voter_id).where(BallotCaster.ballot_id == ballot_id, BallotCaster.user_id == user_id)
-    holds = select(BallotProxy.voter_id).where(BallotProxy.ballot_id == ballot_id, BallotProxy.proxy_user_id == user_id,
-                                               BallotProxy.revoked_at.is_(None))
-    is_own = exists().where(BallotCaster.voter_id == BallotVoter.id, BallotCaster.user_id == user_id)
-    return (select(BallotVoter, BallotVote, BallotLogEntry.receipt, live, is_own)
-            .outerjoin(BallotVote, and_(BallotVote.ballot_id == BallotVoter.ballot_id,
-                                        BallotVote.voter_id == BallotVoter.id))
-            .outerjoin(BallotLogEntry, BallotLogEntry.id == BallotVote.entry_id)
-            .outerjoin(live, and_(live.voter_id == BallotVoter.id, live.ballot_id == BallotVoter.ballot_id,
-                                  live.revoked_at.is_(None)))
-            .where(BallotVoter.ballot_id == ballot_id, BallotVoter.id.in_(union_all(casts, holds)))
-            .order_by(BallotVoter.id))
+    voter, vote, entry = BallotVoter.__table__, BallotVote.__table__, BallotLogEntry.__table__
+    caster, proxy = BallotCaster.__table__, BallotProxy.__table__
+    live = proxy.alias("live")
+    casts = select(caster.c.voter_id).where(caster.c.ballot_id == ballot_id, caster.c.user_id == user_id)
+    holds = select(proxy.c.voter_id).where(proxy.c.ballot_id == ballot_id, proxy.c.proxy_user_id == user_id,
+                                           proxy.c.revoked_at.is_(None))
+    is_own = exists().where(caster.c.voter_id == voter.c.id, caster.c.user_id == user_id)
+    return (select(*columns_of(BallotVoter), *columns_of(BallotVote), entry.c.receipt,
+                   *(live.c[column.key] for column in columns_of(BallotProxy)), is_own)
+            .select_from(voter)
+            .outerjoin(vote, and_(vote.c.ballot_id == voter.c.ballot_id, vote.c.voter_id == voter.c.id))
+            .outerjoin(entry, entry.c.id == vote.c.entry_id)
+            .outerjoin(live, and_(live.c.voter_id == voter.c.id, live.c.ballot_id == voter.c.ballot_id,
+                                  live.c.revoked_at.is_(None)))
+            .where(voter.c.ballot_id == ballot_id, voter.c.id.in_(union_all(casts, holds)))
+            .order_by(voter.c.id))
+
+
+def _vote_block_row(row):
+    """(voter, live vote or None, its receipt, the voter's live authorization or None, whether the voter is
+    the person's own) from a row of _vote_block_statement."""
+    votes = width(BallotVoter)
+    receipt = votes + width(BallotVote)
+    return (loaded(BallotVoter, row[:votes]), loaded(BallotVote, row[votes:receipt]), row[receipt],
+            loaded(BallotProxy, row[receipt + 1:-1]), row[-1])
 
 
 def needs_my_vote(user: User, limit: int = 10, *, now: datetime | None = None) -> list[Ballot]:
