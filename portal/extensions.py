@@ -74,9 +74,8 @@ def _names(model) -> tuple:
 
 @cache
 def _primary_key_positions(model) -> tuple:
-    mapper = sa_inspect(model)
-    columns = [column for _name, column in table_columns(model)]
-    return tuple(columns.index(column) for column in mapper.primary_key)
+    columns = columns_of(model)
+    return tuple(columns.index(column) for column in sa_inspect(model).primary_key)
 
 
 def loaded(model, values, **related):

@@ -56,12 +56,6 @@ def remember_memberships(user, rows) -> None:
 _PERSON_STATEMENT = []
 
 
-def _column(attribute):
-    """The table column behind a mapped attribute: a statement made only of these runs through Core (its rows
-    become objects in read_person), without the ORM's per-execution loading setup."""
-    return attribute.property.columns[0]
-
-
 def person_statement():
     """The user loader's one statement, built once per process (building it costs more than running it):
     the person with current memberships (and their organizations), open residencies and the unread count,
@@ -73,29 +67,28 @@ def person_statement():
         from portal.auth.models import SignedInSession, User
         from portal.outbox import Notification
         on = bindparam("today", type_=Date)
-        user_id = _column(User.id)
-        start, end = _column(OrgMembership.start_date), _column(OrgMembership.end_date)
-        unread = (db.select(func.count(_column(Notification.id)))
-                  .where(_column(Notification.recipient_id) == user_id, _column(Notification.read_at).is_(None))
-                  .correlate(User.__table__).scalar_subquery())
-        signed_in = (db.select(_column(SignedInSession.id)).where(
-            _column(SignedInSession.user_id) == user_id, _column(SignedInSession.ended_at).is_(None),
-            _column(SignedInSession.key_digest) == bindparam("digest", type_=String),
-            _column(SignedInSession.created_at) > bindparam("since", type_=SignedInSession.created_at.type))
-            .correlate(User.__table__).exists())
+        user, membership, organization = User.__table__, OrgMembership.__table__, Organization.__table__
+        residency, signed_in, notification = Residency.__table__, SignedInSession.__table__, Notification.__table__
+        unread = (db.select(func.count(notification.c.id))
+                  .where(notification.c.recipient_id == user.c.id, notification.c.read_at.is_(None))
+                  .correlate(user).scalar_subquery())
+        session_is_live = (db.select(signed_in.c.id).where(
+            signed_in.c.user_id == user.c.id, signed_in.c.ended_at.is_(None),
+            signed_in.c.key_digest == bindparam("digest", type_=String),
+            signed_in.c.created_at > bindparam("since", type_=signed_in.c.created_at.type))
+            .correlate(user).exists())
         # The open states as one bound value each: an IN over a list is expanded into the SQL text again on
         # every execution (a tenth of the statement's cost).
         open_states = [literal(state, String) for state in OPEN_RESIDENCY_STATES]
         _PERSON_STATEMENT.append(
             db.select(*columns_of(User), *columns_of(OrgMembership), *columns_of(Organization),
-                      _column(Residency.community_id), _column(Residency.status), unread)
-            .select_from(User.__table__)
-            .where(user_id == bindparam("user_id", type_=Integer), signed_in)
-            .outerjoin(OrgMembership.__table__, (_column(OrgMembership.user_id) == user_id) & (start <= on)
-                       & or_(end.is_(None), end >= on))
-            .outerjoin(Organization.__table__, _column(Organization.id) == _column(OrgMembership.organization_id))
-            .outerjoin(Residency.__table__, (_column(Residency.user_id) == user_id)
-                       & _column(Residency.status).in_(open_states)))
+                      residency.c.community_id, residency.c.status, unread)
+            .select_from(user)
+            .where(user.c.id == bindparam("user_id", type_=Integer), session_is_live)
+            .outerjoin(membership, (membership.c.user_id == user.c.id) & (membership.c.start_date <= on)
+                       & or_(membership.c.end_date.is_(None), membership.c.end_date >= on))
+            .outerjoin(organization, organization.c.id == membership.c.organization_id)
+            .outerjoin(residency, (residency.c.user_id == user.c.id) & residency.c.status.in_(open_states)))
     return _PERSON_STATEMENT[0]
 
 

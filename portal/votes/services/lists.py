@@ -10,9 +10,11 @@ from sqlalchemy import and_, bindparam, exists, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.auth import permissions
+from portal.committees.models import Organization
 from portal.errors import NotAllowed
 from portal.extensions import columns_of, db, loaded, width
 from portal.places.models import Community
+from portal.proposals.models import Proposal
 from portal.votes.models import Ballot, BallotCaster, BallotLogEntry, BallotOption, BallotProxy, BallotVote, BallotVoter
 from portal.votes.services._common import _now
 
@@ -22,7 +24,6 @@ if TYPE_CHECKING:
     from flask_login import AnonymousUserMixin
 
     from portal.auth.models import User
-    from portal.proposals.models import Proposal
 
 
 @cache
@@ -36,8 +37,6 @@ def _ballot_in_statement():
 def _ballot_at_statement():
     # The community found by its address in the same statement (a page's first read), with the ballot's
     # proposal, organization and options: plain columns, made into objects by _ballot_from.
-    from portal.committees.models import Organization
-    from portal.proposals.models import Proposal
     ballot, community, proposal = Ballot.__table__, Community.__table__, Proposal.__table__
     organization, option = Organization.__table__, BallotOption.__table__
     return (select(*columns_of(Ballot), *columns_of(Community), *columns_of(Proposal), *columns_of(Organization),
@@ -56,8 +55,6 @@ def _ballot_from(rows) -> Ballot | None:
     organization and options loaded."""
     if not rows:
         return None
-    from portal.committees.models import Organization
-    from portal.proposals.models import Proposal
     row = rows[0]
     at = width(Ballot)
     community = loaded(Community, row[at:at + width(Community)])
